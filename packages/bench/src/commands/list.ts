@@ -1,0 +1,75 @@
+import { KIND_NOUN, PLUGIN_KINDS, type PluginKind, type PluginMeta, type RegistryEntry } from '@policy-lab/core';
+import type { Command } from 'commander';
+import { CommandContext } from '../context.js';
+import type { Io } from '../io.js';
+
+export interface ListEntry {
+  name: string;
+  package: string;
+  source: string;
+  summary: string;
+  paper?: PluginMeta['paper'];
+  unverified?: readonly string[];
+  options?: PluginMeta['options'];
+  resolved?: PluginMeta['resolved'];
+  math?: string;
+  recipe?: Record<string, unknown>;
+  rewardComponents?: readonly { name: string; weight: number }[];
+}
+
+function toEntry(entry: RegistryEntry): ListEntry {
+  const item = entry.item as unknown as PluginMeta & Record<string, unknown>;
+  const out: ListEntry = { name: item.name, package: entry.plugin, source: entry.source, summary: item.summary };
+  if (item.paper) out.paper = item.paper;
+  if (item.unverified?.length) out.unverified = item.unverified;
+  if (item.options && Object.keys(item.options).length) out.options = item.options;
+  if (item.resolved && Object.keys(item.resolved).length) out.resolved = item.resolved;
+  if (typeof item.math === 'string') out.math = item.math;
+  if (entry.kind === 'methods') {
+    const { estimator, loss, divergence, shapers, defaults, defaultsSource } = item;
+    out.recipe = JSON.parse(JSON.stringify({ estimator, loss, divergence, shapers, defaults, defaultsSource }));
+  }
+  if (entry.kind === 'environments') out.rewardComponents = item.rewardComponents as ListEntry['rewardComponents'];
+  return out;
+}
+
+function renderText(kind: PluginKind, entries: ListEntry[], verbose: boolean): string {
+  const lines = [`${kind} (${entries.length})`];
+  if (entries.length === 0) lines.push('  (none)');
+  const width = Math.max(0, ...entries.map((e) => e.name.length));
+  for (const e of entries) {
+    lines.push(`  ${e.name.padEnd(width)}  ${e.summary}  [${e.package}]`);
+    if (!verbose) continue;
+    if (e.paper) lines.push(`      paper: ${e.paper.title} (${e.paper.year})${e.paper.arxiv ? ` arXiv:${e.paper.arxiv}` : ''}`);
+    if (e.recipe) lines.push(`      recipe: ${JSON.stringify(e.recipe)}`);
+    if (e.resolved) lines.push(`      options: ${JSON.stringify(e.resolved)}`);
+    if (e.math) for (const line of e.math.split('\n')) lines.push(`      ${line}`);
+    for (const u of e.unverified ?? []) lines.push(`      unverified: ${u}`);
+  }
+  return lines.join('\n');
+}
+
+export function register(program: Command, io: Io): void {
+  program
+    .command('list')
+    .description('list every registered plugin of every kind (estimators, losses, divergences, shapers, environments, samplers, methods)')
+    .option('-v, --verbose', 'also print papers, options, resolved math and unverified parts')
+    .option('--kind <kind>', `only one kind: ${PLUGIN_KINDS.join(', ')}`)
+    .addHelpText('after', '\nExamples:\n  bench list\n  bench list --verbose --kind methods\n  bench list --json --plugin ./my-plugin.js')
+    .action(async function (this: Command, opts: { verbose?: boolean; kind?: string }) {
+      const ctx = new CommandContext(io, this);
+      const { registry } = await ctx.registry();
+      if (opts.kind !== undefined && !(PLUGIN_KINDS as readonly string[]).includes(opts.kind)) {
+        const { UsageError } = await import('@policy-lab/core');
+        throw new UsageError(`unknown --kind '${opts.kind}': accepted ${PLUGIN_KINDS.join(', ')}`);
+      }
+      const kinds = opts.kind ? [opts.kind as PluginKind] : PLUGIN_KINDS;
+      const lists = Object.fromEntries(PLUGIN_KINDS.map((kind) => [kind, registry.list(kind).map(toEntry)]));
+      if (ctx.options.json) {
+        ctx.printJson('list', { ...lists, plugins: registry.sources() });
+        return;
+      }
+      io.stdout(`${kinds.map((kind) => renderText(kind, lists[kind] as ListEntry[], Boolean(opts.verbose))).join('\n\n')}\n`);
+      if (!opts.verbose) io.stdout(`\n(${KIND_NOUN.methods} details: bench list --verbose)\n`);
+    });
+}

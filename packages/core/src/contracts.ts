@@ -1,0 +1,400 @@
+/**
+ * The contracts every policy-lab plugin implements. Plain data and functions only:
+ * nothing here depends on a tensor library, so that a plugin package that only does
+ * arithmetic installs as plain TypeScript. Tensor-level hooks (losses, penalties) are
+ * generic in the tensor type and receive the trainer's `tf` namespace as an argument.
+ */
+import type { Rng } from './rng.js';
+
+/** Named reward components, e.g. `{ correct: 1, format: 1, length: -0.2 }`. */
+export type RewardVector = Readonly<Record<string, number>>;
+
+/** The kinds of plugin the registry knows; one namespace per kind. */
+export const PLUGIN_KINDS = [
+  'estimators',
+  'losses',
+  'divergences',
+  'shapers',
+  'environments',
+  'samplers',
+  'methods',
+] as const;
+export type PluginKind = (typeof PLUGIN_KINDS)[number];
+
+/** Describes one option a factory accepts; shown by `bench list --verbose` and in docs. */
+export interface OptionSpec {
+  type: 'number' | 'integer' | 'boolean' | 'string' | 'enum' | 'object' | 'array';
+  default?: unknown;
+  values?: readonly string[];
+  doc: string;
+}
+
+export interface PaperRef {
+  title: string;
+  arxiv?: string;
+  url?: string;
+  year: number;
+}
+
+/** Carried by every plugin of every kind. */
+export interface PluginMeta {
+  /** Unique within its kind; the CLI name (kebab-case). */
+  name: string;
+  /** One sentence. */
+  summary: string;
+  paper?: PaperRef;
+  /** Parts of the specification not confirmed against a primary source. */
+  unverified?: readonly string[];
+  /** The options the factory accepts, with defaults. */
+  options?: Readonly<Record<string, OptionSpec>>;
+  /** The options this instance was built with, after defaults were applied. */
+  resolved?: Readonly<Record<string, unknown>>;
+  /** The formula or rule in Markdown math, for `bench list --verbose` and docs/methods. */
+  math?: string;
+  /**
+   * Rebuilds this plugin with other options (the factory that made it). The registry uses
+   * it for `--set` overrides; a plugin without it accepts no options.
+   */
+  configure?(options: Readonly<Record<string, unknown>>): this;
+}
+
+// ---------------------------------------------------------------------------------------
+// Environments
+
+export interface StepResult {
+  reward: RewardVector;
+  done: boolean;
+  /** False when the action could not be parsed or is not allowed here; the episode goes on. */
+  valid: boolean;
+  /** Identifies the environment state reached before this action (GiGPO's anchor states). */
+  stateKey?: string;
+  /** Free-form information (e.g. the tool's answer); never read by the trainer. */
+  info?: Readonly<Record<string, unknown>>;
+}
+
+export interface Outcome {
+  /** The episode's total reward vector: what outcome-level estimators read. */
+  reward: RewardVector;
+  success: boolean;
+}
+
+/** One running episode. Created by `Environment.start`. */
+export interface Episode {
+  /** What the policy reads before its next action. */
+  observation(): string;
+  step(action: string): StepResult;
+  outcome(): Outcome;
+  /** Cloneable state for branching samplers and tree search. */
+  snapshot?(): unknown;
+  restore?(state: unknown): void;
+}
+
+export interface TaskSplitOptions {
+  seed: number;
+  count?: number;
+}
+
+/** Model and decoding sizes an environment needs (docs/training.md keeps the table). */
+export interface EnvironmentRecommendation {
+  dim?: number;
+  layers?: number;
+  heads?: number;
+  contextLength?: number;
+  maxNewTokens?: number;
+}
+
+export interface Environment<Task = unknown> extends PluginMeta {
+  rewardComponents: readonly { name: string; weight: number }[];
+  maxTurns: number;
+  /** Train and test splits are disjoint; the same seed gives the same tasks. */
+  tasks(split: 'train' | 'test', options: TaskSplitOptions): Task[];
+  /** A stable id for a task (used in group ids, logs and resume). */
+  taskId(task: Task): string;
+  start(task: Task, rng: Rng): Episode;
+  /** Expert actions for SFT warm start; replaying them succeeds. */
+  demonstrate?(task: Task): string[];
+  /** Every character the environment can show or expect, for a character tokenizer. */
+  alphabet?(): string;
+  recommended?: EnvironmentRecommendation;
+}
+
+// ---------------------------------------------------------------------------------------
+// Rollouts
+
+/** One policy action and what the environment answered. */
+export interface Turn {
+  /** The observation text the policy read (after the trainer's truncation rule). */
+  observation: string;
+  action: string;
+  /** The context the action was generated from, as token ids (prompt of this turn). */
+  promptTokens: readonly number[];
+  /** Generated token ids, including the stop token when one was produced. */
+  actionTokens: readonly number[];
+  /** Log-probability of each action token under the sampling policy. */
+  logprobs: readonly number[];
+  reward: RewardVector;
+  valid: boolean;
+  stateKey?: string;
+  /** The action hit the token limit before a stop token. */
+  truncated: boolean;
+}
+
+/** One episode as the trainer recorded it. Estimators and shapers read these. */
+export interface Rollout {
+  /** Stable within a run: `${groupId}/${index}`. */
+  id: string;
+  groupId: string;
+  taskId: string;
+  turns: readonly Turn[];
+  /** The episode's total reward vector (after shaping when shapers ran). */
+  reward: RewardVector;
+  success: boolean;
+  /** Free-form data that plugins attach (e.g. a shaper's unshaped reward). */
+  meta?: Readonly<Record<string, unknown>>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Advantage estimators
+
+/** A text to score under a policy: log-probabilities of `continuation` after `context`. */
+export interface ScoreRequest {
+  context: string;
+  continuation: string;
+}
+
+/**
+ * Services that model-aware estimators (IGPO, PAV, ReMax, GRPO-VPS, OPRL, ROVER) use.
+ * Everything they generate is charged to the run's budget by the trainer.
+ */
+export interface ModelServices {
+  /** Per-token log-probabilities of each continuation (teacher forcing). */
+  score(requests: readonly ScoreRequest[], policy: 'current' | 'reference'): Promise<number[][]>;
+  /** Extra episodes on the task of the given group, charged to the budget. */
+  rollouts(request: {
+    groupId: string;
+    count: number;
+    greedy?: boolean;
+    policy?: 'current' | 'reference';
+  }): Promise<Rollout[]>;
+}
+
+export interface EstimatorContext {
+  /** Deterministic randomness for this call (split from the run's seed). */
+  rng: Rng;
+  /** Weights of the reward components (environment defaults, then overrides). */
+  weights: Readonly<Record<string, number>>;
+  /** Weighted sum of a reward vector with `weights` (missing components are an error). */
+  scalar(reward: RewardVector): number;
+  /** Present when the estimator runs inside the trainer. */
+  services?: ModelServices;
+  /** Value predictions of a critic, per rollout id and per turn, when the run has one. */
+  values?: ReadonlyMap<string, readonly number[]>;
+  /** Step index, for schedules. */
+  step?: number;
+}
+
+export interface Advantages {
+  /** One scalar per rollout, groups in input order (the headline advantage). */
+  rollout: number[][];
+  /** Per rollout, one value per turn; when absent each turn gets `rollout`. */
+  turns?: number[][][];
+  /** Per rollout loss weight; 0 excludes the rollout from the loss. */
+  weights: number[][];
+  /** Regression targets for a critic, per rollout per turn (PPO + GAE). */
+  returns?: number[][][];
+  /** Numbers worth logging (e.g. fraction of zero-variance groups). */
+  diagnostics?: Readonly<Record<string, number>>;
+}
+
+export interface AdvantageEstimator extends PluginMeta {
+  /** How many rollouts to draw for a nominal group size g (MC-GRPO: g + 1). */
+  rolloutsPerGroup?(g: number): number;
+  /** True when `compute` needs `ctx.services` (it cannot run from rewards alone). */
+  needsModel?: boolean;
+  /** True when it needs a critic's values. */
+  needsCritic?: boolean;
+  /**
+   * Groups that should be thrown away and replaced (DAPO's dynamic sampling); the
+   * trainer charges the discarded rollouts and samples again.
+   */
+  keepGroup?(group: readonly Rollout[], ctx: EstimatorContext): boolean;
+  compute(groups: readonly (readonly Rollout[])[], ctx: EstimatorContext): Advantages | Promise<Advantages>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Losses and divergences (tensor level, generic in the tensor type)
+
+export type Aggregation = 'token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-mean' | 'seq-mean-token-sum-norm';
+export const AGGREGATIONS: readonly Aggregation[] = [
+  'token-mean',
+  'seq-mean-token-sum',
+  'seq-mean-token-mean',
+  'seq-mean-token-sum-norm',
+];
+
+/**
+ * One minibatch, as [rows, tokens] tensors (a row is one turn's action of one rollout).
+ * `mask` is 1 on trained tokens and 0 on padding.
+ */
+export interface LossBatch<T = unknown> {
+  /** Log-probabilities of the taken tokens under the current policy (differentiable). */
+  logprobs: T;
+  /** Under the sampling policy (pi_old). */
+  oldLogprobs: T;
+  /** Under the frozen reference policy, when the run has one. */
+  refLogprobs?: T;
+  /** Per-token entropies of the current policy (differentiable), when requested. */
+  entropy?: T;
+  advantages: T;
+  mask: T;
+  /** [rows] loss weight of the rollout each row belongs to. */
+  weights: T;
+  /** Critic predictions and targets, [rows, tokens], when the run has a critic. */
+  values?: T;
+  returns?: T;
+  aggregation: Aggregation;
+  /** Constant divisor for `seq-mean-token-sum-norm` (verl: the max response length). */
+  normLength: number;
+}
+
+export interface LossResult<T = unknown> {
+  loss: T;
+  /** Scalar tensors worth logging (clip fractions, ...). */
+  metrics?: Record<string, T>;
+}
+
+export interface PolicyLoss<TF = unknown, T = unknown> extends PluginMeta {
+  loss(batch: LossBatch<T>, tf: TF): LossResult<T>;
+}
+
+export interface Divergence<TF = unknown, T = unknown> extends PluginMeta {
+  /** Convex generator with f(1) = 0, where one exists. */
+  f?(t: number): number;
+  /** Closed form on two discrete distributions over the same support. */
+  value?(p: readonly number[], q: readonly number[]): number;
+  /** Per-sample Monte Carlo estimate for x ~ p, from log p(x) and log q(x). */
+  estimate(logp: number, logq: number): number;
+  /** Differentiable per-token penalty. */
+  penalty?(logp: T, logRef: T, tf: TF): T;
+}
+
+// ---------------------------------------------------------------------------------------
+// Shapers, samplers, methods
+
+export interface ShapeContext {
+  rng: Rng;
+  step: number;
+  weights: Readonly<Record<string, number>>;
+  /** The environment's reward components. */
+  components: readonly string[];
+  /** The token limit of one action (for length shaping). */
+  maxNewTokens: number;
+  /** Charge extra work (a multi-fidelity reward's exact check) to the budget. */
+  charge?(cost: Partial<BudgetConsumption>): void;
+}
+
+export interface RewardShaper extends PluginMeta {
+  /** Returns new rollouts; never mutates its input. */
+  shape(rollouts: readonly Rollout[], ctx: ShapeContext): Rollout[];
+}
+
+/** Decoding strategies (plain sampling, beam, value-guided, tree search). */
+export interface Sampler extends PluginMeta {
+  /** How the trainer should decode: the built-in strategy this sampler selects. */
+  strategy: 'sample' | 'greedy' | 'beam' | 'tree';
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+}
+
+/** A plugin referenced by name, optionally with options for its factory. */
+export type PluginRef = string | { name: string; options?: Readonly<Record<string, unknown>> };
+
+/** A named, citable recipe, runnable by name. */
+export interface Method extends PluginMeta {
+  estimator: PluginRef;
+  loss: PluginRef;
+  divergence?: PluginRef;
+  shapers?: readonly PluginRef[];
+  sampler?: PluginRef;
+  /** Per-method deviations from the shared hyperparameters, with the reason. */
+  defaults?: Partial<TrainConfig>;
+  /** Why `defaults` deviate (shown in compare reports). */
+  defaultsSource?: string;
+}
+
+/** What a package exports as `plugin`. */
+export interface Plugin {
+  name: string;
+  estimators?: readonly AdvantageEstimator[];
+  losses?: readonly PolicyLoss[];
+  divergences?: readonly Divergence[];
+  shapers?: readonly RewardShaper[];
+  environments?: readonly Environment[];
+  samplers?: readonly Sampler[];
+  methods?: readonly Method[];
+}
+
+// ---------------------------------------------------------------------------------------
+// Training configuration and budgets
+
+export interface ModelConfig {
+  dim: number;
+  layers: number;
+  heads: number;
+  contextLength: number;
+  /** MLP width as a multiple of dim. */
+  mlpRatio: number;
+  valueHead: boolean;
+}
+
+export interface BudgetLimit {
+  episodes?: number;
+  generatedTokens?: number;
+  seconds?: number;
+}
+
+export interface BudgetConsumption {
+  episodes: number;
+  envSteps: number;
+  generatedTokens: number;
+  trainedTokens: number;
+  seconds: number;
+}
+
+export interface TrainConfig {
+  method: string;
+  env: string;
+  seed: number;
+  budget: BudgetLimit;
+  /** Prompts (tasks) per step. */
+  tasksPerStep: number;
+  /** Nominal group size G (an estimator may draw more: rolloutsPerGroup). */
+  groupSize: number;
+  learningRate: number;
+  weightDecay: number;
+  gradClip: number;
+  warmupSteps: number;
+  epochs: number;
+  minibatches: number;
+  clipLow: number;
+  clipHigh: number;
+  aggregation: Aggregation;
+  temperature: number;
+  maxNewTokens: number;
+  divergenceCoef: number;
+  entropyCoef: number;
+  evalEvery: number;
+  evalTasks: number;
+  evalSamples: number;
+  checkpointEvery: number;
+  sftSteps: number;
+  model: ModelConfig;
+  /** Overrides of the reward component weights. */
+  weights?: Record<string, number>;
+  /** Options for the estimator, loss, divergence (from --set). */
+  estimatorOptions?: Record<string, unknown>;
+  lossOptions?: Record<string, unknown>;
+  divergence?: string;
+  loss?: string;
+}

@@ -1,0 +1,67 @@
+export type {
+  Advantages,
+  AdvantageEstimator,
+  Aggregation,
+  BudgetConsumption,
+  BudgetLimit,
+  Divergence,
+  Environment,
+  EnvironmentRecommendation,
+  Episode,
+  EstimatorContext,
+  LossBatch,
+  LossResult,
+  Method,
+  ModelConfig,
+  ModelServices,
+  OptionSpec,
+  Outcome,
+  PaperRef,
+  Plugin,
+  PluginKind,
+  PluginMeta,
+  PluginRef,
+  PolicyLoss,
+  RewardShaper,
+  RewardVector,
+  Rollout,
+  Sampler,
+  ScoreRequest,
+  ShapeContext,
+  StepResult,
+  TaskSplitOptions,
+  TrainConfig,
+  Turn,
+} from './contracts.js';
+export { AGGREGATIONS, PLUGIN_KINDS } from './contracts.js';
+export { BUDGET_UNITS, BudgetMeter, emptyConsumption, formatBudget, parseBudget } from './budget.js';
+export {
+  defineDivergence,
+  defineEnvironment,
+  defineEstimator,
+  defineLoss,
+  defineMethod,
+  definePlugin,
+  defineSampler,
+  defineShaper,
+  weightedSum,
+} from './define.js';
+export { isUsageError, RunError, UsageError } from './errors.js';
+export type { CreateRegistryOptions, LoadedRegistry, PolicyLabConfig } from './load.js';
+export {
+  CONFIG_FILES,
+  createRegistry,
+  defineConfig,
+  discoverPluginPackages,
+  findConfigFile,
+  loadConfigFile,
+  loadPluginModule,
+  resolvePackageEntry,
+} from './load.js';
+export { parseSetEntry, parseSetOptions, resolveOptions } from './options.js';
+export type { KindMap, RegistryEntry } from './registry.js';
+export { KIND_NOUN, Registry } from './registry.js';
+export type { RngState } from './rng.js';
+export { Rng } from './rng.js';
+export { SCHEMA_KINDS, SCHEMA_VERSION, schemaPath } from './schemas.js';
+export { closestNames, suggestionText } from './suggest.js';

@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+
+// One project per package; workspace packages resolve to their TypeScript sources
+// (the '@policy-lab/source' export condition), so tests never need a rebuild.
+const packages = ['core', 'trainer', 'advantage', 'divergences', 'rewards', 'envs', 'bench'];
+
+export default defineConfig({
+  resolve: { conditions: ['@policy-lab/source'] },
+  ssr: { resolve: { conditions: ['@policy-lab/source'], externalConditions: ['@policy-lab/source'] } },
+  test: {
+    projects: packages.map((name) => ({
+      extends: true,
+      test: {
+        name: `@policy-lab/${name}`,
+        root: `packages/${name}`,
+        include: ['src/**/*.test.ts'],
+        pool: 'forks',
+        testTimeout: 60_000,
+      },
+    })),
+  },
+});
