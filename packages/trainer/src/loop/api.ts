@@ -1,0 +1,70 @@
+/**
+ * The training entry point's contract: what `bench train` and `bench compare` call.
+ * The loop helper implements `train()` in loop/train.ts against these types.
+ */
+import type { BudgetConsumption, BudgetLimit, Registry, TrainConfig } from '@policy-lab/core';
+
+export interface TrainOptions {
+  registry: Registry;
+  method: string;
+  env: string;
+  seed: number;
+  budget: BudgetLimit;
+  /** `--set` overrides, already parsed (nested object). Shared hyperparameters and plugin options. */
+  overrides?: Record<string, unknown>;
+  /** Run folder: checkpoints, metrics.jsonl, sidecars. Without it nothing is written. */
+  outDir?: string;
+  /** Continue from the checkpoint in outDir. */
+  resume?: boolean;
+  /** Tensor backend name ('wasm' default, 'cpu', 'tensorflow', 'webgpu'). */
+  backend?: string;
+  /** 'cache' (default): SFT warm start shared through sftCacheDir; 'none': start from random weights. */
+  sft?: 'cache' | 'none';
+  sftCacheDir?: string;
+  /** Called after every step and evaluation (progress bars). */
+  onProgress?(progress: TrainProgress): void;
+}
+
+export interface TrainProgress {
+  step: number;
+  /** Fraction of the tightest budget limit consumed, 0..1. */
+  fraction: number;
+  phase: 'sft' | 'eval' | 'train' | 'done';
+  success?: number;
+}
+
+export interface EvalResult {
+  /** Mean success over evalSamples samples per test task at temperature 1 (the headline). */
+  success: number;
+  greedySuccess: number;
+  /** Fraction of test tasks with at least one success among evalSamples samples. */
+  passAtK: number;
+  /** Mean reward per component. */
+  reward: Record<string, number>;
+  meanLength: number;
+}
+
+export interface CurvePoint {
+  step: number;
+  episodes: number;
+  generatedTokens: number;
+  success: number;
+  reward: Record<string, number>;
+}
+
+export interface TrainResult {
+  method: string;
+  env: string;
+  seed: number;
+  backend: string;
+  config: TrainConfig;
+  budget: { limit: BudgetLimit; consumed: BudgetConsumption };
+  initial: EvalResult;
+  final: EvalResult;
+  steps: number;
+  curve: CurvePoint[];
+  /** Means over the run of the per-step diagnostics (zeroAdvantageFraction, clipFraction, kl, entropy, ...). */
+  diagnostics: Record<string, number>;
+  /** Wall-clock figures (not deterministic). */
+  timings: Record<string, number>;
+}

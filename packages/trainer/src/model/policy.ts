@@ -1,0 +1,60 @@
+/**
+ * The policy model's contract inside the trainer. `model/` implements it (transformer,
+ * sampler with KV cache); `loop/` (rollouts, losses, optimizer, evaluation) uses only this.
+ */
+import type { ModelConfig, Rng } from '@policy-lab/core';
+import type * as tf from '@tensorflow/tfjs-core';
+
+export interface PolicyConfig extends ModelConfig {
+  vocabSize: number;
+}
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  /** Generation of a row ends after it emits one of these (the stop token is kept). */
+  stopTokens: readonly number[];
+  /** Argmax decoding (evaluation's greedy success). */
+  greedy?: boolean;
+  rng: Rng;
+}
+
+export interface Generation {
+  /** Per prompt: generated token ids (stop token included when produced). */
+  tokens: number[][];
+  /** Per prompt: log-probability of each generated token under the sampling distribution
+   * actually used (after temperature, top-k/top-p), as recorded at sampling time. */
+  logprobs: number[][];
+  /** Per prompt: true when maxNewTokens was reached without a stop token. */
+  truncated: boolean[];
+}
+
+export interface ScoredTokens {
+  /** [rows, T] log p(target_t | inputs_<=t), differentiable when called under a gradient. */
+  logprobs: tf.Tensor2D;
+  /** [rows, T] entropy of the next-token distribution, when requested. */
+  entropy?: tf.Tensor2D;
+  /** [rows, T] value-head predictions, when the model has one. */
+  values?: tf.Tensor2D;
+}
+
+export interface PolicyModel {
+  readonly config: PolicyConfig;
+  /** Every trainable variable (the optimizer updates these, checkpoints save them). */
+  readonly variables: readonly tf.Variable[];
+  /**
+   * Teacher-forced scoring: `inputs` and `targets` are int32 [rows, T] (targets = inputs
+   * shifted by one), rows padded on the right; padded positions give arbitrary values
+   * that callers mask. T <= contextLength.
+   */
+  score(inputs: tf.Tensor2D, targets: tf.Tensor2D, options?: { entropy?: boolean; values?: boolean }): ScoredTokens;
+  /** Batched, seeded sampling with a KV cache. Prompts may differ in length. */
+  generate(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation>;
+  /** A frozen copy (the reference policy): same weights, its own variables, not trainable. */
+  freeze(): PolicyModel;
+  /** Copies weights from another model of the same config. */
+  copyFrom(other: PolicyModel): void;
+  dispose(): void;
+}
