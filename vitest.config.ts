@@ -1,8 +1,10 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
-// One project per package; workspace packages resolve to their TypeScript sources
-// (the '@policy-lab/source' export condition), so tests never need a rebuild.
-const packages = ['core', 'trainer', 'advantage', 'divergences', 'rewards', 'envs', 'bench'];
+// One project per package folder (generated packages included); workspace packages resolve
+// to their TypeScript sources through the '@policy-lab/source' export condition, so tests
+// never need a rebuild.
+const packages = readdirSync('packages').filter((name) => existsSync(`packages/${name}/package.json`));
 
 export default defineConfig({
   resolve: { conditions: ['@policy-lab/source'] },

@@ -18,7 +18,12 @@ export function buildProgram(io: Io): Command {
     .addOption(new Option('--backend <name>', 'tensor backend').choices(['wasm', 'cpu', 'tensorflow', 'webgpu']))
     .option('--json', 'print one JSON document on stdout (progress and logs go to stderr)', false)
     .option('--debug', 'print stack traces on errors', false)
-    .option('--set <key=value>', 'override an option; the value is parsed as JSON when it is valid JSON (repeatable)', collect, [])
+    .option(
+      '--set <key=value>',
+      'override an option; the value is parsed as JSON when it is valid JSON (repeatable)',
+      collect,
+      [],
+    )
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',

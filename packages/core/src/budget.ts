@@ -16,7 +16,9 @@ export function parseBudget(text: string): BudgetLimit {
   for (const part of text.split(',')) {
     const match = /^\s*([a-zA-Z]+)\s*=\s*(.+?)\s*$/.exec(part);
     if (!match) {
-      throw new UsageError(`bad budget '${part}': expected unit=value with unit one of ${BUDGET_UNITS.join(', ')} (e.g. episodes=512)`);
+      throw new UsageError(
+        `bad budget '${part}': expected unit=value with unit one of ${BUDGET_UNITS.join(', ')} (e.g. episodes=512)`,
+      );
     }
     const [, unit, raw] = match as unknown as [string, string, string];
     const value = Number(raw);

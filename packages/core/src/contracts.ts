@@ -10,15 +10,7 @@ import type { Rng } from './rng.js';
 export type RewardVector = Readonly<Record<string, number>>;
 
 /** The kinds of plugin the registry knows; one namespace per kind. */
-export const PLUGIN_KINDS = [
-  'estimators',
-  'losses',
-  'divergences',
-  'shapers',
-  'environments',
-  'samplers',
-  'methods',
-] as const;
+export const PLUGIN_KINDS = ['estimators', 'losses', 'divergences', 'shapers', 'environments', 'samplers', 'methods'] as const;
 export type PluginKind = (typeof PLUGIN_KINDS)[number];
 
 /** Describes one option a factory accepts; shown by `bench list --verbose` and in docs. */
@@ -170,12 +162,7 @@ export interface ModelServices {
   /** Per-token log-probabilities of each continuation (teacher forcing). */
   score(requests: readonly ScoreRequest[], policy: 'current' | 'reference'): Promise<number[][]>;
   /** Extra episodes on the task of the given group, charged to the budget. */
-  rollouts(request: {
-    groupId: string;
-    count: number;
-    greedy?: boolean;
-    policy?: 'current' | 'reference';
-  }): Promise<Rollout[]>;
+  rollouts(request: { groupId: string; count: number; greedy?: boolean; policy?: 'current' | 'reference' }): Promise<Rollout[]>;
 }
 
 export interface EstimatorContext {

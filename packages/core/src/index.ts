@@ -1,6 +1,7 @@
+export { BUDGET_UNITS, BudgetMeter, emptyConsumption, formatBudget, parseBudget } from './budget.js';
 export type {
-  Advantages,
   AdvantageEstimator,
+  Advantages,
   Aggregation,
   BudgetConsumption,
   BudgetLimit,
@@ -34,7 +35,6 @@ export type {
   Turn,
 } from './contracts.js';
 export { AGGREGATIONS, PLUGIN_KINDS } from './contracts.js';
-export { BUDGET_UNITS, BudgetMeter, emptyConsumption, formatBudget, parseBudget } from './budget.js';
 export {
   defineDivergence,
   defineEnvironment,

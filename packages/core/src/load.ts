@@ -78,7 +78,9 @@ function pickExport(entry: unknown): string | undefined {
 
 function pluginOf(mod: Record<string, unknown>, source: string): Plugin {
   const candidate =
-    mod.plugin ?? (mod.default as Record<string, unknown> | undefined)?.plugin ?? (isPluginLike(mod.default) ? mod.default : undefined);
+    mod.plugin ??
+    (mod.default as Record<string, unknown> | undefined)?.plugin ??
+    (isPluginLike(mod.default) ? mod.default : undefined);
   if (candidate === undefined) {
     throw new UsageError(`${source} exports no 'plugin' (expected: export const plugin = { name, estimators, ... })`);
   }
@@ -162,7 +164,8 @@ export function discoverPluginPackages(startDirs: readonly string[]): Discovered
         const candidates: string[] = [];
         const scope = path.join(modules, '@policy-lab');
         if (existsSync(scope)) for (const name of readdirSync(scope)) candidates.push(path.join(scope, name));
-        for (const name of readdirSync(modules)) if (name.startsWith('policy-lab-plugin-')) candidates.push(path.join(modules, name));
+        for (const name of readdirSync(modules))
+          if (name.startsWith('policy-lab-plugin-')) candidates.push(path.join(modules, name));
         for (const candidate of candidates) {
           const manifestPath = path.join(candidate, 'package.json');
           if (!existsSync(manifestPath)) continue;
@@ -193,6 +196,8 @@ export interface CreateRegistryOptions {
   config?: string;
   /** Look for installed plugin packages (default true). */
   discover?: boolean;
+  /** Where discovery starts walking up (default: cwd and this package's own folder). */
+  discoverFrom?: readonly string[];
   /** Plugin objects to add directly (tests, embedding). */
   extra?: readonly { plugin: Plugin; source: string }[];
 }
@@ -212,7 +217,7 @@ export async function createRegistry(options: CreateRegistryOptions = {}): Promi
   const registry = new Registry();
   if (options.discover !== false) {
     const here = path.dirname(fileURLToPath(import.meta.url));
-    for (const pkg of discoverPluginPackages([cwd, here])) {
+    for (const pkg of discoverPluginPackages(options.discoverFrom ?? [cwd, here])) {
       if (!existsSync(pkg.entry)) {
         throw new UsageError(`plugin package ${pkg.name} is not built (${pkg.entry} is missing): run npm install`);
       }

@@ -53,9 +53,7 @@ export interface RegistryEntry<K extends PluginKind = PluginKind> {
  * both sources, and an unknown name suggests the closest registered ones.
  */
 export class Registry {
-  private readonly entries = new Map<PluginKind, Map<string, RegistryEntry>>(
-    PLUGIN_KINDS.map((kind) => [kind, new Map()]),
-  );
+  private readonly entries = new Map<PluginKind, Map<string, RegistryEntry>>(PLUGIN_KINDS.map((kind) => [kind, new Map()]));
   private readonly plugins = new Map<string, string>();
 
   register(plugin: Plugin, source: string): void {
@@ -72,7 +70,9 @@ export class Registry {
         const existing = this.entries.get(kind)?.get(item.name);
         if (existing || seen.has(item.name)) {
           const other = existing ? `${existing.source} (plugin '${existing.plugin}')` : `${source} (the same plugin)`;
-          throw new UsageError(`duplicate ${KIND_NOUN[kind]} '${item.name}': from ${other} and from ${source} (plugin '${plugin.name}')`);
+          throw new UsageError(
+            `duplicate ${KIND_NOUN[kind]} '${item.name}': from ${other} and from ${source} (plugin '${plugin.name}')`,
+          );
         }
         seen.add(item.name);
       }
@@ -94,8 +94,9 @@ export class Registry {
   }
 
   list<K extends PluginKind>(kind: K): RegistryEntry<K>[] {
-    return [...(this.entries.get(kind)?.values() ?? [])]
-      .sort((a, b) => a.item.name.localeCompare(b.item.name)) as RegistryEntry<K>[];
+    return [...(this.entries.get(kind)?.values() ?? [])].sort((a, b) =>
+      a.item.name.localeCompare(b.item.name),
+    ) as RegistryEntry<K>[];
   }
 
   entry<K extends PluginKind>(kind: K, name: string): RegistryEntry<K> {

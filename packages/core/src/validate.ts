@@ -9,7 +9,7 @@ const isNumber: Check = (v) => (typeof v === 'number' && Number.isFinite(v) ? un
 const isRef: Check = (v) =>
   typeof v === 'string' || (typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string')
     ? undefined
-    : "a plugin name or { name, options }";
+    : 'a plugin name or { name, options }';
 const isArray: Check = (v) => (Array.isArray(v) ? undefined : 'an array');
 
 /** Fields each kind requires beyond the common `name` and `summary`. */
@@ -50,7 +50,9 @@ export function validatePlugin(plugin: unknown, source: string): Plugin {
     const entries = p[kind];
     if (entries === undefined) continue;
     if (!Array.isArray(entries)) throw new UsageError(`${where} ('${p.name}'): field '${kind}' must be an array`);
-    entries.forEach((entry, index) => validateEntry(kind, entry, `${where} ('${p.name}'), ${kind}[${index}]`));
+    entries.forEach((entry, index) => {
+      validateEntry(kind, entry, `${where} ('${p.name}'), ${kind}[${index}]`);
+    });
   }
   return p as unknown as Plugin;
 }

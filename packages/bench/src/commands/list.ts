@@ -52,10 +52,15 @@ function renderText(kind: PluginKind, entries: ListEntry[], verbose: boolean): s
 export function register(program: Command, io: Io): void {
   program
     .command('list')
-    .description('list every registered plugin of every kind (estimators, losses, divergences, shapers, environments, samplers, methods)')
+    .description(
+      'list every registered plugin of every kind (estimators, losses, divergences, shapers, environments, samplers, methods)',
+    )
     .option('-v, --verbose', 'also print papers, options, resolved math and unverified parts')
     .option('--kind <kind>', `only one kind: ${PLUGIN_KINDS.join(', ')}`)
-    .addHelpText('after', '\nExamples:\n  bench list\n  bench list --verbose --kind methods\n  bench list --json --plugin ./my-plugin.js')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bench list\n  bench list --verbose --kind methods\n  bench list --json --plugin ./my-plugin.js',
+    )
     .action(async function (this: Command, opts: { verbose?: boolean; kind?: string }) {
       const ctx = new CommandContext(io, this);
       const { registry } = await ctx.registry();

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { type SCHEMA_KINDS, schemaPath } from '@policy-lab/core';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { main } from '../cli.js';
+import type { Io } from '../io.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in-process with captured streams. */
+export async function runCli(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    isTTY: false,
+    cwd: options.cwd ?? process.cwd(),
+    env: options.env ?? {},
+  };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+/** Validates a document against the repo's JSON Schema of its kind; returns the errors (empty when valid). */
+export function schemaErrors(kind: (typeof SCHEMA_KINDS)[number], document: unknown): string[] {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  const validate = ajv.compile(JSON.parse(readFileSync(schemaPath(kind), 'utf8')));
+  if (validate(document)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}
