@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# WebGPU parity on Mesa's CPU Vulkan driver (lavapipe from bookworm-backports): the GPU code
+# path's correctness without a GPU. The tests fail (not skip) when no adapter is found.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+started=$(date +%s)
+
+eval "$(bash packages/trainer/scripts/setup-lavapipe.sh .cache/lavapipe | tail -n 1)"
+export POLICY_LAB_EXPECT_WEBGPU=1
+echo "lavapipe ready in $(( $(date +%s) - started )) s ($VK_DRIVER_FILES)"
+
+timeout --kill-after=5 110 npx vitest run --config vitest.gpu.config.ts \
+  --reporter=default --reporter=json --outputFile.json="${REPORT_DIR:-/tmp}/webgpu.json"
+
+if npx --no bench train --help >/dev/null 2>&1; then
+  echo "--- 3-step bench train smoke run on webgpu"
+  timeout --kill-after=5 90 npx --no bench train grpo --env countdown --backend webgpu --sft none \
+    --budget episodes=24 --set tasksPerStep=2 --set groupSize=4 --json > "${REPORT_DIR:-/tmp}/webgpu-train.out"
+  node -e '
+    const doc = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    if (doc.backend !== "webgpu" || !(doc.steps >= 1)) { console.error("webgpu smoke run: unexpected", doc.backend, doc.steps); process.exit(1); }
+    console.log("webgpu smoke run:", doc.steps, "steps, adapter", JSON.stringify(doc.adapter ?? doc.timings?.adapter ?? null));
+  ' "${REPORT_DIR:-/tmp}/webgpu-train.out"
+fi
+echo "webgpu stage took $(( $(date +%s) - started )) s"
