@@ -12,7 +12,7 @@ echo "lavapipe ready in $(( $(date +%s) - started )) s ($VK_DRIVER_FILES)"
 timeout --kill-after=5 110 npx vitest run --config vitest.gpu.config.ts \
   --reporter=default --reporter=json --outputFile.json="${REPORT_DIR:-/tmp}/webgpu.json"
 
-if npx --no bench train --help >/dev/null 2>&1; then
+if npx --no bench --help | grep -q '^  train '; then
   echo "--- 3-step bench train smoke run on webgpu"
   timeout --kill-after=5 90 npx --no bench train grpo --env countdown --backend webgpu --sft none \
     --budget episodes=24 --set tasksPerStep=2 --set groupSize=4 --json > "${REPORT_DIR:-/tmp}/webgpu-train.out"
