@@ -1,4 +1,22 @@
 import type { Plugin } from '@policy-lab/core';
+import { gdpo } from './estimators/gdpo.js';
+import { drGrpo, grpo, rloo } from './estimators/grpo.js';
+import { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
+import { builtinMethods } from './methods.js';
+
+export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from './diagnostics.js';
+export type { GdpoOptions } from './estimators/gdpo.js';
+export { gdpo } from './estimators/gdpo.js';
+export type { GrpoOptions } from './estimators/grpo.js';
+export { drGrpo, grpo, rloo } from './estimators/grpo.js';
+export type { McGrpoOptions } from './estimators/mc-grpo.js';
+export { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
+export { lowerMedian, mean, medianPivot, std, zScores } from './group-math.js';
+export { builtinMethods } from './methods.js';
 
 /** Registered by discovery like any third-party plugin package. */
-export const plugin: Plugin = { name: '@policy-lab/advantage' };
+export const plugin: Plugin = {
+  name: '@policy-lab/advantage',
+  estimators: [grpo(), drGrpo(), rloo(), mcGrpo(), grpoPlusOne(), gdpo()],
+  methods: builtinMethods(),
+};

@@ -40,7 +40,7 @@ export interface PluginMeta {
   /** The options the factory accepts, with defaults. */
   options?: Readonly<Record<string, OptionSpec>>;
   /** The options this instance was built with, after defaults were applied. */
-  resolved?: Readonly<Record<string, unknown>>;
+  resolved?: object;
   /** The formula or rule in Markdown math, for `bench list --verbose` and docs/methods. */
   math?: string;
   /**

@@ -39,7 +39,7 @@ export function parseSetOptions(entries: readonly string[] = []): Record<string,
  * Checks options against a factory's declared option specs and fills defaults.
  * Unknown keys and wrong types are UsageErrors naming the key and what is accepted.
  */
-export function resolveOptions<T extends Record<string, unknown>>(
+export function resolveOptions<T extends object>(
   owner: string,
   specs: Readonly<Record<string, { type: string; default?: unknown; values?: readonly string[] }>>,
   given: Readonly<Record<string, unknown>> = {},

@@ -1,0 +1,54 @@
+import { defineMethod, type Method } from '@policy-lab/core';
+
+/**
+ * Recipes whose novelty is an estimator. Each uses the trainer's built-in `ppo-clip` loss
+ * and the shared hyperparameters unless its paper says otherwise (listed in `defaults`).
+ */
+export function builtinMethods(): Method[] {
+  return [
+    defineMethod({
+      name: 'grpo',
+      summary: 'GRPO: group-relative advantages with the PPO clipped surrogate',
+      paper: { title: 'DeepSeekMath', arxiv: '2402.03300', year: 2024 },
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+    }),
+    defineMethod({
+      name: 'dr-grpo',
+      summary: 'Dr. GRPO: mean-centred advantages and a constant loss normaliser (no length or difficulty bias)',
+      paper: { title: 'Understanding R1-Zero-Like Training: A Critical Perspective', arxiv: '2503.20783', year: 2025 },
+      estimator: 'dr-grpo',
+      loss: 'ppo-clip',
+      defaults: { aggregation: 'seq-mean-token-sum-norm' },
+      defaultsSource: 'Dr. GRPO divides the token sum by a constant (paper section 3)',
+    }),
+    defineMethod({
+      name: 'rloo',
+      summary: 'RLOO: leave-one-out baseline with the PPO clipped surrogate (as verl)',
+      paper: { title: 'Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human Feedback in LLMs', arxiv: '2402.14740', year: 2024 },
+      estimator: 'rloo',
+      loss: 'ppo-clip',
+    }),
+    defineMethod({
+      name: 'mc-grpo',
+      summary: 'MC-GRPO: G+1 rollouts, median baseline, the median rollout excluded (G trained)',
+      paper: { title: 'MC-GRPO: Median-Centered Group Relative Policy Optimization', arxiv: '2601.22582', year: 2026 },
+      estimator: 'mc-grpo',
+      loss: 'ppo-clip',
+    }),
+    defineMethod({
+      name: 'grpo-plus-one',
+      summary: "Control for MC-GRPO: GRPO on the same G+1 rollouts, dropping the smallest |reward| (G trained)",
+      paper: { title: 'MC-GRPO: Median-Centered Group Relative Policy Optimization', arxiv: '2601.22582', year: 2026 },
+      estimator: 'grpo-plus-one',
+      loss: 'ppo-clip',
+    }),
+    defineMethod({
+      name: 'gdpo',
+      summary: 'GDPO: per-reward group normalisation, weighted sum, batch normalisation',
+      paper: { title: 'GDPO: Group reward-Decoupled Normalization Policy Optimization', arxiv: '2601.05242', year: 2026 },
+      estimator: 'gdpo',
+      loss: 'ppo-clip',
+    }),
+  ];
+}

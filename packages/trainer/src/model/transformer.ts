@@ -1,0 +1,384 @@
+/**
+ * A decoder-only transformer policy: pre-LayerNorm blocks, bias-free q/k/v/o projections,
+ * ReLU MLP, learned positions, untied output layer, optional value head (the reference
+ * model of perf-baseline.md). Written for tfjs-wasm's fast paths: embeddings as one-hot
+ * matMuls in training (gather's gradient has no wasm kernel), no tf.split.
+ */
+import { Rng } from '@policy-lab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { GenerateOptions, Generation, PolicyConfig, PolicyModel, ScoredTokens } from './policy.js';
+
+const NEG_INF = -1e9;
+
+interface LayerWeights {
+  ln1Gain: tf.Variable;
+  ln1Bias: tf.Variable;
+  wq: tf.Variable;
+  wk: tf.Variable;
+  wv: tf.Variable;
+  wo: tf.Variable;
+  ln2Gain: tf.Variable;
+  ln2Bias: tf.Variable;
+  w1: tf.Variable;
+  b1: tf.Variable;
+  w2: tf.Variable;
+  b2: tf.Variable;
+}
+
+interface Weights {
+  tokenEmbedding: tf.Variable;
+  positionEmbedding: tf.Variable;
+  layers: LayerWeights[];
+  lnFinalGain: tf.Variable;
+  lnFinalBias: tf.Variable;
+  output: tf.Variable;
+  value?: tf.Variable;
+}
+
+/** Normal(0, std) values from our seeded Rng, so initial weights do not depend on the backend. */
+function initial(rng: Rng, shape: number[], std: number): Float32Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = rng.normal() * std;
+  return out;
+}
+
+export function validatePolicyConfig(config: PolicyConfig): void {
+  const { vocabSize, dim, layers, heads, contextLength, mlpRatio } = config;
+  for (const [key, value] of Object.entries({ vocabSize, dim, layers, heads, contextLength, mlpRatio })) {
+    if (!Number.isInteger(value) || value <= 0) throw new RangeError(`model ${key} must be a positive integer, got ${value}`);
+  }
+  if (dim % heads !== 0) throw new RangeError(`model dim (${dim}) must be divisible by heads (${heads})`);
+}
+
+export class TransformerPolicy implements PolicyModel {
+  readonly variables: tf.Variable[];
+  private readonly causalMask: tf.Tensor2D;
+
+  private constructor(
+    readonly config: PolicyConfig,
+    private readonly weights: Weights,
+    trainable: boolean,
+  ) {
+    this.variables = collect(weights);
+    for (const v of this.variables) v.trainable = trainable;
+    const T = config.contextLength;
+    const mask = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = NEG_INF;
+    this.causalMask = tf.keep(tf.tensor2d(mask, [T, T]));
+  }
+
+  /** A new policy with weights drawn from `rng` (GPT-2 style scales). */
+  static create(config: PolicyConfig, rng: Rng): TransformerPolicy {
+    validatePolicyConfig(config);
+    const { vocabSize: V, dim: D, layers: L, contextLength: T } = config;
+    const F = D * config.mlpRatio;
+    const std = 0.02;
+    const residualStd = 0.02 / Math.sqrt(2 * L);
+    const variable = (shape: number[], values: Float32Array, name: string) => tf.variable(tf.tensor(values, shape), true, name);
+    const ones = (n: number) => new Float32Array(n).fill(1);
+    const zeros = (n: number) => new Float32Array(n);
+    let id = 0;
+    const unique = (name: string) => `policy${policyCounter}/${name}/${id++}`;
+    policyCounter += 1;
+    const weights: Weights = {
+      tokenEmbedding: variable([V, D], initial(rng, [V, D], std), unique('token_embedding')),
+      positionEmbedding: variable([T, D], initial(rng, [T, D], std), unique('position_embedding')),
+      layers: Array.from({ length: L }, (_, l) => ({
+        ln1Gain: variable([D], ones(D), unique(`layer${l}/ln1_gain`)),
+        ln1Bias: variable([D], zeros(D), unique(`layer${l}/ln1_bias`)),
+        wq: variable([D, D], initial(rng, [D, D], std), unique(`layer${l}/wq`)),
+        wk: variable([D, D], initial(rng, [D, D], std), unique(`layer${l}/wk`)),
+        wv: variable([D, D], initial(rng, [D, D], std), unique(`layer${l}/wv`)),
+        wo: variable([D, D], initial(rng, [D, D], residualStd), unique(`layer${l}/wo`)),
+        ln2Gain: variable([D], ones(D), unique(`layer${l}/ln2_gain`)),
+        ln2Bias: variable([D], zeros(D), unique(`layer${l}/ln2_bias`)),
+        w1: variable([D, F], initial(rng, [D, F], std), unique(`layer${l}/w1`)),
+        b1: variable([F], zeros(F), unique(`layer${l}/b1`)),
+        w2: variable([F, D], initial(rng, [F, D], residualStd), unique(`layer${l}/w2`)),
+        b2: variable([D], zeros(D), unique(`layer${l}/b2`)),
+      })),
+      lnFinalGain: variable([D], ones(D), unique('ln_final_gain')),
+      lnFinalBias: variable([D], zeros(D), unique('ln_final_bias')),
+      output: variable([D, V], initial(rng, [D, V], std), unique('output')),
+      ...(config.valueHead ? { value: variable([D, 1], zeros(D), unique('value_head')) } : {}),
+    };
+    return new TransformerPolicy(config, weights, true);
+  }
+
+  /** Names of the weights, in `variables` order (checkpoints use them as keys). */
+  weightNames(): string[] {
+    const names = ['token_embedding', 'position_embedding'];
+    this.weights.layers.forEach((_, l) => {
+      for (const key of ['ln1_gain', 'ln1_bias', 'wq', 'wk', 'wv', 'wo', 'ln2_gain', 'ln2_bias', 'w1', 'b1', 'w2', 'b2']) {
+        names.push(`layer${l}.${key}`);
+      }
+    });
+    names.push('ln_final_gain', 'ln_final_bias', 'output');
+    if (this.weights.value) names.push('value_head');
+    return names;
+  }
+
+  freeze(): PolicyModel {
+    const copy = TransformerPolicy.create(this.config, Rng.seeded(0));
+    copy.copyFrom(this);
+    for (const v of copy.variables) v.trainable = false;
+    return copy;
+  }
+
+  copyFrom(other: PolicyModel): void {
+    if (other.variables.length !== this.variables.length) throw new RangeError('copyFrom: models differ in shape');
+    this.variables.forEach((v, i) => v.assign(other.variables[i] as tf.Variable));
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+    this.causalMask.dispose();
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Teacher forcing
+
+  score(inputs: tf.Tensor2D, targets: tf.Tensor2D, options: { entropy?: boolean; values?: boolean } = {}): ScoredTokens {
+    return tf.tidy(() => {
+      const [rows, T] = inputs.shape;
+      const V = this.config.vocabSize;
+      const hidden = this.forward(inputs); // [rows*T, D]
+      const logits = tf.matMul(hidden, this.weights.output); // [rows*T, V]
+      const logProbsAll = tf.logSoftmax(logits);
+      const targetOneHot = tf.oneHot(tf.reshape(targets, [-1]), V);
+      const logprobs = tf.reshape(tf.sum(tf.mul(logProbsAll, targetOneHot), -1), [rows, T]) as tf.Tensor2D;
+      const out: ScoredTokens = { logprobs };
+      if (options.entropy) {
+        const probs = tf.exp(logProbsAll);
+        out.entropy = tf.reshape(tf.neg(tf.sum(tf.mul(probs, logProbsAll), -1)), [rows, T]) as tf.Tensor2D;
+      }
+      if (options.values && this.weights.value) {
+        out.values = tf.reshape(tf.matMul(hidden, this.weights.value), [rows, T]) as tf.Tensor2D;
+      }
+      return out as unknown as tf.TensorContainer;
+    }) as unknown as ScoredTokens;
+  }
+
+  /** Final hidden states [rows*T, D] for right-padded int32 inputs [rows, T]. */
+  private forward(inputs: tf.Tensor2D): tf.Tensor2D {
+    const [rows, T] = inputs.shape;
+    const { dim: D, contextLength } = this.config;
+    if (T > contextLength) throw new RangeError(`sequence length ${T} exceeds the context length ${contextLength}`);
+    const tokens = tf.matMul(tf.oneHot(tf.reshape(inputs, [-1]), this.config.vocabSize), this.weights.tokenEmbedding);
+    const positions = tf.slice(this.weights.positionEmbedding, [0, 0], [T, D]);
+    let x = tf.reshape(tf.add(tf.reshape(tokens, [rows, T, D]), positions), [rows * T, D]) as tf.Tensor2D;
+    const mask = tf.slice(this.causalMask, [0, 0], [T, T]);
+    for (const layer of this.weights.layers) {
+      const h = layerNorm(x, layer.ln1Gain, layer.ln1Bias);
+      const q = this.heads(tf.matMul(h, layer.wq), rows, T);
+      const k = this.heads(tf.matMul(h, layer.wk), rows, T);
+      const v = this.heads(tf.matMul(h, layer.wv), rows, T);
+      const attended = this.attend(q, k, v, mask); // [rows, H, T, dh]
+      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [rows * T, D]);
+      x = tf.add(x, tf.matMul(merged, layer.wo));
+      x = tf.add(x, this.mlp(x, layer));
+    }
+    return layerNorm(x, this.weights.lnFinalGain, this.weights.lnFinalBias);
+  }
+
+  private heads(x: tf.Tensor, rows: number, T: number): tf.Tensor4D {
+    const { heads: H, dim: D } = this.config;
+    return tf.transpose(tf.reshape(x, [rows, T, H, D / H]), [0, 2, 1, 3]) as tf.Tensor4D;
+  }
+
+  /** Softmax attention; `mask` is additive and broadcasts to [rows, H, Tq, Tk]. */
+  private attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor): tf.Tensor4D {
+    const scale = 1 / Math.sqrt(this.config.dim / this.config.heads);
+    const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask);
+    return tf.matMul(tf.softmax(scores), v) as tf.Tensor4D;
+  }
+
+  private mlp(x: tf.Tensor2D, layer: LayerWeights): tf.Tensor2D {
+    const h = layerNorm(x, layer.ln2Gain, layer.ln2Bias);
+    return tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(h, layer.w1), layer.b1)), layer.w2), layer.b2);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Sampling with a KV cache
+
+  async generate(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation> {
+    const rows = prompts.length;
+    const tokens: number[][] = prompts.map(() => []);
+    const logprobs: number[][] = prompts.map(() => []);
+    const finished = prompts.map(() => false);
+    if (rows === 0) return { tokens, logprobs, truncated: [] };
+    const longest = Math.max(...prompts.map((p) => p.length));
+    if (longest === 0) throw new RangeError('generate: every prompt needs at least one token');
+    const maxNew = Math.min(options.maxNewTokens, this.config.contextLength - longest);
+    if (maxNew <= 0) throw new RangeError(`generate: prompts of ${longest} tokens leave no room in a context of ${this.config.contextLength}`);
+    const stop = new Set(options.stopTokens);
+    // Left-pad to a common length; each row's positions start at 0 on its first real token.
+    const pads = prompts.map((p) => longest - p.length);
+    const padded = prompts.map((p, r) => [...new Array(pads[r]).fill(0), ...p]);
+    const padMask = tf.tidy(() => {
+      const values = new Float32Array(rows * (longest + maxNew));
+      pads.forEach((pad, r) => {
+        for (let s = 0; s < pad; s++) values[r * (longest + maxNew) + s] = NEG_INF;
+      });
+      return tf.reshape(tf.tensor2d(values, [rows, longest + maxNew]), [rows, 1, 1, longest + maxNew]);
+    });
+    let cache = this.prefill(padded, pads, longest, padMask);
+    let last = cache.logits;
+    try {
+      for (let step = 0; step < maxNew; step++) {
+        const probabilities = tf.tidy(() => this.samplingDistribution(last, options));
+        const probs = (await probabilities.data()) as Float32Array;
+        probabilities.dispose();
+        const next: number[] = [];
+        const V = this.config.vocabSize;
+        for (let r = 0; r < rows; r++) {
+          const row = probs.subarray(r * V, (r + 1) * V);
+          const token = options.greedy ? argmax(row) : options.rng.categorical(row);
+          next.push(token);
+          if (!finished[r]) {
+            tokens[r]?.push(token);
+            logprobs[r]?.push(Math.log(row[token] as number));
+            if (stop.has(token)) finished[r] = true;
+          }
+        }
+        if (finished.every(Boolean) || step === maxNew - 1) break;
+        const position = longest + step;
+        const advanced = this.decodeStep(cache, next, pads, position, padMask);
+        disposeCache(cache);
+        cache = advanced;
+        last = cache.logits;
+      }
+    } finally {
+      disposeCache(cache);
+      padMask.dispose();
+    }
+    return { tokens, logprobs, truncated: finished.map((done) => !done) };
+  }
+
+  /** Probabilities [rows, V] of the distribution actually sampled from (temperature, top-k, top-p). */
+  private samplingDistribution(logits: tf.Tensor2D, options: GenerateOptions): tf.Tensor2D {
+    if (options.greedy) return tf.softmax(logits);
+    const temperature = options.temperature;
+    if (!(temperature > 0)) throw new RangeError(`temperature must be > 0, got ${temperature}`);
+    let scaled = temperature === 1 ? logits : tf.div(logits, temperature);
+    const V = this.config.vocabSize;
+    if (options.topK !== undefined && options.topK > 0 && options.topK < V) {
+      const { values } = tf.topk(scaled, options.topK);
+      const threshold = tf.slice(values, [0, options.topK - 1], [-1, 1]);
+      scaled = tf.where(tf.less(scaled, threshold), tf.fill(scaled.shape, NEG_INF), scaled);
+    }
+    let probs = tf.softmax(scaled) as tf.Tensor2D;
+    if (options.topP !== undefined && options.topP < 1) {
+      // Keep the smallest set of most likely tokens whose mass reaches topP (always at least one).
+      const { values } = tf.topk(probs, V);
+      const cumulative = tf.cumsum(values, 1);
+      const keep = tf.sum(tf.cast(tf.less(tf.sub(cumulative, values), options.topP), 'int32'), 1, true);
+      const cutoff = tf.gather(values, tf.sub(keep, 1), 1, 1);
+      const kept = tf.where(tf.less(probs, cutoff), tf.zerosLike(probs), probs);
+      probs = tf.div(kept, tf.sum(kept, 1, true));
+    }
+    return probs;
+  }
+
+  private prefill(padded: number[][], pads: number[], length: number, padMask: tf.Tensor): Cache {
+    return tf.tidy(() => {
+      const rows = padded.length;
+      const { dim: D } = this.config;
+      const ids = tf.tensor2d(padded, [rows, length], 'int32');
+      const positions = tf.tensor2d(
+        padded.map((_, r) => Array.from({ length }, (_, s) => Math.max(0, s - (pads[r] as number)))),
+        [rows, length],
+        'int32',
+      );
+      let x = tf.reshape(
+        tf.add(tf.gather(this.weights.tokenEmbedding, ids), tf.gather(this.weights.positionEmbedding, positions)),
+        [rows * length, D],
+      ) as tf.Tensor2D;
+      const total = padMask.shape[3] as number;
+      const mask = tf.add(tf.slice(this.causalMask, [0, 0], [length, length]), tf.slice(padMask, [0, 0, 0, 0], [rows, 1, 1, length]));
+      const keys: tf.Tensor4D[] = [];
+      const values: tf.Tensor4D[] = [];
+      for (const layer of this.weights.layers) {
+        const h = layerNorm(x, layer.ln1Gain, layer.ln1Bias);
+        const q = this.heads(tf.matMul(h, layer.wq), rows, length);
+        const k = this.heads(tf.matMul(h, layer.wk), rows, length);
+        const v = this.heads(tf.matMul(h, layer.wv), rows, length);
+        keys.push(k);
+        values.push(v);
+        const attended = this.attend(q, k, v, mask);
+        x = tf.add(x, tf.matMul(tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [rows * length, D]), layer.wo));
+        x = tf.add(x, this.mlp(x, layer));
+      }
+      const lastRows = tf.slice(tf.reshape(x, [rows, length, D]), [0, length - 1, 0], [rows, 1, D]);
+      const final = layerNorm(tf.reshape(lastRows, [rows, D]) as tf.Tensor2D, this.weights.lnFinalGain, this.weights.lnFinalBias);
+      void total;
+      return { keys, values, logits: tf.matMul(final, this.weights.output) as tf.Tensor2D } as unknown as tf.TensorContainer;
+    }) as unknown as Cache;
+  }
+
+  private decodeStep(cache: Cache, next: number[], pads: number[], position: number, padMask: tf.Tensor): Cache {
+    return tf.tidy(() => {
+      const rows = next.length;
+      const { dim: D } = this.config;
+      const ids = tf.tensor1d(next, 'int32');
+      const positions = tf.tensor1d(
+        pads.map((pad) => position - pad),
+        'int32',
+      );
+      let x = tf.add(tf.gather(this.weights.tokenEmbedding, ids), tf.gather(this.weights.positionEmbedding, positions)) as tf.Tensor2D;
+      const length = position + 1;
+      const mask = tf.slice(padMask, [0, 0, 0, 0], [rows, 1, 1, length]);
+      const keys: tf.Tensor4D[] = [];
+      const values: tf.Tensor4D[] = [];
+      this.weights.layers.forEach((layer, l) => {
+        const h = layerNorm(x, layer.ln1Gain, layer.ln1Bias);
+        const q = this.heads(tf.matMul(h, layer.wq), rows, 1);
+        const k = tf.concat([cache.keys[l] as tf.Tensor4D, this.heads(tf.matMul(h, layer.wk), rows, 1)], 2);
+        const v = tf.concat([cache.values[l] as tf.Tensor4D, this.heads(tf.matMul(h, layer.wv), rows, 1)], 2);
+        keys.push(k);
+        values.push(v);
+        const attended = this.attend(q, k, v, mask);
+        x = tf.add(x, tf.matMul(tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [rows, D]), layer.wo));
+        x = tf.add(x, this.mlp(x, layer));
+      });
+      const final = layerNorm(x, this.weights.lnFinalGain, this.weights.lnFinalBias);
+      return { keys, values, logits: tf.matMul(final, this.weights.output) as tf.Tensor2D } as unknown as tf.TensorContainer;
+    }) as unknown as Cache;
+  }
+}
+
+let policyCounter = 0;
+
+interface Cache {
+  keys: tf.Tensor4D[];
+  values: tf.Tensor4D[];
+  logits: tf.Tensor2D;
+}
+
+function disposeCache(cache: Cache): void {
+  tf.dispose([...cache.keys, ...cache.values, cache.logits]);
+}
+
+function layerNorm(x: tf.Tensor2D, gain: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gain), bias);
+}
+
+function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if ((values[i] as number) > (values[best] as number)) best = i;
+  return best;
+}
+
+function collect(weights: Weights): tf.Variable[] {
+  const out = [weights.tokenEmbedding, weights.positionEmbedding];
+  for (const l of weights.layers) out.push(l.ln1Gain, l.ln1Bias, l.wq, l.wk, l.wv, l.wo, l.ln2Gain, l.ln2Bias, l.w1, l.b1, l.w2, l.b2);
+  out.push(weights.lnFinalGain, weights.lnFinalBias, weights.output);
+  if (weights.value) out.push(weights.value);
+  return out;
+}
+
+export function createPolicy(config: PolicyConfig, rng: Rng): TransformerPolicy {
+  return TransformerPolicy.create(config, rng);
+}
