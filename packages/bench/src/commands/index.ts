@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Io } from '../io.js';
 import * as list from './list.js';
+import * as train from './train.js';
 
 /** Every command module; each registers itself on the program. One line per command. */
-export const COMMANDS: readonly { register(program: Command, io: Io): void }[] = [list];
+export const COMMANDS: readonly { register(program: Command, io: Io): void }[] = [list, train];

@@ -23,7 +23,7 @@ export interface CountdownOptions {
 }
 
 const OPTION_SPECS = {
-  numbers: { type: 'integer', default: 3, doc: 'how many numbers a task gives (difficulty)' },
+  numbers: { type: 'integer', default: 2, doc: 'how many numbers a task gives (difficulty)' },
   maxNumber: { type: 'integer', default: 9, doc: 'numbers are drawn from 1..maxNumber (difficulty)' },
 } as const;
 

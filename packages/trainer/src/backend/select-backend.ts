@@ -5,10 +5,10 @@
  */
 import { UsageError } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { type FastKernelStatus, installFastKernels, restoreStockKernels } from '../kernels/fast-kernels.js';
 import { prepareThreadedWasm } from '../kernels/threaded-wasm.js';
 import { initWebgpu, type WebgpuAdapterInfo } from '../gpu/webgpu.js';
+import { registerGradients } from './gradients.js';
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -53,6 +53,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   const kernels = checkChoice('kernels', options.kernels ?? 'fast', KERNELS);
   const threads = options.threads ?? 2;
   const key = JSON.stringify({ name, kernels, threads });
+  await registerGradients();
   if (started) {
     if (started.key === key) return started.info;
     if (started.info.name === 'wasm' && name === 'wasm') {

@@ -1,0 +1,79 @@
+import { parseBudget, UsageError } from '@policy-lab/core';
+import { type Command, Option } from 'commander';
+import { CommandContext } from '../context.js';
+import type { Io } from '../io.js';
+import { progressBar } from '../progress.js';
+
+export function parseSeed(text: string, flag = '--seed'): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new UsageError(`bad ${flag} '${text}': expected a non-negative integer`);
+  return Number(text);
+}
+
+export function register(program: Command, io: Io): void {
+  program
+    .command('train')
+    .description('train one method on one environment with one seed and budget')
+    .argument('<method>', 'a registered method (bench list --kind methods)')
+    .requiredOption('--env <env>', 'environment (bench list --kind environments)')
+    .option('--seed <n>', 'seed of the run', '1')
+    .option('--budget <budget>', 'episodes=N | tokens=N | seconds=N (seconds are not deterministic)', 'episodes=256')
+    .option('--out <dir>', 'run folder: checkpoints, metrics.jsonl, result.json')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .addOption(new Option('--sft <mode>', 'SFT warm start: cache (shared, default) or none').choices(['cache', 'none']).default('cache'))
+    .addOption(new Option('--kernels <kind>', 'wasm kernels: fast (default) or stock').choices(['fast', 'stock']).default('fast'))
+    .addHelpText('after', '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume')
+    .action(async function (this: Command, method: string, opts: { env: string; seed: string; budget: string; out?: string; resume?: boolean; sft: 'cache' | 'none'; kernels: string }) {
+      const ctx = new CommandContext(io, this);
+      const seed = parseSeed(opts.seed);
+      const budget = parseBudget(opts.budget);
+      if (opts.resume && !opts.out) throw new UsageError('--resume needs --out (the run folder to continue)');
+      const { registry } = await ctx.registry();
+      registry.get('methods', method);
+      registry.get('environments', opts.env);
+      const overrides = await ctx.overrides();
+      const trainer = await import('@policy-lab/trainer');
+      await trainer.initBackend({ name: ctx.options.backend ?? 'wasm', kernels: opts.kernels, warn: (line) => io.stderr(`${line}\n`) });
+      const bar = progressBar(io, ctx.options.json, `${method} ${opts.env} seed ${seed}`);
+      let result: Awaited<ReturnType<typeof trainer.train>>;
+      try {
+        result = await trainer.train({
+          registry,
+          method,
+          env: opts.env,
+          seed,
+          budget,
+          overrides,
+          ...(opts.out ? { outDir: opts.out } : {}),
+          resume: Boolean(opts.resume),
+          ...(ctx.options.backend ? { backend: ctx.options.backend } : {}),
+          sft: opts.sft,
+          onProgress: (p) => bar.update(p.fraction, `${p.phase} step ${p.step}${p.success !== undefined ? ` success ${p.success.toFixed(3)}` : ''}`),
+        });
+      } finally {
+        bar.stop();
+      }
+      const info = trainer.backendInfo();
+      const document = { ...result, backend: result.backend, backendInfo: info };
+      if (opts.out) {
+        const { writeFileAtomic } = trainer;
+        const { join } = await import('node:path');
+        writeFileAtomic(join(opts.out, 'result.json'), `${JSON.stringify(document, null, 2)}\n`);
+      }
+      if (ctx.options.json) {
+        ctx.printJson('train', document as unknown as Record<string, unknown>);
+        return;
+      }
+      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+      io.stdout(
+        [
+          `${method} on ${opts.env}, seed ${seed}, backend ${result.backend}${info?.kernels === 'fast' ? ' (fast kernels)' : ''}`,
+          `steps ${result.steps}; consumed ${result.budget.consumed.episodes} episodes, ${result.budget.consumed.generatedTokens} generated tokens, ${result.budget.consumed.trainedTokens} trained tokens, ${result.budget.consumed.seconds.toFixed(1)} s`,
+          `sampled success  ${pct(result.initial.success)} -> ${pct(result.final.success)}`,
+          `greedy success   ${pct(result.initial.greedySuccess)} -> ${pct(result.final.greedySuccess)}`,
+          `pass@${result.config.evalSamples}           ${pct(result.initial.passAtK)} -> ${pct(result.final.passAtK)}`,
+          ...Object.keys(result.final.reward).map((k) => `reward ${k.padEnd(10)} ${(result.initial.reward[k] ?? 0).toFixed(3)} -> ${(result.final.reward[k] ?? 0).toFixed(3)}`),
+          '',
+        ].join('\n'),
+      );
+    });
+}

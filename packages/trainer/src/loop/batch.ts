@@ -1,0 +1,85 @@
+/**
+ * Turns rollouts into [rows, T] tensors: one row per turn, teacher forcing over the turn's
+ * prompt followed by its action, loss on the action tokens only.
+ */
+import type { Advantages, Rollout } from '@policy-lab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { PAD } from '../tokenizer/char-tokenizer.js';
+
+export interface TrainingRow {
+  tokens: number[];
+  /** Index in `tokens` of the first action token. */
+  actionStart: number;
+  oldLogprobs: number[];
+  advantage: number;
+  weight: number;
+}
+
+export function rowsFromRollouts(groups: readonly (readonly Rollout[])[], advantages: Advantages): TrainingRow[] {
+  const rows: TrainingRow[] = [];
+  groups.forEach((group, g) =>
+    group.forEach((rollout, i) => {
+      const weight = advantages.weights[g]?.[i] ?? 1;
+      if (!(weight > 0)) return; // excluded rollouts (e.g. MC-GRPO's pivot) cost no compute
+      rollout.turns.forEach((turn, t) => {
+        if (turn.actionTokens.length === 0) return;
+        rows.push({
+          tokens: [...turn.promptTokens, ...turn.actionTokens],
+          actionStart: turn.promptTokens.length,
+          oldLogprobs: [...turn.logprobs],
+          advantage: advantages.turns?.[g]?.[i]?.[t] ?? (advantages.rollout[g]?.[i] as number),
+          weight,
+        });
+      });
+    }),
+  );
+  return rows;
+}
+
+export interface BatchTensors {
+  inputs: tf.Tensor2D;
+  targets: tf.Tensor2D;
+  mask: tf.Tensor2D;
+  oldLogprobs: tf.Tensor2D;
+  advantages: tf.Tensor2D;
+  weights: tf.Tensor1D;
+  trainedTokens: number;
+}
+
+export function toTensors(rows: readonly TrainingRow[]): BatchTensors {
+  const T = Math.max(...rows.map((r) => r.tokens.length)) - 1;
+  const R = rows.length;
+  const inputs = new Int32Array(R * T).fill(PAD);
+  const targets = new Int32Array(R * T).fill(PAD);
+  const mask = new Float32Array(R * T);
+  const old = new Float32Array(R * T);
+  const adv = new Float32Array(R * T);
+  let trainedTokens = 0;
+  rows.forEach((row, r) => {
+    for (let t = 0; t < row.tokens.length - 1; t++) {
+      inputs[r * T + t] = row.tokens[t] as number;
+      targets[r * T + t] = row.tokens[t + 1] as number;
+      // position t predicts token t+1: action tokens are predicted from actionStart - 1 on
+      const actionIndex = t + 1 - row.actionStart;
+      if (actionIndex >= 0) {
+        mask[r * T + t] = 1;
+        old[r * T + t] = row.oldLogprobs[actionIndex] ?? 0;
+        adv[r * T + t] = row.advantage;
+        trainedTokens += 1;
+      }
+    }
+  });
+  return {
+    inputs: tf.tensor2d(inputs, [R, T], 'int32'),
+    targets: tf.tensor2d(targets, [R, T], 'int32'),
+    mask: tf.tensor2d(mask, [R, T]),
+    oldLogprobs: tf.tensor2d(old, [R, T]),
+    advantages: tf.tensor2d(adv, [R, T]),
+    weights: tf.tensor1d(rows.map((r) => r.weight)),
+    trainedTokens,
+  };
+}
+
+export function disposeBatch(batch: BatchTensors): void {
+  tf.dispose([batch.inputs, batch.targets, batch.mask, batch.oldLogprobs, batch.advantages, batch.weights]);
+}

@@ -1,0 +1,442 @@
+/**
+ * One training run. `train()` reads top to bottom: resolve plugins and configuration, start
+ * from the SFT checkpoint, then repeat the step (draw tasks, roll out groups, shape rewards,
+ * estimate advantages, compute the loss, optimize, charge the budget, evaluate) until the
+ * next step could exceed the budget.
+ *
+ * Determinism: every random stream is Rng.seeded(seed).split(<step or phase>), so a step's
+ * randomness depends only on (seed, step): resuming needs the weights, the optimizer state,
+ * the budget consumed and the metrics so far, and nothing else.
+ */
+import { existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  type Advantages,
+  type AdvantageEstimator,
+  BudgetMeter,
+  type Divergence,
+  type Environment,
+  type EstimatorContext,
+  type Method,
+  type PolicyLoss,
+  type RewardShaper,
+  Rng,
+  type Rollout,
+  RunError,
+  type TrainConfig,
+  UsageError,
+  weightedSum,
+} from '@policy-lab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../backend/select-backend.js';
+import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
+import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
+import { Adam, clipByGlobalNorm } from '../optim/adam.js';
+import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { CurvePoint, EvalResult, TrainOptions, TrainResult } from './api.js';
+import { disposeBatch, rowsFromRollouts, toTensors, type TrainingRow } from './batch.js';
+import { resolveTrainConfig } from './config.js';
+import { evaluate } from './evaluate.js';
+import { collectRollouts, generatedTokens } from './rollouts.js';
+import { sftWarmStart } from './sft.js';
+import { readWeights, writeWeights } from './weights.js';
+
+type Tf = typeof tf;
+type StepMetrics = Record<string, number>;
+
+interface Resolved {
+  method: Method;
+  env: Environment;
+  estimator: AdvantageEstimator;
+  loss: PolicyLoss<Tf, tf.Tensor>;
+  divergence?: Divergence<Tf, tf.Tensor>;
+  shapers: RewardShaper[];
+  config: TrainConfig;
+}
+
+/** Looks every plugin up through the registry (the built-ins have no private door). */
+function resolvePlugins(options: TrainOptions): Resolved {
+  const { registry } = options;
+  if (!Number.isSafeInteger(options.seed) || options.seed < 0) throw new UsageError(`bad seed '${options.seed}': expected a non-negative integer`);
+  const method = registry.get('methods', options.method);
+  const env = registry.get('environments', options.env);
+  const overrides = options.overrides ?? {};
+  const config = resolveTrainConfig({ method, env, seed: options.seed, budget: options.budget }, overrides);
+  const estimatorOptions = (config.estimatorOptions ?? {}) as Record<string, unknown>;
+  const estimator = registry.resolve('estimators', method.estimator, Object.keys(estimatorOptions).length ? estimatorOptions : undefined);
+  const lossRef = (config.loss as string | undefined) ?? method.loss;
+  const lossOptions = {
+    ...(typeof lossRef === 'object' && lossRef.options ? lossRef.options : {}),
+    ...(config.clipLow !== 0.2 || config.clipHigh !== 0.2 ? { clipLow: config.clipLow, clipHigh: config.clipHigh } : {}),
+    ...((config.lossOptions ?? {}) as Record<string, unknown>),
+  };
+  const lossName = typeof lossRef === 'string' ? lossRef : lossRef.name;
+  const lossPlugin = registry.get('losses', lossName);
+  const loss = (Object.keys(lossOptions).length && lossPlugin.configure ? registry.resolve('losses', lossName, lossOptions) : lossPlugin) as PolicyLoss<Tf, tf.Tensor>;
+  const divergenceRef = (config.divergence as string | undefined) ?? method.divergence;
+  const divergence = divergenceRef ? (registry.resolve('divergences', divergenceRef) as Divergence<Tf, tf.Tensor>) : undefined;
+  if (divergence && !divergence.penalty) throw new UsageError(`divergence '${divergence.name}' has no tensor penalty; it cannot be used as the trainer's penalty`);
+  const shapers = (method.shapers ?? []).map((ref) => registry.resolve('shapers', ref));
+  if (estimator.needsCritic && !config.model.valueHead) config.model.valueHead = true;
+  return { method, env, estimator, loss, ...(divergence ? { divergence } : {}), shapers, config };
+}
+
+interface RunState {
+  step: number;
+  /** The latest evaluation, so a run resumed after its last step does not evaluate twice. */
+  lastEval?: { step: number; result: EvalResult };
+  curve: CurvePoint[];
+  initial?: EvalResult;
+  sums: StepMetrics;
+  timings: Record<string, number>;
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const plugins = resolvePlugins(options);
+  const { env, estimator, config } = plugins;
+  const backend = await initBackend({ name: options.backend ?? 'wasm' });
+  const started = performance.now();
+
+  // The model, its tokenizer and the SFT starting point.
+  const tokenizer = CharTokenizer.fromAlphabet(env.alphabet?.() ?? '');
+  const policy = createPolicy({ ...config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(config.seed).split('init'));
+  const names = policy.weightNames();
+  const optimizer = new Adam(policy.variables, { learningRate: config.learningRate, weightDecay: config.weightDecay });
+  const meter = new BudgetMeter(options.budget);
+  const state: RunState = { step: 0, curve: [], sums: {}, timings: { sftSeconds: 0, evalSeconds: 0, trainSeconds: 0 } };
+  const checkpointFile = options.outDir ? path.join(options.outDir, 'checkpoint.safetensors') : undefined;
+  const sidecarFile = options.outDir ? path.join(options.outDir, 'checkpoint.json') : undefined;
+  const metricsFile = options.outDir ? path.join(options.outDir, 'metrics.jsonl') : undefined;
+  if (options.outDir) prepareOutDir(options.outDir);
+
+  const resumed = options.resume && sidecarFile && existsSync(sidecarFile);
+  if (resumed) {
+    restore(policy, optimizer, meter, state, names, checkpointFile as string, sidecarFile as string, metricsFile as string);
+  } else if (options.sft !== 'none') {
+    options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
+    const sft = await sftWarmStart(policy, tokenizer, env, config, {
+      cacheDir: options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft'),
+      names,
+    });
+    state.timings.sftSeconds = sft.seconds;
+  }
+  const reference = plugins.divergence ? policy.freeze() : undefined;
+  const testTasks = env.tasks('test', { seed: 0, count: config.evalTasks });
+  const trainTasks = env.tasks('train', { seed: config.seed });
+  if (trainTasks.length === 0 || testTasks.length === 0) throw new RunError(`environment '${env.name}' gave no ${trainTasks.length === 0 ? 'train' : 'test'} tasks`);
+  const runEval = async (step: number) => {
+    const t0 = performance.now();
+    options.onProgress?.({ step, fraction: meter.progress(), phase: 'eval' });
+    const result = await evaluate(policy, tokenizer, env, testTasks, { samples: config.evalSamples, maxNewTokens: config.maxNewTokens, rng: Rng.seeded(config.seed).split(`eval/${step}`) });
+    state.timings.evalSeconds = (state.timings.evalSeconds ?? 0) + (performance.now() - t0) / 1000;
+    const consumed = meter.consumed;
+    state.curve.push({ step, episodes: consumed.episodes, generatedTokens: consumed.generatedTokens, success: result.success, reward: result.reward });
+    state.lastEval = { step, result };
+    return result;
+  };
+  if (!state.initial) state.initial = await runEval(0);
+
+  // The RL loop: stop before a step that could exceed the budget.
+  const episodesPerStep = config.tasksPerStep * (estimator.rolloutsPerGroup?.(config.groupSize) ?? config.groupSize);
+  const worstCase = { episodes: episodesPerStep, generatedTokens: episodesPerStep * env.maxTurns * config.maxNewTokens, seconds: 0 };
+  let finalEval: EvalResult | undefined;
+  while (meter.canAfford({ ...worstCase, seconds: lastStepSeconds(state) })) {
+    const stepStarted = performance.now();
+    state.step += 1;
+    const metrics = await trainingStep(state.step, plugins, policy, reference, tokenizer, optimizer, meter, trainTasks);
+    const seconds = (performance.now() - stepStarted) / 1000;
+    meter.charge({ seconds });
+    state.timings.trainSeconds = (state.timings.trainSeconds ?? 0) + seconds;
+    state.timings.lastStepSeconds = seconds;
+    for (const [key, value] of Object.entries(metrics)) state.sums[key] = (state.sums[key] ?? 0) + value;
+    if (metricsFile) appendFileSync(metricsFile, `${JSON.stringify({ step: state.step, ...metrics, consumed: meter.consumed })}\n`);
+    const lastStep = !meter.canAfford({ ...worstCase, seconds });
+    if (state.step % config.evalEvery === 0 || lastStep) {
+      const result = await runEval(state.step);
+      if (lastStep) finalEval = result;
+    }
+    options.onProgress?.({ step: state.step, fraction: meter.progress(), phase: 'train', ...(state.curve.length ? { success: state.curve[state.curve.length - 1]?.success } : {}) });
+    if (checkpointFile && (state.step % config.checkpointEvery === 0 || lastStep)) {
+      await saveCheckpoint(policy, optimizer, meter, state, names, config, tokenizer, checkpointFile, sidecarFile as string);
+    }
+  }
+  finalEval ??= state.lastEval?.step === state.step ? state.lastEval.result : await runEval(state.step);
+  options.onProgress?.({ step: state.step, fraction: 1, phase: 'done', success: finalEval.success });
+  const diagnostics = Object.fromEntries(Object.entries(state.sums).map(([k, v]) => [k, state.step > 0 ? v / state.step : 0]));
+  const result: TrainResult = {
+    method: plugins.method.name,
+    env: env.name,
+    seed: config.seed,
+    backend: backend.name,
+    config,
+    budget: { limit: options.budget, consumed: meter.consumed },
+    initial: state.initial,
+    final: finalEval,
+    steps: state.step,
+    curve: state.curve,
+    diagnostics,
+    timings: { ...state.timings, totalSeconds: (performance.now() - started) / 1000, kernels: backend.kernels === 'fast' ? 1 : 0, threads: backend.threads },
+  };
+  optimizer.dispose();
+  reference?.dispose();
+  policy.dispose();
+  return result;
+}
+
+function lastStepSeconds(state: RunState): number {
+  return state.timings.lastStepSeconds ?? 0;
+}
+
+/** One RL step; returns its metrics. */
+async function trainingStep(
+  step: number,
+  plugins: Resolved,
+  policy: TransformerPolicy,
+  reference: ReturnType<TransformerPolicy['freeze']> | undefined,
+  tokenizer: CharTokenizer,
+  optimizer: Adam,
+  meter: BudgetMeter,
+  trainTasks: readonly unknown[],
+): Promise<StepMetrics> {
+  const { env, estimator, config } = plugins;
+  const rng = Rng.seeded(config.seed).split(`step/${step}`);
+  const weights = componentWeights(env, config);
+
+  // 1. Draw tasks. 2. Roll out one group per task.
+  const taskRng = rng.split('tasks');
+  const groupSize = estimator.rolloutsPerGroup?.(config.groupSize) ?? config.groupSize;
+  const requests = Array.from({ length: config.tasksPerStep }, (_, k) => ({ task: trainTasks[taskRng.int(0, trainTasks.length - 1)], groupId: `s${step}g${k}`, count: groupSize }));
+  let groups = await collectRollouts(policy, tokenizer, env, requests, { maxNewTokens: config.maxNewTokens, temperature: config.temperature, rng: rng.split('rollout') });
+  charge(meter, groups.flat());
+
+  // 3. Shape rewards.
+  for (const shaper of plugins.shapers) {
+    const shaped = shaper.shape(groups.flat(), { rng: rng.split(`shape/${shaper.name}`), step, weights, components: env.rewardComponents.map((c) => c.name), maxNewTokens: config.maxNewTokens, charge: (cost) => meter.charge(cost) });
+    let offset = 0;
+    groups = groups.map((g) => {
+      const next = shaped.slice(offset, offset + g.length);
+      offset += g.length;
+      return next;
+    });
+  }
+  const scalar = (r: Rollout['reward']) => weightedSum(r, weights);
+  const context: EstimatorContext = {
+    rng: rng.split('estimator'),
+    weights,
+    scalar,
+    step,
+    services: {
+      score: async (requests2, which) => scoreTexts(which === 'reference' && reference ? reference : policy, tokenizer, requests2),
+      rollouts: async ({ groupId, count, greedy }) => {
+        const request = requests.find((r) => r.groupId === groupId);
+        if (!request) throw new RunError(`estimator asked for rollouts of unknown group '${groupId}'`);
+        const extra = (await collectRollouts(policy, tokenizer, env, [{ ...request, groupId: `${groupId}x`, count }], { maxNewTokens: config.maxNewTokens, temperature: config.temperature, greedy: greedy ?? false, rng: rng.split(`extra/${groupId}`) })).flat();
+        charge(meter, extra);
+        return extra;
+      },
+    },
+  };
+  // Dynamic sampling (DAPO): discarded groups are charged; they are not replaced within the step here.
+  if (estimator.keepGroup) groups = groups.filter((g) => estimator.keepGroup?.(g, context));
+
+  // 4. Advantages.
+  const advantages: Advantages = groups.length ? await estimator.compute(groups, context) : { rollout: [], weights: [] };
+  const rows = rowsFromRollouts(groups, advantages);
+  const rewards = groups.flat().map((r) => scalar(r.reward));
+  const metrics: StepMetrics = {
+    rewardMean: mean(rewards),
+    rewardStd: std(rewards),
+    successRate: mean(groups.flat().map((r) => (r.success ? 1 : 0))),
+    zeroStdGroupFraction: mean(groups.map((g) => (std(g.map((r) => scalar(r.reward))) === 0 ? 1 : 0))),
+    zeroAdvantageFraction: zeroFraction(advantages),
+    advantageMean: mean(advantages.rollout.flat()),
+    advantageAbsMean: mean(advantages.rollout.flat().map(Math.abs)),
+    meanActionTokens: mean(groups.flat().flatMap((r) => r.turns.map((t) => t.actionTokens.length))),
+    truncationRate: mean(groups.flat().flatMap((r) => r.turns.map((t) => (t.truncated ? 1 : 0)))),
+    invalidRate: mean(groups.flat().flatMap((r) => r.turns.map((t) => (t.valid ? 0 : 1)))),
+  };
+  for (const { name } of env.rewardComponents) metrics[`reward.${name}`] = mean(groups.flat().map((r) => r.reward[name] ?? 0));
+  for (const [key, value] of Object.entries(advantages.diagnostics ?? {})) metrics[`estimator.${key}`] = value;
+  if (rows.length === 0) return metrics;
+
+  // 5-6. Loss and optimizer: epochs x minibatches over the rows.
+  const learningRate = config.warmupSteps > 0 ? config.learningRate * Math.min(1, step / config.warmupSteps) : config.learningRate;
+  const order = rng.split('minibatches');
+  const totals: StepMetrics = {};
+  let updates = 0;
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    const shuffled = order.shuffle(rows);
+    const size = Math.ceil(shuffled.length / config.minibatches);
+    for (let start = 0; start < shuffled.length; start += size) {
+      const part = shuffled.slice(start, start + size);
+      const values = await optimizeOn(part, plugins, policy, reference, optimizer, learningRate);
+      for (const [key, value] of Object.entries(values)) totals[key] = (totals[key] ?? 0) + value;
+      updates += 1;
+      if (epoch === 0) meter.charge({ trainedTokens: values.trainedTokens ?? 0 });
+    }
+  }
+  for (const [key, value] of Object.entries(totals)) if (key !== 'trainedTokens') metrics[key] = value / updates;
+  return metrics;
+}
+
+async function optimizeOn(
+  rows: readonly TrainingRow[],
+  plugins: Resolved,
+  policy: TransformerPolicy,
+  reference: ReturnType<TransformerPolicy['freeze']> | undefined,
+  optimizer: Adam,
+  learningRate: number,
+): Promise<StepMetrics> {
+  const { config, loss, divergence } = plugins;
+  const batch = toTensors(rows);
+  const normLength = config.maxNewTokens;
+  const refLogprobs = reference ? reference.score(batch.inputs, batch.targets).logprobs : undefined;
+  const scalars: Record<string, tf.Scalar> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const scored = policy.score(batch.inputs, batch.targets, { entropy: true });
+    const result = loss.loss(
+      {
+        logprobs: scored.logprobs,
+        oldLogprobs: batch.oldLogprobs,
+        ...(refLogprobs ? { refLogprobs } : {}),
+        ...(scored.entropy ? { entropy: scored.entropy } : {}),
+        advantages: batch.advantages,
+        mask: batch.mask,
+        weights: batch.weights,
+        aggregation: config.aggregation,
+        normLength,
+      },
+      tf,
+    );
+    let total = result.loss as tf.Scalar;
+    const masked = (x: tf.Tensor) => tf.div(tf.sum(tf.mul(x, batch.mask)), tf.maximum(tf.sum(batch.mask), 1)) as tf.Scalar;
+    if (divergence?.penalty && refLogprobs && config.divergenceCoef > 0) {
+      const penalty = masked(divergence.penalty(scored.logprobs, refLogprobs, tf));
+      scalars.kl = tf.keep(tf.clone(penalty));
+      total = tf.add(total, tf.mul(penalty, config.divergenceCoef));
+    }
+    const entropy = masked(scored.entropy as tf.Tensor);
+    scalars.entropy = tf.keep(tf.clone(entropy));
+    if (config.entropyCoef > 0) total = tf.sub(total, tf.mul(entropy, config.entropyCoef));
+    for (const [key, metric] of Object.entries(result.metrics ?? {})) scalars[key] = tf.keep(tf.clone(metric as tf.Scalar));
+    return total;
+  }, policy.variables);
+  const gradients = policy.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+  const { clipped, norm } = clipByGlobalNorm(gradients, config.gradClip);
+  optimizer.apply(clipped, learningRate);
+  const out: StepMetrics = { loss: (await value.data())[0] as number, gradNorm: (await norm.data())[0] as number, trainedTokens: batch.trainedTokens };
+  for (const [key, scalar] of Object.entries(scalars)) out[key] = (await scalar.data())[0] as number;
+  tf.dispose([value, norm, ...clipped, ...Object.values(grads), ...Object.values(scalars), ...(refLogprobs ? [refLogprobs] : [])]);
+  disposeBatch(batch);
+  for (const [key, v] of Object.entries(out)) if (!Number.isFinite(v)) throw new RunError(`step produced a non-finite ${key} (${v}); lower the learning rate`);
+  return out;
+}
+
+async function scoreTexts(policy: { score: TransformerPolicy['score'] }, tokenizer: CharTokenizer, requests: readonly { context: string; continuation: string }[]): Promise<number[][]> {
+  const out: number[][] = [];
+  for (const request of requests) {
+    const context = [1, ...tokenizer.encode(request.context)];
+    const continuation = tokenizer.encode(request.continuation);
+    if (continuation.length === 0) {
+      out.push([]);
+      continue;
+    }
+    const sequence = [...context, ...continuation];
+    const inputs = tf.tensor2d([sequence.slice(0, -1)], [1, sequence.length - 1], 'int32');
+    const targets = tf.tensor2d([sequence.slice(1)], [1, sequence.length - 1], 'int32');
+    const { logprobs } = policy.score(inputs, targets);
+    out.push(Array.from(await logprobs.data()).slice(context.length - 1));
+    tf.dispose([inputs, targets, logprobs]);
+  }
+  return out;
+}
+
+function charge(meter: BudgetMeter, rollouts: readonly Rollout[]): void {
+  meter.charge({ episodes: rollouts.length, envSteps: rollouts.reduce((a, r) => a + r.turns.length, 0), generatedTokens: generatedTokens(rollouts) });
+}
+
+function componentWeights(env: Environment, config: TrainConfig): Record<string, number> {
+  const weights = Object.fromEntries(env.rewardComponents.map((c) => [c.name, c.weight]));
+  for (const [name, weight] of Object.entries(config.weights ?? {})) {
+    if (!(name in weights)) throw new UsageError(`--set weights.${name}: environment '${env.name}' has no reward component '${name}' (has: ${Object.keys(weights).join(', ')})`);
+    weights[name] = weight;
+  }
+  return weights;
+}
+
+function zeroFraction(advantages: Advantages): number {
+  const trained = advantages.rollout.flatMap((g, i) => g.filter((_, j) => (advantages.weights[i]?.[j] ?? 1) > 0));
+  return trained.length ? trained.filter((a) => Math.abs(a) <= 1e-9).length / trained.length : 0;
+}
+
+const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const std = (xs: readonly number[]) => {
+  const m = mean(xs);
+  return xs.length ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length) : 0;
+};
+
+function prepareOutDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, '.write-test'), '');
+  } catch (error) {
+    throw new UsageError(`--out ${dir} is not writable (${(error as Error).message})`);
+  }
+}
+
+async function saveCheckpoint(
+  policy: TransformerPolicy,
+  optimizer: Adam,
+  meter: BudgetMeter,
+  state: RunState,
+  names: readonly string[],
+  config: TrainConfig,
+  tokenizer: CharTokenizer,
+  file: string,
+  sidecar: string,
+): Promise<void> {
+  const tensors = await readWeights(policy, names, 'model.');
+  const adam = await optimizer.state();
+  policy.variables.forEach((v, i) => {
+    tensors[`adam.m.${names[i]}`] = { shape: [...v.shape], data: adam.m[i] as Float32Array };
+    tensors[`adam.v.${names[i]}`] = { shape: [...v.shape], data: adam.v[i] as Float32Array };
+  });
+  // Weights first, then the sidecar that names them: a crash between the two resumes from the previous pair.
+  saveSafetensors(`${file}.step${state.step}`, tensors, { step: String(state.step) });
+  const { renameSync } = await import('node:fs');
+  renameSync(`${file}.step${state.step}`, file);
+  writeFileAtomic(sidecar, JSON.stringify({ step: state.step, adamStep: adam.step, consumed: meter.consumed, curve: state.curve, initial: state.initial, lastEval: state.lastEval, sums: state.sums, timings: state.timings, config, tokenizer: tokenizer.toJSON() }, null, 1));
+}
+
+function restore(policy: TransformerPolicy, optimizer: Adam, meter: BudgetMeter, state: RunState, names: readonly string[], file: string, sidecar: string, metricsFile: string): void {
+  let saved: { step: number; adamStep: number; consumed: BudgetMeter['consumed']; curve: CurvePoint[]; initial: EvalResult; lastEval?: RunState['lastEval']; sums: StepMetrics; timings: Record<string, number> };
+  try {
+    saved = JSON.parse(readFileSync(sidecar, 'utf8'));
+  } catch (error) {
+    throw new RunError(`${sidecar}: cannot read the checkpoint sidecar (${(error as Error).message})`);
+  }
+  const { tensors, metadata } = loadSafetensors(file);
+  if (Number(metadata.step) !== saved.step) throw new RunError(`${file}: holds step ${metadata.step} but ${sidecar} says ${saved.step}`);
+  writeWeights(policy, names, tensors, file, 'model.');
+  optimizer.restore({
+    step: saved.adamStep,
+    m: names.map((n) => (tensors[`adam.m.${n}`] as { data: Float32Array }).data),
+    v: names.map((n) => (tensors[`adam.v.${n}`] as { data: Float32Array }).data),
+  });
+  meter.charge(saved.consumed);
+  state.step = saved.step;
+  state.curve = saved.curve;
+  state.initial = saved.initial;
+  if (saved.lastEval) state.lastEval = saved.lastEval;
+  state.sums = saved.sums;
+  state.timings = saved.timings;
+  // The metrics log keeps only the steps the checkpoint covers.
+  if (existsSync(metricsFile)) {
+    const lines = readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean);
+    const kept = lines.filter((line) => (JSON.parse(line) as { step: number }).step <= saved.step);
+    truncateSync(metricsFile, 0);
+    if (kept.length) appendFileSync(metricsFile, `${kept.join('\n')}\n`);
+  }
+}
+
+export { tf as tfjs };

@@ -1,0 +1,128 @@
+/**
+ * SFT warm start from the environment's expert demonstrations, cached per (environment,
+ * model config, tokenizer, SFT settings, seed) so that every method of a comparison starts
+ * from the same checkpoint and parallel workers never build it twice (a lock file).
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { type Environment, Rng, type TrainConfig } from '@policy-lab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadSafetensors, saveSafetensors } from '../checkpoint/safetensors.js';
+import type { PolicyModel } from '../model/policy.js';
+import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
+import { Adam } from '../optim/adam.js';
+import { disposeBatch, type TrainingRow, toTensors } from './batch.js';
+import { promptFor } from './rollouts.js';
+import { readWeights, writeWeights } from './weights.js';
+
+export interface SftResult {
+  steps: number;
+  finalLoss: number;
+  seconds: number;
+  cached: boolean;
+  file?: string;
+}
+
+const SFT_LEARNING_RATE = 3e-3;
+const SFT_BATCH = 32;
+
+/** Rows of (context, expert action + eos) from replaying demonstrations on train tasks. */
+export function demonstrationRows(env: Environment, tokenizer: CharTokenizer, tasks: readonly unknown[], config: TrainConfig, rng: Rng): TrainingRow[] {
+  if (!env.demonstrate) throw new Error(`environment '${env.name}' has no expert demonstrate(); run with --sft none`);
+  const limit = config.model.contextLength - config.maxNewTokens;
+  const rows: TrainingRow[] = [];
+  tasks.forEach((task, k) => {
+    const episode = env.start(task, rng.split(`demo/${k}`));
+    let history = [1];
+    for (const action of env.demonstrate?.(task) ?? []) {
+      const prompt = promptFor(history, tokenizer.encode(episode.observation()), limit);
+      const actionTokens = [...tokenizer.encode(action), EOS].slice(0, config.maxNewTokens);
+      rows.push({ tokens: [...prompt, ...actionTokens], actionStart: prompt.length, oldLogprobs: [], advantage: 1, weight: 1 });
+      history = [...prompt, ...actionTokens];
+      if (episode.step(action).done) break;
+    }
+  });
+  return rows;
+}
+
+export function sftCacheKey(env: Environment, tokenizer: CharTokenizer, config: TrainConfig): string {
+  const key = { version: 1, env: env.name, envOptions: env.resolved ?? {}, model: config.model, maxNewTokens: config.maxNewTokens, tokenizer: tokenizer.toJSON(), steps: config.sftSteps, lr: SFT_LEARNING_RATE, batch: SFT_BATCH, seed: config.seed };
+  return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 24);
+}
+
+async function trainSft(policy: PolicyModel, rows: readonly TrainingRow[], steps: number, rng: Rng): Promise<number> {
+  const optimizer = new Adam(policy.variables as tf.Variable[], { learningRate: SFT_LEARNING_RATE });
+  let last = Number.NaN;
+  try {
+    for (let step = 0; step < steps; step++) {
+      const stepRng = rng.split(`step/${step}`);
+      const chosen = Array.from({ length: Math.min(SFT_BATCH, rows.length) }, () => rows[stepRng.int(0, rows.length - 1)] as TrainingRow);
+      const batch = toTensors(chosen);
+      const { value, grads } = tf.variableGrads(() => {
+        const { logprobs } = policy.score(batch.inputs, batch.targets);
+        return tf.neg(tf.div(tf.sum(tf.mul(logprobs, batch.mask)), tf.maximum(tf.sum(batch.mask), 1))) as tf.Scalar;
+      }, policy.variables as tf.Variable[]);
+      optimizer.apply(policy.variables.map((v) => grads[v.name] as tf.Tensor));
+      if (step === steps - 1) last = (await value.data())[0] as number;
+      tf.dispose([value, ...Object.values(grads)]);
+      disposeBatch(batch);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return last;
+}
+
+/** Waits for another process holding the lock; a lock older than 30 minutes is stale. */
+async function acquireLock(lock: string): Promise<boolean> {
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      return true;
+    } catch {
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 30 * 60_000) rmSync(lock, { force: true });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (!existsSync(lock)) continue;
+      return false;
+    }
+  }
+}
+
+export async function sftWarmStart(
+  policy: PolicyModel,
+  tokenizer: CharTokenizer,
+  env: Environment,
+  config: TrainConfig,
+  options: { cacheDir?: string; names: string[] },
+): Promise<SftResult> {
+  const started = performance.now();
+  const rng = Rng.seeded(config.seed).split('sft');
+  const steps = config.sftSteps;
+  if (steps === 0) return { steps: 0, finalLoss: Number.NaN, seconds: 0, cached: false };
+  const rows = () => demonstrationRows(env, tokenizer, env.tasks('train', { seed: config.seed, count: 256 }), config, rng);
+  if (!options.cacheDir) {
+    const finalLoss = await trainSft(policy, rows(), steps, rng);
+    return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false };
+  }
+  mkdirSync(options.cacheDir, { recursive: true });
+  const key = sftCacheKey(env, tokenizer, config);
+  const file = path.join(options.cacheDir, `${env.name}-${key}.safetensors`);
+  const lock = `${file}.lock`;
+  for (;;) {
+    if (existsSync(file)) {
+      const { tensors, metadata } = loadSafetensors(file);
+      writeWeights(policy, options.names, tensors, file);
+      return { steps, finalLoss: Number(metadata.finalLoss), seconds: (performance.now() - started) / 1000, cached: true, file };
+    }
+    if (await acquireLock(lock)) break;
+  }
+  try {
+    if (existsSync(file)) return await sftWarmStart(policy, tokenizer, env, config, options);
+    const finalLoss = await trainSft(policy, rows(), steps, rng);
+    saveSafetensors(file, await readWeights(policy, options.names), { finalLoss: String(finalLoss), key });
+    return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false, file };
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}

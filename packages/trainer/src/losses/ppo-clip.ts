@@ -1,0 +1,86 @@
+import { defineLoss, type LossBatch, type PolicyLoss, resolveOptions } from '@policy-lab/core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { aggregate } from './aggregate.js';
+
+export interface PpoClipOptions {
+  ratio?: 'token' | 'sequence';
+  clipLow?: number;
+  clipHigh?: number;
+  /** Dual clip constant c (> 1): for A < 0 the loss is capped at c|A| (verl clip_ratio_c). */
+  dualClip?: number;
+}
+
+const OPTIONS = {
+  ratio: { type: 'enum', values: ['token', 'sequence'], default: 'token', doc: "importance ratio per token, or per sequence (geometric mean, GSPO)" },
+  clipLow: { type: 'number', default: 0.2, doc: 'lower clip range: ratio >= 1 - clipLow' },
+  clipHigh: { type: 'number', default: 0.2, doc: 'upper clip range: ratio <= 1 + clipHigh (DAPO clip-higher: 0.28)' },
+  dualClip: { type: 'number', doc: 'dual-clip constant c > 1 for negative advantages (off when unset)' },
+} as const;
+
+type Tf = typeof tf;
+type T = tf.Tensor;
+
+/** The log-ratio is clamped to [-20, 20] before exp, as verl does, so a stale token cannot overflow. */
+function ratios(tfjs: Tf, batch: LossBatch<T>, kind: 'token' | 'sequence'): tf.Tensor2D {
+  const logRatio = tfjs.clipByValue(tfjs.sub(batch.logprobs, batch.oldLogprobs), -20, 20) as tf.Tensor2D;
+  if (kind === 'token') return tfjs.exp(logRatio);
+  // GSPO: exp(mean over the row's tokens of the log-ratio), broadcast to its tokens.
+  const mask = batch.mask as tf.Tensor2D;
+  const mean = tfjs.div(tfjs.sum(tfjs.mul(logRatio, mask), 1, true), tfjs.maximum(tfjs.sum(mask, 1, true), 1));
+  return tfjs.mul(tfjs.exp(mean), tfjs.onesLike(logRatio));
+}
+
+export function ppoClip(options: PpoClipOptions = {}): PolicyLoss<Tf, T> {
+  const resolved = resolveOptions<Required<Omit<PpoClipOptions, 'dualClip'>> & { dualClip?: number }>('ppo-clip', OPTIONS, options as Record<string, unknown>);
+  if (resolved.clipLow < 0 || resolved.clipLow >= 1) throw new RangeError(`ppo-clip: clipLow must be in [0, 1), got ${resolved.clipLow}`);
+  if (resolved.clipHigh < 0) throw new RangeError(`ppo-clip: clipHigh must be >= 0, got ${resolved.clipHigh}`);
+  if (resolved.dualClip !== undefined && resolved.dualClip <= 1) throw new RangeError(`ppo-clip: dualClip must be > 1, got ${resolved.dualClip}`);
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'ppo-clip',
+    summary: 'PPO clipped surrogate (token or sequence ratio, asymmetric clip, optional dual clip)',
+    paper: { title: 'Proximal Policy Optimization Algorithms', arxiv: '1707.06347', year: 2017 },
+    options: OPTIONS,
+    resolved,
+    math: '$\\ell_t = -\\min(\\rho_t A_t, \\operatorname{clip}(\\rho_t, 1-\\epsilon_{low}, 1+\\epsilon_{high}) A_t)$; dual clip: $\\ell_t \\leftarrow \\min(\\ell_t, -c A_t)$ for $A_t < 0$',
+    configure: (next) => ppoClip({ ...resolved, ...next }) as never,
+    loss(batch, tfjs) {
+      const ratio = ratios(tfjs, batch, resolved.ratio);
+      const advantages = batch.advantages as tf.Tensor2D;
+      const unclipped = tfjs.mul(ratio, advantages);
+      const clippedRatio = tfjs.clipByValue(ratio, 1 - resolved.clipLow, 1 + resolved.clipHigh);
+      let perToken = tfjs.neg(tfjs.minimum(unclipped, tfjs.mul(clippedRatio, advantages))) as tf.Tensor2D;
+      if (resolved.dualClip !== undefined) {
+        const capped = tfjs.minimum(perToken, tfjs.mul(tfjs.neg(advantages), resolved.dualClip));
+        perToken = tfjs.where(tfjs.less(advantages, 0), capped, perToken) as tf.Tensor2D;
+      }
+      const mask = batch.mask as tf.Tensor2D;
+      const weights = batch.weights as tf.Tensor1D;
+      const loss = aggregate(tfjs, perToken, mask, weights, batch.aggregation, batch.normLength);
+      // Fractions of trained tokens where the clip was active, low and high side.
+      const clipLow = tfjs.cast(tfjs.logicalAnd(tfjs.less(ratio, 1 - resolved.clipLow), tfjs.less(advantages, 0)), 'float32') as tf.Tensor2D;
+      const clipHigh = tfjs.cast(tfjs.logicalAnd(tfjs.greater(ratio, 1 + resolved.clipHigh), tfjs.greater(advantages, 0)), 'float32') as tf.Tensor2D;
+      const ones = tfjs.onesLike(weights);
+      return {
+        loss,
+        metrics: {
+          clipFractionLow: aggregate(tfjs, clipLow, mask, ones, 'token-mean', 1),
+          clipFractionHigh: aggregate(tfjs, clipHigh, mask, ones, 'token-mean', 1),
+        },
+      };
+    },
+  });
+}
+
+/** REINFORCE: -A log pi, no ratio and no clipping (on-policy). */
+export function reinforce(): PolicyLoss<Tf, T> {
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'reinforce',
+    summary: 'REINFORCE: advantage-weighted log-likelihood, no ratio or clipping',
+    paper: { title: 'Simple statistical gradient-following algorithms for connectionist reinforcement learning', year: 1992 },
+    math: '$\\ell_t = -A_t \\log \\pi_\\theta(a_t \\mid s_t)$',
+    loss(batch, tfjs) {
+      const perToken = tfjs.neg(tfjs.mul(batch.advantages, batch.logprobs)) as tf.Tensor2D;
+      return { loss: aggregate(tfjs, perToken, batch.mask as tf.Tensor2D, batch.weights as tf.Tensor1D, batch.aggregation, batch.normLength) };
+    },
+  });
+}
