@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import type { Io } from '../io.js';
+import * as compare from './compare.js';
 import * as list from './list.js';
+import * as report from './report.js';
 import * as train from './train.js';
 
 /** Every command module; each registers itself on the program. One line per command. */
-export const COMMANDS: readonly { register(program: Command, io: Io): void }[] = [list, train];
+export const COMMANDS: readonly { register(program: Command, io: Io): void }[] = [list, train, compare, report];

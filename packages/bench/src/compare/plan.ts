@@ -1,0 +1,105 @@
+/**
+ * What a comparison runs: presets, the units (method x environment x seed), the controls
+ * every comparison carries, and a fingerprint that says whether an --out folder holds the
+ * same comparison.
+ */
+import { createHash } from 'node:crypto';
+import { type BudgetLimit, formatBudget, parseBudget, type Registry, UsageError } from '@policy-lab/core';
+
+export const PRESETS = {
+  quick: {
+    seeds: 5,
+    envs: ['countdown'],
+    budget: 'episodes=480',
+    overrides: { evalTasks: 32, evalEvery: 5 },
+    note: 'smoke-level: 5 seeds and 480 episodes per run; use --preset standard or paper for conclusions',
+  },
+  standard: {
+    seeds: 10,
+    envs: ['countdown'],
+    budget: 'episodes=4000',
+    overrides: { evalTasks: 64, evalEvery: 10, sftSteps: 300 },
+    note: 'standard: 10 seeds and 4000 episodes per run (about 10x the quick preset per run)',
+  },
+  paper: {
+    seeds: 20,
+    envs: ['countdown'],
+    budget: 'episodes=20000',
+    overrides: { evalTasks: 128, evalEvery: 20, sftSteps: 300 },
+    note: 'paper: 20 seeds and 20000 episodes per run (hours on 2 cores)',
+  },
+} as const;
+export type PresetName = keyof typeof PRESETS;
+
+/** The pseudo-method reported for the SFT start without RL (each run's initial evaluation). */
+export const SFT_START = 'sft-start';
+
+export interface CompareConfig {
+  methods: string[];
+  /** Methods added as controls (not asked for by name). */
+  controls: string[];
+  envs: string[];
+  seeds: number[];
+  budget: BudgetLimit;
+  preset: PresetName;
+  overrides: Record<string, unknown>;
+  backend: string;
+  kernels: string;
+}
+
+export interface Unit {
+  id: string;
+  method: string;
+  env: string;
+  seed: number;
+}
+
+export function planComparison(
+  registry: Registry,
+  input: { methods: string[]; envs?: string; seeds?: string; budget?: string; preset?: string; overrides: Record<string, unknown>; backend: string; kernels: string },
+): CompareConfig {
+  const presetName = (input.preset ?? 'quick') as PresetName;
+  if (!(presetName in PRESETS)) throw new UsageError(`unknown --preset '${input.preset}': accepted ${Object.keys(PRESETS).join(', ')}`);
+  const preset = PRESETS[presetName];
+  if (input.methods.length === 0) throw new UsageError('name at least one method (bench list --kind methods)');
+  for (const method of input.methods) registry.get('methods', method);
+  const duplicates = input.methods.filter((m, i) => input.methods.indexOf(m) !== i);
+  if (duplicates.length) throw new UsageError(`method '${duplicates[0]}' is named twice`);
+  const envs = input.envs ? input.envs.split(',').map((e) => e.trim()).filter(Boolean) : [...preset.envs];
+  for (const env of envs) registry.get('environments', env);
+  let seedCount: number = preset.seeds;
+  if (input.seeds !== undefined) {
+    if (!/^\d+$/.test(input.seeds) || Number(input.seeds) < 1) throw new UsageError(`bad --seeds '${input.seeds}': expected a positive integer`);
+    seedCount = Number(input.seeds);
+  }
+  const controls: string[] = [];
+  // MC-GRPO's fair control: GRPO on the same G+1 rollouts.
+  if (input.methods.includes('mc-grpo') && !input.methods.includes('grpo-plus-one') && registry.has('methods', 'grpo-plus-one')) controls.push('grpo-plus-one');
+  return {
+    methods: input.methods,
+    controls,
+    envs,
+    seeds: Array.from({ length: seedCount }, (_, i) => i + 1),
+    budget: parseBudget(input.budget ?? preset.budget),
+    preset: presetName,
+    overrides: { ...preset.overrides, ...input.overrides },
+    backend: input.backend,
+    kernels: input.kernels,
+  };
+}
+
+export function unitsOf(config: CompareConfig): Unit[] {
+  const units: Unit[] = [];
+  for (const env of config.envs) {
+    for (const seed of config.seeds) {
+      for (const method of [...config.methods, ...config.controls]) units.push({ id: `${method}__${env}__s${seed}`, method, env, seed });
+    }
+  }
+  return units;
+}
+
+/** Same fingerprint = same comparison (what --resume may continue). */
+export function fingerprint(config: CompareConfig): string {
+  const { methods, controls, envs, seeds, budget, overrides, backend } = config;
+  return createHash('sha256').update(JSON.stringify({ methods, controls, envs, seeds, budget: formatBudget(budget), overrides, backend })).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,158 @@
+/**
+ * Runs a comparison into an --out folder: each (method, env, seed) unit is trained once
+ * (resumable from its checkpoints) and its result written atomically when done; the
+ * results, aggregates and reports are then written from those files alone.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SCHEMA_VERSION, UsageError } from '@policy-lab/core';
+import type { TrainResult } from '@policy-lab/trainer';
+import { aggregate, type RunRecord } from '../report/aggregate.js';
+import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
+import { type CompareConfig, fingerprint, PRESETS, type Unit, unitsOf } from './plan.js';
+import { runOnPool, type UnitRequest } from './pool.js';
+
+export interface CompareRunOptions {
+  out: string;
+  resume: boolean;
+  force: boolean;
+  workers: number;
+  threads: number;
+  cwd: string;
+  plugins: string[];
+  config?: string;
+  reps?: number;
+  /** Runs units somewhere else (tests, the BullMQ queue); default: the local process pool. */
+  runUnits?: (requests: UnitRequest[], events: Parameters<typeof runOnPool>[2]) => Promise<void>;
+  onProgress?(done: number, total: number, running: Map<string, number>): void;
+}
+
+function writeAtomic(file: string, text: string): void {
+  const temporary = `${file}.tmp-${process.pid}`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
+}
+
+/** Checks or claims the --out folder for this comparison. */
+function claimOut(out: string, config: CompareConfig, options: CompareRunOptions): void {
+  const marker = path.join(out, 'comparison.json');
+  const id = fingerprint(config);
+  if (existsSync(marker)) {
+    const previous = JSON.parse(readFileSync(marker, 'utf8')) as { fingerprint: string };
+    if (previous.fingerprint !== id && !options.force) {
+      throw new UsageError(`--out ${out} holds a different comparison (fingerprint ${previous.fingerprint}, this one ${id}); choose another --out or pass --force`);
+    }
+    if (previous.fingerprint === id && !options.resume && !options.force) {
+      throw new UsageError(`--out ${out} already holds this comparison: pass --resume to continue it or --force to start over`);
+    }
+  } else if (existsSync(out) && readdirSync(out).length > 0 && !options.force) {
+    throw new UsageError(`--out ${out} is not empty and holds no comparison; choose another --out or pass --force`);
+  }
+  try {
+    mkdirSync(path.join(out, 'runs'), { recursive: true });
+    writeAtomic(marker, `${JSON.stringify({ fingerprint: id, config }, null, 2)}\n`);
+  } catch (error) {
+    throw new UsageError(`--out ${out} is not writable (${(error as Error).message})`);
+  }
+}
+
+function toRecord(unit: Unit, result: TrainResult): RunRecord {
+  return {
+    id: unit.id,
+    method: unit.method,
+    env: unit.env,
+    seed: unit.seed,
+    budget: result.budget as unknown as RunRecord['budget'],
+    initial: result.initial,
+    final: result.final,
+    curve: result.curve,
+    diagnostics: result.diagnostics,
+    steps: result.steps,
+    config: result.config as unknown as Record<string, unknown>,
+  };
+}
+
+export async function runComparison(config: CompareConfig, options: CompareRunOptions): Promise<ComparisonDocument> {
+  claimOut(options.out, config, options);
+  const units = unitsOf(config);
+  const resultFile = (unit: Unit) => path.join(options.out, 'runs', unit.id, 'result.json');
+  const finished = new Map<string, TrainResult>();
+  for (const unit of units) {
+    if (options.resume && existsSync(resultFile(unit))) finished.set(unit.id, JSON.parse(readFileSync(resultFile(unit), 'utf8')) as TrainResult);
+  }
+  const pending = units.filter((u) => !finished.has(u.id));
+  const requests: UnitRequest[] = pending.map((unit) => ({
+    unit,
+    cwd: options.cwd,
+    plugins: options.plugins,
+    ...(options.config ? { config: options.config } : {}),
+    backend: config.backend,
+    kernels: config.kernels,
+    threads: options.threads,
+    budget: config.budget,
+    overrides: config.overrides,
+    outDir: path.join(options.out, 'runs', unit.id),
+    // One SFT checkpoint per (environment, seed), shared by every method of the comparison.
+    sftCacheDir: path.join(options.out, 'sft-cache'),
+  }));
+  const running = new Map<string, number>();
+  options.onProgress?.(finished.size, units.length, running);
+  const events = {
+    onProgress(id: string, fraction: number) {
+      running.set(id, fraction);
+      options.onProgress?.(finished.size, units.length, running);
+    },
+    onDone(id: string, result: TrainResult) {
+      const unit = units.find((u) => u.id === id) as Unit;
+      writeAtomic(resultFile(unit), `${JSON.stringify(result)}\n`);
+      finished.set(id, result);
+      running.delete(id);
+      options.onProgress?.(finished.size, units.length, running);
+    },
+  };
+  if (requests.length) await (options.runUnits ?? ((r, e) => runOnPool(r, options.workers, e)))(requests, events);
+  const runs = units.map((unit) => toRecord(unit, finished.get(unit.id) as TrainResult));
+  const document: ComparisonDocument = {
+    schemaVersion: SCHEMA_VERSION,
+    kind: 'compare',
+    config: { ...config, budget: config.budget as unknown as Record<string, unknown>, note: PRESETS[config.preset].note } as ComparisonDocument['config'],
+    versions: versions(),
+    gitDescribe: gitDescribe(options.cwd),
+    backend: config.backend,
+    machine: { platform: process.platform, arch: process.arch, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    runs,
+    aggregates: aggregate(runs, { ...(options.reps ? { reps: options.reps } : {}) }),
+  };
+  await writeOutputs(options.out, document);
+  return document;
+}
+
+export async function writeOutputs(out: string, document: ComparisonDocument): Promise<void> {
+  writeAtomic(path.join(out, 'results.json'), `${JSON.stringify(document, null, 2)}\n`);
+  writeAtomic(path.join(out, 'results.csv'), renderCsv(document));
+  writeAtomic(path.join(out, 'report.md'), renderMarkdown(document));
+  writeAtomic(path.join(out, 'report.html'), await renderHtml(document));
+}
+
+function versions(): Record<string, string> {
+  const out: Record<string, string> = { node: process.version };
+  for (const name of ['core', 'trainer', 'advantage', 'envs', 'bench']) {
+    try {
+      const file = new URL(`../../../${name}/package.json`, import.meta.url);
+      out[`@policy-lab/${name}`] = (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    } catch {
+      // not installed next to bench
+    }
+  }
+  return out;
+}
+
+function gitDescribe(cwd: string): string | null {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return null;
+  }
+}
