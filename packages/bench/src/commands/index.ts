@@ -3,7 +3,8 @@ import type { Io } from '../io.js';
 import * as compare from './compare.js';
 import * as list from './list.js';
 import * as report from './report.js';
+import * as speed from './speed.js';
 import * as train from './train.js';
 
 /** Every command module; each registers itself on the program. One line per command. */
-export const COMMANDS: readonly { register(program: Command, io: Io): void }[] = [list, train, compare, report];
+export const COMMANDS: readonly { register(program: Command, io: Io): void }[] = [list, train, compare, report, speed];

@@ -10,9 +10,9 @@ export const PRESETS = {
   quick: {
     seeds: 5,
     envs: ['countdown'],
-    budget: 'episodes=480',
+    budget: 'episodes=1600',
     overrides: { evalTasks: 32, evalEvery: 5 },
-    note: 'smoke-level: 5 seeds and 480 episodes per run; use --preset standard or paper for conclusions',
+    note: 'smoke-level: 5 seeds and 1600 episodes per run; use --preset standard or paper for conclusions',
   },
   standard: {
     seeds: 10,

@@ -58,9 +58,10 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     if (started.key === key) return started.info;
     if (started.info.name === 'wasm' && name === 'wasm') {
       // Switching kernels inside one process (benchmarks measure both side by side).
+      let threadsNow = 1;
       if (kernels === 'stock') restoreStockKernels(tf);
-      else installFastKernels(tf, { threads: started.info.threads });
-      started = { key, info: { ...started.info, kernels } };
+      else threadsNow = installFastKernels(tf, { threads }).threads;
+      started = { key, info: { ...started.info, kernels, threads: threadsNow } };
       return started.info;
     }
     throw new UsageError(`backend already started as ${started.info.name} in this process; cannot switch to ${name}`);
@@ -105,7 +106,7 @@ async function loadNative(): Promise<void> {
 async function startWasm(kernels: KernelChoice, threads: number, warn?: (line: string) => void): Promise<BackendInfo> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   let fallback: string | undefined;
-  if (kernels === 'fast' && threads >= 2) {
+  if (threads >= 2) {
     // The threaded build lets our matmul kernel split work with a helper thread.
     const shim = prepareThreadedWasm(1);
     try {

@@ -8,7 +8,7 @@ import { AGGREGATIONS, type Environment, type Method, type TrainConfig, UsageErr
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'method' | 'env' | 'seed' | 'budget'> = {
   tasksPerStep: 8,
   groupSize: 4,
-  learningRate: 1e-3,
+  learningRate: 3e-4,
   weightDecay: 0,
   gradClip: 1,
   warmupSteps: 0,

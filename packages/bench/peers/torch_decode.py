@@ -1,0 +1,56 @@
+"""PyTorch peer of `bench speed decode`: KV-cache sampling of TOKENS new tokens for BATCH rows
+with the same model as torch_train_step.py. Usage: python3 torch_decode.py DIM BATCH TOKENS [THREADS]."""
+import json
+import math
+import sys
+import time
+
+import torch
+
+dim = int(sys.argv[1]) if len(sys.argv) > 1 else 64
+batch = int(sys.argv[2]) if len(sys.argv) > 2 else 32
+tokens = int(sys.argv[3]) if len(sys.argv) > 3 else 64
+threads = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+vocab, layers, heads, length = 64, 2, 4, 64
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+dh = dim // heads
+
+
+def linear(i, o):
+    return torch.randn(i, o) * 0.02
+
+
+weights = [dict(q=linear(dim, dim), k=linear(dim, dim), v=linear(dim, dim), o=linear(dim, dim), up=linear(dim, 4 * dim), upb=torch.zeros(4 * dim), down=linear(4 * dim, dim), downb=torch.zeros(dim)) for _ in range(layers)]
+embedding, positions, output = torch.randn(vocab, dim) * 0.02, torch.randn(length, dim) * 0.02, linear(dim, vocab)
+norm = lambda x: torch.nn.functional.layer_norm(x, (dim,))
+
+
+@torch.no_grad()
+def decode():
+    token = torch.zeros(batch, dtype=torch.long)
+    cache = [([], []) for _ in range(layers)]
+    for position in range(tokens):
+        x = embedding[token] + positions[position]
+        for layer, w in enumerate(weights):
+            h = norm(x)
+            q = (h @ w["q"]).view(batch, heads, 1, dh)
+            cache[layer][0].append((h @ w["k"]).view(batch, heads, 1, dh))
+            cache[layer][1].append((h @ w["v"]).view(batch, heads, 1, dh))
+            keys, values = torch.cat(cache[layer][0], 2), torch.cat(cache[layer][1], 2)
+            attention = ((q @ keys.transpose(-1, -2)) / math.sqrt(dh)).softmax(-1)
+            x = x + (attention @ values).reshape(batch, dim) @ w["o"]
+            x = x + torch.relu(norm(x) @ w["up"] + w["upb"]) @ w["down"] + w["downb"]
+        probs = (norm(x) @ output).softmax(-1)
+        token = torch.multinomial(probs, 1).squeeze(-1)
+
+
+decode()
+samples = []
+for _ in range(5):
+    t0 = time.perf_counter()
+    decode()
+    samples.append((time.perf_counter() - t0) * 1000)
+samples.sort()
+ms = samples[len(samples) // 2]
+print(json.dumps({"torch": torch.__version__, "threads": threads, "dim": dim, "batch": batch, "tokens": tokens, "msPerCall": ms, "tokensPerSecond": batch * tokens / ms * 1000}))

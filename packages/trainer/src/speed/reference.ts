@@ -1,0 +1,71 @@
+/**
+ * The reference workloads of `bench speed` (perf-baseline.md): V=64, L=2, H=4, T=64, the
+ * trainer's own transformer (pre-LN, bias-free q/k/v/o, ReLU MLP 4D, learned positions,
+ * untied output), a PPO-clip step with our Adam, and KV-cache decoding.
+ */
+import { Rng } from '@policy-lab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { ppoClip } from '../losses/ppo-clip.js';
+import { createPolicy } from '../model/transformer.js';
+import { Adam } from '../optim/adam.js';
+
+const VOCAB = 64;
+const LENGTH = 64;
+
+export interface Workload {
+  run(): Promise<void>;
+  dispose(): void;
+  /** Tokens processed by one run (for tokens per second). */
+  tokens: number;
+}
+
+export function referenceTrainStep(options: { dim: number; batch: number; seed?: number }): Workload {
+  const { dim, batch } = options;
+  const rng = Rng.seeded(options.seed ?? 0);
+  const policy = createPolicy({ vocabSize: VOCAB, dim, layers: 2, heads: 4, contextLength: LENGTH, mlpRatio: 4, valueHead: false }, rng.split('init'));
+  const data = rng.split('data');
+  const ids = tf.tensor2d(Array.from({ length: batch * LENGTH }, () => data.int(0, VOCAB - 1)), [batch, LENGTH], 'int32');
+  const targets = tf.tensor2d(Array.from({ length: batch * LENGTH }, () => data.int(0, VOCAB - 1)), [batch, LENGTH], 'int32');
+  const advantages = tf.tile(tf.tensor2d(Array.from({ length: batch }, () => data.normal()), [batch, 1]), [1, LENGTH]);
+  const old = tf.zeros([batch, LENGTH]);
+  const mask = tf.ones([batch, LENGTH]);
+  const weights = tf.ones([batch]);
+  const loss = ppoClip();
+  const optimizer = new Adam(policy.variables, { learningRate: 1e-3 });
+  return {
+    tokens: batch * LENGTH,
+    async run() {
+      const { value, grads } = tf.variableGrads(() => {
+        const { logprobs } = policy.score(ids as tf.Tensor2D, targets as tf.Tensor2D);
+        const result = loss.loss({ logprobs, oldLogprobs: old, advantages, mask, weights, aggregation: 'token-mean', normLength: LENGTH }, tf);
+        tf.dispose(Object.values(result.metrics ?? {}));
+        return result.loss as tf.Scalar;
+      }, policy.variables);
+      optimizer.apply(policy.variables.map((v) => grads[v.name] as tf.Tensor));
+      await value.data();
+      tf.dispose([value, ...Object.values(grads)]);
+    },
+    dispose() {
+      tf.dispose([ids, targets, advantages, old, mask, weights]);
+      optimizer.dispose();
+      policy.dispose();
+    },
+  };
+}
+
+export function referenceDecode(options: { dim: number; batch: number; tokens: number; seed?: number }): Workload {
+  const { dim, batch, tokens } = options;
+  const rng = Rng.seeded(options.seed ?? 0);
+  const policy = createPolicy({ vocabSize: VOCAB, dim, layers: 2, heads: 4, contextLength: tokens + 1, mlpRatio: 4, valueHead: false }, rng.split('init'));
+  let call = 0;
+  return {
+    tokens: batch * tokens,
+    async run() {
+      const prompts = Array.from({ length: batch }, () => [1]);
+      await policy.generate(prompts, { maxNewTokens: tokens, temperature: 1, stopTokens: [], rng: rng.split(`decode/${call++}`) });
+    },
+    dispose() {
+      policy.dispose();
+    },
+  };
+}
