@@ -112,7 +112,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const resumed = options.resume && sidecarFile && existsSync(sidecarFile);
   if (resumed) {
     restore(policy, optimizer, meter, state, names, checkpointFile as string, sidecarFile as string, metricsFile as string);
-  } else if (options.sft !== 'none') {
+  } else {
+    // A fresh start: drop metrics of an earlier attempt that never reached a checkpoint.
+    if (metricsFile && existsSync(metricsFile)) truncateSync(metricsFile, 0);
+  }
+  if (!resumed && options.sft !== 'none') {
     options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
     const sft = await sftWarmStart(policy, tokenizer, env, config, {
       cacheDir: options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft'),

@@ -1,0 +1,73 @@
+/**
+ * A test-local environment and estimator (the trainer is tested without the plugin
+ * packages): "echo" shows a letter and rewards the answer that repeats it, and a
+ * mean-baseline REINFORCE estimator.
+ */
+import { type AdvantageEstimator, type Environment, Registry, weightedSum } from '@policy-lab/core';
+import { plugin as trainerPlugin } from '../plugin.js';
+
+const LETTERS = ['a', 'b'];
+
+export const echoEnv: Environment<{ letter: string; id: number }> = {
+  name: 'echo',
+  summary: 'answer the shown letter',
+  rewardComponents: [
+    { name: 'correct', weight: 1 },
+    { name: 'format', weight: 0.1 },
+  ],
+  maxTurns: 1,
+  recommended: { dim: 16, layers: 1, heads: 2, contextLength: 16, maxNewTokens: 4 },
+  tasks: (split, { count = 32 }) => Array.from({ length: count }, (_, i) => ({ letter: LETTERS[(i + (split === 'test' ? 3 : 0)) % LETTERS.length] as string, id: i + (split === 'test' ? 1000 : 0) })),
+  taskId: (task) => `${task.letter}${task.id}`,
+  alphabet: () => `${LETTERS.join('')}: `,
+  demonstrate: (task) => [task.letter],
+  start(task) {
+    let answer = '';
+    const score = () => ({ correct: answer === task.letter ? 1 : 0, format: answer.length === 1 ? 1 : 0 });
+    return {
+      observation: () => `say ${task.letter}:`,
+      step(action) {
+        answer = action;
+        return { reward: score(), done: true, valid: true };
+      },
+      outcome: () => ({ reward: score(), success: score().correct === 1 }),
+    };
+  },
+};
+
+export const meanBaseline: AdvantageEstimator = {
+  name: 'mean-baseline',
+  summary: 'REINFORCE with the group mean as baseline',
+  compute(groups, ctx) {
+    const rollout = groups.map((group) => {
+      const rewards = group.map((r) => ctx.scalar(r.reward));
+      const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
+      return rewards.map((r) => r - mean);
+    });
+    return { rollout, weights: rollout.map((g) => g.map(() => 1)) };
+  },
+};
+
+/** Keeps only groups whose first rollout succeeded: exercises discarded-group charging. */
+export const pickyBaseline: AdvantageEstimator = { ...meanBaseline, name: 'picky', summary: 'discards groups', keepGroup: (group) => group[0]?.success === true };
+
+export function tinyRegistry(): Registry {
+  const registry = new Registry();
+  registry.register(trainerPlugin, '@policy-lab/trainer');
+  registry.register(
+    {
+      name: 'tiny',
+      environments: [echoEnv],
+      estimators: [meanBaseline, pickyBaseline],
+      methods: [
+        { name: 'reinforce-mean', summary: 'mean baseline + PPO clip', estimator: 'mean-baseline', loss: 'ppo-clip' },
+        { name: 'picky', summary: 'discarding estimator', estimator: 'picky', loss: 'ppo-clip' },
+      ],
+    },
+    'test',
+  );
+  return registry;
+}
+
+export const TINY = { sftSteps: 8, learningRate: 0.01, evalTasks: 12, evalSamples: 4, evalEvery: 3, tasksPerStep: 4, groupSize: 6 };
+export { weightedSum };
