@@ -106,6 +106,7 @@ export async function runComparison(config: CompareConfig, options: CompareRunOp
     },
     onDone(id: string, result: TrainResult) {
       const unit = units.find((u) => u.id === id) as Unit;
+      mkdirSync(path.dirname(resultFile(unit)), { recursive: true });
       writeAtomic(resultFile(unit), `${JSON.stringify(result)}\n`);
       finished.set(id, result);
       running.delete(id);

@@ -3,13 +3,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
-import { TINY, tinyRegistry } from '../test-support/tiny.js';
+import { Registry } from '@policy-lab/core';
+import { plugin as trainerPlugin } from '../plugin.js';
+import { TINY, plugin as tinyPlugin } from '../test-support/tiny.js';
 import type { TrainResult } from './api.js';
 import { train } from './run-training.js';
 
 beforeAll(async () => {
   await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
 });
+
+function tinyRegistry(): Registry {
+  const registry = new Registry();
+  registry.register(trainerPlugin, '@policy-lab/trainer');
+  registry.register(tinyPlugin, 'test');
+  return registry;
+}
 
 const temp = () => mkdtempSync(path.join(tmpdir(), 'train-'));
 const deterministic = (r: TrainResult) => ({ ...r, timings: undefined, budget: { ...r.budget, consumed: { ...r.budget.consumed, seconds: 0 } } });

@@ -3,8 +3,7 @@
  * packages): "echo" shows a letter and rewards the answer that repeats it, and a
  * mean-baseline REINFORCE estimator.
  */
-import { type AdvantageEstimator, type Environment, Registry, weightedSum } from '@policy-lab/core';
-import { plugin as trainerPlugin } from '../plugin.js';
+import type { AdvantageEstimator, Environment, Plugin } from '@policy-lab/core';
 
 const LETTERS = ['a', 'b'];
 
@@ -51,23 +50,15 @@ export const meanBaseline: AdvantageEstimator = {
 /** Keeps only groups whose first rollout succeeded: exercises discarded-group charging. */
 export const pickyBaseline: AdvantageEstimator = { ...meanBaseline, name: 'picky', summary: 'discards groups', keepGroup: (group) => group[0]?.success === true };
 
-export function tinyRegistry(): Registry {
-  const registry = new Registry();
-  registry.register(trainerPlugin, '@policy-lab/trainer');
-  registry.register(
-    {
-      name: 'tiny',
-      environments: [echoEnv],
-      estimators: [meanBaseline, pickyBaseline],
-      methods: [
-        { name: 'reinforce-mean', summary: 'mean baseline + PPO clip', estimator: 'mean-baseline', loss: 'ppo-clip' },
-        { name: 'picky', summary: 'discarding estimator', estimator: 'picky', loss: 'ppo-clip' },
-      ],
-    },
-    'test',
-  );
-  return registry;
-}
+/** Loadable with --plugin (bench tests do), or registered directly. */
+export const plugin: Plugin = {
+  name: 'tiny',
+  environments: [echoEnv],
+  estimators: [meanBaseline, pickyBaseline],
+  methods: [
+    { name: 'reinforce-mean', summary: 'mean baseline + PPO clip', estimator: 'mean-baseline', loss: 'ppo-clip' },
+    { name: 'picky', summary: 'discarding estimator', estimator: 'picky', loss: 'ppo-clip' },
+  ],
+};
 
 export const TINY = { sftSteps: 8, learningRate: 0.01, evalTasks: 12, evalSamples: 4, evalEvery: 3, tasksPerStep: 4, groupSize: 6 };
-export { weightedSum };

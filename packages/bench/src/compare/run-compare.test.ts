@@ -1,0 +1,109 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Registry } from '@policy-lab/core';
+import type { TrainResult } from '@policy-lab/trainer';
+import { describe, expect, it } from 'vitest';
+import { schemaErrors } from '../test-support/run-cli.js';
+import { planComparison } from './plan.js';
+import type { UnitRequest } from './pool.js';
+import { runComparison } from './run-compare.js';
+
+const registry = new Registry();
+const estimator = { name: 'e', summary: 'e', compute: () => ({ rollout: [], weights: [] }) };
+registry.register(
+  {
+    name: 'fake',
+    estimators: [estimator],
+    methods: ['grpo', 'mc-grpo', 'gdpo', 'grpo-plus-one'].map((name) => ({ name, summary: name, estimator: 'e', loss: 'ppo-clip' })),
+    environments: [{ name: 'countdown', summary: 'c', rewardComponents: [{ name: 'correct', weight: 1 }], maxTurns: 1, tasks: () => [], taskId: () => '', start: () => ({}) as never }],
+  },
+  'test',
+);
+
+/** A deterministic stand-in for training: a function of (method, seed) only. It tests the harness machinery, not learning. */
+function fakeResult(request: UnitRequest): TrainResult {
+  const { method, seed, env } = request.unit;
+  const lift = { grpo: 0.1, 'mc-grpo': 0.2, gdpo: 0.15, 'grpo-plus-one': 0.1 }[method] ?? 0;
+  const start = 0.3 + 0.01 * seed;
+  const evaluation = (success: number) => ({ success, greedySuccess: success, passAtK: Math.min(1, success + 0.2), reward: { correct: success }, meanLength: 4 });
+  return {
+    method,
+    env,
+    seed,
+    backend: 'wasm',
+    config: { method, env, seed } as never,
+    budget: { limit: request.budget, consumed: { episodes: 480, envSteps: 480, generatedTokens: 1900, trainedTokens: 1500, seconds: 1 } },
+    initial: evaluation(start),
+    final: evaluation(start + lift),
+    steps: 15,
+    curve: [0, 5, 10, 15].map((step) => ({ step, episodes: step * 32, generatedTokens: step * 120, success: start + (lift * step) / 15, reward: { correct: start } })),
+    diagnostics: { zeroAdvantageFraction: 0.3 },
+    timings: {},
+  };
+}
+
+function fakeRunner(calls: string[], killAfter = Number.POSITIVE_INFINITY) {
+  return async (requests: UnitRequest[], events: { onDone(id: string, result: TrainResult): void }) => {
+    for (const request of requests) {
+      if (calls.length >= killAfter) throw new Error('simulated kill');
+      calls.push(request.unit.id);
+      events.onDone(request.unit.id, fakeResult(request));
+    }
+  };
+}
+
+const plan = () => planComparison(registry, { methods: ['grpo', 'mc-grpo', 'gdpo'], seeds: '3', overrides: {}, backend: 'wasm', kernels: 'fast' });
+const options = (out: string, extra: object = {}) => ({ out, resume: false, force: false, workers: 1, threads: 1, cwd: out, plugins: [], reps: 200, ...extra });
+
+describe('runComparison', () => {
+  it('adds the GRPO+1 control with MC-GRPO, writes every output, and results.json matches its schema', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'cmp-'));
+    const calls: string[] = [];
+    const doc = await runComparison(plan(), { ...options(out), runUnits: fakeRunner(calls) });
+    expect(doc.config.controls).toEqual(['grpo-plus-one']);
+    expect(calls).toHaveLength(4 * 3);
+    expect(schemaErrors('compare', JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')))).toEqual([]);
+    const methods = doc.aggregates.envs[0]?.methods.map((m) => m.method);
+    expect(methods).toEqual(['sft-start', 'grpo', 'mc-grpo', 'gdpo', 'grpo-plus-one']);
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/no difference detected|higher/);
+    const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).toMatch(/<svg/);
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+    expect(readFileSync(path.join(out, 'results.csv'), 'utf8').split('\n')[0]).toMatch(/^id,method,env,seed,point/);
+  });
+
+  it('resumes a killed comparison without rerunning finished units, with identical results', async () => {
+    const whole = await runComparison(plan(), { ...options(mkdtempSync(path.join(tmpdir(), 'cmp-'))), runUnits: fakeRunner([]) });
+    const out = mkdtempSync(path.join(tmpdir(), 'cmp-'));
+    const first: string[] = [];
+    await expect(runComparison(plan(), { ...options(out), runUnits: fakeRunner(first, 5) })).rejects.toThrow('simulated kill');
+    const second: string[] = [];
+    const resumed = await runComparison(plan(), { ...options(out, { resume: true }), runUnits: fakeRunner(second) });
+    expect(second).toHaveLength(12 - 5);
+    expect(second.some((id) => first.includes(id))).toBe(false);
+    expect(resumed.runs).toEqual(whole.runs);
+    expect(resumed.aggregates).toEqual(whole.aggregates);
+  });
+
+  it('refuses an --out that holds a different comparison unless --force, and a non-empty foreign folder', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'cmp-'));
+    await runComparison(plan(), { ...options(out), runUnits: fakeRunner([]) });
+    const other = planComparison(registry, { methods: ['grpo'], seeds: '2', overrides: {}, backend: 'wasm', kernels: 'fast' });
+    await expect(runComparison(other, { ...options(out), runUnits: fakeRunner([]) })).rejects.toThrow(/holds a different comparison/);
+    await expect(runComparison(plan(), { ...options(out), runUnits: fakeRunner([]) })).rejects.toThrow(/pass --resume to continue it or --force/);
+    await expect(runComparison(other, { ...options(out, { force: true }), runUnits: fakeRunner([]) })).resolves.toBeDefined();
+    const foreign = mkdtempSync(path.join(tmpdir(), 'cmp-'));
+    writeFileSync(path.join(foreign, 'notes.txt'), 'mine');
+    await expect(runComparison(plan(), { ...options(foreign), runUnits: fakeRunner([]) })).rejects.toThrow(/not empty and holds no comparison/);
+  });
+
+  it('validates its input: unknown names, --seeds 0, bad budgets and presets', () => {
+    const input = { overrides: {}, backend: 'wasm', kernels: 'fast' };
+    expect(() => planComparison(registry, { ...input, methods: ['grpoo'] })).toThrow(/unknown method 'grpoo': did you mean grpo/);
+    expect(() => planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdwn' })).toThrow(/unknown environment 'countdwn': did you mean countdown/);
+    expect(() => planComparison(registry, { ...input, methods: ['grpo'], seeds: '0' })).toThrow(/bad --seeds '0'/);
+    expect(() => planComparison(registry, { ...input, methods: ['grpo'], budget: 'minutes=3' })).toThrow(/bad budget unit 'minutes'/);
+    expect(() => planComparison(registry, { ...input, methods: ['grpo'], preset: 'huge' })).toThrow(/unknown --preset 'huge': accepted quick, standard, paper/);
+  });
+});
