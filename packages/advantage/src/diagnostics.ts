@@ -4,7 +4,11 @@
  */
 
 /** Fraction of trained rollouts (weight > 0) whose advantage is |A| <= tol. */
-export function zeroAdvantageFraction(advantages: readonly (readonly number[])[], weights?: readonly (readonly number[])[], tol = 1e-9): number {
+export function zeroAdvantageFraction(
+  advantages: readonly (readonly number[])[],
+  weights?: readonly (readonly number[])[],
+  tol = 1e-9,
+): number {
   let zero = 0;
   let total = 0;
   advantages.forEach((group, g) =>
@@ -22,7 +26,11 @@ export function zeroAdvantageFraction(advantages: readonly (readonly number[])[]
  * the baseline is an estimate of the task's expected reward from many extra rollouts (the
  * mechanism MC-GRPO claims to fix: small groups give noisy baselines). Zero signs are skipped.
  */
-export function signFlips(advantages: readonly (readonly number[])[], rewards: readonly (readonly number[])[], baselines: readonly number[]): number {
+export function signFlips(
+  advantages: readonly (readonly number[])[],
+  rewards: readonly (readonly number[])[],
+  baselines: readonly number[],
+): number {
   let flips = 0;
   let counted = 0;
   advantages.forEach((group, g) =>
@@ -69,7 +77,11 @@ function sameVector(a: Readonly<Record<string, number>>, b: Readonly<Record<stri
 }
 
 /** Non-zero advantages in groups whose unshaped rewards are all equal (signal made up by shaping or batch steps). */
-export function phantomAdvantages(advantages: readonly (readonly number[])[], unshapedRewards: readonly (readonly number[])[], tol = 1e-9): number {
+export function phantomAdvantages(
+  advantages: readonly (readonly number[])[],
+  unshapedRewards: readonly (readonly number[])[],
+  tol = 1e-9,
+): number {
   let phantom = 0;
   advantages.forEach((group, g) => {
     const rewards = unshapedRewards[g] ?? [];

@@ -5,7 +5,12 @@ import { UsageError } from '@policy-lab/core';
  * Checks the degenerate inputs of methods.md 1.4 and returns each group's scalar rewards.
  * Errors name the group, the rollout and the bad value.
  */
-export function scalarRewards(estimator: string, groups: readonly (readonly Rollout[])[], ctx: EstimatorContext, minimum = 2): number[][] {
+export function scalarRewards(
+  estimator: string,
+  groups: readonly (readonly Rollout[])[],
+  ctx: EstimatorContext,
+  minimum = 2,
+): number[][] {
   return groups.map((group, g) => {
     checkGroupSize(estimator, group, g, minimum);
     return group.map((rollout, i) => {
@@ -15,7 +20,8 @@ export function scalarRewards(estimator: string, groups: readonly (readonly Roll
       } catch (error) {
         throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${rollout.id}): ${(error as Error).message}`);
       }
-      if (!Number.isFinite(value)) throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${rollout.id}): reward is not finite (${value})`);
+      if (!Number.isFinite(value))
+        throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${rollout.id}): reward is not finite (${value})`);
       return value;
     });
   });
@@ -23,12 +29,18 @@ export function scalarRewards(estimator: string, groups: readonly (readonly Roll
 
 export function checkGroupSize(estimator: string, group: readonly unknown[], index: number, minimum = 2): void {
   if (group.length < minimum) {
-    throw new UsageError(`${estimator}: group ${index} has ${group.length} rollout(s); it needs at least ${minimum} (group size G >= ${minimum})`);
+    throw new UsageError(
+      `${estimator}: group ${index} has ${group.length} rollout(s); it needs at least ${minimum} (group size G >= ${minimum})`,
+    );
   }
 }
 
 /** The named components of every rollout, in the order of `components`; missing ones are errors. */
-export function componentRewards(estimator: string, groups: readonly (readonly Rollout[])[], components: readonly string[]): number[][][] {
+export function componentRewards(
+  estimator: string,
+  groups: readonly (readonly Rollout[])[],
+  components: readonly string[],
+): number[][][] {
   return groups.map((group, g) => {
     checkGroupSize(estimator, group, g);
     return group.map((rollout, i) => components.map((name) => componentValue(estimator, rollout.reward, name, g, i, rollout.id)));
@@ -38,9 +50,12 @@ export function componentRewards(estimator: string, groups: readonly (readonly R
 function componentValue(estimator: string, reward: RewardVector, name: string, g: number, i: number, id: string): number {
   const value = reward[name];
   if (value === undefined) {
-    throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${id}) has no reward component '${name}' (has: ${Object.keys(reward).join(', ') || 'none'})`);
+    throw new UsageError(
+      `${estimator}: group ${g}, rollout ${i} (${id}) has no reward component '${name}' (has: ${Object.keys(reward).join(', ') || 'none'})`,
+    );
   }
-  if (!Number.isFinite(value)) throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${id}): component '${name}' is not finite (${value})`);
+  if (!Number.isFinite(value))
+    throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${id}): component '${name}' is not finite (${value})`);
   return value;
 }
 

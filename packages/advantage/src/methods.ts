@@ -25,7 +25,11 @@ export function builtinMethods(): Method[] {
     defineMethod({
       name: 'rloo',
       summary: 'RLOO: leave-one-out baseline with the PPO clipped surrogate (as verl)',
-      paper: { title: 'Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human Feedback in LLMs', arxiv: '2402.14740', year: 2024 },
+      paper: {
+        title: 'Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human Feedback in LLMs',
+        arxiv: '2402.14740',
+        year: 2024,
+      },
       estimator: 'rloo',
       loss: 'ppo-clip',
     }),
@@ -38,7 +42,7 @@ export function builtinMethods(): Method[] {
     }),
     defineMethod({
       name: 'grpo-plus-one',
-      summary: "Control for MC-GRPO: GRPO on the same G+1 rollouts, dropping the smallest |reward| (G trained)",
+      summary: 'Control for MC-GRPO: GRPO on the same G+1 rollouts, dropping the smallest |reward| (G trained)',
       paper: { title: 'MC-GRPO: Median-Centered Group Relative Policy Optimization', arxiv: '2601.22582', year: 2026 },
       estimator: 'grpo-plus-one',
       loss: 'ppo-clip',

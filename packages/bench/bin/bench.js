@@ -9,4 +9,6 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 const { main } = await import('../dist/cli.js');
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: a GPU backend or a worker pool may hold handles open after the work is done
+// (stdout and stderr are synchronous for files and pipes on Linux, so nothing is cut).
+process.exit(await main(process.argv.slice(2)));

@@ -10,7 +10,12 @@ export interface Progress {
 export function progressBar(io: Io, json: boolean, title: string): Progress {
   if (json || !io.isTTY) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { format: `${title} [{bar}] {percentage}% | ETA {eta_formatted} | {label}`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+    {
+      format: `${title} [{bar}] {percentage}% | ETA {eta_formatted} | {label}`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: false,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(1000, 0, { label: '' });

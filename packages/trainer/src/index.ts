@@ -1,19 +1,25 @@
 export type { BackendInfo, BackendName, BackendOptions, KernelChoice } from './backend/select-backend.js';
 export { BACKENDS, backendInfo, initBackend, KERNELS } from './backend/select-backend.js';
 export type { NamedTensor } from './checkpoint/safetensors.js';
-export { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, writeFileAtomic } from './checkpoint/safetensors.js';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  loadSafetensors,
+  saveSafetensors,
+  writeFileAtomic,
+} from './checkpoint/safetensors.js';
 export type { WebgpuAdapterInfo, WebgpuHandle, WebgpuOptions } from './gpu/webgpu.js';
 export { initWebgpu } from './gpu/webgpu.js';
 export type { FastKernelStatus } from './kernels/fast-kernels.js';
 export { installFastKernels, restoreStockKernels } from './kernels/fast-kernels.js';
 export type { ThreadedWasmSetup } from './kernels/threaded-wasm.js';
 export { prepareThreadedWasm } from './kernels/threaded-wasm.js';
-export { aggregate } from './losses/aggregate.js';
-export type { PpoClipOptions } from './losses/ppo-clip.js';
-export { ppoClip, reinforce } from './losses/ppo-clip.js';
 export type { CurvePoint, EvalResult, TrainOptions, TrainProgress, TrainResult } from './loop/api.js';
 export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './loop/config.js';
 export { train } from './loop/run-training.js';
+export { aggregate } from './losses/aggregate.js';
+export type { PpoClipOptions } from './losses/ppo-clip.js';
+export { ppoClip, reinforce } from './losses/ppo-clip.js';
 export type { GenerateOptions, Generation, PolicyConfig, PolicyModel, ScoredTokens } from './model/policy.js';
 export { createPolicy, TransformerPolicy } from './model/transformer.js';
 export type { AdamOptions, AdamState } from './optim/adam.js';

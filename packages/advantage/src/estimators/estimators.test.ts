@@ -5,7 +5,8 @@ import { gdpo } from './gdpo.js';
 import { drGrpo, grpo, rloo } from './grpo.js';
 import { grpoPlusOne, mcGrpo } from './mc-grpo.js';
 
-const run = (estimator: ReturnType<typeof grpo>, rewards: number[][]) => estimator.compute(groupsOf(rewards), contextFor()) as { rollout: number[][]; weights: number[][] };
+const run = (estimator: ReturnType<typeof grpo>, rewards: number[][]) =>
+  estimator.compute(groupsOf(rewards), contextFor()) as { rollout: number[][]; weights: number[][] };
 const close = (actual: readonly number[], expected: readonly number[], digits = 4) => {
   expect(actual).toHaveLength(expected.length);
   actual.forEach((a, i) => expect(a).toBeCloseTo(expected[i] as number, digits));
@@ -16,14 +17,35 @@ const close = (actual: readonly number[], expected: readonly number[], digits = 
 const reward = fc.integer({ min: -10_000, max: 10_000 }).map((x) => x / 100);
 const group = fc.array(reward, { minLength: 2, maxLength: 8 });
 const groups = fc.array(group, { minLength: 1, maxLength: 4 });
-const sumsToZero = (values: readonly number[]) => Math.abs(values.reduce((a, b) => a + b, 0)) <= 1e-9 * (1 + values.reduce((a, b) => a + Math.abs(b), 0));
+const sumsToZero = (values: readonly number[]) =>
+  Math.abs(values.reduce((a, b) => a + b, 0)) <= 1e-9 * (1 + values.reduce((a, b) => a + Math.abs(b), 0));
 
 describe('worked examples (methods.md section 25)', () => {
   it.each([
-    [[1, 0, 0, 1], [0.866, -0.866, -0.866, 0.866], [0.8659, -0.8659, -0.8659, 0.8659], [1, -1, -1, 1]],
-    [[0, 0, 0, 1], [-0.5, -0.5, -0.5, 1.5], [-0.4999, -0.4999, -0.4999, 1.4997], [-0.5774, -0.5774, -0.5774, 1.7321]],
-    [[0.2, 0.5, 0.9, 0.9, 0.0], [-0.7385, 0, 0.9847, 0.9847, -1.2309], [-0.7384, 0, 0.9845, 0.9845, -1.2306], [-0.8257, 0, 1.101, 1.101, -1.3762]],
-    [[1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+    [
+      [1, 0, 0, 1],
+      [0.866, -0.866, -0.866, 0.866],
+      [0.8659, -0.8659, -0.8659, 0.8659],
+      [1, -1, -1, 1],
+    ],
+    [
+      [0, 0, 0, 1],
+      [-0.5, -0.5, -0.5, 1.5],
+      [-0.4999, -0.4999, -0.4999, 1.4997],
+      [-0.5774, -0.5774, -0.5774, 1.7321],
+    ],
+    [
+      [0.2, 0.5, 0.9, 0.9, 0.0],
+      [-0.7385, 0, 0.9847, 0.9847, -1.2309],
+      [-0.7384, 0, 0.9845, 0.9845, -1.2306],
+      [-0.8257, 0, 1.101, 1.101, -1.3762],
+    ],
+    [
+      [1, 1, 1, 1],
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+    ],
   ])('GRPO %j', (rewards, sampleNoEps, sampleTrl, population) => {
     close(run(grpo({ eps: 0 }), [rewards]).rollout[0] as number[], sampleNoEps);
     close(run(grpo(), [rewards]).rollout[0] as number[], sampleTrl);
@@ -31,9 +53,21 @@ describe('worked examples (methods.md section 25)', () => {
   });
 
   it.each([
-    [[1, 0, 0, 1], [0.5, -0.5, -0.5, 0.5], [0.6667, -0.6667, -0.6667, 0.6667]],
-    [[0, 0, 0, 1], [-0.25, -0.25, -0.25, 0.75], [-0.3333, -0.3333, -0.3333, 1]],
-    [[0.2, 0.5, 0.9, 0.9, 0.0], [-0.3, 0, 0.4, 0.4, -0.5], [-0.375, 0, 0.5, 0.5, -0.625]],
+    [
+      [1, 0, 0, 1],
+      [0.5, -0.5, -0.5, 0.5],
+      [0.6667, -0.6667, -0.6667, 0.6667],
+    ],
+    [
+      [0, 0, 0, 1],
+      [-0.25, -0.25, -0.25, 0.75],
+      [-0.3333, -0.3333, -0.3333, 1],
+    ],
+    [
+      [0.2, 0.5, 0.9, 0.9, 0.0],
+      [-0.3, 0, 0.4, 0.4, -0.5],
+      [-0.375, 0, 0.5, 0.5, -0.625],
+    ],
   ])('Dr. GRPO and RLOO %j', (rewards, dr, leaveOneOut) => {
     close(run(drGrpo(), [rewards]).rollout[0] as number[], dr);
     close(run(rloo(), [rewards]).rollout[0] as number[], leaveOneOut);
@@ -61,8 +95,14 @@ describe('worked examples (methods.md section 25)', () => {
     const weights = { a: 1, b: 1 };
     // two groups of G=2 with binary rewards a, b: totals (0,1) and (0,2)
     const rollouts = groupsOf([
-      [{ a: 0, b: 0 }, { a: 1, b: 0 }],
-      [{ a: 0, b: 0 }, { a: 1, b: 1 }],
+      [
+        { a: 0, b: 0 },
+        { a: 1, b: 0 },
+      ],
+      [
+        { a: 0, b: 0 },
+        { a: 1, b: 1 },
+      ],
     ]);
     const ctx = contextFor(weights);
     const grpoAdvantages = (grpo({ eps: 0 }).compute(rollouts, ctx) as { rollout: number[][] }).rollout;
@@ -92,20 +132,25 @@ describe('properties', () => {
 
   it('is invariant to adding a constant to every reward; GRPO is scale-invariant, Dr. GRPO equivariant', () => {
     fc.assert(
-      fc.property(group, fc.double({ min: -50, max: 50, noNaN: true }), fc.double({ min: 0.1, max: 10, noNaN: true }), (rewards, shift, scale) => {
-        const base = run(grpo({ eps: 0 }), [rewards]).rollout[0] as number[];
-        const shifted = run(grpo({ eps: 0 }), [rewards.map((r) => r + shift)]).rollout[0] as number[];
-        const scaled = run(grpo({ eps: 0 }), [rewards.map((r) => r * scale)]).rollout[0] as number[];
-        const dr = run(drGrpo(), [rewards]).rollout[0] as number[];
-        const drScaled = run(drGrpo(), [rewards.map((r) => r * scale)]).rollout[0] as number[];
-        const tol = (x: number) => 1e-6 * (1 + Math.abs(x));
-        return base.every(
-          (a, i) =>
-            Math.abs(a - (shifted[i] as number)) <= tol(a) * 100 &&
-            Math.abs(a - (scaled[i] as number)) <= tol(a) * 100 &&
-            Math.abs((dr[i] as number) * scale - (drScaled[i] as number)) <= tol(drScaled[i] as number) * 100,
-        );
-      }),
+      fc.property(
+        group,
+        fc.double({ min: -50, max: 50, noNaN: true }),
+        fc.double({ min: 0.1, max: 10, noNaN: true }),
+        (rewards, shift, scale) => {
+          const base = run(grpo({ eps: 0 }), [rewards]).rollout[0] as number[];
+          const shifted = run(grpo({ eps: 0 }), [rewards.map((r) => r + shift)]).rollout[0] as number[];
+          const scaled = run(grpo({ eps: 0 }), [rewards.map((r) => r * scale)]).rollout[0] as number[];
+          const dr = run(drGrpo(), [rewards]).rollout[0] as number[];
+          const drScaled = run(drGrpo(), [rewards.map((r) => r * scale)]).rollout[0] as number[];
+          const tol = (x: number) => 1e-6 * (1 + Math.abs(x));
+          return base.every(
+            (a, i) =>
+              Math.abs(a - (shifted[i] as number)) <= tol(a) * 100 &&
+              Math.abs(a - (scaled[i] as number)) <= tol(a) * 100 &&
+              Math.abs((dr[i] as number) * scale - (drScaled[i] as number)) <= tol(drScaled[i] as number) * 100,
+          );
+        },
+      ),
     );
   });
 
@@ -134,35 +179,45 @@ describe('properties', () => {
         // ties resolve to the earliest index holding the median value... among the order statistics
         const order = rewards.map((value, index) => ({ value, index })).sort((a, b) => a.value - b.value || a.index - b.index);
         if (order[Math.floor((rewards.length - 1) / 2)]?.index !== pivot) return false;
-        return (rollout[0] as number[]).every((a, i) => i === pivot || Math.sign(a) === Math.sign((rewards[i] as number) - median));
+        return (rollout[0] as number[]).every(
+          (a, i) => i === pivot || Math.sign(a) === Math.sign((rewards[i] as number) - median),
+        );
       }),
     );
   });
 
   it('MC-GRPO signs survive an outlier as long as the median rollout is unchanged', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: -10, max: 10, noNaN: true }), { minLength: 5, maxLength: 9 }), fc.double({ min: 20, max: 1e6, noNaN: true }), (rewards, outlier) => {
-        const before = run(mcGrpo(), [rewards]).rollout[0] as number[];
-        const top = rewards.indexOf(Math.max(...rewards));
-        const changed = rewards.map((r, i) => (i === top ? outlier : r));
-        const after = run(mcGrpo(), [changed]).rollout[0] as number[];
-        return before.every((a, i) => i === top || Math.sign(a) === Math.sign(after[i] as number));
-      }),
+      fc.property(
+        fc.array(fc.double({ min: -10, max: 10, noNaN: true }), { minLength: 5, maxLength: 9 }),
+        fc.double({ min: 20, max: 1e6, noNaN: true }),
+        (rewards, outlier) => {
+          const before = run(mcGrpo(), [rewards]).rollout[0] as number[];
+          const top = rewards.indexOf(Math.max(...rewards));
+          const changed = rewards.map((r, i) => (i === top ? outlier : r));
+          const after = run(mcGrpo(), [changed]).rollout[0] as number[];
+          return before.every((a, i) => i === top || Math.sign(a) === Math.sign(after[i] as number));
+        },
+      ),
     );
   });
 
   it('GDPO with one component equals GRPO followed by batch normalisation; batch mean is 0 for equal group sizes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 6 }), fc.array(fc.array(reward, { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 4 }), (g, raw) => {
-        const rewards = raw.map((row) => row.slice(0, g));
-        const single = gdpo({ eps: 1e-4 }).compute(groupsOf(rewards), contextFor()) as { rollout: number[][] };
-        const grouped = run(grpo({ eps: 1e-4 }), rewards).rollout.flat();
-        const mean = grouped.reduce((a, b) => a + b, 0) / grouped.length;
-        const sd = Math.sqrt(grouped.reduce((a, b) => a + (b - mean) ** 2, 0) / (grouped.length - 1));
-        const expected = sd === 0 ? grouped.map(() => 0) : grouped.map((a) => (a - mean) / (sd + 1e-4));
-        const flat = single.rollout.flat();
-        return flat.every((a, i) => Math.abs(a - (expected[i] as number)) <= 1e-6 * (1 + Math.abs(a))) && sumsToZero(flat);
-      }),
+      fc.property(
+        fc.integer({ min: 2, max: 6 }),
+        fc.array(fc.array(reward, { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 4 }),
+        (g, raw) => {
+          const rewards = raw.map((row) => row.slice(0, g));
+          const single = gdpo({ eps: 1e-4 }).compute(groupsOf(rewards), contextFor()) as { rollout: number[][] };
+          const grouped = run(grpo({ eps: 1e-4 }), rewards).rollout.flat();
+          const mean = grouped.reduce((a, b) => a + b, 0) / grouped.length;
+          const sd = Math.sqrt(grouped.reduce((a, b) => a + (b - mean) ** 2, 0) / (grouped.length - 1));
+          const expected = sd === 0 ? grouped.map(() => 0) : grouped.map((a) => (a - mean) / (sd + 1e-4));
+          const flat = single.rollout.flat();
+          return flat.every((a, i) => Math.abs(a - (expected[i] as number)) <= 1e-6 * (1 + Math.abs(a))) && sumsToZero(flat);
+        },
+      ),
     );
   });
 });
@@ -177,12 +232,19 @@ describe('degenerate input (methods.md 1.4)', () => {
   it('refuses non-finite and missing rewards, naming the rollout and the component', () => {
     expect(() => run(grpo(), [[1, Number.NaN]])).toThrow(/group 0, rollout 1 \(g0\/1\).*not finite/);
     const vectors = groupsOf([[{ correct: 1, format: 1 }, { correct: 0 }]]);
-    expect(() => gdpo().compute(vectors, contextFor({ correct: 1, format: 0.1 }))).toThrow(/rollout 1 \(g0\/1\) has no reward component 'format'/);
+    expect(() => gdpo().compute(vectors, contextFor({ correct: 1, format: 0.1 }))).toThrow(
+      /rollout 1 \(g0\/1\) has no reward component 'format'/,
+    );
   });
 
   it('gives zeros, not NaN, for all-equal rewards, and handles mixed group sizes', () => {
     for (const estimator of [grpo({ eps: 0 }), drGrpo(), rloo(), mcGrpo(), grpoPlusOne()]) {
-      expect(run(estimator, [[2, 2, 2], [1, 0, 1, 0, 1]]).rollout[0]).toEqual([0, 0, 0]);
+      expect(
+        run(estimator, [
+          [2, 2, 2],
+          [1, 0, 1, 0, 1],
+        ]).rollout[0],
+      ).toEqual([0, 0, 0]);
     }
   });
 

@@ -11,7 +11,10 @@ export interface GdpoOptions {
 }
 
 const OPTIONS = {
-  weights: { type: 'object', doc: 'weight per reward component, applied after per-component normalisation (default: the environment weights)' },
+  weights: {
+    type: 'object',
+    doc: 'weight per reward component, applied after per-component normalisation (default: the environment weights)',
+  },
   std: { type: 'enum', values: ['sample', 'population'], default: 'sample', doc: 'standard deviation kind at both stages' },
   eps: { type: 'number', default: 1e-4, doc: 'added to the std at both stages (NVlabs: 1e-4)' },
 } as const;
@@ -21,14 +24,23 @@ const OPTIONS = {
  * normalise that sum over the whole batch passed in (all groups of the step).
  */
 export function gdpo(options: GdpoOptions = {}): AdvantageEstimator {
-  const resolved = resolveOptions<GdpoOptions & { std: 'sample' | 'population'; eps: number }>('gdpo', OPTIONS, options as Record<string, unknown>);
+  const resolved = resolveOptions<GdpoOptions & { std: 'sample' | 'population'; eps: number }>(
+    'gdpo',
+    OPTIONS,
+    options as Record<string, unknown>,
+  );
   for (const [name, weight] of Object.entries(resolved.weights ?? {})) {
-    if (typeof weight !== 'number' || !Number.isFinite(weight)) throw new UsageError(`gdpo: weight of '${name}' must be a finite number, got ${JSON.stringify(weight)}`);
+    if (typeof weight !== 'number' || !Number.isFinite(weight))
+      throw new UsageError(`gdpo: weight of '${name}' must be a finite number, got ${JSON.stringify(weight)}`);
   }
   return defineEstimator({
     name: 'gdpo',
     summary: 'Group reward-decoupled normalisation: z-score each reward in its group, weighted sum, then batch z-score',
-    paper: { title: 'GDPO: Group reward-Decoupled Normalization Policy Optimization for Multi-reward RL Optimization', arxiv: '2601.05242', year: 2026 },
+    paper: {
+      title: 'GDPO: Group reward-Decoupled Normalization Policy Optimization for Multi-reward RL Optimization',
+      arxiv: '2601.05242',
+      year: 2026,
+    },
     options: OPTIONS,
     resolved,
     unverified: ['per-sequence batch normalisation (TRL/NVlabs form); verl whitens over tokens instead'],
@@ -41,8 +53,16 @@ export function gdpo(options: GdpoOptions = {}): AdvantageEstimator {
       const values = componentRewards('gdpo', groups, components);
       // Stage 1 and 2: per-component group z-scores, weighted sum.
       const summed = values.map((group) => {
-        const perComponent = components.map((_, k) => zScores(group.map((row) => row[k] as number), resolved.std, resolved.eps));
-        return group.map((_, i) => components.reduce((total, name, k) => total + (weights[name] as number) * (perComponent[k]?.[i] as number), 0));
+        const perComponent = components.map((_, k) =>
+          zScores(
+            group.map((row) => row[k] as number),
+            resolved.std,
+            resolved.eps,
+          ),
+        );
+        return group.map((_, i) =>
+          components.reduce((total, name, k) => total + (weights[name] as number) * (perComponent[k]?.[i] as number), 0),
+        );
       });
       // Stage 3: z-score over every rollout of the batch.
       const flat = zScores(summed.flat(), resolved.std, resolved.eps);

@@ -11,12 +11,26 @@ export interface GrpoOptions {
 }
 
 const GRPO_OPTIONS = {
-  std: { type: 'enum', values: ['sample', 'population'], default: 'sample', doc: "standard deviation: 'sample' (Bessel, TRL/verl) or 'population'" },
+  std: {
+    type: 'enum',
+    values: ['sample', 'population'],
+    default: 'sample',
+    doc: "standard deviation: 'sample' (Bessel, TRL/verl) or 'population'",
+  },
   eps: { type: 'number', default: 1e-4, doc: 'added to the std before dividing (TRL: 1e-4)' },
-  scale: { type: 'enum', values: ['group', 'none'], default: 'group', doc: "'group': divide by the group std; 'none': centre only (Dr. GRPO)" },
+  scale: {
+    type: 'enum',
+    values: ['group', 'none'],
+    default: 'group',
+    doc: "'group': divide by the group std; 'none': centre only (Dr. GRPO)",
+  },
 } as const;
 
-const GRPO_PAPER = { title: 'DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language Models', arxiv: '2402.03300', year: 2024 };
+const GRPO_PAPER = {
+  title: 'DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language Models',
+  arxiv: '2402.03300',
+  year: 2024,
+};
 
 /** Group-relative advantages: A_i = (r_i - mean(r)) / (std(r) + eps), broadcast to every token. */
 export function grpo(options: GrpoOptions = {}): AdvantageEstimator {
@@ -64,7 +78,11 @@ export function rloo(): AdvantageEstimator {
   return defineEstimator({
     name: 'rloo',
     summary: 'REINFORCE leave-one-out: reward minus the mean of the other rollouts of the group',
-    paper: { title: "Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human Feedback in LLMs", arxiv: '2402.14740', year: 2024 },
+    paper: {
+      title: 'Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human Feedback in LLMs',
+      arxiv: '2402.14740',
+      year: 2024,
+    },
     math: '$A_i = r_i - \\frac{1}{G-1}\\sum_{j \\ne i} r_j = \\frac{G}{G-1}(r_i - \\operatorname{mean}(r))$',
     compute(groups, ctx) {
       const rollout = scalarRewards('rloo', groups, ctx).map((r) => {

@@ -11,9 +11,18 @@ export interface McGrpoOptions {
 }
 
 const OPTIONS = {
-  scale: { type: 'enum', values: ['mad', 'none', 'std'], default: 'mad', doc: "'mad' (released code), 'none' (median centring only, the paper's core), 'std'" },
+  scale: {
+    type: 'enum',
+    values: ['mad', 'none', 'std'],
+    default: 'mad',
+    doc: "'mad' (released code), 'none' (median centring only, the paper's core), 'std'",
+  },
   madEps: { type: 'number', default: 1e-3, doc: 'added to the MAD (or std) before dividing (released code: 1e-3)' },
-  rescaleNonZero: { type: 'boolean', default: false, doc: 'multiply non-zero advantages by (G+1)/#non-zero (GSM trainer only, not in the paper)' },
+  rescaleNonZero: {
+    type: 'boolean',
+    default: false,
+    doc: 'multiply non-zero advantages by (G+1)/#non-zero (GSM trainer only, not in the paper)',
+  },
 } as const;
 
 const PAPER = { title: 'MC-GRPO: Median-Centered Group Relative Policy Optimization', arxiv: '2601.22582', year: 2026 };
@@ -83,7 +92,11 @@ export function grpoPlusOne(options: { std?: 'sample' | 'population'; eps?: numb
     std: { type: 'enum', values: ['sample', 'population'], default: 'sample', doc: 'standard deviation kind' },
     eps: { type: 'number', default: 1e-4, doc: 'added to the std' },
   } as const;
-  const resolved = resolveOptions<{ std: 'sample' | 'population'; eps: number }>('grpo-plus-one', specs, options as Record<string, unknown>);
+  const resolved = resolveOptions<{ std: 'sample' | 'population'; eps: number }>(
+    'grpo-plus-one',
+    specs,
+    options as Record<string, unknown>,
+  );
   return defineEstimator({
     name: 'grpo-plus-one',
     summary: "MC-GRPO's fair control: GRPO on the same G+1 rollouts, dropping the one with the smallest |reward|",

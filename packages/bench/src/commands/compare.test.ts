@@ -16,17 +16,50 @@ describe('bench compare (built CLI, real training on the local process pool)', (
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'bench-compare-')), 'out');
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [bin, 'compare', 'reinforce-mean', 'picky', '--env', 'echo', '--seeds', '2', '--budget', 'episodes=48', '--workers', '2', '--out', out, '--reps', '200', '--plugin', tiny, '--set', 'evalTasks=4', '--set', 'sftSteps=2', '--set', 'tasksPerStep=4', '--set', 'groupSize=6'],
+      [
+        bin,
+        'compare',
+        'reinforce-mean',
+        'picky',
+        '--env',
+        'echo',
+        '--seeds',
+        '2',
+        '--budget',
+        'episodes=48',
+        '--workers',
+        '2',
+        '--out',
+        out,
+        '--reps',
+        '200',
+        '--plugin',
+        tiny,
+        '--set',
+        'evalTasks=4',
+        '--set',
+        'sftSteps=2',
+        '--set',
+        'tasksPerStep=4',
+        '--set',
+        'groupSize=6',
+      ],
       { cwd: path.dirname(out), timeout: 120_000 },
     );
     expect(stdout).toMatch(/reinforce-mean/);
     expect(stdout).toMatch(/sft-start/);
     const doc = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
     expect(schemaErrors('compare', doc)).toEqual([]);
-    expect(doc.runs.map((r: { id: string }) => r.id).sort()).toEqual(['picky__echo__s1', 'picky__echo__s2', 'reinforce-mean__echo__s1', 'reinforce-mean__echo__s2']);
+    expect(doc.runs.map((r: { id: string }) => r.id).sort()).toEqual([
+      'picky__echo__s1',
+      'picky__echo__s2',
+      'reinforce-mean__echo__s1',
+      'reinforce-mean__echo__s2',
+    ]);
     for (const run of doc.runs) expect(run.budget.consumed.episodes).toBe(48);
     // the same SFT start for every method of a seed
-    const bySeed = (seed: number) => doc.runs.filter((r: { seed: number }) => r.seed === seed).map((r: { initial: unknown }) => JSON.stringify(r.initial));
+    const bySeed = (seed: number) =>
+      doc.runs.filter((r: { seed: number }) => r.seed === seed).map((r: { initial: unknown }) => JSON.stringify(r.initial));
     expect(new Set(bySeed(1)).size).toBe(1);
     // bench report re-renders from results.json alone
     const report = await runCli(['report', out, '--reps', '200']);

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '@policy-lab/core';
 import { type Command, Option } from 'commander';
-import { planComparison, PRESETS } from '../compare/plan.js';
+import { PRESETS, planComparison } from '../compare/plan.js';
 import { runComparison } from '../compare/run-compare.js';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
@@ -26,16 +26,30 @@ interface CompareOptions {
 export function register(program: Command, io: Io): void {
   program
     .command('compare')
-    .description('compare methods on equal budgets: same environments, seeds, SFT start, evaluation tasks and shared hyperparameters')
+    .description(
+      'compare methods on equal budgets: same environments, seeds, SFT start, evaluation tasks and shared hyperparameters',
+    )
     .argument('<methods...>', 'registered methods (bench list --kind methods)')
-    .option('--env <envs>', 'comma-separated environments (default: the preset\'s, countdown)')
-    .option('--seeds <n>', 'seeds per (method, environment) (default: the preset\'s)')
-    .option('--budget <budget>', 'episodes=N | tokens=N | seconds=N per run (default: the preset\'s)')
-    .addOption(new Option('--preset <name>', Object.entries(PRESETS).map(([k, v]) => `${k}: ${v.note}`).join('; ')).choices(Object.keys(PRESETS)).default('quick'))
+    .option('--env <envs>', "comma-separated environments (default: the preset's, countdown)")
+    .option('--seeds <n>', "seeds per (method, environment) (default: the preset's)")
+    .option('--budget <budget>', "episodes=N | tokens=N | seconds=N per run (default: the preset's)")
+    .addOption(
+      new Option(
+        '--preset <name>',
+        Object.entries(PRESETS)
+          .map(([k, v]) => `${k}: ${v.note}`)
+          .join('; '),
+      )
+        .choices(Object.keys(PRESETS))
+        .default('quick'),
+    )
     .option('--out <dir>', 'output folder (default: bench-results/<timestamp>)')
     .option('--workers <n>', 'local worker processes (default: cores / threads per process)')
     .option('--threads <n>', 'threads per training process (1 or 2)', '1')
-    .option('--resume', 'continue the comparison in --out: finished runs are kept, unfinished ones continue from their checkpoints')
+    .option(
+      '--resume',
+      'continue the comparison in --out: finished runs are kept, unfinished ones continue from their checkpoints',
+    )
     .option('--force', 'reuse an --out that holds something else')
     .addOption(new Option('--kernels <kind>', 'wasm kernels').choices(['fast', 'stock']).default('fast'))
     .option('--reps <n>', 'bootstrap resamples for confidence intervals', '2000')
@@ -59,13 +73,16 @@ export function register(program: Command, io: Io): void {
       const threads = Number(opts.threads);
       if (![1, 2].includes(threads)) throw new UsageError(`bad --threads '${opts.threads}': accepted 1, 2`);
       const workers = opts.workers === undefined ? Math.max(1, Math.floor(os.cpus().length / threads)) : Number(opts.workers);
-      if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`bad --workers '${opts.workers}': expected a positive integer`);
+      if (!Number.isInteger(workers) || workers < 1)
+        throw new UsageError(`bad --workers '${opts.workers}': expected a positive integer`);
       const reps = Number(opts.reps);
       if (!Number.isInteger(reps) || reps < 100) throw new UsageError(`bad --reps '${opts.reps}': expected an integer >= 100`);
       const out = path.resolve(io.cwd, opts.out ?? path.join('bench-results', new Date().toISOString().replace(/[:.]/g, '-')));
       const preset = PRESETS[config.preset];
       if (!ctx.options.json) {
-        io.stderr(`bench compare: ${[...config.methods, ...config.controls].join(', ')} on ${config.envs.join(', ')}; ${config.seeds.length} seeds; budget ${opts.budget ?? preset.budget} per run; ${workers} worker(s)\n`);
+        io.stderr(
+          `bench compare: ${[...config.methods, ...config.controls].join(', ')} on ${config.envs.join(', ')}; ${config.seeds.length} seeds; budget ${opts.budget ?? preset.budget} per run; ${workers} worker(s)\n`,
+        );
         io.stderr(`preset ${config.preset}: ${preset.note}\n`);
       }
       const bar = progressBar(io, ctx.options.json, 'compare');
@@ -90,6 +107,8 @@ export function register(program: Command, io: Io): void {
         return;
       }
       io.stdout(renderTable(document));
-      io.stdout(`\nWrote ${path.join(out, 'results.json')}, results.csv, report.md, report.html (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+      io.stdout(
+        `\nWrote ${path.join(out, 'results.json')}, results.csv, report.md, report.html (${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
+      );
     });
 }

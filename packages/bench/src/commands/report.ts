@@ -11,7 +11,7 @@ import { type ComparisonDocument, renderTable } from '../report/render.js';
 export function register(program: Command, io: Io): void {
   program
     .command('report')
-    .description('re-render a comparison\'s reports (results.csv, report.md, report.html) from its results.json')
+    .description("re-render a comparison's reports (results.csv, report.md, report.html) from its results.json")
     .argument('<dir>', 'the --out folder of a comparison')
     .option('--reps <n>', 'bootstrap resamples', '2000')
     .action(async function (this: Command, dir: string, opts: { reps: string }) {
@@ -24,7 +24,8 @@ export function register(program: Command, io: Io): void {
       } catch (error) {
         throw new UsageError(`${file}: not valid JSON (${(error as Error).message})`);
       }
-      if (document.kind !== 'compare' || !Array.isArray(document.runs)) throw new UsageError(`${file}: not a comparison (kind ${String(document.kind)})`);
+      if (document.kind !== 'compare' || !Array.isArray(document.runs))
+        throw new UsageError(`${file}: not a comparison (kind ${String(document.kind)})`);
       document.aggregates = aggregate(document.runs, { reps: Number(opts.reps) });
       await writeOutputs(path.dirname(file), document);
       if (ctx.options.json) ctx.printJson('compare', document as unknown as Record<string, unknown>);

@@ -36,15 +36,24 @@ async function measure(run: () => Promise<void>, tokens: number, iterations: num
 }
 
 function runPeer(suite: string, dim: number, batch: number, tokens: number): Record<string, number | string> {
-  const script = fileURLToPath(new URL(`../../peers/${suite === 'decode' ? 'torch_decode.py' : 'torch_train_step.py'}`, import.meta.url));
-  const args = suite === 'decode' ? [script, String(dim), String(batch), String(tokens), '1'] : [script, String(dim), String(batch), '1'];
-  if (!existsSync(PYTHON)) throw new UsageError(`--peer torch needs ${PYTHON} with torch: apt-get install -y python3-torch libopenblas0-pthread`);
+  const script = fileURLToPath(
+    new URL(`../../peers/${suite === 'decode' ? 'torch_decode.py' : 'torch_train_step.py'}`, import.meta.url),
+  );
+  const args =
+    suite === 'decode' ? [script, String(dim), String(batch), String(tokens), '1'] : [script, String(dim), String(batch), '1'];
+  if (!existsSync(PYTHON))
+    throw new UsageError(`--peer torch needs ${PYTHON} with torch: apt-get install -y python3-torch libopenblas0-pthread`);
   try {
-    const output = execFileSync(PYTHON, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    const output = execFileSync(PYTHON, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
     return JSON.parse(output.trim().split('\n').pop() as string);
   } catch (error) {
     const text = String((error as { stderr?: string }).stderr ?? (error as Error).message);
-    if (/No module named 'torch'/.test(text)) throw new UsageError(`--peer torch: ${PYTHON} has no torch module: apt-get install -y python3-torch libopenblas0-pthread`);
+    if (/No module named 'torch'/.test(text))
+      throw new UsageError(`--peer torch: ${PYTHON} has no torch module: apt-get install -y python3-torch libopenblas0-pthread`);
     throw new RunError(`the PyTorch peer failed: ${text.split('\n').slice(-3).join(' ')}`);
   }
 }
@@ -52,18 +61,40 @@ function runPeer(suite: string, dim: number, batch: number, tokens: number): Rec
 export function register(program: Command, io: Io): void {
   program
     .command('speed')
-    .description('measure the training step and decoding speed of the tensor backend (tinybench), optionally against a PyTorch peer')
+    .description(
+      'measure the training step and decoding speed of the tensor backend (tinybench), optionally against a PyTorch peer',
+    )
     .addArgument(new Argument('[suite]', `one of ${SUITES.join(', ')}`).choices(SUITES).default('train-step'))
     .option('--dim <n>', 'model width D', '64')
     .option('--batch <n>', 'sequences per step (train-step) or rows decoded together (decode)', '32')
     .option('--tokens <n>', 'new tokens per decode call', '64')
     .option('--iterations <n>', 'measured iterations (after 2 warm-up ones)', '10')
-    .addOption(new Option('--kernels <kind>', "wasm kernels: fast, stock, or both (side by side in one process)").choices(['fast', 'stock', 'both']).default('fast'))
+    .addOption(
+      new Option('--kernels <kind>', 'wasm kernels: fast, stock, or both (side by side in one process)')
+        .choices(['fast', 'stock', 'both'])
+        .default('fast'),
+    )
     .option('--threads <n>', 'threads for the fast kernels (1 or 2)', '2')
     .option('--peer <name>', "also run a peer implementation of the same workload: 'torch'")
     .option('--require-hardware-gpu', 'with --backend webgpu: refuse a software adapter')
-    .addHelpText('after', '\nExamples:\n  bench speed train-step --dim 64 --batch 32 --kernels both --json\n  bench speed decode --dim 64 --batch 32 --tokens 64\n  bench speed --peer torch --json\n  bench speed --backend webgpu')
-    .action(async function (this: Command, suite: string, opts: { dim: string; batch: string; tokens: string; iterations: string; kernels: string; threads: string; peer?: string; requireHardwareGpu?: boolean }) {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bench speed train-step --dim 64 --batch 32 --kernels both --json\n  bench speed decode --dim 64 --batch 32 --tokens 64\n  bench speed --peer torch --json\n  bench speed --backend webgpu',
+    )
+    .action(async function (
+      this: Command,
+      suite: string,
+      opts: {
+        dim: string;
+        batch: string;
+        tokens: string;
+        iterations: string;
+        kernels: string;
+        threads: string;
+        peer?: string;
+        requireHardwareGpu?: boolean;
+      },
+    ) {
       const ctx = new CommandContext(io, this);
       const dim = positive('--dim', opts.dim);
       const batch = positive('--batch', opts.batch);
@@ -78,8 +109,15 @@ export function register(program: Command, io: Io): void {
       const measurements: Measurement[] = [];
       let info: Awaited<ReturnType<typeof trainer.initBackend>> | undefined;
       for (const kernels of kernelsWanted) {
-        info = await trainer.initBackend({ name: backendName, kernels, threads, ...(opts.requireHardwareGpu ? { requireHardwareGpu: true } : {}), warn: (line) => io.stderr(`${line}\n`) });
-        const workload = suite === 'decode' ? trainer.referenceDecode({ dim, batch, tokens }) : trainer.referenceTrainStep({ dim, batch });
+        info = await trainer.initBackend({
+          name: backendName,
+          kernels,
+          threads,
+          ...(opts.requireHardwareGpu ? { requireHardwareGpu: true } : {}),
+          warn: (line) => io.stderr(`${line}\n`),
+        });
+        const workload =
+          suite === 'decode' ? trainer.referenceDecode({ dim, batch, tokens }) : trainer.referenceTrainStep({ dim, batch });
         try {
           measurements.push({ kernels: info.kernels, ...(await measure(() => workload.run(), workload.tokens, iterations)) });
         } finally {
@@ -118,10 +156,19 @@ export function register(program: Command, io: Io): void {
         ctx.printJson('speed', document);
         return;
       }
-      const lines = [`${suite} D=${dim} batch=${batch}${suite === 'decode' ? ` tokens=${tokens}` : ''} on ${document.backend} (${main.kernels} kernels, ${String(document.threads)} thread(s))`];
-      for (const m of measurements) lines.push(`  ${m.kernels.padEnd(5)} ${m.ms.toFixed(1)} ms  ${Math.round(m.tokensPerSecond)} tokens/s  (${m.samples} samples, rme ${m.rme.toFixed(1)}%)`);
-      if (document.speedupOverStock) lines.push(`  fast kernels: ${(document.speedupOverStock as number).toFixed(2)}x the stock step`);
-      if (document.peer) lines.push(`  torch ${Number((document.peer as Record<string, number>)[timeKey]).toFixed(1)} ms; ours / torch = ${(document.ratioToPeer as number).toFixed(2)}`);
+      const lines = [
+        `${suite} D=${dim} batch=${batch}${suite === 'decode' ? ` tokens=${tokens}` : ''} on ${document.backend} (${main.kernels} kernels, ${String(document.threads)} thread(s))`,
+      ];
+      for (const m of measurements)
+        lines.push(
+          `  ${m.kernels.padEnd(5)} ${m.ms.toFixed(1)} ms  ${Math.round(m.tokensPerSecond)} tokens/s  (${m.samples} samples, rme ${m.rme.toFixed(1)}%)`,
+        );
+      if (document.speedupOverStock)
+        lines.push(`  fast kernels: ${(document.speedupOverStock as number).toFixed(2)}x the stock step`);
+      if (document.peer)
+        lines.push(
+          `  torch ${Number((document.peer as Record<string, number>)[timeKey]).toFixed(1)} ms; ours / torch = ${(document.ratioToPeer as number).toFixed(2)}`,
+        );
       io.stdout(`${lines.join('\n')}\n`);
     });
 }

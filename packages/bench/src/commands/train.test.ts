@@ -11,7 +11,10 @@ const base = ['--plugin', tiny, '--set', 'evalTasks=4', '--set', 'sftSteps=2', '
 describe('bench train', () => {
   it('trains and prints JSON valid against the train schema', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'bench-train-'));
-    const result = await runCli(['train', 'reinforce-mean', '--env', 'echo', '--seed', '2', '--budget', 'episodes=48', '--out', out, '--json', ...base], { cwd: out });
+    const result = await runCli(
+      ['train', 'reinforce-mean', '--env', 'echo', '--seed', '2', '--budget', 'episodes=48', '--out', out, '--json', ...base],
+      { cwd: out },
+    );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const doc = JSON.parse(result.stdout);
@@ -38,7 +41,19 @@ describe('bench train', () => {
     const locked = path.join(parent, 'locked');
     mkdirSync(locked);
     chmodSync(locked, 0o500);
-    const result = await runCli(['train', 'reinforce-mean', '--env', 'echo', '--budget', 'episodes=24', '--out', path.join(locked, 'run'), '--sft', 'none', ...base]);
+    const result = await runCli([
+      'train',
+      'reinforce-mean',
+      '--env',
+      'echo',
+      '--budget',
+      'episodes=24',
+      '--out',
+      path.join(locked, 'run'),
+      '--sft',
+      'none',
+      ...base,
+    ]);
     // root ignores permission bits; then the run is allowed and must succeed instead
     if (process.getuid?.() === 0) expect(result.code).toBe(0);
     else {

@@ -5,7 +5,8 @@ import type { Io } from '../io.js';
 import { progressBar } from '../progress.js';
 
 export function parseSeed(text: string, flag = '--seed'): number {
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new UsageError(`bad ${flag} '${text}': expected a non-negative integer`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+    throw new UsageError(`bad ${flag} '${text}': expected a non-negative integer`);
   return Number(text);
 }
 
@@ -19,10 +20,31 @@ export function register(program: Command, io: Io): void {
     .option('--budget <budget>', 'episodes=N | tokens=N | seconds=N (seconds are not deterministic)', 'episodes=256')
     .option('--out <dir>', 'run folder: checkpoints, metrics.jsonl, result.json')
     .option('--resume', 'continue the run in --out from its last checkpoint')
-    .addOption(new Option('--sft <mode>', 'SFT warm start: cache (shared, default) or none').choices(['cache', 'none']).default('cache'))
+    .addOption(
+      new Option('--sft <mode>', 'SFT warm start: cache (shared, default) or none').choices(['cache', 'none']).default('cache'),
+    )
     .addOption(new Option('--kernels <kind>', 'wasm kernels: fast (default) or stock').choices(['fast', 'stock']).default('fast'))
-    .addHelpText('after', '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume')
-    .action(async function (this: Command, method: string, opts: { env: string; seed: string; budget: string; out?: string; resume?: boolean; sft: 'cache' | 'none'; kernels: string }) {
+    .option('--threads <n>', 'threads for the fast wasm kernels (1 or 2)', '2')
+    .option('--require-hardware-gpu', 'with --backend webgpu: refuse a software (CPU) adapter')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume',
+    )
+    .action(async function (
+      this: Command,
+      method: string,
+      opts: {
+        env: string;
+        seed: string;
+        budget: string;
+        out?: string;
+        resume?: boolean;
+        sft: 'cache' | 'none';
+        kernels: string;
+        threads: string;
+        requireHardwareGpu?: boolean;
+      },
+    ) {
       const ctx = new CommandContext(io, this);
       const seed = parseSeed(opts.seed);
       const budget = parseBudget(opts.budget);
@@ -32,7 +54,14 @@ export function register(program: Command, io: Io): void {
       registry.get('environments', opts.env);
       const overrides = await ctx.overrides();
       const trainer = await import('@policy-lab/trainer');
-      await trainer.initBackend({ name: ctx.options.backend ?? 'wasm', kernels: opts.kernels, warn: (line) => io.stderr(`${line}\n`) });
+      if (!['1', '2'].includes(opts.threads)) throw new UsageError(`bad --threads '${opts.threads}': accepted 1, 2`);
+      await trainer.initBackend({
+        name: ctx.options.backend ?? 'wasm',
+        kernels: opts.kernels,
+        threads: Number(opts.threads),
+        ...(opts.requireHardwareGpu ? { requireHardwareGpu: true } : {}),
+        warn: (line) => io.stderr(`${line}\n`),
+      });
       const bar = progressBar(io, ctx.options.json, `${method} ${opts.env} seed ${seed}`);
       let result: Awaited<ReturnType<typeof trainer.train>>;
       try {
@@ -47,7 +76,11 @@ export function register(program: Command, io: Io): void {
           resume: Boolean(opts.resume),
           ...(ctx.options.backend ? { backend: ctx.options.backend } : {}),
           sft: opts.sft,
-          onProgress: (p) => bar.update(p.fraction, `${p.phase} step ${p.step}${p.success !== undefined ? ` success ${p.success.toFixed(3)}` : ''}`),
+          onProgress: (p) =>
+            bar.update(
+              p.fraction,
+              `${p.phase} step ${p.step}${p.success !== undefined ? ` success ${p.success.toFixed(3)}` : ''}`,
+            ),
         });
       } finally {
         bar.stop();
@@ -71,7 +104,10 @@ export function register(program: Command, io: Io): void {
           `sampled success  ${pct(result.initial.success)} -> ${pct(result.final.success)}`,
           `greedy success   ${pct(result.initial.greedySuccess)} -> ${pct(result.final.greedySuccess)}`,
           `pass@${result.config.evalSamples}           ${pct(result.initial.passAtK)} -> ${pct(result.final.passAtK)}`,
-          ...Object.keys(result.final.reward).map((k) => `reward ${k.padEnd(10)} ${(result.initial.reward[k] ?? 0).toFixed(3)} -> ${(result.final.reward[k] ?? 0).toFixed(3)}`),
+          ...Object.keys(result.final.reward).map(
+            (k) =>
+              `reward ${k.padEnd(10)} ${(result.initial.reward[k] ?? 0).toFixed(3)} -> ${(result.final.reward[k] ?? 0).toFixed(3)}`,
+          ),
           '',
         ].join('\n'),
       );

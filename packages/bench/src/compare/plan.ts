@@ -19,7 +19,7 @@ export const PRESETS = {
     envs: ['countdown'],
     budget: 'episodes=4000',
     overrides: { evalTasks: 64, evalEvery: 10, sftSteps: 300 },
-    note: 'standard: 10 seeds and 4000 episodes per run (about 10x the quick preset per run)',
+    note: 'standard: 10 seeds and 4000 episodes per run; where conclusions start (see docs/benchmark-protocol.md for its cost)',
   },
   paper: {
     seeds: 20,
@@ -56,25 +56,42 @@ export interface Unit {
 
 export function planComparison(
   registry: Registry,
-  input: { methods: string[]; envs?: string; seeds?: string; budget?: string; preset?: string; overrides: Record<string, unknown>; backend: string; kernels: string },
+  input: {
+    methods: string[];
+    envs?: string;
+    seeds?: string;
+    budget?: string;
+    preset?: string;
+    overrides: Record<string, unknown>;
+    backend: string;
+    kernels: string;
+  },
 ): CompareConfig {
   const presetName = (input.preset ?? 'quick') as PresetName;
-  if (!(presetName in PRESETS)) throw new UsageError(`unknown --preset '${input.preset}': accepted ${Object.keys(PRESETS).join(', ')}`);
+  if (!(presetName in PRESETS))
+    throw new UsageError(`unknown --preset '${input.preset}': accepted ${Object.keys(PRESETS).join(', ')}`);
   const preset = PRESETS[presetName];
   if (input.methods.length === 0) throw new UsageError('name at least one method (bench list --kind methods)');
   for (const method of input.methods) registry.get('methods', method);
   const duplicates = input.methods.filter((m, i) => input.methods.indexOf(m) !== i);
   if (duplicates.length) throw new UsageError(`method '${duplicates[0]}' is named twice`);
-  const envs = input.envs ? input.envs.split(',').map((e) => e.trim()).filter(Boolean) : [...preset.envs];
+  const envs = input.envs
+    ? input.envs
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean)
+    : [...preset.envs];
   for (const env of envs) registry.get('environments', env);
   let seedCount: number = preset.seeds;
   if (input.seeds !== undefined) {
-    if (!/^\d+$/.test(input.seeds) || Number(input.seeds) < 1) throw new UsageError(`bad --seeds '${input.seeds}': expected a positive integer`);
+    if (!/^\d+$/.test(input.seeds) || Number(input.seeds) < 1)
+      throw new UsageError(`bad --seeds '${input.seeds}': expected a positive integer`);
     seedCount = Number(input.seeds);
   }
   const controls: string[] = [];
   // MC-GRPO's fair control: GRPO on the same G+1 rollouts.
-  if (input.methods.includes('mc-grpo') && !input.methods.includes('grpo-plus-one') && registry.has('methods', 'grpo-plus-one')) controls.push('grpo-plus-one');
+  if (input.methods.includes('mc-grpo') && !input.methods.includes('grpo-plus-one') && registry.has('methods', 'grpo-plus-one'))
+    controls.push('grpo-plus-one');
   return {
     methods: input.methods,
     controls,
@@ -92,7 +109,8 @@ export function unitsOf(config: CompareConfig): Unit[] {
   const units: Unit[] = [];
   for (const env of config.envs) {
     for (const seed of config.seeds) {
-      for (const method of [...config.methods, ...config.controls]) units.push({ id: `${method}__${env}__s${seed}`, method, env, seed });
+      for (const method of [...config.methods, ...config.controls])
+        units.push({ id: `${method}__${env}__s${seed}`, method, env, seed });
     }
   }
   return units;
@@ -101,5 +119,8 @@ export function unitsOf(config: CompareConfig): Unit[] {
 /** Same fingerprint = same comparison (what --resume may continue). */
 export function fingerprint(config: CompareConfig): string {
   const { methods, controls, envs, seeds, budget, overrides, backend } = config;
-  return createHash('sha256').update(JSON.stringify({ methods, controls, envs, seeds, budget: formatBudget(budget), overrides, backend })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify({ methods, controls, envs, seeds, budget: formatBudget(budget), overrides, backend }))
+    .digest('hex')
+    .slice(0, 16);
 }

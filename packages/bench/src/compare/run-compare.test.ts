@@ -15,8 +15,23 @@ registry.register(
   {
     name: 'fake',
     estimators: [estimator],
-    methods: ['grpo', 'mc-grpo', 'gdpo', 'grpo-plus-one'].map((name) => ({ name, summary: name, estimator: 'e', loss: 'ppo-clip' })),
-    environments: [{ name: 'countdown', summary: 'c', rewardComponents: [{ name: 'correct', weight: 1 }], maxTurns: 1, tasks: () => [], taskId: () => '', start: () => ({}) as never }],
+    methods: ['grpo', 'mc-grpo', 'gdpo', 'grpo-plus-one'].map((name) => ({
+      name,
+      summary: name,
+      estimator: 'e',
+      loss: 'ppo-clip',
+    })),
+    environments: [
+      {
+        name: 'countdown',
+        summary: 'c',
+        rewardComponents: [{ name: 'correct', weight: 1 }],
+        maxTurns: 1,
+        tasks: () => [],
+        taskId: () => '',
+        start: () => ({}) as never,
+      },
+    ],
   },
   'test',
 );
@@ -26,18 +41,33 @@ function fakeResult(request: UnitRequest): TrainResult {
   const { method, seed, env } = request.unit;
   const lift = { grpo: 0.1, 'mc-grpo': 0.2, gdpo: 0.15, 'grpo-plus-one': 0.1 }[method] ?? 0;
   const start = 0.3 + 0.01 * seed;
-  const evaluation = (success: number) => ({ success, greedySuccess: success, passAtK: Math.min(1, success + 0.2), reward: { correct: success }, meanLength: 4 });
+  const evaluation = (success: number) => ({
+    success,
+    greedySuccess: success,
+    passAtK: Math.min(1, success + 0.2),
+    reward: { correct: success },
+    meanLength: 4,
+  });
   return {
     method,
     env,
     seed,
     backend: 'wasm',
     config: { method, env, seed } as never,
-    budget: { limit: request.budget, consumed: { episodes: 480, envSteps: 480, generatedTokens: 1900, trainedTokens: 1500, seconds: 1 } },
+    budget: {
+      limit: request.budget,
+      consumed: { episodes: 480, envSteps: 480, generatedTokens: 1900, trainedTokens: 1500, seconds: 1 },
+    },
     initial: evaluation(start),
     final: evaluation(start + lift),
     steps: 15,
-    curve: [0, 5, 10, 15].map((step) => ({ step, episodes: step * 32, generatedTokens: step * 120, success: start + (lift * step) / 15, reward: { correct: start } })),
+    curve: [0, 5, 10, 15].map((step) => ({
+      step,
+      episodes: step * 32,
+      generatedTokens: step * 120,
+      success: start + (lift * step) / 15,
+      reward: { correct: start },
+    })),
     diagnostics: { zeroAdvantageFraction: 0.3 },
     timings: {},
   };
@@ -53,8 +83,19 @@ function fakeRunner(calls: string[], killAfter = Number.POSITIVE_INFINITY) {
   };
 }
 
-const plan = () => planComparison(registry, { methods: ['grpo', 'mc-grpo', 'gdpo'], seeds: '3', overrides: {}, backend: 'wasm', kernels: 'fast' });
-const options = (out: string, extra: object = {}) => ({ out, resume: false, force: false, workers: 1, threads: 1, cwd: out, plugins: [], reps: 200, ...extra });
+const plan = () =>
+  planComparison(registry, { methods: ['grpo', 'mc-grpo', 'gdpo'], seeds: '3', overrides: {}, backend: 'wasm', kernels: 'fast' });
+const options = (out: string, extra: object = {}) => ({
+  out,
+  resume: false,
+  force: false,
+  workers: 1,
+  threads: 1,
+  cwd: out,
+  plugins: [],
+  reps: 200,
+  ...extra,
+});
 
 describe('runComparison', () => {
   it('adds the GRPO+1 control with MC-GRPO, writes every output, and results.json matches its schema', async () => {
@@ -90,20 +131,32 @@ describe('runComparison', () => {
     const out = mkdtempSync(path.join(tmpdir(), 'cmp-'));
     await runComparison(plan(), { ...options(out), runUnits: fakeRunner([]) });
     const other = planComparison(registry, { methods: ['grpo'], seeds: '2', overrides: {}, backend: 'wasm', kernels: 'fast' });
-    await expect(runComparison(other, { ...options(out), runUnits: fakeRunner([]) })).rejects.toThrow(/holds a different comparison/);
-    await expect(runComparison(plan(), { ...options(out), runUnits: fakeRunner([]) })).rejects.toThrow(/pass --resume to continue it or --force/);
+    await expect(runComparison(other, { ...options(out), runUnits: fakeRunner([]) })).rejects.toThrow(
+      /holds a different comparison/,
+    );
+    await expect(runComparison(plan(), { ...options(out), runUnits: fakeRunner([]) })).rejects.toThrow(
+      /pass --resume to continue it or --force/,
+    );
     await expect(runComparison(other, { ...options(out, { force: true }), runUnits: fakeRunner([]) })).resolves.toBeDefined();
     const foreign = mkdtempSync(path.join(tmpdir(), 'cmp-'));
     writeFileSync(path.join(foreign, 'notes.txt'), 'mine');
-    await expect(runComparison(plan(), { ...options(foreign), runUnits: fakeRunner([]) })).rejects.toThrow(/not empty and holds no comparison/);
+    await expect(runComparison(plan(), { ...options(foreign), runUnits: fakeRunner([]) })).rejects.toThrow(
+      /not empty and holds no comparison/,
+    );
   });
 
   it('validates its input: unknown names, --seeds 0, bad budgets and presets', () => {
     const input = { overrides: {}, backend: 'wasm', kernels: 'fast' };
     expect(() => planComparison(registry, { ...input, methods: ['grpoo'] })).toThrow(/unknown method 'grpoo': did you mean grpo/);
-    expect(() => planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdwn' })).toThrow(/unknown environment 'countdwn': did you mean countdown/);
+    expect(() => planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdwn' })).toThrow(
+      /unknown environment 'countdwn': did you mean countdown/,
+    );
     expect(() => planComparison(registry, { ...input, methods: ['grpo'], seeds: '0' })).toThrow(/bad --seeds '0'/);
-    expect(() => planComparison(registry, { ...input, methods: ['grpo'], budget: 'minutes=3' })).toThrow(/bad budget unit 'minutes'/);
-    expect(() => planComparison(registry, { ...input, methods: ['grpo'], preset: 'huge' })).toThrow(/unknown --preset 'huge': accepted quick, standard, paper/);
+    expect(() => planComparison(registry, { ...input, methods: ['grpo'], budget: 'minutes=3' })).toThrow(
+      /bad budget unit 'minutes'/,
+    );
+    expect(() => planComparison(registry, { ...input, methods: ['grpo'], preset: 'huge' })).toThrow(
+      /unknown --preset 'huge': accepted quick, standard, paper/,
+    );
   });
 });

@@ -42,7 +42,9 @@ function claimOut(out: string, config: CompareConfig, options: CompareRunOptions
   if (existsSync(marker)) {
     const previous = JSON.parse(readFileSync(marker, 'utf8')) as { fingerprint: string };
     if (previous.fingerprint !== id && !options.force) {
-      throw new UsageError(`--out ${out} holds a different comparison (fingerprint ${previous.fingerprint}, this one ${id}); choose another --out or pass --force`);
+      throw new UsageError(
+        `--out ${out} holds a different comparison (fingerprint ${previous.fingerprint}, this one ${id}); choose another --out or pass --force`,
+      );
     }
     if (previous.fingerprint === id && !options.resume && !options.force) {
       throw new UsageError(`--out ${out} already holds this comparison: pass --resume to continue it or --force to start over`);
@@ -80,7 +82,8 @@ export async function runComparison(config: CompareConfig, options: CompareRunOp
   const resultFile = (unit: Unit) => path.join(options.out, 'runs', unit.id, 'result.json');
   const finished = new Map<string, TrainResult>();
   for (const unit of units) {
-    if (options.resume && existsSync(resultFile(unit))) finished.set(unit.id, JSON.parse(readFileSync(resultFile(unit), 'utf8')) as TrainResult);
+    if (options.resume && existsSync(resultFile(unit)))
+      finished.set(unit.id, JSON.parse(readFileSync(resultFile(unit), 'utf8')) as TrainResult);
   }
   const pending = units.filter((u) => !finished.has(u.id));
   const requests: UnitRequest[] = pending.map((unit) => ({
@@ -118,11 +121,22 @@ export async function runComparison(config: CompareConfig, options: CompareRunOp
   const document: ComparisonDocument = {
     schemaVersion: SCHEMA_VERSION,
     kind: 'compare',
-    config: { ...config, budget: config.budget as unknown as Record<string, unknown>, note: PRESETS[config.preset].note } as ComparisonDocument['config'],
+    config: {
+      ...config,
+      budget: config.budget as unknown as Record<string, unknown>,
+      note: PRESETS[config.preset].note,
+    } as ComparisonDocument['config'],
     versions: versions(),
     gitDescribe: gitDescribe(options.cwd),
     backend: config.backend,
-    machine: { platform: process.platform, arch: process.arch, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      platform: process.platform,
+      arch: process.arch,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
     runs,
     aggregates: aggregate(runs, { ...(options.reps ? { reps: options.reps } : {}) }),
   };
@@ -152,7 +166,9 @@ function versions(): Record<string, string> {
 
 function gitDescribe(cwd: string): string | null {
   try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return null;
   }

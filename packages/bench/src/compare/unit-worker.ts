@@ -9,7 +9,11 @@ const send = (message: WorkerMessage) => process.send?.(message);
 
 process.on('message', async (request: UnitRequest) => {
   try {
-    const { registry } = await createRegistry({ cwd: request.cwd, plugins: request.plugins, ...(request.config ? { config: request.config } : {}) });
+    const { registry } = await createRegistry({
+      cwd: request.cwd,
+      plugins: request.plugins,
+      ...(request.config ? { config: request.config } : {}),
+    });
     const trainer = await import('@policy-lab/trainer');
     await trainer.initBackend({ name: request.backend, kernels: request.kernels, threads: request.threads });
     const result = await trainer.train({
@@ -27,7 +31,12 @@ process.on('message', async (request: UnitRequest) => {
     });
     send({ type: 'done', id: request.unit.id, result });
   } catch (error) {
-    send({ type: 'failed', id: request.unit.id, message: (error as Error).message, usage: (error as { exitCode?: number }).exitCode === 2 });
+    send({
+      type: 'failed',
+      id: request.unit.id,
+      message: (error as Error).message,
+      usage: (error as { exitCode?: number }).exitCode === 2,
+    });
   }
 });
 send({ type: 'ready' });

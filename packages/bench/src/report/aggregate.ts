@@ -4,8 +4,17 @@
  * the report). Intervals are 95% stratified bootstrap CIs; overlapping intervals mean no
  * difference was detected, and the report never ranks on point estimates alone.
  */
-import { type Interval, iqm, mean, overlaps, performanceProfile, probabilityOfImprovementCI, stratifiedBootstrapCI } from '../stats/rliable.js';
+
 import { SFT_START } from '../compare/plan.js';
+import {
+  type Interval,
+  iqm,
+  mean,
+  overlaps,
+  performanceProfile,
+  probabilityOfImprovementCI,
+  stratifiedBootstrapCI,
+} from '../stats/rliable.js';
 
 export interface RunRecord {
   id: string;
@@ -78,8 +87,15 @@ export function aggregate(runs: readonly RunRecord[], options: { reps?: number; 
     // The SFT start without RL: each seed's initial evaluation (identical across methods of a seed).
     const sftBySeed = new Map(envRuns.map((r) => [r.seed, r.initial]));
     const scores = new Map<string, number[]>();
-    scores.set(SFT_START, [...sftBySeed.values()].map((e) => e.success));
-    for (const method of methods) scores.set(method, envRuns.filter((r) => r.method === method).map((r) => r.final.success));
+    scores.set(
+      SFT_START,
+      [...sftBySeed.values()].map((e) => e.success),
+    );
+    for (const method of methods)
+      scores.set(
+        method,
+        envRuns.filter((r) => r.method === method).map((r) => r.final.success),
+      );
     const summaries: MethodSummary[] = [
       {
         method: SFT_START,
@@ -114,7 +130,12 @@ export function aggregate(runs: readonly RunRecord[], options: { reps?: number; 
         const a = summaries[i] as MethodSummary;
         const b = summaries[j] as MethodSummary;
         const better = overlaps(a.success, b.success) ? 'none' : a.success.estimate > b.success.estimate ? 'x' : 'y';
-        pairs.push({ x, y, probability: probabilityOfImprovementCI([scores.get(x) as number[]], [scores.get(y) as number[]], bootstrap), better });
+        pairs.push({
+          x,
+          y,
+          probability: probabilityOfImprovementCI([scores.get(x) as number[]], [scores.get(y) as number[]], bootstrap),
+          better,
+        });
       }
     }
     const curves: CurveSummary[] = methods.map((method) => {
@@ -136,16 +157,36 @@ export function aggregate(runs: readonly RunRecord[], options: { reps?: number; 
         }),
       };
     });
-    const profiles = names.map((method) => ({ method, thresholds: THRESHOLDS, fractions: performanceProfile([scores.get(method) as number[]], THRESHOLDS) }));
-    return { env, normalisation: 'success rate in [0, 1]: used as is (identity normalisation)', methods: summaries, pairs, curves, profiles };
+    const profiles = names.map((method) => ({
+      method,
+      thresholds: THRESHOLDS,
+      fractions: performanceProfile([scores.get(method) as number[]], THRESHOLDS),
+    }));
+    return {
+      env,
+      normalisation: 'success rate in [0, 1]: used as is (identity normalisation)',
+      methods: summaries,
+      pairs,
+      curves,
+      profiles,
+    };
   });
   // Across environments: each environment is a task (stratum) of the bootstrap.
   const overall = [SFT_START, ...methods].map((method) => {
-    const byTask = envAggregates.map((e) => {
-      const envRuns = runs.filter((r) => r.env === e.env);
-      return method === SFT_START ? [...new Map(envRuns.map((r) => [r.seed, r.initial.success])).values()] : envRuns.filter((r) => r.method === method).map((r) => r.final.success);
-    }).filter((s) => s.length > 0);
-    return { method, success: byTask.length ? stratifiedBootstrapCI(byTask, (s) => iqm(s.flat()), bootstrap) : { estimate: Number.NaN, low: Number.NaN, high: Number.NaN } };
+    const byTask = envAggregates
+      .map((e) => {
+        const envRuns = runs.filter((r) => r.env === e.env);
+        return method === SFT_START
+          ? [...new Map(envRuns.map((r) => [r.seed, r.initial.success])).values()]
+          : envRuns.filter((r) => r.method === method).map((r) => r.final.success);
+      })
+      .filter((s) => s.length > 0);
+    return {
+      method,
+      success: byTask.length
+        ? stratifiedBootstrapCI(byTask, (s) => iqm(s.flat()), bootstrap)
+        : { estimate: Number.NaN, low: Number.NaN, high: Number.NaN },
+    };
   });
   return { bootstrap, envs: envAggregates, overall };
 }

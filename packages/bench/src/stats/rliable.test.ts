@@ -1,10 +1,24 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { aggregateIqm, iqm, overlaps, performanceProfile, probabilityOfImprovement, probabilityOfImprovementCI, stratifiedBootstrapCI } from './rliable.js';
+import {
+  aggregateIqm,
+  iqm,
+  overlaps,
+  performanceProfile,
+  probabilityOfImprovement,
+  probabilityOfImprovementCI,
+  stratifiedBootstrapCI,
+} from './rliable.js';
 
 // rliable's test vector (harness.md 1.7), as scores[task][run].
-const X = [[1, 2, 1, 2], [2, 2, 1, 1]];
-const Y = [[1, 2, 3], [1, 2, 3]];
+const X = [
+  [1, 2, 1, 2],
+  [2, 2, 1, 1],
+];
+const Y = [
+  [1, 2, 3],
+  [1, 2, 3],
+];
 
 describe('rliable statistics', () => {
   it('matches rliable test vectors: IQM and probability of improvement', () => {
@@ -31,19 +45,32 @@ describe('rliable statistics', () => {
 
   it('P(X > Y) + P(Y > X) = 1, and 0.5 for identical samples', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 8 }), (x, y) => {
-        return Math.abs(probabilityOfImprovement(x, y) + probabilityOfImprovement(y, x) - 1) < 1e-12 && probabilityOfImprovement(x, x) === 0.5;
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 8 }),
+        (x, y) => {
+          return (
+            Math.abs(probabilityOfImprovement(x, y) + probabilityOfImprovement(y, x) - 1) < 1e-12 &&
+            probabilityOfImprovement(x, x) === 0.5
+          );
+        },
+      ),
     );
   });
 
   it('performance profiles are non-increasing in the threshold and strict at ties', () => {
     expect(performanceProfile([[0, 0.5, 1]], [0, 0.5, 1])).toEqual([2 / 3, 1 / 3, 0]);
     fc.assert(
-      fc.property(fc.array(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 3 }), (scores) => {
-        const profile = performanceProfile(scores, [0, 0.25, 0.5, 0.75, 1]);
-        return profile.every((v, i) => i === 0 || v <= (profile[i - 1] as number));
-      }),
+      fc.property(
+        fc.array(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 5 }), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        (scores) => {
+          const profile = performanceProfile(scores, [0, 0.25, 0.5, 0.75, 1]);
+          return profile.every((v, i) => i === 0 || v <= (profile[i - 1] as number));
+        },
+      ),
     );
   });
 

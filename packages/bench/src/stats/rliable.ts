@@ -56,10 +56,15 @@ export function stratifiedBootstrapCI(
   options: BootstrapOptions = {},
 ): Interval {
   const { reps = 2000, level = 0.95, seed = 0 } = options;
-  if (scoresByTask.length === 0 || scoresByTask.some((runs) => runs.length === 0)) throw new RangeError('stratifiedBootstrapCI needs at least one run per task');
+  if (scoresByTask.length === 0 || scoresByTask.some((runs) => runs.length === 0))
+    throw new RangeError('stratifiedBootstrapCI needs at least one run per task');
   const rng = Rng.seeded(seed).split('bootstrap');
   const samples = Array.from({ length: reps }, () => statistic(resample(scoresByTask, rng))).sort((a, b) => a - b);
-  return { estimate: statistic(scoresByTask), low: percentile(samples, (1 - level) / 2), high: percentile(samples, 1 - (1 - level) / 2) };
+  return {
+    estimate: statistic(scoresByTask),
+    low: percentile(samples, (1 - level) / 2),
+    high: percentile(samples, 1 - (1 - level) / 2),
+  };
 }
 
 /** P(X > Y) on one task: Mann-Whitney U / (n_x n_y), ties counted 1/2. */
@@ -80,8 +85,14 @@ export function probabilityOfImprovementCI(
   const average = (xs: readonly (readonly number[])[], ys: readonly (readonly number[])[]) =>
     mean(xs.map((x, m) => probabilityOfImprovement(x, ys[m] as number[])));
   const rng = Rng.seeded(seed).split('poi');
-  const samples = Array.from({ length: reps }, () => average(resample(xByTask, rng), resample(yByTask, rng))).sort((a, b) => a - b);
-  return { estimate: average(xByTask, yByTask), low: percentile(samples, (1 - level) / 2), high: percentile(samples, 1 - (1 - level) / 2) };
+  const samples = Array.from({ length: reps }, () => average(resample(xByTask, rng), resample(yByTask, rng))).sort(
+    (a, b) => a - b,
+  );
+  return {
+    estimate: average(xByTask, yByTask),
+    low: percentile(samples, (1 - level) / 2),
+    high: percentile(samples, 1 - (1 - level) / 2),
+  };
 }
 
 /** Run-score distribution: for each threshold tau, the fraction of all scores > tau (strict). */

@@ -5,7 +5,7 @@
  * TinyZero's "0.1 only when wrong" rule is not a component here: it is anti-correlated with
  * `correct`, and per-reward normalisation (GDPO) would then cancel the correctness signal.
  */
-import { type Environment, type Episode, type Rng, Rng as SeededRng, resolveOptions, UsageError } from '@policy-lab/core';
+import { type Environment, type Episode, type Rng, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
 import { parseExpression } from './expression.js';
 
 export interface CountdownTask {
@@ -73,8 +73,10 @@ export function scoreCountdown(task: CountdownTask, answer: string): { correct: 
 
 export function countdown(options: CountdownOptions = {}): Environment<CountdownTask> {
   const resolved = resolveOptions<Required<CountdownOptions>>('countdown', OPTION_SPECS, options as Record<string, unknown>);
-  if (resolved.numbers < 2 || resolved.numbers > 6) throw new UsageError(`countdown: option 'numbers' must be 2..6, got ${resolved.numbers}`);
-  if (resolved.maxNumber < 2 || resolved.maxNumber > 99) throw new UsageError(`countdown: option 'maxNumber' must be 2..99, got ${resolved.maxNumber}`);
+  if (resolved.numbers < 2 || resolved.numbers > 6)
+    throw new UsageError(`countdown: option 'numbers' must be 2..6, got ${resolved.numbers}`);
+  if (resolved.maxNumber < 2 || resolved.maxNumber > 99)
+    throw new UsageError(`countdown: option 'maxNumber' must be 2..99, got ${resolved.maxNumber}`);
 
   return {
     name: 'countdown',

@@ -14,7 +14,9 @@ export function registerGradients(): Promise<void> {
   loaded ??= (async () => {
     const url = new URL('../../dist/tfjs-gradients.js', import.meta.url);
     if (!existsSync(fileURLToPath(url))) {
-      throw new RunError(`tfjs gradients are not built (${fileURLToPath(url)} is missing): run npm install at the repository root`);
+      throw new RunError(
+        `tfjs gradients are not built (${fileURLToPath(url)} is missing): run npm install at the repository root`,
+      );
     }
     await import(url.href);
   })();

@@ -5,9 +5,9 @@
  */
 import { UsageError } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { initWebgpu, type WebgpuAdapterInfo } from '../gpu/webgpu.js';
 import { type FastKernelStatus, installFastKernels, restoreStockKernels } from '../kernels/fast-kernels.js';
 import { prepareThreadedWasm } from '../kernels/threaded-wasm.js';
-import { initWebgpu, type WebgpuAdapterInfo } from '../gpu/webgpu.js';
 import { registerGradients } from './gradients.js';
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgpu'] as const;

@@ -32,12 +32,18 @@ describe('safetensors', () => {
 
   it('round-trips arbitrary float32 tensors exactly, with metadata', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((s) => s !== '__metadata__'), fc.float32Array({ maxLength: 20 })), (entries) => {
-        const tensors = Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, { shape: [v.length], data: v }]));
-        const decoded = decodeSafetensors(encodeSafetensors(tensors, { step: '3' }));
-        expect(decoded.metadata).toEqual({ step: '3' });
-        for (const [name, tensor] of Object.entries(tensors)) expect(decoded.tensors[name]?.data).toEqual(tensor.data);
-      }),
+      fc.property(
+        fc.dictionary(
+          fc.string({ minLength: 1, maxLength: 8 }).filter((s) => s !== '__metadata__'),
+          fc.float32Array({ maxLength: 20 }),
+        ),
+        (entries) => {
+          const tensors = Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, { shape: [v.length], data: v }]));
+          const decoded = decodeSafetensors(encodeSafetensors(tensors, { step: '3' }));
+          expect(decoded.metadata).toEqual({ step: '3' });
+          for (const [name, tensor] of Object.entries(tensors)) expect(decoded.tensors[name]?.data).toEqual(tensor.data);
+        },
+      ),
     );
   });
 
@@ -48,7 +54,9 @@ describe('safetensors', () => {
     expect(readdirSync(dir)).toEqual(['model.safetensors']); // no temp file left behind
     const bytes = readFileSync(file);
     writeFileSync(file, bytes.subarray(0, bytes.length - 3));
-    expect(() => loadSafetensors(file)).toThrow(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a valid safetensors file`));
+    expect(() => loadSafetensors(file)).toThrow(
+      new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a valid safetensors file`),
+    );
     writeFileSync(file, Buffer.concat([bytes.subarray(0, 9), Buffer.from('x'), bytes.subarray(10)]));
     expect(() => loadSafetensors(file)).toThrow(/header is not JSON/);
     writeFileSync(file, bytes.subarray(0, 5));

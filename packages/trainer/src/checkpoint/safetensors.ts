@@ -22,7 +22,8 @@ export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata
   for (const name of names) {
     const tensor = tensors[name] as NamedTensor;
     const expected = tensor.shape.reduce((a, b) => a * b, 1);
-    if (expected !== tensor.data.length) throw new RangeError(`tensor '${name}': shape ${JSON.stringify(tensor.shape)} does not match ${tensor.data.length} values`);
+    if (expected !== tensor.data.length)
+      throw new RangeError(`tensor '${name}': shape ${JSON.stringify(tensor.shape)} does not match ${tensor.data.length} values`);
     header[name] = { dtype: DTYPE, shape: tensor.shape, data_offsets: [offset, offset + tensor.data.byteLength] };
     offset += tensor.data.byteLength;
   }
@@ -45,7 +46,10 @@ export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array, file = '<buffer>'): { tensors: Record<string, NamedTensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  file = '<buffer>',
+): { tensors: Record<string, NamedTensor>; metadata: Record<string, string> } {
   const fail = (why: string): never => {
     throw new RunError(`${file}: not a valid safetensors file (${why})`);
   };

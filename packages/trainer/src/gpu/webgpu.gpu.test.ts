@@ -122,3 +122,77 @@ describe('webgpu backend', () => {
     );
   });
 });
+
+describe('webgpu on the policy', () => {
+  /** Loss gradients and the weights after one Adam step, for the same seeded policy and batch. */
+  async function policyStep(
+    backend: string,
+  ): Promise<{ gradients: Float32Array[]; after: Float32Array[]; logprobs: Float32Array }> {
+    await tf.setBackend(backend);
+    const { Rng } = await import('@policy-lab/core');
+    const { createPolicy } = await import('../model/transformer.js');
+    const { Adam } = await import('../optim/adam.js');
+    const { ppoClip } = await import('../losses/ppo-clip.js');
+    const policy = createPolicy(
+      { vocabSize: 24, dim: 32, layers: 2, heads: 4, contextLength: 16, mlpRatio: 4, valueHead: false },
+      Rng.seeded(8),
+    );
+    const rng = Rng.seeded(9);
+    const ids = tf.tensor2d(
+      Array.from({ length: 4 * 12 }, () => rng.int(0, 23)),
+      [4, 12],
+      'int32',
+    );
+    const targets = tf.tensor2d(
+      Array.from({ length: 4 * 12 }, () => rng.int(0, 23)),
+      [4, 12],
+      'int32',
+    );
+    const advantages = tf.tensor2d(
+      Array.from({ length: 4 * 12 }, (_, i) => (i % 5) - 2),
+      [4, 12],
+    );
+    const logprobs = (await policy.score(ids, targets).logprobs.data()) as Float32Array;
+    const { grads } = tf.variableGrads(() => {
+      const scored = policy.score(ids, targets);
+      return ppoClip().loss(
+        {
+          logprobs: scored.logprobs,
+          oldLogprobs: tf.zeros([4, 12]),
+          advantages,
+          mask: tf.ones([4, 12]),
+          weights: tf.ones([4]),
+          aggregation: 'token-mean',
+          normLength: 12,
+        },
+        tf,
+      ).loss as tf.Scalar;
+    }, policy.variables);
+    const gradients = await Promise.all(
+      policy.variables.map(async (v) => (await (grads[v.name] as tf.Tensor).data()) as Float32Array),
+    );
+    new Adam(policy.variables, { learningRate: 1e-3 }).apply(policy.variables.map((v) => grads[v.name] as tf.Tensor));
+    const after = await Promise.all(policy.variables.map(async (v) => (await v.data()) as Float32Array));
+    policy.dispose();
+    return { gradients, after, logprobs };
+  }
+
+  it('matches cpu on log-probs, loss gradients (1e-5 relative) and one Adam step', async () => {
+    if (startError) throw startError;
+    const cpu = await policyStep('cpu');
+    const gpu = await policyStep('webgpu');
+    const worst = (a: Float32Array, b: Float32Array) => {
+      let scale = 1e-12;
+      let diff = 0;
+      for (let i = 0; i < a.length; i++) {
+        scale = Math.max(scale, Math.abs(a[i] as number));
+        diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
+      }
+      return { diff, relative: diff / scale };
+    };
+    expect(worst(cpu.logprobs, gpu.logprobs).diff).toBeLessThan(1e-4);
+    cpu.gradients.forEach((g, i) => expect(worst(g, gpu.gradients[i] as Float32Array).relative).toBeLessThan(1e-5));
+    // One step moves each weight by about the learning rate; compare the steps, not the trajectories.
+    cpu.after.forEach((w, i) => expect(worst(w, gpu.after[i] as Float32Array).diff).toBeLessThan(2e-4));
+  });
+});

@@ -81,9 +81,13 @@ export async function initWebgpu(tfjs: typeof tf, options: WebgpuOptions = {}): 
   if (!ok)
     throw new UsageError(`backend 'webgpu': tfjs could not start on adapter ${info.vendor} ${info.description}; ${SETUP_HINT}`);
   await tfjs.ready();
+  // Dawn's pending GPU work does not keep Node's event loop alive: without this timer a
+  // process awaiting a readback can exit half-way. release() (or process.exit) ends it.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   return {
     adapter: info,
     release() {
+      clearInterval(keepAlive);
       tfjs.removeBackend('webgpu');
       delete (globalThis as unknown as { navigator: { gpu?: unknown } }).navigator.gpu;
     },

@@ -123,13 +123,29 @@ describe('fast kernels on the full policy', () => {
   it('give the same loss gradients as the stock kernels (1e-5 relative per tensor)', async () => {
     const { Rng } = await import('@policy-lab/core');
     const { createPolicy } = await import('../model/transformer.js');
-    const policy = createPolicy({ vocabSize: 20, dim: 32, layers: 2, heads: 4, contextLength: 16, mlpRatio: 4, valueHead: false }, Rng.seeded(4));
+    const policy = createPolicy(
+      { vocabSize: 20, dim: 32, layers: 2, heads: 4, contextLength: 16, mlpRatio: 4, valueHead: false },
+      Rng.seeded(4),
+    );
     const rng = Rng.seeded(5);
-    const ids = tf.tensor2d(Array.from({ length: 6 * 16 }, () => rng.int(0, 19)), [6, 16], 'int32');
-    const targets = tf.tensor2d(Array.from({ length: 6 * 16 }, () => rng.int(0, 19)), [6, 16], 'int32');
+    const ids = tf.tensor2d(
+      Array.from({ length: 6 * 16 }, () => rng.int(0, 19)),
+      [6, 16],
+      'int32',
+    );
+    const targets = tf.tensor2d(
+      Array.from({ length: 6 * 16 }, () => rng.int(0, 19)),
+      [6, 16],
+      'int32',
+    );
     const gradients = async () => {
-      const { grads } = tf.variableGrads(() => tf.neg(tf.mean(policy.score(ids, targets).logprobs)) as tf.Scalar, policy.variables);
-      const out = await Promise.all(policy.variables.map(async (v) => (await (grads[v.name] as tf.Tensor).data()) as Float32Array));
+      const { grads } = tf.variableGrads(
+        () => tf.neg(tf.mean(policy.score(ids, targets).logprobs)) as tf.Scalar,
+        policy.variables,
+      );
+      const out = await Promise.all(
+        policy.variables.map(async (v) => (await (grads[v.name] as tf.Tensor).data()) as Float32Array),
+      );
       tf.dispose(Object.values(grads));
       return out;
     };

@@ -32,16 +32,47 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'method' | 'env' | 'seed' |
 type Overrides = Record<string, unknown>;
 
 const NUMERIC_KEYS = [
-  'tasksPerStep', 'groupSize', 'learningRate', 'weightDecay', 'gradClip', 'warmupSteps', 'epochs', 'minibatches',
-  'clipLow', 'clipHigh', 'temperature', 'maxNewTokens', 'divergenceCoef', 'entropyCoef', 'evalEvery', 'evalTasks',
-  'evalSamples', 'checkpointEvery', 'sftSteps',
+  'tasksPerStep',
+  'groupSize',
+  'learningRate',
+  'weightDecay',
+  'gradClip',
+  'warmupSteps',
+  'epochs',
+  'minibatches',
+  'clipLow',
+  'clipHigh',
+  'temperature',
+  'maxNewTokens',
+  'divergenceCoef',
+  'entropyCoef',
+  'evalEvery',
+  'evalTasks',
+  'evalSamples',
+  'checkpointEvery',
+  'sftSteps',
 ] as const;
-const INTEGER_KEYS = new Set(['tasksPerStep', 'groupSize', 'warmupSteps', 'epochs', 'minibatches', 'maxNewTokens', 'evalEvery', 'evalTasks', 'evalSamples', 'checkpointEvery', 'sftSteps']);
+const INTEGER_KEYS = new Set([
+  'tasksPerStep',
+  'groupSize',
+  'warmupSteps',
+  'epochs',
+  'minibatches',
+  'maxNewTokens',
+  'evalEvery',
+  'evalTasks',
+  'evalSamples',
+  'checkpointEvery',
+  'sftSteps',
+]);
 const MODEL_KEYS = ['dim', 'layers', 'heads', 'contextLength', 'mlpRatio', 'valueHead'] as const;
 /** Keys that route to plugins rather than to the shared configuration. */
 export const PLUGIN_OVERRIDE_KEYS = ['estimator', 'loss', 'divergence', 'weights'] as const;
 
-export function resolveTrainConfig(base: { method: Method; env: Environment; seed: number; budget: TrainConfig['budget'] }, overrides: Overrides = {}): TrainConfig {
+export function resolveTrainConfig(
+  base: { method: Method; env: Environment; seed: number; budget: TrainConfig['budget'] },
+  overrides: Overrides = {},
+): TrainConfig {
   const recommended = base.env.recommended ?? {};
   const config: TrainConfig = {
     ...DEFAULT_TRAIN_CONFIG,
@@ -51,13 +82,17 @@ export function resolveTrainConfig(base: { method: Method; env: Environment; see
     seed: base.seed,
     budget: base.budget,
   };
-  for (const key of ['dim', 'layers', 'heads', 'contextLength'] as const) if (recommended[key] !== undefined) config.model[key] = recommended[key] as number;
+  for (const key of ['dim', 'layers', 'heads', 'contextLength'] as const)
+    if (recommended[key] !== undefined) config.model[key] = recommended[key] as number;
   if (recommended.maxNewTokens !== undefined) config.maxNewTokens = recommended.maxNewTokens;
   apply(config, (base.method.defaults ?? {}) as Overrides, `method ${base.method.name} defaults`);
   apply(config, overrides, '--set');
-  if (config.model.dim % config.model.heads !== 0) throw new UsageError(`--set model.dim (${config.model.dim}) must be divisible by model.heads (${config.model.heads})`);
+  if (config.model.dim % config.model.heads !== 0)
+    throw new UsageError(`--set model.dim (${config.model.dim}) must be divisible by model.heads (${config.model.heads})`);
   if (config.maxNewTokens >= config.model.contextLength) {
-    throw new UsageError(`maxNewTokens (${config.maxNewTokens}) must be smaller than model.contextLength (${config.model.contextLength})`);
+    throw new UsageError(
+      `maxNewTokens (${config.maxNewTokens}) must be smaller than model.contextLength (${config.model.contextLength})`,
+    );
   }
   return config;
 }
@@ -74,30 +109,41 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
       continue;
     }
     if (key === 'model') {
-      if (typeof value !== 'object' || value === null) throw new UsageError(`${source}: model must be an object of ${MODEL_KEYS.join(', ')}`);
+      if (typeof value !== 'object' || value === null)
+        throw new UsageError(`${source}: model must be an object of ${MODEL_KEYS.join(', ')}`);
       for (const [modelKey, modelValue] of Object.entries(value)) {
-        if (!(MODEL_KEYS as readonly string[]).includes(modelKey)) throw new UsageError(`${source}: unknown key 'model.${modelKey}'; accepted: ${MODEL_KEYS.map((k) => `model.${k}`).join(', ')}`);
+        if (!(MODEL_KEYS as readonly string[]).includes(modelKey))
+          throw new UsageError(
+            `${source}: unknown key 'model.${modelKey}'; accepted: ${MODEL_KEYS.map((k) => `model.${k}`).join(', ')}`,
+          );
         if (modelKey === 'valueHead') {
-          if (typeof modelValue !== 'boolean') throw new UsageError(`${source}: model.valueHead must be true or false, got ${JSON.stringify(modelValue)}`);
+          if (typeof modelValue !== 'boolean')
+            throw new UsageError(`${source}: model.valueHead must be true or false, got ${JSON.stringify(modelValue)}`);
           config.model.valueHead = modelValue;
         } else {
-          if (!Number.isInteger(modelValue) || (modelValue as number) <= 0) throw new UsageError(`${source}: model.${modelKey} must be a positive integer, got ${JSON.stringify(modelValue)}`);
+          if (!Number.isInteger(modelValue) || (modelValue as number) <= 0)
+            throw new UsageError(`${source}: model.${modelKey} must be a positive integer, got ${JSON.stringify(modelValue)}`);
           (config.model as unknown as Record<string, number>)[modelKey] = modelValue as number;
         }
       }
       continue;
     }
     if (key === 'aggregation') {
-      if (!AGGREGATIONS.includes(value as never)) throw new UsageError(`${source}: aggregation must be one of ${AGGREGATIONS.join(', ')}, got ${JSON.stringify(value)}`);
+      if (!AGGREGATIONS.includes(value as never))
+        throw new UsageError(`${source}: aggregation must be one of ${AGGREGATIONS.join(', ')}, got ${JSON.stringify(value)}`);
       config.aggregation = value as TrainConfig['aggregation'];
       continue;
     }
     if (!(NUMERIC_KEYS as readonly string[]).includes(key)) {
-      throw new UsageError(`${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions'].join(', ')}`);
+      throw new UsageError(
+        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions'].join(', ')}`,
+      );
     }
     const integer = INTEGER_KEYS.has(key);
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
-      throw new UsageError(`${source}: ${key} must be a non-negative ${integer ? 'integer' : 'number'}, got ${JSON.stringify(value)}`);
+      throw new UsageError(
+        `${source}: ${key} must be a non-negative ${integer ? 'integer' : 'number'}, got ${JSON.stringify(value)}`,
+      );
     }
     (config as unknown as Record<string, number>)[key] = value;
   }

@@ -17,13 +17,23 @@ export async function evaluate(
   options: { samples: number; maxNewTokens: number; rng: Rng },
 ): Promise<EvalResult> {
   const requests = tasks.map((task, k) => ({ task, groupId: `eval${k}`, count: options.samples }));
-  const sampled = await collectRollouts(policy, tokenizer, env, requests, { maxNewTokens: options.maxNewTokens, temperature: 1, rng: options.rng.split('sampled') });
-  const greedy = await collectRollouts(policy, tokenizer, env, tasks.map((task, k) => ({ task, groupId: `greedy${k}`, count: 1 })), {
+  const sampled = await collectRollouts(policy, tokenizer, env, requests, {
     maxNewTokens: options.maxNewTokens,
     temperature: 1,
-    greedy: true,
-    rng: options.rng.split('greedy'),
+    rng: options.rng.split('sampled'),
   });
+  const greedy = await collectRollouts(
+    policy,
+    tokenizer,
+    env,
+    tasks.map((task, k) => ({ task, groupId: `greedy${k}`, count: 1 })),
+    {
+      maxNewTokens: options.maxNewTokens,
+      temperature: 1,
+      greedy: true,
+      rng: options.rng.split('greedy'),
+    },
+  );
   const all = sampled.flat();
   const reward: Record<string, number> = {};
   for (const { name } of env.rewardComponents) reward[name] = all.reduce((a, r) => a + (r.reward[name] ?? 0), 0) / all.length;

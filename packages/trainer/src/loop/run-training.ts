@@ -8,11 +8,11 @@
  * randomness depends only on (seed, step): resuming needs the weights, the optimizer state,
  * the budget consumed and the metrics so far, and nothing else.
  */
-import { existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  type Advantages,
   type AdvantageEstimator,
+  type Advantages,
   BudgetMeter,
   type Divergence,
   type Environment,
@@ -28,13 +28,13 @@ import {
   weightedSum,
 } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend/select-backend.js';
+import { backendInfo, initBackend } from '../backend/select-backend.js';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
 import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
 import { Adam, clipByGlobalNorm } from '../optim/adam.js';
 import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import type { CurvePoint, EvalResult, TrainOptions, TrainResult } from './api.js';
-import { disposeBatch, rowsFromRollouts, toTensors, type TrainingRow } from './batch.js';
+import { disposeBatch, rowsFromRollouts, type TrainingRow, toTensors } from './batch.js';
 import { resolveTrainConfig } from './config.js';
 import { evaluate } from './evaluate.js';
 import { collectRollouts, generatedTokens } from './rollouts.js';
@@ -57,13 +57,18 @@ interface Resolved {
 /** Looks every plugin up through the registry (the built-ins have no private door). */
 function resolvePlugins(options: TrainOptions): Resolved {
   const { registry } = options;
-  if (!Number.isSafeInteger(options.seed) || options.seed < 0) throw new UsageError(`bad seed '${options.seed}': expected a non-negative integer`);
+  if (!Number.isSafeInteger(options.seed) || options.seed < 0)
+    throw new UsageError(`bad seed '${options.seed}': expected a non-negative integer`);
   const method = registry.get('methods', options.method);
   const env = registry.get('environments', options.env);
   const overrides = options.overrides ?? {};
   const config = resolveTrainConfig({ method, env, seed: options.seed, budget: options.budget }, overrides);
   const estimatorOptions = (config.estimatorOptions ?? {}) as Record<string, unknown>;
-  const estimator = registry.resolve('estimators', method.estimator, Object.keys(estimatorOptions).length ? estimatorOptions : undefined);
+  const estimator = registry.resolve(
+    'estimators',
+    method.estimator,
+    Object.keys(estimatorOptions).length ? estimatorOptions : undefined,
+  );
   const lossRef = (config.loss as string | undefined) ?? method.loss;
   const lossOptions = {
     ...(typeof lossRef === 'object' && lossRef.options ? lossRef.options : {}),
@@ -72,10 +77,13 @@ function resolvePlugins(options: TrainOptions): Resolved {
   };
   const lossName = typeof lossRef === 'string' ? lossRef : lossRef.name;
   const lossPlugin = registry.get('losses', lossName);
-  const loss = (Object.keys(lossOptions).length && lossPlugin.configure ? registry.resolve('losses', lossName, lossOptions) : lossPlugin) as PolicyLoss<Tf, tf.Tensor>;
+  const loss = (
+    Object.keys(lossOptions).length && lossPlugin.configure ? registry.resolve('losses', lossName, lossOptions) : lossPlugin
+  ) as PolicyLoss<Tf, tf.Tensor>;
   const divergenceRef = (config.divergence as string | undefined) ?? method.divergence;
   const divergence = divergenceRef ? (registry.resolve('divergences', divergenceRef) as Divergence<Tf, tf.Tensor>) : undefined;
-  if (divergence && !divergence.penalty) throw new UsageError(`divergence '${divergence.name}' has no tensor penalty; it cannot be used as the trainer's penalty`);
+  if (divergence && !divergence.penalty)
+    throw new UsageError(`divergence '${divergence.name}' has no tensor penalty; it cannot be used as the trainer's penalty`);
   const shapers = (method.shapers ?? []).map((ref) => registry.resolve('shapers', ref));
   if (estimator.needsCritic && !config.model.valueHead) config.model.valueHead = true;
   return { method, env, estimator, loss, ...(divergence ? { divergence } : {}), shapers, config };
@@ -94,7 +102,12 @@ interface RunState {
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const plugins = resolvePlugins(options);
   const { env, estimator, config } = plugins;
-  const backend = await initBackend({ name: options.backend ?? 'wasm' });
+  // A process starts its backend once (the CLI does it with its flags); start it here otherwise.
+  const running = backendInfo();
+  if (running && options.backend && running.name !== options.backend) {
+    throw new UsageError(`backend ${running.name} is already running in this process; cannot train on ${options.backend}`);
+  }
+  const backend = running ?? (await initBackend({ name: options.backend ?? 'wasm' }));
   const started = performance.now();
 
   // The model, its tokenizer and the SFT starting point.
@@ -127,14 +140,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const reference = plugins.divergence ? policy.freeze() : undefined;
   const testTasks = env.tasks('test', { seed: 0, count: config.evalTasks });
   const trainTasks = env.tasks('train', { seed: config.seed });
-  if (trainTasks.length === 0 || testTasks.length === 0) throw new RunError(`environment '${env.name}' gave no ${trainTasks.length === 0 ? 'train' : 'test'} tasks`);
+  if (trainTasks.length === 0 || testTasks.length === 0)
+    throw new RunError(`environment '${env.name}' gave no ${trainTasks.length === 0 ? 'train' : 'test'} tasks`);
   const runEval = async (step: number) => {
     const t0 = performance.now();
     options.onProgress?.({ step, fraction: meter.progress(), phase: 'eval' });
-    const result = await evaluate(policy, tokenizer, env, testTasks, { samples: config.evalSamples, maxNewTokens: config.maxNewTokens, rng: Rng.seeded(config.seed).split(`eval/${step}`) });
+    const result = await evaluate(policy, tokenizer, env, testTasks, {
+      samples: config.evalSamples,
+      maxNewTokens: config.maxNewTokens,
+      rng: Rng.seeded(config.seed).split(`eval/${step}`),
+    });
     state.timings.evalSeconds = (state.timings.evalSeconds ?? 0) + (performance.now() - t0) / 1000;
     const consumed = meter.consumed;
-    state.curve.push({ step, episodes: consumed.episodes, generatedTokens: consumed.generatedTokens, success: result.success, reward: result.reward });
+    state.curve.push({
+      step,
+      episodes: consumed.episodes,
+      generatedTokens: consumed.generatedTokens,
+      success: result.success,
+      reward: result.reward,
+    });
     state.lastEval = { step, result };
     return result;
   };
@@ -142,7 +166,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // The RL loop: stop before a step that could exceed the budget.
   const episodesPerStep = config.tasksPerStep * (estimator.rolloutsPerGroup?.(config.groupSize) ?? config.groupSize);
-  const worstCase = { episodes: episodesPerStep, generatedTokens: episodesPerStep * env.maxTurns * config.maxNewTokens, seconds: 0 };
+  const worstCase = {
+    episodes: episodesPerStep,
+    generatedTokens: episodesPerStep * env.maxTurns * config.maxNewTokens,
+    seconds: 0,
+  };
   let finalEval: EvalResult | undefined;
   while (meter.canAfford({ ...worstCase, seconds: lastStepSeconds(state) })) {
     const stepStarted = performance.now();
@@ -153,13 +181,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     state.timings.trainSeconds = (state.timings.trainSeconds ?? 0) + seconds;
     state.timings.lastStepSeconds = seconds;
     for (const [key, value] of Object.entries(metrics)) state.sums[key] = (state.sums[key] ?? 0) + value;
-    if (metricsFile) appendFileSync(metricsFile, `${JSON.stringify({ step: state.step, ...metrics, consumed: meter.consumed })}\n`);
+    if (metricsFile)
+      appendFileSync(metricsFile, `${JSON.stringify({ step: state.step, ...metrics, consumed: meter.consumed })}\n`);
     const lastStep = !meter.canAfford({ ...worstCase, seconds });
     if (state.step % config.evalEvery === 0 || lastStep) {
       const result = await runEval(state.step);
       if (lastStep) finalEval = result;
     }
-    options.onProgress?.({ step: state.step, fraction: meter.progress(), phase: 'train', ...(state.curve.length ? { success: state.curve[state.curve.length - 1]?.success } : {}) });
+    options.onProgress?.({
+      step: state.step,
+      fraction: meter.progress(),
+      phase: 'train',
+      ...(state.curve.length ? { success: state.curve[state.curve.length - 1]?.success } : {}),
+    });
     if (checkpointFile && (state.step % config.checkpointEvery === 0 || lastStep)) {
       await saveCheckpoint(policy, optimizer, meter, state, names, config, tokenizer, checkpointFile, sidecarFile as string);
     }
@@ -179,7 +213,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     steps: state.step,
     curve: state.curve,
     diagnostics,
-    timings: { ...state.timings, totalSeconds: (performance.now() - started) / 1000, kernels: backend.kernels === 'fast' ? 1 : 0, threads: backend.threads },
+    timings: {
+      ...state.timings,
+      totalSeconds: (performance.now() - started) / 1000,
+      kernels: backend.kernels === 'fast' ? 1 : 0,
+      threads: backend.threads,
+    },
   };
   optimizer.dispose();
   reference?.dispose();
@@ -209,13 +248,28 @@ async function trainingStep(
   // 1. Draw tasks. 2. Roll out one group per task.
   const taskRng = rng.split('tasks');
   const groupSize = estimator.rolloutsPerGroup?.(config.groupSize) ?? config.groupSize;
-  const requests = Array.from({ length: config.tasksPerStep }, (_, k) => ({ task: trainTasks[taskRng.int(0, trainTasks.length - 1)], groupId: `s${step}g${k}`, count: groupSize }));
-  let groups = await collectRollouts(policy, tokenizer, env, requests, { maxNewTokens: config.maxNewTokens, temperature: config.temperature, rng: rng.split('rollout') });
+  const requests = Array.from({ length: config.tasksPerStep }, (_, k) => ({
+    task: trainTasks[taskRng.int(0, trainTasks.length - 1)],
+    groupId: `s${step}g${k}`,
+    count: groupSize,
+  }));
+  let groups = await collectRollouts(policy, tokenizer, env, requests, {
+    maxNewTokens: config.maxNewTokens,
+    temperature: config.temperature,
+    rng: rng.split('rollout'),
+  });
   charge(meter, groups.flat());
 
   // 3. Shape rewards.
   for (const shaper of plugins.shapers) {
-    const shaped = shaper.shape(groups.flat(), { rng: rng.split(`shape/${shaper.name}`), step, weights, components: env.rewardComponents.map((c) => c.name), maxNewTokens: config.maxNewTokens, charge: (cost) => meter.charge(cost) });
+    const shaped = shaper.shape(groups.flat(), {
+      rng: rng.split(`shape/${shaper.name}`),
+      step,
+      weights,
+      components: env.rewardComponents.map((c) => c.name),
+      maxNewTokens: config.maxNewTokens,
+      charge: (cost) => meter.charge(cost),
+    });
     let offset = 0;
     groups = groups.map((g) => {
       const next = shaped.slice(offset, offset + g.length);
@@ -230,11 +284,19 @@ async function trainingStep(
     scalar,
     step,
     services: {
-      score: async (requests2, which) => scoreTexts(which === 'reference' && reference ? reference : policy, tokenizer, requests2),
+      score: async (requests2, which) =>
+        scoreTexts(which === 'reference' && reference ? reference : policy, tokenizer, requests2),
       rollouts: async ({ groupId, count, greedy }) => {
         const request = requests.find((r) => r.groupId === groupId);
         if (!request) throw new RunError(`estimator asked for rollouts of unknown group '${groupId}'`);
-        const extra = (await collectRollouts(policy, tokenizer, env, [{ ...request, groupId: `${groupId}x`, count }], { maxNewTokens: config.maxNewTokens, temperature: config.temperature, greedy: greedy ?? false, rng: rng.split(`extra/${groupId}`) })).flat();
+        const extra = (
+          await collectRollouts(policy, tokenizer, env, [{ ...request, groupId: `${groupId}x`, count }], {
+            maxNewTokens: config.maxNewTokens,
+            temperature: config.temperature,
+            greedy: greedy ?? false,
+            rng: rng.split(`extra/${groupId}`),
+          })
+        ).flat();
         charge(meter, extra);
         return extra;
       },
@@ -264,7 +326,8 @@ async function trainingStep(
   if (rows.length === 0) return metrics;
 
   // 5-6. Loss and optimizer: epochs x minibatches over the rows.
-  const learningRate = config.warmupSteps > 0 ? config.learningRate * Math.min(1, step / config.warmupSteps) : config.learningRate;
+  const learningRate =
+    config.warmupSteps > 0 ? config.learningRate * Math.min(1, step / config.warmupSteps) : config.learningRate;
   const order = rng.split('minibatches');
   const totals: StepMetrics = {};
   let updates = 0;
@@ -328,15 +391,31 @@ async function optimizeOn(
   const gradients = policy.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
   const { clipped, norm } = clipByGlobalNorm(gradients, config.gradClip);
   optimizer.apply(clipped, learningRate);
-  const out: StepMetrics = { loss: (await value.data())[0] as number, gradNorm: (await norm.data())[0] as number, trainedTokens: batch.trainedTokens };
+  const out: StepMetrics = {
+    loss: (await value.data())[0] as number,
+    gradNorm: (await norm.data())[0] as number,
+    trainedTokens: batch.trainedTokens,
+  };
   for (const [key, scalar] of Object.entries(scalars)) out[key] = (await scalar.data())[0] as number;
-  tf.dispose([value, norm, ...clipped, ...Object.values(grads), ...Object.values(scalars), ...(refLogprobs ? [refLogprobs] : [])]);
+  tf.dispose([
+    value,
+    norm,
+    ...clipped,
+    ...Object.values(grads),
+    ...Object.values(scalars),
+    ...(refLogprobs ? [refLogprobs] : []),
+  ]);
   disposeBatch(batch);
-  for (const [key, v] of Object.entries(out)) if (!Number.isFinite(v)) throw new RunError(`step produced a non-finite ${key} (${v}); lower the learning rate`);
+  for (const [key, v] of Object.entries(out))
+    if (!Number.isFinite(v)) throw new RunError(`step produced a non-finite ${key} (${v}); lower the learning rate`);
   return out;
 }
 
-async function scoreTexts(policy: { score: TransformerPolicy['score'] }, tokenizer: CharTokenizer, requests: readonly { context: string; continuation: string }[]): Promise<number[][]> {
+async function scoreTexts(
+  policy: { score: TransformerPolicy['score'] },
+  tokenizer: CharTokenizer,
+  requests: readonly { context: string; continuation: string }[],
+): Promise<number[][]> {
   const out: number[][] = [];
   for (const request of requests) {
     const context = [1, ...tokenizer.encode(request.context)];
@@ -356,13 +435,20 @@ async function scoreTexts(policy: { score: TransformerPolicy['score'] }, tokeniz
 }
 
 function charge(meter: BudgetMeter, rollouts: readonly Rollout[]): void {
-  meter.charge({ episodes: rollouts.length, envSteps: rollouts.reduce((a, r) => a + r.turns.length, 0), generatedTokens: generatedTokens(rollouts) });
+  meter.charge({
+    episodes: rollouts.length,
+    envSteps: rollouts.reduce((a, r) => a + r.turns.length, 0),
+    generatedTokens: generatedTokens(rollouts),
+  });
 }
 
 function componentWeights(env: Environment, config: TrainConfig): Record<string, number> {
   const weights = Object.fromEntries(env.rewardComponents.map((c) => [c.name, c.weight]));
   for (const [name, weight] of Object.entries(config.weights ?? {})) {
-    if (!(name in weights)) throw new UsageError(`--set weights.${name}: environment '${env.name}' has no reward component '${name}' (has: ${Object.keys(weights).join(', ')})`);
+    if (!(name in weights))
+      throw new UsageError(
+        `--set weights.${name}: environment '${env.name}' has no reward component '${name}' (has: ${Object.keys(weights).join(', ')})`,
+      );
     weights[name] = weight;
   }
   return weights;
@@ -409,18 +495,55 @@ async function saveCheckpoint(
   saveSafetensors(`${file}.step${state.step}`, tensors, { step: String(state.step) });
   const { renameSync } = await import('node:fs');
   renameSync(`${file}.step${state.step}`, file);
-  writeFileAtomic(sidecar, JSON.stringify({ step: state.step, adamStep: adam.step, consumed: meter.consumed, curve: state.curve, initial: state.initial, lastEval: state.lastEval, sums: state.sums, timings: state.timings, config, tokenizer: tokenizer.toJSON() }, null, 1));
+  writeFileAtomic(
+    sidecar,
+    JSON.stringify(
+      {
+        step: state.step,
+        adamStep: adam.step,
+        consumed: meter.consumed,
+        curve: state.curve,
+        initial: state.initial,
+        lastEval: state.lastEval,
+        sums: state.sums,
+        timings: state.timings,
+        config,
+        tokenizer: tokenizer.toJSON(),
+      },
+      null,
+      1,
+    ),
+  );
 }
 
-function restore(policy: TransformerPolicy, optimizer: Adam, meter: BudgetMeter, state: RunState, names: readonly string[], file: string, sidecar: string, metricsFile: string): void {
-  let saved: { step: number; adamStep: number; consumed: BudgetMeter['consumed']; curve: CurvePoint[]; initial: EvalResult; lastEval?: RunState['lastEval']; sums: StepMetrics; timings: Record<string, number> };
+function restore(
+  policy: TransformerPolicy,
+  optimizer: Adam,
+  meter: BudgetMeter,
+  state: RunState,
+  names: readonly string[],
+  file: string,
+  sidecar: string,
+  metricsFile: string,
+): void {
+  let saved: {
+    step: number;
+    adamStep: number;
+    consumed: BudgetMeter['consumed'];
+    curve: CurvePoint[];
+    initial: EvalResult;
+    lastEval?: RunState['lastEval'];
+    sums: StepMetrics;
+    timings: Record<string, number>;
+  };
   try {
     saved = JSON.parse(readFileSync(sidecar, 'utf8'));
   } catch (error) {
     throw new RunError(`${sidecar}: cannot read the checkpoint sidecar (${(error as Error).message})`);
   }
   const { tensors, metadata } = loadSafetensors(file);
-  if (Number(metadata.step) !== saved.step) throw new RunError(`${file}: holds step ${metadata.step} but ${sidecar} says ${saved.step}`);
+  if (Number(metadata.step) !== saved.step)
+    throw new RunError(`${file}: holds step ${metadata.step} but ${sidecar} says ${saved.step}`);
   writeWeights(policy, names, tensors, file, 'model.');
   optimizer.restore({
     step: saved.adamStep,

@@ -10,8 +10,8 @@ import { type Environment, Rng, type TrainConfig } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadSafetensors, saveSafetensors } from '../checkpoint/safetensors.js';
 import type { PolicyModel } from '../model/policy.js';
-import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import { Adam } from '../optim/adam.js';
+import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import { disposeBatch, type TrainingRow, toTensors } from './batch.js';
 import { promptFor } from './rollouts.js';
 import { readWeights, writeWeights } from './weights.js';
@@ -28,7 +28,13 @@ const SFT_LEARNING_RATE = 3e-3;
 const SFT_BATCH = 32;
 
 /** Rows of (context, expert action + eos) from replaying demonstrations on train tasks. */
-export function demonstrationRows(env: Environment, tokenizer: CharTokenizer, tasks: readonly unknown[], config: TrainConfig, rng: Rng): TrainingRow[] {
+export function demonstrationRows(
+  env: Environment,
+  tokenizer: CharTokenizer,
+  tasks: readonly unknown[],
+  config: TrainConfig,
+  rng: Rng,
+): TrainingRow[] {
   if (!env.demonstrate) throw new Error(`environment '${env.name}' has no expert demonstrate(); run with --sft none`);
   const limit = config.model.contextLength - config.maxNewTokens;
   const rows: TrainingRow[] = [];
@@ -47,7 +53,18 @@ export function demonstrationRows(env: Environment, tokenizer: CharTokenizer, ta
 }
 
 export function sftCacheKey(env: Environment, tokenizer: CharTokenizer, config: TrainConfig): string {
-  const key = { version: 1, env: env.name, envOptions: env.resolved ?? {}, model: config.model, maxNewTokens: config.maxNewTokens, tokenizer: tokenizer.toJSON(), steps: config.sftSteps, lr: SFT_LEARNING_RATE, batch: SFT_BATCH, seed: config.seed };
+  const key = {
+    version: 1,
+    env: env.name,
+    envOptions: env.resolved ?? {},
+    model: config.model,
+    maxNewTokens: config.maxNewTokens,
+    tokenizer: tokenizer.toJSON(),
+    steps: config.sftSteps,
+    lr: SFT_LEARNING_RATE,
+    batch: SFT_BATCH,
+    seed: config.seed,
+  };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 24);
 }
 
@@ -57,7 +74,10 @@ async function trainSft(policy: PolicyModel, rows: readonly TrainingRow[], steps
   try {
     for (let step = 0; step < steps; step++) {
       const stepRng = rng.split(`step/${step}`);
-      const chosen = Array.from({ length: Math.min(SFT_BATCH, rows.length) }, () => rows[stepRng.int(0, rows.length - 1)] as TrainingRow);
+      const chosen = Array.from(
+        { length: Math.min(SFT_BATCH, rows.length) },
+        () => rows[stepRng.int(0, rows.length - 1)] as TrainingRow,
+      );
       const batch = toTensors(chosen);
       const { value, grads } = tf.variableGrads(() => {
         const { logprobs } = policy.score(batch.inputs, batch.targets);

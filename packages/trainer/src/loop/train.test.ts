@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Registry } from '@policy-lab/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
-import { Registry } from '@policy-lab/core';
 import { plugin as trainerPlugin } from '../plugin.js';
 import { TINY, plugin as tinyPlugin } from '../test-support/tiny.js';
 import type { TrainResult } from './api.js';
@@ -21,11 +21,23 @@ function tinyRegistry(): Registry {
 }
 
 const temp = () => mkdtempSync(path.join(tmpdir(), 'train-'));
-const deterministic = (r: TrainResult) => ({ ...r, timings: undefined, budget: { ...r.budget, consumed: { ...r.budget.consumed, seconds: 0 } } });
+const deterministic = (r: TrainResult) => ({
+  ...r,
+  timings: undefined,
+  budget: { ...r.budget, consumed: { ...r.budget.consumed, seconds: 0 } },
+});
 
 describe('train on a test-local environment', () => {
   it('improves sampled success over the SFT start with a fixed seed', async () => {
-    const result = await train({ registry: tinyRegistry(), method: 'reinforce-mean', env: 'echo', seed: 3, budget: { episodes: 480 }, overrides: TINY, sftCacheDir: temp() });
+    const result = await train({
+      registry: tinyRegistry(),
+      method: 'reinforce-mean',
+      env: 'echo',
+      seed: 3,
+      budget: { episodes: 480 },
+      overrides: TINY,
+      sftCacheDir: temp(),
+    });
     expect(result.initial.success).toBeLessThan(0.9);
     expect(result.final.success).toBeGreaterThan(result.initial.success + 0.15);
     expect(result.steps).toBe(20);
@@ -33,7 +45,16 @@ describe('train on a test-local environment', () => {
   });
 
   it('gives identical results for the same seed and config, and different ones for another seed', async () => {
-    const run = (seed: number) => train({ registry: tinyRegistry(), method: 'reinforce-mean', env: 'echo', seed, budget: { episodes: 96 }, overrides: TINY, sft: 'none' });
+    const run = (seed: number) =>
+      train({
+        registry: tinyRegistry(),
+        method: 'reinforce-mean',
+        env: 'echo',
+        seed,
+        budget: { episodes: 96 },
+        overrides: TINY,
+        sft: 'none',
+      });
     const a = await run(1);
     const b = await run(1);
     expect(deterministic(a)).toEqual(deterministic(b));
@@ -41,17 +62,41 @@ describe('train on a test-local environment', () => {
   });
 
   it('stops before a step that could exceed the budget and charges discarded groups', async () => {
-    const result = await train({ registry: tinyRegistry(), method: 'reinforce-mean', env: 'echo', seed: 1, budget: { episodes: 100 }, overrides: TINY, sft: 'none' });
+    const result = await train({
+      registry: tinyRegistry(),
+      method: 'reinforce-mean',
+      env: 'echo',
+      seed: 1,
+      budget: { episodes: 100 },
+      overrides: TINY,
+      sft: 'none',
+    });
     expect(result.steps).toBe(4); // 24 episodes a step: a fifth would reach 120 > 100
     expect(result.budget.consumed.episodes).toBe(96);
-    const picky = await train({ registry: tinyRegistry(), method: 'picky', env: 'echo', seed: 1, budget: { episodes: 48 }, overrides: TINY, sft: 'none' });
+    const picky = await train({
+      registry: tinyRegistry(),
+      method: 'picky',
+      env: 'echo',
+      seed: 1,
+      budget: { episodes: 48 },
+      overrides: TINY,
+      sft: 'none',
+    });
     // nearly every group is discarded by an untrained policy, and every episode is still charged
     expect(picky.budget.consumed.episodes).toBe(48);
     expect(picky.budget.consumed.generatedTokens).toBeGreaterThan(0);
   });
 
   it('resumes after a crash at several points and ends exactly like an uninterrupted run', async () => {
-    const options = { registry: tinyRegistry(), method: 'reinforce-mean', env: 'echo', seed: 5, budget: { episodes: 144 }, overrides: { ...TINY, checkpointEvery: 2 }, sft: 'none' as const };
+    const options = {
+      registry: tinyRegistry(),
+      method: 'reinforce-mean',
+      env: 'echo',
+      seed: 5,
+      budget: { episodes: 144 },
+      overrides: { ...TINY, checkpointEvery: 2 },
+      sft: 'none' as const,
+    };
     const whole = await train({ ...options, outDir: temp() });
     for (const crashAt of [1, 3, 4]) {
       const outDir = temp();
@@ -66,16 +111,34 @@ describe('train on a test-local environment', () => {
       ).rejects.toThrow('simulated kill');
       const resumed = await train({ ...options, outDir, resume: true });
       expect(deterministic(resumed)).toEqual(deterministic(whole));
-      const steps = readFileSync(path.join(outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+      const steps = readFileSync(path.join(outDir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).step);
       expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
     }
   });
 
   it('refuses bad input with messages that name it', async () => {
     const registry = tinyRegistry();
-    await expect(train({ registry, method: 'nope', env: 'echo', seed: 1, budget: { episodes: 10 } })).rejects.toThrow(/unknown method 'nope'/);
-    await expect(train({ registry, method: 'reinforce-mean', env: 'echoo', seed: 1, budget: { episodes: 10 } })).rejects.toThrow(/unknown environment 'echoo': did you mean echo/);
-    await expect(train({ registry, method: 'reinforce-mean', env: 'echo', seed: 1, budget: { episodes: 10 }, overrides: { learningrate: 1 } })).rejects.toThrow(/unknown option 'learningrate'/);
-    await expect(train({ registry, method: 'reinforce-mean', env: 'echo', seed: -1, budget: { episodes: 10 } })).rejects.toThrow(/bad seed/);
+    await expect(train({ registry, method: 'nope', env: 'echo', seed: 1, budget: { episodes: 10 } })).rejects.toThrow(
+      /unknown method 'nope'/,
+    );
+    await expect(train({ registry, method: 'reinforce-mean', env: 'echoo', seed: 1, budget: { episodes: 10 } })).rejects.toThrow(
+      /unknown environment 'echoo': did you mean echo/,
+    );
+    await expect(
+      train({
+        registry,
+        method: 'reinforce-mean',
+        env: 'echo',
+        seed: 1,
+        budget: { episodes: 10 },
+        overrides: { learningrate: 1 },
+      }),
+    ).rejects.toThrow(/unknown option 'learningrate'/);
+    await expect(train({ registry, method: 'reinforce-mean', env: 'echo', seed: -1, budget: { episodes: 10 } })).rejects.toThrow(
+      /bad seed/,
+    );
   });
 });

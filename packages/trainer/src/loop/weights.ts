@@ -4,7 +4,11 @@ import type { NamedTensor } from '../checkpoint/safetensors.js';
 import type { PolicyModel } from '../model/policy.js';
 
 /** The model's weights by name (the order of `variables`). */
-export async function readWeights(policy: PolicyModel, names: readonly string[], prefix = ''): Promise<Record<string, NamedTensor>> {
+export async function readWeights(
+  policy: PolicyModel,
+  names: readonly string[],
+  prefix = '',
+): Promise<Record<string, NamedTensor>> {
   const out: Record<string, NamedTensor> = {};
   for (let i = 0; i < policy.variables.length; i++) {
     const v = policy.variables[i] as tf.Variable;
@@ -13,12 +17,19 @@ export async function readWeights(policy: PolicyModel, names: readonly string[],
   return out;
 }
 
-export function writeWeights(policy: PolicyModel, names: readonly string[], tensors: Record<string, NamedTensor>, file: string, prefix = ''): void {
+export function writeWeights(
+  policy: PolicyModel,
+  names: readonly string[],
+  tensors: Record<string, NamedTensor>,
+  file: string,
+  prefix = '',
+): void {
   policy.variables.forEach((v, i) => {
     const name = `${prefix}${names[i]}`;
     const saved = tensors[name];
     if (!saved) throw new RunError(`${file}: checkpoint has no tensor '${name}' (a different model?)`);
-    if (saved.shape.join('x') !== v.shape.join('x')) throw new RunError(`${file}: tensor '${name}' has shape ${saved.shape.join('x')}, the model needs ${v.shape.join('x')}`);
+    if (saved.shape.join('x') !== v.shape.join('x'))
+      throw new RunError(`${file}: tensor '${name}' has shape ${saved.shape.join('x')}, the model needs ${v.shape.join('x')}`);
     v.assign(tf.tensor(saved.data, v.shape));
   });
 }

@@ -13,8 +13,16 @@ const value = async (t: tf.Tensor) => (await t.data())[0] as number;
 
 describe('aggregation modes (methods.md 1.2, hand-computed)', () => {
   // two rows of 3 and 5 trained tokens (padded to 5), per-token losses 1..5
-  const perToken = () => tf.tensor2d([[1, 2, 3, 0, 0], [1, 2, 3, 4, 5]]);
-  const mask = () => tf.tensor2d([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]);
+  const perToken = () =>
+    tf.tensor2d([
+      [1, 2, 3, 0, 0],
+      [1, 2, 3, 4, 5],
+    ]);
+  const mask = () =>
+    tf.tensor2d([
+      [1, 1, 1, 0, 0],
+      [1, 1, 1, 1, 1],
+    ]);
   it.each([
     ['token-mean', (6 + 15) / 8],
     ['seq-mean-token-sum', (6 + 15) / 2],
@@ -63,7 +71,10 @@ describe('ppo-clip (hand-computed)', () => {
     // mean log-ratio = (ln 1.5 + ln 0.5 + 0) / 3; one ratio s for every token
     const s = Math.exp((Math.log(1.5) + Math.log(0.5)) / 3);
     const expected = [1, -1, 2].map((a) => -Math.min(s * a, Math.min(Math.max(s, 0.8), 1.2) * a));
-    expect(await value(ppoClip({ ratio: 'sequence' }).loss(batch([1, -1, 2]), tf).loss)).toBeCloseTo(expected.reduce((x, y) => x + y) / 3, 6);
+    expect(await value(ppoClip({ ratio: 'sequence' }).loss(batch([1, -1, 2]), tf).loss)).toBeCloseTo(
+      expected.reduce((x, y) => x + y) / 3,
+      6,
+    );
   });
 
   it('reinforce is -A log pi', async () => {
@@ -84,10 +95,20 @@ describe('Adam', () => {
       let adam = new Adam([w], { learningRate: 0.1, weightDecay: 0.01 });
       for (let step = 0; step < 6; step++) {
         if (step === restoreAfter) {
-          const saved = JSON.parse(JSON.stringify({ ...(await adam.state()), m: (await adam.state()).m.map((x) => Array.from(x)), v: (await adam.state()).v.map((x) => Array.from(x)) }));
+          const saved = JSON.parse(
+            JSON.stringify({
+              ...(await adam.state()),
+              m: (await adam.state()).m.map((x) => Array.from(x)),
+              v: (await adam.state()).v.map((x) => Array.from(x)),
+            }),
+          );
           adam.dispose();
           adam = new Adam([w], { learningRate: 0.1, weightDecay: 0.01 });
-          adam.restore({ step: saved.step, m: saved.m.map((x: number[]) => Float32Array.from(x)), v: saved.v.map((x: number[]) => Float32Array.from(x)) });
+          adam.restore({
+            step: saved.step,
+            m: saved.m.map((x: number[]) => Float32Array.from(x)),
+            v: saved.v.map((x: number[]) => Float32Array.from(x)),
+          });
         }
         const grad = tf.tidy(() => tf.mul(w, 2));
         adam.apply([grad]);

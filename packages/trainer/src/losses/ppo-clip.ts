@@ -11,7 +11,12 @@ export interface PpoClipOptions {
 }
 
 const OPTIONS = {
-  ratio: { type: 'enum', values: ['token', 'sequence'], default: 'token', doc: "importance ratio per token, or per sequence (geometric mean, GSPO)" },
+  ratio: {
+    type: 'enum',
+    values: ['token', 'sequence'],
+    default: 'token',
+    doc: 'importance ratio per token, or per sequence (geometric mean, GSPO)',
+  },
   clipLow: { type: 'number', default: 0.2, doc: 'lower clip range: ratio >= 1 - clipLow' },
   clipHigh: { type: 'number', default: 0.2, doc: 'upper clip range: ratio <= 1 + clipHigh (DAPO clip-higher: 0.28)' },
   dualClip: { type: 'number', doc: 'dual-clip constant c > 1 for negative advantages (off when unset)' },
@@ -31,10 +36,16 @@ function ratios(tfjs: Tf, batch: LossBatch<T>, kind: 'token' | 'sequence'): tf.T
 }
 
 export function ppoClip(options: PpoClipOptions = {}): PolicyLoss<Tf, T> {
-  const resolved = resolveOptions<Required<Omit<PpoClipOptions, 'dualClip'>> & { dualClip?: number }>('ppo-clip', OPTIONS, options as Record<string, unknown>);
-  if (resolved.clipLow < 0 || resolved.clipLow >= 1) throw new RangeError(`ppo-clip: clipLow must be in [0, 1), got ${resolved.clipLow}`);
+  const resolved = resolveOptions<Required<Omit<PpoClipOptions, 'dualClip'>> & { dualClip?: number }>(
+    'ppo-clip',
+    OPTIONS,
+    options as Record<string, unknown>,
+  );
+  if (resolved.clipLow < 0 || resolved.clipLow >= 1)
+    throw new RangeError(`ppo-clip: clipLow must be in [0, 1), got ${resolved.clipLow}`);
   if (resolved.clipHigh < 0) throw new RangeError(`ppo-clip: clipHigh must be >= 0, got ${resolved.clipHigh}`);
-  if (resolved.dualClip !== undefined && resolved.dualClip <= 1) throw new RangeError(`ppo-clip: dualClip must be > 1, got ${resolved.dualClip}`);
+  if (resolved.dualClip !== undefined && resolved.dualClip <= 1)
+    throw new RangeError(`ppo-clip: dualClip must be > 1, got ${resolved.dualClip}`);
   return defineLoss<PolicyLoss<Tf, T>>({
     name: 'ppo-clip',
     summary: 'PPO clipped surrogate (token or sequence ratio, asymmetric clip, optional dual clip)',
@@ -57,8 +68,14 @@ export function ppoClip(options: PpoClipOptions = {}): PolicyLoss<Tf, T> {
       const weights = batch.weights as tf.Tensor1D;
       const loss = aggregate(tfjs, perToken, mask, weights, batch.aggregation, batch.normLength);
       // Fractions of trained tokens where the clip was active, low and high side.
-      const clipLow = tfjs.cast(tfjs.logicalAnd(tfjs.less(ratio, 1 - resolved.clipLow), tfjs.less(advantages, 0)), 'float32') as tf.Tensor2D;
-      const clipHigh = tfjs.cast(tfjs.logicalAnd(tfjs.greater(ratio, 1 + resolved.clipHigh), tfjs.greater(advantages, 0)), 'float32') as tf.Tensor2D;
+      const clipLow = tfjs.cast(
+        tfjs.logicalAnd(tfjs.less(ratio, 1 - resolved.clipLow), tfjs.less(advantages, 0)),
+        'float32',
+      ) as tf.Tensor2D;
+      const clipHigh = tfjs.cast(
+        tfjs.logicalAnd(tfjs.greater(ratio, 1 + resolved.clipHigh), tfjs.greater(advantages, 0)),
+        'float32',
+      ) as tf.Tensor2D;
       const ones = tfjs.onesLike(weights);
       return {
         loss,
@@ -80,7 +97,16 @@ export function reinforce(): PolicyLoss<Tf, T> {
     math: '$\\ell_t = -A_t \\log \\pi_\\theta(a_t \\mid s_t)$',
     loss(batch, tfjs) {
       const perToken = tfjs.neg(tfjs.mul(batch.advantages, batch.logprobs)) as tf.Tensor2D;
-      return { loss: aggregate(tfjs, perToken, batch.mask as tf.Tensor2D, batch.weights as tf.Tensor1D, batch.aggregation, batch.normLength) };
+      return {
+        loss: aggregate(
+          tfjs,
+          perToken,
+          batch.mask as tf.Tensor2D,
+          batch.weights as tf.Tensor1D,
+          batch.aggregation,
+          batch.normLength,
+        ),
+      };
     },
   });
 }

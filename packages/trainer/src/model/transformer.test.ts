@@ -25,7 +25,11 @@ async function rescore(policy: ReturnType<typeof createPolicy>, prompt: number[]
 describe('TransformerPolicy', () => {
   it('records sampling log-probs equal to full-context teacher forcing (KV cache = recomputation), with ragged prompts', async () => {
     const policy = createPolicy(config, Rng.seeded(1));
-    const prompts = [[1, 5, 6, 7], [1, 8], [1, 9, 10, 11, 5, 6]];
+    const prompts = [
+      [1, 5, 6, 7],
+      [1, 8],
+      [1, 9, 10, 11, 5, 6],
+    ];
     const generation = await policy.generate(prompts, { maxNewTokens: 8, temperature: 1, stopTokens: [2], rng: Rng.seeded(3) });
     for (let r = 0; r < prompts.length; r++) {
       const generated = generation.tokens[r] as number[];
@@ -39,7 +43,14 @@ describe('TransformerPolicy', () => {
 
   it('gives identical samples for the same seed and different ones for another seed', async () => {
     const policy = createPolicy(config, Rng.seeded(1));
-    const run = (seed: number) => policy.generate([[1, 5], [1, 6]], { maxNewTokens: 10, temperature: 1, stopTokens: [], rng: Rng.seeded(seed) });
+    const run = (seed: number) =>
+      policy.generate(
+        [
+          [1, 5],
+          [1, 6],
+        ],
+        { maxNewTokens: 10, temperature: 1, stopTokens: [], rng: Rng.seeded(seed) },
+      );
     const a = await run(4);
     const b = await run(4);
     const c = await run(5);
@@ -50,10 +61,28 @@ describe('TransformerPolicy', () => {
 
   it('applies top-k and greedy decoding', async () => {
     const policy = createPolicy(config, Rng.seeded(2));
-    const greedy = await policy.generate([[1, 5]], { maxNewTokens: 6, temperature: 1, stopTokens: [], greedy: true, rng: Rng.seeded(1) });
-    const again = await policy.generate([[1, 5]], { maxNewTokens: 6, temperature: 1, stopTokens: [], greedy: true, rng: Rng.seeded(9) });
+    const greedy = await policy.generate([[1, 5]], {
+      maxNewTokens: 6,
+      temperature: 1,
+      stopTokens: [],
+      greedy: true,
+      rng: Rng.seeded(1),
+    });
+    const again = await policy.generate([[1, 5]], {
+      maxNewTokens: 6,
+      temperature: 1,
+      stopTokens: [],
+      greedy: true,
+      rng: Rng.seeded(9),
+    });
     expect(greedy.tokens).toEqual(again.tokens);
-    const top1 = await policy.generate([[1, 5]], { maxNewTokens: 6, temperature: 1, topK: 1, stopTokens: [], rng: Rng.seeded(3) });
+    const top1 = await policy.generate([[1, 5]], {
+      maxNewTokens: 6,
+      temperature: 1,
+      topK: 1,
+      stopTokens: [],
+      rng: Rng.seeded(3),
+    });
     expect(top1.tokens).toEqual(greedy.tokens);
     for (const lp of top1.logprobs[0] as number[]) expect(lp).toBeCloseTo(0, 6);
     policy.dispose();

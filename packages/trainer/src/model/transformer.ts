@@ -211,7 +211,8 @@ export class TransformerPolicy implements PolicyModel {
     const longest = Math.max(...prompts.map((p) => p.length));
     if (longest === 0) throw new RangeError('generate: every prompt needs at least one token');
     const maxNew = Math.min(options.maxNewTokens, this.config.contextLength - longest);
-    if (maxNew <= 0) throw new RangeError(`generate: prompts of ${longest} tokens leave no room in a context of ${this.config.contextLength}`);
+    if (maxNew <= 0)
+      throw new RangeError(`generate: prompts of ${longest} tokens leave no room in a context of ${this.config.contextLength}`);
     const stop = new Set(options.stopTokens);
     // Left-pad to a common length; each row's positions start at 0 on its first real token.
     const pads = prompts.map((p) => longest - p.length);
@@ -296,7 +297,10 @@ export class TransformerPolicy implements PolicyModel {
         [rows * length, D],
       ) as tf.Tensor2D;
       const total = padMask.shape[3] as number;
-      const mask = tf.add(tf.slice(this.causalMask, [0, 0], [length, length]), tf.slice(padMask, [0, 0, 0, 0], [rows, 1, 1, length]));
+      const mask = tf.add(
+        tf.slice(this.causalMask, [0, 0], [length, length]),
+        tf.slice(padMask, [0, 0, 0, 0], [rows, 1, 1, length]),
+      );
       const keys: tf.Tensor4D[] = [];
       const values: tf.Tensor4D[] = [];
       for (const layer of this.weights.layers) {
@@ -326,7 +330,10 @@ export class TransformerPolicy implements PolicyModel {
         pads.map((pad) => position - pad),
         'int32',
       );
-      let x = tf.add(tf.gather(this.weights.tokenEmbedding, ids), tf.gather(this.weights.positionEmbedding, positions)) as tf.Tensor2D;
+      let x = tf.add(
+        tf.gather(this.weights.tokenEmbedding, ids),
+        tf.gather(this.weights.positionEmbedding, positions),
+      ) as tf.Tensor2D;
       const length = position + 1;
       const mask = tf.slice(padMask, [0, 0, 0, 0], [rows, 1, 1, length]);
       const keys: tf.Tensor4D[] = [];
@@ -373,7 +380,8 @@ function argmax(values: Float32Array): number {
 
 function collect(weights: Weights): tf.Variable[] {
   const out = [weights.tokenEmbedding, weights.positionEmbedding];
-  for (const l of weights.layers) out.push(l.ln1Gain, l.ln1Bias, l.wq, l.wk, l.wv, l.wo, l.ln2Gain, l.ln2Bias, l.w1, l.b1, l.w2, l.b2);
+  for (const l of weights.layers)
+    out.push(l.ln1Gain, l.ln1Bias, l.wq, l.wk, l.wv, l.wo, l.ln2Gain, l.ln2Bias, l.w1, l.b1, l.w2, l.b2);
   out.push(weights.lnFinalGain, weights.lnFinalBias, weights.output);
   if (weights.value) out.push(weights.value);
   return out;

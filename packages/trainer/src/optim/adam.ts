@@ -76,7 +76,9 @@ export class Adam {
 /** Scales gradients so their global L2 norm is at most `maxNorm`; returns the norm before clipping. */
 export function clipByGlobalNorm(gradients: tf.Tensor[], maxNorm: number): { clipped: tf.Tensor[]; norm: tf.Scalar } {
   return tf.tidy(() => {
-    const norm = tf.sqrt(tf.addN(gradients.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+    // Pairwise adds, not addN: webgpu limits the buffers one kernel may bind (8 on lavapipe).
+    const squares = gradients.map((g) => tf.sum(tf.square(g)));
+    const norm = tf.sqrt(squares.reduce((total, s) => tf.add(total, s))) as tf.Scalar;
     if (!(maxNorm > 0)) return { clipped: gradients.map((g) => tf.clone(g)), norm };
     const scale = tf.minimum(1, tf.div(maxNorm, tf.maximum(norm, 1e-12)));
     return { clipped: gradients.map((g) => tf.mul(g, scale)), norm };

@@ -22,11 +22,28 @@ export interface Workload {
 export function referenceTrainStep(options: { dim: number; batch: number; seed?: number }): Workload {
   const { dim, batch } = options;
   const rng = Rng.seeded(options.seed ?? 0);
-  const policy = createPolicy({ vocabSize: VOCAB, dim, layers: 2, heads: 4, contextLength: LENGTH, mlpRatio: 4, valueHead: false }, rng.split('init'));
+  const policy = createPolicy(
+    { vocabSize: VOCAB, dim, layers: 2, heads: 4, contextLength: LENGTH, mlpRatio: 4, valueHead: false },
+    rng.split('init'),
+  );
   const data = rng.split('data');
-  const ids = tf.tensor2d(Array.from({ length: batch * LENGTH }, () => data.int(0, VOCAB - 1)), [batch, LENGTH], 'int32');
-  const targets = tf.tensor2d(Array.from({ length: batch * LENGTH }, () => data.int(0, VOCAB - 1)), [batch, LENGTH], 'int32');
-  const advantages = tf.tile(tf.tensor2d(Array.from({ length: batch }, () => data.normal()), [batch, 1]), [1, LENGTH]);
+  const ids = tf.tensor2d(
+    Array.from({ length: batch * LENGTH }, () => data.int(0, VOCAB - 1)),
+    [batch, LENGTH],
+    'int32',
+  );
+  const targets = tf.tensor2d(
+    Array.from({ length: batch * LENGTH }, () => data.int(0, VOCAB - 1)),
+    [batch, LENGTH],
+    'int32',
+  );
+  const advantages = tf.tile(
+    tf.tensor2d(
+      Array.from({ length: batch }, () => data.normal()),
+      [batch, 1],
+    ),
+    [1, LENGTH],
+  );
   const old = tf.zeros([batch, LENGTH]);
   const mask = tf.ones([batch, LENGTH]);
   const weights = tf.ones([batch]);
@@ -37,7 +54,10 @@ export function referenceTrainStep(options: { dim: number; batch: number; seed?:
     async run() {
       const { value, grads } = tf.variableGrads(() => {
         const { logprobs } = policy.score(ids as tf.Tensor2D, targets as tf.Tensor2D);
-        const result = loss.loss({ logprobs, oldLogprobs: old, advantages, mask, weights, aggregation: 'token-mean', normLength: LENGTH }, tf);
+        const result = loss.loss(
+          { logprobs, oldLogprobs: old, advantages, mask, weights, aggregation: 'token-mean', normLength: LENGTH },
+          tf,
+        );
         tf.dispose(Object.values(result.metrics ?? {}));
         return result.loss as tf.Scalar;
       }, policy.variables);
@@ -56,13 +76,21 @@ export function referenceTrainStep(options: { dim: number; batch: number; seed?:
 export function referenceDecode(options: { dim: number; batch: number; tokens: number; seed?: number }): Workload {
   const { dim, batch, tokens } = options;
   const rng = Rng.seeded(options.seed ?? 0);
-  const policy = createPolicy({ vocabSize: VOCAB, dim, layers: 2, heads: 4, contextLength: tokens + 1, mlpRatio: 4, valueHead: false }, rng.split('init'));
+  const policy = createPolicy(
+    { vocabSize: VOCAB, dim, layers: 2, heads: 4, contextLength: tokens + 1, mlpRatio: 4, valueHead: false },
+    rng.split('init'),
+  );
   let call = 0;
   return {
     tokens: batch * tokens,
     async run() {
       const prompts = Array.from({ length: batch }, () => [1]);
-      await policy.generate(prompts, { maxNewTokens: tokens, temperature: 1, stopTokens: [], rng: rng.split(`decode/${call++}`) });
+      await policy.generate(prompts, {
+        maxNewTokens: tokens,
+        temperature: 1,
+        stopTokens: [],
+        rng: rng.split(`decode/${call++}`),
+      });
     },
     dispose() {
       policy.dispose();

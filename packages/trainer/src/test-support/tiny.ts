@@ -16,7 +16,11 @@ export const echoEnv: Environment<{ letter: string; id: number }> = {
   ],
   maxTurns: 1,
   recommended: { dim: 16, layers: 1, heads: 2, contextLength: 16, maxNewTokens: 4 },
-  tasks: (split, { count = 32 }) => Array.from({ length: count }, (_, i) => ({ letter: LETTERS[(i + (split === 'test' ? 3 : 0)) % LETTERS.length] as string, id: i + (split === 'test' ? 1000 : 0) })),
+  tasks: (split, { count = 32 }) =>
+    Array.from({ length: count }, (_, i) => ({
+      letter: LETTERS[(i + (split === 'test' ? 3 : 0)) % LETTERS.length] as string,
+      id: i + (split === 'test' ? 1000 : 0),
+    })),
   taskId: (task) => `${task.letter}${task.id}`,
   alphabet: () => `${LETTERS.join('')}: `,
   demonstrate: (task) => [task.letter],
@@ -48,7 +52,12 @@ export const meanBaseline: AdvantageEstimator = {
 };
 
 /** Keeps only groups whose first rollout succeeded: exercises discarded-group charging. */
-export const pickyBaseline: AdvantageEstimator = { ...meanBaseline, name: 'picky', summary: 'discards groups', keepGroup: (group) => group[0]?.success === true };
+export const pickyBaseline: AdvantageEstimator = {
+  ...meanBaseline,
+  name: 'picky',
+  summary: 'discards groups',
+  keepGroup: (group) => group[0]?.success === true,
+};
 
 /** Loadable with --plugin (bench tests do), or registered directly. */
 export const plugin: Plugin = {
@@ -61,4 +70,12 @@ export const plugin: Plugin = {
   ],
 };
 
-export const TINY = { sftSteps: 8, learningRate: 0.01, evalTasks: 12, evalSamples: 4, evalEvery: 3, tasksPerStep: 4, groupSize: 6 };
+export const TINY = {
+  sftSteps: 8,
+  learningRate: 0.01,
+  evalTasks: 12,
+  evalSamples: 4,
+  evalEvery: 3,
+  tasksPerStep: 4,
+  groupSize: 6,
+};
