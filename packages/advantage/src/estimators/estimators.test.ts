@@ -106,8 +106,8 @@ describe('worked examples (methods.md section 25)', () => {
     ]);
     const ctx = contextFor(weights);
     const grpoAdvantages = (grpo({ eps: 0 }).compute(rollouts, ctx) as { rollout: number[][] }).rollout;
-    close(grpoAdvantages[0] as number[], [-0.7071, 0.7071]);
-    close(grpoAdvantages[1] as number[], [-0.7071, 0.7071]);
+    close(grpoAdvantages[0] as number[], [-Math.SQRT1_2, Math.SQRT1_2]);
+    close(grpoAdvantages[1] as number[], [-Math.SQRT1_2, Math.SQRT1_2]);
     const gdpoAdvantages = (gdpo({ eps: 0 }).compute(rollouts, ctx) as { rollout: number[][] }).rollout;
     // before the batch step: group 1 -> [-0.7071, 0.7071] (b is constant: 0), group 2 -> [-1.4142, 1.4142];
     // batch mean 0, sample std sqrt((0.5 + 0.5 + 2 + 2) / 3) = 1.2910

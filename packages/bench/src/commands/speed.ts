@@ -30,7 +30,7 @@ async function measure(run: () => Promise<void>, tokens: number, iterations: num
   bench.add('workload', run);
   await bench.run();
   const result = bench.tasks[0]?.result;
-  if (!result || result.state !== 'completed') throw new RunError(`benchmark did not complete (${result?.state ?? 'no result'})`);
+  if (result?.state !== 'completed') throw new RunError(`benchmark did not complete (${result?.state ?? 'no result'})`);
   const ms = result.latency.p50 ?? result.latency.mean;
   return { ms, tokensPerSecond: (tokens / ms) * 1000, samples: result.latency.samplesCount, rme: result.latency.rme };
 }

@@ -122,13 +122,15 @@ export function aggregate(runs: readonly RunRecord[], options: { reps?: number; 
       }),
     ].filter((s) => s.runs > 0);
     const names = summaries.map((s) => s.method);
+    // Pairs read "method vs the ones after it", with the SFT start always on the right.
+    const ordered = [...summaries.filter((s) => s.method !== SFT_START), ...summaries.filter((s) => s.method === SFT_START)];
     const pairs: PairComparison[] = [];
-    for (let i = 0; i < names.length; i++) {
-      for (let j = i + 1; j < names.length; j++) {
-        const x = names[i] as string;
-        const y = names[j] as string;
-        const a = summaries[i] as MethodSummary;
-        const b = summaries[j] as MethodSummary;
+    for (let i = 0; i < ordered.length; i++) {
+      for (let j = i + 1; j < ordered.length; j++) {
+        const a = ordered[i] as MethodSummary;
+        const b = ordered[j] as MethodSummary;
+        const x = a.method;
+        const y = b.method;
         const better = overlaps(a.success, b.success) ? 'none' : a.success.estimate > b.success.estimate ? 'x' : 'y';
         pairs.push({
           x,

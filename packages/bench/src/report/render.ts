@@ -22,7 +22,10 @@ const interval = (i: { estimate: number; low: number; high: number }) => `${pct(
 function verdicts(env: EnvAggregate): string[] {
   return env.pairs.map((p) => {
     const poi = `P(${p.x} > ${p.y}) = ${p.probability.estimate.toFixed(2)} [${p.probability.low.toFixed(2)}, ${p.probability.high.toFixed(2)}]`;
-    if (p.better === 'none') return `${p.x} vs ${p.y}: no difference detected (IQM intervals overlap); ${poi}`;
+    if (p.better === 'none') {
+      const side = p.probability.low > 0.5 ? `; the P(${p.x} > ${p.y}) interval lies above 0.5` : p.probability.high < 0.5 ? `; the P(${p.x} > ${p.y}) interval lies below 0.5` : '';
+      return `${p.x} vs ${p.y}: no difference detected (IQM intervals overlap); ${poi}${side}`;
+    }
     const winner = p.better === 'x' ? p.x : p.y;
     return `${p.x} vs ${p.y}: ${winner} higher (IQM intervals do not overlap); ${poi}`;
   });
@@ -267,15 +270,15 @@ export async function renderHtml(doc: ComparisonDocument): Promise<string> {
       },
     } as TopLevelSpec);
     sections.push(
-      `<h2>${escape(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}<ul>${verdicts(env)
-        .map((v) => `<li>${escape(v)}</li>`)
+      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}<ul>${verdicts(env)
+        .map((v) => `<li>${escapeHtml(v)}</li>`)
         .join('')}</ul>`,
     );
   }
-  const markdown = escape(renderMarkdown(doc));
-  return `<!doctype html><html><head><meta charset="utf-8"><title>policy-lab comparison</title><style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}svg{display:block;margin:1em 0}</style></head><body><h1>policy-lab comparison</h1><p>Preset <b>${escape(doc.config.preset)}</b>: ${escape(doc.config.note)}</p>${sections.join('')}<h2>Report</h2><pre>${markdown}</pre></body></html>\n`;
+  const markdown = escapeHtml(renderMarkdown(doc));
+  return `<!doctype html><html><head><meta charset="utf-8"><title>policy-lab comparison</title><style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}svg{display:block;margin:1em 0}</style></head><body><h1>policy-lab comparison</h1><p>Preset <b>${escapeHtml(doc.config.preset)}</b>: ${escapeHtml(doc.config.note)}</p>${sections.join('')}<h2>Report</h2><pre>${markdown}</pre></body></html>\n`;
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
