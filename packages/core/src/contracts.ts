@@ -384,4 +384,12 @@ export interface TrainConfig {
   lossOptions?: Record<string, unknown>;
   divergence?: string;
   loss?: string;
+  /** Learning-rate schedule after warm-up: constant (default) or cosine decay to 0 over the budget. */
+  schedule?: 'constant' | 'cosine';
+  /** Where the divergence penalty goes: in the loss (default) or subtracted from the reward (k1 per sequence). */
+  divergencePlacement?: 'loss' | 'reward';
+  /** When set, the divergence coefficient adapts to keep the measured divergence near this target (PPO's rule). */
+  targetDivergence?: number;
+  /** Weight of the critic's value loss (needs model.valueHead and an estimator that returns targets). */
+  valueCoef?: number;
 }

@@ -23,7 +23,12 @@ function verdicts(env: EnvAggregate): string[] {
   return env.pairs.map((p) => {
     const poi = `P(${p.x} > ${p.y}) = ${p.probability.estimate.toFixed(2)} [${p.probability.low.toFixed(2)}, ${p.probability.high.toFixed(2)}]`;
     if (p.better === 'none') {
-      const side = p.probability.low > 0.5 ? `; the P(${p.x} > ${p.y}) interval lies above 0.5` : p.probability.high < 0.5 ? `; the P(${p.x} > ${p.y}) interval lies below 0.5` : '';
+      const side =
+        p.probability.low > 0.5
+          ? `; the P(${p.x} > ${p.y}) interval lies above 0.5`
+          : p.probability.high < 0.5
+            ? `; the P(${p.x} > ${p.y}) interval lies below 0.5`
+            : '';
       return `${p.x} vs ${p.y}: no difference detected (IQM intervals overlap); ${poi}${side}`;
     }
     const winner = p.better === 'x' ? p.x : p.y;

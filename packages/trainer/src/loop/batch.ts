@@ -13,6 +13,8 @@ export interface TrainingRow {
   oldLogprobs: number[];
   advantage: number;
   weight: number;
+  /** Critic target of this turn, when the estimator gives returns. */
+  target?: number;
 }
 
 export function rowsFromRollouts(groups: readonly (readonly Rollout[])[], advantages: Advantages): TrainingRow[] {
@@ -29,6 +31,7 @@ export function rowsFromRollouts(groups: readonly (readonly Rollout[])[], advant
           oldLogprobs: [...turn.logprobs],
           advantage: advantages.turns?.[g]?.[i]?.[t] ?? (advantages.rollout[g]?.[i] as number),
           weight,
+          ...(advantages.returns?.[g]?.[i]?.[t] !== undefined ? { target: advantages.returns[g]?.[i]?.[t] as number } : {}),
         });
       });
     }),
@@ -43,6 +46,8 @@ export interface BatchTensors {
   oldLogprobs: tf.Tensor2D;
   advantages: tf.Tensor2D;
   weights: tf.Tensor1D;
+  /** Critic targets on trained tokens, when every row has one. */
+  returns?: tf.Tensor2D;
   trainedTokens: number;
 }
 
@@ -54,6 +59,8 @@ export function toTensors(rows: readonly TrainingRow[]): BatchTensors {
   const mask = new Float32Array(R * T);
   const old = new Float32Array(R * T);
   const adv = new Float32Array(R * T);
+  const withTargets = rows.length > 0 && rows.every((r) => r.target !== undefined);
+  const targetsOut = new Float32Array(withTargets ? R * T : 0);
   let trainedTokens = 0;
   rows.forEach((row, r) => {
     for (let t = 0; t < row.tokens.length - 1; t++) {
@@ -65,6 +72,7 @@ export function toTensors(rows: readonly TrainingRow[]): BatchTensors {
         mask[r * T + t] = 1;
         old[r * T + t] = row.oldLogprobs[actionIndex] ?? 0;
         adv[r * T + t] = row.advantage;
+        if (withTargets) targetsOut[r * T + t] = row.target as number;
         trainedTokens += 1;
       }
     }
@@ -76,10 +84,19 @@ export function toTensors(rows: readonly TrainingRow[]): BatchTensors {
     oldLogprobs: tf.tensor2d(old, [R, T]),
     advantages: tf.tensor2d(adv, [R, T]),
     weights: tf.tensor1d(rows.map((r) => r.weight)),
+    ...(withTargets ? { returns: tf.tensor2d(targetsOut, [R, T]) } : {}),
     trainedTokens,
   };
 }
 
 export function disposeBatch(batch: BatchTensors): void {
-  tf.dispose([batch.inputs, batch.targets, batch.mask, batch.oldLogprobs, batch.advantages, batch.weights]);
+  tf.dispose([
+    batch.inputs,
+    batch.targets,
+    batch.mask,
+    batch.oldLogprobs,
+    batch.advantages,
+    batch.weights,
+    ...(batch.returns ? [batch.returns] : []),
+  ]);
 }

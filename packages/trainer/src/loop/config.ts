@@ -128,6 +128,19 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
       }
       continue;
     }
+    if (key === 'schedule' || key === 'divergencePlacement') {
+      const accepted = key === 'schedule' ? ['constant', 'cosine'] : ['loss', 'reward'];
+      if (!accepted.includes(value as string))
+        throw new UsageError(`${source}: ${key} must be one of ${accepted.join(', ')}, got ${JSON.stringify(value)}`);
+      (config as unknown as Record<string, unknown>)[key] = value;
+      continue;
+    }
+    if (key === 'targetDivergence' || key === 'valueCoef') {
+      if (typeof value !== 'number' || !(value >= 0))
+        throw new UsageError(`${source}: ${key} must be a non-negative number, got ${JSON.stringify(value)}`);
+      (config as unknown as Record<string, unknown>)[key] = value;
+      continue;
+    }
     if (key === 'aggregation') {
       if (!AGGREGATIONS.includes(value as never))
         throw new UsageError(`${source}: aggregation must be one of ${AGGREGATIONS.join(', ')}, got ${JSON.stringify(value)}`);

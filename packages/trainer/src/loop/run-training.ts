@@ -91,6 +91,8 @@ function resolvePlugins(options: TrainOptions): Resolved {
 
 interface RunState {
   step: number;
+  /** The divergence coefficient now (it adapts when targetDivergence is set). */
+  divergenceCoef: number;
   /** The latest evaluation, so a run resumed after its last step does not evaluate twice. */
   lastEval?: { step: number; result: EvalResult };
   curve: CurvePoint[];
@@ -116,7 +118,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const names = policy.weightNames();
   const optimizer = new Adam(policy.variables, { learningRate: config.learningRate, weightDecay: config.weightDecay });
   const meter = new BudgetMeter(options.budget);
-  const state: RunState = { step: 0, curve: [], sums: {}, timings: { sftSeconds: 0, evalSeconds: 0, trainSeconds: 0 } };
+  const state: RunState = {
+    step: 0,
+    divergenceCoef: config.divergenceCoef,
+    curve: [],
+    sums: {},
+    timings: { sftSeconds: 0, evalSeconds: 0, trainSeconds: 0 },
+  };
   const checkpointFile = options.outDir ? path.join(options.outDir, 'checkpoint.safetensors') : undefined;
   const sidecarFile = options.outDir ? path.join(options.outDir, 'checkpoint.json') : undefined;
   const metricsFile = options.outDir ? path.join(options.outDir, 'metrics.jsonl') : undefined;
@@ -175,14 +183,33 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   while (meter.canAfford({ ...worstCase, seconds: lastStepSeconds(state) })) {
     const stepStarted = performance.now();
     state.step += 1;
-    const metrics = await trainingStep(state.step, plugins, policy, reference, tokenizer, optimizer, meter, trainTasks);
+    const metrics = await trainingStep(
+      state.step,
+      plugins,
+      policy,
+      reference,
+      tokenizer,
+      optimizer,
+      meter,
+      trainTasks,
+      state.divergenceCoef,
+    );
+    metrics.divergenceCoef = state.divergenceCoef;
+    // Throughput is wall clock: it goes to the log and to timings, never into the deterministic diagnostics.
+    const throughput = metrics.tokensPerSecond ?? 0;
+    delete metrics.tokensPerSecond;
+    state.timings.rolloutTokensPerSecond = throughput;
+    state.divergenceCoef = adaptCoefficient(state.divergenceCoef, metrics.kl, config.targetDivergence);
     const seconds = (performance.now() - stepStarted) / 1000;
     meter.charge({ seconds });
     state.timings.trainSeconds = (state.timings.trainSeconds ?? 0) + seconds;
     state.timings.lastStepSeconds = seconds;
     for (const [key, value] of Object.entries(metrics)) state.sums[key] = (state.sums[key] ?? 0) + value;
     if (metricsFile)
-      appendFileSync(metricsFile, `${JSON.stringify({ step: state.step, ...metrics, consumed: meter.consumed })}\n`);
+      appendFileSync(
+        metricsFile,
+        `${JSON.stringify({ step: state.step, ...metrics, tokensPerSecond: throughput, consumed: meter.consumed })}\n`,
+      );
     const lastStep = !meter.canAfford({ ...worstCase, seconds });
     if (state.step % config.evalEvery === 0 || lastStep) {
       const result = await runEval(state.step);
@@ -240,10 +267,12 @@ async function trainingStep(
   optimizer: Adam,
   meter: BudgetMeter,
   trainTasks: readonly unknown[],
+  divergenceCoef: number,
 ): Promise<StepMetrics> {
   const { env, estimator, config } = plugins;
   const rng = Rng.seeded(config.seed).split(`step/${step}`);
   const weights = componentWeights(env, config);
+  const rolloutStarted = performance.now();
 
   // 1. Draw tasks. 2. Roll out one group per task.
   const taskRng = rng.split('tasks');
@@ -259,6 +288,7 @@ async function trainingStep(
     rng: rng.split('rollout'),
   });
   charge(meter, groups.flat());
+  const tokensPerSecond = generatedTokens(groups.flat()) / Math.max(1e-9, (performance.now() - rolloutStarted) / 1000);
 
   // 3. Shape rewards.
   for (const shaper of plugins.shapers) {
@@ -276,6 +306,16 @@ async function trainingStep(
       offset += g.length;
       return next;
     });
+  }
+  // The divergence in the reward: minus coef x the sequence's k1 sum, as its own component.
+  let klInReward: number[] | undefined;
+  if (config.divergencePlacement === 'reward' && reference && plugins.divergence && divergenceCoef > 0) {
+    klInReward = await sequenceDivergence(groups.flat(), reference, plugins.divergence);
+    let index = 0;
+    groups = groups.map((g) =>
+      g.map((r) => ({ ...r, reward: { ...r.reward, klPenalty: -divergenceCoef * (klInReward?.[index++] as number) } })),
+    );
+    weights.klPenalty = 1;
   }
   const scalar = (r: Rollout['reward']) => weightedSum(r, weights);
   const context: EstimatorContext = {
@@ -320,14 +360,15 @@ async function trainingStep(
     meanActionTokens: mean(groups.flat().flatMap((r) => r.turns.map((t) => t.actionTokens.length))),
     truncationRate: mean(groups.flat().flatMap((r) => r.turns.map((t) => (t.truncated ? 1 : 0)))),
     invalidRate: mean(groups.flat().flatMap((r) => r.turns.map((t) => (t.valid ? 0 : 1)))),
+    tokensPerSecond,
+    ...(klInReward ? { kl: mean(klInReward) } : {}),
   };
   for (const { name } of env.rewardComponents) metrics[`reward.${name}`] = mean(groups.flat().map((r) => r.reward[name] ?? 0));
   for (const [key, value] of Object.entries(advantages.diagnostics ?? {})) metrics[`estimator.${key}`] = value;
   if (rows.length === 0) return metrics;
 
   // 5-6. Loss and optimizer: epochs x minibatches over the rows.
-  const learningRate =
-    config.warmupSteps > 0 ? config.learningRate * Math.min(1, step / config.warmupSteps) : config.learningRate;
+  const learningRate = scheduledRate(config, step, meter.progress());
   const order = rng.split('minibatches');
   const totals: StepMetrics = {};
   let updates = 0;
@@ -336,7 +377,15 @@ async function trainingStep(
     const size = Math.ceil(shuffled.length / config.minibatches);
     for (let start = 0; start < shuffled.length; start += size) {
       const part = shuffled.slice(start, start + size);
-      const values = await optimizeOn(part, plugins, policy, reference, optimizer, learningRate);
+      const values = await optimizeOn(
+        part,
+        plugins,
+        policy,
+        reference,
+        optimizer,
+        learningRate,
+        config.divergencePlacement === 'reward' ? 0 : divergenceCoef,
+      );
       for (const [key, value] of Object.entries(values)) totals[key] = (totals[key] ?? 0) + value;
       updates += 1;
       if (epoch === 0) meter.charge({ trainedTokens: values.trainedTokens ?? 0 });
@@ -353,6 +402,7 @@ async function optimizeOn(
   reference: ReturnType<TransformerPolicy['freeze']> | undefined,
   optimizer: Adam,
   learningRate: number,
+  divergenceCoef: number,
 ): Promise<StepMetrics> {
   const { config, loss, divergence } = plugins;
   const batch = toTensors(rows);
@@ -360,7 +410,8 @@ async function optimizeOn(
   const refLogprobs = reference ? reference.score(batch.inputs, batch.targets).logprobs : undefined;
   const scalars: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
-    const scored = policy.score(batch.inputs, batch.targets, { entropy: true });
+    const valueLoss = (config.valueCoef ?? 0) > 0 && batch.returns !== undefined;
+    const scored = policy.score(batch.inputs, batch.targets, { entropy: true, values: valueLoss });
     const result = loss.loss(
       {
         logprobs: scored.logprobs,
@@ -377,10 +428,16 @@ async function optimizeOn(
     );
     let total = result.loss as tf.Scalar;
     const masked = (x: tf.Tensor) => tf.div(tf.sum(tf.mul(x, batch.mask)), tf.maximum(tf.sum(batch.mask), 1)) as tf.Scalar;
-    if (divergence?.penalty && refLogprobs && config.divergenceCoef > 0) {
+    if (divergence?.penalty && refLogprobs) {
       const penalty = masked(divergence.penalty(scored.logprobs, refLogprobs, tf));
       scalars.kl = tf.keep(tf.clone(penalty));
-      total = tf.add(total, tf.mul(penalty, config.divergenceCoef));
+      if (divergenceCoef > 0) total = tf.add(total, tf.mul(penalty, divergenceCoef));
+    }
+    if (valueLoss && scored.values && batch.returns) {
+      // The critic regresses the estimator's return targets on the trained tokens.
+      const valueError = masked(tf.square(tf.sub(scored.values, batch.returns)));
+      scalars.valueLoss = tf.keep(tf.clone(valueError));
+      total = tf.add(total, tf.mul(valueError, config.valueCoef ?? 0));
     }
     const entropy = masked(scored.entropy as tf.Tensor);
     scalars.entropy = tf.keep(tf.clone(entropy));
@@ -430,6 +487,47 @@ async function scoreTexts(
     const { logprobs } = policy.score(inputs, targets);
     out.push(Array.from(await logprobs.data()).slice(context.length - 1));
     tf.dispose([inputs, targets, logprobs]);
+  }
+  return out;
+}
+
+/** Learning rate after linear warm-up; cosine decays to 0 over the budget's progress. */
+export function scheduledRate(config: TrainConfig, step: number, progress: number): number {
+  const warm = config.warmupSteps > 0 ? Math.min(1, step / config.warmupSteps) : 1;
+  const decay = config.schedule === 'cosine' ? 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))) : 1;
+  return config.learningRate * warm * decay;
+}
+
+/** PPO's adaptive rule: x1.5 when the divergence is above 1.5 x target, /1.5 when below target / 1.5. */
+export function adaptCoefficient(coef: number, measured: number | undefined, target: number | undefined): number {
+  if (target === undefined || target <= 0 || measured === undefined || !Number.isFinite(measured)) return coef;
+  if (measured > 1.5 * target) return coef * 1.5;
+  if (measured < target / 1.5) return coef / 1.5;
+  return coef;
+}
+
+/** Per rollout, the sum over its action tokens of the divergence estimate between sampling and reference log-probs. */
+async function sequenceDivergence(
+  rollouts: readonly Rollout[],
+  reference: { score: TransformerPolicy['score'] },
+  divergence: Divergence<Tf, tf.Tensor>,
+): Promise<number[]> {
+  const out: number[] = [];
+  for (const rollout of rollouts) {
+    let total = 0;
+    for (const turn of rollout.turns) {
+      if (turn.actionTokens.length === 0) continue;
+      const sequence = [...turn.promptTokens, ...turn.actionTokens];
+      const inputs = tf.tensor2d([sequence.slice(0, -1)], [1, sequence.length - 1], 'int32');
+      const targets = tf.tensor2d([sequence.slice(1)], [1, sequence.length - 1], 'int32');
+      const { logprobs } = reference.score(inputs, targets);
+      const ref = Array.from(await logprobs.data()).slice(turn.promptTokens.length - 1);
+      tf.dispose([inputs, targets, logprobs]);
+      turn.logprobs.forEach((lp, i) => {
+        total += divergence.estimate(lp, ref[i] as number);
+      });
+    }
+    out.push(total);
   }
   return out;
 }
@@ -500,6 +598,7 @@ async function saveCheckpoint(
     JSON.stringify(
       {
         step: state.step,
+        divergenceCoef: state.divergenceCoef,
         adamStep: adam.step,
         consumed: meter.consumed,
         curve: state.curve,
@@ -528,6 +627,7 @@ function restore(
 ): void {
   let saved: {
     step: number;
+    divergenceCoef: number;
     adamStep: number;
     consumed: BudgetMeter['consumed'];
     curve: CurvePoint[];
@@ -552,6 +652,7 @@ function restore(
   });
   meter.charge(saved.consumed);
   state.step = saved.step;
+  state.divergenceCoef = saved.divergenceCoef;
   state.curve = saved.curve;
   state.initial = saved.initial;
   if (saved.lastEval) state.lastEval = saved.lastEval;

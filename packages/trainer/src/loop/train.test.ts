@@ -142,3 +142,55 @@ describe('train on a test-local environment', () => {
     );
   });
 });
+
+describe('schedules, divergence placement, adaptive coefficient and the critic', () => {
+  it('warms up linearly and decays with a cosine over the budget', async () => {
+    const { scheduledRate, adaptCoefficient } = await import('./run-training.js');
+    const config = { learningRate: 1, warmupSteps: 4, schedule: 'cosine' } as never;
+    expect(scheduledRate(config, 2, 0)).toBeCloseTo(0.5, 12);
+    expect(scheduledRate(config, 8, 0.5)).toBeCloseTo(0.5, 12);
+    expect(scheduledRate(config, 8, 1)).toBeCloseTo(0, 12);
+    expect(scheduledRate({ learningRate: 1, warmupSteps: 0 } as never, 8, 0.9)).toBe(1);
+    expect(adaptCoefficient(0.1, 0.2, 0.1)).toBeCloseTo(0.15, 12);
+    expect(adaptCoefficient(0.1, 0.01, 0.1)).toBeCloseTo(0.1 / 1.5, 12);
+    expect(adaptCoefficient(0.1, 0.1, 0.1)).toBe(0.1);
+    expect(adaptCoefficient(0.1, 0.2, undefined)).toBe(0.1);
+  });
+
+  it('puts the divergence in the loss or in the reward, and adapts its coefficient', async () => {
+    const run = (overrides: Record<string, unknown>, episodes = 72) =>
+      train({
+        registry: tinyRegistry(),
+        method: 'reinforce-mean',
+        env: 'echo',
+        seed: 4,
+        budget: { episodes },
+        overrides: { ...TINY, divergence: 'k2-test', divergenceCoef: 0.5, ...overrides },
+        sftCacheDir: temp(),
+      });
+    const inLoss = await run({});
+    expect(inLoss.diagnostics.kl).toBeDefined();
+    const inReward = await run({ divergencePlacement: 'reward' });
+    expect(inReward.diagnostics.kl).toBeDefined();
+    expect(inReward.diagnostics.rewardMean).not.toBe(inLoss.diagnostics.rewardMean);
+    const adaptive = await run({ targetDivergence: 1e-9 }, 144);
+    // the first step measures exactly 0 (the policy is the reference), then a divergence far
+    // above the target raises the coefficient x1.5 every step: 0.5, 0.33, 0.5, 0.75, 1.13, 1.69
+    expect(adaptive.diagnostics.divergenceCoef).toBeGreaterThan(0.5);
+    await expect(run({ divergencePlacement: 'sideways' })).rejects.toThrow(/divergencePlacement must be one of loss, reward/);
+  });
+
+  it('trains a value head on the estimator returns', async () => {
+    const result = await train({
+      registry: tinyRegistry(),
+      method: 'critic',
+      env: 'echo',
+      seed: 1,
+      budget: { episodes: 72 },
+      overrides: { ...TINY, valueCoef: 0.5 },
+      sft: 'none',
+    });
+    expect(result.config.model.valueHead).toBe(true);
+    expect(result.diagnostics.valueLoss).toBeGreaterThan(0);
+  });
+});

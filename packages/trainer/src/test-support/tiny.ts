@@ -59,14 +59,45 @@ export const pickyBaseline: AdvantageEstimator = {
   keepGroup: (group) => group[0]?.success === true,
 };
 
+/** Mean baseline that also gives the critic a target: the turn's scalar reward. */
+export const criticBaseline: AdvantageEstimator = {
+  ...meanBaseline,
+  name: 'critic-baseline',
+  summary: 'mean baseline with value targets',
+  compute(groups, ctx) {
+    const base = meanBaseline.compute(groups, ctx) as { rollout: number[][]; weights: number[][] };
+    return { ...base, returns: groups.map((g) => g.map((r) => r.turns.map(() => ctx.scalar(r.reward)))) };
+  },
+};
+
+/** k2 estimate of KL(pi || ref) per token (never negative), as a test-local divergence plugin. */
+export const k2Divergence = {
+  name: 'k2-test',
+  summary: 'k2 = (log p - log q)^2 / 2',
+  estimate: (logp: number, logq: number) => 0.5 * (logp - logq) ** 2,
+  penalty: (
+    logp: unknown,
+    logRef: unknown,
+    tf: { mul(a: unknown, b: number): unknown; square(a: unknown): unknown; sub(a: unknown, b: unknown): unknown },
+  ) => tf.mul(tf.square(tf.sub(logp, logRef)), 0.5),
+};
+
 /** Loadable with --plugin (bench tests do), or registered directly. */
 export const plugin: Plugin = {
   name: 'tiny',
   environments: [echoEnv],
-  estimators: [meanBaseline, pickyBaseline],
+  estimators: [meanBaseline, pickyBaseline, criticBaseline],
+  divergences: [k2Divergence as never],
   methods: [
     { name: 'reinforce-mean', summary: 'mean baseline + PPO clip', estimator: 'mean-baseline', loss: 'ppo-clip' },
     { name: 'picky', summary: 'discarding estimator', estimator: 'picky', loss: 'ppo-clip' },
+    {
+      name: 'critic',
+      summary: 'with a value head',
+      estimator: 'critic-baseline',
+      loss: 'ppo-clip',
+      defaults: { model: { dim: 16, layers: 1, heads: 2, contextLength: 16, mlpRatio: 4, valueHead: true } },
+    },
   ],
 };
 
