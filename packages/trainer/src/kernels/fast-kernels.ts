@@ -73,8 +73,8 @@ export function matmulWasmPath(shared = false): string {
   return new URL(`../../dist/${shared ? 'matmul-shared' : 'matmul'}.wasm`, import.meta.url).pathname;
 }
 
-/** Below this many multiply-adds a call is not worth splitting between threads. */
-const SPLIT_THRESHOLD = 64 * 64 * 16;
+/** Below this many multiply-adds (about 4M) a call is not worth splitting: waking the helper costs more (measured on decode). */
+const SPLIT_THRESHOLD = 1 << 22;
 
 interface Kernels {
   exports: MatmulExports;
