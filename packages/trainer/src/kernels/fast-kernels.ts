@@ -49,22 +49,8 @@ interface KernelArgs {
 type KernelFunc = (args: KernelArgs) => TensorInfo;
 
 interface MatmulExports {
-  matmul(
-    a: number,
-    b: number,
-    c: number,
-    batchStart: number,
-    batchEnd: number,
-    rowStart: number,
-    rowEnd: number,
-    m: number,
-    k: number,
-    n: number,
-    aBatch: number,
-    bBatch: number,
-    aRow: number,
-    aCol: number,
-  ): void;
+  /** The AssemblyScript `matmul` export (arguments documented on MatmulArgs). */
+  matmul(...args: MatmulArgs): void;
   transpose(src: number, dst: number, batch: number, rows: number, cols: number, srcBatch: number): void;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The training entry point's contract: what `bench train` and `bench compare` call.
- * The loop helper implements `train()` in loop/train.ts against these types.
+ * `train()` in loop/run-training.ts implements it.
  */
 import type { BudgetConsumption, BudgetLimit, Registry, TrainConfig } from '@policy-lab/core';
 
