@@ -12,14 +12,16 @@ echo "lavapipe ready in $(( $(date +%s) - started )) s ($VK_DRIVER_FILES)"
 timeout --kill-after=5 110 npx vitest run --config vitest.gpu.config.ts \
   --reporter=default --reporter=json --outputFile.json="${REPORT_DIR:-/tmp}/webgpu.json"
 
-if npx --no bench --help | grep -q '^  train '; then
+help="$(npx --no -- bench --help)"
+if grep -q '^  train ' <<<"$help"; then
   echo "--- 3-step bench train smoke run on webgpu"
-  timeout --kill-after=5 90 npx --no bench train grpo --env countdown --backend webgpu --sft none \
+  timeout --kill-after=5 90 npx --no -- bench train grpo --env countdown --backend webgpu --sft none \
     --budget episodes=24 --set tasksPerStep=2 --set groupSize=4 --json > "${REPORT_DIR:-/tmp}/webgpu-train.out"
   node -e '
     const doc = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    if (doc.backend !== "webgpu" || !(doc.steps >= 1)) { console.error("webgpu smoke run: unexpected", doc.backend, doc.steps); process.exit(1); }
-    console.log("webgpu smoke run:", doc.steps, "steps, adapter", JSON.stringify(doc.adapter ?? doc.timings?.adapter ?? null));
+    const adapter = doc.backendInfo && doc.backendInfo.adapter;
+    if (doc.backend !== "webgpu" || !(doc.steps >= 1) || !adapter || !adapter.vendor) { console.error("webgpu smoke run: unexpected", doc.backend, doc.steps, adapter); process.exit(1); }
+    console.log("webgpu smoke run:", doc.steps, "steps on adapter", JSON.stringify(adapter));
   ' "${REPORT_DIR:-/tmp}/webgpu-train.out"
 fi
 echo "webgpu stage took $(( $(date +%s) - started )) s"
