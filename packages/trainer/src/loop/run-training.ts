@@ -8,7 +8,7 @@
  * randomness depends only on (seed, step): resuming needs the weights, the optimizer state,
  * the budget consumed and the metrics so far, and nothing else.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   type AdvantageEstimator,
@@ -125,7 +125,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     sums: {},
     timings: { sftSeconds: 0, evalSeconds: 0, trainSeconds: 0 },
   };
-  const checkpointFile = options.outDir ? path.join(options.outDir, 'checkpoint.safetensors') : undefined;
+  const checkpointFile = options.outDir; // checkpoints live in the run folder
   const sidecarFile = options.outDir ? path.join(options.outDir, 'checkpoint.json') : undefined;
   const metricsFile = options.outDir ? path.join(options.outDir, 'metrics.jsonl') : undefined;
   if (options.outDir) prepareOutDir(options.outDir);
@@ -567,6 +567,7 @@ function prepareOutDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, '.write-test'), '');
+    rmSync(path.join(dir, '.write-test'));
   } catch (error) {
     throw new UsageError(`--out ${dir} is not writable (${(error as Error).message})`);
   }
@@ -589,15 +590,16 @@ async function saveCheckpoint(
     tensors[`adam.m.${names[i]}`] = { shape: [...v.shape], data: adam.m[i] as Float32Array };
     tensors[`adam.v.${names[i]}`] = { shape: [...v.shape], data: adam.v[i] as Float32Array };
   });
-  // Weights first, then the sidecar that names them: a crash between the two resumes from the previous pair.
-  saveSafetensors(`${file}.step${state.step}`, tensors, { step: String(state.step) });
-  const { renameSync } = await import('node:fs');
-  renameSync(`${file}.step${state.step}`, file);
+  // Weights first (a new file per step), then the sidecar that names them, then the old weights go:
+  // a kill at any moment leaves a sidecar whose weights file exists.
+  const weights = `checkpoint-step${state.step}.safetensors`;
+  saveSafetensors(path.join(file, weights), tensors, { step: String(state.step) });
   writeFileAtomic(
     sidecar,
     JSON.stringify(
       {
         step: state.step,
+        weights,
         divergenceCoef: state.divergenceCoef,
         adamStep: adam.step,
         consumed: meter.consumed,
@@ -613,6 +615,9 @@ async function saveCheckpoint(
       1,
     ),
   );
+  for (const name of readdirSync(file)) {
+    if (/^checkpoint-step\d+\.safetensors$/.test(name) && name !== weights) rmSync(path.join(file, name), { force: true });
+  }
 }
 
 function restore(
@@ -627,6 +632,7 @@ function restore(
 ): void {
   let saved: {
     step: number;
+    weights: string;
     divergenceCoef: number;
     adamStep: number;
     consumed: BudgetMeter['consumed'];
@@ -641,7 +647,8 @@ function restore(
   } catch (error) {
     throw new RunError(`${sidecar}: cannot read the checkpoint sidecar (${(error as Error).message})`);
   }
-  const { tensors, metadata } = loadSafetensors(file);
+  const weightsFile = path.join(file, saved.weights);
+  const { tensors, metadata } = loadSafetensors(weightsFile);
   if (Number(metadata.step) !== saved.step)
     throw new RunError(`${file}: holds step ${metadata.step} but ${sidecar} says ${saved.step}`);
   writeWeights(policy, names, tensors, file, 'model.');
