@@ -16,8 +16,8 @@ export default defineConfig({
         name: `@policy-lab/${name}`,
         root: `packages/${name}`,
         include: ['src/**/*.test.ts'],
-        // WebGPU parity tests need a Vulkan driver: .ci/stages/webgpu.sh runs them (vitest.gpu.config.ts).
-        exclude: ['src/**/*.gpu.test.ts'],
+        // WebGPU parity tests need a Vulkan driver and the BullMQ tests a Redis: their CI stages run them.
+        exclude: ['src/**/*.gpu.test.ts', 'src/**/*.redis.test.ts'],
         pool: 'forks',
         testTimeout: 60_000,
       },

@@ -1,4 +1,58 @@
 import type { Plugin } from '@policy-lab/core';
+import { builtInDivergences } from './divergences.js';
+import { builtInLosses } from './losses.js';
+import { builtInMethods } from './methods.js';
+
+export { aggregate, weighRows } from './aggregate.js';
+
+export type { AlphaOptions, FDivergence, KlOptions } from './divergences.js';
+export {
+  alpha,
+  builtInDivergences,
+  forwardKl,
+  fromGenerator,
+  hellinger,
+  jeffreys,
+  jensenShannon,
+  kl,
+  klK1,
+  klK2,
+  neyman,
+  pearson,
+  totalVariation,
+} from './divergences.js';
+export type { DrpoInputs } from './drpo.js';
+export { DRPO_DEFAULTS, drpoLoss, drpoPositiveWeights } from './drpo.js';
+export type { FDivergenceSftInputs } from './f-sft.js';
+export { CONJUGATES, fDivergenceSftLoss } from './f-sft.js';
+export type { Generator } from './generators.js';
+export {
+  alphaGenerator,
+  fDivergenceValue,
+  forwardKlGenerator,
+  hellingerGenerator,
+  jeffreysGenerator,
+  jensenShannonGenerator,
+  k2Generator,
+  neymanGenerator,
+  pearsonGenerator,
+  reverseKlGenerator,
+  totalVariationGenerator,
+} from './generators.js';
+export type { KlEstimatorName } from './kl-estimators.js';
+export { K3_CLAMP, KL_ESTIMATOR_NAMES, klEstimators, klEstimatorTensor, LOG_RATIO_CLAMP } from './kl-estimators.js';
+export type { GopdLossInputs, RapoOptions, SftOptions, TensorLoss } from './losses.js';
+export { builtInLosses, gopdLoss, gopdReward, opd, rapo, sft } from './losses.js';
+export { builtInMethods } from './methods.js';
+export type { DpoInputs, PairLogprobs, TokenDpoInputs, VpoInputs } from './preference.js';
+export { bald, dpoLoss, dpoMargin, tokenDpoLoss, tokenImplicitRewards, upoLoss, upoWeight, vpoLoss } from './preference.js';
+export type { Tensor, Tf } from './tensor-types.js';
+export { stopGradient } from './tensor-types.js';
 
 /** Registered by discovery like any third-party plugin package. */
-export const plugin: Plugin = { name: '@policy-lab/divergences' };
+export const plugin: Plugin = {
+  name: '@policy-lab/divergences',
+  divergences: builtInDivergences(),
+  losses: builtInLosses(),
+  methods: builtInMethods(),
+};

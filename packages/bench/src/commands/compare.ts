@@ -21,6 +21,7 @@ interface CompareOptions {
   force?: boolean;
   kernels: string;
   reps: string;
+  queue?: string;
 }
 
 export function register(program: Command, io: Io): void {
@@ -51,6 +52,7 @@ export function register(program: Command, io: Io): void {
       'continue the comparison in --out: finished runs are kept, unfinished ones continue from their checkpoints',
     )
     .option('--force', 'reuse an --out that holds something else')
+    .option('--queue <url>', 'run the units as BullMQ jobs on Redis (redis://host:port), processed by `bench worker` processes anywhere')
     .addOption(new Option('--kernels <kind>', 'wasm kernels').choices(['fast', 'stock']).default('fast'))
     .option('--reps <n>', 'bootstrap resamples for confidence intervals', '2000')
     .addHelpText(
@@ -85,6 +87,16 @@ export function register(program: Command, io: Io): void {
         );
         io.stderr(`preset ${config.preset}: ${preset.note}\n`);
       }
+      let runUnits: Parameters<typeof runComparison>[1]['runUnits'];
+      if (opts.queue) {
+        const { checkReachable, parseQueueUrl } = await import('../queue/connection.js');
+        const connection = parseQueueUrl(opts.queue);
+        await checkReachable(connection);
+        const { queueRunner } = await import('../queue/remote.js');
+        const { fingerprint } = await import('../compare/plan.js');
+        runUnits = queueRunner(connection, fingerprint(config));
+        if (!ctx.options.json) io.stderr(`units go to the BullMQ queue at ${opts.queue}; start workers with: bench worker --queue ${opts.queue}\n`);
+      }
       const bar = progressBar(io, ctx.options.json, 'compare');
       const started = Date.now();
       const document = await runComparison(config, {
@@ -97,6 +109,7 @@ export function register(program: Command, io: Io): void {
         plugins: ctx.options.plugin,
         ...(ctx.options.config ? { config: ctx.options.config } : {}),
         reps,
+        ...(runUnits ? { runUnits } : {}),
         onProgress: (done, total, running) => {
           const partial = [...running.values()].reduce((a, b) => a + b, 0);
           bar.update((done + partial) / total, `${done}/${total} runs done, ${running.size} running`);

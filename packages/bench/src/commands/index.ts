@@ -5,6 +5,7 @@ import * as list from './list.js';
 import * as report from './report.js';
 import * as speed from './speed.js';
 import * as train from './train.js';
+import * as worker from './worker.js';
 
 /** Every command module; each registers itself on the program. One line per command. */
-export const COMMANDS: readonly { register(program: Command, io: Io): void }[] = [list, train, compare, report, speed];
+export const COMMANDS: readonly { register(program: Command, io: Io): void }[] = [list, train, compare, report, speed, worker];

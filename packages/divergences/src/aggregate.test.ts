@@ -1,0 +1,70 @@
+import { AGGREGATIONS } from '@policy-lab/core';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { aggregate } from './aggregate.js';
+import { scalar, tf, useCpu } from './test-support/index.js';
+
+beforeAll(useCpu);
+
+describe('aggregate', () => {
+  // methods.md 25.2: sequences of 3 and 5 tokens, L_max = 8, every per-token loss c.
+  const c = 0.7;
+  const perToken = tf.fill([2, 8], c);
+  const mask = tf.tensor2d([
+    [1, 1, 1, 0, 0, 0, 0, 0],
+    [1, 1, 1, 1, 1, 0, 0, 0],
+  ]);
+
+  it('reproduces the constant-normaliser example of methods.md 25.2', () => {
+    expect(scalar(aggregate(perToken, mask, 'seq-mean-token-sum-norm', 8, tf))).toBeCloseTo(0.5 * c, 6);
+    expect(scalar(aggregate(perToken, mask, 'seq-mean-token-mean', 8, tf))).toBeCloseTo(c, 6);
+    expect(scalar(aggregate(perToken, mask, 'token-mean', 8, tf))).toBeCloseTo(c, 6);
+    expect(scalar(aggregate(perToken, mask, 'seq-mean-token-sum', 8, tf))).toBeCloseTo(4 * c, 6);
+  });
+
+  it('weights tokens and sequences as each mode says', () => {
+    const losses = tf.tensor2d([
+      [1, 1, 1, 0],
+      [4, 0, 0, 0],
+    ]);
+    const twoMask = tf.tensor2d([
+      [1, 1, 1, 0],
+      [1, 0, 0, 0],
+    ]);
+    // token-mean: 7 / 4; seq-mean-token-mean: (1 + 4) / 2; seq-mean-token-sum: (3 + 4) / 2; norm: 7 / (2 * 4)
+    expect(scalar(aggregate(losses, twoMask, 'token-mean', 4, tf))).toBeCloseTo(1.75, 6);
+    expect(scalar(aggregate(losses, twoMask, 'seq-mean-token-mean', 4, tf))).toBeCloseTo(2.5, 6);
+    expect(scalar(aggregate(losses, twoMask, 'seq-mean-token-sum', 4, tf))).toBeCloseTo(3.5, 6);
+    expect(scalar(aggregate(losses, twoMask, 'seq-mean-token-sum-norm', 4, tf))).toBeCloseTo(0.875, 6);
+  });
+
+  it('ignores padding and fully masked rows in every mode', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -5, max: 5, noNaN: true }), { minLength: 6, maxLength: 6 }),
+        fc.constantFrom(...AGGREGATIONS),
+        (row, mode) => {
+          const base = tf.tensor2d([row.slice(0, 3), row.slice(3)]);
+          const masked = tf.tensor2d([
+            [1, 1, 0],
+            [1, 0, 0],
+          ]);
+          const withEmpty = tf.concat([tf.tensor2d([[99, 99, 99]]), base]);
+          const emptyMask = tf.concat([tf.zeros([1, 3]), masked]);
+          const changed = tf.tensor2d([
+            [row[0] as number, row[1] as number, 123],
+            [row[3] as number, -50, 7],
+          ]);
+          const expected = scalar(aggregate(base, masked, mode, 3, tf));
+          expect(scalar(aggregate(withEmpty, emptyMask, mode, 3, tf))).toBeCloseTo(expected, 4);
+          expect(scalar(aggregate(changed, masked, mode, 3, tf))).toBeCloseTo(expected, 4);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('an all-padding batch gives 0, not NaN', () => {
+    for (const mode of AGGREGATIONS) expect(scalar(aggregate(tf.ones([2, 3]), tf.zeros([2, 3]), mode, 3, tf))).toBe(0);
+  });
+});

@@ -1,0 +1,28 @@
+import { defineMethod, type Method } from '@policy-lab/core';
+
+/**
+ * Recipes whose novelty is a divergence-based loss. They name the estimator by registry
+ * name (GRPO's, from @policy-lab/advantage), never by import.
+ */
+export function builtInMethods(): Method[] {
+  return [
+    defineMethod({
+      name: 'rapo',
+      summary: 'RAPO: GRPO advantages, PPO surrogate and a forward KL to a reward-reweighted reference',
+      paper: {
+        title: 'Unlocking Reasoning Capabilities in LLMs via Reinforcement Learning Exploration',
+        arxiv: '2510.03865',
+        year: 2025,
+      },
+      math: '$J = \\mathbb E[r] - \\alpha\\,\\mathrm{KL}(\\hat\\pi_{ref}\\|\\pi_\\theta) + \\beta H(\\pi_\\theta)$ with GRPO group z-scores as advantages (methods.md 19).',
+      unverified: ["phi(r), alpha and the entropy weight are ours (see the 'rapo' loss)."],
+      estimator: 'grpo',
+      loss: 'rapo',
+      // The forward-KL term lives in the loss; the divergence is here so that the trainer
+      // computes reference log-probabilities, with its own coefficient left at 0.
+      divergence: 'forward-kl',
+      defaults: { divergenceCoef: 0 },
+      defaultsSource: "the forward KL is inside the 'rapo' loss (alpha); the trainer's extra penalty stays off",
+    }),
+  ];
+}
