@@ -4,7 +4,8 @@ import { drGrpo, grpo, rloo } from './estimators/grpo.js';
 import { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
 import { builtinMethods } from './methods.js';
 
-export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from './diagnostics.js';
+// The diagnostics live in core (the trainer and the harness use them too); re-exported here for estimator authors.
+export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from '@policy-lab/core';
 export type { GdpoOptions } from './estimators/gdpo.js';
 export { gdpo } from './estimators/gdpo.js';
 export type { GrpoOptions } from './estimators/grpo.js';

@@ -392,4 +392,8 @@ export interface TrainConfig {
   targetDivergence?: number;
   /** Weight of the critic's value loss (needs model.valueHead and an estimator that returns targets). */
   valueCoef?: number;
+  /** Every this many steps, measure advantage sign flips against a many-rollout baseline (0 = off; side budget). */
+  signFlipEvery?: number;
+  /** Rollouts per task of that baseline. */
+  signFlipRollouts?: number;
 }

@@ -46,6 +46,7 @@ export {
   defineShaper,
   weightedSum,
 } from './define.js';
+export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from './diagnostics.js';
 export { isUsageError, RunError, UsageError } from './errors.js';
 export type { CreateRegistryOptions, LoadedRegistry, PolicyLabConfig } from './load.js';
 export {

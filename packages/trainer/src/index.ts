@@ -26,6 +26,6 @@ export type { AdamOptions, AdamState } from './optim/adam.js';
 export { Adam, clipByGlobalNorm } from './optim/adam.js';
 export { plugin } from './plugin.js';
 export type { Workload } from './speed/reference.js';
-export { referenceDecode, referenceTrainStep } from './speed/reference.js';
+export { referenceDecode, referenceRollouts, referenceTrainStep } from './speed/reference.js';
 export type { TokenizerJson } from './tokenizer/char-tokenizer.js';
 export { BOS, CharTokenizer, EOS, PAD, SEP, SPECIAL_TOKENS, UNK } from './tokenizer/char-tokenizer.js';

@@ -52,7 +52,10 @@ export function register(program: Command, io: Io): void {
       'continue the comparison in --out: finished runs are kept, unfinished ones continue from their checkpoints',
     )
     .option('--force', 'reuse an --out that holds something else')
-    .option('--queue <url>', 'run the units as BullMQ jobs on Redis (redis://host:port), processed by `bench worker` processes anywhere')
+    .option(
+      '--queue <url>',
+      'run the units as BullMQ jobs on Redis (redis://host:port), processed by `bench worker` processes anywhere',
+    )
     .addOption(new Option('--kernels <kind>', 'wasm kernels').choices(['fast', 'stock']).default('fast'))
     .option('--reps <n>', 'bootstrap resamples for confidence intervals', '2000')
     .addHelpText(
@@ -95,7 +98,8 @@ export function register(program: Command, io: Io): void {
         const { queueRunner } = await import('../queue/remote.js');
         const { fingerprint } = await import('../compare/plan.js');
         runUnits = queueRunner(connection, fingerprint(config));
-        if (!ctx.options.json) io.stderr(`units go to the BullMQ queue at ${opts.queue}; start workers with: bench worker --queue ${opts.queue}\n`);
+        if (!ctx.options.json)
+          io.stderr(`units go to the BullMQ queue at ${opts.queue}; start workers with: bench worker --queue ${opts.queue}\n`);
       }
       const bar = progressBar(io, ctx.options.json, 'compare');
       const started = Date.now();

@@ -46,6 +46,30 @@ describe('bench speed', () => {
     }
   });
 
+  it('measures rollout throughput on an environment and advantage throughput of an estimator', async () => {
+    const rollout = await runCli(['speed', 'rollout', '--env', 'countdown', '--batch', '4', '--iterations', '2', '--json']);
+    expect(rollout.code).toBe(0);
+    const doc = JSON.parse(rollout.stdout);
+    expect(schemaErrors('speed', doc)).toEqual([]);
+    expect(doc.episodesPerSecond).toBeCloseTo((4 / doc.msPerCall) * 1000, 6);
+    const advantages = await runCli([
+      'speed',
+      'advantages',
+      '--estimator',
+      'gdpo',
+      '--batch',
+      '8',
+      '--iterations',
+      '5',
+      '--json',
+    ]);
+    expect(advantages.code).toBe(0);
+    const adv = JSON.parse(advantages.stdout);
+    expect(schemaErrors('speed', adv)).toEqual([]);
+    expect(adv.groupsPerSecond).toBeCloseTo((8 / adv.msPerCall) * 1000, 6);
+    expect((await runCli(['speed', 'advantages', '--estimator', 'nope'])).stderr).toMatch(/unknown estimator 'nope'/);
+  });
+
   it('refuses bad input', async () => {
     expect((await runCli(['speed', 'train-step', '--dim', '10'])).stderr).toMatch(/must be divisible by 4/);
     expect((await runCli(['speed', 'nope'])).code).toBe(2);

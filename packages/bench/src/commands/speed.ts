@@ -8,7 +8,7 @@ import { Bench } from 'tinybench';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
 
-const SUITES = ['train-step', 'decode'] as const;
+const SUITES = ['train-step', 'decode', 'rollout', 'advantages'] as const;
 const PYTHON = '/usr/bin/python3';
 
 interface Measurement {
@@ -25,14 +25,18 @@ function positive(flag: string, text: string): number {
   return value;
 }
 
-async function measure(run: () => Promise<void>, tokens: number, iterations: number): Promise<Omit<Measurement, 'kernels'>> {
+async function measure(
+  run: () => Promise<void>,
+  tokens: () => number,
+  iterations: number,
+): Promise<Omit<Measurement, 'kernels'>> {
   const bench = new Bench({ time: 0, iterations, warmup: true, warmupIterations: 2, warmupTime: 0 });
   bench.add('workload', run);
   await bench.run();
   const result = bench.tasks[0]?.result;
   if (result?.state !== 'completed') throw new RunError(`benchmark did not complete (${result?.state ?? 'no result'})`);
   const ms = result.latency.p50 ?? result.latency.mean;
-  return { ms, tokensPerSecond: (tokens / ms) * 1000, samples: result.latency.samplesCount, rme: result.latency.rme };
+  return { ms, tokensPerSecond: (tokens() / ms) * 1000, samples: result.latency.samplesCount, rme: result.latency.rme };
 }
 
 function runPeer(suite: string, dim: number, batch: number, tokens: number): Record<string, number | string> {
@@ -58,6 +62,53 @@ function runPeer(suite: string, dim: number, batch: number, tokens: number): Rec
   }
 }
 
+/** Advantage throughput of a reward-only estimator on `batch` groups of 8 random rewards. */
+async function advantagesSuite(ctx: CommandContext, name: string, batch: number, iterations: number): Promise<void> {
+  const { Rng, weightedSum } = await import('@policy-lab/core');
+  const { registry } = await ctx.registry();
+  const estimator = registry.get('estimators', name);
+  if (estimator.needsModel)
+    throw new UsageError(`estimator '${name}' needs the model; the advantages suite takes reward-only estimators`);
+  const rng = Rng.seeded(0).split('speed');
+  const size = estimator.rolloutsPerGroup?.(8) ?? 8;
+  const groups = Array.from({ length: batch }, (_, g) =>
+    Array.from({ length: size }, (_, i) => ({
+      id: `g${g}/${i}`,
+      groupId: `g${g}`,
+      taskId: `t${g}`,
+      turns: [],
+      reward: { correct: rng.int(0, 1), format: rng.int(0, 1) },
+      success: false,
+    })),
+  );
+  const weights = { correct: 1, format: 0.1 };
+  const context = { rng, weights, scalar: (r: Record<string, number>) => weightedSum(r, weights) };
+  const result = await measure(
+    async () => {
+      await estimator.compute(groups, context);
+    },
+    () => batch * size,
+    iterations,
+  );
+  const document = {
+    suite: 'advantages',
+    backend: 'none',
+    kernels: 'stock',
+    estimator: name,
+    batch,
+    msPerCall: result.ms,
+    rolloutsPerSecond: result.tokensPerSecond,
+    groupsPerSecond: (batch / result.ms) * 1000,
+    samples: result.samples,
+    rme: result.rme,
+  };
+  if (ctx.options.json) ctx.printJson('speed', document);
+  else
+    ctx.io.stdout(
+      `advantages ${name}: ${batch} groups of ${size} in ${result.ms.toFixed(3)} ms (${Math.round(document.groupsPerSecond)} groups/s)\n`,
+    );
+}
+
 export function register(program: Command, io: Io): void {
   program
     .command('speed')
@@ -68,6 +119,8 @@ export function register(program: Command, io: Io): void {
     .option('--dim <n>', 'model width D', '64')
     .option('--batch <n>', 'sequences per step (train-step) or rows decoded together (decode)', '32')
     .option('--tokens <n>', 'new tokens per decode call', '64')
+    .option('--env <name>', 'rollout suite: the environment', 'countdown')
+    .option('--estimator <name>', 'advantages suite: a reward-only estimator', 'grpo')
     .option('--iterations <n>', 'measured iterations (after 2 warm-up ones)', '10')
     .addOption(
       new Option('--kernels <kind>', 'wasm kernels: fast, stock, or both (side by side in one process)')
@@ -88,6 +141,8 @@ export function register(program: Command, io: Io): void {
         dim: string;
         batch: string;
         tokens: string;
+        env: string;
+        estimator: string;
         iterations: string;
         kernels: string;
         threads: string;
@@ -103,6 +158,14 @@ export function register(program: Command, io: Io): void {
       const threads = positive('--threads', opts.threads);
       if (dim % 4 !== 0) throw new UsageError(`bad --dim '${opts.dim}': must be divisible by 4 (the heads)`);
       if (opts.peer !== undefined && opts.peer !== 'torch') throw new UsageError(`unknown --peer '${opts.peer}': accepted torch`);
+      if (opts.peer !== undefined && (suite === 'rollout' || suite === 'advantages'))
+        throw new UsageError(`--peer torch exists for train-step and decode only, not ${suite}`);
+      if (suite === 'advantages') {
+        await advantagesSuite(ctx, opts.estimator, batch, iterations);
+        return;
+      }
+      const { registry } = suite === 'rollout' ? await ctx.registry() : { registry: undefined };
+      const env = registry?.get('environments', opts.env);
       const trainer = await import('@policy-lab/trainer');
       const backendName = ctx.options.backend ?? 'wasm';
       const kernelsWanted = backendName === 'wasm' ? (opts.kernels === 'both' ? ['stock', 'fast'] : [opts.kernels]) : ['stock'];
@@ -117,15 +180,26 @@ export function register(program: Command, io: Io): void {
           warn: (line) => io.stderr(`${line}\n`),
         });
         const workload =
-          suite === 'decode' ? trainer.referenceDecode({ dim, batch, tokens }) : trainer.referenceTrainStep({ dim, batch });
+          suite === 'decode'
+            ? trainer.referenceDecode({ dim, batch, tokens })
+            : suite === 'rollout'
+              ? trainer.referenceRollouts({ env: env as NonNullable<typeof env>, batch })
+              : trainer.referenceTrainStep({ dim, batch });
         try {
-          measurements.push({ kernels: info.kernels, ...(await measure(() => workload.run(), workload.tokens, iterations)) });
+          measurements.push({
+            kernels: info.kernels,
+            ...(await measure(
+              () => workload.run(),
+              () => workload.tokens,
+              iterations,
+            )),
+          });
         } finally {
           workload.dispose();
         }
       }
       const main = measurements[measurements.length - 1] as Measurement;
-      const timeKey = suite === 'decode' ? 'msPerCall' : 'msPerStep';
+      const timeKey = suite === 'train-step' ? 'msPerStep' : 'msPerCall';
       const document: Record<string, unknown> = {
         suite,
         backend: info?.name ?? backendName,
@@ -134,6 +208,7 @@ export function register(program: Command, io: Io): void {
         dim,
         batch,
         ...(suite === 'decode' ? { tokens } : {}),
+        ...(suite === 'rollout' ? { env: opts.env, episodesPerSecond: (batch / main.ms) * 1000 } : {}),
         [timeKey]: main.ms,
         tokensPerSecond: main.tokensPerSecond,
         samples: main.samples,
@@ -157,7 +232,7 @@ export function register(program: Command, io: Io): void {
         return;
       }
       const lines = [
-        `${suite} D=${dim} batch=${batch}${suite === 'decode' ? ` tokens=${tokens}` : ''} on ${document.backend} (${main.kernels} kernels, ${String(document.threads)} thread(s))`,
+        `${suite === 'rollout' ? `rollout ${opts.env} (its recommended model)` : `${suite} D=${dim}`} batch=${batch}${suite === 'decode' ? ` tokens=${tokens}` : ''} on ${document.backend} (${main.kernels} kernels, ${String(document.threads)} thread(s))`,
       ];
       for (const m of measurements)
         lines.push(

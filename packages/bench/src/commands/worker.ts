@@ -18,11 +18,17 @@ export function register(program: Command, io: Io): void {
     .description('process comparison runs from a BullMQ queue (start one per machine or core; stop with Ctrl-C)')
     .requiredOption('--queue <url>', 'the Redis of the comparison, redis://host:port')
     .option('--concurrency <n>', 'runs processed at once by this worker (each in its own process)', '1')
-    .option('--lock-duration <ms>', 'job lock duration; a killed worker\'s job is taken over after about this long', '30000')
+    .option('--lock-duration <ms>', "job lock duration; a killed worker's job is taken over after about this long", '30000')
     .option('--stalled-interval <ms>', 'how often stalled jobs are checked for', '30000')
     .option('--max-jobs <n>', 'exit after this many runs (default: keep waiting)')
-    .addHelpText('after', '\nExamples:\n  bench compare grpo gdpo --queue redis://10.0.0.5:6379 --out results/q   (on the coordinator)\n  bench worker --queue redis://10.0.0.5:6379                              (on each worker machine)\n\nWorkers need the same plugins installed; checkpoints stay on the worker machine.')
-    .action(async function (this: Command, opts: { queue: string; concurrency: string; lockDuration: string; stalledInterval: string; maxJobs?: string }) {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bench compare grpo gdpo --queue redis://10.0.0.5:6379 --out results/q   (on the coordinator)\n  bench worker --queue redis://10.0.0.5:6379                              (on each worker machine)\n\nWorkers need the same plugins installed; checkpoints stay on the worker machine.',
+    )
+    .action(async function (
+      this: Command,
+      opts: { queue: string; concurrency: string; lockDuration: string; stalledInterval: string; maxJobs?: string },
+    ) {
       const ctx = new CommandContext(io, this);
       const connection = parseQueueUrl(opts.queue);
       await checkReachable(connection);

@@ -69,6 +69,7 @@ function fakeResult(request: UnitRequest): TrainResult {
       reward: { correct: start },
     })),
     diagnostics: { zeroAdvantageFraction: 0.3 },
+    sideBudget: { episodes: 0, generatedTokens: 0 },
     timings: {},
   };
 }

@@ -73,6 +73,7 @@ function toRecord(unit: Unit, result: TrainResult): RunRecord {
     diagnostics: result.diagnostics,
     steps: result.steps,
     config: result.config as unknown as Record<string, unknown>,
+    ...(result.sideBudget ? { sideBudget: result.sideBudget } : {}),
   };
 }
 

@@ -32,13 +32,23 @@ export function connectionOptions(connection: QueueConnection): Record<string, u
 
 /** Fails fast (exit 2, one line) when Redis cannot be reached. */
 export async function checkReachable(connection: QueueConnection, timeoutMs = 3000): Promise<void> {
-  const client = new Redis({ host: connection.host, port: connection.port, db: connection.db, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({
+    host: connection.host,
+    port: connection.port,
+    db: connection.db,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
     await client.ping();
   } catch (error) {
-    throw new UsageError(`cannot reach Redis at ${connection.url} (${(error as Error).message}); start redis-server there or fix --queue`);
+    throw new UsageError(
+      `cannot reach Redis at ${connection.url} (${(error as Error).message}); start redis-server there or fix --queue`,
+    );
   } finally {
     client.disconnect();
   }

@@ -17,7 +17,11 @@ interface SandboxedJob {
 export default async function process(job: SandboxedJob) {
   const request = job.data;
   const cwd = globalThis.process.cwd();
-  const { registry } = await createRegistry({ cwd, plugins: request.plugins, ...(request.config ? { config: request.config } : {}) });
+  const { registry } = await createRegistry({
+    cwd,
+    plugins: request.plugins,
+    ...(request.config ? { config: request.config } : {}),
+  });
   const trainer = await import('@policy-lab/trainer');
   await trainer.initBackend({ name: request.backend, kernels: request.kernels, threads: request.threads });
   // Checkpoints and the SFT cache live on this machine; a unit restarted elsewhere starts over

@@ -40,8 +40,33 @@ describe('bench compare --queue with bench worker', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'queue-'));
     const out = path.join(dir, 'out');
     const coordinator = start(
-      ['compare', 'reinforce-mean', 'picky', '--env', 'echo', '--seeds', '2', '--budget', 'episodes=240', '--queue', url as string, '--out', out, '--reps', '200',
-        '--plugin', tiny, '--set', 'evalTasks=4', '--set', 'sftSteps=2', '--set', 'tasksPerStep=4', '--set', 'groupSize=6'],
+      [
+        'compare',
+        'reinforce-mean',
+        'picky',
+        '--env',
+        'echo',
+        '--seeds',
+        '2',
+        '--budget',
+        'episodes=240',
+        '--queue',
+        url as string,
+        '--out',
+        out,
+        '--reps',
+        '200',
+        '--plugin',
+        tiny,
+        '--set',
+        'evalTasks=4',
+        '--set',
+        'sftSteps=2',
+        '--set',
+        'tasksPerStep=4',
+        '--set',
+        'groupSize=6',
+      ],
       dir,
     );
     const workerArgs = ['worker', '--queue', url as string, '--lock-duration', '2000', '--stalled-interval', '1000'];

@@ -3,10 +3,11 @@
  * unit id, so adding it twice is a no-op), processed by `bench worker` anywhere that reaches
  * Redis; results travel back through the queue and the coordinator writes --out.
  */
-import { Queue, QueueEvents } from 'bullmq';
+
 import type { TrainResult } from '@policy-lab/trainer';
+import { Queue, QueueEvents } from 'bullmq';
 import type { UnitFailure, UnitRequest } from '../compare/pool.js';
-import { connectionOptions, type QueueConnection, QUEUE_NAME } from './connection.js';
+import { connectionOptions, QUEUE_NAME, type QueueConnection } from './connection.js';
 
 export function queueRunner(connection: QueueConnection, fingerprint: string) {
   return async (
@@ -42,11 +43,20 @@ export function queueRunner(connection: QueueConnection, fingerprint: string) {
         });
         queueEvents.on('failed', ({ jobId, failedReason }) => {
           const request = byJob.get(jobId);
-          if (request) reject(Object.assign(new Error(`run ${request.unit.id} failed on a worker: ${failedReason}`), { unitId: request.unit.id }) as UnitFailure);
+          if (request)
+            reject(
+              Object.assign(new Error(`run ${request.unit.id} failed on a worker: ${failedReason}`), {
+                unitId: request.unit.id,
+              }) as UnitFailure,
+            );
         });
         void (async () => {
           for (const [jobId, request] of byJob) {
-            const job = await queue.add('unit', { ...request, fingerprint }, { jobId, attempts: 2, removeOnComplete: false, removeOnFail: false });
+            const job = await queue.add(
+              'unit',
+              { ...request, fingerprint },
+              { jobId, attempts: 2, removeOnComplete: false, removeOnFail: false },
+            );
             // Already finished earlier (a resumed coordinator): take its stored result.
             if ((await job.getState()) === 'completed') {
               await finish(jobId, async () => {

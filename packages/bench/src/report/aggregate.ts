@@ -28,6 +28,8 @@ export interface RunRecord {
   diagnostics: Record<string, number>;
   steps: number;
   config: Record<string, unknown>;
+  /** Diagnostics-only rollouts (sign-flip baseline), outside the RL budget. */
+  sideBudget?: { episodes: number; generatedTokens: number };
 }
 
 export interface MethodSummary {

@@ -67,4 +67,6 @@ export interface TrainResult {
   diagnostics: Record<string, number>;
   /** Wall-clock figures (not deterministic). */
   timings: Record<string, number>;
+  /** Rollouts drawn for diagnostics only (the sign-flip baseline): never part of the RL budget or trajectory. */
+  sideBudget: { episodes: number; generatedTokens: number };
 }

@@ -135,6 +135,12 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
       (config as unknown as Record<string, unknown>)[key] = value;
       continue;
     }
+    if (key === 'signFlipEvery' || key === 'signFlipRollouts') {
+      if (!Number.isInteger(value) || (value as number) < 0)
+        throw new UsageError(`${source}: ${key} must be a non-negative integer, got ${JSON.stringify(value)}`);
+      (config as unknown as Record<string, unknown>)[key] = value;
+      continue;
+    }
     if (key === 'targetDivergence' || key === 'valueCoef') {
       if (typeof value !== 'number' || !(value >= 0))
         throw new UsageError(`${source}: ${key} must be a non-negative number, got ${JSON.stringify(value)}`);

@@ -14,6 +14,7 @@ import {
   type AdvantageEstimator,
   type Advantages,
   BudgetMeter,
+  collapsedRewardVectors,
   type Divergence,
   type Environment,
   type EstimatorContext,
@@ -23,6 +24,7 @@ import {
   Rng,
   type Rollout,
   RunError,
+  signFlips,
   type TrainConfig,
   UsageError,
   weightedSum,
@@ -91,6 +93,7 @@ function resolvePlugins(options: TrainOptions): Resolved {
 
 interface RunState {
   step: number;
+  side: { episodes: number; generatedTokens: number };
   /** The divergence coefficient now (it adapts when targetDivergence is set). */
   divergenceCoef: number;
   /** The latest evaluation, so a run resumed after its last step does not evaluate twice. */
@@ -120,6 +123,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const meter = new BudgetMeter(options.budget);
   const state: RunState = {
     step: 0,
+    side: { episodes: 0, generatedTokens: 0 },
     divergenceCoef: config.divergenceCoef,
     curve: [],
     sums: {},
@@ -193,6 +197,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       meter,
       trainTasks,
       state.divergenceCoef,
+      state.side,
     );
     metrics.divergenceCoef = state.divergenceCoef;
     // Throughput is wall clock: it goes to the log and to timings, never into the deterministic diagnostics.
@@ -240,6 +245,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     steps: state.step,
     curve: state.curve,
     diagnostics,
+    sideBudget: state.side,
     timings: {
       ...state.timings,
       totalSeconds: (performance.now() - started) / 1000,
@@ -268,6 +274,7 @@ async function trainingStep(
   meter: BudgetMeter,
   trainTasks: readonly unknown[],
   divergenceCoef: number,
+  side: RunState['side'],
 ): Promise<StepMetrics> {
   const { env, estimator, config } = plugins;
   const rng = Rng.seeded(config.seed).split(`step/${step}`);
@@ -363,6 +370,35 @@ async function trainingStep(
     tokensPerSecond,
     ...(klInReward ? { kl: mean(klInReward) } : {}),
   };
+  metrics.collapsedRewardVectors = collapsedRewardVectors(
+    advantages.rollout,
+    groups.map((g) => g.map((r) => r.reward)),
+  );
+  const signFlipEvery = config.signFlipEvery ?? 0;
+  if (signFlipEvery > 0 && step % signFlipEvery === 0 && groups.length > 0) {
+    // A many-rollout baseline per task on a side budget, from its own random stream: the
+    // training trajectory is the same with or without it.
+    const count = config.signFlipRollouts ?? 16;
+    const sideRollouts = await collectRollouts(
+      policy,
+      tokenizer,
+      env,
+      groups.map((g, k) => ({
+        task: requests.find((r) => r.groupId === g[0]?.groupId)?.task ?? requests[k]?.task,
+        groupId: `side${k}`,
+        count,
+      })),
+      { maxNewTokens: config.maxNewTokens, temperature: config.temperature, rng: rng.split('side') },
+    );
+    side.episodes += sideRollouts.flat().length;
+    side.generatedTokens += generatedTokens(sideRollouts.flat());
+    const baselines = sideRollouts.map((g) => mean(g.map((r) => scalar(r.reward))));
+    metrics.signFlipRate = signFlips(
+      advantages.rollout,
+      groups.map((g) => g.map((r) => scalar(r.reward))),
+      baselines,
+    );
+  }
   for (const { name } of env.rewardComponents) metrics[`reward.${name}`] = mean(groups.flat().map((r) => r.reward[name] ?? 0));
   for (const [key, value] of Object.entries(advantages.diagnostics ?? {})) metrics[`estimator.${key}`] = value;
   if (rows.length === 0) return metrics;
@@ -601,6 +637,7 @@ async function saveCheckpoint(
         step: state.step,
         weights,
         divergenceCoef: state.divergenceCoef,
+        side: state.side,
         adamStep: adam.step,
         consumed: meter.consumed,
         curve: state.curve,
@@ -634,6 +671,7 @@ function restore(
     step: number;
     weights: string;
     divergenceCoef: number;
+    side: RunState['side'];
     adamStep: number;
     consumed: BudgetMeter['consumed'];
     curve: CurvePoint[];
@@ -660,6 +698,7 @@ function restore(
   meter.charge(saved.consumed);
   state.step = saved.step;
   state.divergenceCoef = saved.divergenceCoef;
+  state.side = saved.side;
   state.curve = saved.curve;
   state.initial = saved.initial;
   if (saved.lastEval) state.lastEval = saved.lastEval;

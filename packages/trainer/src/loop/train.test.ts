@@ -61,6 +61,27 @@ describe('train on a test-local environment', () => {
     expect(deterministic(await run(2)).curve).not.toEqual(deterministic(a).curve);
   });
 
+  it('measures sign flips on a side budget without changing the training trajectory', async () => {
+    const run = (signFlipEvery: number) =>
+      train({
+        registry: tinyRegistry(),
+        method: 'reinforce-mean',
+        env: 'echo',
+        seed: 2,
+        budget: { episodes: 96 },
+        overrides: { ...TINY, signFlipEvery, signFlipRollouts: 8 },
+        sft: 'none',
+      });
+    const plain = await run(0);
+    const measured = await run(2);
+    expect(measured.diagnostics.signFlipRate).toBeGreaterThanOrEqual(0);
+    expect(plain.diagnostics.signFlipRate).toBeUndefined();
+    expect(measured.sideBudget).toMatchObject({ episodes: 2 * 4 * 8 }); // steps 2 and 4, 4 tasks x 8 rollouts
+    expect(measured.curve).toEqual(plain.curve);
+    expect(measured.final).toEqual(plain.final);
+    expect(measured.budget.consumed.episodes).toBe(plain.budget.consumed.episodes);
+  });
+
   it('stops before a step that could exceed the budget and charges discarded groups', async () => {
     const result = await train({
       registry: tinyRegistry(),

@@ -5,9 +5,11 @@
  */
 import { Rng } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { collectRollouts, generatedTokens } from '../loop/rollouts.js';
 import { ppoClip } from '../losses/ppo-clip.js';
 import { createPolicy } from '../model/transformer.js';
 import { Adam } from '../optim/adam.js';
+import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 
 const VOCAB = 64;
 const LENGTH = 64;
@@ -91,6 +93,52 @@ export function referenceDecode(options: { dim: number; batch: number; tokens: n
         stopTokens: [],
         rng: rng.split(`decode/${call++}`),
       });
+    },
+    dispose() {
+      policy.dispose();
+    },
+  };
+}
+
+/** Rollout throughput on an environment: `batch` episodes of its train tasks, decoded together. */
+export function referenceRollouts(options: {
+  env: import('@policy-lab/core').Environment;
+  batch: number;
+  seed?: number;
+}): Workload {
+  const { env, batch } = options;
+  const rng = Rng.seeded(options.seed ?? 0);
+  const tokenizer = CharTokenizer.fromAlphabet(env.alphabet?.() ?? '');
+  const recommended = env.recommended ?? {};
+  const maxNewTokens = recommended.maxNewTokens ?? 16;
+  const policy = createPolicy(
+    {
+      vocabSize: tokenizer.vocabSize,
+      dim: recommended.dim ?? 64,
+      layers: recommended.layers ?? 2,
+      heads: recommended.heads ?? 4,
+      contextLength: recommended.contextLength ?? 64,
+      mlpRatio: 4,
+      valueHead: false,
+    },
+    rng.split('init'),
+  );
+  const tasks = env.tasks('train', { seed: 0, count: batch });
+  let call = 0;
+  let tokens = 0;
+  return {
+    get tokens() {
+      return tokens;
+    },
+    async run() {
+      const groups = await collectRollouts(
+        policy,
+        tokenizer,
+        env,
+        tasks.map((task, k) => ({ task, groupId: `speed${k}`, count: 1 })),
+        { maxNewTokens, temperature: 1, rng: rng.split(`rollouts/${call++}`) },
+      );
+      tokens = generatedTokens(groups.flat());
     },
     dispose() {
       policy.dispose();
