@@ -45,6 +45,8 @@ export interface CompareConfig {
   overrides: Record<string, unknown>;
   backend: string;
   kernels: string;
+  /** What each method is made of, with the estimator's resolved math (for the report). */
+  recipes?: Record<string, { estimator: string; loss: string; math?: string; unverified?: readonly string[]; paper?: string }>;
 }
 
 export interface Unit {
@@ -92,7 +94,25 @@ export function planComparison(
   // MC-GRPO's fair control: GRPO on the same G+1 rollouts.
   if (input.methods.includes('mc-grpo') && !input.methods.includes('grpo-plus-one') && registry.has('methods', 'grpo-plus-one'))
     controls.push('grpo-plus-one');
+  const recipes: NonNullable<CompareConfig['recipes']> = {};
+  for (const name of [...input.methods, ...controls]) {
+    const method = registry.get('methods', name);
+    const refName = (ref: string | { name: string }) => (typeof ref === 'string' ? ref : ref.name);
+    const estimator = registry.has('estimators', refName(method.estimator))
+      ? registry.get('estimators', refName(method.estimator))
+      : undefined;
+    recipes[name] = {
+      estimator: refName(method.estimator),
+      loss: refName(method.loss),
+      ...(estimator?.math ? { math: estimator.math } : {}),
+      ...(estimator?.unverified?.length ? { unverified: estimator.unverified } : {}),
+      ...(method.paper
+        ? { paper: `${method.paper.title}${method.paper.arxiv ? `, arXiv ${method.paper.arxiv}` : ''} (${method.paper.year})` }
+        : {}),
+    };
+  }
   return {
+    recipes,
     methods: input.methods,
     controls,
     envs,

@@ -108,7 +108,9 @@ describe('runComparison', () => {
     expect(schemaErrors('compare', JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')))).toEqual([]);
     const methods = doc.aggregates.envs[0]?.methods.map((m) => m.method);
     expect(methods).toEqual(['sft-start', 'grpo', 'mc-grpo', 'gdpo', 'grpo-plus-one']);
-    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/no difference detected|higher/);
+    const markdown = readFileSync(path.join(out, 'report.md'), 'utf8');
+    expect(markdown).toMatch(/no difference detected|higher/);
+    expect(markdown).toMatch(/## Methods\n\n- \*\*grpo\*\*: estimator `e`, loss `ppo-clip`/);
     const html = readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(html).toMatch(/<svg/);
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);

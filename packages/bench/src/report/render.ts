@@ -154,6 +154,21 @@ export function renderMarkdown(doc: ComparisonDocument): string {
     }
     lines.push('');
   }
+  const recipes = (doc.config.recipes ?? {}) as Record<
+    string,
+    { estimator: string; loss: string; math?: string; unverified?: string[]; paper?: string }
+  >;
+  if (Object.keys(recipes).length) {
+    lines.push('## Methods', '');
+    for (const [name, recipe] of Object.entries(recipes)) {
+      lines.push(
+        `- **${name}**: estimator \`${recipe.estimator}\`, loss \`${recipe.loss}\`${recipe.paper ? `; ${recipe.paper}` : ''}`,
+      );
+      if (recipe.math) lines.push(`  - ${recipe.math}`);
+      for (const u of recipe.unverified ?? []) lines.push(`  - unverified: ${u}`);
+    }
+    lines.push('');
+  }
   lines.push(
     '## Budget and shared hyperparameters',
     '',
