@@ -5,8 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createRegistry } from '@policy-lab/core';
 import type { UnitRequest } from '../compare/pool.js';
+import { runUnit } from '../compare/run-unit.js';
 
 interface SandboxedJob {
   id?: string;
@@ -16,29 +16,14 @@ interface SandboxedJob {
 
 export default async function process(job: SandboxedJob) {
   const request = job.data;
-  const cwd = globalThis.process.cwd();
-  const { registry } = await createRegistry({
-    cwd,
-    plugins: request.plugins,
-    ...(request.config ? { config: request.config } : {}),
-  });
-  const trainer = await import('@policy-lab/trainer');
-  await trainer.initBackend({ name: request.backend, kernels: request.kernels, threads: request.threads });
   // Checkpoints and the SFT cache live on this machine; a unit restarted elsewhere starts over
   // (deterministically, so its result is the same).
   const scratch = path.join(tmpdir(), 'policy-lab-worker', request.fingerprint);
   mkdirSync(scratch, { recursive: true });
   let last = 0;
-  return trainer.train({
-    registry,
-    method: request.unit.method,
-    env: request.unit.env,
-    seed: request.unit.seed,
-    budget: request.budget,
-    overrides: request.overrides,
+  return runUnit(request, {
+    cwd: globalThis.process.cwd(),
     outDir: path.join(scratch, request.unit.id),
-    resume: true,
-    backend: request.backend,
     sftCacheDir: path.join(scratch, 'sft-cache'),
     onProgress: (p) => {
       if (p.fraction - last >= 0.05) {
