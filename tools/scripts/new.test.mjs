@@ -1,0 +1,68 @@
+// The generator: each variant creates a package whose plugin registers like any other, and bad
+// names are refused. (Here we check what the generator writes; the generated packages' own tests
+// were run by hand after `npm install`, see CONTRIBUTING.md.)
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from '@policy-lab/core';
+import { createJiti } from 'jiti';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+// Inside the repository, so the generated sources resolve @policy-lab/core from its node_modules.
+mkdirSync(path.join(repo, 'tools', '.tmp'), { recursive: true });
+const root = mkdtempSync(path.join(repo, 'tools', '.tmp', 'generator-'));
+mkdirSync(path.join(root, 'packages', 'core'), { recursive: true });
+cpSync(path.join(repo, 'packages', 'core', 'package.json'), path.join(root, 'packages', 'core', 'package.json'));
+const generate = (...args) =>
+  spawnSync(process.execPath, [path.join(here, 'new.mjs'), ...args, '--root', root], { encoding: 'utf8' });
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('npm run new', () => {
+  it.each([
+    ['method', 'methods'],
+    ['estimator', 'estimators'],
+    ['loss', 'losses'],
+    ['divergence', 'divergences'],
+    ['shaper', 'shapers'],
+    ['env', 'environments'],
+  ])('creates a %s package whose plugin registers', async (variant, kind) => {
+    const name = `my-${variant}`;
+    const result = generate(variant, name);
+    expect(result.status).toBe(0);
+    const dir = path.join(root, 'packages', name);
+    for (const file of [
+      'package.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'src/index.ts',
+      `src/${name}.test.ts`,
+      'README.md',
+    ]) {
+      expect(existsSync(path.join(dir, file))).toBe(true);
+    }
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    expect(manifest).toMatchObject({ name: `@policy-lab/${name}`, 'policy-lab': { plugin: true } });
+    expect(readFileSync(path.join(dir, 'README.md'), 'utf8')).toMatch(
+      /## Formula[\s\S]*## Defaults[\s\S]*## When to use it[\s\S]*## Example[\s\S]*## Options[\s\S]*## Paper[\s\S]*## Unverified parts/,
+    );
+    const { plugin } = await createJiti(import.meta.url).import(path.join(dir, 'src', 'index.ts'));
+    const registry = new Registry();
+    registry.register(plugin, name);
+    expect(registry.names(kind)).toContain(name);
+  });
+
+  it('refuses an existing package, an invalid name and an unknown variant, with exit 2', () => {
+    expect(generate('method', 'my-method').stderr).toMatch(/packages\/my-method already exists/);
+    const bad = generate('method', 'Bad_Name');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/'Bad_Name' is not a valid name/);
+    expect(generate('widget', 'x').stderr).toMatch(
+      /unknown variant 'widget': accepted method, estimator, loss, divergence, shaper, env/,
+    );
+    expect(generate('method').stderr).toMatch(/usage: npm run new/);
+  });
+});
