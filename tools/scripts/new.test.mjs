@@ -30,7 +30,8 @@ describe('npm run new', () => {
     ['shaper', 'shapers'],
     ['env', 'environments'],
   ])('creates a %s package whose plugin registers', async (variant, kind) => {
-    const name = `my-${variant}`;
+    // Names no real package uses: the generator refuses names already registered in the repository.
+    const name = `probe-${variant}-${process.pid}`;
     const result = generate(variant, name);
     expect(result.status).toBe(0);
     const dir = path.join(root, 'packages', name);
@@ -56,7 +57,8 @@ describe('npm run new', () => {
   });
 
   it('refuses an existing package, an invalid name and an unknown variant, with exit 2', () => {
-    expect(generate('method', 'my-method').stderr).toMatch(/packages\/my-method already exists/);
+    expect(generate('method', `probe-method-${process.pid}`).stderr).toMatch(/packages\/probe-method-\d+ already exists/);
+    expect(generate('method', 'grpo').stderr).toMatch(/'grpo' is already a registered method/);
     const bad = generate('method', 'Bad_Name');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/'Bad_Name' is not a valid name/);
