@@ -18,7 +18,7 @@ export function std(values: readonly number[], kind: 'sample' | 'population'): n
 /**
  * The pivot of a group: position floor((n - 1) / 2) of a stable sort by (value, index).
  * Its value is the median for odd n and the lower median for even n (torch's rule),
- * and ties resolve deterministically to the earliest index among equal values.
+ * and ties resolve deterministically by original index (the sort is stable).
  */
 export function medianPivot(values: readonly number[]): { index: number; value: number } {
   const order = values.map((value, index) => ({ value, index })).sort((a, b) => a.value - b.value || a.index - b.index);

@@ -165,7 +165,7 @@ describe('properties', () => {
     );
   });
 
-  it('MC-GRPO excludes exactly one rollout: the (lower) median, earliest among ties; signs follow r - median', () => {
+  it('MC-GRPO excludes exactly one rollout: the (lower) median, ties resolved by the stable order; signs follow r - median', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: -3, max: 3 }), { minLength: 3, maxLength: 9 }), (rewards) => {
         const { rollout, weights } = run(mcGrpo({ scale: 'none' }), [rewards]);
@@ -176,7 +176,7 @@ describe('properties', () => {
         const median = sorted[Math.floor((rewards.length - 1) / 2)] as number;
         const pivot = excluded[0] as number;
         if (rewards[pivot] !== median) return false;
-        // ties resolve to the earliest index holding the median value... among the order statistics
+        // ties resolve by the stable (reward, index) order
         const order = rewards.map((value, index) => ({ value, index })).sort((a, b) => a.value - b.value || a.index - b.index);
         if (order[Math.floor((rewards.length - 1) / 2)]?.index !== pivot) return false;
         return (rollout[0] as number[]).every(

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Io } from '../io.js';
+import * as advantages from './advantages.js';
 import * as compare from './compare.js';
 import * as list from './list.js';
 import * as report from './report.js';
@@ -8,4 +9,12 @@ import * as train from './train.js';
 import * as worker from './worker.js';
 
 /** Every command module; each registers itself on the program. One line per command. */
-export const COMMANDS: readonly { register(program: Command, io: Io): void }[] = [list, train, compare, report, speed, worker];
+export const COMMANDS: readonly { register(program: Command, io: Io): void }[] = [
+  list,
+  train,
+  compare,
+  report,
+  speed,
+  worker,
+  advantages,
+];

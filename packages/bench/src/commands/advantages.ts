@@ -1,0 +1,106 @@
+import { Rng, type Rollout, UsageError, weightedSum } from '@policy-lab/core';
+import type { Command } from 'commander';
+import { CommandContext } from '../context.js';
+import type { Io } from '../io.js';
+
+type RewardInput = number | Record<string, number>;
+
+/** Parses --groups: an array of groups, each an array of numbers or of named reward vectors. */
+export function parseGroups(text: string): RewardInput[][] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--groups is not valid JSON (${(error as Error).message})`);
+  }
+  if (!Array.isArray(value) || value.length === 0)
+    throw new UsageError('--groups must be a non-empty array of groups, e.g. [[1,0,0,1]]');
+  return value.map((group, g) => {
+    if (!Array.isArray(group)) throw new UsageError(`--groups[${g}] must be an array of rewards`);
+    return group.map((reward, i) => {
+      if (typeof reward === 'number') {
+        if (!Number.isFinite(reward)) throw new UsageError(`--groups[${g}][${i}] is not a finite number`);
+        return reward;
+      }
+      if (typeof reward === 'object' && reward !== null && !Array.isArray(reward)) {
+        for (const [name, v] of Object.entries(reward)) {
+          if (typeof v !== 'number' || !Number.isFinite(v))
+            throw new UsageError(`--groups[${g}][${i}].${name} must be a finite number, got ${JSON.stringify(v)}`);
+        }
+        return reward as Record<string, number>;
+      }
+      throw new UsageError(`--groups[${g}][${i}] must be a number or an object of named rewards, got ${JSON.stringify(reward)}`);
+    });
+  });
+}
+
+export function register(program: Command, io: Io): void {
+  program
+    .command('advantages')
+    .description("compute an estimator's advantages and loss weights for groups of rewards (reward-only estimators)")
+    .argument('<estimator>', 'a registered estimator (bench list --kind estimators)')
+    .requiredOption('--groups <json>', 'groups of rewards: [[1,0,0,1]] or [[{"correct":1,"format":1}, ...]]')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  bench advantages grpo --groups \'[[1,0,0,1]]\' --json\n  bench advantages mc-grpo --groups \'[[1,0,0,1,1]]\' --set scale=none\n  bench advantages gdpo --groups \'[[{"a":1,"b":0},{"a":0,"b":1}]]\' --set weights.a=2\n\n--set weights.<component>=w sets reward weights (default 1 each); other --set keys are the estimator\'s options.',
+    )
+    .action(async function (this: Command, name: string, opts: { groups: string }) {
+      const ctx = new CommandContext(io, this);
+      const { registry } = await ctx.registry();
+      const base = registry.get('estimators', name);
+      if (base.needsModel)
+        throw new UsageError(
+          `estimator '${name}' needs the model (policy scores or extra rollouts); bench advantages takes reward-only estimators`,
+        );
+      const groups = parseGroups(opts.groups);
+      const { weights: weightOverrides, ...options } = (await ctx.overrides()) as { weights?: Record<string, number> } & Record<
+        string,
+        unknown
+      >;
+      const estimator = registry.resolve('estimators', name, Object.keys(options).length ? options : undefined);
+      const components = new Set<string>();
+      for (const group of groups)
+        for (const r of group) for (const key of typeof r === 'number' ? ['reward'] : Object.keys(r)) components.add(key);
+      const weights: Record<string, number> = Object.fromEntries([...components].map((c) => [c, 1]));
+      for (const [key, w] of Object.entries(weightOverrides ?? {})) {
+        if (!components.has(key))
+          throw new UsageError(
+            `--set weights.${key}: no reward component '${key}' in --groups (has: ${[...components].join(', ')})`,
+          );
+        if (typeof w !== 'number') throw new UsageError(`--set weights.${key} must be a number, got ${JSON.stringify(w)}`);
+        weights[key] = w;
+      }
+      const rollouts: Rollout[][] = groups.map((group, g) =>
+        group.map((r, i) => ({
+          id: `g${g}/${i}`,
+          groupId: `g${g}`,
+          taskId: `task${g}`,
+          turns: [],
+          reward: typeof r === 'number' ? { reward: r } : r,
+          success: false,
+        })),
+      );
+      const result = await estimator.compute(rollouts, {
+        rng: Rng.seeded(0).split('advantages'),
+        weights,
+        scalar: (r) => weightedSum(r, weights),
+      });
+      const document = {
+        estimator: estimator.name,
+        options: estimator.resolved ?? {},
+        weights: result.weights,
+        advantages: result.rollout,
+        trained: result.weights.map((g) => g.map((w) => w > 0)),
+        ...(result.diagnostics ? { diagnostics: result.diagnostics } : {}),
+      };
+      if (ctx.options.json) {
+        ctx.printJson('advantages', document);
+        return;
+      }
+      const lines = result.rollout.map(
+        (group, g) =>
+          `group ${g}: ${group.map((a, i) => `${a.toFixed(4)}${(result.weights[g]?.[i] ?? 1) > 0 ? '' : ' (excluded)'}`).join(', ')}`,
+      );
+      io.stdout(`${estimator.name} ${JSON.stringify(estimator.resolved ?? {})}\n${lines.join('\n')}\n`);
+    });
+}
