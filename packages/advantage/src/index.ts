@@ -1,23 +1,27 @@
 import type { Plugin } from '@policy-lab/core';
+import { dapo } from './estimators/dapo.js';
 import { gdpo } from './estimators/gdpo.js';
 import { drGrpo, grpo, rloo } from './estimators/grpo.js';
 import { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
+import { reinforcePp, reinforcePpBaseline } from './estimators/reinforce-pp.js';
 import { builtinMethods } from './methods.js';
 
 // The diagnostics live in core (the trainer and the harness use them too); re-exported here for estimator authors.
 export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from '@policy-lab/core';
+export { dapo } from './estimators/dapo.js';
 export type { GdpoOptions } from './estimators/gdpo.js';
 export { gdpo } from './estimators/gdpo.js';
 export type { GrpoOptions } from './estimators/grpo.js';
 export { drGrpo, grpo, rloo } from './estimators/grpo.js';
 export type { McGrpoOptions } from './estimators/mc-grpo.js';
 export { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
+export { reinforcePp, reinforcePpBaseline, tokenWhiten } from './estimators/reinforce-pp.js';
 export { lowerMedian, mean, medianPivot, std, zScores } from './group-math.js';
 export { builtinMethods } from './methods.js';
 
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/advantage',
-  estimators: [grpo(), drGrpo(), rloo(), mcGrpo(), grpoPlusOne(), gdpo()],
+  estimators: [grpo(), drGrpo(), rloo(), mcGrpo(), grpoPlusOne(), gdpo(), dapo(), reinforcePp(), reinforcePpBaseline()],
   methods: builtinMethods(),
 };

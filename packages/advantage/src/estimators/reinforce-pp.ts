@@ -1,0 +1,72 @@
+import { type AdvantageEstimator, defineEstimator, type Rollout } from '@policy-lab/core';
+import { mean } from '../group-math.js';
+import { ones, scalarRewards } from '../groups.js';
+
+const PAPER = {
+  title: 'REINFORCE++: A Simple and Efficient Approach for Aligning Large Language Models',
+  arxiv: '2501.03262',
+  year: 2025,
+};
+
+/** Action tokens of a rollout (its weight in token-weighted statistics); 1 when it has no turns. */
+function tokenCount(rollout: Rollout): number {
+  const total = rollout.turns.reduce((sum, turn) => sum + turn.actionTokens.length, 0);
+  return total > 0 ? total : 1;
+}
+
+/**
+ * Whitens values over the whole batch, weighting each rollout by its token count (verl's
+ * masked_whiten over tokens: Bessel-corrected variance, 1e-8 inside the square root). With a
+ * single token in the batch the variance is undefined: the values are only centred.
+ */
+export function tokenWhiten(values: readonly number[], counts: readonly number[]): number[] {
+  const total = counts.reduce((a, b) => a + b, 0);
+  const centre = values.reduce((sum, v, i) => sum + v * (counts[i] as number), 0) / total;
+  if (total <= 1) return values.map((v) => v - centre);
+  const variance = values.reduce((sum, v, i) => sum + (counts[i] as number) * (v - centre) ** 2, 0) / (total - 1);
+  return values.map((v) => (v - centre) / Math.sqrt(variance + 1e-8));
+}
+
+function regroup<T>(flat: readonly T[], groups: readonly (readonly unknown[])[]): T[][] {
+  let offset = 0;
+  return groups.map((g) => {
+    const part = flat.slice(offset, offset + g.length);
+    offset += g.length;
+    return part;
+  });
+}
+
+/** REINFORCE++: the sequence reward whitened over the global batch (token-weighted); no group baseline. */
+export function reinforcePp(): AdvantageEstimator {
+  return defineEstimator({
+    name: 'reinforce-pp',
+    summary: 'REINFORCE++: rewards (with the k1 KL in the reward) whitened over the whole batch, token-weighted',
+    paper: PAPER,
+    unverified: ['token-weighted whitening follows verl; the paper describes batch normalisation without the weighting'],
+    math: '$A_i = (G_i - \\mu_{tok}) / \\sqrt{\\sigma^2_{tok} + 10^{-8}}$ with $G_i$ the sequence return ($\\gamma = 1$) and token-weighted batch statistics',
+    compute(groups, ctx) {
+      const rewards = scalarRewards('reinforce-pp', groups, ctx, 1).flat();
+      const counts = groups.flat().map(tokenCount);
+      return { rollout: regroup(tokenWhiten(rewards, counts), groups), weights: ones(groups) };
+    },
+  });
+}
+
+/** REINFORCE++-baseline: subtract the group mean first, then whiten over the batch (token-weighted). */
+export function reinforcePpBaseline(): AdvantageEstimator {
+  return defineEstimator({
+    name: 'reinforce-pp-baseline',
+    summary: 'REINFORCE++-baseline: group-mean baseline, then token-weighted whitening over the batch',
+    paper: PAPER,
+    unverified: ['token-weighted whitening follows verl'],
+    math: '$\\tilde r_i = r_i - \\operatorname{mean}_{group}(r)$, $A_i = (\\tilde r_i - \\mu_{tok}) / \\sqrt{\\sigma^2_{tok} + 10^{-8}}$',
+    compute(groups, ctx) {
+      const centred = scalarRewards('reinforce-pp-baseline', groups, ctx).flatMap((r) => {
+        const m = mean(r);
+        return r.map((v) => v - m);
+      });
+      const counts = groups.flat().map(tokenCount);
+      return { rollout: regroup(tokenWhiten(centred, counts), groups), weights: ones(groups) };
+    },
+  });
+}
