@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Io } from '../io.js';
 import * as advantages from './advantages.js';
 import * as compare from './compare.js';
+import * as env from './env.js';
 import * as list from './list.js';
 import * as report from './report.js';
 import * as speed from './speed.js';
@@ -17,4 +18,5 @@ export const COMMANDS: readonly { register(program: Command, io: Io): void }[] =
   speed,
   worker,
   advantages,
+  env,
 ];
