@@ -1,13 +1,28 @@
 import type { Plugin } from '@policy-lab/core';
+import { arithmetic } from './arithmetic/arithmetic.js';
+import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
+import { gridnav } from './gridnav/gridnav.js';
 
+export type { ArithmeticOptions, ArithmeticTask } from './arithmetic/arithmetic.js';
+export { arithmetic, scoreArithmetic } from './arithmetic/arithmetic.js';
+export type { Extraction } from './arithmetic/extract.js';
+export { extractFlexible, extractStrict } from './arithmetic/extract.js';
+export type { CodeLevel, CodeOptions, CodeScore, CodeTask } from './code/code.js';
+export { code, scoreProgram } from './code/code.js';
+export type { Node as CodeNode, RunResult } from './code/language.js';
+export { parseProgram, runProgram } from './code/language.js';
 export type { CountdownOptions, CountdownTask } from './countdown/countdown.js';
 export { countdown, scoreCountdown } from './countdown/countdown.js';
 export type { ParsedExpression } from './countdown/expression.js';
 export { parseExpression } from './countdown/expression.js';
+export type { GridnavOptions, GridnavPreset, GridnavTask } from './gridnav/gridnav.js';
+export { gridnav, parseGridnavAction } from './gridnav/gridnav.js';
+export type { ActionId as GridnavActionId, GridLayout, GridObject, Pose } from './gridnav/world.js';
+export { oraclePlan, stepReward as gridnavStepReward } from './gridnav/world.js';
 
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
-  environments: [countdown()],
+  environments: [countdown(), arithmetic(), gridnav(), code()],
 };

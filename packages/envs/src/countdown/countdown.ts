@@ -6,6 +6,7 @@
  * `correct`, and per-reward normalisation (GDPO) would then cancel the correctness signal.
  */
 import { type Environment, type Episode, type Rng, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
+import { isTestKey } from '../shared/split.js';
 import { parseExpression } from './expression.js';
 
 export interface CountdownTask {
@@ -29,19 +30,12 @@ const OPTION_SPECS = {
 
 const OPERATORS = ['+', '-', '*'] as const;
 
-/** FNV-1a over a task key: a task belongs to the test split when its hash says so, whatever the seed. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
 function taskKey(task: CountdownTask): string {
   return `${[...task.numbers].sort((a, b) => a - b).join(',')}=${task.target}`;
 }
 
 function isTestTask(task: CountdownTask): boolean {
-  return hash(taskKey(task)) % 5 === 0;
+  return isTestKey(taskKey(task));
 }
 
 /** A random solvable task: a left-to-right expression over the shuffled numbers. */
