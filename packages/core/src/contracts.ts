@@ -382,6 +382,8 @@ export interface TrainConfig {
   /** Options for the estimator, loss, divergence (from --set). */
   estimatorOptions?: Record<string, unknown>;
   lossOptions?: Record<string, unknown>;
+  /** Options for the environment's factory (difficulty, data folder, ...). */
+  envOptions?: Record<string, unknown>;
   divergence?: string;
   loss?: string;
   /** Learning-rate schedule after warm-up: constant (default) or cosine decay to 0 over the budget. */

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, schemaErrors } from '../test-support/run-cli.js';
 
@@ -47,5 +50,67 @@ describe('bench advantages', () => {
     const result = await runCli(['advantages', 'grpo', ...(extra as string[])]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message as RegExp);
+  });
+
+  describe('--rollouts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'advantages-'));
+    const file = (name: string, data: unknown) => {
+      const path = join(dir, name);
+      writeFileSync(path, typeof data === 'string' ? data : JSON.stringify(data));
+      return path;
+    };
+    const turn = (action: string, stateKey: string) => ({ action, stateKey, reward: { r: 0 } });
+    const flat = [
+      { id: 'a', groupId: 'q', reward: { r: 1 }, turns: [turn('0', 's0'), turn('1', 's1')] },
+      { id: 'b', groupId: 'q', reward: { r: 0 }, turns: [turn('2', 's0')] },
+      { id: 'c', groupId: 'p', reward: { r: 3 }, turns: [turn('0', 's0')] },
+      { id: 'd', groupId: 'p', reward: { r: 1 }, turns: [turn('0', 's0'), turn('0', 's2'), turn('1', 's3')] },
+    ];
+
+    it('groups a flat list by groupId and broadcasts rollout advantages to every turn', async () => {
+      const doc = await json(['advantages', 'dr-grpo', '--rollouts', file('flat.json', flat)]);
+      expect(doc.advantages).toEqual([
+        [0.5, -0.5],
+        [1, -1],
+      ]);
+      expect(doc.turnAdvantages).toEqual([
+        [[0.5, 0.5], [-0.5]],
+        [[1], [-1, -1, -1]],
+      ]);
+    });
+
+    it('gives the same advantages as --groups for the same rewards', async () => {
+      const nested = [flat.slice(0, 2), flat.slice(2)];
+      const fromFile = await json(['advantages', 'grpo', '--rollouts', file('nested.json', nested)]);
+      const fromGroups = await json(['advantages', 'grpo', '--groups', '[[{"r":1},{"r":0}],[{"r":3},{"r":1}]]']);
+      expect(fromFile.advantages).toEqual(fromGroups.advantages);
+    });
+
+    it.each([
+      ['bad.json', '[{', /bad\.json is not valid JSON/],
+      ['empty.json', [], /non-empty array/],
+      ['turn.json', [{ groupId: 'q', reward: { r: 1 }, turns: [{ action: 3 }] }], /\[0\]\.turns\[0\]\.action must be a string/],
+      ['reward.json', [{ groupId: 'q', reward: { r: 'x' } }], /\[0\]\.reward\.r must be a finite number/],
+      ['values.json', [{ groupId: 'q', reward: { r: 1 }, turns: [], values: [1] }], /\[0\]\.values has 1 entries for 0 turns/],
+      [
+        'twice.json',
+        [
+          { id: 'x', reward: { r: 1 } },
+          { id: 'x', reward: { r: 0 } },
+        ],
+        /rollout id 'x' appears twice/,
+      ],
+    ])('exits 2 naming the position in %s', async (name, data, message) => {
+      const result = await runCli(['advantages', 'grpo', '--rollouts', file(name, data)]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(message as RegExp);
+    });
+
+    it('takes exactly one of --groups and --rollouts', async () => {
+      const both = await runCli(['advantages', 'grpo', '--groups', '[[1,0]]', '--rollouts', file('f.json', flat)]);
+      expect(both.code).toBe(2);
+      expect(both.stderr).toMatch(/exactly one of --groups/);
+      expect((await runCli(['advantages', 'grpo'])).code).toBe(2);
+    });
   });
 });

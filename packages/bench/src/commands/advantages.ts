@@ -1,7 +1,9 @@
-import { Rng, type Rollout, UsageError, weightedSum } from '@policy-lab/core';
+import { readFileSync } from 'node:fs';
+import { type Advantages, Rng, type Rollout, UsageError, weightedSum } from '@policy-lab/core';
 import type { Command } from 'commander';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
+import { parseRolloutsJson } from './rollouts-input.js';
 
 type RewardInput = number | Record<string, number>;
 
@@ -34,17 +36,25 @@ export function parseGroups(text: string): RewardInput[][] {
   });
 }
 
+/** One advantage per turn: the estimator's own, or its rollout advantage broadcast to every turn. */
+function turnAdvantages(groups: readonly (readonly Rollout[])[], result: Advantages): number[][][] {
+  return groups.map((group, g) =>
+    group.map((rollout, i) => result.turns?.[g]?.[i] ?? rollout.turns.map(() => result.rollout[g]?.[i] ?? 0)),
+  );
+}
+
 export function register(program: Command, io: Io): void {
   program
     .command('advantages')
     .description("compute an estimator's advantages and loss weights for groups of rewards (reward-only estimators)")
     .argument('<estimator>', 'a registered estimator (bench list --kind estimators)')
-    .requiredOption('--groups <json>', 'groups of rewards: [[1,0,0,1]] or [[{"correct":1,"format":1}, ...]]')
+    .option('--groups <json>', 'groups of rewards: [[1,0,0,1]] or [[{"correct":1,"format":1}, ...]]')
+    .option('--rollouts <file>', 'multi-turn rollouts as JSON (the Rollout contract; groups or a flat list with groupId)')
     .addHelpText(
       'after',
-      '\nExamples:\n  bench advantages grpo --groups \'[[1,0,0,1]]\' --json\n  bench advantages mc-grpo --groups \'[[1,0,0,1,1]]\' --set scale=none\n  bench advantages gdpo --groups \'[[{"a":1,"b":0},{"a":0,"b":1}]]\' --set weights.a=2\n\n--set weights.<component>=w sets reward weights (default 1 each); other --set keys are the estimator\'s options.',
+      '\nExamples:\n  bench advantages grpo --groups \'[[1,0,0,1]]\' --json\n  bench advantages mc-grpo --groups \'[[1,0,0,1,1]]\' --set scale=none\n  bench advantages gdpo --groups \'[[{"a":1,"b":0},{"a":0,"b":1}]]\' --set weights.a=2\n  bench advantages gigpo --rollouts episodes.json --json\n\n--set weights.<component>=w sets reward weights (default 1 each); other --set keys are the estimator\'s options.\n--rollouts adds turnAdvantages (one number per turn); a rollout may give "values" (one critic value per turn) for ppo-gae.',
     )
-    .action(async function (this: Command, name: string, opts: { groups: string }) {
+    .action(async function (this: Command, name: string, opts: { groups?: string; rollouts?: string }) {
       const ctx = new CommandContext(io, this);
       const { registry } = await ctx.registry();
       const base = registry.get('estimators', name);
@@ -52,7 +62,21 @@ export function register(program: Command, io: Io): void {
         throw new UsageError(
           `estimator '${name}' needs the model (policy scores or extra rollouts); bench advantages takes reward-only estimators`,
         );
-      const groups = parseGroups(opts.groups);
+      if ((opts.groups === undefined) === (opts.rollouts === undefined))
+        throw new UsageError('give exactly one of --groups <json> and --rollouts <file>');
+      let fromFile: ReturnType<typeof parseRolloutsJson> | undefined;
+      if (opts.rollouts !== undefined) {
+        let text: string;
+        try {
+          text = readFileSync(opts.rollouts, 'utf8');
+        } catch (error) {
+          throw new UsageError(`--rollouts ${opts.rollouts}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        }
+        fromFile = parseRolloutsJson(text, opts.rollouts);
+      }
+      const groups: RewardInput[][] = fromFile
+        ? fromFile.groups.map((g) => g.map((r) => r.reward))
+        : parseGroups(opts.groups as string);
       const { weights: weightOverrides, ...options } = (await ctx.overrides()) as { weights?: Record<string, number> } & Record<
         string,
         unknown
@@ -65,25 +89,28 @@ export function register(program: Command, io: Io): void {
       for (const [key, w] of Object.entries(weightOverrides ?? {})) {
         if (!components.has(key))
           throw new UsageError(
-            `--set weights.${key}: no reward component '${key}' in --groups (has: ${[...components].join(', ')})`,
+            `--set weights.${key}: no reward component '${key}' in the input (has: ${[...components].join(', ')})`,
           );
         if (typeof w !== 'number') throw new UsageError(`--set weights.${key} must be a number, got ${JSON.stringify(w)}`);
         weights[key] = w;
       }
-      const rollouts: Rollout[][] = groups.map((group, g) =>
-        group.map((r, i) => ({
-          id: `g${g}/${i}`,
-          groupId: `g${g}`,
-          taskId: `task${g}`,
-          turns: [],
-          reward: typeof r === 'number' ? { reward: r } : r,
-          success: false,
-        })),
-      );
+      const rollouts: Rollout[][] =
+        fromFile?.groups ??
+        groups.map((group, g) =>
+          group.map((r, i) => ({
+            id: `g${g}/${i}`,
+            groupId: `g${g}`,
+            taskId: `task${g}`,
+            turns: [],
+            reward: typeof r === 'number' ? { reward: r } : r,
+            success: false,
+          })),
+        );
       const result = await estimator.compute(rollouts, {
         rng: Rng.seeded(0).split('advantages'),
         weights,
         scalar: (r) => weightedSum(r, weights),
+        ...(fromFile && fromFile.values.size > 0 ? { values: fromFile.values } : {}),
       });
       const document = {
         estimator: estimator.name,
@@ -91,6 +118,8 @@ export function register(program: Command, io: Io): void {
         weights: result.weights,
         advantages: result.rollout,
         trained: result.weights.map((g) => g.map((w) => w > 0)),
+        ...(fromFile ? { turnAdvantages: turnAdvantages(rollouts, result) } : {}),
+        ...(result.returns ? { returns: result.returns } : {}),
         ...(result.diagnostics ? { diagnostics: result.diagnostics } : {}),
       };
       if (ctx.options.json) {

@@ -11,6 +11,13 @@ function count(flag: string, text: string, minimum = 1): number {
   return value;
 }
 
+/** The environment with its options: `--set key=value` entries and `--data <dir>` (translate's corpus). */
+async function environmentFor(ctx: CommandContext, name: string, data: string | undefined): Promise<Environment> {
+  const { registry } = await ctx.registry();
+  const options = { ...(await ctx.overrides()), ...(data === undefined ? {} : { data }) };
+  return registry.resolve('environments', name, Object.keys(options).length ? options : undefined);
+}
+
 /** A random policy: characters of the environment's alphabet, 1-12 of them. */
 function randomAction(env: Environment, rng: Rng): string {
   const alphabet = Array.from(env.alphabet?.() ?? 'abcdefghijklmnopqrstuvwxyz0123456789 ');
@@ -26,10 +33,18 @@ export function register(program: Command, io: Io): void {
     .addOption(new Option('--policy <policy>', 'expert or random').choices(['expert', 'random']).default('expert'))
     .option('--episodes <n>', 'episodes (test tasks, cycled)', '64')
     .option('--seed <n>', 'seed', '1')
-    .action(async function (this: Command, name: string, opts: { policy: 'expert' | 'random'; episodes: string; seed: string }) {
+    .option('--data <dir>', 'a data folder for environments that take one (translate: dictionary.tsv and corpus.tsv)')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  bench env run gridnav --policy expert --episodes 100\n  bench env run code --policy random --set level=hard --json\n  bench env run translate --data ./my-corpus\n\n--set key=value sets the environment's options (bench list --kind environments --verbose).",
+    )
+    .action(async function (
+      this: Command,
+      name: string,
+      opts: { policy: 'expert' | 'random'; episodes: string; seed: string; data?: string },
+    ) {
       const ctx = new CommandContext(io, this);
-      const { registry } = await ctx.registry();
-      const environment = registry.get('environments', name);
+      const environment = await environmentFor(ctx, name, opts.data);
       const episodes = count('--episodes', opts.episodes);
       const seed = count('--seed', opts.seed, 0);
       if (opts.policy === 'expert' && !environment.demonstrate)
@@ -78,10 +93,10 @@ export function register(program: Command, io: Io): void {
     .argument('<name>', 'an environment')
     .option('--seed <n>', 'seed', '1')
     .option('--task <k>', 'index of the test task', '0')
-    .action(async function (this: Command, name: string, opts: { seed: string; task: string }) {
+    .option('--data <dir>', 'a data folder for environments that take one (translate)')
+    .action(async function (this: Command, name: string, opts: { seed: string; task: string; data?: string }) {
       const ctx = new CommandContext(io, this);
-      const { registry } = await ctx.registry();
-      const environment = registry.get('environments', name);
+      const environment = await environmentFor(ctx, name, opts.data);
       const seed = count('--seed', opts.seed, 0);
       const index = count('--task', opts.task, 0);
       const tasks = environment.tasks('test', { seed, count: index + 1 });

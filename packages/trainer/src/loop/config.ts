@@ -104,7 +104,7 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
       else if (key === 'loss' || key === 'divergence') (config as unknown as Record<string, unknown>)[key] = value;
       continue;
     }
-    if (key === 'estimatorOptions' || key === 'lossOptions') {
+    if (key === 'estimatorOptions' || key === 'lossOptions' || key === 'envOptions') {
       (config as unknown as Record<string, unknown>)[key] = value;
       continue;
     }
@@ -155,7 +155,7 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
     }
     if (!(NUMERIC_KEYS as readonly string[]).includes(key)) {
       throw new UsageError(
-        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions'].join(', ')}`,
+        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions', 'envOptions'].join(', ')}`,
       );
     }
     const integer = INTEGER_KEYS.has(key);

@@ -62,8 +62,14 @@ function resolvePlugins(options: TrainOptions): Resolved {
   if (!Number.isSafeInteger(options.seed) || options.seed < 0)
     throw new UsageError(`bad seed '${options.seed}': expected a non-negative integer`);
   const method = registry.get('methods', options.method);
-  const env = registry.get('environments', options.env);
   const overrides = options.overrides ?? {};
+  // The environment's own options (--set envOptions.<key>=...) change its tasks and recommended sizes.
+  const envOptions = overrides.envOptions as Record<string, unknown> | undefined;
+  const env = registry.resolve(
+    'environments',
+    options.env,
+    envOptions && Object.keys(envOptions).length ? envOptions : undefined,
+  );
   const config = resolveTrainConfig({ method, env, seed: options.seed, budget: options.budget }, overrides);
   const estimatorOptions = (config.estimatorOptions ?? {}) as Record<string, unknown>;
   const estimator = registry.resolve(

@@ -161,6 +161,17 @@ describe('train on a test-local environment', () => {
     await expect(train({ registry, method: 'reinforce-mean', env: 'echo', seed: -1, budget: { episodes: 10 } })).rejects.toThrow(
       /bad seed/,
     );
+    // --set envOptions.<key> reaches the environment's factory, which names what it does not take
+    await expect(
+      train({
+        registry,
+        method: 'reinforce-mean',
+        env: 'echo',
+        seed: 1,
+        budget: { episodes: 10 },
+        overrides: { envOptions: { size: 3 } },
+      }),
+    ).rejects.toThrow(/environment 'echo' takes no options, got size/);
   });
 });
 
