@@ -250,8 +250,32 @@ export interface LossResult<T = unknown> {
   metrics?: Record<string, T>;
 }
 
+/**
+ * Chosen/rejected pairs for preference objectives (DPO and its relatives), as [pairs]
+ * tensors of summed action log-probabilities. The trainer builds them from a preference
+ * dataset (offline) or from the best and worst rollout of each group (online).
+ */
+export interface PreferenceBatch<T = unknown> {
+  /** log pi_theta(chosen | prompt), [pairs] (differentiable). */
+  chosenLogps: T;
+  rejectedLogps: T;
+  /** Under the frozen reference policy, when the objective needs one. */
+  refChosenLogps?: T;
+  refRejectedLogps?: T;
+  /** Action tokens of each completion, [pairs] (length-normalised objectives: SimPO, IPO variants). */
+  chosenLengths: T;
+  rejectedLengths: T;
+}
+
 export interface PolicyLoss<TF = unknown, T = unknown> extends PluginMeta {
   loss(batch: LossBatch<T>, tf: TF): LossResult<T>;
+  /**
+   * Present on preference objectives: the loss on chosen/rejected pairs. The trainer then
+   * trains on pairs instead of advantage-weighted rows, and `loss` is not called.
+   */
+  pairwise?(batch: PreferenceBatch<T>, tf: TF): LossResult<T>;
+  /** A preference objective that reads the reference log-probabilities. */
+  needsReference?: boolean;
 }
 
 export interface Divergence<TF = unknown, T = unknown> extends PluginMeta {

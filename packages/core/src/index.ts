@@ -23,6 +23,7 @@ export type {
   PluginMeta,
   PluginRef,
   PolicyLoss,
+  PreferenceBatch,
   RewardShaper,
   RewardVector,
   Rollout,

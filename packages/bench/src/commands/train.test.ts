@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,30 @@ describe('bench train', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('trains a preference objective offline on --data file.jsonl, and names a malformed line', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bench-pref-'));
+    const data = path.join(dir, 'prefs.jsonl');
+    writeFileSync(
+      data,
+      ['{"prompt":"say a:","chosen":"a","rejected":"b"}', '{"prompt":"say b:","chosen":"b","rejected":"a"}'].join('\n'),
+    );
+    const result = await runCli(
+      ['train', 'dpo-online', '--env', 'echo', '--budget', 'episodes=48', '--data', data, '--json', ...base],
+      { cwd: dir },
+    );
+    expect(result.stderr).toBe('');
+    const doc = JSON.parse(result.stdout);
+    expect(schemaErrors('train', doc)).toEqual([]);
+    expect(doc.budget.consumed).toMatchObject({ episodes: 48, generatedTokens: 0 });
+    writeFileSync(data, '{"prompt":"say a:","chosen":"a","rejected":"b"}\n{"prompt":"say a:","chosen":"a"}\n');
+    const bad = await runCli(['train', 'dpo-online', '--env', 'echo', '--data', data, ...base], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/prefs\.jsonl:2: missing field 'rejected'/);
+    const missing = await runCli(['train', 'dpo-online', '--env', 'echo', '--data', path.join(dir, 'nope.jsonl'), ...base]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--data .*nope\.jsonl: cannot read \(ENOENT\)/);
   });
 
   it('refuses an unwritable --out', async () => {

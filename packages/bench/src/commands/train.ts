@@ -1,4 +1,5 @@
 import { parseBudget, UsageError } from '@policy-lab/core';
+import type { PreferencePair } from '@policy-lab/trainer';
 import { type Command, Option } from 'commander';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
@@ -8,6 +9,29 @@ export function parseSeed(text: string, flag = '--seed'): number {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
     throw new UsageError(`bad ${flag} '${text}': expected a non-negative integer`);
   return Number(text);
+}
+
+/**
+ * --data: a folder goes to the environment (envOptions.data); a file is a JSONL preference
+ * dataset for offline preference training.
+ */
+async function dataOption(
+  data: string,
+  overrides: Record<string, unknown>,
+): Promise<{ file: string; pairs: PreferencePair[] } | undefined> {
+  const { readFileSync, statSync } = await import('node:fs');
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(data).isDirectory();
+  } catch (error) {
+    throw new UsageError(`--data ${data}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (isDirectory) {
+    overrides.envOptions = { ...((overrides.envOptions as Record<string, unknown>) ?? {}), data };
+    return undefined;
+  }
+  const { parsePreferenceJsonl } = await import('@policy-lab/trainer');
+  return { file: data, pairs: parsePreferenceJsonl(readFileSync(data, 'utf8'), data) };
 }
 
 export function register(program: Command, io: Io): void {
@@ -26,9 +50,13 @@ export function register(program: Command, io: Io): void {
     .addOption(new Option('--kernels <kind>', 'wasm kernels: fast (default) or stock').choices(['fast', 'stock']).default('fast'))
     .option('--threads <n>', 'threads for the fast wasm kernels (1 or 2)', '2')
     .option('--require-hardware-gpu', 'with --backend webgpu: refuse a software (CPU) adapter')
+    .option(
+      '--data <path>',
+      "a preference dataset (file.jsonl of prompt/chosen/rejected) for preference objectives, or a data folder for the environment (translate's dictionary.tsv + corpus.tsv)",
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume',
+      '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume\n  bench train dpo --env countdown --data prefs.jsonl\n  bench train grpo --env translate --data ./my-corpus',
     )
     .action(async function (
       this: Command,
@@ -43,6 +71,7 @@ export function register(program: Command, io: Io): void {
         kernels: string;
         threads: string;
         requireHardwareGpu?: boolean;
+        data?: string;
       },
     ) {
       const ctx = new CommandContext(io, this);
@@ -53,6 +82,7 @@ export function register(program: Command, io: Io): void {
       registry.get('methods', method);
       registry.get('environments', opts.env);
       const overrides = await ctx.overrides();
+      const preferences = opts.data === undefined ? undefined : await dataOption(opts.data, overrides);
       const trainer = await import('@policy-lab/trainer');
       if (!['1', '2'].includes(opts.threads)) throw new UsageError(`bad --threads '${opts.threads}': accepted 1, 2`);
       await trainer.initBackend({
@@ -76,6 +106,7 @@ export function register(program: Command, io: Io): void {
           resume: Boolean(opts.resume),
           ...(ctx.options.backend ? { backend: ctx.options.backend } : {}),
           sft: opts.sft,
+          ...(preferences ? { preferences } : {}),
           onProgress: (p) =>
             bar.update(
               p.fraction,

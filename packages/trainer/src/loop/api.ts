@@ -3,6 +3,7 @@
  * `train()` in loop/run-training.ts implements it.
  */
 import type { BudgetConsumption, BudgetLimit, Registry, TrainConfig } from '@policy-lab/core';
+import type { PreferencePair } from './preference.js';
 
 export interface TrainOptions {
   registry: Registry;
@@ -21,6 +22,12 @@ export interface TrainOptions {
   /** 'cache' (default): SFT warm start shared through sftCacheDir; 'none': start from random weights. */
   sft?: 'cache' | 'none';
   sftCacheDir?: string;
+  /**
+   * Offline preference training: pairs from a JSONL dataset (`bench train --data file.jsonl`);
+   * the Method's loss must be a preference objective. Each step draws
+   * tasksPerStep x groupSize / 2 pairs and charges 2 episodes per pair.
+   */
+  preferences?: { file: string; pairs: readonly PreferencePair[] };
   /** Called after every step and evaluation (progress bars). */
   onProgress?(progress: TrainProgress): void;
 }

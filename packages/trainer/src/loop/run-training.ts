@@ -39,6 +39,7 @@ import type { CurvePoint, EvalResult, TrainOptions, TrainResult } from './api.js
 import { disposeBatch, rowsFromRollouts, type TrainingRow, toTensors } from './batch.js';
 import { resolveTrainConfig } from './config.js';
 import { evaluate } from './evaluate.js';
+import { checkAlphabet, optimizePairs, type PreferencePair, pairRows, pairsFromGroups, type TokenPair } from './preference.js';
 import { collectRollouts, generatedTokens } from './rollouts.js';
 import { sftWarmStart } from './sft.js';
 import { readWeights, writeWeights } from './weights.js';
@@ -93,6 +94,10 @@ function resolvePlugins(options: TrainOptions): Resolved {
   if (divergence && !divergence.penalty)
     throw new UsageError(`divergence '${divergence.name}' has no tensor penalty; it cannot be used as the trainer's penalty`);
   const shapers = (method.shapers ?? []).map((ref) => registry.resolve('shapers', ref));
+  if (options.preferences && !loss.pairwise)
+    throw new UsageError(
+      `--data ${options.preferences.file} is a preference dataset, but method '${method.name}' trains with loss '${loss.name}', which is not a preference objective (choose a preference method, or --set loss=<a preference loss>; bench list --kind losses)`,
+    );
   if (estimator.needsCritic && !config.model.valueHead) config.model.valueHead = true;
   return { method, env, estimator, loss, ...(divergence ? { divergence } : {}), shapers, config };
 }
@@ -155,7 +160,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
     state.timings.sftSeconds = sft.seconds;
   }
-  const reference = plugins.divergence ? policy.freeze() : undefined;
+  const reference = plugins.divergence || plugins.loss.needsReference ? policy.freeze() : undefined;
+  if (options.preferences) checkAlphabet(options.preferences.pairs, tokenizer, options.preferences.file, env.name);
   const testTasks = env.tasks('test', { seed: 0, count: config.evalTasks });
   const trainTasks = env.tasks('train', { seed: config.seed });
   if (trainTasks.length === 0 || testTasks.length === 0)
@@ -193,18 +199,29 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   while (meter.canAfford({ ...worstCase, seconds: lastStepSeconds(state) })) {
     const stepStarted = performance.now();
     state.step += 1;
-    const metrics = await trainingStep(
-      state.step,
-      plugins,
-      policy,
-      reference,
-      tokenizer,
-      optimizer,
-      meter,
-      trainTasks,
-      state.divergenceCoef,
-      state.side,
-    );
+    const metrics = options.preferences
+      ? await offlinePreferenceStep(
+          state.step,
+          plugins,
+          options.preferences.pairs,
+          policy,
+          reference,
+          tokenizer,
+          optimizer,
+          meter,
+        )
+      : await trainingStep(
+          state.step,
+          plugins,
+          policy,
+          reference,
+          tokenizer,
+          optimizer,
+          meter,
+          trainTasks,
+          state.divergenceCoef,
+          state.side,
+        );
     metrics.divergenceCoef = state.divergenceCoef;
     // Throughput is wall clock: it goes to the log and to timings, never into the deterministic diagnostics.
     const throughput = metrics.tokensPerSecond ?? 0;
@@ -407,6 +424,13 @@ async function trainingStep(
   }
   for (const { name } of env.rewardComponents) metrics[`reward.${name}`] = mean(groups.flat().map((r) => r.reward[name] ?? 0));
   for (const [key, value] of Object.entries(advantages.diagnostics ?? {})) metrics[`estimator.${key}`] = value;
+  // Preference objectives train on the best and worst rollout of each group instead of rows.
+  if (plugins.loss.pairwise) {
+    const pairs = pairsFromGroups(groups, (r) => scalar(r.reward));
+    metrics.preferencePairs = pairs.length;
+    Object.assign(metrics, await trainOnPairs(pairs, plugins, policy, reference, optimizer, meter, step, rng));
+    return metrics;
+  }
   if (rows.length === 0) return metrics;
 
   // 5-6. Loss and optimizer: epochs x minibatches over the rows.
@@ -435,6 +459,69 @@ async function trainingStep(
   }
   for (const [key, value] of Object.entries(totals)) if (key !== 'trainedTokens') metrics[key] = value / updates;
   return metrics;
+}
+
+/** Epochs x minibatches of preference pairs; charges trained tokens once. */
+async function trainOnPairs(
+  pairs: readonly TokenPair[],
+  plugins: Resolved,
+  policy: TransformerPolicy,
+  reference: ReturnType<TransformerPolicy['freeze']> | undefined,
+  optimizer: Adam,
+  meter: BudgetMeter,
+  step: number,
+  rng: Rng,
+): Promise<StepMetrics> {
+  if (pairs.length === 0) return {};
+  const { config } = plugins;
+  const learningRate = scheduledRate(config, step, meter.progress());
+  const order = rng.split('pair-minibatches');
+  const totals: StepMetrics = {};
+  let updates = 0;
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    const shuffled = order.shuffle(pairs);
+    const size = Math.ceil(shuffled.length / Math.min(config.minibatches, shuffled.length));
+    for (let start = 0; start < shuffled.length; start += size) {
+      const values = await optimizePairs(
+        shuffled.slice(start, start + size),
+        plugins.loss,
+        policy,
+        reference,
+        optimizer,
+        learningRate,
+        config,
+      );
+      for (const [key, value] of Object.entries(values)) totals[key] = (totals[key] ?? 0) + value;
+      updates += 1;
+      if (epoch === 0) meter.charge({ trainedTokens: values.trainedTokens ?? 0 });
+    }
+  }
+  const out: StepMetrics = {};
+  for (const [key, value] of Object.entries(totals)) if (key !== 'trainedTokens' && key !== 'pairs') out[key] = value / updates;
+  return out;
+}
+
+/** One offline step: pairs drawn from the dataset (with replacement), 2 episodes charged per pair. */
+async function offlinePreferenceStep(
+  step: number,
+  plugins: Resolved,
+  dataset: readonly PreferencePair[],
+  policy: TransformerPolicy,
+  reference: ReturnType<TransformerPolicy['freeze']> | undefined,
+  tokenizer: CharTokenizer,
+  optimizer: Adam,
+  meter: BudgetMeter,
+): Promise<StepMetrics> {
+  const { config, estimator } = plugins;
+  const rng = Rng.seeded(config.seed).split(`step/${step}`);
+  const episodes = config.tasksPerStep * (estimator.rolloutsPerGroup?.(config.groupSize) ?? config.groupSize);
+  const count = Math.max(1, Math.floor(episodes / 2));
+  const draw = rng.split('pairs');
+  const pairs = Array.from({ length: count }, () =>
+    pairRows(dataset[draw.int(0, dataset.length - 1)] as PreferencePair, tokenizer, config),
+  );
+  meter.charge({ episodes: 2 * count });
+  return { preferencePairs: count, ...(await trainOnPairs(pairs, plugins, policy, reference, optimizer, meter, step, rng)) };
 }
 
 async function optimizeOn(

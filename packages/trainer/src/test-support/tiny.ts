@@ -22,7 +22,7 @@ export const echoEnv: Environment<{ letter: string; id: number }> = {
       id: i + (split === 'test' ? 1000 : 0),
     })),
   taskId: (task) => `${task.letter}${task.id}`,
-  alphabet: () => `${LETTERS.join('')}: `,
+  alphabet: () => `say ${LETTERS.join('')}: `,
   demonstrate: (task) => [task.letter],
   start(task) {
     let answer = '';
@@ -82,15 +82,45 @@ export const k2Divergence = {
   ) => tf.mul(tf.square(tf.sub(logp, logRef)), 0.5),
 };
 
+type MiniTf = {
+  sub(a: unknown, b: unknown): unknown;
+  mul(a: unknown, b: number): unknown;
+  neg(a: unknown): unknown;
+  softplus(a: unknown): unknown;
+  mean(a: unknown): unknown;
+};
+
+/** DPO's sigmoid loss with beta 0.5 as a test-local preference objective (pairwise only). */
+export const dpoTest = {
+  name: 'dpo-test',
+  summary: 'DPO sigmoid loss, beta 0.5',
+  needsReference: true,
+  loss(): never {
+    throw new Error('dpo-test trains on pairs');
+  },
+  pairwise(
+    batch: { chosenLogps: unknown; rejectedLogps: unknown; refChosenLogps?: unknown; refRejectedLogps?: unknown },
+    tf: MiniTf,
+  ) {
+    const margin = tf.mul(
+      tf.sub(tf.sub(batch.chosenLogps, batch.refChosenLogps), tf.sub(batch.rejectedLogps, batch.refRejectedLogps)),
+      0.5,
+    );
+    return { loss: tf.mean(tf.softplus(tf.neg(margin))), metrics: { margin } };
+  },
+};
+
 /** Loadable with --plugin (bench tests do), or registered directly. */
 export const plugin: Plugin = {
   name: 'tiny',
   environments: [echoEnv],
   estimators: [meanBaseline, pickyBaseline, criticBaseline],
   divergences: [k2Divergence as never],
+  losses: [dpoTest as never],
   methods: [
     { name: 'reinforce-mean', summary: 'mean baseline + PPO clip', estimator: 'mean-baseline', loss: 'ppo-clip' },
     { name: 'picky', summary: 'discarding estimator', estimator: 'picky', loss: 'ppo-clip' },
+    { name: 'dpo-online', summary: 'DPO on best/worst rollouts', estimator: 'mean-baseline', loss: 'dpo-test' },
     {
       name: 'critic',
       summary: 'with a value head',

@@ -48,6 +48,11 @@ export class CharTokenizer {
   }
 
   /** Characters outside the alphabet become <unk>. */
+  /** True when the character has its own id (not unk). */
+  has(character: string): boolean {
+    return this.ids.has(character);
+  }
+
   encode(text: string): number[] {
     return Array.from(text, (character) => this.ids.get(character) ?? UNK);
   }
