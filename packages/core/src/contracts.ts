@@ -274,8 +274,13 @@ export interface PolicyLoss<TF = unknown, T = unknown> extends PluginMeta {
    * trains on pairs instead of advantage-weighted rows, and `loss` is not called.
    */
   pairwise?(batch: PreferenceBatch<T>, tf: TF): LossResult<T>;
-  /** A preference objective that reads the reference log-probabilities. */
+  /**
+   * The loss reads `refLogprobs` (or, for a preference objective, the reference's sequence
+   * log-probabilities): the trainer then keeps a frozen reference (or the teacher).
+   */
   needsReference?: boolean;
+  /** The trainer multiplies its learning rate by this (SFT's lower rate, Implicit Reward as the Bridge). */
+  learningRateScale?: number;
 }
 
 export interface Divergence<TF = unknown, T = unknown> extends PluginMeta {
@@ -408,6 +413,11 @@ export interface TrainConfig {
   lossOptions?: Record<string, unknown>;
   /** Options for the environment's factory (difficulty, data folder, ...). */
   envOptions?: Record<string, unknown>;
+  /**
+   * A finished run's folder (its checkpoint.json) whose policy becomes the frozen reference:
+   * the teacher of on-policy distillation. Same model sizes and alphabet required.
+   */
+  teacher?: string;
   divergence?: string;
   loss?: string;
   /** Learning-rate schedule after warm-up: constant (default) or cosine decay to 0 over the budget. */

@@ -38,7 +38,7 @@ const RAPO: PaperRef = {
 function needReference(batch: LossBatch<Tensor>, owner: string, role: string): Tensor {
   if (!batch.refLogprobs) {
     throw new RunError(
-      `${owner} needs refLogprobs (${role}); the trainer computes them only when the run has a divergence (e.g. --set divergence=kl with divergenceCoef=0)`,
+      `${owner} needs refLogprobs (${role}); a trainer supplies them when the loss sets needsReference or the run has a divergence`,
     );
   }
   return batch.refLogprobs;
@@ -51,7 +51,7 @@ const SFT_OPTIONS: Record<string, OptionSpec> = {
   lrScale: {
     type: 'number',
     default: 1,
-    doc: "learning-rate multiplier for SFT (Implicit Reward as the Bridge: 'use a lower SFT learning rate'); metadata the trainer must apply, the loss does not rescale itself because Adam is scale-invariant",
+    doc: "learning-rate multiplier for SFT (Implicit Reward as the Bridge: 'use a lower SFT learning rate'); the trainer multiplies its learning rate by it (the loss cannot rescale itself: Adam is scale-invariant)",
   },
 };
 
@@ -70,11 +70,12 @@ export function sft(options: SftOptions = {}): TensorLoss {
     paper: IMPLICIT_REWARD,
     options: SFT_OPTIONS,
     resolved,
+    learningRateScale: resolved.lrScale,
     math:
       '$\\mathcal L = \\mathrm{agg}_t\\,[-w_i \\log\\pi_\\theta(y_t)]$. Seen as implicit-reward learning with $r_\\theta = \\beta\\log\\pi_\\theta/\\pi_{ref}$, ' +
       "SFT's KL-to-reference term is constant in $\\theta$ [paper], hence the remedy: learning rate $\\times$ `lrScale`.",
     unverified: [
-      "The paper's learning-rate factor is not confirmed; lrScale defaults to 1 (no reduction) and is metadata: the trainer must multiply its learning rate by it.",
+      "The paper's learning-rate factor is not confirmed; lrScale defaults to 1 (no reduction); the trainer multiplies its learning rate by it (learningRateScale).",
       'The f-divergence SFT losses need samples from pi_theta besides the data: exported as fDivergenceSftLoss (inferred shape, methods.md 21), not registered.',
     ],
     loss(batch, tf): LossResult<Tensor> {
@@ -131,12 +132,13 @@ export function opd(): TensorLoss {
     summary:
       'On-policy distillation: minimise reverse KL(pi_theta || teacher) on student samples, the teacher read from refLogprobs.',
     paper: G_OPD,
+    needsReference: true,
     math:
       '$r_t = \\log\\pi^*(y_t) - \\log\\pi_\\theta(y_t)$ (held constant), $\\ell_t = -\\rho_t\\, w_i\\, r_t$ with $\\rho_t = \\pi_\\theta/\\pi_{old}$; ' +
       'in expectation $\\nabla\\mathcal L = \\nabla\\mathrm{KL}(\\pi_\\theta\\|\\pi^*)$. G-OPD: $r_t = \\lambda(\\log\\pi^* - \\log\\pi_{ref}) - (\\log\\pi_\\theta - \\log\\pi_{ref})$ (`gopdLoss`).',
     unverified: [
       'Per-token reward used directly as the advantage (no return-to-go, no baseline): our instantiation of OPD practice.',
-      'The trainer supplies the frozen initial policy as refLogprobs; for distillation it must supply the teacher there instead.',
+      "refLogprobs are the teacher's when the run names one (--set teacher=<run folder>); without a teacher they are the frozen starting policy's, and OPD only holds the policy near its start.",
       'G-OPD / ExOPD (lambda != 1) needs teacher and reference log-probs separately: exported as gopdLoss, not registered.',
     ],
     loss(batch, tf): LossResult<Tensor> {
@@ -185,6 +187,7 @@ export function rapo(options: RapoOptions = {}): TensorLoss {
     name: 'rapo',
     summary: 'RAPO: PPO surrogate plus a forward KL to a reward-reweighted reference, which lets low-reward samples explore.',
     paper: RAPO,
+    needsReference: true,
     options: RAPO_OPTIONS,
     resolved,
     math:

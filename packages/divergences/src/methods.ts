@@ -24,5 +24,20 @@ export function builtInMethods(): Method[] {
       defaults: { divergenceCoef: 0 },
       defaultsSource: "the forward KL is inside the 'rapo' loss (alpha); the trainer's extra penalty stays off",
     }),
+    defineMethod({
+      name: 'opd',
+      summary: "On-policy distillation: the student samples, the teacher's log-probabilities grade every token",
+      paper: {
+        title: 'Learning beyond Teacher: Generalized On-Policy Distillation with Reward Extrapolation',
+        arxiv: '2602.12125',
+        year: 2026,
+      },
+      math: '$\\ell_t = -\\rho_t\\,(\\log\\pi^*(y_t) - \\log\\pi_\\theta(y_t))$, i.e. descend reverse KL$(\\pi_\\theta\\|\\pi^*)$ on student samples (methods.md 20).',
+      unverified: ['The per-token reward is used directly as the advantage; see the opd loss.'],
+      // The estimator's advantages are not read by the opd loss; GRPO's feed the logged diagnostics.
+      estimator: 'grpo',
+      loss: 'opd',
+      defaultsSource: 'name a teacher run with --set teacher=<run folder>; without one the reference is the starting policy',
+    }),
   ];
 }

@@ -128,6 +128,12 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
       }
       continue;
     }
+    if (key === 'teacher') {
+      if (typeof value !== 'string' || value === '')
+        throw new UsageError(`${source}: teacher must be a run folder (with checkpoint.json), got ${JSON.stringify(value)}`);
+      config.teacher = value;
+      continue;
+    }
     if (key === 'schedule' || key === 'divergencePlacement') {
       const accepted = key === 'schedule' ? ['constant', 'cosine'] : ['loss', 'reward'];
       if (!accepted.includes(value as string))
@@ -155,7 +161,7 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
     }
     if (!(NUMERIC_KEYS as readonly string[]).includes(key)) {
       throw new UsageError(
-        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions', 'envOptions'].join(', ')}`,
+        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions', 'envOptions', 'teacher'].join(', ')}`,
       );
     }
     const integer = INTEGER_KEYS.has(key);

@@ -160,7 +160,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
     state.timings.sftSeconds = sft.seconds;
   }
-  const reference = plugins.divergence || plugins.loss.needsReference ? policy.freeze() : undefined;
+  // The reference: a teacher run's policy when one is named, else the frozen starting point.
+  const reference = config.teacher
+    ? loadTeacher(config.teacher, config, tokenizer)
+    : plugins.divergence || plugins.loss.needsReference
+      ? policy.freeze()
+      : undefined;
   if (options.preferences) checkAlphabet(options.preferences.pairs, tokenizer, options.preferences.file, env.name);
   const testTasks = env.tasks('test', { seed: 0, count: config.evalTasks });
   const trainTasks = env.tasks('train', { seed: config.seed });
@@ -434,7 +439,7 @@ async function trainingStep(
   if (rows.length === 0) return metrics;
 
   // 5-6. Loss and optimizer: epochs x minibatches over the rows.
-  const learningRate = scheduledRate(config, step, meter.progress());
+  const learningRate = scheduledRate(config, step, meter.progress()) * (plugins.loss.learningRateScale ?? 1);
   const order = rng.split('minibatches');
   const totals: StepMetrics = {};
   let updates = 0;
@@ -474,7 +479,7 @@ async function trainOnPairs(
 ): Promise<StepMetrics> {
   if (pairs.length === 0) return {};
   const { config } = plugins;
-  const learningRate = scheduledRate(config, step, meter.progress());
+  const learningRate = scheduledRate(config, step, meter.progress()) * (plugins.loss.learningRateScale ?? 1);
   const order = rng.split('pair-minibatches');
   const totals: StepMetrics = {};
   let updates = 0;
@@ -748,6 +753,37 @@ async function saveCheckpoint(
   for (const name of readdirSync(file)) {
     if (/^checkpoint-step\d+\.safetensors$/.test(name) && name !== weights) rmSync(path.join(file, name), { force: true });
   }
+}
+
+/** A finished run's policy (its last checkpoint), frozen, as the reference: the teacher of distillation. */
+function loadTeacher(folder: string, config: TrainConfig, tokenizer: CharTokenizer): ReturnType<TransformerPolicy['freeze']> {
+  const sidecar = path.join(folder, 'checkpoint.json');
+  let saved: { weights: string; config: TrainConfig; tokenizer: unknown };
+  try {
+    saved = JSON.parse(readFileSync(sidecar, 'utf8'));
+  } catch (error) {
+    throw new UsageError(
+      `teacher ${folder}: cannot read ${sidecar} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); train the teacher with --out first`,
+    );
+  }
+  for (const key of ['dim', 'layers', 'heads', 'contextLength', 'mlpRatio'] as const)
+    if (saved.config.model[key] !== config.model[key])
+      throw new UsageError(
+        `teacher ${folder}: model.${key} is ${saved.config.model[key]}, this run's is ${config.model[key]} (they must match)`,
+      );
+  if (JSON.stringify(saved.tokenizer) !== JSON.stringify(tokenizer.toJSON()))
+    throw new UsageError(
+      `teacher ${folder}: its alphabet differs from this environment's (train the teacher on the same environment)`,
+    );
+  const teacher = createPolicy(
+    { ...config.model, valueHead: saved.config.model.valueHead, vocabSize: tokenizer.vocabSize },
+    Rng.seeded(0),
+  );
+  const { tensors } = loadSafetensors(path.join(folder, saved.weights));
+  writeWeights(teacher, teacher.weightNames(), tensors, folder, 'model.');
+  const frozen = teacher.freeze();
+  teacher.dispose();
+  return frozen;
 }
 
 function restore(

@@ -212,6 +212,51 @@ describe('schedules, divergence placement, adaptive coefficient and the critic',
     await expect(run({ divergencePlacement: 'sideways' })).rejects.toThrow(/divergencePlacement must be one of loss, reward/);
   });
 
+  it("multiplies the learning rate by the loss's learningRateScale", async () => {
+    const run = (loss: string) =>
+      train({
+        registry: tinyRegistry(),
+        method: 'reinforce-mean',
+        env: 'echo',
+        seed: 4,
+        budget: { episodes: 72 },
+        overrides: { ...TINY, loss, divergence: 'k2-test', divergenceCoef: 0 },
+        sftCacheDir: temp(),
+      });
+    // at scale 0 the policy never leaves the reference: the measured divergence stays exactly 0
+    expect((await run('ppo-frozen')).diagnostics.kl).toBe(0);
+    expect((await run('ppo-clip')).diagnostics.kl).toBeGreaterThan(0);
+  });
+
+  it('uses a finished run as the teacher (the reference), and refuses one that does not fit', async () => {
+    const teacherDir = temp();
+    await train({
+      registry: tinyRegistry(),
+      method: 'reinforce-mean',
+      env: 'echo',
+      seed: 5,
+      budget: { episodes: 48 },
+      overrides: TINY,
+      sft: 'none',
+      outDir: teacherDir,
+    });
+    const student = (overrides: Record<string, unknown>) =>
+      train({
+        registry: tinyRegistry(),
+        method: 'reinforce-mean',
+        env: 'echo',
+        seed: 6,
+        budget: { episodes: 24 },
+        overrides: { ...TINY, divergence: 'k2-test', divergenceCoef: 0, ...overrides },
+        sftCacheDir: temp(),
+      });
+    // one step: without a teacher the policy is its own reference (0); the teacher differs
+    expect((await student({})).diagnostics.kl).toBe(0);
+    expect((await student({ teacher: teacherDir })).diagnostics.kl).toBeGreaterThan(0);
+    await expect(student({ teacher: temp() })).rejects.toThrow(/teacher .*: cannot read .*checkpoint\.json/);
+    await expect(student({ teacher: teacherDir, model: { dim: 8 } })).rejects.toThrow(/model\.dim is 16, this run's is 8/);
+  });
+
   it('trains a value head on the estimator returns', async () => {
     const result = await train({
       registry: tinyRegistry(),

@@ -4,6 +4,7 @@
  * mean-baseline REINFORCE estimator.
  */
 import type { AdvantageEstimator, Environment, Plugin } from '@policy-lab/core';
+import { ppoClip } from '../losses/ppo-clip.js';
 
 const LETTERS = ['a', 'b'];
 
@@ -116,7 +117,10 @@ export const plugin: Plugin = {
   environments: [echoEnv],
   estimators: [meanBaseline, pickyBaseline, criticBaseline],
   divergences: [k2Divergence as never],
-  losses: [dpoTest as never],
+  losses: [
+    dpoTest as never,
+    { ...ppoClip(), name: 'ppo-frozen', summary: 'PPO clip at learning rate x 0', learningRateScale: 0 },
+  ],
   methods: [
     { name: 'reinforce-mean', summary: 'mean baseline + PPO clip', estimator: 'mean-baseline', loss: 'ppo-clip' },
     { name: 'picky', summary: 'discarding estimator', estimator: 'picky', loss: 'ppo-clip' },
