@@ -60,8 +60,9 @@ export function builtinMethods(): Method[] {
       paper: { title: 'DAPO: An Open-Source LLM Reinforcement Learning System at Scale', arxiv: '2503.14476', year: 2025 },
       estimator: 'dapo',
       loss: { name: 'ppo-clip', options: { clipHigh: 0.28 } },
-      defaults: { aggregation: 'token-mean' },
-      defaultsSource: 'DAPO paper: decoupled clip 0.2/0.28 and a token-level loss',
+      defaults: { aggregation: 'token-mean', resampleRounds: 3 },
+      defaultsSource:
+        'DAPO paper: decoupled clip 0.2/0.28, a token-level loss, and discarded groups replaced within the step (at most 3 rounds here; verl caps them with max_num_gen_batches)',
     }),
     defineMethod({
       name: 'gspo',

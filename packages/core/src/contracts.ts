@@ -432,4 +432,9 @@ export interface TrainConfig {
   signFlipEvery?: number;
   /** Rollouts per task of that baseline. */
   signFlipRollouts?: number;
+  /**
+   * Dynamic sampling (estimators with keepGroup, e.g. DAPO): rounds of new groups drawn to
+   * replace discarded ones within a step, each charged, while the budget affords one.
+   */
+  resampleRounds?: number;
 }

@@ -309,49 +309,56 @@ async function trainingStep(
   const weights = componentWeights(env, config);
   const rolloutStarted = performance.now();
 
-  // 1. Draw tasks. 2. Roll out one group per task.
+  // 1. Draw tasks. 2. Roll out one group per task. 3. Shape rewards.
   const taskRng = rng.split('tasks');
   const groupSize = estimator.rolloutsPerGroup?.(config.groupSize) ?? config.groupSize;
-  const requests = Array.from({ length: config.tasksPerStep }, (_, k) => ({
-    task: trainTasks[taskRng.int(0, trainTasks.length - 1)],
-    groupId: `s${step}g${k}`,
-    count: groupSize,
-  }));
-  let groups = await collectRollouts(policy, tokenizer, env, requests, {
-    maxNewTokens: config.maxNewTokens,
-    temperature: config.temperature,
-    rng: rng.split('rollout'),
-  });
-  charge(meter, groups.flat());
-  const tokensPerSecond = generatedTokens(groups.flat()) / Math.max(1e-9, (performance.now() - rolloutStarted) / 1000);
-
-  // 3. Shape rewards.
-  for (const shaper of plugins.shapers) {
-    const shaped = shaper.shape(groups.flat(), {
-      rng: rng.split(`shape/${shaper.name}`),
-      step,
-      weights,
-      components: env.rewardComponents.map((c) => c.name),
+  const drawRequests = (count: number, prefix: string) =>
+    Array.from({ length: count }, (_, k) => ({
+      task: trainTasks[taskRng.int(0, trainTasks.length - 1)],
+      groupId: `${prefix}g${k}`,
+      count: groupSize,
+    }));
+  const requests = drawRequests(config.tasksPerStep, `s${step}`);
+  const klValues: number[] = [];
+  /** Rolls out, charges and shapes one round of groups; `tag` keeps each round's random streams apart. */
+  const sampleRound = async (round: typeof requests, tag: string): Promise<Rollout[][]> => {
+    let out = await collectRollouts(policy, tokenizer, env, round, {
       maxNewTokens: config.maxNewTokens,
-      charge: (cost) => meter.charge(cost),
+      temperature: config.temperature,
+      rng: rng.split(`rollout${tag}`),
     });
-    let offset = 0;
-    groups = groups.map((g) => {
-      const next = shaped.slice(offset, offset + g.length);
-      offset += g.length;
-      return next;
-    });
-  }
-  // The divergence in the reward: minus coef x the sequence's k1 sum, as its own component.
-  let klInReward: number[] | undefined;
-  if (config.divergencePlacement === 'reward' && reference && plugins.divergence && divergenceCoef > 0) {
-    klInReward = await sequenceDivergence(groups.flat(), reference, plugins.divergence);
-    let index = 0;
-    groups = groups.map((g) =>
-      g.map((r) => ({ ...r, reward: { ...r.reward, klPenalty: -divergenceCoef * (klInReward?.[index++] as number) } })),
-    );
-    weights.klPenalty = 1;
-  }
+    charge(meter, out.flat());
+    for (const shaper of plugins.shapers) {
+      const shaped = shaper.shape(out.flat(), {
+        rng: rng.split(`shape/${shaper.name}${tag}`),
+        step,
+        weights,
+        components: env.rewardComponents.map((c) => c.name),
+        maxNewTokens: config.maxNewTokens,
+        charge: (cost) => meter.charge(cost),
+      });
+      let offset = 0;
+      out = out.map((g) => {
+        const next = shaped.slice(offset, offset + g.length);
+        offset += g.length;
+        return next;
+      });
+    }
+    // The divergence in the reward: minus coef x the sequence's k1 sum, as its own component.
+    if (config.divergencePlacement === 'reward' && reference && plugins.divergence && divergenceCoef > 0) {
+      const kl = await sequenceDivergence(out.flat(), reference, plugins.divergence);
+      klValues.push(...kl);
+      let index = 0;
+      out = out.map((g) =>
+        g.map((r) => ({ ...r, reward: { ...r.reward, klPenalty: -divergenceCoef * (kl[index++] as number) } })),
+      );
+      weights.klPenalty = 1;
+    }
+    return out;
+  };
+  let groups = await sampleRound(requests, '');
+  const tokensPerSecond = generatedTokens(groups.flat()) / Math.max(1e-9, (performance.now() - rolloutStarted) / 1000);
+  const klInReward = klValues.length > 0 ? klValues : undefined;
   const scalar = (r: Rollout['reward']) => weightedSum(r, weights);
   const context: EstimatorContext = {
     rng: rng.split('estimator'),
@@ -361,24 +368,50 @@ async function trainingStep(
     services: {
       score: async (requests2, which) =>
         scoreTexts(which === 'reference' && reference ? reference : policy, tokenizer, requests2),
-      rollouts: async ({ groupId, count, greedy }) => {
+      rollouts: async ({ groupId, count, greedy, policy: which }) => {
         const request = requests.find((r) => r.groupId === groupId);
         if (!request) throw new RunError(`estimator asked for rollouts of unknown group '${groupId}'`);
+        if (which === 'reference' && !reference)
+          throw new RunError('estimator asked for rollouts of the reference policy, but this run has none');
         const extra = (
-          await collectRollouts(policy, tokenizer, env, [{ ...request, groupId: `${groupId}x`, count }], {
-            maxNewTokens: config.maxNewTokens,
-            temperature: config.temperature,
-            greedy: greedy ?? false,
-            rng: rng.split(`extra/${groupId}`),
-          })
+          await collectRollouts(
+            which === 'reference' && reference ? reference : policy,
+            tokenizer,
+            env,
+            [{ ...request, groupId: `${groupId}x`, count }],
+            {
+              maxNewTokens: config.maxNewTokens,
+              temperature: config.temperature,
+              greedy: greedy ?? false,
+              rng: rng.split(`extra/${groupId}`),
+            },
+          )
         ).flat();
         charge(meter, extra);
         return extra;
       },
     },
   };
-  // Dynamic sampling (DAPO): discarded groups are charged; they are not replaced within the step here.
-  if (estimator.keepGroup) groups = groups.filter((g) => estimator.keepGroup?.(g, context));
+  // Dynamic sampling (DAPO): discarded groups are charged, and replaced by groups of new
+  // tasks for up to resampleRounds rounds, while the budget affords a round.
+  let discardedGroups = 0;
+  if (estimator.keepGroup) {
+    const keep = (list: Rollout[][]) => {
+      const kept = list.filter((g) => estimator.keepGroup?.(g, context));
+      discardedGroups += list.length - kept.length;
+      return kept;
+    };
+    groups = keep(groups);
+    for (let round = 1; round <= (config.resampleRounds ?? 0) && groups.length < config.tasksPerStep; round++) {
+      const missing = config.tasksPerStep - groups.length;
+      const cost = { episodes: missing * groupSize, generatedTokens: missing * groupSize * env.maxTurns * config.maxNewTokens };
+      if (!meter.canAfford({ ...cost, seconds: 0 })) break;
+      const more = drawRequests(missing, `s${step}r${round}`);
+      requests.push(...more);
+      groups = [...groups, ...keep(await sampleRound(more, `/r${round}`))];
+    }
+    groups = groups.slice(0, config.tasksPerStep);
+  }
 
   // 4. Advantages.
   const advantages: Advantages = groups.length ? await estimator.compute(groups, context) : { rollout: [], weights: [] };
@@ -397,6 +430,7 @@ async function trainingStep(
     invalidRate: mean(groups.flat().flatMap((r) => r.turns.map((t) => (t.valid ? 0 : 1)))),
     tokensPerSecond,
     ...(klInReward ? { kl: mean(klInReward) } : {}),
+    ...(estimator.keepGroup ? { discardedGroups } : {}),
   };
   metrics.collapsedRewardVectors = collapsedRewardVectors(
     advantages.rollout,

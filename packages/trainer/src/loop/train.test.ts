@@ -106,6 +106,27 @@ describe('train on a test-local environment', () => {
     // nearly every group is discarded by an untrained policy, and every episode is still charged
     expect(picky.budget.consumed.episodes).toBe(48);
     expect(picky.budget.consumed.generatedTokens).toBeGreaterThan(0);
+    expect(picky.diagnostics.discardedGroups).toBeGreaterThan(2);
+  });
+
+  it('replaces discarded groups within the step for resampleRounds rounds, charging each, within the budget', async () => {
+    const run = (resampleRounds: number) =>
+      train({
+        registry: tinyRegistry(),
+        method: 'picky',
+        env: 'echo',
+        seed: 1,
+        budget: { episodes: 240 },
+        overrides: { ...TINY, resampleRounds },
+        sft: 'none',
+      });
+    const once = await run(0);
+    const resampled = await run(2);
+    // resampling spends the same budget in fewer steps, and discards more groups per step
+    expect(resampled.steps).toBeLessThan(once.steps);
+    expect(resampled.diagnostics.discardedGroups).toBeGreaterThan(once.diagnostics.discardedGroups as number);
+    expect(resampled.budget.consumed.episodes).toBeLessThanOrEqual(240);
+    await expect(run(-1)).rejects.toThrow(/resampleRounds must be a non-negative integer/);
   });
 
   it('resumes after a crash at several points and ends exactly like an uninterrupted run', async () => {
