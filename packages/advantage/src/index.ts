@@ -5,6 +5,7 @@ import { drGrpo, grpo, rloo } from './estimators/grpo.js';
 import { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
 import { reinforcePp, reinforcePpBaseline } from './estimators/reinforce-pp.js';
 import { builtinMethods } from './methods.js';
+import { modelEstimators } from './model/index.js';
 
 // The diagnostics live in core (the trainer and the harness use them too); re-exported here for estimator authors.
 export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from '@policy-lab/core';
@@ -18,10 +19,22 @@ export { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
 export { reinforcePp, reinforcePpBaseline, tokenWhiten } from './estimators/reinforce-pp.js';
 export { lowerMedian, mean, medianPivot, std, zScores } from './group-math.js';
 export { builtinMethods } from './methods.js';
+export * from './model/index.js';
 
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/advantage',
-  estimators: [grpo(), drGrpo(), rloo(), mcGrpo(), grpoPlusOne(), gdpo(), dapo(), reinforcePp(), reinforcePpBaseline()],
+  estimators: [
+    grpo(),
+    drGrpo(),
+    rloo(),
+    mcGrpo(),
+    grpoPlusOne(),
+    gdpo(),
+    dapo(),
+    reinforcePp(),
+    reinforcePpBaseline(),
+    ...modelEstimators(),
+  ],
   methods: builtinMethods(),
 };

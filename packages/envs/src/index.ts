@@ -3,6 +3,7 @@ import { arithmetic } from './arithmetic/arithmetic.js';
 import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
 import { gridnav } from './gridnav/gridnav.js';
+import { translate } from './translate/translate.js';
 
 export type { ArithmeticOptions, ArithmeticTask } from './arithmetic/arithmetic.js';
 export { arithmetic, scoreArithmetic } from './arithmetic/arithmetic.js';
@@ -20,9 +21,16 @@ export type { GridnavOptions, GridnavPreset, GridnavTask } from './gridnav/gridn
 export { gridnav, parseGridnavAction } from './gridnav/gridnav.js';
 export type { ActionId as GridnavActionId, GridLayout, GridObject, Pose } from './gridnav/world.js';
 export { oraclePlan, stepReward as gridnavStepReward } from './gridnav/world.js';
+export type { TranslationData } from './translate/data.js';
+export { loadTranslationData } from './translate/data.js';
+export type { DictionaryEntry, Lexicon } from './translate/language.js';
+export { buildDictionary, buildLexicon } from './translate/language.js';
+export { extractTranslation, lookup as dictionaryLookup } from './translate/tool.js';
+export type { TranslateOptions, TranslateTask } from './translate/translate.js';
+export { translate } from './translate/translate.js';
 
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
-  environments: [countdown(), arithmetic(), gridnav(), code()],
+  environments: [countdown(), arithmetic(), gridnav(), translate(), code()],
 };

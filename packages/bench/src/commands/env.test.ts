@@ -28,7 +28,7 @@ describe('bench env', () => {
     expect(random.invalidRate).toBeGreaterThan(0.5);
   });
 
-  it.each(['countdown', 'arithmetic', 'gridnav', 'code'])('runs the %s expert at 100%% success', async (name) => {
+  it.each(['countdown', 'arithmetic', 'gridnav', 'translate', 'code'])('runs the %s expert at 100%% success', async (name) => {
     const run = await runCli(['env', 'run', name, '--policy', 'expert', '--episodes', '30', '--json']);
     expect(run.code).toBe(0);
     const doc = JSON.parse(run.stdout);

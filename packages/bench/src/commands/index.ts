@@ -4,6 +4,7 @@ import * as advantages from './advantages.js';
 import * as compare from './compare.js';
 import * as env from './env.js';
 import * as list from './list.js';
+import * as metric from './metric.js';
 import * as report from './report.js';
 import * as speed from './speed.js';
 import * as train from './train.js';
@@ -19,4 +20,5 @@ export const COMMANDS: readonly { register(program: Command, io: Io): void }[] =
   worker,
   advantages,
   env,
+  metric,
 ];

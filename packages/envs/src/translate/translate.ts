@@ -1,0 +1,159 @@
+/**
+ * translate: translation with a dictionary tool, after the Spanish-Wayuunaiki paper
+ * (arXiv 2508.19481). The policy may call `<lookup>word</lookup>` up to `maxLookups` times
+ * (the tool answers with the first 5 matching entries) and then gives `<answer>...</answer>`.
+ * Reward components: sentence BLEU as sacreBLEU computes it (13a, exp smoothing, effective
+ * order; the paper's reward, weight 1) and chrF (weight 0, logged); both on a 0-1 scale.
+ * Success: chrF >= 90.
+ */
+import { type Environment, type Episode, type Rng, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
+import { sentenceBleu, sentenceChrf } from '@policy-lab/rewards';
+import { drawSplit, isTestKey } from '../shared/split.js';
+import { loadTranslationData } from './data.js';
+import { buildDictionary, buildLexicon, type DictionaryEntry, drawSentence, MAX_LEXICON } from './language.js';
+import { extractTranslation, formatMatches, lookup, lookupQuery } from './tool.js';
+
+export interface TranslateTask {
+  source: string;
+  reference: string;
+  /** Words the expert looks up, in order. */
+  lookups: readonly string[];
+}
+
+export interface TranslateOptions {
+  nouns?: number;
+  adjectives?: number;
+  verbs?: number;
+  adjectiveRate?: number;
+  objectRate?: number;
+  maxLookups?: number;
+  successChrf?: number;
+  data?: string;
+}
+
+const OPTION_SPECS = {
+  nouns: { type: 'integer', default: 12, doc: `nouns in the synthetic lexicon, 1-${MAX_LEXICON.nouns} (difficulty)` },
+  adjectives: { type: 'integer', default: 6, doc: `adjectives, 0-${MAX_LEXICON.adjectives} (difficulty)` },
+  verbs: { type: 'integer', default: 6, doc: `verbs, 1-${MAX_LEXICON.verbs} (difficulty)` },
+  adjectiveRate: { type: 'number', default: 0.3, doc: 'probability that a noun carries an adjective (sentence length)' },
+  objectRate: { type: 'number', default: 0.6, doc: 'probability that a sentence has an object (sentence length)' },
+  maxLookups: { type: 'integer', default: 4, doc: 'dictionary calls allowed before the answer (the paper: 4)' },
+  successChrf: { type: 'number', default: 90, doc: 'chrF (0-100) at or above which an episode counts as a success' },
+  data: {
+    type: 'string',
+    doc: 'a folder with your own dictionary.tsv (source<TAB>target) and corpus.tsv (source<TAB>reference) instead of the synthetic pair',
+  },
+} as const;
+
+type Resolved = Required<Omit<TranslateOptions, 'data'>> & { data?: string };
+
+const PROTOCOL_CHARS = '<>/:;';
+const SYNTHETIC_ALPHABET = 'abcdefghijklmnopqrstuvwxyzáéíóúñü ';
+
+function toReward(hypothesis: string, reference: string) {
+  return {
+    bleu: sentenceBleu(hypothesis, [reference]).score / 100,
+    chrf: sentenceChrf(hypothesis, [reference]).score / 100,
+  };
+}
+
+/** Words of a user's sentence worth looking up: those with a dictionary match, longest first, in sentence order. */
+function expertLookups(source: string, dictionary: readonly DictionaryEntry[], max: number): string[] {
+  const words = [...new Set(source.split(/\s+/).filter((w) => w.length > 0))];
+  return words.filter((w) => lookup(dictionary, w).length > 0).slice(0, max);
+}
+
+export function translate(options: TranslateOptions = {}): Environment<TranslateTask> {
+  const o = resolveOptions<Resolved>('translate', OPTION_SPECS, options as Record<string, unknown>);
+  const range = (key: 'nouns' | 'adjectives' | 'verbs', min: number) => {
+    if (o[key] < min || o[key] > MAX_LEXICON[key])
+      throw new UsageError(`translate: option '${key}' must be ${min}..${MAX_LEXICON[key]}, got ${o[key]}`);
+  };
+  range('nouns', 1);
+  range('adjectives', 0);
+  range('verbs', 1);
+  for (const key of ['adjectiveRate', 'objectRate'] as const)
+    if (!(o[key] >= 0 && o[key] <= 1)) throw new UsageError(`translate: option '${key}' must be in [0, 1], got ${o[key]}`);
+  if (o.maxLookups < 0 || o.maxLookups > 8) throw new UsageError(`translate: option 'maxLookups' must be 0..8, got ${o.maxLookups}`);
+
+  const user = o.data === undefined ? undefined : loadTranslationData(o.data);
+  const lexicon = buildLexicon({ nouns: o.nouns, adjectives: o.adjectives, verbs: o.verbs });
+  const dictionary = user ? user.dictionary : buildDictionary(lexicon);
+  const alphabet = user
+    ? [...new Set([...PROTOCOL_CHARS, ...'abcdefghijklmnopqrstuvwxyz ', ...dictionary.flatMap((e) => [...e.spa, ...e.guc]), ...user.corpus.flatMap((p) => [...p.source, ...p.reference])])].join('')
+    : SYNTHETIC_ALPHABET + PROTOCOL_CHARS;
+  const longest = user
+    ? Math.max(...user.corpus.map((p) => p.reference.length))
+    : 60; // the synthetic grammar's longest reference is under 50 characters
+
+  return {
+    name: 'translate',
+    summary: 'Translation with a dictionary tool (<lookup>word</lookup>, then <answer>); components bleu (1.0) and chrf (0, logged)',
+    paper: { title: 'Dictionary-augmented RL translation for Spanish-Wayuunaiki', arxiv: '2508.19481', year: 2025 },
+    options: OPTION_SPECS,
+    resolved: o,
+    configure: (next) => translate({ ...o, ...next }) as never,
+    rewardComponents: [
+      { name: 'bleu', weight: 1 },
+      { name: 'chrf', weight: 0 },
+    ],
+    maxTurns: o.maxLookups + 1,
+    recommended: { dim: 64, layers: 2, heads: 4, contextLength: 512, maxNewTokens: Math.max(24, longest + 20) },
+    tasks(split, { seed, count = split === 'test' ? 64 : 512 }) {
+      if (user) {
+        const pool = user.corpus.filter((p) => isTestKey(p.source) === (split === 'test'));
+        const rng = SeededRng.seeded(seed).split(`translate/${split}`);
+        return rng
+          .shuffle(pool)
+          .slice(0, count)
+          .map((p) => ({ ...p, lookups: expertLookups(p.source, dictionary, o.maxLookups) }));
+      }
+      const rng = SeededRng.seeded(seed).split(`translate/${split}`);
+      return drawSplit(
+        split,
+        count,
+        () => {
+          const pair = drawSentence(lexicon, o, rng);
+          return { source: pair.source, reference: pair.reference, lookups: pair.contentWords.slice(0, o.maxLookups) };
+        },
+        (t) => t.source,
+      );
+    },
+    taskId: (task) => task.source,
+    demonstrate: (task) => [...task.lookups.map((w) => `<lookup>${w}</lookup>`), `<answer>${task.reference}</answer>`],
+    alphabet: () => alphabet,
+    start(task, _rng: Rng): Episode {
+      let lookups = 0;
+      let turns = 0;
+      let observation = `translate: ${task.source}`;
+      let final: { bleu: number; chrf: number } | undefined;
+      const zero = { bleu: 0, chrf: 0 };
+      return {
+        observation: () => observation,
+        step(action) {
+          if (final !== undefined || turns >= o.maxLookups + 1) throw new Error('translate: step() called after the episode ended');
+          turns++;
+          const lastTurn = turns >= o.maxLookups + 1;
+          const query = action.includes('<answer>') ? undefined : lookupQuery(action);
+          if (query !== undefined && lookups < o.maxLookups && !lastTurn) {
+            lookups++;
+            observation = formatMatches(lookup(dictionary, query));
+            return { reward: zero, done: false, valid: true, stateKey: `lookups${lookups}`, info: { query } };
+          }
+          const answer = action.includes('<answer>') ? extractTranslation(action) : undefined;
+          if (answer !== undefined || lastTurn) {
+            final = toReward(answer ?? '', task.reference);
+            return { reward: final, done: true, valid: answer !== undefined, stateKey: `lookups${lookups}`, info: { answer } };
+          }
+          observation =
+            query !== undefined ? 'no lookups left: give <answer>...</answer>' : 'invalid: use <lookup>word</lookup> or <answer>text</answer>';
+          return { reward: zero, done: false, valid: false, stateKey: `lookups${lookups}` };
+        },
+        outcome() {
+          const reward = final ?? zero;
+          return { reward, success: reward.chrf * 100 >= o.successChrf - 1e-9 };
+        },
+      };
+    },
+  };
+}
