@@ -13,18 +13,21 @@ export function scalarRewards(
 ): number[][] {
   return groups.map((group, g) => {
     checkGroupSize(estimator, group, g, minimum);
-    return group.map((rollout, i) => {
-      let value: number;
-      try {
-        value = ctx.scalar(rollout.reward);
-      } catch (error) {
-        throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${rollout.id}): ${(error as Error).message}`);
-      }
-      if (!Number.isFinite(value))
-        throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${rollout.id}): reward is not finite (${value})`);
-      return value;
-    });
+    return group.map((rollout, i) => scalarOf(estimator, rollout, ctx, g, i));
   });
+}
+
+/** Finite scalar reward of a rollout, with an error naming the group and rollout. */
+export function scalarOf(estimator: string, rollout: Rollout, ctx: EstimatorContext, g: number, i: number): number {
+  let value: number;
+  try {
+    value = ctx.scalar(rollout.reward);
+  } catch (error) {
+    throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${rollout.id}): ${(error as Error).message}`);
+  }
+  if (!Number.isFinite(value))
+    throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${rollout.id}): reward is not finite (${value})`);
+  return value;
 }
 
 export function checkGroupSize(estimator: string, group: readonly unknown[], index: number, minimum = 2): void {

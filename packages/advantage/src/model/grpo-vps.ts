@@ -2,6 +2,7 @@ import { type AdvantageEstimator, defineEstimator, resolveOptions } from '@polic
 import { zScores } from '../group-math.js';
 import { checkGroupSize, ones } from '../groups.js';
 import {
+  ANSWER_OPTION_SPECS,
   ANSWER_SOURCES,
   type AnswerSource,
   contextText,
@@ -34,13 +35,7 @@ const OPTIONS = {
   },
   std: { type: 'enum', values: ['sample', 'population'], default: 'sample', doc: "std of GRPO's z-score" },
   eps: { type: 'number', default: 1e-4, doc: "added to the std of GRPO's z-score (TRL)" },
-  answerSource: {
-    type: 'enum',
-    values: ANSWER_SOURCES,
-    default: 'auto',
-    doc: "ground truth to probe: 'meta' = rollout.meta[answerKey]; 'best-in-group' = last action of the best successful rollout; 'auto' = meta when present, else best-in-group",
-  },
-  answerKey: { type: 'string', default: 'answer', doc: 'key of rollout.meta that holds the ground-truth answer text' },
+  ...ANSWER_OPTION_SPECS,
   answerPrefix: { type: 'string', default: '\n', doc: 'text between the prefix and the scored answer' },
 } as const;
 

@@ -1,6 +1,7 @@
 import { type AdvantageEstimator, defineEstimator, type Rollout, resolveOptions } from '@policy-lab/core';
 import { checkGroupSize } from '../groups.js';
 import {
+  ANSWER_OPTION_SPECS,
   ANSWER_SOURCES,
   type AnswerSource,
   contextText,
@@ -43,13 +44,7 @@ const OPTIONS = {
     doc: "'joint': one z-score over every IG and outcome reward of the group (code default); 'separate': IG and outcome sets apart",
   },
   eps: { type: 'number', default: 1e-6, doc: 'added to the population std, sqrt(var + 1e-8), before dividing' },
-  answerSource: {
-    type: 'enum',
-    values: ANSWER_SOURCES,
-    default: 'auto',
-    doc: "ground truth to probe: 'meta' = rollout.meta[answerKey]; 'best-in-group' = last action of the best successful rollout; 'auto' = meta when present, else best-in-group",
-  },
-  answerKey: { type: 'string', default: 'answer', doc: 'key of rollout.meta that holds the ground-truth answer text' },
+  ...ANSWER_OPTION_SPECS,
   answerPrefix: {
     type: 'string',
     default: '\n',

@@ -53,18 +53,7 @@ export function contextText(rollout: Rollout, t: number, withAction = false): st
   return parts.join('\n');
 }
 
-/** Finite scalar reward of a rollout, with an error naming the group and rollout. */
-export function scalarOf(estimator: string, rollout: Rollout, ctx: EstimatorContext, g: number, i: number): number {
-  let value: number;
-  try {
-    value = ctx.scalar(rollout.reward);
-  } catch (error) {
-    throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${rollout.id}): ${(error as Error).message}`);
-  }
-  if (!Number.isFinite(value))
-    throw new UsageError(`${estimator}: group ${g}, rollout ${i} (${rollout.id}): reward is not finite (${value})`);
-  return value;
-}
+export { scalarOf } from '../groups.js';
 
 /**
  * Weighted sum over the components a reward has; a weighted component it lacks is an error
@@ -169,3 +158,14 @@ export function jointZ(values: readonly number[], eps: number): { mean: number; 
   const std = values.length > 1 ? Math.sqrt(variance + 1e-8) : 1;
   return { mean: m, scale: std + eps };
 }
+
+/** Options of the estimators that probe the answer's probability (IGPO, GRPO-VPS). */
+export const ANSWER_OPTION_SPECS = {
+  answerSource: {
+    type: 'enum',
+    values: ANSWER_SOURCES,
+    default: 'auto',
+    doc: "ground truth to probe: 'meta' = rollout.meta[answerKey]; 'best-in-group' = last action of the best successful rollout; 'auto' = meta when present, else best-in-group",
+  },
+  answerKey: { type: 'string', default: 'answer', doc: 'key of rollout.meta that holds the ground-truth answer text' },
+} as const;

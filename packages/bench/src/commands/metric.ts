@@ -72,15 +72,19 @@ Examples:
 Scores match sacreBLEU 2.x: 13a tokenizer, exp smoothing, effective order on for a sentence
 and off for a corpus (--effective-order overrides), chrF with beta 2 and 6 character orders.`;
 
-export function register(program: Command, io: Io): void {
-  const metric = program.command('metric').description('BLEU and chrF exactly as sacreBLEU computes them');
-  metric
-    .command('bleu')
-    .description('sentence BLEU (--hyp/--ref) or corpus BLEU (--hyp-file/--ref-file), 0-100')
+/** The texts to score: one sentence (--hyp, --ref...) or a corpus (--hyp-file, --ref-file...). */
+function withInputs(command: Command): Command {
+  return command
     .option('--hyp <text>', 'a hypothesis sentence')
     .option('--ref <text>', 'a reference sentence (repeat for several)', collect)
     .option('--hyp-file <file>', 'hypotheses, one segment per line')
-    .option('--ref-file <file>', 'references, one segment per line (repeat for several streams)', collect)
+    .option('--ref-file <file>', 'references, one segment per line (repeat for several streams)', collect);
+}
+
+export function register(program: Command, io: Io): void {
+  const metric = program.command('metric').description('BLEU and chrF exactly as sacreBLEU computes them');
+  withInputs(metric.command('bleu'))
+    .description('sentence BLEU (--hyp/--ref) or corpus BLEU (--hyp-file/--ref-file), 0-100')
     .addOption(new Option('--smooth <method>', 'smoothing').choices(['exp', 'floor', 'add-k', 'none']).default('exp'))
     .option('--smooth-value <v>', 'the floor value (default 0.1) or k of add-k (default 1)')
     .option('--effective-order <bool>', 'true|false; default true for a sentence, false for a corpus')
@@ -136,13 +140,8 @@ export function register(program: Command, io: Io): void {
           `BLEU = ${result.score.toFixed(2)} ${result.precisions.map((p) => p.toFixed(1)).join('/')} (BP = ${result.bp.toFixed(3)} ratio = ${(result.sysLen / Math.max(1, result.refLen)).toFixed(3)} hyp_len = ${result.sysLen} ref_len = ${result.refLen})\n`,
         );
     });
-  metric
-    .command('chrf')
+  withInputs(metric.command('chrf'))
     .description('sentence or corpus chrF (chrF++ with --word-order 2), 0-100')
-    .option('--hyp <text>', 'a hypothesis sentence')
-    .option('--ref <text>', 'a reference sentence (repeat for several)', collect)
-    .option('--hyp-file <file>', 'hypotheses, one segment per line')
-    .option('--ref-file <file>', 'references, one segment per line (repeat for several streams)', collect)
     .option('--char-order <n>', 'character n-gram order', '6')
     .option('--word-order <n>', 'word n-gram order (2 = chrF++)', '0')
     .option('--beta <b>', 'recall weight', '2')
