@@ -41,6 +41,8 @@ export interface PluginMeta {
   options?: Readonly<Record<string, OptionSpec>>;
   /** The options this instance was built with, after defaults were applied. */
   resolved?: object;
+  /** The public implementation this one matches, e.g. "verl `adv_estimator=grpo`" or "TRL `loss_type='dapo'`". */
+  matches?: string;
   /** The formula or rule in Markdown math, for `bench list --verbose` and docs/methods. */
   math?: string;
   /**
