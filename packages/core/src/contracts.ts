@@ -422,6 +422,8 @@ export interface TrainConfig {
   teacher?: string;
   divergence?: string;
   loss?: string;
+  /** Replaces the Method's estimator (--set estimator=<name>). */
+  estimator?: string;
   /** Learning-rate schedule after warm-up: constant (default) or cosine decay to 0 over the budget. */
   schedule?: 'constant' | 'cosine';
   /** Where the divergence penalty goes: in the loss (default) or subtracted from the reward (k1 per sequence). */

@@ -28,14 +28,6 @@ describe('bench env', () => {
     expect(random.invalidRate).toBeGreaterThan(0.5);
   });
 
-  it.each(['countdown', 'arithmetic', 'gridnav', 'translate', 'code'])('runs the %s expert at 100%% success', async (name) => {
-    const run = await runCli(['env', 'run', name, '--policy', 'expert', '--episodes', '30', '--json']);
-    expect(run.code).toBe(0);
-    const doc = JSON.parse(run.stdout);
-    expect(schemaErrors('env', doc)).toEqual([]);
-    expect(doc.successRate).toBe(1);
-  });
-
   it("passes --set to the environment's options and names a bad one", async () => {
     const hard = JSON.parse(
       (await runCli(['env', 'run', 'code', '--set', 'level=hard', '--set', 'attempts=2', '--json'])).stdout,

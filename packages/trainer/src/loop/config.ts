@@ -101,7 +101,11 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
   for (const [key, value] of Object.entries(overrides)) {
     if ((PLUGIN_OVERRIDE_KEYS as readonly string[]).includes(key)) {
       if (key === 'weights') config.weights = { ...(config.weights ?? {}), ...(value as Record<string, number>) };
-      else if (key === 'loss' || key === 'divergence') (config as unknown as Record<string, unknown>)[key] = value;
+      else if (key === 'loss' || key === 'divergence' || key === 'estimator') {
+        if (typeof value !== 'string' || value === '')
+          throw new UsageError(`${source}: ${key} must be a registered name, got ${JSON.stringify(value)}`);
+        (config as unknown as Record<string, unknown>)[key] = value;
+      }
       continue;
     }
     if (key === 'estimatorOptions' || key === 'lossOptions' || key === 'envOptions') {

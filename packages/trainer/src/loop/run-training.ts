@@ -75,7 +75,7 @@ function resolvePlugins(options: TrainOptions): Resolved {
   const estimatorOptions = (config.estimatorOptions ?? {}) as Record<string, unknown>;
   const estimator = registry.resolve(
     'estimators',
-    method.estimator,
+    config.estimator ?? method.estimator,
     Object.keys(estimatorOptions).length ? estimatorOptions : undefined,
   );
   const lossRef = (config.loss as string | undefined) ?? method.loss;

@@ -129,6 +129,22 @@ describe('train on a test-local environment', () => {
     await expect(run(-1)).rejects.toThrow(/resampleRounds must be a non-negative integer/);
   });
 
+  it("replaces the Method's estimator with --set estimator=<name>", async () => {
+    const run = (overrides: Record<string, unknown>) =>
+      train({
+        registry: tinyRegistry(),
+        method: 'reinforce-mean',
+        env: 'echo',
+        seed: 1,
+        budget: { episodes: 24 },
+        overrides: { ...TINY, ...overrides },
+        sft: 'none',
+      });
+    expect((await run({})).diagnostics.discardedGroups).toBeUndefined();
+    expect((await run({ estimator: 'picky' })).diagnostics.discardedGroups).toBeGreaterThan(0);
+    await expect(run({ estimator: 'pickyy' })).rejects.toThrow(/unknown estimator 'pickyy': did you mean picky/);
+  });
+
   it('resumes after a crash at several points and ends exactly like an uninterrupted run', async () => {
     const options = {
       registry: tinyRegistry(),
