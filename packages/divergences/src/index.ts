@@ -44,6 +44,8 @@ export { K3_CLAMP, KL_ESTIMATOR_NAMES, klEstimators, klEstimatorTensor, LOG_RATI
 export type { GopdLossInputs, RapoOptions, SftOptions, TensorLoss } from './losses.js';
 export { builtInLosses, gopdLoss, gopdReward, opd, rapo, sft } from './losses.js';
 export { builtInMethods } from './methods.js';
+export type { DpoOptions } from './pairwise.js';
+export { dpo } from './pairwise.js';
 export type { DpoInputs, PairLogprobs, TokenDpoInputs, VpoInputs } from './preference.js';
 export { bald, dpoLoss, dpoMargin, tokenDpoLoss, tokenImplicitRewards, upoLoss, upoWeight, vpoLoss } from './preference.js';
 export type { Tensor, Tf } from './tensor-types.js';

@@ -223,3 +223,32 @@ describe('rapo', () => {
     expect(() => rapo().loss(batch({ refLogprobs: undefined }), tf)).toThrow(/refLogprobs/);
   });
 });
+
+describe('dpo (a preference objective on pairs)', () => {
+  it('gives log 2 at zero margin, falls as the margin grows, and has the DPO gradient', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    await tf.setBackend('cpu');
+    const { dpo } = await import('./pairwise.js');
+    const loss = dpo({ beta: 0.5 });
+    const batch = (chosen: number[]) => ({
+      chosenLogps: tf.tensor1d(chosen),
+      rejectedLogps: tf.tensor1d([-2, -2]),
+      refChosenLogps: tf.tensor1d([-2, -2]),
+      refRejectedLogps: tf.tensor1d([-2, -2]),
+      chosenLengths: tf.tensor1d([1, 1]),
+      rejectedLengths: tf.tensor1d([1, 1]),
+    });
+    const at = async (chosen: number[]) => (await (loss.pairwise?.(batch(chosen), tf)?.loss as { data(): Promise<Float32Array> }).data())[0] as number;
+    expect(await at([-2, -2])).toBeCloseTo(Math.log(2), 6);
+    // margin beta * 1 = 0.5 on both pairs: softplus(-0.5)
+    expect(await at([-1, -1])).toBeCloseTo(Math.log1p(Math.exp(-0.5)), 6);
+    expect(await at([0, 0])).toBeLessThan(await at([-1, -1]));
+    // d/d(chosen) of mean softplus(-beta m) = -beta sigmoid(-beta m) / pairs
+    const grad = tf.grad((c: import('@tensorflow/tfjs-core').Tensor) => loss.pairwise?.({ ...batch([-2, -2]), chosenLogps: c }, tf)?.loss as never);
+    const g = await grad(tf.tensor1d([-2, -2])).data();
+    expect(g[0]).toBeCloseTo((-0.5 * 0.5) / 2, 6);
+    expect(() => loss.loss({} as never, tf as never)).toThrow(/preference objective: it trains on chosen\/rejected pairs/);
+    expect(() => dpo({ beta: 0 })).toThrow(/beta' must be > 0, got 0/);
+  });
+});

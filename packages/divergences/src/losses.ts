@@ -15,6 +15,7 @@ import {
 import { aggregate, weighRows } from './aggregate.js';
 import { forwardKlGenerator } from './generators.js';
 import { LOG_RATIO_CLAMP } from './kl-estimators.js';
+import { dpo } from './pairwise.js';
 import { stopGradient, type Tensor, type Tf } from './tensor-types.js';
 
 export type TensorLoss = PolicyLoss<Tf, Tensor>;
@@ -227,5 +228,5 @@ export function rapo(options: RapoOptions = {}): TensorLoss {
 }
 
 export function builtInLosses(): TensorLoss[] {
-  return [sft(), opd(), rapo()];
+  return [sft(), opd(), rapo(), dpo()];
 }

@@ -39,5 +39,19 @@ export function builtInMethods(): Method[] {
       loss: 'opd',
       defaultsSource: 'name a teacher run with --set teacher=<run folder>; without one the reference is the starting policy',
     }),
+    defineMethod({
+      name: 'dpo',
+      summary:
+        'DPO on pairs: offline from a dataset (--data prefs.jsonl) or online from the best and worst rollout of each group',
+      paper: {
+        title: 'Direct Preference Optimization: Your Language Model is Secretly a Reward Model',
+        arxiv: '2305.18290',
+        year: 2023,
+      },
+      math: '$\\mathcal L = -\\log\\sigma(\\beta\\,\\Delta)$ with $\\Delta$ the difference of the chosen and rejected log-ratios to the reference.',
+      // The estimator's advantages are not used by a preference objective; GRPO's feed the diagnostics.
+      estimator: 'grpo',
+      loss: 'dpo',
+    }),
   ];
 }
