@@ -239,13 +239,18 @@ describe('dpo (a preference objective on pairs)', () => {
       chosenLengths: tf.tensor1d([1, 1]),
       rejectedLengths: tf.tensor1d([1, 1]),
     });
-    const at = async (chosen: number[]) => (await (loss.pairwise?.(batch(chosen), tf)?.loss as { data(): Promise<Float32Array> }).data())[0] as number;
+    const pairwise = loss.pairwise?.bind(loss);
+    if (!pairwise) throw new Error('dpo must have pairwise');
+    const at = async (chosen: number[]) =>
+      (await (pairwise(batch(chosen), tf).loss as { data(): Promise<Float32Array> }).data())[0] as number;
     expect(await at([-2, -2])).toBeCloseTo(Math.log(2), 6);
     // margin beta * 1 = 0.5 on both pairs: softplus(-0.5)
     expect(await at([-1, -1])).toBeCloseTo(Math.log1p(Math.exp(-0.5)), 6);
     expect(await at([0, 0])).toBeLessThan(await at([-1, -1]));
     // d/d(chosen) of mean softplus(-beta m) = -beta sigmoid(-beta m) / pairs
-    const grad = tf.grad((c: import('@tensorflow/tfjs-core').Tensor) => loss.pairwise?.({ ...batch([-2, -2]), chosenLogps: c }, tf)?.loss as never);
+    const grad = tf.grad(
+      (c: import('@tensorflow/tfjs-core').Tensor) => loss.pairwise?.({ ...batch([-2, -2]), chosenLogps: c }, tf)?.loss as never,
+    );
     const g = await grad(tf.tensor1d([-2, -2])).data();
     expect(g[0]).toBeCloseTo((-0.5 * 0.5) / 2, 6);
     expect(() => loss.loss({} as never, tf as never)).toThrow(/preference objective: it trains on chosen\/rejected pairs/);
