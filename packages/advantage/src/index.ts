@@ -1,14 +1,18 @@
 import type { Plugin } from '@policy-lab/core';
+import { gigpo, srgpo } from './estimators/agent.js';
 import { dapo } from './estimators/dapo.js';
 import { gdpo } from './estimators/gdpo.js';
 import { drGrpo, grpo, rloo } from './estimators/grpo.js';
 import { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
+import { ppoGae } from './estimators/ppo-gae.js';
 import { reinforcePp, reinforcePpBaseline } from './estimators/reinforce-pp.js';
 import { builtinMethods } from './methods.js';
 import { modelEstimators } from './model/index.js';
 
 // The diagnostics live in core (the trainer and the harness use them too); re-exported here for estimator authors.
 export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from '@policy-lab/core';
+export type { GigpoOptions, NormMode, SrgpoOptions } from './estimators/agent.js';
+export { episodeAdvantages, gigpo, srgpo } from './estimators/agent.js';
 export { dapo } from './estimators/dapo.js';
 export type { GdpoOptions } from './estimators/gdpo.js';
 export { gdpo } from './estimators/gdpo.js';
@@ -16,6 +20,8 @@ export type { GrpoOptions } from './estimators/grpo.js';
 export { drGrpo, grpo, rloo } from './estimators/grpo.js';
 export type { McGrpoOptions } from './estimators/mc-grpo.js';
 export { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
+export type { PpoGaeOptions } from './estimators/ppo-gae.js';
+export { ppoGae } from './estimators/ppo-gae.js';
 export { reinforcePp, reinforcePpBaseline, tokenWhiten } from './estimators/reinforce-pp.js';
 export { lowerMedian, mean, medianPivot, std, zScores } from './group-math.js';
 export { builtinMethods } from './methods.js';
@@ -34,6 +40,9 @@ export const plugin: Plugin = {
     dapo(),
     reinforcePp(),
     reinforcePpBaseline(),
+    ppoGae(),
+    gigpo(),
+    srgpo(),
     ...modelEstimators(),
   ],
   methods: builtinMethods(),

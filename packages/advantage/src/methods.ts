@@ -93,5 +93,32 @@ export function builtinMethods(): Method[] {
       defaults: { divergenceCoef: 0.001 },
       defaultsSource: 'verl: k3 KL in the loss with coefficient 0.001',
     }),
+    defineMethod({
+      name: 'ppo',
+      summary: 'PPO: GAE advantages over turns from a critic (a value head on the policy), PPO clip',
+      paper: { title: 'Proximal Policy Optimization Algorithms', arxiv: '1707.06347', year: 2017 },
+      estimator: 'ppo-gae',
+      loss: 'ppo-clip',
+      defaults: { valueCoef: 0.1 },
+      defaultsSource: "TRL PPO's vf_coef 0.1 for the value head's regression loss (the head shares the policy's trunk)",
+    }),
+    defineMethod({
+      name: 'gigpo',
+      summary: 'GiGPO: episode group advantage plus anchor-state step advantages, PPO clip',
+      paper: { title: 'Group-in-Group Policy Optimization for LLM Agent Training', arxiv: '2505.10978', year: 2025 },
+      estimator: 'gigpo',
+      loss: 'ppo-clip',
+    }),
+    defineMethod({
+      name: 'srgpo',
+      summary: 'SRGPO: episode group advantage plus random-step-group advantages of the verifiable step reward, PPO clip',
+      paper: {
+        title: 'SeeNav-Agent: Enhancing Vision-Language Navigation with Visual Prompt and Step-Level Policy Optimization',
+        arxiv: '2512.02631',
+        year: 2025,
+      },
+      estimator: 'srgpo',
+      loss: 'ppo-clip',
+    }),
   ];
 }

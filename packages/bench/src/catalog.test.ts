@@ -102,3 +102,30 @@ describe("every environment's expert succeeds on every test task", () => {
     expect(doc.invalidRate).toBe(0);
   });
 });
+
+describe('every registered method trains two steps without NaN', () => {
+  const methods = registry.list('methods').map((e) => e.item);
+  // SRGPO reads the verifiable step reward, which gridnav has; the rest run on countdown.
+  const envFor = (method: (typeof methods)[number]) =>
+    (typeof method.estimator === 'string' ? method.estimator : method.estimator.name) === 'srgpo' ? 'gridnav' : 'countdown';
+
+  it.each(methods.map((m) => [m.name, m] as const))('%s', async (name, method) => {
+    const env = envFor(method);
+    const result = await train({
+      registry,
+      method: name,
+      env,
+      seed: 1,
+      budget: { episodes: 24 },
+      overrides: {
+        ...TINY,
+        ...(env === 'gridnav'
+          ? { envOptions: { maxSteps: 6, minDistance: 1, maxDistance: 2 }, model: { ...TINY.model, contextLength: 128 } }
+          : {}),
+      },
+      sft: 'none',
+    });
+    expect(result.steps).toBeGreaterThanOrEqual(1);
+    for (const [key, value] of Object.entries(result.diagnostics)) expect(Number.isFinite(value), key).toBe(true);
+  });
+});

@@ -34,7 +34,7 @@ import { backendInfo, initBackend } from '../backend/select-backend.js';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
 import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
 import { Adam, clipByGlobalNorm } from '../optim/adam.js';
-import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import { CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import type { CurvePoint, EvalResult, TrainOptions, TrainResult } from './api.js';
 import { disposeBatch, rowsFromRollouts, type TrainingRow, toTensors } from './batch.js';
 import { resolveTrainConfig } from './config.js';
@@ -365,6 +365,7 @@ async function trainingStep(
     weights,
     scalar,
     step,
+    ...(estimator.needsCritic ? { values: await turnValues(policy, groups.flat()) } : {}),
     services: {
       score: async (requests2, which) =>
         scoreTexts(which === 'reference' && reference ? reference : policy, tokenizer, requests2),
@@ -498,6 +499,39 @@ async function trainingStep(
   }
   for (const [key, value] of Object.entries(totals)) if (key !== 'trainedTokens') metrics[key] = value / updates;
   return metrics;
+}
+
+/**
+ * The critic's value of the state each turn starts from: the value head's prediction at the
+ * last prompt position (where the first action token is predicted), per rollout id.
+ */
+async function turnValues(policy: TransformerPolicy, rollouts: readonly Rollout[]): Promise<Map<string, number[]>> {
+  const rows: TrainingRow[] = [];
+  const owners: { id: string; turn: number }[] = [];
+  for (const rollout of rollouts)
+    rollout.turns.forEach((turn, t) => {
+      rows.push({
+        tokens: [...turn.promptTokens, ...(turn.actionTokens.length ? turn.actionTokens : [EOS])],
+        actionStart: turn.promptTokens.length,
+        oldLogprobs: [],
+        advantage: 0,
+        weight: 1,
+      });
+      owners.push({ id: rollout.id, turn: t });
+    });
+  const out = new Map<string, number[]>(rollouts.map((r) => [r.id, r.turns.map(() => 0)]));
+  if (rows.length === 0) return out;
+  const batch = toTensors(rows);
+  const scored = policy.score(batch.inputs, batch.targets, { values: true });
+  const values = scored.values ? await scored.values.array() : undefined;
+  tf.dispose([scored.logprobs, ...(scored.values ? [scored.values] : []), ...(scored.entropy ? [scored.entropy] : [])]);
+  disposeBatch(batch);
+  if (!values) throw new RunError('the estimator needs a critic, but the model has no value head');
+  rows.forEach((row, i) => {
+    const owner = owners[i] as { id: string; turn: number };
+    (out.get(owner.id) as number[])[owner.turn] = values[i]?.[row.actionStart - 1] ?? 0;
+  });
+  return out;
 }
 
 /** Epochs x minibatches of preference pairs; charges trained tokens once. */
