@@ -441,4 +441,9 @@ export interface TrainConfig {
    * replace discarded ones within a step, each charged, while the budget affords one.
    */
   resampleRounds?: number;
+  /**
+   * Rows per forward/backward pass; a larger minibatch accumulates gradients over passes
+   * (the update is the same, memory stays bounded). Default 64.
+   */
+  microBatchRows?: number;
 }

@@ -250,7 +250,7 @@ export function gridnav(options: GridnavOptions = {}): Environment<GridnavTask> 
       dim: 64,
       layers: 2,
       heads: 4,
-      contextLength: o.render === 'compact' ? 256 : 512,
+      contextLength: o.render === 'compact' ? 128 : 384,
       maxNewTokens: 4,
     },
     tasks(split, { seed, count = split === 'test' ? 64 : 512 }) {

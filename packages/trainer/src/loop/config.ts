@@ -145,6 +145,12 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
       (config as unknown as Record<string, unknown>)[key] = value;
       continue;
     }
+    if (key === 'microBatchRows') {
+      if (!Number.isInteger(value) || (value as number) < 1)
+        throw new UsageError(`${source}: microBatchRows must be a positive integer, got ${JSON.stringify(value)}`);
+      config.microBatchRows = value as number;
+      continue;
+    }
     if (key === 'signFlipEvery' || key === 'signFlipRollouts' || key === 'resampleRounds') {
       if (!Number.isInteger(value) || (value as number) < 0)
         throw new UsageError(`${source}: ${key} must be a non-negative integer, got ${JSON.stringify(value)}`);
@@ -165,7 +171,7 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
     }
     if (!(NUMERIC_KEYS as readonly string[]).includes(key)) {
       throw new UsageError(
-        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', 'schedule', 'divergencePlacement', 'targetDivergence', 'valueCoef', 'signFlipEvery', 'signFlipRollouts', 'resampleRounds', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions', 'envOptions', 'teacher'].join(', ')}`,
+        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', 'schedule', 'divergencePlacement', 'targetDivergence', 'valueCoef', 'signFlipEvery', 'signFlipRollouts', 'resampleRounds', 'microBatchRows', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions', 'envOptions', 'teacher'].join(', ')}`,
       );
     }
     const integer = INTEGER_KEYS.has(key);

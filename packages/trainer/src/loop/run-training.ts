@@ -520,17 +520,20 @@ async function turnValues(policy: TransformerPolicy, rollouts: readonly Rollout[
       owners.push({ id: rollout.id, turn: t });
     });
   const out = new Map<string, number[]>(rollouts.map((r) => [r.id, r.turns.map(() => 0)]));
-  if (rows.length === 0) return out;
-  const batch = toTensors(rows);
-  const scored = policy.score(batch.inputs, batch.targets, { values: true });
-  const values = scored.values ? await scored.values.array() : undefined;
-  tf.dispose([scored.logprobs, ...(scored.values ? [scored.values] : []), ...(scored.entropy ? [scored.entropy] : [])]);
-  disposeBatch(batch);
-  if (!values) throw new RunError('the estimator needs a critic, but the model has no value head');
-  rows.forEach((row, i) => {
-    const owner = owners[i] as { id: string; turn: number };
-    (out.get(owner.id) as number[])[owner.turn] = values[i]?.[row.actionStart - 1] ?? 0;
-  });
+  let offset = 0;
+  for (const chunk of microBatches(rows, 64)) {
+    const batch = toTensors(chunk);
+    const scored = policy.score(batch.inputs, batch.targets, { values: true });
+    const values = scored.values ? await scored.values.array() : undefined;
+    tf.dispose([scored.logprobs, ...(scored.values ? [scored.values] : []), ...(scored.entropy ? [scored.entropy] : [])]);
+    disposeBatch(batch);
+    if (!values) throw new RunError('the estimator needs a critic, but the model has no value head');
+    chunk.forEach((row, i) => {
+      const owner = owners[offset + i] as { id: string; turn: number };
+      (out.get(owner.id) as number[])[owner.turn] = values[i]?.[row.actionStart - 1] ?? 0;
+    });
+    offset += chunk.length;
+  }
   return out;
 }
 
@@ -597,6 +600,36 @@ async function offlinePreferenceStep(
   return { preferencePairs: count, ...(await trainOnPairs(pairs, plugins, policy, reference, optimizer, meter, step, rng)) };
 }
 
+/**
+ * Splits a minibatch into chunks of at most `size` rows. Long multi-turn rollouts give
+ * hundreds of rows per step; one forward over all of them needs gigabytes for attention.
+ */
+export function microBatches<T>(rows: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < rows.length; start += Math.max(1, size)) out.push(rows.slice(start, start + Math.max(1, size)));
+  return out;
+}
+
+/** The rows and action tokens that count in the loss's denominators (weight > 0, some tokens). */
+function activeCounts(rows: readonly TrainingRow[]): { rows: number; tokens: number } {
+  let count = 0;
+  let tokens = 0;
+  for (const row of rows) {
+    const n = row.tokens.length - row.actionStart;
+    if (!(row.weight > 0) || n <= 0) continue;
+    count += 1;
+    tokens += n;
+  }
+  return { rows: count, tokens };
+}
+
+/**
+ * One optimizer update on a minibatch, with the gradient accumulated over micro-batches of
+ * `microBatchRows` rows. Each chunk's loss is weighted by its share of the aggregation's
+ * denominator (action tokens for token-mean, rows for the sequence means), so the update equals
+ * the one-pass update for the built-in aggregations; token-masked extras (penalty, value loss,
+ * entropy) are weighted by the token share.
+ */
 async function optimizeOn(
   rows: readonly TrainingRow[],
   plugins: Resolved,
@@ -606,6 +639,49 @@ async function optimizeOn(
   learningRate: number,
   divergenceCoef: number,
 ): Promise<StepMetrics> {
+  const { config } = plugins;
+  const all = activeCounts(rows);
+  let gradSums: tf.Tensor[] | undefined;
+  const sums: StepMetrics = {};
+  let trainedTokens = 0;
+  for (const chunk of microBatches(rows, config.microBatchRows ?? 64)) {
+    const part = activeCounts(chunk);
+    const tokenShare = all.tokens > 0 ? part.tokens / all.tokens : 0;
+    const rowShare = all.rows > 0 ? part.rows / all.rows : 0;
+    const lossShare = config.aggregation === 'token-mean' ? tokenShare : rowShare;
+    const result = chunkGradients(chunk, plugins, policy, reference, divergenceCoef, lossShare, tokenShare);
+    if (gradSums) {
+      const previous = gradSums;
+      gradSums = previous.map((g, i) => tf.add(g, result.grads[i] as tf.Tensor));
+      tf.dispose([...previous, ...result.grads]);
+    } else gradSums = result.grads;
+    for (const [key, value] of Object.entries(result.scalars)) {
+      const [v] = await value.data();
+      // the loss is already weighted; other metrics are averaged with the token share
+      sums[key] = (sums[key] ?? 0) + (key === 'loss' ? (v as number) : (v as number) * tokenShare);
+      value.dispose();
+    }
+    trainedTokens += result.trainedTokens;
+  }
+  const { clipped, norm } = clipByGlobalNorm(gradSums ?? [], config.gradClip);
+  optimizer.apply(clipped, learningRate);
+  const out: StepMetrics = { ...sums, gradNorm: (await norm.data())[0] as number, trainedTokens };
+  tf.dispose([norm, ...clipped, ...(gradSums ?? [])]);
+  for (const [key, v] of Object.entries(out))
+    if (!Number.isFinite(v)) throw new RunError(`step produced a non-finite ${key} (${v}); lower the learning rate`);
+  return out;
+}
+
+/** Gradients of one micro-batch's weighted loss, and its (unweighted) metrics as scalars. */
+function chunkGradients(
+  rows: readonly TrainingRow[],
+  plugins: Resolved,
+  policy: TransformerPolicy,
+  reference: ReturnType<TransformerPolicy['freeze']> | undefined,
+  divergenceCoef: number,
+  lossShare: number,
+  tokenShare: number,
+): { grads: tf.Tensor[]; scalars: Record<string, tf.Scalar>; trainedTokens: number } {
   const { config, loss, divergence } = plugins;
   const batch = toTensors(rows);
   const normLength = config.maxNewTokens;
@@ -628,46 +704,33 @@ async function optimizeOn(
       },
       tf,
     );
-    let total = result.loss as tf.Scalar;
+    let total = tf.mul(result.loss as tf.Scalar, lossShare) as tf.Scalar;
     const masked = (x: tf.Tensor) => tf.div(tf.sum(tf.mul(x, batch.mask)), tf.maximum(tf.sum(batch.mask), 1)) as tf.Scalar;
+    let extras = tf.scalar(0);
     if (divergence?.penalty && refLogprobs) {
       const penalty = masked(divergence.penalty(scored.logprobs, refLogprobs, tf));
       scalars.kl = tf.keep(tf.clone(penalty));
-      if (divergenceCoef > 0) total = tf.add(total, tf.mul(penalty, divergenceCoef));
+      if (divergenceCoef > 0) extras = tf.add(extras, tf.mul(penalty, divergenceCoef));
     }
     if (valueLoss && scored.values && batch.returns) {
       // The critic regresses the estimator's return targets on the trained tokens.
       const valueError = masked(tf.square(tf.sub(scored.values, batch.returns)));
       scalars.valueLoss = tf.keep(tf.clone(valueError));
-      total = tf.add(total, tf.mul(valueError, config.valueCoef ?? 0));
+      extras = tf.add(extras, tf.mul(valueError, config.valueCoef ?? 0));
     }
     const entropy = masked(scored.entropy as tf.Tensor);
     scalars.entropy = tf.keep(tf.clone(entropy));
-    if (config.entropyCoef > 0) total = tf.sub(total, tf.mul(entropy, config.entropyCoef));
+    if (config.entropyCoef > 0) extras = tf.sub(extras, tf.mul(entropy, config.entropyCoef));
     for (const [key, metric] of Object.entries(result.metrics ?? {})) scalars[key] = tf.keep(tf.clone(metric as tf.Scalar));
+    total = tf.add(total, tf.mul(extras, tokenShare)) as tf.Scalar;
     return total;
   }, policy.variables);
+  scalars.loss = value;
   const gradients = policy.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-  const { clipped, norm } = clipByGlobalNorm(gradients, config.gradClip);
-  optimizer.apply(clipped, learningRate);
-  const out: StepMetrics = {
-    loss: (await value.data())[0] as number,
-    gradNorm: (await norm.data())[0] as number,
-    trainedTokens: batch.trainedTokens,
-  };
-  for (const [key, scalar] of Object.entries(scalars)) out[key] = (await scalar.data())[0] as number;
-  tf.dispose([
-    value,
-    norm,
-    ...clipped,
-    ...Object.values(grads),
-    ...Object.values(scalars),
-    ...(refLogprobs ? [refLogprobs] : []),
-  ]);
+  const trainedTokens = batch.trainedTokens;
+  tf.dispose(refLogprobs ? [refLogprobs] : []);
   disposeBatch(batch);
-  for (const [key, v] of Object.entries(out))
-    if (!Number.isFinite(v)) throw new RunError(`step produced a non-finite ${key} (${v}); lower the learning rate`);
-  return out;
+  return { grads: gradients, scalars, trainedTokens };
 }
 
 async function scoreTexts(

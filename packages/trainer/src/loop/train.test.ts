@@ -129,6 +129,24 @@ describe('train on a test-local environment', () => {
     await expect(run(-1)).rejects.toThrow(/resampleRounds must be a non-negative integer/);
   });
 
+  it('accumulates gradients over micro-batches: the same run, up to float rounding', async () => {
+    const run = (microBatchRows: number) =>
+      train({
+        registry: tinyRegistry(),
+        method: 'reinforce-mean',
+        env: 'echo',
+        seed: 2,
+        budget: { episodes: 72 },
+        overrides: { ...TINY, microBatchRows, divergence: 'k2-test', divergenceCoef: 0.1 },
+        sft: 'none',
+      });
+    const whole = await run(64);
+    const chunked = await run(5);
+    for (const key of ['loss', 'gradNorm', 'kl', 'entropy', 'rewardMean'])
+      expect(chunked.diagnostics[key], key).toBeCloseTo(whole.diagnostics[key] as number, 4);
+    await expect(run(0)).rejects.toThrow(/microBatchRows must be a positive integer, got 0/);
+  });
+
   it("replaces the Method's estimator with --set estimator=<name>", async () => {
     const run = (overrides: Record<string, unknown>) =>
       train({
