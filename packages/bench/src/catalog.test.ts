@@ -129,3 +129,40 @@ describe('every registered method trains two steps without NaN', () => {
     for (const [key, value] of Object.entries(result.diagnostics)) expect(Number.isFinite(value), key).toBe(true);
   });
 });
+
+describe('every registered shaper shapes a training run', () => {
+  const shapers = registry.list('shapers').map((e) => e.item);
+  // VeRPO and multi-fidelity read the code environment's per-test components; the rest run on countdown.
+  const envFor = (name: string) => (name === 'verpo' || name === 'multi-fidelity' ? 'code' : 'countdown');
+
+  it('has the built-in shapers', () => {
+    expect(shapers.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
+        'overlong',
+        'format',
+        'potential',
+        'progress-potential',
+        'conditional',
+        'prs',
+        'verpo',
+        'spurious',
+        'curriculum',
+        'multi-fidelity',
+      ]),
+    );
+  });
+
+  it.each(shapers.map((s) => [s.name]))('%s', async (name) => {
+    const result = await train({
+      registry,
+      method: 'grpo',
+      env: envFor(name),
+      seed: 1,
+      budget: { episodes: 16 },
+      overrides: { ...TINY, shapers: name },
+      sft: 'none',
+    });
+    expect(result.steps).toBe(2);
+    for (const [key, value] of Object.entries(result.diagnostics)) expect(Number.isFinite(value), key).toBe(true);
+  });
+});

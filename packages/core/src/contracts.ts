@@ -312,6 +312,11 @@ export interface ShapeContext {
 }
 
 export interface RewardShaper extends PluginMeta {
+  /**
+   * Reward components this shaper adds, with their default weights (the trainer adds them to
+   * the environment's, and `--set weights.<name>` overrides them).
+   */
+  adds?: readonly { name: string; weight: number }[];
   /** Returns new rollouts; never mutates its input. */
   shape(rollouts: readonly Rollout[], ctx: ShapeContext): Rollout[];
 }
@@ -424,6 +429,8 @@ export interface TrainConfig {
   loss?: string;
   /** Replaces the Method's estimator (--set estimator=<name>). */
   estimator?: string;
+  /** Reward shapers added after the Method's own (--set shapers=overlong,spurious). */
+  shapers?: string[];
   /** Learning-rate schedule after warm-up: constant (default) or cosine decay to 0 over the budget. */
   schedule?: 'constant' | 'cosine';
   /** Where the divergence penalty goes: in the loss (default) or subtracted from the reward (k1 per sequence). */

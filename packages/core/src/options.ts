@@ -75,7 +75,10 @@ function typeProblem(spec: { type: string; values?: readonly string[] }, value: 
     case 'array':
       return Array.isArray(value) ? undefined : 'must be an array';
     case 'object':
-      return typeof value === 'object' && value !== null && !Array.isArray(value) ? undefined : 'must be an object';
+      // A function is accepted where an object is: plugins built from code may pass one (e.g. a potential).
+      return (typeof value === 'object' && value !== null && !Array.isArray(value)) || typeof value === 'function'
+        ? undefined
+        : 'must be an object';
     default:
       return undefined;
   }

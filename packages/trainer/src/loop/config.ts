@@ -132,6 +132,13 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
       }
       continue;
     }
+    if (key === 'shapers') {
+      const names = typeof value === 'string' ? value.split(',').map((n) => n.trim()).filter(Boolean) : value;
+      if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || n === ''))
+        throw new UsageError(`${source}: shapers must be shaper names (shapers=overlong,spurious), got ${JSON.stringify(value)}`);
+      config.shapers = names as string[];
+      continue;
+    }
     if (key === 'teacher') {
       if (typeof value !== 'string' || value === '')
         throw new UsageError(`${source}: teacher must be a run folder (with checkpoint.json), got ${JSON.stringify(value)}`);
@@ -171,7 +178,7 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
     }
     if (!(NUMERIC_KEYS as readonly string[]).includes(key)) {
       throw new UsageError(
-        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', 'schedule', 'divergencePlacement', 'targetDivergence', 'valueCoef', 'signFlipEvery', 'signFlipRollouts', 'resampleRounds', 'microBatchRows', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions', 'envOptions', 'teacher'].join(', ')}`,
+        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', 'schedule', 'divergencePlacement', 'targetDivergence', 'valueCoef', 'signFlipEvery', 'signFlipRollouts', 'resampleRounds', 'microBatchRows', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions', 'envOptions', 'teacher', 'shapers'].join(', ')}`,
       );
     }
     const integer = INTEGER_KEYS.has(key);

@@ -93,7 +93,7 @@ function resolvePlugins(options: TrainOptions): Resolved {
   const divergence = divergenceRef ? (registry.resolve('divergences', divergenceRef) as Divergence<Tf, tf.Tensor>) : undefined;
   if (divergence && !divergence.penalty)
     throw new UsageError(`divergence '${divergence.name}' has no tensor penalty; it cannot be used as the trainer's penalty`);
-  const shapers = (method.shapers ?? []).map((ref) => registry.resolve('shapers', ref));
+  const shapers = [...(method.shapers ?? []), ...(config.shapers ?? [])].map((ref) => registry.resolve('shapers', ref));
   if (options.preferences && !loss.pairwise)
     throw new UsageError(
       `--data ${options.preferences.file} is a preference dataset, but method '${method.name}' trains with loss '${loss.name}', which is not a preference objective (choose a preference method, or --set loss=<a preference loss>; bench list --kind losses)`,
@@ -306,7 +306,7 @@ async function trainingStep(
 ): Promise<StepMetrics> {
   const { env, estimator, config } = plugins;
   const rng = Rng.seeded(config.seed).split(`step/${step}`);
-  const weights = componentWeights(env, config);
+  const weights = componentWeights(env, config, plugins.shapers);
   const rolloutStarted = performance.now();
 
   // 1. Draw tasks. 2. Roll out one group per task. 3. Shape rewards.
@@ -805,8 +805,9 @@ function charge(meter: BudgetMeter, rollouts: readonly Rollout[]): void {
   });
 }
 
-function componentWeights(env: Environment, config: TrainConfig): Record<string, number> {
+function componentWeights(env: Environment, config: TrainConfig, shapers: readonly RewardShaper[] = []): Record<string, number> {
   const weights = Object.fromEntries(env.rewardComponents.map((c) => [c.name, c.weight]));
+  for (const shaper of shapers) for (const c of shaper.adds ?? []) weights[c.name] = c.weight;
   for (const [name, weight] of Object.entries(config.weights ?? {})) {
     if (!(name in weights))
       throw new UsageError(

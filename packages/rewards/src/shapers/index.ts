@@ -1,0 +1,42 @@
+import type { RewardShaper } from '@policy-lab/core';
+import { curriculum } from './curriculum.js';
+import { format } from './format.js';
+import { conditional, prs } from './gates.js';
+import { multiFidelity } from './multi-fidelity.js';
+import { overlong } from './overlong.js';
+import { potential, progressPotential } from './potential.js';
+import { spurious } from './spurious.js';
+import { verpo } from './verpo.js';
+
+export type { CurriculumOptions } from './curriculum.js';
+export { curriculum, curriculumWeight } from './curriculum.js';
+export type { FormatOptions } from './format.js';
+export { format } from './format.js';
+export type { ConditionalOptions, PrsOptions } from './gates.js';
+export { conditional, prs, stageWeights } from './gates.js';
+export type { MultiFidelityOptions } from './multi-fidelity.js';
+export { multiFidelity } from './multi-fidelity.js';
+export type { OverlongOptions } from './overlong.js';
+export { overlong, overlongPenalty } from './overlong.js';
+export type { PotentialOptions, ProgressPotentialOptions } from './potential.js';
+export { applyHop, hop, potential, progressPotential, shapingTerm } from './potential.js';
+export type { SpuriousOptions } from './spurious.js';
+export { spurious } from './spurious.js';
+export type { VerpoOptions } from './verpo.js';
+export { difficultyWeights, verpo } from './verpo.js';
+
+/** One default instance of every shaper (what the package registers). */
+export function builtInShapers(): RewardShaper[] {
+  return [
+    overlong(),
+    format(),
+    potential(),
+    progressPotential(),
+    conditional(),
+    prs(),
+    verpo(),
+    spurious(),
+    curriculum(),
+    multiFidelity(),
+  ];
+}
