@@ -151,7 +151,7 @@ describe('srgpo', () => {
           if (size === 0)
             groups.forEach((group, g) =>
               group.forEach((_, i) => {
-                const parts = (a.turns?.[g]?.[i] as number[]).map((v) => (v - (a.rollout[g]?.[i] as number)) / 0.5);
+                const parts = (a.turns?.[g]?.[i] ?? []).map((v) => (v - (a.rollout[g]?.[i] as number)) / 0.5);
                 expect(Math.abs(parts.reduce((x, y) => x + y, 0))).toBeLessThan(1e-6);
               }),
             );

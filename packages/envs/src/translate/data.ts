@@ -16,7 +16,9 @@ export function parseTsv(text: string, file: string): [string, string][] {
     if (line.trim() === '' || line.startsWith('#') || (i === 0 && HEADERS.has(line.trim()))) return;
     const fields = line.split('\t');
     if (fields.length !== 2)
-      throw new UsageError(`${file}:${i + 1}: expected 2 tab-separated fields, got ${fields.length}: ${JSON.stringify(line.slice(0, 80))}`);
+      throw new UsageError(
+        `${file}:${i + 1}: expected 2 tab-separated fields, got ${fields.length}: ${JSON.stringify(line.slice(0, 80))}`,
+      );
     const [a, b] = fields.map((f) => f.trim()) as [string, string];
     if (a === '' || b === '') throw new UsageError(`${file}:${i + 1}: empty ${a === '' ? 'first' : 'second'} field`);
     rows.push([a, b]);
@@ -35,7 +37,9 @@ export function loadTranslationData(dir: string): TranslationData {
     try {
       return { text: readFileSync(path, 'utf8'), path };
     } catch (error) {
-      throw new UsageError(`translate: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); --data needs dictionary.tsv and corpus.tsv`);
+      throw new UsageError(
+        `translate: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); --data needs dictionary.tsv and corpus.tsv`,
+      );
     }
   };
   const dictionaryFile = read('dictionary.tsv');

@@ -115,7 +115,8 @@ export interface GrammarOptions {
 export function drawSentence(lexicon: Lexicon, grammar: GrammarOptions, rng: Rng): SentencePair {
   const phrase = () => {
     const noun = rng.pick(lexicon.nouns);
-    const adjective = lexicon.adjectives.length > 0 && rng.next() < grammar.adjectiveRate ? rng.pick(lexicon.adjectives) : undefined;
+    const adjective =
+      lexicon.adjectives.length > 0 && rng.next() < grammar.adjectiveRate ? rng.pick(lexicon.adjectives) : undefined;
     return { noun, adjective };
   };
   const subject = phrase();

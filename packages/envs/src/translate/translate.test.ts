@@ -32,7 +32,13 @@ describe('dictionary tool', () => {
   ];
 
   it('matches whole words case-insensitively, in order, at most 5', () => {
-    expect(lookup(dictionary, 'CASA').map((e) => e.spa)).toEqual(['casa', 'casa grande', 'la casa del niño', 'mi casa', 'tu casa']);
+    expect(lookup(dictionary, 'CASA').map((e) => e.spa)).toEqual([
+      'casa',
+      'casa grande',
+      'la casa del niño',
+      'mi casa',
+      'tu casa',
+    ]);
     expect(lookup(dictionary, 'niño').map((e) => e.spa)).toEqual(['la casa del niño', 'niño']); // Unicode word boundary
     expect(lookup(dictionary, 'niñ')).toEqual([]);
     expect(lookup(dictionary, 'cas')).toEqual([]);
@@ -86,7 +92,11 @@ describe('translate environment', () => {
     const first = task.lookups[0] as string;
     const { transcript } = play(env, task, [`<lookup>${first}</lookup>`]);
     expect(transcript[2]).toMatch(new RegExp(`^<matches> .*${first}: `));
-    const many = play(env, task, Array.from({ length: 6 }, () => `<lookup>${first}</lookup>`));
+    const many = play(
+      env,
+      task,
+      Array.from({ length: 6 }, () => `<lookup>${first}</lookup>`),
+    );
     // four lookups, then the fifth turn is the last: no answer means reward 0
     expect(many.transcript.filter((line) => line.startsWith('<matches>'))).toHaveLength(4);
     expect(many.outcome).toEqual({ reward: { bleu: 0, chrf: 0 }, success: false });
@@ -117,7 +127,7 @@ describe('translate environment', () => {
     );
   });
 
-  it("keeps text inside the alphabet and answers inside the token limit", () => {
+  it('keeps text inside the alphabet and answers inside the token limit', () => {
     const alphabet = new Set(env.alphabet?.());
     for (const task of env.tasks('train', { seed: 3, count: 60 })) {
       const { transcript } = play(env, task, env.demonstrate?.(task) ?? []);

@@ -74,21 +74,28 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
   range('verbs', 1);
   for (const key of ['adjectiveRate', 'objectRate'] as const)
     if (!(o[key] >= 0 && o[key] <= 1)) throw new UsageError(`translate: option '${key}' must be in [0, 1], got ${o[key]}`);
-  if (o.maxLookups < 0 || o.maxLookups > 8) throw new UsageError(`translate: option 'maxLookups' must be 0..8, got ${o.maxLookups}`);
+  if (o.maxLookups < 0 || o.maxLookups > 8)
+    throw new UsageError(`translate: option 'maxLookups' must be 0..8, got ${o.maxLookups}`);
 
   const user = o.data === undefined ? undefined : loadTranslationData(o.data);
   const lexicon = buildLexicon({ nouns: o.nouns, adjectives: o.adjectives, verbs: o.verbs });
   const dictionary = user ? user.dictionary : buildDictionary(lexicon);
   const alphabet = user
-    ? [...new Set([...PROTOCOL_CHARS, ...'abcdefghijklmnopqrstuvwxyz ', ...dictionary.flatMap((e) => [...e.spa, ...e.guc]), ...user.corpus.flatMap((p) => [...p.source, ...p.reference])])].join('')
+    ? [
+        ...new Set([
+          ...PROTOCOL_CHARS,
+          ...'abcdefghijklmnopqrstuvwxyz ',
+          ...dictionary.flatMap((e) => [...e.spa, ...e.guc]),
+          ...user.corpus.flatMap((p) => [...p.source, ...p.reference]),
+        ]),
+      ].join('')
     : SYNTHETIC_ALPHABET + PROTOCOL_CHARS;
-  const longest = user
-    ? Math.max(...user.corpus.map((p) => p.reference.length))
-    : 60; // the synthetic grammar's longest reference is under 50 characters
+  const longest = user ? Math.max(...user.corpus.map((p) => p.reference.length)) : 60; // the synthetic grammar's longest reference is under 50 characters
 
   return {
     name: 'translate',
-    summary: 'Translation with a dictionary tool (<lookup>word</lookup>, then <answer>); components bleu (1.0) and chrf (0, logged)',
+    summary:
+      'Translation with a dictionary tool (<lookup>word</lookup>, then <answer>); components bleu (1.0) and chrf (0, logged)',
     paper: { title: 'Dictionary-augmented RL translation for Spanish-Wayuunaiki', arxiv: '2508.19481', year: 2025 },
     options: OPTION_SPECS,
     resolved: o,
@@ -131,7 +138,8 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
       return {
         observation: () => observation,
         step(action) {
-          if (final !== undefined || turns >= o.maxLookups + 1) throw new Error('translate: step() called after the episode ended');
+          if (final !== undefined || turns >= o.maxLookups + 1)
+            throw new Error('translate: step() called after the episode ended');
           turns++;
           const lastTurn = turns >= o.maxLookups + 1;
           const query = action.includes('<answer>') ? undefined : lookupQuery(action);
@@ -146,7 +154,9 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
             return { reward: final, done: true, valid: answer !== undefined, stateKey: `lookups${lookups}`, info: { answer } };
           }
           observation =
-            query !== undefined ? 'no lookups left: give <answer>...</answer>' : 'invalid: use <lookup>word</lookup> or <answer>text</answer>';
+            query !== undefined
+              ? 'no lookups left: give <answer>...</answer>'
+              : 'invalid: use <lookup>word</lookup> or <answer>text</answer>';
           return { reward: zero, done: false, valid: false, stateKey: `lookups${lookups}` };
         },
         outcome() {

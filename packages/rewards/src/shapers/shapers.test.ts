@@ -158,7 +158,7 @@ describe('potential-based shaping', () => {
     for (let it = 0; it < 2000; it++) {
       Q = Array.from({ length: S }, (_, s) =>
         Array.from({ length: A }, (_, a) =>
-          (P[s]?.[a] as number[]).reduce((sum, p, t) => sum + p * (R(s, a, t) + gamma * (V[t] as number)), 0),
+          (P[s]?.[a] ?? []).reduce((sum, p, t) => sum + p * (R(s, a, t) + gamma * (V[t] as number)), 0),
         ),
       );
       V = Q.map((row) => Math.max(...row));

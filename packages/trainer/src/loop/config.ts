@@ -133,7 +133,13 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
       continue;
     }
     if (key === 'shapers') {
-      const names = typeof value === 'string' ? value.split(',').map((n) => n.trim()).filter(Boolean) : value;
+      const names =
+        typeof value === 'string'
+          ? value
+              .split(',')
+              .map((n) => n.trim())
+              .filter(Boolean)
+          : value;
       if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || n === ''))
         throw new UsageError(`${source}: shapers must be shaper names (shapers=overlong,spurious), got ${JSON.stringify(value)}`);
       config.shapers = names as string[];
