@@ -1,11 +1,16 @@
 import type { Plugin } from '@policy-lab/core';
 import { gigpo, srgpo } from './estimators/agent.js';
 import { dapo } from './estimators/dapo.js';
+import { gardo } from './estimators/gardo.js';
 import { gdpo } from './estimators/gdpo.js';
 import { drGrpo, grpo, rloo } from './estimators/grpo.js';
 import { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
+import { pfPpo } from './estimators/pf-ppo.js';
 import { ppoGae } from './estimators/ppo-gae.js';
 import { reinforcePp, reinforcePpBaseline } from './estimators/reinforce-pp.js';
+import { riskpo } from './estimators/riskpo.js';
+import { sGrpo } from './estimators/s-grpo.js';
+import { gpg, grpoPassk, opo, rlooVectorized } from './estimators/verl-catalog.js';
 import { builtinMethods } from './methods.js';
 import { modelEstimators } from './model/index.js';
 
@@ -14,15 +19,25 @@ export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFrac
 export type { GigpoOptions, NormMode, SrgpoOptions } from './estimators/agent.js';
 export { episodeAdvantages, gigpo, srgpo } from './estimators/agent.js';
 export { dapo } from './estimators/dapo.js';
+export type { GardoOptions } from './estimators/gardo.js';
+export { cosineDistance, diversityMultipliers, gardo } from './estimators/gardo.js';
 export type { GdpoOptions } from './estimators/gdpo.js';
 export { gdpo } from './estimators/gdpo.js';
 export type { GrpoOptions } from './estimators/grpo.js';
 export { drGrpo, grpo, rloo } from './estimators/grpo.js';
 export type { McGrpoOptions } from './estimators/mc-grpo.js';
 export { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
+export type { PfPpoOptions, PfStrategy } from './estimators/pf-ppo.js';
+export { pfPpo } from './estimators/pf-ppo.js';
 export type { PpoGaeOptions } from './estimators/ppo-gae.js';
 export { ppoGae } from './estimators/ppo-gae.js';
 export { reinforcePp, reinforcePpBaseline, tokenWhiten } from './estimators/reinforce-pp.js';
+export type { RiskpoOptions } from './estimators/riskpo.js';
+export { mvarAdvantage, quantile, riskpo } from './estimators/riskpo.js';
+export type { SGrpoOptions } from './estimators/s-grpo.js';
+export { decayingRewards, sGrpo } from './estimators/s-grpo.js';
+export type { PasskOptions } from './estimators/verl-catalog.js';
+export { gpg, grpoPassk, opo, rlooVectorized } from './estimators/verl-catalog.js';
 export { lowerMedian, mean, medianPivot, std, zScores } from './group-math.js';
 export { builtinMethods } from './methods.js';
 export * from './model/index.js';
@@ -43,6 +58,14 @@ export const plugin: Plugin = {
     ppoGae(),
     gigpo(),
     srgpo(),
+    opo(),
+    gpg(),
+    grpoPassk(),
+    rlooVectorized(),
+    riskpo(),
+    sGrpo(),
+    gardo(),
+    pfPpo(),
     ...modelEstimators(),
   ],
   methods: builtinMethods(),

@@ -5,6 +5,8 @@
  * loss swapped in (`--set loss=<name>`), on a tiny model so the whole catalog takes seconds.
  * Preference objectives train offline on pairs built from countdown's own solutions.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRegistry } from '@policy-lab/core';
@@ -73,14 +75,33 @@ describe('every reward-only estimator answers bench advantages', () => {
     .list('estimators')
     .map((e) => e.item)
     .filter((e) => !e.needsModel && !e.needsCritic);
+  // Step-level estimators need turns: they read multi-turn rollouts (with state keys and a step reward).
+  const STEP_LEVEL = new Set(['gigpo', 'srgpo']);
+  const dir = mkdtempSync(path.join(tmpdir(), 'catalog-'));
+  const rolloutsFile = path.join(dir, 'rollouts.json');
+  const turn = (stateKey: string, progress: number) => ({ action: '0', stateKey, reward: { won: 0, progress } });
+  writeFileSync(
+    rolloutsFile,
+    JSON.stringify(
+      [0, 1].map((g) =>
+        [0, 1, 2].map((i) => ({
+          groupId: `g${g}`,
+          reward: { won: i === g ? 1 : 0, progress: i },
+          turns: [turn('A', 1), ...Array.from({ length: i }, (_, k) => turn(`S${k}`, k % 2))],
+        })),
+      ),
+    ),
+  );
 
   it.each(estimators.map((e) => [e.name]))('%s', async (name) => {
-    const result = await runCli(['advantages', name, '--groups', '[[1,0,0,1,0.5],[0,1,1,0,2]]', '--json']);
+    const input = STEP_LEVEL.has(name) ? ['--rollouts', rolloutsFile] : ['--groups', '[[1,0,0,1,0.5],[0,1,1,0,2]]'];
+    const result = await runCli(['advantages', name, ...input, '--json']);
     expect(result.stderr).toBe('');
     const doc = JSON.parse(result.stdout);
     expect(schemaErrors('advantages', doc)).toEqual([]);
     for (const value of doc.advantages.flat()) expect(Number.isFinite(value)).toBe(true);
-    expect(doc.advantages.map((g: number[]) => g.length)).toEqual([5, 5]);
+    expect(doc.advantages.map((g: number[]) => g.length)).toEqual(STEP_LEVEL.has(name) ? [3, 3] : [5, 5]);
+    if (STEP_LEVEL.has(name)) expect(doc.turnAdvantages[0].map((r: number[]) => r.length)).toEqual([1, 2, 3]);
   });
 });
 

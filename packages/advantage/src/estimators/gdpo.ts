@@ -1,6 +1,7 @@
 import { type AdvantageEstimator, defineEstimator, resolveOptions, UsageError } from '@policy-lab/core';
 import { zScores } from '../group-math.js';
 import { componentRewards, ones } from '../groups.js';
+import { tokenCount, tokenWhiten } from './reinforce-pp.js';
 
 export interface GdpoOptions {
   /** Weight per reward component; defaults to the environment's weights (ctx.weights), else 1. */
@@ -8,6 +9,8 @@ export interface GdpoOptions {
   std?: 'sample' | 'population';
   /** Added to the std at both stages (NVlabs code: 1e-4). */
   eps?: number;
+  /** Whose batch stage: TRL per sequence (default), verl or NVlabs over tokens (catalog.md A.9). */
+  flavour?: 'trl' | 'verl' | 'nvlabs';
 }
 
 const OPTIONS = {
@@ -16,7 +19,13 @@ const OPTIONS = {
     doc: 'weight per reward component, applied after per-component normalisation (default: the environment weights)',
   },
   std: { type: 'enum', values: ['sample', 'population'], default: 'sample', doc: 'standard deviation kind at both stages' },
-  eps: { type: 'number', default: 1e-4, doc: 'added to the std at both stages (NVlabs: 1e-4)' },
+  eps: { type: 'number', default: 1e-4, doc: "added to the std at both stages (TRL flavour; verl's group stage uses 1e-6)" },
+  flavour: {
+    type: 'enum',
+    values: ['trl', 'verl', 'nvlabs'],
+    default: 'trl',
+    doc: "batch stage: 'trl' z-scores sequences; 'verl' whitens over tokens (each sequence counted per action token); 'nvlabs' as verl with an unweighted sum",
+  },
 } as const;
 
 /**
@@ -24,11 +33,9 @@ const OPTIONS = {
  * normalise that sum over the whole batch passed in (all groups of the step).
  */
 export function gdpo(options: GdpoOptions = {}): AdvantageEstimator {
-  const resolved = resolveOptions<GdpoOptions & { std: 'sample' | 'population'; eps: number }>(
-    'gdpo',
-    OPTIONS,
-    options as Record<string, unknown>,
-  );
+  const resolved = resolveOptions<
+    GdpoOptions & { std: 'sample' | 'population'; eps: number; flavour: 'trl' | 'verl' | 'nvlabs' }
+  >('gdpo', OPTIONS, options as Record<string, unknown>);
   for (const [name, weight] of Object.entries(resolved.weights ?? {})) {
     if (typeof weight !== 'number' || !Number.isFinite(weight))
       throw new UsageError(`gdpo: weight of '${name}' must be a finite number, got ${JSON.stringify(weight)}`);
@@ -43,11 +50,16 @@ export function gdpo(options: GdpoOptions = {}): AdvantageEstimator {
     },
     options: OPTIONS,
     resolved,
-    unverified: ['per-sequence batch normalisation (TRL/NVlabs form); verl whitens over tokens instead'],
+    matches:
+      "TRL `multi_objective_aggregation='normalize_then_sum'` (flavour trl), verl `adv_estimator=gdpo` (verl), NVlabs/GDPO (nvlabs)",
+    unverified: ['The flavours agree only when every sequence has the same length (catalog.md A.9).'],
     math: '$z_i^k = \\dfrac{r_i^k - \\operatorname{mean}_{group}(r^k)}{\\operatorname{std}_{group}(r^k) + \\epsilon}$, $a_i = \\sum_k w_k z_i^k$, $A_i = \\dfrac{a_i - \\operatorname{mean}_{batch}(a)}{\\operatorname{std}_{batch}(a) + \\epsilon}$',
     configure: (next) => gdpo({ ...resolved, ...next }) as never,
     compute(groups, ctx) {
-      const weights = resolved.weights ?? ctx.weights;
+      const flavourWeights = resolved.weights ?? ctx.weights;
+      const weights =
+        resolved.flavour === 'nvlabs' ? Object.fromEntries(Object.keys(flavourWeights).map((k) => [k, 1])) : flavourWeights;
+      const groupEps = resolved.flavour === 'trl' ? resolved.eps : 1e-6;
       const components = Object.keys(weights);
       if (components.length === 0) throw new UsageError('gdpo: no reward components to normalise (empty weights)');
       const values = componentRewards('gdpo', groups, components);
@@ -57,15 +69,18 @@ export function gdpo(options: GdpoOptions = {}): AdvantageEstimator {
           zScores(
             group.map((row) => row[k] as number),
             resolved.std,
-            resolved.eps,
+            groupEps,
           ),
         );
         return group.map((_, i) =>
           components.reduce((total, name, k) => total + (weights[name] as number) * (perComponent[k]?.[i] as number), 0),
         );
       });
-      // Stage 3: z-score over every rollout of the batch.
-      const flat = zScores(summed.flat(), resolved.std, resolved.eps);
+      // Stage 3: z-score over every rollout of the batch (TRL), or token-weighted whitening (verl, NVlabs).
+      const flat =
+        resolved.flavour === 'trl'
+          ? zScores(summed.flat(), resolved.std, resolved.eps)
+          : tokenWhiten(summed.flat(), groups.flat().map(tokenCount));
       let offset = 0;
       const rollout = summed.map((group) => {
         const slice = flat.slice(offset, offset + group.length);

@@ -9,7 +9,7 @@ const PAPER = {
 };
 
 /** Action tokens of a rollout (its weight in token-weighted statistics); 1 when it has no turns. */
-function tokenCount(rollout: Rollout): number {
+export function tokenCount(rollout: Rollout): number {
   const total = rollout.turns.reduce((sum, turn) => sum + turn.actionTokens.length, 0);
   return total > 0 ? total : 1;
 }
@@ -27,7 +27,7 @@ export function tokenWhiten(values: readonly number[], counts: readonly number[]
   return values.map((v) => (v - centre) / Math.sqrt(variance + 1e-8));
 }
 
-function regroup<T>(flat: readonly T[], groups: readonly (readonly unknown[])[]): T[][] {
+export function regroup<T>(flat: readonly T[], groups: readonly (readonly unknown[])[]): T[][] {
   let offset = 0;
   return groups.map((g) => {
     const part = flat.slice(offset, offset + g.length);

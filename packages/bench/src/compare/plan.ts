@@ -47,6 +47,12 @@ export interface CompareConfig {
   kernels: string;
   /** What each method is made of, with the estimator's resolved math (for the report). */
   recipes?: Record<string, { estimator: string; loss: string; math?: string; unverified?: readonly string[]; paper?: string }>;
+  /**
+   * What the named plugins are, as installed: each environment's alphabet and options, each
+   * method's parts and defaults. Part of the fingerprint, so that a changed environment or
+   * method never resumes a run made with the old one.
+   */
+  definitions?: string;
 }
 
 export interface Unit {
@@ -111,7 +117,23 @@ export function planComparison(
         : {}),
     };
   }
+  const definitions = createHash('sha256')
+    .update(
+      JSON.stringify({
+        envs: envs.map((name) => {
+          const env = registry.get('environments', name);
+          return { name, alphabet: env.alphabet?.() ?? '', resolved: env.resolved ?? {}, components: env.rewardComponents };
+        }),
+        methods: [...input.methods, ...controls].map((name) => {
+          const { estimator, loss, divergence, shapers, defaults } = registry.get('methods', name);
+          return { name, estimator, loss, divergence, shapers, defaults };
+        }),
+      }),
+    )
+    .digest('hex')
+    .slice(0, 16);
   return {
+    definitions,
     recipes,
     methods: input.methods,
     controls,
@@ -138,9 +160,9 @@ export function unitsOf(config: CompareConfig): Unit[] {
 
 /** Same fingerprint = same comparison (what --resume may continue). */
 export function fingerprint(config: CompareConfig): string {
-  const { methods, controls, envs, seeds, budget, overrides, backend } = config;
+  const { methods, controls, envs, seeds, budget, overrides, backend, definitions } = config;
   return createHash('sha256')
-    .update(JSON.stringify({ methods, controls, envs, seeds, budget: formatBudget(budget), overrides, backend }))
+    .update(JSON.stringify({ methods, controls, envs, seeds, budget: formatBudget(budget), overrides, backend, definitions }))
     .digest('hex')
     .slice(0, 16);
 }

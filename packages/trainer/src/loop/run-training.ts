@@ -147,7 +147,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const resumed = options.resume && sidecarFile && existsSync(sidecarFile);
   if (resumed) {
-    restore(policy, optimizer, meter, state, names, checkpointFile as string, sidecarFile as string, metricsFile as string);
+    restore(
+      policy,
+      optimizer,
+      meter,
+      state,
+      names,
+      checkpointFile as string,
+      sidecarFile as string,
+      metricsFile as string,
+      tokenizer,
+    );
   } else {
     // A fresh start: drop metrics of an earlier attempt that never reached a checkpoint.
     if (metricsFile && existsSync(metricsFile)) truncateSync(metricsFile, 0);
@@ -927,6 +937,7 @@ function restore(
   file: string,
   sidecar: string,
   metricsFile: string,
+  tokenizer: CharTokenizer,
 ): void {
   let saved: {
     step: number;
@@ -946,6 +957,11 @@ function restore(
   } catch (error) {
     throw new RunError(`${sidecar}: cannot read the checkpoint sidecar (${(error as Error).message})`);
   }
+  const sidecarConfig = saved as unknown as { config?: TrainConfig; tokenizer?: unknown };
+  if (sidecarConfig.tokenizer !== undefined && JSON.stringify(sidecarConfig.tokenizer) !== JSON.stringify(tokenizer.toJSON()))
+    throw new RunError(
+      `${sidecar}: this checkpoint was made with another alphabet (the environment changed); continue it with the same environment, or start over in another folder`,
+    );
   const weightsFile = path.join(file, saved.weights);
   const { tensors, metadata } = loadSafetensors(weightsFile);
   if (Number(metadata.step) !== saved.step)
