@@ -4,7 +4,7 @@ import { builtInShapers } from './shapers/index.js';
 export type { ComposeOptions, MissingRule } from './compose.js';
 export { compose } from './compose.js';
 export type { BleuOptions, BleuResult, ChrfOptions, ChrfResult, Smoothing, Tokenizer } from './metrics/index.js';
-export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13a } from './metrics/index.js';
+export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13a, tokenSetRatio } from './metrics/index.js';
 export * from './shapers/index.js';
 
 /** Registered by discovery like any third-party plugin package. */
