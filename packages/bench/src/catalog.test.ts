@@ -108,9 +108,9 @@ describe('every reward-only estimator answers bench advantages', () => {
 describe("every environment's expert succeeds on every test task", () => {
   const environments = registry.list('environments').map((e) => e.item);
 
-  it('has the five built-in environments', () => {
+  it('has the six built-in environments', () => {
     expect(environments.map((e) => e.name)).toEqual(
-      expect.arrayContaining(['countdown', 'arithmetic', 'gridnav', 'translate', 'code']),
+      expect.arrayContaining(['countdown', 'arithmetic', 'gridnav', 'translate', 'code', 'webshop']),
     );
   });
 

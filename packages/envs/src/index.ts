@@ -4,6 +4,7 @@ import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
 import { gridnav } from './gridnav/gridnav.js';
 import { translate } from './translate/translate.js';
+import { webshop } from './webshop/webshop.js';
 
 export type { ArithmeticOptions, ArithmeticTask } from './arithmetic/arithmetic.js';
 export { arithmetic, scoreArithmetic } from './arithmetic/arithmetic.js';
@@ -28,9 +29,14 @@ export { buildDictionary, buildLexicon } from './translate/language.js';
 export { extractTranslation, lookup as dictionaryLookup } from './translate/tool.js';
 export type { TranslateOptions, TranslateTask } from './translate/translate.js';
 export { translate } from './translate/translate.js';
+export type { CatalogProduct, WebshopTask } from './webshop/catalog.js';
+export type { WebshopGoal, WebshopProduct, WebshopRewardInput, WebshopRewardResult } from './webshop/reward.js';
+export { normalizeColor, optionReward, webshopReward } from './webshop/reward.js';
+export type { WebshopOptions } from './webshop/webshop.js';
+export { parseWebshopAction, webshop } from './webshop/webshop.js';
 
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
-  environments: [countdown(), arithmetic(), gridnav(), translate(), code()],
+  environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop()],
 };
