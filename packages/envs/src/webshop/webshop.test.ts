@@ -24,6 +24,15 @@ const product: WebshopProduct = {
   name: 'tea tree shampoo bottle',
 };
 
+// Cases 2-4: no mined attributes, bullets given as a string (never matched), one attribute in the description.
+const p2: WebshopProduct = {
+  ...product,
+  Title: 'shampoo bottle',
+  Attributes: [],
+  BulletPoints: 'tea tree essential oil',
+  Description: 'made with natural ingredients',
+};
+
 describe('webshopReward reproduces WebShop test_goal.py', () => {
   it('1: everything matches -> 1.0', () => {
     expect(webshopReward({ goal, product, selectedOptions: { color: 'grey', size: 'XL' }, price: 35 })).toEqual({
@@ -36,26 +45,12 @@ describe('webshopReward reproduces WebShop test_goal.py', () => {
   });
 
   it('2: no mined attributes, bullets as a string, one attribute in the description -> (1+2+1)/6', () => {
-    const p2 = {
-      ...product,
-      Title: 'shampoo bottle',
-      Attributes: [],
-      BulletPoints: 'tea tree essential oil',
-      Description: 'made with natural ingredients',
-    };
     const r = webshopReward({ goal, product: p2, selectedOptions: ['grey', 'XL'], price: 35 });
     expect(r.total).toBeCloseTo(4 / 6, 4);
     expect(r.attribute).toBeCloseTo(1 / 3, 12);
   });
 
   it('3: a third goal option not selected -> (1+2+1)/7; 4: another type -> x 0.5', () => {
-    const p2 = {
-      ...product,
-      Title: 'shampoo bottle',
-      Attributes: [],
-      BulletPoints: 'tea tree essential oil',
-      Description: 'made with natural ingredients',
-    };
     const g3 = { ...goal, goal_options: { color: 'grey', size: 'XL', amount: 'pack of 12' } };
     const r3 = webshopReward({ goal: g3, product: p2, selectedOptions: ['grey', 'XL'], price: 35 });
     expect(r3.total).toBeCloseTo(4 / 7, 4);
