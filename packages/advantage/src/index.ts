@@ -1,4 +1,5 @@
 import type { Plugin } from '@policy-lab/core';
+import { catalogEstimators } from './catalog/index.js';
 import { gigpo, srgpo } from './estimators/agent.js';
 import { dapo } from './estimators/dapo.js';
 import { gardo } from './estimators/gardo.js';
@@ -16,6 +17,7 @@ import { modelEstimators } from './model/index.js';
 
 // The diagnostics live in core (the trainer and the harness use them too); re-exported here for estimator authors.
 export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from '@policy-lab/core';
+export * from './catalog/index.js';
 export type { GigpoOptions, NormMode, SrgpoOptions } from './estimators/agent.js';
 export { episodeAdvantages, gigpo, srgpo } from './estimators/agent.js';
 export { dapo } from './estimators/dapo.js';
@@ -66,6 +68,7 @@ export const plugin: Plugin = {
     sGrpo(),
     gardo(),
     pfPpo(),
+    ...catalogEstimators(),
     ...modelEstimators(),
   ],
   methods: builtinMethods(),

@@ -36,21 +36,33 @@ export function builtinMethods(): Method[] {
     defineMethod({
       name: 'mc-grpo',
       summary: 'MC-GRPO: G+1 rollouts, median baseline, the median rollout excluded (G trained)',
-      paper: { title: 'MC-GRPO: Median-Centered Group Relative Policy Optimization', arxiv: '2601.22582', year: 2026 },
+      paper: {
+        title: 'MC-GRPO: Median-Centered Group Relative Policy Optimization for Small-Rollout Reinforcement Learning',
+        arxiv: '2601.22582',
+        year: 2026,
+      },
       estimator: 'mc-grpo',
       loss: 'ppo-clip',
     }),
     defineMethod({
       name: 'grpo-plus-one',
       summary: 'Control for MC-GRPO: GRPO on the same G+1 rollouts, dropping the smallest |reward| (G trained)',
-      paper: { title: 'MC-GRPO: Median-Centered Group Relative Policy Optimization', arxiv: '2601.22582', year: 2026 },
+      paper: {
+        title: 'MC-GRPO: Median-Centered Group Relative Policy Optimization for Small-Rollout Reinforcement Learning',
+        arxiv: '2601.22582',
+        year: 2026,
+      },
       estimator: 'grpo-plus-one',
       loss: 'ppo-clip',
     }),
     defineMethod({
       name: 'gdpo',
       summary: 'GDPO: per-reward group normalisation, weighted sum, batch normalisation',
-      paper: { title: 'GDPO: Group reward-Decoupled Normalization Policy Optimization', arxiv: '2601.05242', year: 2026 },
+      paper: {
+        title: 'GDPO: Group reward-Decoupled Normalization Policy Optimization for Multi-reward RL Optimization',
+        arxiv: '2601.05242',
+        year: 2026,
+      },
       estimator: 'gdpo',
       loss: 'ppo-clip',
     }),
@@ -118,6 +130,27 @@ export function builtinMethods(): Method[] {
         year: 2025,
       },
       estimator: 'srgpo',
+      loss: 'ppo-clip',
+    }),
+    defineMethod({
+      name: 'vspo',
+      summary: 'VSPO: GRPO that replaces low-value groups (uninformative or low task value) with new tasks within the step',
+      paper: {
+        title: 'Enhancing Agentic RL with Progressive Reward Shaping and Value-based Sampling Policy Optimization',
+        arxiv: '2512.07478',
+        year: 2025,
+      },
+      estimator: 'vspo',
+      loss: 'ppo-clip',
+      defaults: { resampleRounds: 3 },
+      defaultsSource: 'replacement needs dynamic sampling: up to 3 rounds of new tasks per step, every discarded group charged',
+    }),
+    defineMethod({
+      name: 'pipo',
+      summary:
+        "PIPO: GRPO's update on the fresh batch plus a verification update on the previous one, scaled by the measured improvement",
+      paper: { title: 'Policy Improvement Reinforcement Learning', arxiv: '2604.00860', year: 2026 },
+      estimator: 'pipo',
       loss: 'ppo-clip',
     }),
   ];

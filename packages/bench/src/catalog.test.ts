@@ -187,3 +187,19 @@ describe('every registered shaper shapes a training run', () => {
     for (const [key, value] of Object.entries(result.diagnostics)) expect(Number.isFinite(value), key).toBe(true);
   });
 });
+
+describe('PIPO trains a verification update on the previous batch', () => {
+  it('reports the verification loss once the improvement history exists', async () => {
+    const result = await train({
+      registry,
+      method: 'pipo',
+      env: 'countdown',
+      seed: 1,
+      budget: { episodes: 48 },
+      overrides: TINY,
+      sft: 'none',
+    });
+    expect(result.steps).toBe(6);
+    expect(Number.isFinite(result.diagnostics.verificationLoss)).toBe(true);
+  });
+});

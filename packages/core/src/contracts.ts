@@ -208,6 +208,11 @@ export interface AdvantageEstimator extends PluginMeta {
    */
   keepGroup?(group: readonly Rollout[], ctx: EstimatorContext): boolean;
   compute(groups: readonly (readonly Rollout[])[], ctx: EstimatorContext): Advantages | Promise<Advantages>;
+  /**
+   * A second update on earlier rollouts, asked for after `compute` (PIPO's verification phase
+   * on the previous batch); the trainer trains on it once when present.
+   */
+  verification?(): { groups: readonly (readonly Rollout[])[]; advantages: Advantages } | undefined;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,13 +4,17 @@
  */
 import type { RewardVector } from '@policy-lab/core';
 
-export type MissingRule = 'error' | 'zero' | 'renormalise';
+/** 'renormalise' is accepted as a short alias of 'skip-renormalise'. */
+export type MissingRule = 'error' | 'zero' | 'skip-renormalise' | 'renormalise';
+
+const MISSING_RULES: readonly MissingRule[] = ['error', 'zero', 'skip-renormalise', 'renormalise'];
 
 export interface ComposeOptions {
   weights: Readonly<Record<string, number>>;
   /**
    * A weighted component the vector lacks: 'error' (default) names it; 'zero' counts it as 0;
-   * 'renormalise' leaves it out and rescales the present weights to the same total |weight|.
+   * 'skip-renormalise' leaves it out and rescales the present weights to the same total |weight|
+   * (when every weighted component is missing the sum is 0).
    */
   missing?: MissingRule;
   /** Called once per weighted component, for logging. */
@@ -19,6 +23,8 @@ export interface ComposeOptions {
 
 export function compose(reward: RewardVector, options: ComposeOptions): number {
   const missing = options.missing ?? 'error';
+  if (!MISSING_RULES.includes(missing))
+    throw new RangeError(`unknown missing-component rule '${String(missing)}'; accepted: ${MISSING_RULES.join(', ')}`);
   let total = 0;
   let presentWeight = 0;
   let allWeight = 0;
@@ -37,6 +43,7 @@ export function compose(reward: RewardVector, options: ComposeOptions): number {
     total += weight * value;
     presentWeight += Math.abs(weight);
   }
-  if (missing === 'renormalise' && presentWeight > 0) return (total * allWeight) / presentWeight;
+  if ((missing === 'skip-renormalise' || missing === 'renormalise') && presentWeight > 0)
+    return (total * allWeight) / presentWeight;
   return total;
 }

@@ -20,6 +20,28 @@ export type { PreferencePair } from './loop/preference.js';
 export { pairsFromGroups, parsePreferenceJsonl } from './loop/preference.js';
 export { train } from './loop/run-training.js';
 export { aggregate } from './losses/aggregate.js';
+export type {
+  CispoOptions,
+  DppoOptions,
+  DroOptions,
+  GmpoOptions,
+  SapoOptions,
+  TrlClipOptions,
+  VespoOptions,
+} from './losses/catalog.js';
+export {
+  catalogLosses,
+  cispoTrl,
+  cispoVerl,
+  dppoKl,
+  dppoTv,
+  dro,
+  gmpo,
+  sapo,
+  trlClip,
+  vespo,
+  vespoWeight,
+} from './losses/catalog.js';
 export type { PpoClipOptions } from './losses/ppo-clip.js';
 export { ppoClip, reinforce } from './losses/ppo-clip.js';
 export type { GenerateOptions, Generation, PolicyConfig, PolicyModel, ScoredTokens } from './model/policy.js';

@@ -25,7 +25,11 @@ const OPTIONS = {
   },
 } as const;
 
-const PAPER = { title: 'MC-GRPO: Median-Centered Group Relative Policy Optimization', arxiv: '2601.22582', year: 2026 };
+const PAPER = {
+  title: 'MC-GRPO: Median-Centered Group Relative Policy Optimization for Small-Rollout Reinforcement Learning',
+  arxiv: '2601.22582',
+  year: 2026,
+};
 
 /**
  * MC-GRPO: G+1 rollouts, the group median as baseline; the pivot (the rollout that is the

@@ -30,7 +30,7 @@ export function pfPpo(options: PfPpoOptions = {}): AdvantageEstimator {
   return defineEstimator({
     name: 'pf-ppo',
     summary: 'PF-PPO: train only on rollouts whose reward is reliable (the best and worst of a group), all of them charged',
-    paper: { title: 'Policy Filtration for RLHF to Mitigate Noise in Reward Models', arxiv: '2409.06957', year: 2024 },
+    paper: { title: 'Policy Filtration in RLHF to Fine-Tune LLM for Code Generation', arxiv: '2409.06957', year: 2024 },
     matches: 'paper strategies BoN / BR / BW; verl `compute_pf_ppo_reweight_data` modes as expected counts',
     options: OPTIONS,
     resolved: o,

@@ -53,7 +53,11 @@ export function grpoVps(options: GrpoVpsOptions = {}): AdvantageEstimator {
   return defineEstimator({
     name: 'grpo-vps',
     summary: "GRPO-VPS: GRPO's advantage refined per segment by the progress in the answer's probability (belief probing)",
-    paper: { title: 'GRPO-VPS (Wang et al., ICLR 2026)', arxiv: '2604.20659', year: 2026 },
+    paper: {
+      title: 'GRPO-VPS: Enhancing Group Relative Policy Optimization with Verifiable Process Supervision for Effective Reasoning',
+      arxiv: '2604.20659',
+      year: 2026,
+    },
     options: OPTIONS,
     resolved,
     needsModel: true,

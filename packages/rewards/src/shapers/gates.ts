@@ -24,7 +24,11 @@ export function conditional(options: ConditionalOptions = {}): RewardShaper {
   return defineShaper({
     name: 'conditional',
     summary: "GDPO's conditioned reward: an easy component counts only when a hard one reaches a threshold",
-    paper: { title: 'GDPO: Group reward-Decoupled Normalization Policy Optimization', arxiv: '2601.05242', year: 2026 },
+    paper: {
+      title: 'GDPO: Group reward-Decoupled Normalization Policy Optimization for Multi-reward RL Optimization',
+      arxiv: '2601.05242',
+      year: 2026,
+    },
     options: CONDITIONAL_OPTIONS,
     resolved: o,
     math: '$r_{easy} \\leftarrow r_{easy}\\cdot\\mathbb 1[r_{hard} \\ge t]$',
@@ -74,7 +78,11 @@ export function prs(options: PrsOptions = {}): RewardShaper {
   return defineShaper({
     name: 'prs',
     summary: 'Progressive reward shaping: curriculum stages (format, then correctness...), gated or on a weight schedule',
-    paper: { title: 'Progressive Reward Shaping and Value-based Sampling Policy Optimization', arxiv: '2512.07478', year: 2025 },
+    paper: {
+      title: 'Enhancing Agentic RL with Progressive Reward Shaping and Value-based Sampling Policy Optimization',
+      arxiv: '2512.07478',
+      year: 2025,
+    },
     options: PRS_OPTIONS,
     resolved: o,
     math: 'gated: $r_k \\leftarrow r_k \\prod_{j<k} \\mathbb 1[r_j \\ge t]$; schedule: $r_k \\leftarrow w_k(\\text{step})\\, r_k$',

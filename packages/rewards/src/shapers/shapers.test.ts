@@ -321,7 +321,12 @@ describe('compose', () => {
   it('has an explicit rule for missing components and a logging hook', () => {
     expect(() => compose({ a: 1 }, { weights: { a: 1, b: 2 } })).toThrow(/no component 'b' \(has: a\)/);
     expect(compose({ a: 1 }, { weights: { a: 1, b: 2 }, missing: 'zero' })).toBe(1);
+    expect(compose({ a: 1 }, { weights: { a: 1, b: 2 }, missing: 'skip-renormalise' })).toBe(3);
     expect(compose({ a: 1 }, { weights: { a: 1, b: 2 }, missing: 'renormalise' })).toBe(3);
+    expect(compose({ a: 2, b: 1 }, { weights: { a: 1, b: -3, c: 4 }, missing: 'skip-renormalise' })).toBe(-2);
+    expect(() => compose({ a: 1 }, { weights: { a: 1 }, missing: 'ignore' as never })).toThrow(
+      /unknown missing-component rule 'ignore'; accepted: error, zero, skip-renormalise, renormalise/,
+    );
     const seen: string[] = [];
     compose({ a: 1, b: 0 }, { weights: { a: 1, b: 2 }, onComponent: (e) => seen.push(`${e.name}=${e.value}x${e.weight}`) });
     expect(seen).toEqual(['a=1x1', 'b=0x2']);

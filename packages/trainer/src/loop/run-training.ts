@@ -508,6 +508,16 @@ async function trainingStep(
     }
   }
   for (const [key, value] of Object.entries(totals)) if (key !== 'trainedTokens') metrics[key] = value / updates;
+  // A second update on earlier rollouts when the estimator asks for one (PIPO's verification).
+  const verification = estimator.verification?.();
+  if (verification) {
+    const again = rowsFromRollouts(verification.groups, verification.advantages);
+    if (again.length > 0) {
+      const values = await optimizeOn(again, plugins, policy, reference, optimizer, learningRate, divergenceCoef);
+      meter.charge({ trainedTokens: values.trainedTokens ?? 0 });
+      metrics.verificationLoss = values.loss as number;
+    }
+  }
   return metrics;
 }
 

@@ -1,0 +1,398 @@
+/**
+ * Policy losses that verl and TRL ship (catalog.md B), each as its public implementation
+ * computes it, at tensor level on the trainer's `tf`. Every loss reads the same LossBatch and
+ * aggregates with the run's mode unless its source forces one (named in its docs).
+ */
+import { defineLoss, type LossBatch, type PolicyLoss, resolveOptions } from '@policy-lab/core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { aggregate } from './aggregate.js';
+
+type Tf = typeof tf;
+type T = tf.Tensor;
+
+const agg = (tfjs: Tf, perToken: T, batch: LossBatch<T>, mode = batch.aggregation) =>
+  aggregate(tfjs, perToken as tf.Tensor2D, batch.mask as tf.Tensor2D, batch.weights as tf.Tensor1D, mode, batch.normLength);
+
+/** Per-row mean of a [rows, T] tensor over the trained tokens, as [rows, 1]. */
+function rowMean(tfjs: Tf, x: T, mask: T): T {
+  return tfjs.div(tfjs.sum(tfjs.mul(x, mask), 1, true), tfjs.maximum(tfjs.sum(mask, 1, true), 1));
+}
+
+const logRatio = (tfjs: Tf, batch: LossBatch<T>) => tfjs.sub(batch.logprobs, batch.oldLogprobs);
+
+// ---------------------------------------------------------------------------------------
+// TRL's clipped token loss (grpo / bnpo / dr_grpo / dapo differ only in aggregation)
+
+export interface TrlClipOptions {
+  epsilon?: number;
+  epsilonHigh?: number;
+  /** Two-sided clip: the unclipped ratio is capped at delta (INTELLECT-2). */
+  delta?: number;
+  level?: 'token' | 'sequence';
+}
+
+const TRL_OPTIONS = {
+  epsilon: { type: 'number', default: 0.2, doc: 'lower clip range (TRL epsilon)' },
+  epsilonHigh: { type: 'number', default: 0.2, doc: 'upper clip range (TRL epsilon_high; DAPO 0.28)' },
+  delta: { type: 'number', doc: 'two-sided clip: cap the unclipped ratio at delta (> 1 + epsilon); off when unset' },
+  level: {
+    type: 'enum',
+    values: ['token', 'sequence'],
+    default: 'token',
+    doc: "importance ratio per token, or one per sequence (TRL importance_sampling_level='sequence', GSPO)",
+  },
+} as const;
+
+/**
+ * TRL's GRPO token loss: -min(rho1 A, clip(rho) A), no log-ratio clamp. TRL's loss_type maps to
+ * --set aggregation: grpo = seq-mean-token-mean, bnpo and dapo = token-mean, dr_grpo = seq-mean-token-sum-norm.
+ */
+export function trlClip(options: TrlClipOptions = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<Omit<TrlClipOptions, 'delta'>> & { delta?: number }>(
+    'trl-clip',
+    TRL_OPTIONS,
+    options as Record<string, unknown>,
+  );
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'trl-clip',
+    summary: "TRL's GRPOTrainer token loss: clipped ratio, optional two-sided delta cap, token or sequence ratio",
+    matches:
+      'TRL GRPOTrainer loss_type grpo/bnpo/dr_grpo/dapo (pick with --set aggregation), `delta`, `importance_sampling_level`',
+    options: TRL_OPTIONS,
+    resolved: o,
+    math: '$\\rho_1 = \\min(\\rho, \\delta)$, $\\ell = -\\min(\\rho_1 A, \\operatorname{clip}(\\rho, 1-\\epsilon, 1+\\epsilon_{high}) A)$; sequence level: $\\log\\rho_i = \\operatorname{mean}_t(\\log\\pi - \\log\\pi_{old})$',
+    configure: (next) => trlClip({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      let x = logRatio(tfjs, batch);
+      if (o.level === 'sequence') x = tfjs.mul(rowMean(tfjs, x, batch.mask), tfjs.onesLike(x));
+      const ratio = tfjs.exp(x);
+      const unclipped = o.delta === undefined ? ratio : tfjs.minimum(ratio, o.delta);
+      const clipped = tfjs.clipByValue(ratio, 1 - o.epsilon, 1 + o.epsilonHigh);
+      const perToken = tfjs.neg(tfjs.minimum(tfjs.mul(unclipped, batch.advantages), tfjs.mul(clipped, batch.advantages)));
+      return { loss: agg(tfjs, perToken, batch) };
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// SAPO
+
+export interface SapoOptions {
+  tauPos?: number;
+  tauNeg?: number;
+}
+
+const SAPO_OPTIONS = {
+  tauPos: { type: 'number', default: 1, doc: 'gate temperature for positive advantages (verl tau_pos)' },
+  tauNeg: { type: 'number', default: 1.05, doc: 'gate temperature for negative advantages (verl tau_neg)' },
+} as const;
+
+/** SAPO: a sigmoid gate instead of a hard clip, f(rho) = sigmoid(tau (rho - 1)) 4 / tau, l = -f A. */
+export function sapo(options: SapoOptions = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<SapoOptions>>('sapo', SAPO_OPTIONS, options as Record<string, unknown>);
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'sapo',
+    summary: 'SAPO: a smooth sigmoid gate on the ratio instead of hard clipping (equals policy gradient on-policy)',
+    paper: { title: 'Soft Adaptive Policy Optimization', arxiv: '2511.20347', year: 2025 },
+    matches: "verl `loss_mode=sapo` (log-ratio clamped at +-20) / TRL loss_type='sapo'",
+    options: SAPO_OPTIONS,
+    resolved: o,
+    math: '$f(\\rho) = \\sigma(\\tau(\\rho - 1))\\,4/\\tau$, $\\tau = \\tau_{pos}$ if $A > 0$ else $\\tau_{neg}$; $\\ell = -f(\\rho) A$',
+    unverified: [
+      'verl forces seq-mean-token-mean; here the run aggregation applies (set --set aggregation=seq-mean-token-mean to match verl).',
+    ],
+    configure: (next) => sapo({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      const ratio = tfjs.exp(tfjs.clipByValue(logRatio(tfjs, batch), -20, 20));
+      const tau = tfjs.where(
+        tfjs.greater(batch.advantages, 0),
+        tfjs.fill(ratio.shape, o.tauPos),
+        tfjs.fill(ratio.shape, o.tauNeg),
+      );
+      const gate = tfjs.div(tfjs.mul(tfjs.sigmoid(tfjs.mul(tau, tfjs.sub(ratio, 1))), 4), tau);
+      return { loss: agg(tfjs, tfjs.neg(tfjs.mul(gate, batch.advantages)), batch) };
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// CISPO: verl and TRL differ
+
+export interface CispoOptions {
+  epsLow?: number;
+  epsHigh?: number;
+  cap?: number;
+}
+
+const CISPO_VERL_OPTIONS = {
+  epsLow: { type: 'number', default: 0.2, doc: 'weight >= 1 - epsLow' },
+  epsHigh: { type: 'number', default: 0.2, doc: 'weight <= 1 + epsHigh' },
+} as const;
+
+const CISPO_TRL_OPTIONS = {
+  cap: {
+    type: 'number',
+    default: 5,
+    doc: 'absolute cap on the weight (TRL epsilon_high; TRL recommends 5; unset there it falls back to 0.2)',
+  },
+} as const;
+
+/** f(x) as a constant for the gradient: computed inside a custom gradient that passes zero back. */
+function constantOf(tfjs: Tf, x: T, f: (x: T) => T): T {
+  return tfjs.customGrad((input) => ({ value: f(input as T), gradFunc: (dy) => tfjs.zerosLike(dy as T) }))(x) as T;
+}
+
+/** REINFORCE on log pi, importance-weighted by a weight computed from log pi that carries no gradient. */
+function cispoLoss(tfjs: Tf, batch: LossBatch<T>, weightOf: (lp: T) => T): T {
+  const weight = constantOf(tfjs, batch.logprobs, weightOf);
+  return tfjs.neg(tfjs.mul(tfjs.mul(weight, batch.advantages), batch.logprobs));
+}
+
+/** CISPO as verl computes it: l = -sg(clip(rho, 1 - eps_lo, 1 + eps_hi)) A log pi. */
+export function cispoVerl(options: Omit<CispoOptions, 'cap'> = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<Omit<CispoOptions, 'cap'>>>(
+    'cispo-verl',
+    CISPO_VERL_OPTIONS,
+    options as Record<string, unknown>,
+  );
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'cispo-verl',
+    summary: "CISPO, verl's form: REINFORCE on log pi with a two-sided clipped, stop-gradient importance weight",
+    paper: {
+      title: 'MiniMax-M1: Scaling Test-Time Compute Efficiently with Lightning Attention',
+      arxiv: '2506.13585',
+      year: 2025,
+    },
+    matches: 'verl `loss_mode=cispo`',
+    options: CISPO_VERL_OPTIONS,
+    resolved: o,
+    math: '$\\ell = -\\operatorname{sg}(\\operatorname{clip}(\\rho, 1-\\epsilon_{lo}, 1+\\epsilon_{hi}))\\,A\\log\\pi_\\theta$',
+    configure: (next) => cispoVerl({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      const weight = (lp: T) =>
+        tfjs.clipByValue(tfjs.exp(tfjs.clipByValue(tfjs.sub(lp, batch.oldLogprobs), -20, 20)), 1 - o.epsLow, 1 + o.epsHigh);
+      return { loss: agg(tfjs, cispoLoss(tfjs, batch, weight), batch) };
+    },
+  });
+}
+
+/** CISPO as TRL computes it: l = -sg(min(rho, cap)) A log pi (one-sided, absolute cap). */
+export function cispoTrl(options: Pick<CispoOptions, 'cap'> = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<Pick<CispoOptions, 'cap'>>>(
+    'cispo-trl',
+    CISPO_TRL_OPTIONS,
+    options as Record<string, unknown>,
+  );
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'cispo-trl',
+    summary: "CISPO, TRL's form: REINFORCE on log pi with a one-sided, absolutely capped stop-gradient weight",
+    paper: {
+      title: 'MiniMax-M1: Scaling Test-Time Compute Efficiently with Lightning Attention',
+      arxiv: '2506.13585',
+      year: 2025,
+    },
+    matches: "TRL loss_type='cispo' (epsilon_high as the cap)",
+    options: CISPO_TRL_OPTIONS,
+    resolved: o,
+    math: '$\\ell = -\\operatorname{sg}(\\min(\\rho, c))\\,A\\log\\pi_\\theta$',
+    configure: (next) => cispoTrl({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      const weight = (lp: T) => tfjs.minimum(tfjs.exp(tfjs.sub(lp, batch.oldLogprobs)), o.cap);
+      return { loss: agg(tfjs, cispoLoss(tfjs, batch, weight), batch) };
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// GMPO
+
+export interface GmpoOptions {
+  epsLow?: number;
+  epsHigh?: number;
+}
+
+const GMPO_OPTIONS = {
+  epsLow: { type: 'number', default: 0.2, doc: 'log-ratio floor -epsLow (for negative advantages)' },
+  epsHigh: { type: 'number', default: 0.2, doc: 'log-ratio cap epsHigh (for positive advantages)' },
+} as const;
+
+/**
+ * GMPO (verl geo_mean): the geometric mean of token ratios with sign-aware clipping in log
+ * space; l_i = -mean_t(A) exp(mean_t(x~)); the loss is the plain mean over sequences.
+ */
+export function gmpo(options: GmpoOptions = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<GmpoOptions>>('gmpo', GMPO_OPTIONS, options as Record<string, unknown>);
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'gmpo',
+    summary: 'GMPO: maximise the geometric mean of token ratios, clipped per token in log space by the sign of A',
+    paper: { title: 'Geometric-Mean Policy Optimization', arxiv: '2507.20673', year: 2025 },
+    matches: 'verl `loss_mode=geo_mean` (aggregation forced: mean over sequences)',
+    options: GMPO_OPTIONS,
+    resolved: o,
+    math: '$\\tilde x = \\sigma\\min(\\sigma x, \\sigma\\operatorname{clip}(x, -\\epsilon_{lo}, \\epsilon_{hi}))$, $\\ell_i = -\\bar A_i \\exp(\\operatorname{mean}_t \\tilde x)$',
+    configure: (next) => gmpo({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      const x = logRatio(tfjs, batch);
+      const sign = tfjs.sign(batch.advantages);
+      const clipped = tfjs.mul(sign, tfjs.minimum(tfjs.mul(sign, x), tfjs.mul(sign, tfjs.clipByValue(x, -o.epsLow, o.epsHigh))));
+      const lengths = tfjs.add(tfjs.sum(batch.mask, 1), 1e-8);
+      const r = tfjs.exp(tfjs.div(tfjs.sum(tfjs.mul(clipped, batch.mask), 1), lengths));
+      const meanA = tfjs.div(tfjs.sum(tfjs.mul(batch.advantages, batch.mask), 1), lengths);
+      // Rows with loss weight 0 (e.g. an excluded pivot) leave the mean, as in every aggregation here.
+      const active = tfjs.cast(tfjs.greater(batch.weights, 0), 'float32');
+      const perRow = tfjs.mul(tfjs.neg(tfjs.mul(meanA, r)), tfjs.mul(batch.weights, active));
+      return { loss: tfjs.div(tfjs.sum(perRow), tfjs.maximum(tfjs.sum(active), 1)) };
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// DPPO (TV and KL), DRO, VESPO
+
+export interface DppoOptions {
+  epsLow?: number;
+  epsHigh?: number;
+  cap?: number;
+}
+
+const DPPO_OPTIONS = {
+  epsLow: { type: 'number', default: 0.2, doc: 'TV: allowed probability drop for A <= 0; KL: the binary-KL bound' },
+  epsHigh: { type: 'number', default: 0.2, doc: 'TV: allowed probability rise for A > 0' },
+  cap: { type: 'number', default: 3, doc: 'cap C on the stop-gradient ratio (verl clip_ratio_c, 3.0 in its actor config)' },
+} as const;
+
+function dppo(kind: 'tv' | 'kl', options: DppoOptions): PolicyLoss<Tf, T> {
+  const name = `dppo-${kind}`;
+  const o = resolveOptions<Required<DppoOptions>>(name, DPPO_OPTIONS, options as Record<string, unknown>);
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name,
+    summary:
+      kind === 'tv'
+        ? 'DPPO-TV: importance-weighted REINFORCE on tokens whose probability moved less than a total-variation trust region'
+        : 'DPPO-KL: importance-weighted REINFORCE on tokens within a binary-KL trust region (or moving the safe way)',
+    matches: `verl \`loss_mode=dppo_${kind}\``,
+    options: DPPO_OPTIONS,
+    resolved: o,
+    math:
+      kind === 'tv'
+        ? '$\\ell = -A\\,\\operatorname{sg}(\\min(\\rho, C))\\log\\pi$ where $p - p_{old} \\le \\epsilon_{hi}$ ($A > 0$) or $\\ge -\\epsilon_{lo}$, else 0'
+        : '$\\ell = -A\\,\\operatorname{sg}(\\min(\\rho, C))\\log\\pi$ where $KL_{bin}(p_{old}\\|p) \\le \\epsilon$ or the move follows $A$, else 0',
+    unverified: ["From verl's code (catalog.md B.13); the paper (arXiv 2602.04879) was not read."],
+    configure: (next) => dppo(kind, { ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      // The trust-region mask and the capped ratio are constants for the gradient.
+      const weight = constantOf(tfjs, batch.logprobs, (lp) => {
+        const p = tfjs.exp(lp);
+        const pOld = tfjs.exp(batch.oldLogprobs);
+        const positive = tfjs.greater(batch.advantages, 0);
+        // 0/1 float masks throughout: the wasm backend has no boolean select.
+        const f = (x: T) => tfjs.cast(x, 'float32');
+        let valid: T;
+        if (kind === 'tv') {
+          const moved = tfjs.sub(p, pOld);
+          valid = tfjs.where(positive, f(tfjs.lessEqual(moved, o.epsHigh)), f(tfjs.greaterEqual(moved, -o.epsLow)));
+        } else {
+          const clampP = (x: T) => tfjs.clipByValue(x, 1e-8, 1 - 1e-8);
+          const a = clampP(pOld);
+          const b = clampP(p);
+          const kl = tfjs.add(
+            tfjs.mul(a, tfjs.log(tfjs.div(a, b))),
+            tfjs.mul(tfjs.sub(1, a), tfjs.log(tfjs.div(tfjs.sub(1, a), tfjs.sub(1, b)))),
+          );
+          const safe = tfjs.where(positive, f(tfjs.less(p, pOld)), f(tfjs.greater(p, pOld)));
+          valid = tfjs.maximum(f(tfjs.lessEqual(kl, o.epsLow)), safe);
+        }
+        const ratio = tfjs.minimum(tfjs.exp(tfjs.clipByValue(tfjs.sub(lp, batch.oldLogprobs), -20, 20)), o.cap);
+        return tfjs.mul(ratio, valid);
+      });
+      return { loss: agg(tfjs, tfjs.neg(tfjs.mul(tfjs.mul(weight, batch.advantages), batch.logprobs)), batch) };
+    },
+  });
+}
+
+export const dppoTv = (options: DppoOptions = {}) => dppo('tv', options);
+export const dppoKl = (options: DppoOptions = {}) => dppo('kl', options);
+
+export interface DroOptions {
+  beta?: number;
+}
+
+const DRO_OPTIONS = {
+  beta: { type: 'number', default: 0.5, doc: 'weight of the squared log-ratio (verl dro_beta, > 0)' },
+} as const;
+
+/** DRO (verl): l = -(A log pi - beta/2 (log pi - log pi_old)^2). */
+export function dro(options: DroOptions = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<DroOptions>>('dro', DRO_OPTIONS, options as Record<string, unknown>);
+  if (!(o.beta > 0)) throw new RangeError(`dro: option 'beta' must be > 0, got ${o.beta}`);
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'dro',
+    summary: 'DRO: policy gradient with a quadratic penalty on the log-ratio to the sampling policy',
+    matches: 'verl `loss_mode=dro`',
+    options: DRO_OPTIONS,
+    resolved: o,
+    math: '$\\ell = -\\big(A\\log\\pi_\\theta - \\tfrac{\\beta}{2}(\\log\\pi_\\theta - \\log\\pi_{old})^2\\big)$',
+    configure: (next) => dro({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      const x = logRatio(tfjs, batch);
+      const perToken = tfjs.neg(tfjs.sub(tfjs.mul(batch.advantages, batch.logprobs), tfjs.mul(o.beta / 2, tfjs.square(x))));
+      return { loss: agg(tfjs, perToken, batch) };
+    },
+  });
+}
+
+export interface VespoOptions {
+  kPos?: number;
+  lambdaPos?: number;
+  kNeg?: number;
+  lambdaNeg?: number;
+}
+
+const VESPO_OPTIONS = {
+  kPos: { type: 'number', default: 2, doc: 'shape k for A >= 0' },
+  lambdaPos: { type: 'number', default: 3, doc: 'rate lambda for A >= 0' },
+  kNeg: { type: 'number', default: 3, doc: 'shape k for A < 0' },
+  lambdaNeg: { type: 'number', default: 2, doc: 'rate lambda for A < 0' },
+} as const;
+
+/** The VESPO weight of a sequence's summed log-ratio s: exp(lambda + k log w - lambda w), w = e^s; phi(1) = 1. */
+export function vespoWeight(s: number, positive: boolean, o: Required<VespoOptions>): number {
+  const logW = Math.min(Math.max(s, Math.log(1e-8)), 20);
+  const k = positive ? o.kPos : o.kNeg;
+  const lambda = positive ? o.lambdaPos : Math.max(o.lambdaNeg, 1e-4);
+  const phi = Math.exp(lambda + k * logW - lambda * Math.exp(logW));
+  return Number.isFinite(phi) ? phi : 0;
+}
+
+/** VESPO (TRL): a smooth Gamma-shaped weight on the sequence ratio, no gradient through it; l = -phi A log pi. */
+export function vespo(options: VespoOptions = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<VespoOptions>>('vespo', VESPO_OPTIONS, options as Record<string, unknown>);
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'vespo',
+    summary: 'VESPO: REINFORCE on log pi weighted by a smooth Gamma-shaped function of the sequence importance ratio',
+    matches: "TRL loss_type='vespo'",
+    options: VESPO_OPTIONS,
+    resolved: o,
+    math: '$s_i = \\sum_t \\log\\rho_{i,t}$, $w = e^{s}$, $\\varphi = e^{\\lambda + k\\log w - \\lambda w}$ ($\\varphi(1) = 1$), $\\ell = -\\operatorname{sg}(\\varphi) A \\log\\pi$',
+    unverified: ["From TRL's code (catalog.md B.7); the paper (arXiv 2602.10693) was not read."],
+    configure: (next) => vespo({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      const weight = (lp: T) => {
+        const s = tfjs.sum(tfjs.mul(tfjs.clipByValue(tfjs.sub(lp, batch.oldLogprobs), -20, 20), batch.mask), 1, true);
+        const logW = tfjs.clipByValue(s, Math.log(1e-8), 20);
+        const positive = tfjs.greaterEqual(rowMean(tfjs, batch.advantages, batch.mask), 0);
+        const pick = (a: number, b: number) => tfjs.where(positive, tfjs.fill(logW.shape, a), tfjs.fill(logW.shape, b));
+        const k = pick(o.kPos, o.kNeg);
+        const lambda = pick(o.lambdaPos, Math.max(o.lambdaNeg, 1e-4));
+        const phi = tfjs.exp(tfjs.sub(tfjs.add(lambda, tfjs.mul(k, logW)), tfjs.mul(lambda, tfjs.exp(logW))));
+        return tfjs.mul(tfjs.where(tfjs.isFinite(phi), phi, tfjs.zerosLike(phi)), tfjs.onesLike(lp));
+      };
+      return { loss: agg(tfjs, cispoLoss(tfjs, batch, weight), batch) };
+    },
+  });
+}
+
+/** Every loss of this catalog, default options (what the trainer plugin registers). */
+export function catalogLosses(): PolicyLoss<Tf, T>[] {
+  return [trlClip(), sapo(), cispoVerl(), cispoTrl(), gmpo(), dppoTv(), dppoKl(), dro(), vespo()];
+}
