@@ -3,7 +3,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
-import { catalogLosses, cispoTrl, cispoVerl, dppoTv, dro, gmpo, sapo, trlClip, vespo, vespoWeight } from './catalog.js';
+import {
+  catalogLosses,
+  cispoTrl,
+  cispoVerl,
+  dppoTv,
+  dro,
+  gmpo,
+  klCov,
+  luspo,
+  sapo,
+  trlClip,
+  vespo,
+  vespoWeight,
+} from './catalog.js';
 import { ppoClip } from './ppo-clip.js';
 
 beforeAll(async () => {
@@ -73,6 +86,38 @@ describe('catalog.md B worked examples', () => {
 
   it('DRO (B.13): lp -1, lp_old -1.2, A 1, beta 0.5 -> 1.01', async () => {
     expect(await value(dro({ beta: 0.5 }), batch([[-1]], [[-1.2]], [[1]]))).toBeCloseTo(1.01, 5);
+  });
+
+  it('KL-Cov (B.10): the top-covariance token gets the |log rho| penalty', async () => {
+    const a = [1, 1, -1, -1, 1, -1];
+    const lp = [-0.1, -2, -0.5, -3, -0.2, -0.3];
+    const rho = [1, 1.05, 0.98, 0.8, 1.1, 0.9];
+    const b = batch([lp], [lp.map((v, i) => v - Math.log(rho[i] as number))], [a]);
+    expect(await value(klCov({ ratio: 0.2, coef: 0.1 }), b)).toBeCloseTo(-0.0746, 4);
+  });
+
+  it('LUSPO (B.6): per-sequence losses weighted by length, mean over sequences', async () => {
+    // two sequences on-policy (s = 1): per-token loss -A; lengths 2 and 4; A = -1.5 and -2
+    const b = batch(
+      [
+        [-1, -1, 0, 0],
+        [-1, -1, -1, -1],
+      ],
+      [
+        [-1, -1, 0, 0],
+        [-1, -1, -1, -1],
+      ],
+      [
+        [-1.5, -1.5, 0, 0],
+        [-2, -2, -2, -2],
+      ],
+      'token-mean',
+      [
+        [1, 1, 0, 0],
+        [1, 1, 1, 1],
+      ],
+    );
+    expect(await value(luspo(), b)).toBeCloseTo(5.5, 5);
   });
 
   it('VESPO weights (B.7)', () => {

@@ -392,7 +392,107 @@ export function vespo(options: VespoOptions = {}): PolicyLoss<Tf, T> {
   });
 }
 
+// ---------------------------------------------------------------------------------------
+// GPG loss, LUSPO, KL-Cov
+
+/** GPG's loss (verl `loss_mode=gpg`): -A log pi, no ratio and no old log-probs. */
+export function gpgLoss(): PolicyLoss<Tf, T> {
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'gpg',
+    summary: "GPG's loss: advantage-weighted log-likelihood without a ratio (pair with the gpg estimator)",
+    matches: 'verl `loss_mode=gpg`',
+    math: '$ell = -Alogpi_\theta$',
+    loss: (batch, tfjs) => ({ loss: agg(tfjs, tfjs.neg(tfjs.mul(batch.advantages, batch.logprobs)), batch) }),
+  });
+}
+
+export interface LuspoOptions {
+  epsilon?: number;
+  epsilonHigh?: number;
+}
+
+const LUSPO_OPTIONS = {
+  epsilon: { type: 'number', default: 0.2, doc: 'lower clip range' },
+  epsilonHigh: { type: 'number', default: 0.2, doc: 'upper clip range' },
+} as const;
+
+/** LUSPO (TRL): GSPO's sequence-ratio loss with each sequence's loss scaled by its length, mean over sequences. */
+export function luspo(options: LuspoOptions = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<LuspoOptions>>('luspo', LUSPO_OPTIONS, options as Record<string, unknown>);
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'luspo',
+    summary: 'LUSPO: the sequence-ratio clipped loss with every sequence weighted by its length',
+    matches: "TRL loss_type='luspo' with importance_sampling_level='sequence' (aggregation forced)",
+    options: LUSPO_OPTIONS,
+    resolved: o,
+    math: '$ell_i = operatorname{mean}_t\big[-min(s_i A, operatorname{clip}(s_i) A)\big]$, $mathcal L = operatorname{mean}_i(ell_i L_i)$',
+    unverified: ["From TRL's code (catalog.md B.6); the paper (arXiv 2602.05261) was not read."],
+    configure: (next) => luspo({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      const s = tfjs.exp(tfjs.mul(rowMean(tfjs, logRatio(tfjs, batch), batch.mask), tfjs.onesLike(batch.logprobs)));
+      const clipped = tfjs.clipByValue(s, 1 - o.epsilon, 1 + o.epsilonHigh);
+      const perToken = tfjs.neg(tfjs.minimum(tfjs.mul(s, batch.advantages), tfjs.mul(clipped, batch.advantages)));
+      const lengths = tfjs.sum(batch.mask, 1);
+      const perSequence = tfjs.mul(tfjs.squeeze(rowMean(tfjs, perToken, batch.mask), [1]), lengths);
+      const active = tfjs.cast(tfjs.logicalAnd(tfjs.greater(batch.weights, 0), tfjs.greater(lengths, 0)), 'float32');
+      return {
+        loss: tfjs.div(tfjs.sum(tfjs.mul(tfjs.mul(perSequence, batch.weights), active)), tfjs.maximum(tfjs.sum(active), 1)),
+      };
+    },
+  });
+}
+
+export interface KlCovOptions {
+  ratio?: number;
+  coef?: number;
+}
+
+const KL_COV_OPTIONS = {
+  ratio: { type: 'number', default: 2e-4, doc: 'share of trained tokens penalised (verl kl_cov_ratio)' },
+  coef: { type: 'number', default: 0.1, doc: 'weight of |log rho| on them (verl ppo_kl_coef)' },
+} as const;
+
+/**
+ * KL-Cov (verl): unclipped policy gradient, plus coef x |log pi - log pi_old| on the top
+ * `ratio` share of tokens by the covariance (A - mean A)(log pi - mean log pi) (no gradient).
+ */
+export function klCov(options: KlCovOptions = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<KlCovOptions>>('kl-cov', KL_COV_OPTIONS, options as Record<string, unknown>);
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'kl-cov',
+    summary:
+      'KL-Cov: plain policy gradient plus a |log ratio| penalty on the tokens whose advantage and log-probability covary most',
+    matches: 'verl `loss_mode=kl_cov`',
+    options: KL_COV_OPTIONS,
+    resolved: o,
+    math: '$ell_t = -A\rho + c,|log\rho|$ on the top-$lceil r N\rceil$ tokens by $operatorname{cov}_t = (A - \bar A)(logpi - overline{logpi})$, else $-A\rho$',
+    configure: (next) => klCov({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      const x = logRatio(tfjs, batch);
+      const ratio = tfjs.exp(x);
+      const penaltyMask = constantOf(tfjs, batch.logprobs, (lp) => {
+        const count = tfjs.maximum(tfjs.sum(batch.mask), 1);
+        const meanA = tfjs.div(tfjs.sum(tfjs.mul(batch.advantages, batch.mask)), count);
+        const meanLp = tfjs.div(tfjs.sum(tfjs.mul(lp, batch.mask)), count);
+        const cov = tfjs.mul(tfjs.sub(batch.advantages, meanA), tfjs.sub(lp, meanLp));
+        // Untrained tokens can never be chosen.
+        const candidates = tfjs.where(tfjs.greater(batch.mask, 0), cov, tfjs.fill(cov.shape, -1e30));
+        const valid = Array.from((batch.mask as tf.Tensor).dataSync() as Float32Array).reduce((a, b) => a + b, 0);
+        const n = Math.max(1, Math.floor(valid * o.ratio));
+        const flat = tfjs.reshape(candidates, [-1]);
+        const threshold = tfjs.slice(tfjs.topk(flat, Math.min(n, flat.size)).values, [Math.min(n, flat.size) - 1], [1]);
+        return tfjs.mul(tfjs.cast(tfjs.greaterEqual(candidates, threshold), 'float32'), batch.mask);
+      });
+      const perToken = tfjs.add(
+        tfjs.neg(tfjs.mul(batch.advantages, ratio)),
+        tfjs.mul(penaltyMask, tfjs.mul(o.coef, tfjs.abs(x))),
+      );
+      return { loss: agg(tfjs, perToken, batch) };
+    },
+  });
+}
+
 /** Every loss of this catalog, default options (what the trainer plugin registers). */
 export function catalogLosses(): PolicyLoss<Tf, T>[] {
-  return [trlClip(), sapo(), cispoVerl(), cispoTrl(), gmpo(), dppoTv(), dppoKl(), dro(), vespo()];
+  return [trlClip(), sapo(), cispoVerl(), cispoTrl(), gmpo(), dppoTv(), dppoKl(), dro(), vespo(), gpgLoss(), luspo(), klCov()];
 }
