@@ -458,4 +458,11 @@ export interface TrainConfig {
    * (the update is the same, memory stays bounded). Default 64.
    */
   microBatchRows?: number;
+  /** TRL's adaptive entropy coefficient: target entropy in nats (off when unset), bounds and step. */
+  entropyTarget?: number;
+  entropyCoefMin?: number;
+  entropyCoefMax?: number;
+  entropyCoefDelta?: number;
+  /** Train only on the top-rho share of tokens by entropy (the "80/20" rule); 1 = off. */
+  topEntropyQuantile?: number;
 }

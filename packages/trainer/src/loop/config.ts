@@ -170,6 +170,18 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
       (config as unknown as Record<string, unknown>)[key] = value;
       continue;
     }
+    if (key === 'topEntropyQuantile') {
+      if (typeof value !== 'number' || !(value >= 0 && value <= 1))
+        throw new UsageError(`${source}: topEntropyQuantile must be in [0, 1], got ${JSON.stringify(value)}`);
+      config.topEntropyQuantile = value;
+      continue;
+    }
+    if (key === 'entropyTarget' || key === 'entropyCoefMin' || key === 'entropyCoefMax' || key === 'entropyCoefDelta') {
+      if (typeof value !== 'number' || !(value >= 0))
+        throw new UsageError(`${source}: ${key} must be a non-negative number, got ${JSON.stringify(value)}`);
+      (config as unknown as Record<string, unknown>)[key] = value;
+      continue;
+    }
     if (key === 'targetDivergence' || key === 'valueCoef') {
       if (typeof value !== 'number' || !(value >= 0))
         throw new UsageError(`${source}: ${key} must be a non-negative number, got ${JSON.stringify(value)}`);
@@ -184,7 +196,7 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
     }
     if (!(NUMERIC_KEYS as readonly string[]).includes(key)) {
       throw new UsageError(
-        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', 'schedule', 'divergencePlacement', 'targetDivergence', 'valueCoef', 'signFlipEvery', 'signFlipRollouts', 'resampleRounds', 'microBatchRows', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions', 'envOptions', 'teacher', 'shapers'].join(', ')}`,
+        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', 'schedule', 'divergencePlacement', 'targetDivergence', 'valueCoef', 'signFlipEvery', 'signFlipRollouts', 'resampleRounds', 'microBatchRows', 'entropyTarget', 'entropyCoefMin', 'entropyCoefMax', 'entropyCoefDelta', 'topEntropyQuantile', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions', 'envOptions', 'teacher', 'shapers'].join(', ')}`,
       );
     }
     const integer = INTEGER_KEYS.has(key);

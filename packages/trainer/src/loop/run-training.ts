@@ -107,6 +107,8 @@ interface RunState {
   side: { episodes: number; generatedTokens: number };
   /** The divergence coefficient now (it adapts when targetDivergence is set). */
   divergenceCoef: number;
+  /** TRL's adaptive entropy coefficient and the last measured entropy (null = none yet, +infinity). */
+  entropy: { coef: number; last: number | null };
   /** The latest evaluation, so a run resumed after its last step does not evaluate twice. */
   lastEval?: { step: number; result: EvalResult };
   curve: CurvePoint[];
@@ -136,6 +138,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     step: 0,
     side: { episodes: 0, generatedTokens: 0 },
     divergenceCoef: config.divergenceCoef,
+    entropy: { coef: config.entropyCoef, last: null },
     curve: [],
     sums: {},
     timings: { sftSeconds: 0, evalSeconds: 0, trainSeconds: 0 },
@@ -236,8 +239,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           trainTasks,
           state.divergenceCoef,
           state.side,
+          appliedEntropyCoef(config, state.entropy),
         );
     metrics.divergenceCoef = state.divergenceCoef;
+    if (config.entropyTarget !== undefined) {
+      metrics.entropyCoef = appliedEntropyCoef(config, state.entropy);
+      state.entropy = adaptEntropyCoef(state.entropy, metrics.entropy, config);
+    }
     // Throughput is wall clock: it goes to the log and to timings, never into the deterministic diagnostics.
     const throughput = metrics.tokensPerSecond ?? 0;
     delete metrics.tokensPerSecond;
@@ -313,8 +321,12 @@ async function trainingStep(
   trainTasks: readonly unknown[],
   divergenceCoef: number,
   side: RunState['side'],
+  entropyCoef: number = plugins.config.entropyCoef,
 ): Promise<StepMetrics> {
-  const { env, estimator, config } = plugins;
+  const { env, estimator } = plugins;
+  // The entropy bonus of this step (TRL's adaptive coefficient may have moved it).
+  const config = { ...plugins.config, entropyCoef };
+  plugins = { ...plugins, config };
   const rng = Rng.seeded(config.seed).split(`step/${step}`);
   const weights = componentWeights(env, config, plugins.shapers);
   const rolloutStarted = performance.now();
@@ -692,6 +704,31 @@ async function optimizeOn(
   return out;
 }
 
+/** torch.quantile with linear interpolation. */
+export function linearQuantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const position = q * (sorted.length - 1);
+  const low = Math.floor(position);
+  const high = Math.min(low + 1, sorted.length - 1);
+  return (sorted[low] as number) + (position - low) * ((sorted[high] as number) - (sorted[low] as number));
+}
+
+/**
+ * The "80/20" rule (catalog.md C.2): 1 on trained tokens whose entropy is at or above the
+ * (1 - rho) quantile of the trained tokens' entropies, else 0; no gradient flows through it.
+ */
+function entropyMask(entropy: tf.Tensor, mask: tf.Tensor, rho: number): tf.Tensor {
+  const h = entropy.dataSync();
+  const m = mask.dataSync();
+  const trained: number[] = [];
+  for (let i = 0; i < m.length; i++) if ((m[i] as number) > 0) trained.push(h[i] as number);
+  if (trained.length === 0) return tf.zerosLike(mask);
+  const tau = linearQuantile(trained, 1 - rho);
+  const out = new Float32Array(m.length);
+  for (let i = 0; i < m.length; i++) out[i] = (m[i] as number) > 0 && (h[i] as number) >= tau ? 1 : 0;
+  return tf.tensor(out, mask.shape);
+}
+
 /** Gradients of one micro-batch's weighted loss, and its (unweighted) metrics as scalars. */
 function chunkGradients(
   rows: readonly TrainingRow[],
@@ -710,13 +747,17 @@ function chunkGradients(
   const { value, grads } = tf.variableGrads(() => {
     const valueLoss = (config.valueCoef ?? 0) > 0 && batch.returns !== undefined;
     const scored = policy.score(batch.inputs, batch.targets, { entropy: true, values: valueLoss });
+    const advantages =
+      (config.topEntropyQuantile ?? 1) < 1 && scored.entropy
+        ? tf.mul(batch.advantages, entropyMask(scored.entropy, batch.mask, config.topEntropyQuantile as number))
+        : batch.advantages;
     const result = loss.loss(
       {
         logprobs: scored.logprobs,
         oldLogprobs: batch.oldLogprobs,
         ...(refLogprobs ? { refLogprobs } : {}),
         ...(scored.entropy ? { entropy: scored.entropy } : {}),
-        advantages: batch.advantages,
+        advantages,
         mask: batch.mask,
         weights: batch.weights,
         aggregation: config.aggregation,
@@ -781,6 +822,27 @@ export function scheduledRate(config: TrainConfig, step: number, progress: numbe
   const warm = config.warmupSteps > 0 ? Math.min(1, step / config.warmupSteps) : 1;
   const decay = config.schedule === 'cosine' ? 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))) : 1;
   return config.learningRate * warm * decay;
+}
+
+/** TRL's adaptive entropy coefficient: the bonus applies only while the last measured entropy is at or below the target. */
+export function appliedEntropyCoef(config: TrainConfig, entropy: RunState['entropy']): number {
+  if (config.entropyTarget === undefined) return config.entropyCoef;
+  return entropy.last !== null && entropy.last <= config.entropyTarget ? entropy.coef : 0;
+}
+
+/** One controller update after a step that measured `measured` nats: c moves by delta towards the target, clipped. */
+export function adaptEntropyCoef(
+  entropy: RunState['entropy'],
+  measured: number | undefined,
+  config: Pick<TrainConfig, 'entropyTarget' | 'entropyCoefMin' | 'entropyCoefMax' | 'entropyCoefDelta'>,
+): RunState['entropy'] {
+  if (config.entropyTarget === undefined || measured === undefined || !Number.isFinite(measured)) return entropy;
+  const delta = config.entropyCoefDelta ?? 0.005;
+  const coef =
+    measured <= config.entropyTarget
+      ? Math.min(entropy.coef + delta, config.entropyCoefMax ?? 1)
+      : Math.max(entropy.coef - delta, config.entropyCoefMin ?? 0);
+  return { coef, last: measured };
 }
 
 /** PPO's adaptive rule: x1.5 when the divergence is above 1.5 x target, /1.5 when below target / 1.5. */
@@ -887,6 +949,7 @@ async function saveCheckpoint(
         step: state.step,
         weights,
         divergenceCoef: state.divergenceCoef,
+        entropy: state.entropy,
         side: state.side,
         adamStep: adam.step,
         consumed: meter.consumed,
@@ -985,6 +1048,7 @@ function restore(
   meter.charge(saved.consumed);
   state.step = saved.step;
   state.divergenceCoef = saved.divergenceCoef;
+  state.entropy = (saved as unknown as { entropy?: RunState['entropy'] }).entropy ?? state.entropy;
   state.side = saved.side;
   state.curve = saved.curve;
   state.initial = saved.initial;

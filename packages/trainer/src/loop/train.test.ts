@@ -7,7 +7,7 @@ import { initBackend } from '../backend/select-backend.js';
 import { plugin as trainerPlugin } from '../plugin.js';
 import { TINY, plugin as tinyPlugin } from '../test-support/tiny.js';
 import type { TrainResult } from './api.js';
-import { train } from './run-training.js';
+import { adaptEntropyCoef, appliedEntropyCoef, linearQuantile, train } from './run-training.js';
 
 beforeAll(async () => {
   await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
@@ -310,6 +310,42 @@ describe('schedules, divergence placement, adaptive coefficient and the critic',
     expect((await student({ teacher: teacherDir })).diagnostics.kl).toBeGreaterThan(0);
     await expect(student({ teacher: temp() })).rejects.toThrow(/teacher .*: cannot read .*checkpoint\.json/);
     await expect(student({ teacher: teacherDir, model: { dim: 8 } })).rejects.toThrow(/model\.dim is 16, this run's is 8/);
+  });
+
+  it("follows TRL's adaptive entropy coefficient trace (catalog.md C.1)", () => {
+    const config = { entropyCoef: 0, entropyTarget: 0.2, entropyCoefMin: 0, entropyCoefMax: 1, entropyCoefDelta: 0.005 } as never;
+    let state = { coef: 0, last: null as number | null };
+    const applied: number[] = [];
+    const coefs: number[] = [];
+    for (const measured of [0.5, 0.18, 0.15, 0.19, 0.25, 0.3]) {
+      applied.push(appliedEntropyCoef(config, state));
+      state = adaptEntropyCoef(state, measured, config);
+      coefs.push(state.coef);
+    }
+    expect(applied.map((v) => Number(v.toFixed(6)))).toEqual([0, 0, 0.005, 0.01, 0.015, 0]);
+    expect(coefs.map((v) => Number(v.toFixed(6)))).toEqual([0, 0.005, 0.01, 0.015, 0.01, 0.005]);
+    // the 80/20 threshold: the 0.8 quantile of ten entropies keeps only 3.0 and 4.0
+    expect(linearQuantile([0.1, 2, 0.5, 3, 0.05, 1.2, 0.3, 0.8, 4, 0.2], 0.8)).toBeCloseTo(2.2, 12);
+  });
+
+  it('trains with the adaptive entropy bonus and with top-entropy masking', async () => {
+    const run = (overrides: Record<string, unknown>) =>
+      train({
+        registry: tinyRegistry(),
+        method: 'reinforce-mean',
+        env: 'echo',
+        seed: 2,
+        budget: { episodes: 72 },
+        overrides: { ...TINY, ...overrides },
+        sft: 'none',
+      });
+    const adaptive = await run({ entropyTarget: 5 });
+    expect(adaptive.diagnostics.entropyCoef).toBeGreaterThan(0); // entropy stays below 5 nats: the bonus turns on
+    const plain = await run({});
+    const masked = await run({ topEntropyQuantile: 0.2 });
+    expect(Number.isFinite(masked.diagnostics.loss)).toBe(true);
+    expect(masked.diagnostics.loss).not.toBe(plain.diagnostics.loss);
+    await expect(run({ topEntropyQuantile: 2 })).rejects.toThrow(/topEntropyQuantile must be in \[0, 1\], got 2/);
   });
 
   it('trains a value head on the estimator returns', async () => {
