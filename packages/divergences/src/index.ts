@@ -2,6 +2,7 @@ import type { Plugin } from '@policy-lab/core';
 import { builtInDivergences } from './divergences.js';
 import { builtInLosses } from './losses.js';
 import { builtInMethods } from './methods.js';
+import { preferenceLosses } from './preference/index.js';
 
 export { aggregate, weighRows } from './aggregate.js';
 
@@ -46,6 +47,7 @@ export { builtInLosses, gopdLoss, gopdReward, opd, rapo, sft } from './losses.js
 export { builtInMethods } from './methods.js';
 export type { DpoOptions } from './pairwise.js';
 export { dpo } from './pairwise.js';
+export * from './preference/index.js';
 export type { DpoInputs, PairLogprobs, TokenDpoInputs, VpoInputs } from './preference.js';
 export { bald, dpoLoss, dpoMargin, tokenDpoLoss, tokenImplicitRewards, upoLoss, upoWeight, vpoLoss } from './preference.js';
 export type { Tensor, Tf } from './tensor-types.js';
@@ -55,6 +57,6 @@ export { stopGradient } from './tensor-types.js';
 export const plugin: Plugin = {
   name: '@policy-lab/divergences',
   divergences: builtInDivergences(),
-  losses: builtInLosses(),
+  losses: [...builtInLosses(), ...preferenceLosses()],
   methods: builtInMethods(),
 };
