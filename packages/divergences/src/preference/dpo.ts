@@ -394,6 +394,17 @@ const AOT_PAPER: PaperRef = {
   year: 2024,
 };
 
+/** What both AOT forms share: the paper, batch coupling and label smoothing. */
+function aotCommon() {
+  return {
+    paper: AOT_PAPER,
+    usesScores: false,
+    batchCoupled: true,
+    extraOptions: smoothing(0, 'label smoothing epsilon in [0, 0.5) (TRL label_smoothing, default 0)'),
+    validate: validateSmoothing(0, 0.5, 'in [0, 0.5)', true),
+  } as const;
+}
+
 /** aot: sort lp_w - lp_l and ref_w - ref_l separately over the batch, then a smoothed sigmoid. */
 export function dpoAot(options: DpoObjectiveOptions = {}): PairedPreferenceObjective {
   return buildDpo(
@@ -402,11 +413,7 @@ export function dpoAot(options: DpoObjectiveOptions = {}): PairedPreferenceObjec
       lossType: 'aot',
       summary:
         'AOT (paired): aligns the sorted policy log-ratio margins against the sorted reference margins over the batch (first-order stochastic dominance).',
-      paper: AOT_PAPER,
-      usesScores: false,
-      batchCoupled: true,
-      extraOptions: smoothing(0, 'label smoothing epsilon in [0, 0.5) (TRL label_smoothing, default 0)'),
-      validate: validateSmoothing(0, 0.5, 'in [0, 0.5)', true),
+      ...aotCommon(),
       math:
         '$d_k = lp(y_w) - lp(y_l)$, $d^{ref}_k = lp_{ref}(y_w) - lp_{ref}(y_l)$; $\\delta_k = d_{(k)} - d^{ref}_{(k)}$ (each sorted over the batch); ' +
         '$\\ell = -(1-\\varepsilon)\\log\\sigma(\\beta\\delta) - \\varepsilon\\log\\sigma(-\\beta\\delta)$. Batch size 1 is DPO.',
@@ -429,11 +436,7 @@ export function dpoAotUnpaired(options: DpoObjectiveOptions = {}): PairedPrefere
       lossType: 'aot_unpaired',
       summary:
         'AOT (unpaired): makes the distribution of chosen log-ratios dominate that of rejected ones, comparing them in sorted order over the batch.',
-      paper: AOT_PAPER,
-      usesScores: false,
-      batchCoupled: true,
-      extraOptions: smoothing(0, 'label smoothing epsilon in [0, 0.5) (TRL label_smoothing, default 0)'),
-      validate: validateSmoothing(0, 0.5, 'in [0, 0.5)', true),
+      ...aotCommon(),
       math:
         '$\\delta_k = c_{(k)} - r_{(k)}$ with $c$ and $r$ each sorted over the batch; ' +
         '$\\ell = -(1-\\varepsilon)\\log\\sigma(\\beta\\delta) - \\varepsilon\\log\\sigma(-\\beta\\delta)$. TRL renamed `aot_pair` to `aot_unpaired`.',
