@@ -28,8 +28,22 @@ const TINY = {
   signFlipEvery: 0,
 };
 
+/** A finished tiny run: the teacher of the distillation losses. */
+let teacherDir = '';
+
 beforeAll(async () => {
   await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
+  teacherDir = mkdtempSync(path.join(tmpdir(), 'teacher-'));
+  await train({
+    registry,
+    method: 'grpo',
+    env: 'countdown',
+    seed: 2,
+    budget: { episodes: 8 },
+    overrides: TINY,
+    sft: 'none',
+    outDir: teacherDir,
+  });
 });
 
 describe('every registered loss trains without NaN', () => {
@@ -41,32 +55,53 @@ describe('every registered loss trains without NaN', () => {
 
   it.each(losses.map((l) => [l.name, l] as const))('%s', async (name, loss) => {
     const env = registry.get('environments', 'countdown');
-    const preferences = loss.pairwise
-      ? {
-          file: 'countdown-pairs',
-          pairs: env.tasks('train', { seed: 1, count: 8 }).map((task) => {
-            const t = task as { numbers: number[]; solution: string };
-            return {
-              prompt: env.start(task, undefined as never).observation(),
-              chosen: t.solution,
-              rejected: t.numbers.join('+'),
-            };
-          }),
-        }
-      : undefined;
+    const preferences =
+      loss.pairwise || loss.unpaired
+        ? {
+            file: 'countdown-pairs',
+            pairs: env.tasks('train', { seed: 1, count: 8 }).map((task) => {
+              const t = task as { numbers: number[]; solution: string };
+              return {
+                prompt: env.start(task, undefined as never).observation(),
+                chosen: t.solution,
+                rejected: t.numbers.join('+'),
+              };
+            }),
+          }
+        : undefined;
     const result = await train({
       registry,
       method: 'grpo',
       env: 'countdown',
       seed: 1,
       budget: { episodes: 16 },
-      overrides: { ...TINY, loss: name },
+      overrides: { ...TINY, loss: name, ...(loss.needsTeacher ? { teacher: teacherDir } : {}) },
       sft: 'none',
       ...(preferences ? { preferences } : {}),
     });
     expect(result.steps).toBe(2);
     expect(Number.isFinite(result.diagnostics.loss)).toBe(true);
     expect(Number.isFinite(result.diagnostics.gradNorm)).toBe(true);
+  });
+
+  // Online, preference objectives train on pairs or labels drawn from the step's rollouts (and
+  // f-sft on the expert's demonstrations against them); a short SFT start makes rewards differ.
+  const preference = losses.filter((l) => l.pairwise || l.unpaired);
+  it.each(preference.map((l) => [l.name] as const))('%s online', async (name) => {
+    const result = await train({
+      registry,
+      method: 'grpo',
+      env: 'countdown',
+      seed: 3,
+      budget: { episodes: 16 },
+      overrides: { ...TINY, sftSteps: 20, loss: name },
+      sft: 'cache',
+      sftCacheDir: teacherDir + '-sft',
+    });
+    expect(result.steps).toBe(2);
+    const trained = (result.diagnostics.preferencePairs ?? 0) + (result.diagnostics.preferenceExamples ?? 0);
+    expect(trained).toBeGreaterThan(0);
+    expect(Number.isFinite(result.diagnostics.loss)).toBe(true);
   });
 });
 

@@ -249,6 +249,27 @@ export interface LossBatch<T = unknown> {
   aggregation: Aggregation;
   /** Constant divisor for `seq-mean-token-sum-norm` (verl: the max response length). */
   normLength: number;
+  /** Under the teacher of distillation, for losses with `needsTeacher` (G-OPD). */
+  teacherLogprobs?: T;
+  /**
+   * Which rollout each row belongs to and what that rollout earned, for losses with
+   * `needsRollouts` (DRPO: per-question positives and negatives). Rollout indices are local
+   * to this batch; the trainer keeps every group of such a loss inside one micro-batch.
+   */
+  rollouts?: RowRollouts;
+  /** Seeded per step and micro-batch, for losses that draw at random (Clip-Cov). */
+  rng?: Rng;
+}
+
+export interface RowRollouts {
+  /** [rows] index into `group` / `success` / `reward`. */
+  ofRow: readonly number[];
+  /** Per rollout: its group (prompt) id. */
+  group: readonly string[];
+  /** Per rollout: the environment's success verdict. */
+  success: readonly boolean[];
+  /** Per rollout: the weighted scalar reward. */
+  reward: readonly number[];
 }
 
 export interface LossResult<T = unknown> {
@@ -272,6 +293,45 @@ export interface PreferenceBatch<T = unknown> {
   /** Action tokens of each completion, [pairs] (length-normalised objectives: SimPO, IPO variants). */
   chosenLengths: T;
   rejectedLengths: T;
+  /**
+   * Summed log-probabilities of the tokens past the pair's shared length min(|y_w|, |y_l|)
+   * (LD-DPO's verbose tail), [pairs]; the reference's when the objective needs one.
+   */
+  chosenTailLogps?: T;
+  rejectedTailLogps?: T;
+  refChosenTailLogps?: T;
+  refRejectedTailLogps?: T;
+  /**
+   * WPO's aligned log-probability of each completion: the mean over its tokens of
+   * log pi(y_t) - log sum_v pi(v)^2, [pairs], no gradient.
+   */
+  chosenAlignedLogps?: T;
+  rejectedAlignedLogps?: T;
+  /**
+   * The token-level view (From r to Q*): per-row token log-probabilities [rows, T] with their
+   * mask, and [pairs, rows] 0/1 matrices that pick each pair's chosen and rejected rows.
+   */
+  tokens?: { logprobs: T; refLogprobs?: T; mask: T; chosenRows: T; rejectedRows: T };
+  /** Per pair, how reliable its label is, in [0, 1] (UPO); absent when every label is trusted. */
+  reliability?: T;
+  /** Dataset pairs ('offline') or pairs drawn from rollout groups ('online'). */
+  source?: 'offline' | 'online';
+}
+
+/**
+ * Single completions labelled desirable or undesirable (KTO), as [n] tensors of summed
+ * action log-probabilities. The trainer builds them from a JSONL dataset of
+ * `{prompt, completion, label}` (offline) or from rollouts above and below their group's
+ * mean reward (online).
+ */
+export interface UnpairedBatch<T = unknown> {
+  logps: T;
+  refLogps?: T;
+  desirable: readonly boolean[];
+  /** The KL anchor's inputs: example i's prompt with example i-1's completion, cyclically. */
+  klLogps?: T;
+  klRefLogps?: T;
+  lengths: T;
 }
 
 export interface PolicyLoss<TF = unknown, T = unknown> extends PluginMeta {
@@ -281,6 +341,20 @@ export interface PolicyLoss<TF = unknown, T = unknown> extends PluginMeta {
    * trains on pairs instead of advantage-weighted rows, and `loss` is not called.
    */
   pairwise?(batch: PreferenceBatch<T>, tf: TF): LossResult<T>;
+  /** Present on unpaired preference objectives (KTO): the loss on labelled completions. */
+  unpaired?(batch: UnpairedBatch<T>, tf: TF): LossResult<T>;
+  /** The loss reads `teacherLogprobs`: the run must name a teacher (`--set teacher=<run>`). */
+  needsTeacher?: boolean;
+  /** The loss reads `rollouts`: whole groups stay in one micro-batch. */
+  needsRollouts?: boolean;
+  /**
+   * Where online pairs come from: 'groups' (default: each group's best and worst rollout) or
+   * 'demonstrations' (the environment's expert demonstration as chosen against each rollout
+   * as rejected: the f-divergence SFT losses, whose two terms need data and policy samples).
+   */
+  pairsFrom?: 'groups' | 'demonstrations';
+  /** What `pairwise` needs besides summed log-probs: the token view, LD-DPO tails, WPO's aligned log-probs. */
+  pairNeeds?: { tokens?: boolean; tails?: boolean; aligned?: boolean; batchCoupled?: boolean };
   /**
    * The loss reads `refLogprobs` (or, for a preference objective, the reference's sequence
    * log-probabilities): the trainer then keeps a frozen reference (or the teacher).

@@ -27,6 +27,7 @@ export type {
   RewardShaper,
   RewardVector,
   Rollout,
+  RowRollouts,
   Sampler,
   ScoreRequest,
   ShapeContext,
@@ -34,6 +35,7 @@ export type {
   TaskSplitOptions,
   TrainConfig,
   Turn,
+  UnpairedBatch,
 } from './contracts.js';
 export { AGGREGATIONS, PLUGIN_KINDS } from './contracts.js';
 export {

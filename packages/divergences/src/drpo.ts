@@ -1,7 +1,8 @@
 /**
  * DRPO (Li et al. 2025, arXiv 2510.04474; methods.md 11): a discriminative, length-decoupled
  * loss over groups of rollouts with binary correctness. It needs group structure and
- * correctness per rollout, which a LossBatch does not carry: exported as functions.
+ * correctness per rollout: these functions take them explicitly; the registered loss 'drpo'
+ * (objectives.ts) reads them from LossBatch.rollouts.
  */
 import { RunError } from '@policy-lab/core';
 import { klEstimatorTensor } from './kl-estimators.js';

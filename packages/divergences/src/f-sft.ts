@@ -2,8 +2,8 @@
  * f-divergence SFT (Implicit Reward as the Bridge, methods.md 21, [inferred shape]): the
  * variational form D_f(P_data || pi_theta) = sup_T E_data[T] - E_{pi_theta}[f*(T)] with the
  * critic tied to the implicit reward, T = beta (log pi_theta - log pi_ref) clamped into
- * dom f*. Needs sequences from the data and samples from pi_theta: not a LossBatch, so a
- * function with explicit inputs.
+ * dom f*. Needs sequences from the data and samples from pi_theta: the registered loss
+ * 'f-sft' (objectives.ts) gets them as pairs of (demonstration, rollout).
  */
 import { RunError } from '@policy-lab/core';
 import type { Tensor, Tf } from './tensor-types.js';

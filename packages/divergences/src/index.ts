@@ -2,6 +2,7 @@ import type { Plugin } from '@policy-lab/core';
 import { builtInDivergences } from './divergences.js';
 import { builtInLosses } from './losses.js';
 import { builtInMethods } from './methods.js';
+import { objectiveLosses } from './objectives.js';
 import { preferenceLosses } from './preference/index.js';
 
 export { aggregate, weighRows } from './aggregate.js';
@@ -45,6 +46,8 @@ export { K3_CLAMP, KL_ESTIMATOR_NAMES, klEstimators, klEstimatorTensor, LOG_RATI
 export type { GopdLossInputs, RapoOptions, SftOptions, TensorLoss } from './losses.js';
 export { builtInLosses, gopdLoss, gopdReward, opd, rapo, sft } from './losses.js';
 export { builtInMethods } from './methods.js';
+export type { DrpoOptions, FSftOptions, GopdOptions, TokenDpoOptions, UpoOptions, VpoOptions } from './objectives.js';
+export { drpo, fSft, gopd, objectiveLosses, tokenDpo, upo, vpo } from './objectives.js';
 export type { DpoOptions } from './pairwise.js';
 export { dpo } from './pairwise.js';
 export * from './preference/index.js';
@@ -57,6 +60,6 @@ export { stopGradient } from './tensor-types.js';
 export const plugin: Plugin = {
   name: '@policy-lab/divergences',
   divergences: builtInDivergences(),
-  losses: [...builtInLosses(), ...preferenceLosses()],
+  losses: [...builtInLosses(), ...preferenceLosses(), ...objectiveLosses()],
   methods: builtInMethods(),
 };

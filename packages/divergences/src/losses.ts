@@ -77,7 +77,7 @@ export function sft(options: SftOptions = {}): TensorLoss {
       "SFT's KL-to-reference term is constant in $\\theta$ [paper], hence the remedy: learning rate $\\times$ `lrScale`.",
     unverified: [
       "The paper's learning-rate factor is not confirmed; lrScale defaults to 1 (no reduction); the trainer multiplies its learning rate by it (learningRateScale).",
-      'The f-divergence SFT losses need samples from pi_theta besides the data: exported as fDivergenceSftLoss (inferred shape, methods.md 21), not registered.',
+      "The f-divergence SFT losses are the registered loss 'f-sft' (expert demonstrations against the policy's samples).",
     ],
     loss(batch, tf): LossResult<Tensor> {
       const perToken = weighRows(tf.neg(batch.logprobs), batch.weights, tf);
@@ -140,7 +140,7 @@ export function opd(): TensorLoss {
     unverified: [
       'Per-token reward used directly as the advantage (no return-to-go, no baseline): our instantiation of OPD practice.',
       "refLogprobs are the teacher's when the run names one (--set teacher=<run folder>); without a teacher they are the frozen starting policy's, and OPD only holds the policy near its start.",
-      'G-OPD / ExOPD (lambda != 1) needs teacher and reference log-probs separately: exported as gopdLoss, not registered.',
+      "G-OPD / ExOPD (lambda != 1) is the registered loss 'gopd', which reads the teacher and the reference separately.",
     ],
     loss(batch, tf): LossResult<Tensor> {
       const teacher = needReference(batch, 'opd', 'the teacher');

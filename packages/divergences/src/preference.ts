@@ -1,6 +1,6 @@
 /**
- * Preference objectives that need chosen/rejected pairs, which a trainer `LossBatch` does
- * not carry: pure tensor functions with explicit inputs, not registered as losses.
+ * Tensor functions of the pair objectives with explicit inputs (DPO, token-level DPO, VPO,
+ * UPO); the registered losses in objectives.ts call them on the trainer's PreferenceBatch.
  * Sequence log-probabilities are sums of token log-probabilities, shape [pairs].
  */
 import { RunError } from '@policy-lab/core';

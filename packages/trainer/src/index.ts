@@ -16,9 +16,11 @@ export type { ThreadedWasmSetup } from './kernels/threaded-wasm.js';
 export { prepareThreadedWasm } from './kernels/threaded-wasm.js';
 export type { CurvePoint, EvalResult, TrainOptions, TrainProgress, TrainResult } from './loop/api.js';
 export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './loop/config.js';
-export type { PreferencePair } from './loop/preference.js';
-export { pairsFromGroups, parsePreferenceJsonl } from './loop/preference.js';
+export type { PreferencePair, UnpairedExample } from './loop/data.js';
+export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';
+export { pairsFromGroups } from './loop/preference.js';
 export { train } from './loop/run-training.js';
+export { labelledFromGroups, mismatchedRows, unpair } from './loop/unpaired.js';
 export { aggregate } from './losses/aggregate.js';
 export type {
   CispoOptions,

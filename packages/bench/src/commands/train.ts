@@ -1,5 +1,5 @@
 import { parseBudget, UsageError } from '@policy-lab/core';
-import type { PreferencePair } from '@policy-lab/trainer';
+import type { PreferencePair, UnpairedExample } from '@policy-lab/trainer';
 import { type Command, Option } from 'commander';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
@@ -18,7 +18,7 @@ export function parseSeed(text: string, flag = '--seed'): number {
 async function dataOption(
   data: string,
   overrides: Record<string, unknown>,
-): Promise<{ file: string; pairs: PreferencePair[] } | undefined> {
+): Promise<{ file: string; pairs?: PreferencePair[]; examples?: UnpairedExample[] } | undefined> {
   const { readFileSync, statSync } = await import('node:fs');
   let isDirectory: boolean;
   try {
@@ -30,8 +30,8 @@ async function dataOption(
     overrides.envOptions = { ...((overrides.envOptions as Record<string, unknown>) ?? {}), data };
     return undefined;
   }
-  const { parsePreferenceJsonl } = await import('@policy-lab/trainer');
-  return { file: data, pairs: parsePreferenceJsonl(readFileSync(data, 'utf8'), data) };
+  const { parsePreferenceData } = await import('@policy-lab/trainer');
+  return parsePreferenceData(readFileSync(data, 'utf8'), data);
 }
 
 export function register(program: Command, io: Io): void {
@@ -52,11 +52,11 @@ export function register(program: Command, io: Io): void {
     .option('--require-hardware-gpu', 'with --backend webgpu: refuse a software (CPU) adapter')
     .option(
       '--data <path>',
-      "a preference dataset (file.jsonl of prompt/chosen/rejected) for preference objectives, or a data folder for the environment (translate's dictionary.tsv + corpus.tsv)",
+      "a preference dataset for preference objectives (file.jsonl: {prompt, chosen, rejected} pairs, or {prompt, completion, label} for KTO), or a data folder for the environment (translate's dictionary.tsv + corpus.tsv)",
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume\n  bench train dpo --env countdown --data prefs.jsonl\n  bench train grpo --env translate --data ./my-corpus',
+      '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume\n  bench train dpo --env countdown --data prefs.jsonl\n  bench train grpo --env countdown --set loss=kto --data labelled.jsonl\n  bench train grpo --env countdown --set loss=gopd --set teacher=runs/a\n  bench train grpo --env translate --data ./my-corpus',
     )
     .action(async function (
       this: Command,

@@ -74,6 +74,12 @@ export interface PreferenceNeeds {
   klAnchor?: boolean;
   /** The loss couples the pairs of a batch (AOT sorts them): results depend on batch composition. */
   batchCoupled?: boolean;
+  /** LD-DPO: the log-probabilities of the tokens past each pair's shared length. */
+  tails?: boolean;
+  /** WPO: the aligned mean log-probabilities of both responses. */
+  aligned?: boolean;
+  /** The token-level view (per-row token log-probabilities and the pair selectors). */
+  tokens?: boolean;
 }
 
 interface PreferenceObjectiveBase {

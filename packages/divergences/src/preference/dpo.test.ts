@@ -420,3 +420,61 @@ describe('options and contract', () => {
     }
   });
 });
+
+describe("TRL's ld_alpha (LD-DPO) and use_weighting (WPO)", () => {
+  const base = {
+    chosenLogps: tf.tensor1d([-10, -4]),
+    rejectedLogps: tf.tensor1d([-12, -9]),
+    refChosenLogps: tf.tensor1d([-11, -5]),
+    refRejectedLogps: tf.tensor1d([-11.5, -8]),
+    chosenLengths: tf.tensor1d([5, 2]),
+    rejectedLengths: tf.tensor1d([10, 6]),
+  };
+  const tails = {
+    chosenTailLogps: tf.tensor1d([0, 0]),
+    rejectedTailLogps: tf.tensor1d([-6, -5]),
+    refChosenTailLogps: tf.tensor1d([0, 0]),
+    refRejectedTailLogps: tf.tensor1d([-5, -4.5]),
+  };
+  const sigmoidLoss = (c: number[], r: number[], rc: number[], rr: number[], beta = 0.1) =>
+    c.reduce((sum, _, i) => {
+      const margin = beta * ((c[i] as number) - (rc[i] as number) - ((r[i] as number) - (rr[i] as number)));
+      return sum + Math.log1p(Math.exp(-margin));
+    }, 0) / c.length;
+
+  it('ldAlpha = 1 (default) changes nothing; ldAlpha = 0.5 keeps half of the longer side past the shared length', () => {
+    const plain = scalar(dpoSigmoid().loss({ ...base, ...tails }, tf).loss);
+    expect(plain).toBeCloseTo(sigmoidLoss([-10, -4], [-12, -9], [-11, -5], [-11.5, -8]), 5);
+    const ld = dpoSigmoid({ ldAlpha: 0.5 });
+    expect(ld.needs.tails).toBe(true);
+    // rejected: -12 - 0.5(-6) = -9, -9 - 0.5(-5) = -6.5; reference -11.5 + 2.5 = -9, -8 + 2.25 = -5.75
+    expect(scalar(ld.loss({ ...base, ...tails }, tf).loss)).toBeCloseTo(
+      sigmoidLoss([-10, -4], [-9, -6.5], [-11, -5], [-9, -5.75]),
+      5,
+    );
+    expect(() => ld.loss(base, tf)).toThrow(/ldAlpha needs the tails/);
+    expect(() => dpoSigmoid({ ldAlpha: 2 })).toThrow(/ldAlpha/);
+  });
+
+  it('useWeighting multiplies each pair by min(1, exp(aligned_w + aligned_l)), then the plain mean', () => {
+    const aligned = { chosenAlignedLogps: tf.tensor1d([-0.2, 0.3]), rejectedAlignedLogps: tf.tensor1d([-0.5, 0.4]) };
+    const wpo = dpoHinge({ useWeighting: true });
+    expect(wpo.needs.aligned).toBe(true);
+    const weights = [Math.exp(-0.7), 1];
+    const hinge = [0, 1].map((i) => {
+      const delta = [-10 + 11 - (-12 + 11.5), -4 + 5 - (-9 + 8)][i] as number;
+      return Math.max(0, 1 - 0.1 * delta);
+    });
+    expect(scalar(wpo.loss({ ...base, ...aligned }, tf).loss)).toBeCloseTo(
+      ((weights[0] as number) * (hinge[0] as number) + (weights[1] as number) * (hinge[1] as number)) / 2,
+      5,
+    );
+    // the sigmoid fast path takes the same weighted mean
+    const sig = scalar(dpoSigmoid({ useWeighting: true }).loss({ ...base, ...aligned }, tf).loss);
+    const perPair = [0, 1].map((i) =>
+      sigmoidLoss([[-10, -4][i] as number], [[-12, -9][i] as number], [[-11, -5][i] as number], [[-11.5, -8][i] as number]),
+    );
+    expect(sig).toBeCloseTo(((weights[0] as number) * (perPair[0] as number) + (perPair[1] as number)) / 2, 5);
+    expect(() => wpo.loss(base, tf)).toThrow(/useWeighting needs the aligned/);
+  });
+});

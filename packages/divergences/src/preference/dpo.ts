@@ -37,6 +37,10 @@ export interface DpoObjectiveOptions {
   labelSmoothing?: number;
   /** tau of DiscoPOP's modulation. */
   tau?: number;
+  /** LD-DPO: weight of the tokens past the pair's shared length (1 = off). */
+  ldAlpha?: number;
+  /** WPO: weigh each pair by min(1, exp of both responses' mean aligned log-probability). */
+  useWeighting?: boolean;
 }
 
 type Resolved = DpoObjectiveOptions & { beta: number };
@@ -93,6 +97,19 @@ const DIVERGENCE_OPTIONS: Record<string, OptionSpec> = {
     doc: 'alpha of the alpha-divergence score e^{(alpha-1) logratio}/(alpha-1), in (0, 1) (TRL default 0.5)',
   },
 };
+/** TRL's `ld_alpha` and `use_weighting`, which apply to every loss type with a reference. */
+const LENGTH_AND_WEIGHTING_OPTIONS: Record<string, OptionSpec> = {
+  ldAlpha: {
+    type: 'number',
+    default: 1,
+    doc: "LD-DPO (TRL ld_alpha): summed log-prob = shared-length part + ldAlpha x the longer response's tail; in [0, 1], 1 = off",
+  },
+  useWeighting: {
+    type: 'boolean',
+    default: false,
+    doc: "WPO (TRL use_weighting): multiply each pair's loss by min(1, exp(aligned_w + aligned_l)), aligned = mean of log pi(y_t) - log sum_v pi(v)^2",
+  },
+};
 const smoothing = (defaultValue: number, doc: string): Record<string, OptionSpec> => ({
   labelSmoothing: { type: 'number', default: defaultValue, doc },
 });
@@ -136,10 +153,14 @@ function buildDpo(spec: DpoSpec, options: DpoObjectiveOptions): PairedPreference
     beta: BETA_OPTION,
     ...(spec.referenceFreeAlways ? {} : { referenceFree: REFERENCE_FREE_OPTION }),
     ...(spec.usesScores ? DIVERGENCE_OPTIONS : {}),
+    ...(spec.referenceFreeAlways ? {} : LENGTH_AND_WEIGHTING_OPTIONS),
     ...spec.extraOptions,
   };
   const resolved = resolveDpo(spec.name, specs, options);
   checkBeta(spec.name, resolved.beta);
+  const ldAlpha = resolved.ldAlpha ?? 1;
+  check(spec.name, 'ldAlpha', ldAlpha, ldAlpha >= 0 && ldAlpha <= 1, 'in [0, 1]');
+  const useWeighting = resolved.useWeighting === true;
   if (spec.usesScores) {
     const alpha = resolved.alphaDivergence ?? 0.5;
     check(spec.name, 'alphaDivergence', alpha, alpha > 0 && alpha < 1, 'in (0, 1)');
@@ -157,16 +178,29 @@ function buildDpo(spec: DpoSpec, options: DpoObjectiveOptions): PairedPreference
     resolved,
     math: spec.math,
     needsReference,
-    needs: { reference: needsReference, lengths: spec.needsLengths ?? false, batchCoupled: spec.batchCoupled ?? false },
+    needs: {
+      reference: needsReference,
+      lengths: spec.needsLengths ?? false,
+      batchCoupled: spec.batchCoupled ?? false,
+      tails: ldAlpha !== 1,
+      aligned: useWeighting,
+    },
     unverified: [...(spec.unverified ?? []), CATALOG_NOTE],
-    loss(batch, tf) {
+    loss(given, tf) {
+      const batch = ldAlpha === 1 ? given : downweightTails(given, ldAlpha, needsReference, spec.name, tf);
       const refs = needsReference
         ? referenceLogps(batch, spec.name)
         : { refChosen: tf.zerosLike(batch.chosenLogps), refRejected: tf.zerosLike(batch.rejectedLogps) };
       const chosen = tf.sub(batch.chosenLogps, refs.refChosen);
       const rejected = tf.sub(batch.rejectedLogps, refs.refRejected);
       const delta = tf.sub(score(chosen, resolved, tf), score(rejected, resolved, tf));
-      const loss = spec.loss({ chosen, rejected, delta, ...refs, batch }, resolved, tf);
+      pairWeights = useWeighting ? wpoWeights(batch, spec.name, tf) : undefined;
+      let loss: Tensor;
+      try {
+        loss = spec.loss({ chosen, rejected, delta, ...refs, batch }, resolved, tf);
+      } finally {
+        pairWeights = undefined;
+      }
       // TRL's rewards are beta x the plain log-ratios whatever the divergence.
       const metrics = pairMetrics(tf.mul(resolved.beta, chosen), tf.mul(resolved.beta, rejected), tf);
       return { loss, metrics: { ...metrics } };
@@ -179,7 +213,44 @@ function resolveDpo(owner: string, specs: Record<string, OptionSpec>, options: D
   return resolveOptions<Resolved>(owner, specs, { ...options });
 }
 
-const mean = (perPair: Tensor, tf: Tf): Tensor => tf.mean(perPair);
+/**
+ * WPO's per-pair weights while one loss is being computed (set and cleared synchronously
+ * around `spec.loss`, so every loss type's mean picks them up without a new signature).
+ */
+let pairWeights: Tensor | undefined;
+
+/** The mean over pairs, weighted by WPO's weights when they are on (TRL: losses x policy_weights, then the mean). */
+const mean = (perPair: Tensor, tf: Tf): Tensor => tf.mean(pairWeights ? tf.mul(perPair, pairWeights) : perPair);
+
+/** LD-DPO: lp <- lp - (1 - alpha) x tail, on the policy and on the reference (TRL's concatenated forward does both). */
+function downweightTails(batch: PreferenceBatch, alpha: number, withReference: boolean, owner: string, tf: Tf): PreferenceBatch {
+  const { chosenTailLogps, rejectedTailLogps, refChosenTailLogps, refRejectedTailLogps } = batch;
+  if (!chosenTailLogps || !rejectedTailLogps || (withReference && (!refChosenTailLogps || !refRejectedTailLogps)))
+    throw new UsageError(
+      `${owner}: ldAlpha needs the tails' log-probabilities (the trainer supplies them when needs.tails is set)`,
+    );
+  const cut = (total: Tensor, tail: Tensor) => tf.sub(total, tf.mul(1 - alpha, tail));
+  return {
+    ...batch,
+    chosenLogps: cut(batch.chosenLogps, chosenTailLogps),
+    rejectedLogps: cut(batch.rejectedLogps, rejectedTailLogps),
+    ...(withReference && batch.refChosenLogps && batch.refRejectedLogps
+      ? {
+          refChosenLogps: cut(batch.refChosenLogps, refChosenTailLogps as Tensor),
+          refRejectedLogps: cut(batch.refRejectedLogps, refRejectedTailLogps as Tensor),
+        }
+      : {}),
+  };
+}
+
+/** WPO: min(1, exp(aligned_w + aligned_l)) per pair, no gradient (the trainer computes aligned without one). */
+function wpoWeights(batch: PreferenceBatch, owner: string, tf: Tf): Tensor {
+  if (!batch.chosenAlignedLogps || !batch.rejectedAlignedLogps)
+    throw new UsageError(
+      `${owner}: useWeighting needs the aligned log-probabilities (the trainer supplies them when needs.aligned is set)`,
+    );
+  return tf.minimum(tf.exp(tf.add(batch.chosenAlignedLogps, batch.rejectedAlignedLogps)), 1);
+}
 
 // ---------------------------------------------------------------------------------------
 // The loss types
@@ -201,8 +272,9 @@ export function dpoSigmoid(options: DpoObjectiveOptions = {}): PairedPreferenceO
       validate: validateSmoothing(0, 0.5, 'in [0, 0.5)', true),
       loss({ delta, refChosen, refRejected, batch }, resolved, tf) {
         const epsilon = resolved.labelSmoothing ?? 0;
-        if ((resolved.divergence ?? 'reverse-kl') === 'reverse-kl' && epsilon === 0) {
-          // The plain case is exactly the package's dpoLoss.
+        // The plain case is exactly the package's dpoLoss (which divides by the weights' sum, so
+        // WPO, whose TRL form is the plain mean of weighted losses, takes the general path).
+        if ((resolved.divergence ?? 'reverse-kl') === 'reverse-kl' && epsilon === 0 && !pairWeights) {
           const inputs = {
             policyChosen: batch.chosenLogps,
             policyRejected: batch.rejectedLogps,

@@ -74,7 +74,52 @@ describe('asPairwiseLoss', () => {
     expect(loss.configure?.({ beta: 0.3 }).resolved).toMatchObject({ beta: 0.3 });
     const names = preferenceLosses().map((entry) => entry.name);
     expect(names).toContain('kto-pair');
-    expect(names).not.toContain('kto');
+    expect(names).toContain('kto');
+  });
+});
+
+describe('asUnpairedLoss', () => {
+  const lossNamed = (name: string) => preferenceLosses().find((entry) => entry.name === name);
+
+  it("registers KTO on labelled completions: catalog.md D's example through the trainer's batch (z0 from mismatched pairs)", () => {
+    const loss = lossNamed('kto');
+    expect(loss?.unpaired).toBeDefined();
+    expect(loss?.pairwise).toBeUndefined();
+    // z = [1.0, -0.2, 0.4] (summed log-ratios), labels desirable, desirable, undesirable;
+    // the mismatched completions' log-ratios average 0.3 = z0.
+    const result = loss?.unpaired?.(
+      {
+        logps: tf.tensor1d([-9, -10.2, -9.6]),
+        refLogps: tf.tensor1d([-10, -10, -10]),
+        desirable: [true, true, false],
+        klLogps: tf.tensor1d([-5, -5.1, -4.7]),
+        klRefLogps: tf.tensor1d([-5.3, -5.3, -5.1]),
+        lengths: tf.tensor1d([3, 3, 3]),
+      },
+      tf,
+    );
+    expect(scalar(result?.loss as tf.Tensor)).toBeCloseTo(0.4992, 4);
+    expect(() => loss?.loss({} as LossBatch<tf.Tensor>, tf)).toThrow(/unpaired preference objective/);
+  });
+
+  it('apo-zero-unpaired needs no anchor (0.4967) and a batch of one has none', () => {
+    const loss = lossNamed('kto-apo-zero-unpaired');
+    const result = loss?.unpaired?.(
+      {
+        logps: tf.tensor1d([-9, -10.2, -9.6]),
+        refLogps: tf.tensor1d([-10, -10, -10]),
+        desirable: [true, true, false],
+        lengths: tf.tensor1d([3, 3, 3]),
+      },
+      tf,
+    );
+    expect(scalar(result?.loss as tf.Tensor)).toBeCloseTo(0.4967, 4);
+    const single = lossNamed('kto')?.unpaired?.(
+      { logps: tf.tensor1d([-9]), refLogps: tf.tensor1d([-10]), desirable: [true], lengths: tf.tensor1d([3]) },
+      tf,
+    );
+    // z0 = 0: 1 - sigma(0.1 x 1)
+    expect(scalar(single?.loss as tf.Tensor)).toBeCloseTo(1 - 1 / (1 + Math.exp(-0.1)), 6);
   });
 });
 

@@ -3,7 +3,7 @@
  * `train()` in loop/run-training.ts implements it.
  */
 import type { BudgetConsumption, BudgetLimit, Registry, TrainConfig } from '@policy-lab/core';
-import type { PreferencePair } from './preference.js';
+import type { PreferencePair, UnpairedExample } from './data.js';
 
 export interface TrainOptions {
   registry: Registry;
@@ -23,11 +23,13 @@ export interface TrainOptions {
   sft?: 'cache' | 'none';
   sftCacheDir?: string;
   /**
-   * Offline preference training: pairs from a JSONL dataset (`bench train --data file.jsonl`);
-   * the Method's loss must be a preference objective. Each step draws
-   * tasksPerStep x groupSize / 2 pairs and charges 2 episodes per pair.
+   * Offline preference training from a JSONL dataset (`bench train --data file.jsonl`): pairs
+   * `{prompt, chosen, rejected}` for a paired objective (DPO and relatives; each step draws
+   * tasksPerStep x groupSize / 2 pairs and charges 2 episodes per pair), or labelled examples
+   * `{prompt, completion, label}` for an unpaired one (KTO; tasksPerStep x groupSize examples,
+   * 1 episode each). A paired dataset given to an unpaired objective is unpaired as TRL does.
    */
-  preferences?: { file: string; pairs: readonly PreferencePair[] };
+  preferences?: { file: string; pairs?: readonly PreferencePair[]; examples?: readonly UnpairedExample[] };
   /** Called after every step and evaluation (progress bars). */
   onProgress?(progress: TrainProgress): void;
 }

@@ -15,9 +15,22 @@ export interface TrainingRow {
   weight: number;
   /** Critic target of this turn, when the estimator gives returns. */
   target?: number;
+  /** The rollout this row belongs to (losses that read `LossBatch.rollouts`). */
+  owner?: RowOwner;
 }
 
-export function rowsFromRollouts(groups: readonly (readonly Rollout[])[], advantages: Advantages): TrainingRow[] {
+export interface RowOwner {
+  id: string;
+  group: string;
+  success: boolean;
+  reward: number;
+}
+
+export function rowsFromRollouts(
+  groups: readonly (readonly Rollout[])[],
+  advantages: Advantages,
+  scalar?: (reward: Rollout['reward']) => number,
+): TrainingRow[] {
   const rows: TrainingRow[] = [];
   groups.forEach((group, g) =>
     group.forEach((rollout, i) => {
@@ -32,11 +45,28 @@ export function rowsFromRollouts(groups: readonly (readonly Rollout[])[], advant
           advantage: advantages.turns?.[g]?.[i]?.[t] ?? (advantages.rollout[g]?.[i] as number),
           weight,
           ...(advantages.returns?.[g]?.[i]?.[t] !== undefined ? { target: advantages.returns[g]?.[i]?.[t] as number } : {}),
+          ...(scalar
+            ? { owner: { id: rollout.id, group: rollout.groupId, success: rollout.success, reward: scalar(rollout.reward) } }
+            : {}),
         });
       });
     }),
   );
   return rows;
+}
+
+/**
+ * Floats of one micro-batch's attention scores (rows x heads x T x T) the trainer aims for:
+ * 8M (32 MB a layer). Long-context environments (webshop, translate: T = 512) would otherwise
+ * run tfjs-wasm out of heap, which shows as a wasm trap ("table index is out of bounds",
+ * "null function"), not as an out-of-memory error.
+ */
+export const ATTENTION_FLOATS = 8 * 1024 * 1024;
+
+/** Rows per micro-batch: at most `cap`, fewer when the longest row's attention would exceed ATTENTION_FLOATS. */
+export function microBatchSize(rows: readonly TrainingRow[], heads: number, cap: number): number {
+  const T = Math.max(1, ...rows.map((r) => r.tokens.length - 1));
+  return Math.max(1, Math.min(cap, Math.floor(ATTENTION_FLOATS / (Math.max(1, heads) * T * T))));
 }
 
 export interface BatchTensors {

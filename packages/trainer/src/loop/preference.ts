@@ -8,14 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Adam } from '../optim/adam.js';
 import { clipByGlobalNorm } from '../optim/adam.js';
 import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
-import { disposeBatch, type TrainingRow, toTensors } from './batch.js';
+import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
+import type { PreferencePair, UnpairedExample } from './data.js';
 import { promptFor } from './rollouts.js';
-
-export interface PreferencePair {
-  prompt: string;
-  chosen: string;
-  rejected: string;
-}
 
 /** One completion as training rows (one per turn); its log-probability is the sum over them. */
 export type Completion = readonly TrainingRow[];
@@ -23,46 +18,24 @@ export type Completion = readonly TrainingRow[];
 export interface TokenPair {
   chosen: Completion;
   rejected: Completion;
+  /** How reliable the pair's label is, in [0, 1] (UPO); absent = trusted. */
+  reliability?: number;
 }
 
 type Tf = typeof tf;
 
-/**
- * Reads a JSONL preference dataset: one `{"prompt", "chosen", "rejected"}` object per line
- * (blank lines skipped). Errors name the file, the line and what is wrong with it.
- */
-export function parsePreferenceJsonl(text: string, file: string): PreferencePair[] {
-  const pairs: PreferencePair[] = [];
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return;
-    const where = `${file}:${i + 1}`;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch (error) {
-      throw new UsageError(`${where}: not valid JSON (${(error as Error).message})`);
-    }
-    if (typeof record !== 'object' || record === null || Array.isArray(record))
-      throw new UsageError(`${where}: expected an object with prompt, chosen and rejected`);
-    const fields = record as Record<string, unknown>;
-    for (const key of ['prompt', 'chosen', 'rejected'] as const) {
-      if (!(key in fields)) throw new UsageError(`${where}: missing field '${key}'`);
-      if (typeof fields[key] !== 'string')
-        throw new UsageError(`${where}: field '${key}' must be a string, got ${JSON.stringify(fields[key])}`);
-    }
-    if ((fields.chosen as string).length === 0 || (fields.rejected as string).length === 0)
-      throw new UsageError(`${where}: chosen and rejected must not be empty`);
-    pairs.push({ prompt: fields.prompt as string, chosen: fields.chosen as string, rejected: fields.rejected as string });
-  });
-  if (pairs.length === 0) throw new UsageError(`${file}: no preference pairs`);
-  return pairs;
-}
-
 /** Checks that every character of the dataset is one the tokenizer knows, naming the first that is not. */
-export function checkAlphabet(pairs: readonly PreferencePair[], tokenizer: CharTokenizer, file: string, env: string): void {
-  pairs.forEach((pair, i) => {
-    for (const key of ['prompt', 'chosen', 'rejected'] as const) {
-      for (const ch of pair[key]) {
+export function checkAlphabet(
+  records: readonly (PreferencePair | UnpairedExample)[],
+  tokenizer: CharTokenizer,
+  file: string,
+  env: string,
+): void {
+  records.forEach((record, i) => {
+    const fields = record as unknown as Record<string, unknown>;
+    for (const key of ['prompt', 'chosen', 'rejected', 'completion'] as const) {
+      if (typeof fields[key] !== 'string') continue;
+      for (const ch of fields[key] as string) {
         if (!tokenizer.has(ch))
           throw new UsageError(
             `${file}: record ${i + 1}, field '${key}': character ${JSON.stringify(ch)} is not in environment '${env}''s alphabet`,
@@ -80,11 +53,15 @@ export function pairRows(pair: PreferencePair, tokenizer: CharTokenizer, config:
     const action = [...tokenizer.encode(text), EOS].slice(0, config.maxNewTokens);
     return { tokens: [...prompt, ...action], actionStart: prompt.length, oldLogprobs: [], advantage: 0, weight: 1 };
   };
-  return { chosen: [row(pair.chosen)], rejected: [row(pair.rejected)] };
+  return {
+    chosen: [row(pair.chosen)],
+    rejected: [row(pair.rejected)],
+    ...(pair.reliability !== undefined ? { reliability: pair.reliability } : {}),
+  };
 }
 
 /** A rollout's turns as rows (turns without action tokens are skipped). */
-function rolloutRows(rollout: Rollout): TrainingRow[] {
+export function rolloutRows(rollout: Rollout): TrainingRow[] {
   return rollout.turns
     .filter((t) => t.actionTokens.length > 0)
     .map((t) => ({
@@ -120,6 +97,29 @@ export function pairsFromGroups(groups: readonly (readonly Rollout[])[], scalar:
   return pairs;
 }
 
+/**
+ * Online pairs against the expert: for each group, the environment's demonstration of its
+ * task (chosen) against every rollout of the group (rejected). Groups without a
+ * demonstration give none.
+ */
+export function pairsFromDemonstrations(
+  groups: readonly (readonly Rollout[])[],
+  demonstration: (groupId: string) => Completion,
+): TokenPair[] {
+  const pairs: TokenPair[] = [];
+  for (const group of groups) {
+    const first = group[0];
+    if (!first) continue;
+    const chosen = demonstration(first.groupId);
+    if (chosen.length === 0) continue;
+    for (const rollout of group) {
+      const rejected = rolloutRows(rollout);
+      if (rejected.length > 0) pairs.push({ chosen, rejected });
+    }
+  }
+  return pairs;
+}
+
 /** [pairs, rows] 0/1 matrix that sums each completion's rows. */
 function selector(pairs: readonly TokenPair[], side: 'chosen' | 'rejected', rowCount: number): tf.Tensor2D {
   const matrix = new Float32Array(pairs.length * rowCount);
@@ -139,10 +139,45 @@ function tokenCount(completion: Completion): number {
 }
 
 interface Scorer {
-  score(inputs: tf.Tensor2D, targets: tf.Tensor2D): { logprobs: tf.Tensor };
+  score(
+    inputs: tf.Tensor2D,
+    targets: tf.Tensor2D,
+    options?: { squaredMass?: boolean },
+  ): { logprobs: tf.Tensor; logSquaredMass?: tf.Tensor };
 }
 
-/** One optimizer update on a minibatch of pairs; returns its metrics. */
+/**
+ * [rows, T] 0/1 mask of the action tokens past each pair's shared length min(|y_w|, |y_l|),
+ * counting a completion's tokens across its rows in order (LD-DPO's verbose tail). The
+ * layout is toTensors': position t predicts token t + 1.
+ */
+export function tailMask(pairs: readonly TokenPair[], T: number): tf.Tensor2D {
+  const rows = pairs.flatMap((p) => [...p.chosen, ...p.rejected]);
+  const out = new Float32Array(rows.length * T);
+  let r = 0;
+  for (const pair of pairs) {
+    const shared = Math.min(tokenCount(pair.chosen), tokenCount(pair.rejected));
+    for (const completion of [pair.chosen, pair.rejected]) {
+      let offset = 0;
+      for (const row of completion) {
+        for (let t = 0; t < row.tokens.length - 1; t++) {
+          const position = t + 1 - row.actionStart;
+          if (position >= 0 && offset + position >= shared) out[r * T + t] = 1;
+        }
+        offset += row.tokens.length - row.actionStart;
+        r += 1;
+      }
+    }
+  }
+  return tf.tensor2d(out, [rows.length, T]);
+}
+
+/**
+ * One optimizer update on a minibatch of pairs; returns its metrics. Long multi-turn pairs
+ * are scored in chunks of pairs whose gradients add up (each chunk's loss weighted by its
+ * share of the pairs: the objectives are means over pairs), except for objectives that couple
+ * the pairs of a batch (AOT sorts them), which see the whole minibatch.
+ */
 export async function optimizePairs(
   pairs: readonly TokenPair[],
   loss: PolicyLoss<Tf, tf.Tensor>,
@@ -151,64 +186,191 @@ export async function optimizePairs(
   optimizer: Adam,
   learningRate: number,
   config: TrainConfig,
+  source: 'offline' | 'online' = 'online',
 ): Promise<Record<string, number>> {
   if (!loss.pairwise) throw new RunError(`loss '${loss.name}' is not a preference objective`);
   if (loss.needsReference && !reference) throw new RunError(`loss '${loss.name}' needs the reference policy`);
+  const chunks = loss.pairNeeds?.batchCoupled
+    ? [pairs]
+    : chunksOf(pairs, (p) => [...p.chosen, ...p.rejected], config.model.heads, config.microBatchRows ?? 64);
+  const out = await accumulateAndApply(
+    chunks,
+    pairs.length,
+    (chunk, share) => pairGradients(chunk, loss, policy, reference, source, share),
+    optimizer,
+    learningRate,
+    config,
+  );
+  return { ...out, pairs: pairs.length };
+}
+
+export interface ChunkGradients {
+  grads: tf.Tensor[];
+  /** The loss (already weighted by the chunk's share) and unweighted metrics, as scalars. */
+  scalars: Record<string, tf.Scalar>;
+  trainedTokens: number;
+}
+
+/**
+ * One optimizer update from chunks of items: gradients summed over the chunks (each chunk's
+ * loss weighted by its share of the items), clipped by global norm and applied; metrics averaged
+ * with the same shares. Non-finite numbers are an error.
+ */
+export async function accumulateAndApply<T>(
+  chunks: readonly (readonly T[])[],
+  total: number,
+  gradientsOf: (chunk: readonly T[], share: number) => ChunkGradients,
+  optimizer: Adam,
+  learningRate: number,
+  config: TrainConfig,
+): Promise<Record<string, number>> {
+  let gradSums: tf.Tensor[] | undefined;
+  const sums: Record<string, number> = {};
+  let trainedTokens = 0;
+  for (const chunk of chunks) {
+    const share = chunk.length / total;
+    const result = gradientsOf(chunk, share);
+    if (gradSums) {
+      const previous = gradSums;
+      gradSums = previous.map((g, i) => tf.add(g, result.grads[i] as tf.Tensor));
+      tf.dispose([...previous, ...result.grads]);
+    } else gradSums = result.grads;
+    for (const [key, scalar] of Object.entries(result.scalars)) {
+      const [v] = await scalar.data();
+      sums[key] = (sums[key] ?? 0) + (key === 'loss' ? (v as number) : (v as number) * share);
+      scalar.dispose();
+    }
+    trainedTokens += result.trainedTokens;
+  }
+  const { clipped, norm } = clipByGlobalNorm(gradSums ?? [], config.gradClip);
+  optimizer.apply(clipped, learningRate);
+  const out: Record<string, number> = { ...sums, gradNorm: (await norm.data())[0] as number, trainedTokens };
+  tf.dispose([norm, ...clipped, ...(gradSums ?? [])]);
+  for (const [key, v] of Object.entries(out))
+    if (!Number.isFinite(v)) throw new RunError(`preference step produced a non-finite ${key} (${v}); lower the learning rate`);
+  return out;
+}
+
+/**
+ * Consecutive chunks of items whose rows stay within one micro-batch (batch.ts
+ * `microBatchSize`); an item larger than that is a chunk of its own.
+ */
+export function chunksOf<T>(items: readonly T[], rowsOf: (item: T) => readonly TrainingRow[], heads: number, cap: number): T[][] {
+  const size = microBatchSize(items.flatMap(rowsOf), heads, cap);
+  const out: T[][] = [];
+  let current: T[] = [];
+  let count = 0;
+  for (const item of items) {
+    const n = rowsOf(item).length;
+    if (current.length > 0 && count + n > size) {
+      out.push(current);
+      current = [];
+      count = 0;
+    }
+    current.push(item);
+    count += n;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** Gradients of one chunk of pairs (its loss weighted by `share`) and its metrics as scalars. */
+function pairGradients(
+  pairs: readonly TokenPair[],
+  loss: PolicyLoss<Tf, tf.Tensor>,
+  policy: Scorer & { variables: tf.Variable[] },
+  reference: Scorer | undefined,
+  source: 'offline' | 'online',
+  share: number,
+): ChunkGradients {
+  const needs = loss.pairNeeds ?? {};
   const rows = pairs.flatMap((p) => [...p.chosen, ...p.rejected]);
   const batch = toTensors(rows);
   const pickChosen = selector(pairs, 'chosen', rows.length);
   const pickRejected = selector(pairs, 'rejected', rows.length);
-  const perCompletion = (rowLogprobs: tf.Tensor, pick: tf.Tensor2D) =>
-    tf.reshape(tf.matMul(pick, tf.reshape(tf.sum(tf.mul(rowLogprobs, batch.mask), 1), [-1, 1])), [-1]);
-  let refChosen: tf.Tensor | undefined;
-  let refRejected: tf.Tensor | undefined;
+  const tails = needs.tails ? tailMask(pairs, batch.mask.shape[1]) : undefined;
+  const perCompletion = (rowLogprobs: tf.Tensor, pick: tf.Tensor2D, mask: tf.Tensor = batch.mask) =>
+    tf.reshape(tf.matMul(pick, tf.reshape(tf.sum(tf.mul(rowLogprobs, mask), 1), [-1, 1])), [-1]);
+  const held: tf.Tensor[] = [pickChosen, pickRejected, ...(tails ? [tails] : [])];
+  const extra: Partial<PreferenceBatch<tf.Tensor>> = { source };
+  let refRows: tf.Tensor | undefined;
   if (reference) {
-    const refRows = reference.score(batch.inputs, batch.targets).logprobs;
-    refChosen = perCompletion(refRows, pickChosen);
-    refRejected = perCompletion(refRows, pickRejected);
-    refRows.dispose();
+    const scored = reference.score(batch.inputs, batch.targets).logprobs;
+    refRows = scored;
+    Object.assign(
+      extra,
+      tf.tidy(() => ({
+        refChosenLogps: perCompletion(scored, pickChosen),
+        refRejectedLogps: perCompletion(scored, pickRejected),
+        ...(tails
+          ? {
+              refChosenTailLogps: perCompletion(scored, pickChosen, tails),
+              refRejectedTailLogps: perCompletion(scored, pickRejected, tails),
+            }
+          : {}),
+      })),
+    );
   }
   const chosenLengths = tf.tensor1d(pairs.map((p) => tokenCount(p.chosen)));
   const rejectedLengths = tf.tensor1d(pairs.map((p) => tokenCount(p.rejected)));
+  if (needs.aligned) {
+    // WPO's weights come from the policy before this update and carry no gradient (TRL: no_grad).
+    const scored = policy.score(batch.inputs, batch.targets, { squaredMass: true });
+    const { logSquaredMass } = scored;
+    if (!logSquaredMass) throw new RunError(`loss '${loss.name}' needs log sum pi^2, which this policy does not give`);
+    Object.assign(
+      extra,
+      tf.tidy(() => {
+        const aligned = tf.sub(scored.logprobs, logSquaredMass);
+        return {
+          chosenAlignedLogps: tf.div(perCompletion(aligned, pickChosen), tf.maximum(chosenLengths, 1)),
+          rejectedAlignedLogps: tf.div(perCompletion(aligned, pickRejected), tf.maximum(rejectedLengths, 1)),
+        };
+      }),
+    );
+    tf.dispose([scored.logprobs, logSquaredMass]);
+  }
+  if (pairs.some((p) => p.reliability !== undefined)) extra.reliability = tf.tensor1d(pairs.map((p) => p.reliability ?? 1));
+  for (const value of Object.values(extra)) if (value instanceof tf.Tensor) held.push(value);
+  if (refRows && !needs.tokens) {
+    refRows.dispose();
+    refRows = undefined;
+  }
   const scalars: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
     const { logprobs } = policy.score(batch.inputs, batch.targets);
     const preference: PreferenceBatch<tf.Tensor> = {
       chosenLogps: perCompletion(logprobs, pickChosen),
       rejectedLogps: perCompletion(logprobs, pickRejected),
-      ...(refChosen && refRejected ? { refChosenLogps: refChosen, refRejectedLogps: refRejected } : {}),
       chosenLengths,
       rejectedLengths,
+      ...extra,
+      ...(tails
+        ? {
+            chosenTailLogps: perCompletion(logprobs, pickChosen, tails),
+            rejectedTailLogps: perCompletion(logprobs, pickRejected, tails),
+          }
+        : {}),
+      ...(needs.tokens
+        ? {
+            tokens: {
+              logprobs,
+              ...(refRows ? { refLogprobs: refRows } : {}),
+              mask: batch.mask,
+              chosenRows: pickChosen,
+              rejectedRows: pickRejected,
+            },
+          }
+        : {}),
     };
     const result = loss.pairwise?.(preference, tf) as { loss: tf.Tensor; metrics?: Record<string, tf.Tensor> };
     for (const [key, metric] of Object.entries(result.metrics ?? {})) scalars[key] = tf.keep(tf.mean(metric)) as tf.Scalar;
-    return result.loss as tf.Scalar;
+    return tf.mul(result.loss, share) as tf.Scalar;
   }, policy.variables);
+  scalars.loss = value;
   const gradients = policy.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-  const { clipped, norm } = clipByGlobalNorm(gradients, config.gradClip);
-  optimizer.apply(clipped, learningRate);
-  const out: Record<string, number> = {
-    loss: (await value.data())[0] as number,
-    gradNorm: (await norm.data())[0] as number,
-    pairs: pairs.length,
-    trainedTokens: batch.trainedTokens,
-  };
-  for (const [key, scalar] of Object.entries(scalars)) out[key] = (await scalar.data())[0] as number;
-  tf.dispose([
-    value,
-    norm,
-    ...clipped,
-    ...Object.values(grads),
-    ...Object.values(scalars),
-    pickChosen,
-    pickRejected,
-    chosenLengths,
-    rejectedLengths,
-    ...(refChosen ? [refChosen] : []),
-    ...(refRejected ? [refRejected] : []),
-  ]);
+  const trainedTokens = batch.trainedTokens;
+  tf.dispose([...held, chosenLengths, rejectedLengths, ...(refRows ? [refRows] : [])]);
   disposeBatch(batch);
-  for (const [key, v] of Object.entries(out))
-    if (!Number.isFinite(v)) throw new RunError(`preference step produced a non-finite ${key} (${v}); lower the learning rate`);
-  return out;
+  return { grads: gradients, scalars, trainedTokens };
 }

@@ -23,6 +23,7 @@ import {
   type RewardShaper,
   Rng,
   type Rollout,
+  type RowRollouts,
   RunError,
   signFlips,
   type TrainConfig,
@@ -36,12 +37,21 @@ import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
 import { Adam, clipByGlobalNorm } from '../optim/adam.js';
 import { CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import type { CurvePoint, EvalResult, TrainOptions, TrainResult } from './api.js';
-import { disposeBatch, rowsFromRollouts, type TrainingRow, toTensors } from './batch.js';
+import { disposeBatch, microBatchSize, rowsFromRollouts, type TrainingRow, toTensors } from './batch.js';
 import { resolveTrainConfig } from './config.js';
+import type { PreferencePair, UnpairedExample } from './data.js';
 import { evaluate } from './evaluate.js';
-import { checkAlphabet, optimizePairs, type PreferencePair, pairRows, pairsFromGroups, type TokenPair } from './preference.js';
+import {
+  checkAlphabet,
+  optimizePairs,
+  pairRows,
+  pairsFromDemonstrations,
+  pairsFromGroups,
+  type TokenPair,
+} from './preference.js';
 import { collectRollouts, generatedTokens } from './rollouts.js';
-import { sftWarmStart } from './sft.js';
+import { demonstrationRows, sftWarmStart } from './sft.js';
+import { exampleRows, type LabelledCompletion, labelledFromGroups, optimizeUnpaired, unpair } from './unpaired.js';
 import { readWeights, writeWeights } from './weights.js';
 
 type Tf = typeof tf;
@@ -55,6 +65,8 @@ interface Resolved {
   divergence?: Divergence<Tf, tf.Tensor>;
   shapers: RewardShaper[];
   config: TrainConfig;
+  /** The teacher of distillation, for losses with needsTeacher (set once the model exists). */
+  teacher?: ReturnType<TransformerPolicy['freeze']>;
 }
 
 /** Looks every plugin up through the registry (the built-ins have no private door). */
@@ -94,9 +106,17 @@ function resolvePlugins(options: TrainOptions): Resolved {
   if (divergence && !divergence.penalty)
     throw new UsageError(`divergence '${divergence.name}' has no tensor penalty; it cannot be used as the trainer's penalty`);
   const shapers = [...(method.shapers ?? []), ...(config.shapers ?? [])].map((ref) => registry.resolve('shapers', ref));
-  if (options.preferences && !loss.pairwise)
+  if (options.preferences && !loss.pairwise && !loss.unpaired)
     throw new UsageError(
       `--data ${options.preferences.file} is a preference dataset, but method '${method.name}' trains with loss '${loss.name}', which is not a preference objective (choose a preference method, or --set loss=<a preference loss>; bench list --kind losses)`,
+    );
+  if (options.preferences && loss.pairwise && !options.preferences.pairs)
+    throw new UsageError(
+      `--data ${options.preferences.file} holds unpaired {prompt, completion, label} records, but loss '${loss.name}' trains on pairs {prompt, chosen, rejected} (use kto or kto-apo-zero-unpaired, or a paired dataset)`,
+    );
+  if (loss.needsTeacher && !config.teacher)
+    throw new UsageError(
+      `loss '${loss.name}' distils from a teacher: name one with --set teacher=<run folder> (a finished bench train --out folder on the same environment)`,
     );
   if (estimator.needsCritic && !config.model.valueHead) config.model.valueHead = true;
   return { method, env, estimator, loss, ...(divergence ? { divergence } : {}), shapers, config };
@@ -173,13 +193,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
     state.timings.sftSeconds = sft.seconds;
   }
-  // The reference: a teacher run's policy when one is named, else the frozen starting point.
-  const reference = config.teacher
-    ? loadTeacher(config.teacher, config, tokenizer)
-    : plugins.divergence || plugins.loss.needsReference
-      ? policy.freeze()
-      : undefined;
-  if (options.preferences) checkAlphabet(options.preferences.pairs, tokenizer, options.preferences.file, env.name);
+  // The reference: a teacher run's policy when one is named (OPD reads it as refLogprobs),
+  // else the frozen starting point. A loss that reads the teacher separately (G-OPD) gets both.
+  const separateTeacher = plugins.loss.needsTeacher === true;
+  if (separateTeacher) plugins.teacher = loadTeacher(config.teacher as string, config, tokenizer);
+  const reference =
+    config.teacher && !separateTeacher
+      ? loadTeacher(config.teacher, config, tokenizer)
+      : plugins.divergence || plugins.loss.needsReference || separateTeacher
+        ? policy.freeze()
+        : undefined;
+  const dataset = options.preferences;
+  if (dataset) checkAlphabet([...(dataset.pairs ?? []), ...(dataset.examples ?? [])], tokenizer, dataset.file, env.name);
   const testTasks = env.tasks('test', { seed: 0, count: config.evalTasks });
   const trainTasks = env.tasks('train', { seed: config.seed });
   if (trainTasks.length === 0 || testTasks.length === 0)
@@ -217,17 +242,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   while (meter.canAfford({ ...worstCase, seconds: lastStepSeconds(state) })) {
     const stepStarted = performance.now();
     state.step += 1;
-    const metrics = options.preferences
-      ? await offlinePreferenceStep(
-          state.step,
-          plugins,
-          options.preferences.pairs,
-          policy,
-          reference,
-          tokenizer,
-          optimizer,
-          meter,
-        )
+    const metrics = dataset
+      ? await offlinePreferenceStep(state.step, plugins, dataset, policy, reference, tokenizer, optimizer, meter)
       : await trainingStep(
           state.step,
           plugins,
@@ -438,7 +454,7 @@ async function trainingStep(
 
   // 4. Advantages.
   const advantages: Advantages = groups.length ? await estimator.compute(groups, context) : { rollout: [], weights: [] };
-  const rows = rowsFromRollouts(groups, advantages);
+  const rows = rowsFromRollouts(groups, advantages, plugins.loss.needsRollouts ? scalar : undefined);
   const rewards = groups.flat().map((r) => scalar(r.reward));
   const metrics: StepMetrics = {
     rewardMean: mean(rewards),
@@ -486,11 +502,24 @@ async function trainingStep(
   }
   for (const { name } of env.rewardComponents) metrics[`reward.${name}`] = mean(groups.flat().map((r) => r.reward[name] ?? 0));
   for (const [key, value] of Object.entries(advantages.diagnostics ?? {})) metrics[`estimator.${key}`] = value;
-  // Preference objectives train on the best and worst rollout of each group instead of rows.
+  // Preference objectives train on pairs (each group's best and worst rollout, or the expert's
+  // demonstration against each rollout) or on labelled rollouts instead of rows.
   if (plugins.loss.pairwise) {
-    const pairs = pairsFromGroups(groups, (r) => scalar(r.reward));
+    const pairs =
+      plugins.loss.pairsFrom === 'demonstrations'
+        ? pairsFromDemonstrations(groups, (groupId) => {
+            const task = requests.find((r) => r.groupId === groupId)?.task;
+            return task === undefined ? [] : demonstrationRows(env, tokenizer, [task], config, rng.split(`demo/${groupId}`));
+          })
+        : pairsFromGroups(groups, (r) => scalar(r.reward));
     metrics.preferencePairs = pairs.length;
-    Object.assign(metrics, await trainOnPairs(pairs, plugins, policy, reference, optimizer, meter, step, rng));
+    Object.assign(metrics, await trainOnPairs(pairs, plugins, policy, reference, optimizer, meter, step, rng, 'online'));
+    return metrics;
+  }
+  if (plugins.loss.unpaired) {
+    const examples = labelledFromGroups(groups, (r) => scalar(r.reward));
+    metrics.preferenceExamples = examples.length;
+    Object.assign(metrics, await trainOnExamples(examples, plugins, policy, reference, optimizer, meter, step, rng));
     return metrics;
   }
   if (rows.length === 0) return metrics;
@@ -501,10 +530,8 @@ async function trainingStep(
   const totals: StepMetrics = {};
   let updates = 0;
   for (let epoch = 0; epoch < config.epochs; epoch++) {
-    const shuffled = order.shuffle(rows);
-    const size = Math.ceil(shuffled.length / config.minibatches);
-    for (let start = 0; start < shuffled.length; start += size) {
-      const part = shuffled.slice(start, start + size);
+    const parts = minibatchesOf(rows, config.minibatches, order, plugins.loss.needsRollouts === true);
+    for (const [k, part] of parts.entries()) {
       const values = await optimizeOn(
         part,
         plugins,
@@ -513,6 +540,7 @@ async function trainingStep(
         optimizer,
         learningRate,
         config.divergencePlacement === 'reward' ? 0 : divergenceCoef,
+        rng.split(`loss/${epoch}/${k}`),
       );
       for (const [key, value] of Object.entries(values)) totals[key] = (totals[key] ?? 0) + value;
       updates += 1;
@@ -525,7 +553,16 @@ async function trainingStep(
   if (verification) {
     const again = rowsFromRollouts(verification.groups, verification.advantages);
     if (again.length > 0) {
-      const values = await optimizeOn(again, plugins, policy, reference, optimizer, learningRate, divergenceCoef);
+      const values = await optimizeOn(
+        again,
+        plugins,
+        policy,
+        reference,
+        optimizer,
+        learningRate,
+        divergenceCoef,
+        rng.split('loss/verification'),
+      );
       meter.charge({ trainedTokens: values.trainedTokens ?? 0 });
       metrics.verificationLoss = values.loss as number;
     }
@@ -553,7 +590,7 @@ async function turnValues(policy: TransformerPolicy, rollouts: readonly Rollout[
     });
   const out = new Map<string, number[]>(rollouts.map((r) => [r.id, r.turns.map(() => 0)]));
   let offset = 0;
-  for (const chunk of microBatches(rows, 64)) {
+  for (const chunk of microBatches(rows, microBatchSize(rows, policy.config.heads, 64))) {
     const batch = toTensors(chunk);
     const scored = policy.score(batch.inputs, batch.targets, { values: true });
     const values = scored.values ? await scored.values.array() : undefined;
@@ -569,8 +606,41 @@ async function turnValues(policy: TransformerPolicy, rollouts: readonly Rollout[
   return out;
 }
 
-/** Epochs x minibatches of preference pairs; charges trained tokens once. */
-async function trainOnPairs(
+/**
+ * Epochs x minibatches of preference items (pairs or labelled completions), one optimizer
+ * update per minibatch through `update`; charges trained tokens once, averages the metrics.
+ */
+async function trainOnItems<T>(
+  items: readonly T[],
+  plugins: Resolved,
+  meter: BudgetMeter,
+  step: number,
+  order: Rng,
+  update: (minibatch: readonly T[], learningRate: number) => Promise<StepMetrics>,
+): Promise<StepMetrics> {
+  if (items.length === 0) return {};
+  const { config } = plugins;
+  const learningRate = scheduledRate(config, step, meter.progress()) * (plugins.loss.learningRateScale ?? 1);
+  const totals: StepMetrics = {};
+  let updates = 0;
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    const shuffled = order.shuffle(items);
+    const size = Math.ceil(shuffled.length / Math.min(config.minibatches, shuffled.length));
+    for (let start = 0; start < shuffled.length; start += size) {
+      const values = await update(shuffled.slice(start, start + size), learningRate);
+      for (const [key, value] of Object.entries(values)) totals[key] = (totals[key] ?? 0) + value;
+      updates += 1;
+      if (epoch === 0) meter.charge({ trainedTokens: values.trainedTokens ?? 0 });
+    }
+  }
+  const out: StepMetrics = {};
+  for (const [key, value] of Object.entries(totals))
+    if (key !== 'trainedTokens' && key !== 'pairs' && key !== 'examples') out[key] = value / updates;
+  return out;
+}
+
+/** Preference pairs through trainOnItems. */
+function trainOnPairs(
   pairs: readonly TokenPair[],
   plugins: Resolved,
   policy: TransformerPolicy,
@@ -579,41 +649,37 @@ async function trainOnPairs(
   meter: BudgetMeter,
   step: number,
   rng: Rng,
+  source: 'offline' | 'online',
 ): Promise<StepMetrics> {
-  if (pairs.length === 0) return {};
-  const { config } = plugins;
-  const learningRate = scheduledRate(config, step, meter.progress()) * (plugins.loss.learningRateScale ?? 1);
-  const order = rng.split('pair-minibatches');
-  const totals: StepMetrics = {};
-  let updates = 0;
-  for (let epoch = 0; epoch < config.epochs; epoch++) {
-    const shuffled = order.shuffle(pairs);
-    const size = Math.ceil(shuffled.length / Math.min(config.minibatches, shuffled.length));
-    for (let start = 0; start < shuffled.length; start += size) {
-      const values = await optimizePairs(
-        shuffled.slice(start, start + size),
-        plugins.loss,
-        policy,
-        reference,
-        optimizer,
-        learningRate,
-        config,
-      );
-      for (const [key, value] of Object.entries(values)) totals[key] = (totals[key] ?? 0) + value;
-      updates += 1;
-      if (epoch === 0) meter.charge({ trainedTokens: values.trainedTokens ?? 0 });
-    }
-  }
-  const out: StepMetrics = {};
-  for (const [key, value] of Object.entries(totals)) if (key !== 'trainedTokens' && key !== 'pairs') out[key] = value / updates;
-  return out;
+  return trainOnItems(pairs, plugins, meter, step, rng.split('pair-minibatches'), (part, learningRate) =>
+    optimizePairs(part, plugins.loss, policy, reference, optimizer, learningRate, plugins.config, source),
+  );
 }
 
-/** One offline step: pairs drawn from the dataset (with replacement), 2 episodes charged per pair. */
+/** Labelled completions (KTO) through trainOnItems. */
+function trainOnExamples(
+  examples: readonly LabelledCompletion[],
+  plugins: Resolved,
+  policy: TransformerPolicy,
+  reference: ReturnType<TransformerPolicy['freeze']> | undefined,
+  optimizer: Adam,
+  meter: BudgetMeter,
+  step: number,
+  rng: Rng,
+): Promise<StepMetrics> {
+  return trainOnItems(examples, plugins, meter, step, rng.split('example-minibatches'), (part, learningRate) =>
+    optimizeUnpaired(part, plugins.loss, policy, reference, optimizer, learningRate, plugins.config),
+  );
+}
+
+/**
+ * One offline step: pairs (2 episodes charged each) or labelled examples (1 each) drawn from
+ * the dataset with replacement; a paired dataset feeds an unpaired objective unpaired.
+ */
 async function offlinePreferenceStep(
   step: number,
   plugins: Resolved,
-  dataset: readonly PreferencePair[],
+  dataset: NonNullable<TrainOptions['preferences']>,
   policy: TransformerPolicy,
   reference: ReturnType<TransformerPolicy['freeze']> | undefined,
   tokenizer: CharTokenizer,
@@ -623,13 +689,94 @@ async function offlinePreferenceStep(
   const { config, estimator } = plugins;
   const rng = Rng.seeded(config.seed).split(`step/${step}`);
   const episodes = config.tasksPerStep * (estimator.rolloutsPerGroup?.(config.groupSize) ?? config.groupSize);
-  const count = Math.max(1, Math.floor(episodes / 2));
   const draw = rng.split('pairs');
+  if (plugins.loss.unpaired) {
+    const pool: readonly UnpairedExample[] = dataset.examples ?? unpair(dataset.pairs ?? []);
+    const examples = Array.from({ length: episodes }, () =>
+      exampleRows(pool[draw.int(0, pool.length - 1)] as UnpairedExample, tokenizer, config),
+    );
+    meter.charge({ episodes });
+    return {
+      preferenceExamples: episodes,
+      ...(await trainOnExamples(examples, plugins, policy, reference, optimizer, meter, step, rng)),
+    };
+  }
+  const pool = dataset.pairs ?? [];
+  const count = Math.max(1, Math.floor(episodes / 2));
   const pairs = Array.from({ length: count }, () =>
-    pairRows(dataset[draw.int(0, dataset.length - 1)] as PreferencePair, tokenizer, config),
+    pairRows(pool[draw.int(0, pool.length - 1)] as PreferencePair, tokenizer, config),
   );
   meter.charge({ episodes: 2 * count });
-  return { preferencePairs: count, ...(await trainOnPairs(pairs, plugins, policy, reference, optimizer, meter, step, rng)) };
+  return {
+    preferencePairs: count,
+    ...(await trainOnPairs(pairs, plugins, policy, reference, optimizer, meter, step, rng, 'offline')),
+  };
+}
+
+/**
+ * The minibatches of one epoch: shuffled rows in `count` slices, or, for losses that read
+ * whole groups (DRPO), shuffled groups in `count` slices with each group's rows together.
+ */
+function minibatchesOf(rows: readonly TrainingRow[], count: number, order: Rng, byGroup: boolean): TrainingRow[][] {
+  if (!byGroup) {
+    const shuffled = order.shuffle(rows);
+    const size = Math.ceil(shuffled.length / count);
+    const out: TrainingRow[][] = [];
+    for (let start = 0; start < shuffled.length; start += size) out.push(shuffled.slice(start, start + size));
+    return out;
+  }
+  const groups = groupRows(rows);
+  const shuffled = order.shuffle(groups);
+  const size = Math.ceil(shuffled.length / Math.min(count, Math.max(1, shuffled.length)));
+  const out: TrainingRow[][] = [];
+  for (let start = 0; start < shuffled.length; start += size) out.push(shuffled.slice(start, start + size).flat());
+  return out;
+}
+
+/** Rows gathered by their rollout's group, in first-seen order. */
+function groupRows(rows: readonly TrainingRow[]): TrainingRow[][] {
+  const byGroup = new Map<string, TrainingRow[]>();
+  for (const row of rows) {
+    const key = row.owner?.group ?? '';
+    byGroup.set(key, [...(byGroup.get(key) ?? []), row]);
+  }
+  return [...byGroup.values()];
+}
+
+/** Micro-batches that never split a group: whole groups are added while the chunk stays within `size` rows. */
+function groupMicroBatches(rows: readonly TrainingRow[], size: number): TrainingRow[][] {
+  const out: TrainingRow[][] = [];
+  let current: TrainingRow[] = [];
+  for (const group of groupRows(rows)) {
+    if (current.length > 0 && current.length + group.length > size) {
+      out.push(current);
+      current = [];
+    }
+    current = [...current, ...group];
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** The batch's rollouts for losses that read them: local indices, groups, verdicts, rewards. */
+function rowRollouts(rows: readonly TrainingRow[]): RowRollouts {
+  const index = new Map<string, number>();
+  const group: string[] = [];
+  const success: boolean[] = [];
+  const reward: number[] = [];
+  const ofRow = rows.map((row) => {
+    if (!row.owner) throw new RunError('this loss reads the rollouts of its rows, but the trainer built rows without them');
+    let k = index.get(row.owner.id);
+    if (k === undefined) {
+      k = group.length;
+      index.set(row.owner.id, k);
+      group.push(row.owner.group);
+      success.push(row.owner.success);
+      reward.push(row.owner.reward);
+    }
+    return k;
+  });
+  return { ofRow, group, success, reward };
 }
 
 /**
@@ -670,18 +817,37 @@ async function optimizeOn(
   optimizer: Adam,
   learningRate: number,
   divergenceCoef: number,
+  rng: Rng,
 ): Promise<StepMetrics> {
   const { config } = plugins;
   const all = activeCounts(rows);
+  const byGroup = plugins.loss.needsRollouts === true;
+  const allGroups = byGroup ? groupRows(rows).length : 0;
   let gradSums: tf.Tensor[] | undefined;
   const sums: StepMetrics = {};
   let trainedTokens = 0;
-  for (const chunk of microBatches(rows, config.microBatchRows ?? 64)) {
+  const size = microBatchSize(rows, config.model.heads, config.microBatchRows ?? 64);
+  const chunks = byGroup ? groupMicroBatches(rows, size) : microBatches(rows, size);
+  for (const [k, chunk] of chunks.entries()) {
     const part = activeCounts(chunk);
     const tokenShare = all.tokens > 0 ? part.tokens / all.tokens : 0;
     const rowShare = all.rows > 0 ? part.rows / all.rows : 0;
-    const lossShare = config.aggregation === 'token-mean' ? tokenShare : rowShare;
-    const result = chunkGradients(chunk, plugins, policy, reference, divergenceCoef, lossShare, tokenShare);
+    // A loss over whole groups (DRPO: a mean over questions) is weighted by its share of the groups.
+    const lossShare = byGroup
+      ? groupRows(chunk).length / Math.max(1, allGroups)
+      : config.aggregation === 'token-mean'
+        ? tokenShare
+        : rowShare;
+    const result = chunkGradients(
+      chunk,
+      plugins,
+      policy,
+      reference,
+      divergenceCoef,
+      lossShare,
+      tokenShare,
+      rng.split(`chunk/${k}`),
+    );
     if (gradSums) {
       const previous = gradSums;
       gradSums = previous.map((g, i) => tf.add(g, result.grads[i] as tf.Tensor));
@@ -738,11 +904,14 @@ function chunkGradients(
   divergenceCoef: number,
   lossShare: number,
   tokenShare: number,
+  rng: Rng,
 ): { grads: tf.Tensor[]; scalars: Record<string, tf.Scalar>; trainedTokens: number } {
-  const { config, loss, divergence } = plugins;
+  const { config, loss, divergence, teacher } = plugins;
   const batch = toTensors(rows);
   const normLength = config.maxNewTokens;
   const refLogprobs = reference ? reference.score(batch.inputs, batch.targets).logprobs : undefined;
+  const teacherLogprobs = loss.needsTeacher && teacher ? teacher.score(batch.inputs, batch.targets).logprobs : undefined;
+  const rollouts = loss.needsRollouts ? rowRollouts(rows) : undefined;
   const scalars: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
     const valueLoss = (config.valueCoef ?? 0) > 0 && batch.returns !== undefined;
@@ -762,6 +931,9 @@ function chunkGradients(
         weights: batch.weights,
         aggregation: config.aggregation,
         normLength,
+        ...(teacherLogprobs ? { teacherLogprobs } : {}),
+        ...(rollouts ? { rollouts } : {}),
+        rng,
       },
       tf,
     );
@@ -789,7 +961,7 @@ function chunkGradients(
   scalars.loss = value;
   const gradients = policy.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
   const trainedTokens = batch.trainedTokens;
-  tf.dispose(refLogprobs ? [refLogprobs] : []);
+  tf.dispose([...(refLogprobs ? [refLogprobs] : []), ...(teacherLogprobs ? [teacherLogprobs] : [])]);
   disposeBatch(batch);
   return { grads: gradients, scalars, trainedTokens };
 }

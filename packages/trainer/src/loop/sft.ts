@@ -12,7 +12,7 @@ import { loadSafetensors, saveSafetensors } from '../checkpoint/safetensors.js';
 import type { PolicyModel } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
 import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
-import { disposeBatch, type TrainingRow, toTensors } from './batch.js';
+import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import { promptFor } from './rollouts.js';
 import { readWeights, writeWeights } from './weights.js';
 
@@ -78,15 +78,34 @@ async function trainSft(policy: PolicyModel, rows: readonly TrainingRow[], steps
         { length: Math.min(SFT_BATCH, rows.length) },
         () => rows[stepRng.int(0, rows.length - 1)] as TrainingRow,
       );
-      const batch = toTensors(chosen);
-      const { value, grads } = tf.variableGrads(() => {
-        const { logprobs } = policy.score(batch.inputs, batch.targets);
-        return tf.neg(tf.div(tf.sum(tf.mul(logprobs, batch.mask)), tf.maximum(tf.sum(batch.mask), 1))) as tf.Scalar;
-      }, policy.variables as tf.Variable[]);
-      optimizer.apply(policy.variables.map((v) => grads[v.name] as tf.Tensor));
-      if (step === steps - 1) last = (await value.data())[0] as number;
-      tf.dispose([value, ...Object.values(grads)]);
-      disposeBatch(batch);
+      // Token-mean cross-entropy over the whole batch, accumulated over micro-batches that fit
+      // the wasm heap (long contexts): each chunk divides by the batch's token count.
+      const tokens = Math.max(
+        1,
+        chosen.reduce((n, row) => n + row.tokens.length - row.actionStart, 0),
+      );
+      const size = microBatchSize(chosen, policy.config.heads, SFT_BATCH);
+      let gradSums: tf.Tensor[] | undefined;
+      let loss = 0;
+      for (let start = 0; start < chosen.length; start += size) {
+        const batch = toTensors(chosen.slice(start, start + size));
+        const { value, grads } = tf.variableGrads(() => {
+          const { logprobs } = policy.score(batch.inputs, batch.targets);
+          return tf.div(tf.neg(tf.sum(tf.mul(logprobs, batch.mask))), tokens) as tf.Scalar;
+        }, policy.variables as tf.Variable[]);
+        const list = policy.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+        if (gradSums) {
+          const previous = gradSums;
+          gradSums = previous.map((g, i) => tf.add(g, list[i] as tf.Tensor));
+          tf.dispose([...previous, ...list]);
+        } else gradSums = list;
+        if (step === steps - 1) loss += (await value.data())[0] as number;
+        value.dispose();
+        disposeBatch(batch);
+      }
+      optimizer.apply(gradSums ?? []);
+      if (step === steps - 1) last = loss;
+      tf.dispose(gradSums ?? []);
     }
   } finally {
     optimizer.dispose();

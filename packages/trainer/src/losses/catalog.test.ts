@@ -1,12 +1,16 @@
 import type { Aggregation, LossBatch, PolicyLoss } from '@policy-lab/core';
+import { Rng } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
 import {
+  bypass,
   catalogLosses,
   cispoTrl,
   cispoVerl,
+  clipCov,
+  clipCovKeep,
   dppoTv,
   dro,
   gmpo,
@@ -41,6 +45,7 @@ function batch(
     weights: tf.ones([lp.length]),
     aggregation,
     normLength: 4,
+    rng: Rng.seeded(7),
   };
 }
 const value = async (loss: Loss, b: LossBatch<tf.Tensor>) => (await loss.loss(b, tf).loss.data())[0] as number;
@@ -94,6 +99,74 @@ describe('catalog.md B worked examples', () => {
     const rho = [1, 1.05, 0.98, 0.8, 1.1, 0.9];
     const b = batch([lp], [lp.map((v, i) => v - Math.log(rho[i] as number))], [a]);
     expect(await value(klCov({ ratio: 0.2, coef: 0.1 }), b)).toBeCloseTo(-0.0746, 4);
+  });
+
+  it('Clip-Cov (B.9): token 3 is the only candidate in (1, 5); zeroing it gives mean -0.2117', async () => {
+    const A = [1, 1, -1, -1, 1, -1];
+    const lp = [-0.1, -2, -0.5, -3, -0.2, -0.3];
+    const rho = [1, 1.05, 0.98, 0.8, 1.1, 0.9];
+    const b = {
+      ...batch([lp], [lp.map((x, i) => x - Math.log(rho[i] as number))], [A]),
+    };
+    const loss = clipCov();
+    expect(await value(loss, b)).toBeCloseTo(-0.2117, 4);
+    const metrics = loss.loss(b, tf).metrics ?? {};
+    const dropped = (await (metrics.clipCovDropped as tf.Tensor).data())[0];
+    expect(dropped).toBeCloseTo(1 / 6, 6);
+    const { rng: _rng, ...bare } = batch([lp], [lp], [A]);
+    expect(() => loss.loss(bare, tf)).toThrow(/LossBatch\.rng/);
+  });
+
+  it('Clip-Cov picks n = max(1, floor(ratio N)) candidates, never a masked or clipped token (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.double({ min: -3, max: 6, noNaN: true }), fc.boolean(), fc.boolean()), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.double({ min: 0.001, max: 0.5, noNaN: true }),
+        fc.integer({ min: 0, max: 1000 }),
+        (tokens, ratio, seed) => {
+          const rng = Rng.seeded(seed);
+          const o = { clipLow: 0.2, clipHigh: 0.2, ratio, lowerBound: 1, upperBound: 5 };
+          const keep = clipCovKeep(
+            tokens.map((t) => t[0]),
+            tokens.map((t) => (t[1] ? 1 : 0)),
+            tokens.map((t) => (t[2] ? 1 : 0)),
+            o,
+            (c, n) => rng.shuffle(c).slice(0, n),
+          );
+          const valid = tokens.filter((t) => t[1]).length;
+          const candidates = tokens.filter((t) => t[1] && !t[2] && t[0] > 1 && t[0] < 5).length;
+          const zeroed = Array.from(keep).filter((k) => k === 0).length;
+          expect(zeroed).toBe(Math.min(candidates, Math.max(1, Math.floor(ratio * valid))));
+          tokens.forEach((t, i) => {
+            if (!t[1] || t[2] || !(t[0] > 1 && t[0] < 5)) expect(keep[i]).toBe(1);
+          });
+        },
+      ),
+    );
+  });
+
+  it('bypass (B.12): ppo-clip equals PPO clip; reinforce weighs -A log pi by truncated sequence or token ratios', async () => {
+    const lp = [[-1, -0.5]];
+    const old = [[-1.5, -0.5]];
+    const adv = [[1, 1]];
+    expect(await value(bypass(), batch(lp, old, adv))).toBeCloseTo(await value(ppoClip(), batch(lp, old, adv)), 6);
+    // sequence: w = min(e^{0.5}, 2) = 1.6487 on both tokens; loss = mean(-1 x lp x w) = 0.75 x 1.6487
+    expect(await value(bypass({ lossType: 'reinforce' }), batch(lp, old, adv))).toBeCloseTo(0.75 * Math.exp(0.5), 4);
+    // token: w = [1.6487, 1]
+    expect(await value(bypass({ lossType: 'reinforce', rolloutIs: 'token' }), batch(lp, old, adv))).toBeCloseTo(
+      (Math.exp(0.5) + 0.5) / 2,
+      4,
+    );
+    // the cap U: a log ratio of 2 gives min(e^2, 2) = 2
+    expect(await value(bypass({ lossType: 'reinforce', rolloutIs: 'token' }), batch([[-1]], [[-3]], [[1]]))).toBeCloseTo(2, 5);
+    // on-policy (w = 1) it is REINFORCE, and the weights carry no gradient
+    const g = tf.grad((x: tf.Tensor) => bypass({ lossType: 'reinforce' }).loss({ ...batch(lp, lp, adv), logprobs: x }, tf).loss)(
+      tf.tensor2d(lp),
+    );
+    expect(Array.from(await g.data())).toEqual([-0.5, -0.5]);
   });
 
   it('LUSPO (B.6): per-sequence losses weighted by length, mean over sequences', async () => {

@@ -492,7 +492,195 @@ export function klCov(options: KlCovOptions = {}): PolicyLoss<Tf, T> {
   });
 }
 
+export interface ClipCovOptions {
+  clipLow?: number;
+  clipHigh?: number;
+  ratio?: number;
+  lowerBound?: number;
+  upperBound?: number;
+}
+
+const CLIP_COV_OPTIONS = {
+  clipLow: { type: 'number', default: 0.2, doc: 'lower clip range (verl clip_ratio_low)' },
+  clipHigh: { type: 'number', default: 0.2, doc: 'upper clip range (verl clip_ratio_high)' },
+  ratio: { type: 'number', default: 2e-4, doc: 'share of trained tokens whose gradient is dropped (verl clip_cov_ratio)' },
+  lowerBound: { type: 'number', default: 1, doc: 'candidates have covariance above this (verl clip_cov_lb)' },
+  upperBound: { type: 'number', default: 5, doc: 'and below this (verl clip_cov_ub)' },
+} as const;
+
+/**
+ * The tokens Clip-Cov detaches: among trained, not-yet-clipped tokens whose covariance
+ * (A - mean A)(log pi - mean log pi) lies strictly between the bounds, n = max(1,
+ * floor(ratio x trained tokens)) picked uniformly at random (verl: randperm; here the run's
+ * seeded stream, so the pick is reproducible). Returns a 0/1 keep mask as numbers.
+ */
+export function clipCovKeep(
+  cov: ArrayLike<number>,
+  mask: ArrayLike<number>,
+  clipped: ArrayLike<number>,
+  o: Required<ClipCovOptions>,
+  pick: (candidates: number[], n: number) => number[],
+): Float32Array {
+  const keep = new Float32Array(mask.length).fill(1);
+  let valid = 0;
+  const candidates: number[] = [];
+  for (let i = 0; i < mask.length; i++) {
+    if (!((mask[i] as number) > 0)) continue;
+    valid += 1;
+    const c = cov[i] as number;
+    if (!((clipped[i] as number) > 0) && c > o.lowerBound && c < o.upperBound) candidates.push(i);
+  }
+  const n = Math.max(1, Math.floor(o.ratio * valid));
+  for (const i of pick(candidates, n)) keep[i] = 0;
+  return keep;
+}
+
+/**
+ * Clip-Cov (verl `clip_cov`, catalog.md B.9): the PPO clip loss (no log-ratio clamp, no dual
+ * clip) with the gradient of a few random high-covariance tokens dropped.
+ */
+export function clipCov(options: ClipCovOptions = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<ClipCovOptions>>('clip-cov', CLIP_COV_OPTIONS, options as Record<string, unknown>);
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'clip-cov',
+    summary: 'Clip-Cov: PPO clip, plus a random handful of high-covariance tokens whose gradient is dropped',
+    paper: {
+      title: 'The Entropy Mechanism of Reinforcement Learning for Reasoning Language Models',
+      arxiv: '2505.22617',
+      year: 2025,
+    },
+    matches: 'verl `loss_mode=clip_cov`',
+    options: CLIP_COV_OPTIONS,
+    resolved: o,
+    math: '$ell_t = max(-A\rho, -A,mathrm{clip}(\rho))cdot c_t$, $c_t = 0$ on $max(1, lfloor rN \rfloor)$ tokens drawn uniformly from those with $lb < (A-\bar A)(logpi - overline{logpi}) < ub$ and not clipped, else 1',
+    unverified: ["verl draws with torch.randperm (not reproducible); the pick here uses the run's seeded stream."],
+    configure: (next) => clipCov({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      const rng = batch.rng;
+      if (!rng) throw new Error('clip-cov draws tokens at random: the trainer must pass LossBatch.rng');
+      const ratio = tfjs.exp(logRatio(tfjs, batch));
+      const first = tfjs.neg(tfjs.mul(batch.advantages, ratio));
+      const second = tfjs.neg(tfjs.mul(batch.advantages, tfjs.clipByValue(ratio, 1 - o.clipLow, 1 + o.clipHigh)));
+      const keep = constantOf(tfjs, batch.logprobs, (lp) => {
+        const count = tfjs.maximum(tfjs.sum(batch.mask), 1);
+        const meanA = tfjs.div(tfjs.sum(tfjs.mul(batch.advantages, batch.mask)), count);
+        const meanLp = tfjs.div(tfjs.sum(tfjs.mul(lp, batch.mask)), count);
+        const cov = tfjs.mul(tfjs.sub(batch.advantages, meanA), tfjs.sub(lp, meanLp));
+        // Already clipped: l2 > l1. A ratio that sits on the clip bound in exact arithmetic
+        // (catalog.md's rho = 0.8) must not count, so the comparison allows float rounding.
+        const clipped = tfjs.cast(tfjs.greater(tfjs.sub(second, first), tfjs.mul(1e-6, tfjs.add(tfjs.abs(first), 1))), 'float32');
+        const mask = clipCovKeep(cov.dataSync(), (batch.mask as tf.Tensor).dataSync(), clipped.dataSync(), o, (c, n) =>
+          rng.shuffle(c).slice(0, n),
+        );
+        return tfjs.tensor(mask, batch.mask.shape);
+      });
+      const perToken = tfjs.mul(tfjs.maximum(first, second), keep);
+      const dropped = tfjs.div(tfjs.sum(tfjs.mul(tfjs.sub(1, keep), batch.mask)), tfjs.maximum(tfjs.sum(batch.mask), 1));
+      return { loss: agg(tfjs, perToken, batch), metrics: { clipCovDropped: dropped } };
+    },
+  });
+}
+
+export interface BypassOptions {
+  lossType?: 'ppo-clip' | 'reinforce';
+  rolloutIs?: 'token' | 'sequence' | 'none';
+  threshold?: number;
+  batchNormalize?: boolean;
+  clipLow?: number;
+  clipHigh?: number;
+}
+
+const BYPASS_OPTIONS = {
+  lossType: {
+    type: 'enum',
+    values: ['ppo-clip', 'reinforce'],
+    default: 'ppo-clip',
+    doc: 'policy_loss.rollout_correction.loss_type: PPO clip against the rollout log-probs, or IS-weighted REINFORCE',
+  },
+  rolloutIs: {
+    type: 'enum',
+    values: ['token', 'sequence', 'none'],
+    default: 'sequence',
+    doc: 'importance weights of the reinforce form: per token, one per sequence, or none (verl rollout_is)',
+  },
+  threshold: { type: 'number', default: 2, doc: 'cap U of the importance weights (verl rollout_is_threshold)' },
+  batchNormalize: {
+    type: 'boolean',
+    default: false,
+    doc: 'divide the weights by their batch mean (verl rollout_is_batch_normalize)',
+  },
+  clipLow: { type: 'number', default: 0.2, doc: 'lower clip range of the ppo-clip form' },
+  clipHigh: { type: 'number', default: 0.2, doc: 'upper clip range of the ppo-clip form' },
+} as const;
+
+/**
+ * verl's bypass mode (catalog.md B.12): pi_old is the rollout engine's log-probs and the actor
+ * recompute is skipped. This trainer always samples with the policy it trains and keeps the
+ * sampling log-probs as pi_old, so bypass is its natural state; the mode adds verl's
+ * `reinforce` loss, -A log pi w with truncated importance weights w (no gradient).
+ */
+export function bypass(options: BypassOptions = {}): PolicyLoss<Tf, T> {
+  const o = resolveOptions<Required<BypassOptions>>('bypass', BYPASS_OPTIONS, options as Record<string, unknown>);
+  if (!(o.threshold > 0)) throw new RangeError(`bypass: threshold must be > 0, got ${o.threshold}`);
+  return defineLoss<PolicyLoss<Tf, T>>({
+    name: 'bypass',
+    summary: "verl's bypass mode: pi_old = the rollout log-probs; PPO clip, or REINFORCE with truncated importance weights",
+    matches: 'verl `policy_loss.rollout_correction` with bypass_mode',
+    options: BYPASS_OPTIONS,
+    resolved: o,
+    math:
+      'ppo-clip: $-min(\rho A, mathrm{clip}(\rho)A)$ with $\rho = pi_\theta/pi_{roll}$, no IS weights; reinforce: $-Alogpi_\thetacdot w$, ' +
+      'token $w = min(e^{mathrm{clamp}(logpi - logpi_{roll}, pm20)}, U)$, sequence $w = min(e^{mathrm{clamp}(sum_t(logpi - logpi_{roll}), pm20)}, U)$',
+    unverified: [
+      'Rejection sampling (rollout_rs) and IcePop thresholds are not built.',
+      'The rollout log-probs are the trainer policy’s own sampling log-probs, so on the first epoch w = 1 and the reinforce form is plain REINFORCE.',
+    ],
+    configure: (next) => bypass({ ...o, ...next }) as never,
+    loss(batch, tfjs) {
+      if (o.lossType === 'ppo-clip') {
+        const ratio = tfjs.exp(logRatio(tfjs, batch));
+        const clipped = tfjs.clipByValue(ratio, 1 - o.clipLow, 1 + o.clipHigh);
+        const perToken = tfjs.neg(tfjs.minimum(tfjs.mul(ratio, batch.advantages), tfjs.mul(clipped, batch.advantages)));
+        return { loss: agg(tfjs, perToken, batch) };
+      }
+      const weights = constantOf(tfjs, batch.logprobs, (lp) => {
+        const x = tfjs.mul(tfjs.sub(lp, batch.oldLogprobs), batch.mask);
+        const logW =
+          o.rolloutIs === 'token'
+            ? x
+            : o.rolloutIs === 'sequence'
+              ? tfjs.mul(tfjs.sum(x, 1, true), tfjs.onesLike(x))
+              : tfjs.zerosLike(x);
+        let w = tfjs.minimum(tfjs.exp(tfjs.clipByValue(logW, -20, 20)), o.threshold);
+        if (o.batchNormalize) {
+          const meanW = tfjs.div(tfjs.sum(tfjs.mul(w, batch.mask)), tfjs.maximum(tfjs.sum(batch.mask), 1));
+          w = tfjs.div(w, tfjs.maximum(meanW, 1e-8));
+        }
+        return w;
+      });
+      const perToken = tfjs.neg(tfjs.mul(tfjs.mul(batch.advantages, batch.logprobs), weights));
+      const meanWeight = tfjs.div(tfjs.sum(tfjs.mul(weights, batch.mask)), tfjs.maximum(tfjs.sum(batch.mask), 1));
+      return { loss: agg(tfjs, perToken, batch), metrics: { isWeightMean: meanWeight } };
+    },
+  });
+}
+
 /** Every loss of this catalog, default options (what the trainer plugin registers). */
 export function catalogLosses(): PolicyLoss<Tf, T>[] {
-  return [trlClip(), sapo(), cispoVerl(), cispoTrl(), gmpo(), dppoTv(), dppoKl(), dro(), vespo(), gpgLoss(), luspo(), klCov()];
+  return [
+    trlClip(),
+    sapo(),
+    cispoVerl(),
+    cispoTrl(),
+    gmpo(),
+    dppoTv(),
+    dppoKl(),
+    dro(),
+    vespo(),
+    gpgLoss(),
+    luspo(),
+    klCov(),
+    clipCov(),
+    bypass(),
+  ];
 }

@@ -38,6 +38,8 @@ export interface ScoredTokens {
   entropy?: tf.Tensor2D;
   /** [rows, T] value-head predictions, when the model has one. */
   values?: tf.Tensor2D;
+  /** [rows, T] log sum_v pi(v)^2 of the next-token distribution, when requested (WPO). */
+  logSquaredMass?: tf.Tensor2D;
 }
 
 export interface PolicyModel {
@@ -49,7 +51,11 @@ export interface PolicyModel {
    * shifted by one), rows padded on the right; padded positions give arbitrary values
    * that callers mask. T <= contextLength.
    */
-  score(inputs: tf.Tensor2D, targets: tf.Tensor2D, options?: { entropy?: boolean; values?: boolean }): ScoredTokens;
+  score(
+    inputs: tf.Tensor2D,
+    targets: tf.Tensor2D,
+    options?: { entropy?: boolean; values?: boolean; squaredMass?: boolean },
+  ): ScoredTokens;
   /** Batched, seeded sampling with a KV cache. Prompts may differ in length. */
   generate(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation>;
   /** A frozen copy (the reference policy): same weights, its own variables, not trainable. */

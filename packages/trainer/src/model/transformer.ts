@@ -139,7 +139,11 @@ export class TransformerPolicy implements PolicyModel {
   // -------------------------------------------------------------------------------------
   // Teacher forcing
 
-  score(inputs: tf.Tensor2D, targets: tf.Tensor2D, options: { entropy?: boolean; values?: boolean } = {}): ScoredTokens {
+  score(
+    inputs: tf.Tensor2D,
+    targets: tf.Tensor2D,
+    options: { entropy?: boolean; values?: boolean; squaredMass?: boolean } = {},
+  ): ScoredTokens {
     return tf.tidy(() => {
       const [rows, T] = inputs.shape;
       const V = this.config.vocabSize;
@@ -152,6 +156,9 @@ export class TransformerPolicy implements PolicyModel {
       if (options.entropy) {
         const probs = tf.exp(logProbsAll);
         out.entropy = tf.reshape(tf.neg(tf.sum(tf.mul(probs, logProbsAll), -1)), [rows, T]) as tf.Tensor2D;
+      }
+      if (options.squaredMass) {
+        out.logSquaredMass = tf.reshape(tf.logSumExp(tf.mul(logProbsAll, 2), -1), [rows, T]) as tf.Tensor2D;
       }
       if (options.values && this.weights.value) {
         out.values = tf.reshape(tf.matMul(hidden, this.weights.value), [rows, T]) as tf.Tensor2D;

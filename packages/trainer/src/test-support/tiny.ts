@@ -111,6 +111,38 @@ export const dpoTest = {
   },
 };
 
+type KtoTf = MiniTf & {
+  add(a: unknown, b: unknown): unknown;
+  sigmoid(a: unknown): unknown;
+  tensor1d(values: number[]): unknown;
+  scalar(value: number): unknown;
+  maximum(a: unknown, b: number): unknown;
+  mul(a: unknown, b: unknown): unknown;
+};
+
+/**
+ * KTO with beta 0.5 as a test-local unpaired objective: desirable 1 - sigma(b(z - z0)),
+ * undesirable 1 - sigma(b(z0 - z)), z0 = max(0, mean of the mismatched log-ratios).
+ */
+export const ktoTest = {
+  name: 'kto-test',
+  summary: 'KTO, beta 0.5',
+  needsReference: true,
+  loss(): never {
+    throw new Error('kto-test trains on labelled completions');
+  },
+  unpaired(
+    batch: { logps: unknown; refLogps?: unknown; desirable: readonly boolean[]; klLogps?: unknown; klRefLogps?: unknown },
+    tf: KtoTf,
+  ) {
+    const z = tf.sub(batch.logps, batch.refLogps);
+    const z0 = batch.klLogps ? tf.maximum(tf.mean(tf.sub(batch.klLogps, batch.klRefLogps)), 0) : tf.scalar(0);
+    const sign = tf.tensor1d(batch.desirable.map((d) => (d ? 1 : -1)));
+    const loss = tf.mean(tf.sub(tf.scalar(1), tf.sigmoid(tf.mul(tf.mul(tf.sub(z, z0), sign), 0.5))));
+    return { loss, metrics: { kl: z0 } };
+  },
+};
+
 /** Loadable with --plugin (bench tests do), or registered directly. */
 export const plugin: Plugin = {
   name: 'tiny',
@@ -119,12 +151,14 @@ export const plugin: Plugin = {
   divergences: [k2Divergence as never],
   losses: [
     dpoTest as never,
+    ktoTest as never,
     { ...ppoClip(), name: 'ppo-frozen', summary: 'PPO clip at learning rate x 0', learningRateScale: 0 },
   ],
   methods: [
     { name: 'reinforce-mean', summary: 'mean baseline + PPO clip', estimator: 'mean-baseline', loss: 'ppo-clip' },
     { name: 'picky', summary: 'discarding estimator', estimator: 'picky', loss: 'ppo-clip' },
     { name: 'dpo-online', summary: 'DPO on best/worst rollouts', estimator: 'mean-baseline', loss: 'dpo-test' },
+    { name: 'kto-online', summary: 'KTO on rollouts above/below their group mean', estimator: 'mean-baseline', loss: 'kto-test' },
     {
       name: 'critic',
       summary: 'with a value head',
