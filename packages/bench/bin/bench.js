@@ -9,6 +9,10 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 const { main } = await import('../dist/cli.js');
-// Exit explicitly: a GPU backend or a worker pool may hold handles open after the work is done
-// (stdout and stderr are synchronous for files and pipes on Linux, so nothing is cut).
-process.exit(await main(process.argv.slice(2)));
+const code = await main(process.argv.slice(2));
+// Exit explicitly: a GPU backend or a worker pool may hold handles open after the work is done.
+// Wait for stdout and stderr to flush first: a pipe can be asynchronous (bench list --json | jq
+// was cut at 128 KiB), and an empty write's callback runs once everything before it is out.
+const flushed = (stream) => new Promise((resolve) => stream.write('', resolve));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(code);

@@ -82,3 +82,22 @@ describe('bench CLI shell', () => {
     expect(result.stderr).toMatch(/unknown --kind 'estimator': accepted estimators, losses/);
   });
 });
+
+describe('the bench executable', () => {
+  it('flushes a large --json document through a pipe before it exits (bench list --json is over 128 KiB)', async () => {
+    const { spawn } = await import('node:child_process');
+    const bin = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'bench.js');
+    // A shell pipe with a slow reader (node's own 'pipe' stdio is a socket pair, which never cut):
+    // the pipe fills, so the CLI's writes go asynchronous before it exits.
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const command = `"${process.execPath}" "${bin}" list --json | (sleep 2; cat)`;
+      const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const chunks: Buffer[] = [];
+      child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+      child.on('error', reject);
+      child.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+    expect(stdout.length).toBeGreaterThan(128 * 1024);
+    expect(JSON.parse(stdout).kind).toBe('list');
+  });
+});
