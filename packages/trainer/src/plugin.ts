@@ -1,6 +1,44 @@
-import type { Plugin } from '@policy-lab/core';
+import { type Aggregation, defineMethod, type Method, type Plugin } from '@policy-lab/core';
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
 
-/** The trainer's built-in plugins (losses), registered by discovery like any other package. */
-export const plugin: Plugin = { name: '@policy-lab/trainer', losses: [ppoClip(), reinforce(), ...catalogLosses()] };
+/**
+ * TRL's GRPOTrainer `loss_type` values as Methods: one token loss (`trl-clip`), four
+ * averagings (catalog.md B.2), GRPO's group-normalised advantages. A researcher who knows the
+ * TRL name finds it here; `--set aggregation=...` on any method does the same.
+ */
+function trlLossTypes(): Method[] {
+  const TRL = "TRL GRPOTrainer defaults: epsilon 0.2, one iteration; the averaging is TRL's loss_type";
+  const make = (name: string, lossType: string, aggregation: Aggregation, what: string): Method =>
+    defineMethod({
+      name,
+      summary: `TRL GRPOTrainer with loss_type='${lossType}': GRPO advantages, TRL's clipped token loss, ${what}`,
+      paper: {
+        title: 'DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language Models',
+        arxiv: '2402.03300',
+        year: 2024,
+      },
+      estimator: 'grpo',
+      loss: 'trl-clip',
+      defaults: { aggregation },
+      defaultsSource: TRL,
+    });
+  return [
+    make('trl-grpo', 'grpo', 'seq-mean-token-mean', 'each sequence averaged over its tokens, then over sequences'),
+    make('trl-bnpo', 'bnpo', 'token-mean', "averaged over the batch's active tokens"),
+    make(
+      'trl-dr-grpo',
+      'dr_grpo',
+      'seq-mean-token-sum-norm',
+      'token sums divided by batch size x the completion limit (add --set estimator=dr-grpo for scale_rewards=False)',
+    ),
+    make('trl-dapo', 'dapo', 'token-mean', "averaged over the accumulated batch's active tokens (TRL's default)"),
+  ];
+}
+
+/** The trainer's built-in plugins (losses and TRL's loss types), registered by discovery like any other package. */
+export const plugin: Plugin = {
+  name: '@policy-lab/trainer',
+  losses: [ppoClip(), reinforce(), ...catalogLosses()],
+  methods: trlLossTypes(),
+};

@@ -4,6 +4,7 @@
  */
 import type { Advantages, Rollout } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { rowsWithinAttention } from '../model/memory.js';
 import { PAD } from '../tokenizer/char-tokenizer.js';
 
 export interface TrainingRow {
@@ -55,18 +56,9 @@ export function rowsFromRollouts(
   return rows;
 }
 
-/**
- * Floats of one micro-batch's attention scores (rows x heads x T x T) the trainer aims for:
- * 8M (32 MB a layer). Long-context environments (webshop, translate: T = 512) would otherwise
- * run tfjs-wasm out of heap, which shows as a wasm trap ("table index is out of bounds",
- * "null function"), not as an out-of-memory error.
- */
-export const ATTENTION_FLOATS = 8 * 1024 * 1024;
-
 /** Rows per micro-batch: at most `cap`, fewer when the longest row's attention would exceed ATTENTION_FLOATS. */
 export function microBatchSize(rows: readonly TrainingRow[], heads: number, cap: number): number {
-  const T = Math.max(1, ...rows.map((r) => r.tokens.length - 1));
-  return Math.max(1, Math.min(cap, Math.floor(ATTENTION_FLOATS / (Math.max(1, heads) * T * T))));
+  return rowsWithinAttention(Math.max(1, ...rows.map((r) => r.tokens.length - 1)), heads, cap);
 }
 
 export interface BatchTensors {

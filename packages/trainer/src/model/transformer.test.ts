@@ -23,6 +23,21 @@ async function rescore(policy: ReturnType<typeof createPolicy>, prompt: number[]
 }
 
 describe('TransformerPolicy', () => {
+  it('prefills long prompt batches in chunks that fit the heap, with the same tokens and log-probs as small batches', async () => {
+    const long: PolicyConfig = { ...config, contextLength: 320 };
+    const policy = createPolicy(long, Rng.seeded(4));
+    const rng = Rng.seeded(9);
+    // 48 prompts of up to 300 tokens, 2 heads: 48 x 2 x 300^2 > 8M floats, so the prefill is split.
+    const prompts = Array.from({ length: 48 }, (_, r) => [1, ...Array.from({ length: 290 + (r % 10) }, () => rng.int(3, 11))]);
+    const options = { maxNewTokens: 6, temperature: 1, stopTokens: [2], greedy: true, rng: Rng.seeded(1) };
+    const together = await policy.generate(prompts, options);
+    const halves = [await policy.generate(prompts.slice(0, 24), options), await policy.generate(prompts.slice(24), options)];
+    expect(together.tokens).toEqual([...(halves[0]?.tokens ?? []), ...(halves[1]?.tokens ?? [])]);
+    const flat = (g: { logprobs: number[][] }[]) => g.flatMap((x) => x.logprobs.flat());
+    flat([together]).forEach((v, i) => expect(v).toBeCloseTo(flat(halves)[i] as number, 4));
+    policy.dispose();
+  });
+
   it('records sampling log-probs equal to full-context teacher forcing (KV cache = recomputation), with ragged prompts', async () => {
     const policy = createPolicy(config, Rng.seeded(1));
     const prompts = [

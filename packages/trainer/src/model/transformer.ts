@@ -6,6 +6,7 @@
  */
 import { Rng } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { rowsWithinAttention } from './memory.js';
 import type { GenerateOptions, Generation, PolicyConfig, PolicyModel, ScoredTokens } from './policy.js';
 
 const NEG_INF = -1e9;
@@ -231,7 +232,7 @@ export class TransformerPolicy implements PolicyModel {
       });
       return tf.reshape(tf.tensor2d(values, [rows, longest + maxNew]), [rows, 1, 1, longest + maxNew]);
     });
-    let cache = this.prefill(padded, pads, longest, padMask);
+    let cache = this.prefillInChunks(padded, pads, longest, padMask);
     let last = cache.logits;
     try {
       for (let step = 0; step < maxNew; step++) {
@@ -326,6 +327,30 @@ export class TransformerPolicy implements PolicyModel {
       void total;
       return { keys, values, logits: tf.matMul(final, this.weights.output) as tf.Tensor2D } as unknown as tf.TensorContainer;
     }) as unknown as Cache;
+  }
+
+  /**
+   * The prefill in row chunks whose attention fits ATTENTION_FLOATS, caches joined on the batch
+   * axis: the same numbers as one pass, without a [rows x heads x T x T] tensor that runs the
+   * wasm heap out (an evaluation of 160 webshop prompts of 460 tokens did).
+   */
+  private prefillInChunks(padded: number[][], pads: number[], length: number, padMask: tf.Tensor): Cache {
+    const size = rowsWithinAttention(length, this.config.heads, padded.length);
+    if (size >= padded.length) return this.prefill(padded, pads, length, padMask);
+    const parts: Cache[] = [];
+    for (let start = 0; start < padded.length; start += size) {
+      const count = Math.min(size, padded.length - start);
+      const mask = tf.slice(padMask, [start, 0, 0, 0], [count, 1, 1, padMask.shape[3] as number]);
+      parts.push(this.prefill(padded.slice(start, start + count), pads.slice(start, start + count), length, mask));
+      mask.dispose();
+    }
+    const joined: Cache = {
+      keys: parts[0]?.keys.map((_, l) => tf.concat(parts.map((p) => p.keys[l] as tf.Tensor4D))) as tf.Tensor4D[],
+      values: parts[0]?.values.map((_, l) => tf.concat(parts.map((p) => p.values[l] as tf.Tensor4D))) as tf.Tensor4D[],
+      logits: tf.concat(parts.map((p) => p.logits)) as tf.Tensor2D,
+    };
+    for (const part of parts) disposeCache(part);
+    return joined;
   }
 
   private decodeStep(cache: Cache, next: number[], pads: number[], position: number, padMask: tf.Tensor): Cache {
