@@ -136,6 +136,25 @@ describe('translate environment', () => {
     }
   });
 
+  it("lexicon 'per-task': each task has its own target words, told only by its dictionary; the expert still succeeds", () => {
+    const env = translate({ lexicon: 'per-task', adjectiveRate: 0, objectRate: 0 });
+    const train = env.tasks('train', { seed: 1, count: 40 });
+    const test = env.tasks('test', { seed: 0, count: 20 });
+    for (const task of test) expect(play(env, task, env.demonstrate?.(task) ?? []).outcome.success).toBe(true);
+    // The same Spanish sentence in two tasks translates differently: memorising sentences cannot work.
+    const bySource = new Map<string, Set<string>>();
+    for (const task of [...train, ...test])
+      bySource.set(task.source, (bySource.get(task.source) ?? new Set()).add(task.reference));
+    expect([...bySource.values()].some((references) => references.size > 1)).toBe(true);
+    const trainIds = new Set(train.map((t) => env.taskId(t)));
+    for (const task of test) expect(trainIds.has(env.taskId(task))).toBe(false);
+    const first = train[0] as TranslateTask;
+    const noun = first.lookups[0] as string;
+    const answer = play(env, first, [`<lookup>${noun}</lookup>`]).transcript[2] as string;
+    expect(answer).toContain(first.reference.split(' ')[0] as string);
+    expect(() => translate({ lexicon: 'per-task', data: '/nowhere' })).toThrow(/cannot be used with 'data'/);
+  });
+
   it('loads a user pair from --data, naming the line of a malformed record', () => {
     const dir = mkdtempSync(join(tmpdir(), 'translate-'));
     writeFileSync(join(dir, 'dictionary.tsv'), 'spa\tguc\nperro\tërü\ncasa\tpiichi\n');

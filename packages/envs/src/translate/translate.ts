@@ -18,6 +18,8 @@ export interface TranslateTask {
   reference: string;
   /** Words the expert looks up, in order. */
   lookups: readonly string[];
+  /** The seed of this task's own lexicon (option lexicon = 'per-task'). */
+  lexiconSeed?: number;
 }
 
 export interface TranslateOptions {
@@ -27,6 +29,7 @@ export interface TranslateOptions {
   adjectiveRate?: number;
   objectRate?: number;
   maxLookups?: number;
+  lexicon?: 'fixed' | 'per-task';
   successChrf?: number;
   data?: string;
 }
@@ -38,6 +41,12 @@ const OPTION_SPECS = {
   adjectiveRate: { type: 'number', default: 0.3, doc: 'probability that a noun carries an adjective (sentence length)' },
   objectRate: { type: 'number', default: 0.6, doc: 'probability that a sentence has an object (sentence length)' },
   maxLookups: { type: 'integer', default: 4, doc: 'dictionary calls allowed before the answer (the paper: 4)' },
+  lexicon: {
+    type: 'enum',
+    values: ['fixed', 'per-task'],
+    default: 'fixed',
+    doc: "'fixed': one synthetic language; 'per-task': every task draws its own target words, so only the dictionary can tell them (no memorising)",
+  },
   successChrf: { type: 'number', default: 90, doc: 'chrF (0-100) at or above which an episode counts as a success' },
   data: {
     type: 'string',
@@ -63,6 +72,11 @@ function expertLookups(source: string, dictionary: readonly DictionaryEntry[], m
   return words.filter((w) => lookup(dictionary, w).length > 0).slice(0, max);
 }
 
+/** A task's identity: its sentence, and its language when every task has its own. */
+function taskKey(task: TranslateTask): string {
+  return task.lexiconSeed === undefined ? task.source : `${task.source}#${task.lexiconSeed}`;
+}
+
 export function translate(options: TranslateOptions = {}): Environment<TranslateTask> {
   const o = resolveOptions<Resolved>('translate', OPTION_SPECS, options as Record<string, unknown>);
   const range = (key: 'nouns' | 'adjectives' | 'verbs', min: number) => {
@@ -77,9 +91,23 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
   if (o.maxLookups < 0 || o.maxLookups > 8)
     throw new UsageError(`translate: option 'maxLookups' must be 0..8, got ${o.maxLookups}`);
 
+  if (o.data !== undefined && o.lexicon === 'per-task')
+    throw new UsageError("translate: option 'lexicon' = 'per-task' draws synthetic languages; it cannot be used with 'data'");
   const user = o.data === undefined ? undefined : loadTranslationData(o.data);
   const lexicon = buildLexicon({ nouns: o.nouns, adjectives: o.adjectives, verbs: o.verbs });
   const dictionary = user ? user.dictionary : buildDictionary(lexicon);
+  // A task's own language (lexicon 'per-task'): the same Spanish words, new target words.
+  const perTask = new Map<number, { lexicon: ReturnType<typeof buildLexicon>; dictionary: DictionaryEntry[] }>();
+  const languageOf = (task: TranslateTask) => {
+    if (task.lexiconSeed === undefined) return { lexicon, dictionary };
+    let language = perTask.get(task.lexiconSeed);
+    if (!language) {
+      const own = buildLexicon({ nouns: o.nouns, adjectives: o.adjectives, verbs: o.verbs }, task.lexiconSeed);
+      language = { lexicon: own, dictionary: buildDictionary(own) };
+      perTask.set(task.lexiconSeed, language);
+    }
+    return language;
+  };
   const alphabet = user
     ? [
         ...new Set([
@@ -120,13 +148,21 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
         split,
         count,
         () => {
-          const pair = drawSentence(lexicon, o, rng);
-          return { source: pair.source, reference: pair.reference, lookups: pair.contentWords.slice(0, o.maxLookups) };
+          const lexiconSeed = o.lexicon === 'per-task' ? rng.int(0, 2 ** 30) : undefined;
+          const own =
+            lexiconSeed === undefined ? lexicon : languageOf({ source: '', reference: '', lookups: [], lexiconSeed }).lexicon;
+          const pair = drawSentence(own, o, rng);
+          return {
+            source: pair.source,
+            reference: pair.reference,
+            lookups: pair.contentWords.slice(0, o.maxLookups),
+            ...(lexiconSeed === undefined ? {} : { lexiconSeed }),
+          };
         },
-        (t) => t.source,
+        (t) => taskKey(t),
       );
     },
-    taskId: (task) => task.source,
+    taskId: (task) => taskKey(task),
     demonstrate: (task) => [...task.lookups.map((w) => `<lookup>${w}</lookup>`), `<answer>${task.reference}</answer>`],
     alphabet: () => alphabet,
     start(task, _rng: Rng): Episode {
@@ -145,7 +181,7 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
           const query = action.includes('<answer>') ? undefined : lookupQuery(action);
           if (query !== undefined && lookups < o.maxLookups && !lastTurn) {
             lookups++;
-            observation = formatMatches(lookup(dictionary, query));
+            observation = formatMatches(lookup(languageOf(task).dictionary, query));
             return { reward: zero, done: false, valid: true, stateKey: `lookups${lookups}`, info: { query } };
           }
           const answer = action.includes('<answer>') ? extractTranslation(action) : undefined;
