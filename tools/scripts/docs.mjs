@@ -119,7 +119,7 @@ function pluginPage(kind, entry) {
     const data = item.pairwise
       ? item.pairsFrom === 'demonstrations'
         ? "Trained on pairs: the environment's expert demonstration (chosen) against each rollout (rejected) online, or a `{prompt, chosen, rejected}` JSONL with `--data` (docs/training.md)."
-        : 'A preference objective: trained on chosen/rejected pairs, online from each group\'s best and worst rollout or offline from a `{prompt, chosen, rejected}` JSONL with `--data` (docs/training.md).'
+        : "A preference objective: trained on chosen/rejected pairs, online from each group's best and worst rollout or offline from a `{prompt, chosen, rejected}` JSONL with `--data` (docs/training.md)."
       : item.unpaired
         ? 'An unpaired preference objective: trained on labelled completions, online from rollouts above/below their group mean or offline from a `{prompt, completion, label}` JSONL with `--data` (docs/training.md).'
         : undefined;
@@ -130,7 +130,9 @@ function pluginPage(kind, entry) {
       item.pairNeeds?.tokens ? 'per-token log-probabilities of both completions' : undefined,
       item.pairNeeds?.tails ? "the log-probabilities past each pair's shared length" : undefined,
       item.pairNeeds?.aligned ? 'log sum pi^2 per token (WPO weights)' : undefined,
-      item.learningRateScale !== undefined && item.learningRateScale !== 1 ? `a learning rate x ${item.learningRateScale}` : undefined,
+      item.learningRateScale !== undefined && item.learningRateScale !== 1
+        ? `a learning rate x ${item.learningRateScale}`
+        : undefined,
     ].filter(Boolean);
     if (data) extra.push(data, '');
     if (needs.length) extra.push(`The trainer supplies: ${needs.join('; ')}.`, '');

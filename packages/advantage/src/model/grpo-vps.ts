@@ -3,7 +3,6 @@ import { zScores } from '../group-math.js';
 import { checkGroupSize, ones } from '../groups.js';
 import {
   ANSWER_OPTION_SPECS,
-  ANSWER_SOURCES,
   type AnswerSource,
   contextText,
   geometricMeanProbability,

@@ -2,7 +2,6 @@ import { type AdvantageEstimator, defineEstimator, type Rollout, resolveOptions 
 import { checkGroupSize } from '../groups.js';
 import {
   ANSWER_OPTION_SPECS,
-  ANSWER_SOURCES,
   type AnswerSource,
   contextText,
   geometricMeanProbability,

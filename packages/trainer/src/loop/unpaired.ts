@@ -8,7 +8,6 @@
 import { type PolicyLoss, type Rollout, RunError, type TrainConfig, type UnpairedBatch } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Adam } from '../optim/adam.js';
-import { clipByGlobalNorm } from '../optim/adam.js';
 import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
