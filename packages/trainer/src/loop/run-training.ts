@@ -201,7 +201,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     config.teacher && !separateTeacher
       ? loadTeacher(config.teacher, config, tokenizer)
       : plugins.divergence || plugins.loss.needsReference || separateTeacher
-        ? policy.freeze()
+        ? await frozenStart(policy, names, options.outDir, Boolean(resumed))
         : undefined;
   const dataset = options.preferences;
   if (dataset) checkAlphabet([...(dataset.pairs ?? []), ...(dataset.examples ?? [])], tokenizer, dataset.file, env.name);
@@ -1140,6 +1140,25 @@ async function saveCheckpoint(
   for (const name of readdirSync(file)) {
     if (/^checkpoint-step\d+\.safetensors$/.test(name) && name !== weights) rmSync(path.join(file, name), { force: true });
   }
+}
+
+/**
+ * The frozen starting point (after SFT), the reference of penalties and reference-based losses.
+ * A run folder keeps it (reference.safetensors) so that a resumed run regularises toward the
+ * same policy, not toward the one it resumed from.
+ */
+async function frozenStart(
+  policy: TransformerPolicy,
+  names: readonly string[],
+  outDir: string | undefined,
+  resumed: boolean,
+): Promise<ReturnType<TransformerPolicy['freeze']>> {
+  const frozen = policy.freeze();
+  if (!outDir) return frozen;
+  const file = path.join(outDir, 'reference.safetensors');
+  if (resumed && existsSync(file)) writeWeights(frozen, names, loadSafetensors(file).tensors, file, 'model.');
+  else if (!resumed) saveSafetensors(file, await readWeights(frozen, names, 'model.'), {});
+  return frozen;
 }
 
 /** A finished run's policy (its last checkpoint), frozen, as the reference: the teacher of distillation. */

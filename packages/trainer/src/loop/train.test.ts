@@ -195,6 +195,31 @@ describe('train on a test-local environment', () => {
     }
   });
 
+  it('keeps the starting policy as the reference across a resume (a KL penalty run ends like an uninterrupted one)', async () => {
+    const options = {
+      registry: tinyRegistry(),
+      method: 'reinforce-mean',
+      env: 'echo',
+      seed: 6,
+      budget: { episodes: 96 },
+      overrides: { ...TINY, checkpointEvery: 1, divergence: 'k2-test', divergenceCoef: 0.5, learningRate: 0.03 },
+      sft: 'none' as const,
+    };
+    const whole = await train({ ...options, outDir: temp() });
+    const outDir = temp();
+    await expect(
+      train({
+        ...options,
+        outDir,
+        onProgress: (p) => {
+          if (p.phase === 'train' && p.step === 3) throw new Error('simulated kill');
+        },
+      }),
+    ).rejects.toThrow('simulated kill');
+    const resumed = await train({ ...options, outDir, resume: true });
+    expect(deterministic(resumed)).toEqual(deterministic(whole));
+  });
+
   it('refuses bad input with messages that name it', async () => {
     const registry = tinyRegistry();
     await expect(train({ registry, method: 'nope', env: 'echo', seed: 1, budget: { episodes: 10 } })).rejects.toThrow(
