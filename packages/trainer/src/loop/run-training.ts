@@ -114,6 +114,10 @@ function resolvePlugins(options: TrainOptions): Resolved {
     throw new UsageError(
       `--data ${options.preferences.file} holds unpaired {prompt, completion, label} records, but loss '${loss.name}' trains on pairs {prompt, chosen, rejected} (use kto or kto-apo-zero-unpaired, or a paired dataset)`,
     );
+  if (loss.pairsFrom === 'demonstrations' && !env.demonstrate && !options.preferences)
+    throw new UsageError(
+      `loss '${loss.name}' trains on the environment's expert demonstrations, and environment '${env.name}' has none (give a dataset with --data)`,
+    );
   if (loss.needsTeacher && !config.teacher)
     throw new UsageError(
       `loss '${loss.name}' distils from a teacher: name one with --set teacher=<run folder> (a finished bench train --out folder on the same environment)`,
