@@ -13,8 +13,11 @@ const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
 
 @inline function exp4(x: v128): v128 {
-  const c = f32x4.min(f32x4.max(x, f32x4.splat(-103.97208)), f32x4.splat(88.72284));
-  const n = f32x4.nearest(f32x4.mul(c, f32x4.splat(LOG2E)));
+  // pmax/pmin are single instructions (min/max are not, for their NaN rules) and still pass NaN through.
+  const c = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-103.97208)), f32x4.splat(88.72284));
+  // Round to nearest by adding 1.5 * 2^23: the integer lands in the low mantissa bits (no float-to-int conversion).
+  const t = f32x4.add(f32x4.mul(c, f32x4.splat(LOG2E)), f32x4.splat(12582912.0));
+  const n = f32x4.sub(t, f32x4.splat(12582912.0));
   let r = f32x4.sub(c, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -25,7 +28,7 @@ const LN2_LO: f32 = -2.12194440e-4;
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
   // 2^n as 2^(n/2) * 2^(n - n/2): each factor stays a normal float for n in [-150, 128].
-  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const ni = i32x4.sub(t, i32x4.splat(0x4b400000));
   const half = i32x4.shr_s(ni, 1);
   const s1 = i32x4.shl(i32x4.add(half, i32x4.splat(127)), 23);
   const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, half), i32x4.splat(127)), 23);
@@ -202,7 +205,9 @@ export function layerNormReduce(partials: usize, blocks: i32, d: i32, dgain: usi
 // which covers [B*H, T, dh] (bStride = H*T*dh, hStride = T*dh, tStride = dh) and the
 // projections' own [B, T, H, dh] (bStride = T*H*dh, hStride = dh, tStride = H*dh).
 // p[u] is the [T, T] probability matrix (zero above the diagonal), saved for the backward.
-// scratch: this thread's (dh + 1) * tPad floats, tPad = T rounded up to 4.
+// Query rows go in blocks of four (register blocking: each key/value load serves four
+// rows); the causal structure means block i0 needs keys [0, i0 + 4) only.
+// scratch: this thread's (dh + 8) * tPad floats, tPad = T rounded up to 4.
 
 @inline function base(u: i32, heads: i32, bStride: i32, hStride: i32): usize {
   return <usize>((u / heads) * bStride + (u % heads) * hStride) << 2;
@@ -218,22 +223,187 @@ function transposeRows(src: usize, dst: usize, t: i32, tPad: i32, dh: i32, tStri
   }
 }
 
-/** s[j0..j0+4) = sum_e a[e] * bt[e, j0..j0+4) for j0 < jEnd (bt is [dh, tPad]). */
-@inline function rowTimesT(a: usize, bt: usize, s: usize, jEnd: i32, dh: i32, tPad: i32): void {
+/**
+ * out[r, j] = sum_e a[r, e] * bt[e, j] for four rows r (a rows `aStride` bytes apart) and
+ * j < jEnd (a multiple of 4); bt is [dh, tPad]; out rows are tPad floats apart.
+ */
+function rows4TimesT(a: usize, aStride: usize, bt: usize, out: usize, jEnd: i32, dh: i32, tPad: i32): void {
+  const colBytes = <usize>tPad << 2;
+  const a1 = a + aStride;
+  const a2 = a1 + aStride;
+  const a3 = a2 + aStride;
+  let j0 = 0;
+  for (; j0 + 8 <= jEnd; j0 += 8) {
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    let bp = bt + (<usize>j0 << 2);
+    for (let e = 0; e < dh; e++) {
+      const eo = <usize>e << 2;
+      const b0 = v128.load(bp);
+      const b1 = v128.load(bp, 16);
+      const x0 = f32x4.splat(load<f32>(a + eo));
+      const x1 = f32x4.splat(load<f32>(a1 + eo));
+      const x2 = f32x4.splat(load<f32>(a2 + eo));
+      const x3 = f32x4.splat(load<f32>(a3 + eo));
+      c00 = f32x4.add(c00, f32x4.mul(x0, b0));
+      c01 = f32x4.add(c01, f32x4.mul(x0, b1));
+      c10 = f32x4.add(c10, f32x4.mul(x1, b0));
+      c11 = f32x4.add(c11, f32x4.mul(x1, b1));
+      c20 = f32x4.add(c20, f32x4.mul(x2, b0));
+      c21 = f32x4.add(c21, f32x4.mul(x2, b1));
+      c30 = f32x4.add(c30, f32x4.mul(x3, b0));
+      c31 = f32x4.add(c31, f32x4.mul(x3, b1));
+      bp += colBytes;
+    }
+    const o = out + (<usize>j0 << 2);
+    v128.store(o, c00);
+    v128.store(o, c01, 16);
+    v128.store(o + colBytes, c10);
+    v128.store(o + colBytes, c11, 16);
+    v128.store(o + 2 * colBytes, c20);
+    v128.store(o + 2 * colBytes, c21, 16);
+    v128.store(o + 3 * colBytes, c30);
+    v128.store(o + 3 * colBytes, c31, 16);
+  }
+  if (j0 < jEnd) {
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    let bp = bt + (<usize>j0 << 2);
+    for (let e = 0; e < dh; e++) {
+      const eo = <usize>e << 2;
+      const b0 = v128.load(bp);
+      c0 = f32x4.add(c0, f32x4.mul(f32x4.splat(load<f32>(a + eo)), b0));
+      c1 = f32x4.add(c1, f32x4.mul(f32x4.splat(load<f32>(a1 + eo)), b0));
+      c2 = f32x4.add(c2, f32x4.mul(f32x4.splat(load<f32>(a2 + eo)), b0));
+      c3 = f32x4.add(c3, f32x4.mul(f32x4.splat(load<f32>(a3 + eo)), b0));
+      bp += colBytes;
+    }
+    const o = out + (<usize>j0 << 2);
+    v128.store(o, c0);
+    v128.store(o + colBytes, c1);
+    v128.store(o + 2 * colBytes, c2);
+    v128.store(o + 3 * colBytes, c3);
+  }
+}
+
+/** The one-row version of rows4TimesT (rows left over when T % 4 != 0). */
+function row1TimesT(a: usize, bt: usize, out: usize, jEnd: i32, dh: i32, tPad: i32): void {
   const colBytes = <usize>tPad << 2;
   for (let j0 = 0; j0 < jEnd; j0 += 4) {
-    let acc0 = f32x4.splat(0);
-    let acc1 = f32x4.splat(0);
+    let c = f32x4.splat(0);
     let bp = bt + (<usize>j0 << 2);
-    let e = 0;
-    for (; e + 2 <= dh; e += 2) {
-      acc0 = f32x4.add(acc0, f32x4.mul(f32x4.splat(load<f32>(a + (<usize>e << 2))), v128.load(bp)));
-      acc1 = f32x4.add(acc1, f32x4.mul(f32x4.splat(load<f32>(a + (<usize>e << 2), 4)), v128.load(bp + colBytes)));
-      bp += colBytes << 1;
+    for (let e = 0; e < dh; e++) {
+      c = f32x4.add(c, f32x4.mul(f32x4.splat(load<f32>(a + (<usize>e << 2))), v128.load(bp)));
+      bp += colBytes;
     }
-    if (e < dh) acc0 = f32x4.add(acc0, f32x4.mul(f32x4.splat(load<f32>(a + (<usize>e << 2))), v128.load(bp)));
-    v128.store(s + (<usize>j0 << 2), f32x4.add(acc0, acc1));
+    v128.store(out + (<usize>j0 << 2), c);
   }
+}
+
+/**
+ * out[r] = sum_{j < jEnd} c[r, j] * src[j] for `nr` (1 or 4) rows: c rows `cStride` bytes
+ * apart, src and out rows `ts` bytes apart, dh a multiple of 4.
+ */
+function coeffTimesRows(c: usize, cStride: usize, nr: i32, src: usize, out: usize, ts: usize, jEnd: i32, dh: i32): void {
+  const c1 = c + cStride;
+  const c2 = c1 + cStride;
+  const c3 = c2 + cStride;
+  for (let e0 = 0; e0 < dh; e0 += 4) {
+    const eo = <usize>e0 << 2;
+    let sp = src + eo;
+    if (nr == 4) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let j = 0; j < jEnd; j++) {
+        const jo = <usize>j << 2;
+        const s = v128.load(sp);
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(c + jo)), s));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.splat(load<f32>(c1 + jo)), s));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.splat(load<f32>(c2 + jo)), s));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.splat(load<f32>(c3 + jo)), s));
+        sp += ts;
+      }
+      v128.store(out + eo, a0);
+      v128.store(out + ts + eo, a1);
+      v128.store(out + 2 * ts + eo, a2);
+      v128.store(out + 3 * ts + eo, a3);
+    } else {
+      let a0 = f32x4.splat(0);
+      for (let j = 0; j < jEnd; j++) {
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(c + (<usize>j << 2))), v128.load(sp)));
+        sp += ts;
+      }
+      v128.store(out + eo, a0);
+    }
+  }
+}
+
+/** dst[j] += sum_r c[r, j] * src[r] for j < jEnd and `nr` (1 or 4) rows (layout as coeffTimesRows). */
+function rankUpdate(c: usize, cStride: usize, nr: i32, src: usize, dst: usize, ts: usize, jEnd: i32, dh: i32): void {
+  const c1 = c + cStride;
+  const c2 = c1 + cStride;
+  const c3 = c2 + cStride;
+  for (let e0 = 0; e0 < dh; e0 += 4) {
+    const eo = <usize>e0 << 2;
+    let dp = dst + eo;
+    if (nr == 4) {
+      const x0 = v128.load(src + eo);
+      const x1 = v128.load(src + ts + eo);
+      const x2 = v128.load(src + 2 * ts + eo);
+      const x3 = v128.load(src + 3 * ts + eo);
+      for (let j = 0; j < jEnd; j++) {
+        const jo = <usize>j << 2;
+        let d = v128.load(dp);
+        d = f32x4.add(d, f32x4.mul(f32x4.splat(load<f32>(c + jo)), x0));
+        d = f32x4.add(d, f32x4.mul(f32x4.splat(load<f32>(c1 + jo)), x1));
+        d = f32x4.add(d, f32x4.mul(f32x4.splat(load<f32>(c2 + jo)), x2));
+        d = f32x4.add(d, f32x4.mul(f32x4.splat(load<f32>(c3 + jo)), x3));
+        v128.store(dp, d);
+        dp += ts;
+      }
+    } else {
+      const x0 = v128.load(src + eo);
+      for (let j = 0; j < jEnd; j++) {
+        v128.store(dp, f32x4.add(v128.load(dp), f32x4.mul(f32x4.splat(load<f32>(c + (<usize>j << 2))), x0)));
+        dp += ts;
+      }
+    }
+  }
+}
+
+/**
+ * In place on a scores row s[0, jEnd): p = softmax(scale * s) over keys 0..i (zero after),
+ * and the row copied to prow[0, t).
+ */
+function softmaxRow(s: usize, prow: usize, i: i32, jEnd: i32, t: i32, scale: f32): void {
+  const sv = f32x4.splat(scale);
+  let mv = f32x4.splat(-Infinity);
+  for (let j0 = 0; j0 < jEnd; j0 += 4) {
+    const o = <usize>j0 << 2;
+    const x = f32x4.mul(v128.load(s + o), sv);
+    v128.store(s + o, x);
+    if (j0 + 4 <= i + 1) mv = f32x4.pmax(mv, x);
+  }
+  for (let j = i + 1; j < jEnd; j++) store<f32>(s + (<usize>j << 2), -Infinity);
+  let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+  for (let j = (i + 1) & ~3; j <= i; j++) m = max(m, load<f32>(s + (<usize>j << 2)));
+  const mm = f32x4.splat(m);
+  let sum = f32x4.splat(0);
+  for (let j0 = 0; j0 < jEnd; j0 += 4) {
+    const o = <usize>j0 << 2;
+    const e = exp4(f32x4.sub(v128.load(s + o), mm));
+    v128.store(s + o, e);
+    sum = f32x4.add(sum, e);
+  }
+  const r = f32x4.splat(<f32>1 / hsum(sum));
+  for (let j0 = 0; j0 < jEnd; j0 += 4) {
+    const o = <usize>j0 << 2;
+    v128.store(s + o, f32x4.mul(v128.load(s + o), r));
+  }
+  // prow has t floats: whole vectors up to t & ~3, then single floats.
+  const t4 = t & ~3;
+  let j0 = 0;
+  for (; j0 < t4 && j0 < jEnd; j0 += 4) v128.store(prow + (<usize>j0 << 2), v128.load(s + (<usize>j0 << 2)));
+  for (; j0 < t4; j0 += 4) v128.store(prow + (<usize>j0 << 2), f32x4.splat(0));
+  for (let j = j0; j < t; j++) store<f32>(prow + (<usize>j << 2), j < jEnd ? load<f32>(s + (<usize>j << 2)) : 0);
 }
 
 export function attentionForward(
@@ -243,55 +413,51 @@ export function attentionForward(
 ): void {
   const tPad = (t + 3) & ~3;
   const kt = scratch;
-  const s = scratch + (<usize>(dh * tPad) << 2);
+  const s4 = scratch + (<usize>(dh * tPad) << 2);
+  const sStride = <usize>tPad << 2;
   const ts = <usize>tStride << 2;
+  const pRow = <usize>t << 2;
   for (let u = unitStart; u < unitEnd; u++) {
     const off = base(u, heads, bStride, hStride);
     transposeRows(k + off, kt, t, tPad, dh, ts);
-    const pu = p + (<usize>u * <usize>t * <usize>t << 2);
-    for (let i = 0; i < t; i++) {
-      const jEnd = (i + 4) & ~3; // the 4-blocks covering keys 0..i
-      rowTimesT(q + off + <usize>i * ts, kt, s, jEnd, dh, tPad);
-      let m: f32 = -Infinity;
-      for (let j = 0; j <= i; j++) {
-        const x = load<f32>(s + (<usize>j << 2)) * scale;
-        store<f32>(s + (<usize>j << 2), x);
-        m = max(m, x);
-      }
-      for (let j = i + 1; j < jEnd; j++) store<f32>(s + (<usize>j << 2), -Infinity);
-      const mv = f32x4.splat(m);
-      let sum = f32x4.splat(0);
-      for (let j0 = 0; j0 < jEnd; j0 += 4) {
-        const e = exp4(f32x4.sub(v128.load(s + (<usize>j0 << 2)), mv));
-        v128.store(s + (<usize>j0 << 2), e);
-        sum = f32x4.add(sum, e);
-      }
-      const r: f32 = 1 / hsum(sum);
-      const prow = pu + (<usize>(i * t) << 2);
-      for (let j = 0; j <= i; j++) {
-        const pj = load<f32>(s + (<usize>j << 2)) * r;
-        store<f32>(s + (<usize>j << 2), pj);
-        store<f32>(prow + (<usize>j << 2), pj);
-      }
-      for (let j = i + 1; j < t; j++) store<f32>(prow + (<usize>j << 2), 0);
-      // o[i] = sum_j p[j] v[j], four dh-lanes at a time.
-      const orow = o + off + <usize>i * ts;
-      for (let e0 = 0; e0 < dh; e0 += 4) {
-        let acc = f32x4.splat(0);
-        let vp = v + off + (<usize>e0 << 2);
-        for (let j = 0; j <= i; j++) {
-          acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(s + (<usize>j << 2))), v128.load(vp)));
-          vp += ts;
-        }
-        v128.store(orow + (<usize>e0 << 2), acc);
-      }
+    const pu = p + <usize>u * <usize>t * pRow;
+    let i0 = 0;
+    for (; i0 + 4 <= t; i0 += 4) {
+      const jEnd = i0 + 4;
+      rows4TimesT(q + off + <usize>i0 * ts, ts, kt, s4, jEnd, dh, tPad);
+      for (let r = 0; r < 4; r++) softmaxRow(s4 + <usize>r * sStride, pu + <usize>(i0 + r) * pRow, i0 + r, jEnd, t, scale);
+      coeffTimesRows(s4, sStride, 4, v + off, o + off + <usize>i0 * ts, ts, jEnd, dh);
+    }
+    for (let i = i0; i < t; i++) {
+      const jEnd = (i + 4) & ~3;
+      row1TimesT(q + off + <usize>i * ts, kt, s4, jEnd, dh, tPad);
+      softmaxRow(s4, pu + <usize>i * pRow, i, jEnd, t, scale);
+      coeffTimesRows(s4, sStride, 1, v + off, o + off + <usize>i * ts, ts, min(jEnd, t), dh);
     }
   }
 }
 
 /**
- * Gradients of attentionForward: dq, dk, dv (same layout as q) from do and the saved p.
- * scratch: (dh + 2) * tPad floats for this thread.
+ * dsRow[j] = p[j] * (dp[j] - sum_j p[j] dp[j]) * scale for j < jEnd, in place on dsRow (= dp).
+ * p beyond the diagonal is zero, so those entries come out zero.
+ */
+function softmaxBackRow(prow: usize, ds: usize, jEnd: i32, scale: f32): void {
+  let acc = f32x4.splat(0);
+  for (let j0 = 0; j0 < jEnd; j0 += 4) {
+    const o = <usize>j0 << 2;
+    acc = f32x4.add(acc, f32x4.mul(v128.load(prow + o), v128.load(ds + o)));
+  }
+  const di = f32x4.splat(hsum(acc));
+  const sc = f32x4.splat(scale);
+  for (let j0 = 0; j0 < jEnd; j0 += 4) {
+    const o = <usize>j0 << 2;
+    v128.store(ds + o, f32x4.mul(f32x4.mul(v128.load(prow + o), f32x4.sub(v128.load(ds + o), di)), sc));
+  }
+}
+
+/**
+ * Gradients of attentionForward: dq, dk, dv (same layout as q) from dout and the saved p.
+ * scratch: (dh + 8) * tPad floats for this thread.
  */
 export function attentionBackward(
   q: usize, k: usize, v: usize, p: usize, dout: usize, dq: usize, dk: usize, dv: usize, scratch: usize,
@@ -299,56 +465,56 @@ export function attentionBackward(
   unitStart: i32, unitEnd: i32,
 ): void {
   const tPad = (t + 3) & ~3;
+  const sStride = <usize>tPad << 2;
   const vt = scratch;
-  const dp = scratch + (<usize>(dh * tPad) << 2);
-  const pr = dp + (<usize>tPad << 2);
+  const ds4 = vt + (<usize>(dh * tPad) << 2);
+  const p4 = ds4 + 4 * sStride; // p rows with zero padding to tPad
   const ts = <usize>tStride << 2;
   const dhBytes = <usize>dh << 2;
+  const pRow = <usize>t << 2;
   for (let u = unitStart; u < unitEnd; u++) {
     const off = base(u, heads, bStride, hStride);
     transposeRows(v + off, vt, t, tPad, dh, ts);
     for (let j = 0; j < t; j++) {
       const r = off + <usize>j * ts;
-      for (let o: usize = 0; o < dhBytes; o += 16) {
-        v128.store(dk + r + o, f32x4.splat(0));
-        v128.store(dv + r + o, f32x4.splat(0));
+      for (let e: usize = 0; e < dhBytes; e += 16) {
+        v128.store(dk + r + e, f32x4.splat(0));
+        v128.store(dv + r + e, f32x4.splat(0));
       }
     }
-    const pu = p + (<usize>u * <usize>t * <usize>t << 2);
-    for (let i = 0; i < t; i++) {
-      const jEnd = (i + 4) & ~3;
-      const prow = pu + (<usize>(i * t) << 2);
-      for (let j = 0; j < jEnd; j++) store<f32>(pr + (<usize>j << 2), j <= i ? load<f32>(prow + (<usize>j << 2)) : 0);
-      const doi = dout + off + <usize>i * ts;
-      rowTimesT(doi, vt, dp, jEnd, dh, tPad);
-      // di = sum_j p[j] dp[j]; ds[j] = p[j] (dp[j] - di) * scale, kept in dp.
-      let acc = f32x4.splat(0);
-      for (let j0 = 0; j0 < jEnd; j0 += 4) {
-        acc = f32x4.add(acc, f32x4.mul(v128.load(pr + (<usize>j0 << 2)), v128.load(dp + (<usize>j0 << 2))));
+    const pu = p + <usize>u * <usize>t * pRow;
+    let i0 = 0;
+    for (; i0 + 4 <= t; i0 += 4) {
+      const jEnd = i0 + 4;
+      for (let r = 0; r < 4; r++) {
+        const src = pu + <usize>(i0 + r) * pRow;
+        const dst = p4 + <usize>r * sStride;
+        for (let j0 = 0; j0 < jEnd; j0 += 4) v128.store(dst + (<usize>j0 << 2), v128.load(src + (<usize>j0 << 2)));
       }
-      const di = f32x4.splat(hsum(acc));
-      const sc = f32x4.splat(scale);
-      for (let j0 = 0; j0 < jEnd; j0 += 4) {
-        const o = <usize>j0 << 2;
-        v128.store(dp + o, f32x4.mul(f32x4.mul(v128.load(pr + o), f32x4.sub(v128.load(dp + o), di)), sc));
-      }
-      const qi = q + off + <usize>i * ts;
-      const dqi = dq + off + <usize>i * ts;
-      for (let e0 = 0; e0 < dh; e0 += 4) {
-        const eo = <usize>e0 << 2;
-        const qv = v128.load(qi + eo);
-        const dov = v128.load(doi + eo);
-        let g = f32x4.splat(0);
-        let row = off + eo;
-        for (let j = 0; j <= i; j++) {
-          const dsj = f32x4.splat(load<f32>(dp + (<usize>j << 2)));
-          g = f32x4.add(g, f32x4.mul(dsj, v128.load(k + row)));
-          v128.store(dk + row, f32x4.add(v128.load(dk + row), f32x4.mul(dsj, qv)));
-          v128.store(dv + row, f32x4.add(v128.load(dv + row), f32x4.mul(f32x4.splat(load<f32>(pr + (<usize>j << 2))), dov)));
-          row += ts;
-        }
-        v128.store(dqi + eo, g);
-      }
+      const rowOff = off + <usize>i0 * ts;
+      rows4TimesT(dout + rowOff, ts, vt, ds4, jEnd, dh, tPad);
+      for (let r = 0; r < 4; r++) softmaxBackRow(p4 + <usize>r * sStride, ds4 + <usize>r * sStride, jEnd, scale);
+      coeffTimesRows(ds4, sStride, 4, k + off, dq + rowOff, ts, jEnd, dh);
+      rankUpdate(ds4, sStride, 4, q + rowOff, dk + off, ts, jEnd, dh);
+      rankUpdate(p4, sStride, 4, dout + rowOff, dv + off, ts, jEnd, dh);
     }
+    for (let i = i0; i < t; i++) backwardRow(q, k, pu, dout, dq, dk, dv, vt, ds4, p4, off, i, t, tPad, dh, ts, pRow, scale);
   }
+}
+
+/** One query row of the backward (the rows left over when T % 4 != 0). */
+function backwardRow(
+  q: usize, k: usize, pu: usize, dout: usize, dq: usize, dk: usize, dv: usize,
+  vt: usize, ds: usize, pr: usize, off: usize, i: i32, t: i32, tPad: i32, dh: i32, ts: usize, pRow: usize, scale: f32,
+): void {
+  const jEnd = (i + 4) & ~3;
+  const prow = pu + <usize>i * pRow;
+  for (let j = 0; j < jEnd; j++) store<f32>(pr + (<usize>j << 2), j <= i ? load<f32>(prow + (<usize>j << 2)) : 0);
+  const rowOff = off + <usize>i * ts;
+  row1TimesT(dout + rowOff, vt, ds, jEnd, dh, tPad);
+  softmaxBackRow(pr, ds, jEnd, scale);
+  const keys = min(jEnd, t);
+  coeffTimesRows(ds, 0, 1, k + off, dq + rowOff, ts, keys, dh);
+  rankUpdate(ds, 0, 1, q + rowOff, dk + off, ts, keys, dh);
+  rankUpdate(pr, 0, 1, dout + rowOff, dv + off, ts, keys, dh);
 }

@@ -165,7 +165,7 @@ function attention({ inputs, attrs, backend }: KernelArgs, kernels: Kernels): Te
   const units = g.batch * g.heads;
   const o = backend.makeOutput(q.shape, 'float32');
   const p = backend.makeOutput([units, g.time, g.time], 'float32');
-  const scratchFloats = (g.dh + 2) * (Math.ceil(g.time / 4) * 4);
+  const scratchFloats = (g.dh + 8) * (Math.ceil(g.time / 4) * 4);
   const scratch = backend.wasm._malloc(2 * scratchFloats * 4);
   try {
     const ptrs = [offset(backend, q), offset(backend, k), offset(backend, v), offset(backend, o), offset(backend, p)];
@@ -190,7 +190,7 @@ function attentionGrad({ inputs, attrs, backend }: KernelArgs, kernels: Kernels)
   const dq = backend.makeOutput(q.shape, 'float32');
   const dk = backend.makeOutput(q.shape, 'float32');
   const dv = backend.makeOutput(q.shape, 'float32');
-  const scratchFloats = (g.dh + 2) * (Math.ceil(g.time / 4) * 4);
+  const scratchFloats = (g.dh + 8) * (Math.ceil(g.time / 4) * 4);
   const scratch = backend.wasm._malloc(2 * scratchFloats * 4);
   try {
     const ptrs = [q, k, v, p, dy, dq, dk, dv].map((t) => offset(backend, t));
