@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { installFastKernels, restoreStockKernels } from './fast-kernels.js';
+import { fusedKernels, type Kernels } from './fused-kernels.js';
 import { type AttentionLayout, fusedCausalAttention, fusedLayerNorm } from './fused-ops.js';
 
 beforeAll(async () => {
@@ -185,5 +186,12 @@ describe('fused Sum and Exp kernels', () => {
     expect(out[7]).toBe(Number.POSITIVE_INFINITY);
     expect(out[8]).toBe(Number.POSITIVE_INFINITY);
     expect(out[9]).toBeNaN();
+  });
+});
+
+describe('fused kernels that cannot start', () => {
+  it('refuse a kernel module without the fused exports (a stale build), so installFastKernels keeps the rest', () => {
+    const stale = { exports: { matmul: () => {}, transpose: () => {} } } as unknown as Kernels;
+    expect(() => fusedKernels(stale, () => undefined)).toThrow(/rebuild the trainer/);
   });
 });
