@@ -307,7 +307,43 @@ function coeffTimesRows(c: usize, cStride: usize, nr: i32, src: usize, out: usiz
   const c1 = c + cStride;
   const c2 = c1 + cStride;
   const c3 = c2 + cStride;
-  for (let e0 = 0; e0 < dh; e0 += 4) {
+  let e0 = 0;
+  if (nr == 4) {
+    // Eight lanes of dh per pass: each coefficient broadcast serves two vectors.
+    for (; e0 + 8 <= dh; e0 += 8) {
+      const eo = <usize>e0 << 2;
+      let sp = src + eo;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      for (let j = 0; j < jEnd; j++) {
+        const jo = <usize>j << 2;
+        const s = v128.load(sp);
+        const t = v128.load(sp, 16);
+        const x0 = f32x4.splat(load<f32>(c + jo));
+        const x1 = f32x4.splat(load<f32>(c1 + jo));
+        const x2 = f32x4.splat(load<f32>(c2 + jo));
+        const x3 = f32x4.splat(load<f32>(c3 + jo));
+        a0 = f32x4.add(a0, f32x4.mul(x0, s));
+        b0 = f32x4.add(b0, f32x4.mul(x0, t));
+        a1 = f32x4.add(a1, f32x4.mul(x1, s));
+        b1 = f32x4.add(b1, f32x4.mul(x1, t));
+        a2 = f32x4.add(a2, f32x4.mul(x2, s));
+        b2 = f32x4.add(b2, f32x4.mul(x2, t));
+        a3 = f32x4.add(a3, f32x4.mul(x3, s));
+        b3 = f32x4.add(b3, f32x4.mul(x3, t));
+        sp += ts;
+      }
+      v128.store(out + eo, a0);
+      v128.store(out + eo, b0, 16);
+      v128.store(out + ts + eo, a1);
+      v128.store(out + ts + eo, b1, 16);
+      v128.store(out + 2 * ts + eo, a2);
+      v128.store(out + 2 * ts + eo, b2, 16);
+      v128.store(out + 3 * ts + eo, a3);
+      v128.store(out + 3 * ts + eo, b3, 16);
+    }
+  }
+  for (; e0 < dh; e0 += 4) {
     const eo = <usize>e0 << 2;
     let sp = src + eo;
     if (nr == 4) {
@@ -341,7 +377,42 @@ function rankUpdate(c: usize, cStride: usize, nr: i32, src: usize, dst: usize, t
   const c1 = c + cStride;
   const c2 = c1 + cStride;
   const c3 = c2 + cStride;
-  for (let e0 = 0; e0 < dh; e0 += 4) {
+  let e0 = 0;
+  if (nr == 4) {
+    for (; e0 + 8 <= dh; e0 += 8) {
+      const eo = <usize>e0 << 2;
+      let dp = dst + eo;
+      const x0 = v128.load(src + eo);
+      const x1 = v128.load(src + ts + eo);
+      const x2 = v128.load(src + 2 * ts + eo);
+      const x3 = v128.load(src + 3 * ts + eo);
+      const y0 = v128.load(src + eo, 16);
+      const y1 = v128.load(src + ts + eo, 16);
+      const y2 = v128.load(src + 2 * ts + eo, 16);
+      const y3 = v128.load(src + 3 * ts + eo, 16);
+      for (let j = 0; j < jEnd; j++) {
+        const jo = <usize>j << 2;
+        const k0 = f32x4.splat(load<f32>(c + jo));
+        const k1 = f32x4.splat(load<f32>(c1 + jo));
+        const k2 = f32x4.splat(load<f32>(c2 + jo));
+        const k3 = f32x4.splat(load<f32>(c3 + jo));
+        let d = v128.load(dp);
+        let g = v128.load(dp, 16);
+        d = f32x4.add(d, f32x4.mul(k0, x0));
+        g = f32x4.add(g, f32x4.mul(k0, y0));
+        d = f32x4.add(d, f32x4.mul(k1, x1));
+        g = f32x4.add(g, f32x4.mul(k1, y1));
+        d = f32x4.add(d, f32x4.mul(k2, x2));
+        g = f32x4.add(g, f32x4.mul(k2, y2));
+        d = f32x4.add(d, f32x4.mul(k3, x3));
+        g = f32x4.add(g, f32x4.mul(k3, y3));
+        v128.store(dp, d);
+        v128.store(dp, g, 16);
+        dp += ts;
+      }
+    }
+  }
+  for (; e0 < dh; e0 += 4) {
     const eo = <usize>e0 << 2;
     let dp = dst + eo;
     if (nr == 4) {
