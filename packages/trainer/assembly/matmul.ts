@@ -12,17 +12,24 @@
 }
 
 /** Four rows of A times B, eight columns at a time: 8 accumulators stay in registers. */
-function rows4(a0: usize, aRow: usize, aCol: usize, b: usize, c: usize, k: i32, n: i32): void {
+function rows4(a0: usize, aRow: usize, aCol: usize, b: usize, c: usize, k: i32, n: i32, acc: bool): void {
   const a1 = a0 + aRow;
   const a2 = a1 + aRow;
   const a3 = a2 + aRow;
   const rowBytes = <usize>n << 2;
   let j = 0;
   for (; j + 8 <= n; j += 8) {
+    const cp = c + (<usize>j << 2);
     let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
     let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
     let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
     let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    if (acc) {
+      c00 = v128.load(cp); c01 = v128.load(cp, 16);
+      c10 = v128.load(cp + rowBytes); c11 = v128.load(cp + rowBytes, 16);
+      c20 = v128.load(cp + 2 * rowBytes); c21 = v128.load(cp + 2 * rowBytes, 16);
+      c30 = v128.load(cp + 3 * rowBytes); c31 = v128.load(cp + 3 * rowBytes, 16);
+    }
     let bp = b + (<usize>j << 2);
     let ao: usize = 0;
     for (let p = 0; p < k; p++) {
@@ -43,7 +50,6 @@ function rows4(a0: usize, aRow: usize, aCol: usize, b: usize, c: usize, k: i32, 
       bp += rowBytes;
       ao += aCol;
     }
-    const cp = c + (<usize>j << 2);
     v128.store(cp, c00);
     v128.store(cp, c01, 16);
     v128.store(cp + rowBytes, c10);
@@ -54,7 +60,11 @@ function rows4(a0: usize, aRow: usize, aCol: usize, b: usize, c: usize, k: i32, 
     v128.store(cp + 3 * rowBytes, c31, 16);
   }
   for (; j + 4 <= n; j += 4) {
+    const cp = c + (<usize>j << 2);
     let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    if (acc) {
+      c0 = v128.load(cp); c1 = v128.load(cp + rowBytes); c2 = v128.load(cp + 2 * rowBytes); c3 = v128.load(cp + 3 * rowBytes);
+    }
     let bp = b + (<usize>j << 2);
     let ao: usize = 0;
     for (let p = 0; p < k; p++) {
@@ -66,14 +76,17 @@ function rows4(a0: usize, aRow: usize, aCol: usize, b: usize, c: usize, k: i32, 
       bp += rowBytes;
       ao += aCol;
     }
-    const cp = c + (<usize>j << 2);
     v128.store(cp, c0);
     v128.store(cp + rowBytes, c1);
     v128.store(cp + 2 * rowBytes, c2);
     v128.store(cp + 3 * rowBytes, c3);
   }
   for (; j < n; j++) {
+    const cp = c + (<usize>j << 2);
     let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    if (acc) {
+      s0 = load<f32>(cp); s1 = load<f32>(cp + rowBytes); s2 = load<f32>(cp + 2 * rowBytes); s3 = load<f32>(cp + 3 * rowBytes);
+    }
     let bp = b + (<usize>j << 2);
     let ao: usize = 0;
     for (let p = 0; p < k; p++) {
@@ -85,7 +98,6 @@ function rows4(a0: usize, aRow: usize, aCol: usize, b: usize, c: usize, k: i32, 
       bp += rowBytes;
       ao += aCol;
     }
-    const cp = c + (<usize>j << 2);
     store<f32>(cp, s0);
     store<f32>(cp + rowBytes, s1);
     store<f32>(cp + 2 * rowBytes, s2);
@@ -94,22 +106,22 @@ function rows4(a0: usize, aRow: usize, aCol: usize, b: usize, c: usize, k: i32, 
 }
 
 /** One row of A times B (the rows left over after blocks of four). */
-function row1(a0: usize, aCol: usize, b: usize, c: usize, k: i32, n: i32): void {
+function row1(a0: usize, aCol: usize, b: usize, c: usize, k: i32, n: i32, acc: bool): void {
   const rowBytes = <usize>n << 2;
   let j = 0;
   for (; j + 4 <= n; j += 4) {
-    let acc = f32x4.splat(0);
+    let sum = acc ? v128.load(c + (<usize>j << 2)) : f32x4.splat(0);
     let bp = b + (<usize>j << 2);
     let ao: usize = 0;
     for (let p = 0; p < k; p++) {
-      acc = f32x4.add(acc, f32x4.mul(splatA(a0, ao), v128.load(bp)));
+      sum = f32x4.add(sum, f32x4.mul(splatA(a0, ao), v128.load(bp)));
       bp += rowBytes;
       ao += aCol;
     }
-    v128.store(c + (<usize>j << 2), acc);
+    v128.store(c + (<usize>j << 2), sum);
   }
   for (; j < n; j++) {
-    let s: f32 = 0;
+    let s: f32 = acc ? load<f32>(c + (<usize>j << 2)) : 0;
     let bp = b + (<usize>j << 2);
     let ao: usize = 0;
     for (let p = 0; p < k; p++) {
@@ -130,16 +142,26 @@ export function matmul(
 ): void {
   const aRowBytes = <usize>aRow << 2;
   const aColBytes = <usize>aCol << 2;
+  // Cache blocking over k: a [kc, n] panel of B (about 128 KB) stays in L2 while every row
+  // block uses it; C accumulates over the panels. kc depends on the shape only, so the
+  // summation order (and the result) does not depend on how threads split the rows.
+  const kc = max(16, min(k, (32768 / max(n, 1)) & ~7));
   for (let t = batchStart; t < batchEnd; t++) {
     const at = a + (<usize>(t * aBatch) << 2);
     const bt = b + (<usize>(t * bBatch) << 2);
     const ct = c + (<usize>(t * m * n) << 2);
-    let i = rowStart;
-    for (; i + 4 <= rowEnd; i += 4) {
-      rows4(at + <usize>i * aRowBytes, aRowBytes, aColBytes, bt, ct + (<usize>(i * n) << 2), k, n);
-    }
-    for (; i < rowEnd; i++) {
-      row1(at + <usize>i * aRowBytes, aColBytes, bt, ct + (<usize>(i * n) << 2), k, n);
+    for (let p0 = 0; p0 < k; p0 += kc) {
+      const kb = min(kc, k - p0);
+      const ap = at + <usize>p0 * aColBytes;
+      const bp = bt + (<usize>(p0 * n) << 2);
+      const acc = p0 > 0;
+      let i = rowStart;
+      for (; i + 4 <= rowEnd; i += 4) {
+        rows4(ap + <usize>i * aRowBytes, aRowBytes, aColBytes, bp, ct + (<usize>(i * n) << 2), kb, n, acc);
+      }
+      for (; i < rowEnd; i++) {
+        row1(ap + <usize>i * aRowBytes, aColBytes, bp, ct + (<usize>(i * n) << 2), kb, n, acc);
+      }
     }
   }
 }

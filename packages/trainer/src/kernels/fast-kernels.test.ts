@@ -85,6 +85,20 @@ describe('fast BatchMatMul on wasm', () => {
     tf.dispose([x, w, q, k]);
   });
 
+  it('blocks long inner dimensions over several B panels (k > 32768 / n) without changing results', async () => {
+    for (const [m, k, n, ta] of [
+      [9, 700, 200, false],
+      [12, 1500, 64, true],
+      [5, 333, 1030, true],
+    ] as const) {
+      const a = tf.randomNormal(ta ? [k, m] : [m, k], 0, 1, 'float32', m);
+      const b = tf.randomNormal([k, n], 0, 1, 'float32', k);
+      const { stock, fast } = await bothWays(() => tf.matMul(a, b, ta, false));
+      expect(maxRelativeError(stock, fast)).toBeLessThan(1e-5);
+      tf.dispose([a, b]);
+    }
+  });
+
   it('gives gradients equal to the stock path', async () => {
     const a = tf.randomNormal([3, 8, 12], 0, 1, 'float32', 5);
     const b = tf.randomNormal([3, 12, 16], 0, 1, 'float32', 6);

@@ -7,11 +7,15 @@
  *   scratch. Shapes it does not handle go to the stock kernel.
  * - Identity and same-dtype Cast: share the input's data (tensors are immutable), as the
  *   stock Reshape kernel does.
+ * - Sum over leading axes and Exp (fused-kernels.ts), and the fused layer norm and causal
+ *   attention kernels that fused-ops.ts uses when they are registered.
  * The AssemblyScript sources compile during `npm install` (the trainer's build step).
  */
 import { readFileSync } from 'node:fs';
 import type * as tf from '@tensorflow/tfjs-core';
-import { type MatmulArgs, MatmulHelper } from './matmul-helper.js';
+import { fusedKernels, type KernelExports, type Kernels } from './fused-kernels.js';
+import { KernelHelper, type MatmulArgs } from './kernel-helper.js';
+import type { KernelArgs, KernelFunc, TensorInfo, WasmBackend } from './wasm-types.js';
 
 export interface FastKernelStatus {
   kernels: 'fast' | 'stock';
@@ -22,55 +26,19 @@ export interface FastKernelStatus {
   replaced: string[];
 }
 
-interface TensorInfo {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
-
-interface WasmBackend {
-  wasm: {
-    asm?: { memory?: WebAssembly.Memory };
-    wasmMemory?: WebAssembly.Memory;
-    _malloc(n: number): number;
-    _free(p: number): void;
-  };
-  dataIdMap: { get(id: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  incRef(dataId: object): void;
-}
-
-interface KernelArgs {
-  inputs: Record<string, TensorInfo>;
-  attrs?: Record<string, unknown>;
-  backend: WasmBackend;
-}
-
-type KernelFunc = (args: KernelArgs) => TensorInfo;
-
-interface MatmulExports {
-  /** The AssemblyScript `matmul` export (arguments documented on MatmulArgs). */
-  matmul(...args: MatmulArgs): void;
-  transpose(src: number, dst: number, batch: number, rows: number, cols: number, srcBatch: number): void;
-}
-
-/** The compiled kernel module (dist/, built from assembly/ during npm install). */
-export function matmulWasmPath(shared = false): string {
-  return new URL(`../../dist/${shared ? 'matmul-shared' : 'matmul'}.wasm`, import.meta.url).pathname;
+/** The compiled kernel module (dist/, built from assembly/index.ts during npm install). */
+export function kernelsWasmPath(shared = false): string {
+  return new URL(`../../dist/${shared ? 'kernels-shared' : 'kernels'}.wasm`, import.meta.url).pathname;
 }
 
 /** Below this many multiply-adds (about 4M) a call is not worth splitting: waking the helper costs more (measured on decode). */
 const SPLIT_THRESHOLD = 1 << 22;
 
-interface Kernels {
-  exports: MatmulExports;
-  helper?: MatmulHelper;
-}
-
 interface Installed {
   status: FastKernelStatus;
   fast: Record<string, KernelFunc>;
-  stock: Record<string, KernelFunc>;
+  /** undefined: a kernel of ours that stock tfjs does not have (unregistered on restore). */
+  stock: Record<string, KernelFunc | undefined>;
 }
 
 const installed = new WeakMap<object, Installed>();
@@ -103,13 +71,13 @@ export function installFastKernels(tfjs: typeof tf, options: { threads?: number 
     const memory = backend.wasm.asm?.memory ?? backend.wasm.wasmMemory;
     if (!memory) throw new Error('the tfjs wasm heap is not reachable (unexpected tfjs-backend-wasm version)');
     const shared = memory.buffer instanceof SharedArrayBuffer;
-    const module = new WebAssembly.Module(readFileSync(matmulWasmPath(shared)));
-    kernels = { exports: new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as MatmulExports };
+    const module = new WebAssembly.Module(readFileSync(kernelsWasmPath(shared)));
+    kernels = { exports: new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports };
     if ((options.threads ?? 1) >= 2) {
       if (!shared) threadNote = 'the wasm heap is not shared (threaded build not running): matmuls use one thread';
       else {
         try {
-          kernels.helper = new MatmulHelper(memory, module);
+          kernels.helper = new KernelHelper(memory, module);
         } catch (error) {
           threadNote = `matmul helper thread: ${(error as Error).message}`;
         }
@@ -135,14 +103,25 @@ export function installFastKernels(tfjs: typeof tf, options: { threads?: number 
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
   const stockIdentity = tfjs.getKernel('Identity', 'wasm')?.kernelFunc as unknown as KernelFunc;
-  const fast = { BatchMatMul: batchMatMul, Identity: identity, Cast: cast };
-  const stock = { BatchMatMul: stockMatMul, Identity: stockIdentity, Cast: stockCast };
+  const fast: Record<string, KernelFunc> = { BatchMatMul: batchMatMul, Identity: identity, Cast: cast };
+  const stock: Record<string, KernelFunc | undefined> = { BatchMatMul: stockMatMul, Identity: stockIdentity, Cast: stockCast };
+  let fusedNote: string | undefined;
+  try {
+    const stockOf = (name: string) => tfjs.getKernel(name, 'wasm')?.kernelFunc as unknown as KernelFunc | undefined;
+    for (const [name, kernelFunc] of Object.entries(fusedKernels(kernels, stockOf))) {
+      stock[name] = stockOf(name);
+      fast[name] = kernelFunc;
+    }
+  } catch (error) {
+    fusedNote = `fused kernels unavailable (${(error as Error).message.split('\n')[0]}); layer norm and attention use stock ops`;
+  }
   swapKernels(tfjs, fast);
+  const reason = [threadNote, fusedNote].filter(Boolean).join('; ');
   const status: FastKernelStatus = {
     kernels: 'fast',
     threads: kernels.helper ? 2 : 1,
     replaced: Object.keys(fast),
-    ...(threadNote ? { reason: threadNote } : {}),
+    ...(reason ? { reason } : {}),
   };
   installed.set(backend, { status, fast, stock });
   return status;
@@ -155,10 +134,10 @@ export function restoreStockKernels(tfjs: typeof tf): void {
   if (done) swapKernels(tfjs, done.stock);
 }
 
-function swapKernels(tfjs: typeof tf, kernels: Record<string, KernelFunc>): void {
+function swapKernels(tfjs: typeof tf, kernels: Record<string, KernelFunc | undefined>): void {
   for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
-    tfjs.unregisterKernel(kernelName, 'wasm');
-    tfjs.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    if (tfjs.getKernel(kernelName, 'wasm')) tfjs.unregisterKernel(kernelName, 'wasm');
+    if (kernelFunc) tfjs.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
   }
 }
 
@@ -212,7 +191,7 @@ function fastBatchMatMul({ inputs, attrs, backend }: KernelArgs, kernels: Kernel
               [aPtr, bPtr, cPtr, 0, 1, 0, (m >> 3) << 2, ...strides],
               [aPtr, bPtr, cPtr, 0, 1, (m >> 3) << 2, m, ...strides],
             ];
-      helper.start(helperPart);
+      helper.start('matmul', helperPart);
       kernels.exports.matmul(...mainPart);
       helper.wait();
     } else {

@@ -6,6 +6,7 @@
  */
 import { Rng } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedAttentionAvailable, fusedCausalAttention, fusedLayerNorm } from '../kernels/fused-ops.js';
 import { rowsWithinAttention } from './memory.js';
 import type { GenerateOptions, Generation, PolicyConfig, PolicyModel, ScoredTokens } from './policy.js';
 
@@ -179,15 +180,32 @@ export class TransformerPolicy implements PolicyModel {
     const mask = tf.slice(this.causalMask, [0, 0], [T, T]);
     for (const layer of this.weights.layers) {
       const h = layerNorm(x, layer.ln1Gain, layer.ln1Bias);
-      const q = this.heads(tf.matMul(h, layer.wq), rows, T);
-      const k = this.heads(tf.matMul(h, layer.wk), rows, T);
-      const v = this.heads(tf.matMul(h, layer.wv), rows, T);
-      const attended = this.attend(q, k, v, mask); // [rows, H, T, dh]
-      const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [rows * T, D]);
+      const merged =
+        this.fusedAttention(h, layer, rows, T) ??
+        (() => {
+          const q = this.heads(tf.matMul(h, layer.wq), rows, T);
+          const k = this.heads(tf.matMul(h, layer.wk), rows, T);
+          const v = this.heads(tf.matMul(h, layer.wv), rows, T);
+          const attended = this.attend(q, k, v, mask); // [rows, H, T, dh]
+          return tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [rows * T, D]);
+        })();
       x = tf.add(x, tf.matMul(merged, layer.wo));
       x = tf.add(x, this.mlp(x, layer));
     }
     return layerNorm(x, this.weights.lnFinalGain, this.weights.lnFinalBias);
+  }
+
+  /**
+   * Causal self-attention through the fused wasm kernel (fast kernels only), in the
+   * projections' [rows, T, H, dh] layout so no head transposes run; undefined otherwise.
+   */
+  private fusedAttention(h: tf.Tensor2D, layer: LayerWeights, rows: number, T: number): tf.Tensor2D | undefined {
+    const { heads: H, dim: D } = this.config;
+    if (!fusedAttentionAvailable(D / H)) return undefined;
+    const split = (w: tf.Variable) => tf.reshape(tf.matMul(h, w), [rows, T, H, D / H]);
+    const scale = 1 / Math.sqrt(D / H);
+    const out = fusedCausalAttention(split(layer.wq), split(layer.wk), split(layer.wv), { scale, layout: 'bthd' });
+    return out && (tf.reshape(out, [rows * T, D]) as tf.Tensor2D);
   }
 
   private heads(x: tf.Tensor, rows: number, T: number): tf.Tensor4D {
@@ -400,6 +418,8 @@ function disposeCache(cache: Cache): void {
 }
 
 function layerNorm(x: tf.Tensor2D, gain: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
+  const fused = fusedLayerNorm(x, gain, bias, 1e-5); // undefined unless the fast wasm kernels are active
+  if (fused) return fused as tf.Tensor2D;
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gain), bias);
 }

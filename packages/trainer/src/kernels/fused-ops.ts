@@ -1,0 +1,72 @@
+/**
+ * Fused layer norm and causal attention as differentiable ops (tf.customGrad over our
+ * registered wasm kernels). They return undefined whenever the kernels are not registered
+ * (other backend, --kernels stock, or the fused kernels could not start) or the shape is
+ * one they do not take; the caller then runs its stock ops, which stay the reference.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { CAUSAL_ATTENTION, CAUSAL_ATTENTION_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from './fused-kernels.js';
+
+const registered = (name: string): boolean => tf.getBackend() === 'wasm' && tf.getKernel(name, 'wasm') !== undefined;
+
+const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = {}): tf.Tensor[] =>
+  tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as unknown as tf.Tensor[];
+
+type Forward = (...args: (tf.Tensor | ((tensors: tf.Tensor[]) => void))[]) => {
+  value: tf.Tensor;
+  gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+};
+const customGrad = (f: Forward) => tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]);
+
+/** (x - mean) / sqrt(var + eps) * gain + bias over the last axis, or undefined (use the stock ops). */
+export function fusedLayerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor | undefined {
+  if (!registered(LAYER_NORM) || x.rank < 1) return undefined;
+  const d = x.shape[x.rank - 1] as number;
+  const vector = (t: tf.Tensor) => t.dtype === 'float32' && t.rank === 1 && t.shape[0] === d;
+  if (x.dtype !== 'float32' || d % 4 !== 0 || x.size === 0 || !vector(gain) || !vector(bias)) return undefined;
+  const op = customGrad((xs, g, b, save) => {
+    const [y, stats] = run(LAYER_NORM, { x: xs as tf.Tensor, gain: g as tf.Tensor, bias: b as tf.Tensor }, { eps });
+    (save as (t: tf.Tensor[]) => void)([xs as tf.Tensor, g as tf.Tensor, stats as tf.Tensor]);
+    return {
+      value: y as tf.Tensor,
+      gradFunc: (dy, [sx, sg, ss]) =>
+        run(LAYER_NORM_GRAD, { x: sx as tf.Tensor, gain: sg as tf.Tensor, dy, stats: ss as tf.Tensor }),
+    };
+  });
+  return op(x, gain, bias);
+}
+
+export type AttentionLayout = 'bhtd' | 'bthd';
+
+/**
+ * softmax(scale * q k^T + causal mask) v per (batch, head), or undefined (use the stock ops).
+ * q, k, v: [B, H, T, dh] ('bhtd', i.e. [B*H, T, dh] per batch) or [B, T, H, dh] ('bthd', the
+ * projections' own layout, which saves the head transposes); the output has the same layout.
+ * Takes float32 and dh % 4 == 0.
+ */
+export function fusedCausalAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  options: { scale: number; layout: AttentionLayout },
+): tf.Tensor | undefined {
+  if (!registered(CAUSAL_ATTENTION)) return undefined;
+  const same = (t: tf.Tensor) => t.dtype === 'float32' && t.rank === 4 && t.shape.every((n, i) => n === q.shape[i]);
+  if (!same(q) || !same(k) || !same(v) || q.size === 0 || (q.shape[3] as number) % 4 !== 0) return undefined;
+  const attrs = { scale: options.scale, layout: options.layout };
+  const op = customGrad((qs, ks, vs, save) => {
+    const [o, p] = run(CAUSAL_ATTENTION, { q: qs as tf.Tensor, k: ks as tf.Tensor, v: vs as tf.Tensor }, attrs);
+    (save as (t: tf.Tensor[]) => void)([qs as tf.Tensor, ks as tf.Tensor, vs as tf.Tensor, p as tf.Tensor]);
+    return {
+      value: o as tf.Tensor,
+      gradFunc: (dy, [sq, sk, sv, sp]) =>
+        run(CAUSAL_ATTENTION_GRAD, { q: sq, k: sk, v: sv, p: sp, dy } as Record<string, tf.Tensor>, attrs),
+    };
+  });
+  return op(q, k, v);
+}
+
+/** Whether fusedCausalAttention would take float32 inputs with head size `dh` now (callers skip building them otherwise). */
+export function fusedAttentionAvailable(dh: number): boolean {
+  return dh > 0 && dh % 4 === 0 && registered(CAUSAL_ATTENTION);
+}
