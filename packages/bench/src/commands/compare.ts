@@ -119,6 +119,8 @@ export function register(program: Command, io: Io): void {
           bar.update((done + partial) / total, `${done}/${total} runs done, ${running.size} running`);
         },
       }).finally(() => bar.stop());
+      // Workers start their own backends; one line here instead of one per worker.
+      for (const reason of document.kernelsFallback ?? []) io.stderr(`warning: ${reason}\n`);
       if (ctx.options.json) {
         ctx.printJson('compare', document as unknown as Record<string, unknown>);
         return;

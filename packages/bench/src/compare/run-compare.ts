@@ -119,6 +119,7 @@ export async function runComparison(config: CompareConfig, options: CompareRunOp
   };
   if (requests.length) await (options.runUnits ?? ((r, e) => runOnPool(r, options.workers, e)))(requests, events);
   const runs = units.map((unit) => toRecord(unit, finished.get(unit.id) as TrainResult));
+  const fallbacks = [...new Set([...finished.values()].flatMap((r) => (r.kernelsFallback ? [r.kernelsFallback] : [])))];
   const document: ComparisonDocument = {
     schemaVersion: SCHEMA_VERSION,
     kind: 'compare',
@@ -140,6 +141,7 @@ export async function runComparison(config: CompareConfig, options: CompareRunOp
     },
     runs,
     aggregates: aggregate(runs, { ...(options.reps ? { reps: options.reps } : {}) }),
+    ...(fallbacks.length ? { kernelsFallback: fallbacks } : {}),
   };
   await writeOutputs(options.out, document);
   return document;

@@ -14,6 +14,8 @@ export interface ComparisonDocument {
   machine: Record<string, unknown>;
   runs: RunRecord[];
   aggregates: Aggregates;
+  /** Distinct reasons some runs fell back to the stock kernels (absent when none did). */
+  kernelsFallback?: string[];
 }
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');

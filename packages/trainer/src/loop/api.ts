@@ -78,4 +78,6 @@ export interface TrainResult {
   timings: Record<string, number>;
   /** Rollouts drawn for diagnostics only (the sign-flip baseline): never part of the RL budget or trajectory. */
   sideBudget: { episodes: number; generatedTokens: number };
+  /** Why the fast kernels were asked for and not used (the run fell back to the stock kernels). */
+  kernelsFallback?: string;
 }

@@ -318,6 +318,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       kernels: backend.kernels === 'fast' ? 1 : 0,
       threads: backend.threads,
     },
+    ...(backend.fallback ? { kernelsFallback: backend.fallback } : {}),
   };
   optimizer.dispose();
   reference?.dispose();
