@@ -95,6 +95,8 @@ export interface EnvironmentRecommendation {
   heads?: number;
   contextLength?: number;
   maxNewTokens?: number;
+  /** SFT warm-start steps the environment needs before its expert's skills show (copying long strings takes more). */
+  sftSteps?: number;
 }
 
 export interface Environment<Task = unknown> extends PluginMeta {

@@ -85,6 +85,7 @@ export function resolveTrainConfig(
   for (const key of ['dim', 'layers', 'heads', 'contextLength'] as const)
     if (recommended[key] !== undefined) config.model[key] = recommended[key] as number;
   if (recommended.maxNewTokens !== undefined) config.maxNewTokens = recommended.maxNewTokens;
+  if (recommended.sftSteps !== undefined) config.sftSteps = recommended.sftSteps;
   apply(config, (base.method.defaults ?? {}) as Overrides, `method ${base.method.name} defaults`);
   apply(config, overrides, '--set');
   if (config.model.dim % config.model.heads !== 0)
