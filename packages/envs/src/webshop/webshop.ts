@@ -174,7 +174,7 @@ export function webshop(options: WebshopOptions = {}): Environment<WebshopTask> 
     ],
     maxTurns: o.maxSteps,
     // 150 SFT steps leave the policy unable to copy ids and words (0% success, 95% invalid);
-    // 600 steps (about 6 min on 2 cores) give a policy between 0% and 100% (docs/environments.md).
+    // 600 steps (about 7.5 min on 2 cores, cached) give a policy between 0% and 100% (docs/environments.md).
     recommended: { dim: 64, layers: 2, heads: 4, contextLength: 512, maxNewTokens: 48, sftSteps: 600 },
     tasks(split, { seed, count = split === 'test' ? 64 : 512 }) {
       const rng = SeededRng.seeded(seed).split(`webshop/${split}`);
