@@ -162,40 +162,38 @@ function geometry(t: TensorInfo, layout: unknown) {
 function attention({ inputs, attrs, backend }: KernelArgs, kernels: Kernels): TensorInfo[] {
   const { q, k, v } = inputs as Record<'q' | 'k' | 'v', TensorInfo>;
   const g = geometry(q, attrs?.layout);
-  const units = g.batch * g.heads;
   const o = backend.makeOutput(q.shape, 'float32');
-  const p = backend.makeOutput([units, g.time, g.time], 'float32');
-  const scratchFloats = (g.dh + 8) * (Math.ceil(g.time / 4) * 4);
-  const scratch = backend.wasm._malloc(2 * scratchFloats * 4);
-  try {
-    const ptrs = [offset(backend, q), offset(backend, k), offset(backend, v), offset(backend, o), offset(backend, p)];
-    const shape = [g.heads, g.time, g.dh, g.bStride, g.hStride, g.tStride, Number(attrs?.scale)];
-    run(kernels, 'attentionForward', units, units * g.time * g.time * g.dh, (start, end, thread) => [
-      ...ptrs,
-      scratch + thread * scratchFloats * 4,
-      ...shape,
-      start,
-      end,
-    ]);
-  } finally {
-    backend.wasm._free(scratch);
-  }
+  const p = backend.makeOutput([g.batch * g.heads, g.time, g.time], 'float32');
+  runAttention('attentionForward', [q, k, v, o, p], g, Number(attrs?.scale), backend, kernels);
   return [o, p];
 }
 
 function attentionGrad({ inputs, attrs, backend }: KernelArgs, kernels: Kernels): TensorInfo[] {
   const { q, k, v, p, dy } = inputs as Record<'q' | 'k' | 'v' | 'p' | 'dy', TensorInfo>;
   const g = geometry(q, attrs?.layout);
-  const units = g.batch * g.heads;
   const dq = backend.makeOutput(q.shape, 'float32');
   const dk = backend.makeOutput(q.shape, 'float32');
   const dv = backend.makeOutput(q.shape, 'float32');
+  runAttention('attentionBackward', [q, k, v, p, dy, dq, dk, dv], g, Number(attrs?.scale), backend, kernels);
+  return [dq, dk, dv];
+}
+
+/** Runs an attention kernel over (batch, head) units, each thread with its own scratch rows. */
+function runAttention(
+  name: 'attentionForward' | 'attentionBackward',
+  tensors: readonly TensorInfo[],
+  g: ReturnType<typeof geometry>,
+  scale: number,
+  backend: KernelArgs['backend'],
+  kernels: Kernels,
+): void {
+  const units = g.batch * g.heads;
   const scratchFloats = (g.dh + 8) * (Math.ceil(g.time / 4) * 4);
   const scratch = backend.wasm._malloc(2 * scratchFloats * 4);
   try {
-    const ptrs = [q, k, v, p, dy, dq, dk, dv].map((t) => offset(backend, t));
-    const shape = [g.heads, g.time, g.dh, g.bStride, g.hStride, g.tStride, Number(attrs?.scale)];
-    run(kernels, 'attentionBackward', units, units * g.time * g.time * g.dh, (start, end, thread) => [
+    const ptrs = tensors.map((t) => offset(backend, t));
+    const shape = [g.heads, g.time, g.dh, g.bStride, g.hStride, g.tStride, scale];
+    run(kernels, name, units, units * g.time * g.time * g.dh, (start, end, thread) => [
       ...ptrs,
       scratch + thread * scratchFloats * 4,
       ...shape,
@@ -205,5 +203,4 @@ function attentionGrad({ inputs, attrs, backend }: KernelArgs, kernels: Kernels)
   } finally {
     backend.wasm._free(scratch);
   }
-  return [dq, dk, dv];
 }

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
 import { plugin as trainerPlugin } from '../plugin.js';
 import { TINY, plugin as tinyPlugin } from '../test-support/tiny.js';
-import type { TrainResult } from './api.js';
+import type { TrainProgress, TrainResult } from './api.js';
 import { adaptEntropyCoef, appliedEntropyCoef, linearQuantile, train } from './run-training.js';
 
 beforeAll(async () => {
@@ -21,6 +21,13 @@ function tinyRegistry(): Registry {
 }
 
 const temp = () => mkdtempSync(path.join(tmpdir(), 'train-'));
+/** Starts a run that is killed when training step `step` reports progress; the run folder keeps what it saved. */
+async function crashAtStep(options: Parameters<typeof train>[0], step: number): Promise<void> {
+  const killAt = (p: TrainProgress) => {
+    if (p.phase === 'train' && p.step === step) throw new Error('simulated kill');
+  };
+  await expect(train({ ...options, onProgress: killAt })).rejects.toThrow('simulated kill');
+}
 const deterministic = (r: TrainResult) => ({
   ...r,
   timings: undefined,
@@ -176,15 +183,7 @@ describe('train on a test-local environment', () => {
     const whole = await train({ ...options, outDir: temp() });
     for (const crashAt of [1, 3, 4]) {
       const outDir = temp();
-      await expect(
-        train({
-          ...options,
-          outDir,
-          onProgress: (p) => {
-            if (p.phase === 'train' && p.step === crashAt) throw new Error('simulated kill');
-          },
-        }),
-      ).rejects.toThrow('simulated kill');
+      await crashAtStep({ ...options, outDir }, crashAt);
       const resumed = await train({ ...options, outDir, resume: true });
       expect(deterministic(resumed)).toEqual(deterministic(whole));
       const steps = readFileSync(path.join(outDir, 'metrics.jsonl'), 'utf8')
@@ -207,15 +206,7 @@ describe('train on a test-local environment', () => {
     };
     const whole = await train({ ...options, outDir: temp() });
     const outDir = temp();
-    await expect(
-      train({
-        ...options,
-        outDir,
-        onProgress: (p) => {
-          if (p.phase === 'train' && p.step === 3) throw new Error('simulated kill');
-        },
-      }),
-    ).rejects.toThrow('simulated kill');
+    await crashAtStep({ ...options, outDir }, 3);
     const resumed = await train({ ...options, outDir, resume: true });
     expect(deterministic(resumed)).toEqual(deterministic(whole));
   });
