@@ -97,7 +97,7 @@ function pluginPage(kind, entry) {
       '|---|---|',
       ...item.rewardComponents.map((c) => `| \`${c.name}\` | ${c.weight} |`),
       '',
-      `Turns at most: ${item.maxTurns}. Recommended model: \`${JSON.stringify(item.recommended ?? {})}\`.`,
+      `Turns at most: ${item.maxTurns}. Recommended settings: \`${JSON.stringify(item.recommended ?? {})}\`.`,
       '',
       `Try it: \`npx bench env run ${item.name} --policy expert\`, \`npx bench env play ${item.name}\`.`,
       '',

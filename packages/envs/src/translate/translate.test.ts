@@ -102,6 +102,19 @@ describe('translate environment', () => {
     expect(many.outcome).toEqual({ reward: { bleu: 0, chrf: 0 }, success: false });
   });
 
+  it('defaults to subject-verb sentences over the whole lexicon, with enough test sentences for an evaluation', () => {
+    // The measured SFT start (11.7% after 1000 steps, docs/training.md) depends on these defaults.
+    const all = env.tasks('test', { seed: 1, count: 1000 });
+    expect(all.length).toBeGreaterThanOrEqual(32); // evalTasks' default
+    expect(all.length).toBeLessThan(60); // about a fifth of 20 x 10 sentences
+    for (const task of all) {
+      expect(task.source.split(' ')).toHaveLength(3);
+      expect(task.reference.split(' ')).toHaveLength(2);
+      expect(task.lookups).toHaveLength(2);
+    }
+    expect(env.recommended?.sftSteps).toBe(1000);
+  });
+
   it('gives the same tasks and transcripts for the same seed; disjoint splits', () => {
     expect(translate().tasks('test', { seed: 1, count: 40 })).toEqual(test);
     const ids = new Set(env.tasks('train', { seed: 1, count: 300 }).map(env.taskId));
