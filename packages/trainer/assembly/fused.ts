@@ -107,29 +107,52 @@ export function layerNormForward(
   d: i32, eps: f32, rowStart: i32, rowEnd: i32,
 ): void {
   const rowBytes = <usize>d << 2;
-  const inv = f32x4.splat(<f32>1 / <f32>d);
   for (let r = rowStart; r < rowEnd; r++) {
-    const xr = x + <usize>r * rowBytes;
-    const yr = y + <usize>r * rowBytes;
-    let s = f32x4.splat(0);
-    for (let o: usize = 0; o < rowBytes; o += 16) s = f32x4.add(s, v128.load(xr + o));
-    const mean = f32x4.splat(hsum(s));
-    const mv = f32x4.mul(mean, inv);
-    let q = f32x4.splat(0);
-    for (let o: usize = 0; o < rowBytes; o += 16) {
-      const c = f32x4.sub(v128.load(xr + o), mv);
-      q = f32x4.add(q, f32x4.mul(c, c));
-    }
-    const variance = hsum(q) / <f32>d;
-    const rstd: f32 = 1 / Mathf.sqrt(variance + eps);
-    const rv = f32x4.splat(rstd);
-    for (let o: usize = 0; o < rowBytes; o += 16) {
-      const c = f32x4.mul(f32x4.sub(v128.load(xr + o), mv), rv);
-      v128.store(yr + o, f32x4.add(f32x4.mul(c, v128.load(gain + o)), v128.load(bias + o)));
-    }
-    store<f32>(stats + (<usize>r << 3), f32x4.extract_lane(mv, 0));
-    store<f32>(stats + (<usize>r << 3), rstd, 4);
+    normalizeRow(x + <usize>r * rowBytes, y + <usize>r * rowBytes, gain, bias, stats + (<usize>r << 3), rowBytes, d, eps);
   }
+}
+
+/**
+ * The residual add fused with the layer norm that follows it: h = x + delta (stored, the
+ * residual stream goes on) and y = layerNorm(h), in one pass over each row.
+ */
+export function addLayerNormForward(
+  x: usize, delta: usize, h: usize, gain: usize, bias: usize, y: usize, stats: usize,
+  d: i32, eps: f32, rowStart: i32, rowEnd: i32,
+): void {
+  const rowBytes = <usize>d << 2;
+  for (let r = rowStart; r < rowEnd; r++) {
+    const offset = <usize>r * rowBytes;
+    const hr = h + offset;
+    for (let o: usize = 0; o < rowBytes; o += 16) {
+      v128.store(hr + o, f32x4.add(v128.load(x + offset + o), v128.load(delta + offset + o)));
+    }
+    normalizeRow(hr, y + offset, gain, bias, stats + (<usize>r << 3), rowBytes, d, eps);
+  }
+}
+
+@inline function normalizeRow(
+  xr: usize, yr: usize, gain: usize, bias: usize, statsRow: usize, rowBytes: usize, d: i32, eps: f32,
+): void {
+  const inv = f32x4.splat(<f32>1 / <f32>d);
+  let s = f32x4.splat(0);
+  for (let o: usize = 0; o < rowBytes; o += 16) s = f32x4.add(s, v128.load(xr + o));
+  const mean = f32x4.splat(hsum(s));
+  const mv = f32x4.mul(mean, inv);
+  let q = f32x4.splat(0);
+  for (let o: usize = 0; o < rowBytes; o += 16) {
+    const c = f32x4.sub(v128.load(xr + o), mv);
+    q = f32x4.add(q, f32x4.mul(c, c));
+  }
+  const variance = hsum(q) / <f32>d;
+  const rstd: f32 = 1 / Mathf.sqrt(variance + eps);
+  const rv = f32x4.splat(rstd);
+  for (let o: usize = 0; o < rowBytes; o += 16) {
+    const c = f32x4.mul(f32x4.sub(v128.load(xr + o), mv), rv);
+    v128.store(yr + o, f32x4.add(f32x4.mul(c, v128.load(gain + o)), v128.load(bias + o)));
+  }
+  store<f32>(statsRow, f32x4.extract_lane(mv, 0));
+  store<f32>(statsRow, rstd, 4);
 }
 
 /** Rows per partial-sum block of the gain and bias gradients (fixed, so sums do not depend on threads). */
@@ -137,11 +160,12 @@ export const LN_BLOCK: i32 = 64;
 
 /**
  * dx for rows of blocks [blockStart, blockEnd), and per block the partial sums of dy * xhat
- * (dgain) and dy (dbias) into partials[block] = [2, d].
+ * (dgain) and dy (dbias) into partials[block] = [2, d]. dres (0 = none) is added to dx: the
+ * gradient reaching h = x + delta through the residual stream.
  */
 export function layerNormBackward(
   x: usize, gain: usize, dy: usize, stats: usize, dx: usize, partials: usize,
-  rows: i32, d: i32, blockStart: i32, blockEnd: i32,
+  rows: i32, d: i32, blockStart: i32, blockEnd: i32, dres: usize,
 ): void {
   const rowBytes = <usize>d << 2;
   const inv: f32 = <f32>1 / <f32>d;
@@ -177,6 +201,11 @@ export function layerNormBackward(
         const xhat = f32x4.mul(f32x4.sub(v128.load(xr + o), mv), rv);
         const gdy = f32x4.mul(v128.load(dyr + o), v128.load(gain + o));
         v128.store(dxr + o, f32x4.mul(rv, f32x4.sub(f32x4.sub(gdy, av), f32x4.mul(xhat, bv))));
+      }
+      // The residual stream's own gradient (fused residual add): dh = dres + dLayerNorm.
+      if (dres != 0) {
+        const dr = dres + <usize>r * rowBytes;
+        for (let o: usize = 0; o < rowBytes; o += 16) v128.store(dxr + o, f32x4.add(v128.load(dr + o), v128.load(dxr + o)));
       }
     }
   }

@@ -19,14 +19,14 @@ export const PRESETS = {
     envs: ['countdown'],
     budget: 'episodes=8000',
     overrides: { evalTasks: 64, evalEvery: 10, signFlipEvery: 10 },
-    note: 'standard: 10 seeds and 8000 episodes per run; where conclusions start (about 4 minutes per method on 2 cores)',
+    note: 'standard: 10 seeds and 8000 episodes per run; where conclusions start (1-2 minutes per method on 2 cores)',
   },
   paper: {
     seeds: 20,
     envs: ['countdown'],
     budget: 'episodes=20000',
     overrides: { evalTasks: 128, evalEvery: 20, signFlipEvery: 20 },
-    note: 'paper: 20 seeds and 20000 episodes per run (hours on 2 cores)',
+    note: 'paper: 20 seeds and 20000 episodes per run (about 10 minutes per method on 2 cores)',
   },
 } as const;
 export type PresetName = keyof typeof PRESETS;

@@ -9,6 +9,7 @@ import type { KernelArgs, KernelFunc, TensorInfo, WasmBackend } from './wasm-typ
 
 export const LAYER_NORM = 'PolicyLabLayerNorm';
 export const LAYER_NORM_GRAD = 'PolicyLabLayerNormGrad';
+export const ADD_LAYER_NORM = 'PolicyLabAddLayerNorm';
 export const CAUSAL_ATTENTION = 'PolicyLabCausalAttention';
 export const CAUSAL_ATTENTION_GRAD = 'PolicyLabCausalAttentionGrad';
 
@@ -24,6 +25,7 @@ export interface KernelExports {
   expRange(x: number, y: number, start: number, end: number): void;
   colSum(x: number, out: number, rows: number, cols: number, colStart: number, colEnd: number): void;
   layerNormForward(...args: number[]): void;
+  addLayerNormForward(...args: number[]): void;
   layerNormBackward(...args: number[]): void;
   layerNormReduce(partials: number, blocks: number, d: number, dgain: number, dbias: number): void;
   attentionForward(...args: number[]): void;
@@ -65,7 +67,15 @@ const offset = (backend: WasmBackend, t: TensorInfo): number => backend.dataIdMa
 
 /** The kernels to register; throws when the module lacks an export (a stale build). */
 export function fusedKernels(kernels: Kernels, stockOf: (name: string) => KernelFunc | undefined): Record<string, KernelFunc> {
-  for (const name of ['expRange', 'colSum', 'layerNormForward', 'layerNormBackward', 'attentionForward'] as const) {
+  const required = [
+    'expRange',
+    'colSum',
+    'layerNormForward',
+    'addLayerNormForward',
+    'layerNormBackward',
+    'attentionForward',
+  ] as const;
+  for (const name of required) {
     if (typeof kernels.exports[name] !== 'function') throw new Error(`the kernel module has no '${name}' (rebuild the trainer)`);
   }
   const stockSum = stockOf('Sum');
@@ -76,6 +86,7 @@ export function fusedKernels(kernels: Kernels, stockOf: (name: string) => Kernel
     Exp: (args) => exp(args, kernels) ?? stockExp(args),
     [LAYER_NORM]: (args) => layerNorm(args, kernels),
     [LAYER_NORM_GRAD]: (args) => layerNormGrad(args, kernels),
+    [ADD_LAYER_NORM]: (args) => addLayerNorm(args, kernels),
     [CAUSAL_ATTENTION]: (args) => attention(args, kernels),
     [CAUSAL_ATTENTION_GRAD]: (args) => attentionGrad(args, kernels),
   };
@@ -128,9 +139,24 @@ function layerNorm({ inputs, attrs, backend }: KernelArgs, kernels: Kernels): Te
   return [y, stats];
 }
 
-/** inputs x, gain, dy, stats; outputs dx, dgain, dbias. */
+/** inputs x, delta, gain, bias; outputs h = x + delta, y = layerNorm(h) and stats [rows, 2]. */
+function addLayerNorm({ inputs, attrs, backend }: KernelArgs, kernels: Kernels): TensorInfo[] {
+  const { x, delta, gain, bias } = inputs as Record<'x' | 'delta' | 'gain' | 'bias', TensorInfo>;
+  const d = x.shape[x.shape.length - 1] as number;
+  const rows = product(x.shape) / d;
+  const h = backend.makeOutput(x.shape, 'float32');
+  const y = backend.makeOutput(x.shape, 'float32');
+  const stats = backend.makeOutput([rows, 2], 'float32');
+  const ptrs = [x, delta, h, gain, bias, y, stats].map((t) => offset(backend, t));
+  const eps = Number(attrs?.eps ?? 1e-5);
+  run(kernels, 'addLayerNormForward', rows, rows * d, (start, end) => [...ptrs, d, eps, start, end]);
+  return [h, y, stats];
+}
+
+/** inputs x, gain, dy, stats and optionally dres (added to dx); outputs dx, dgain, dbias. */
 function layerNormGrad({ inputs, backend }: KernelArgs, kernels: Kernels): TensorInfo[] {
   const { x, gain, dy, stats } = inputs as Record<'x' | 'gain' | 'dy' | 'stats', TensorInfo>;
+  const dres = inputs.dres ? offset(backend, inputs.dres as TensorInfo) : 0;
   const d = x.shape[x.shape.length - 1] as number;
   const rows = product(x.shape) / d;
   const dx = backend.makeOutput(x.shape, 'float32');
@@ -140,7 +166,7 @@ function layerNormGrad({ inputs, backend }: KernelArgs, kernels: Kernels): Tenso
   const partials = backend.wasm._malloc(Math.max(1, blocks) * 2 * d * 4);
   try {
     const ptrs = [offset(backend, x), offset(backend, gain), offset(backend, dy), offset(backend, stats), offset(backend, dx)];
-    run(kernels, 'layerNormBackward', blocks, rows * d, (start, end) => [...ptrs, partials, rows, d, start, end]);
+    run(kernels, 'layerNormBackward', blocks, rows * d, (start, end) => [...ptrs, partials, rows, d, start, end, dres]);
     kernels.exports.layerNormReduce(partials, blocks, d, offset(backend, dgain), offset(backend, dbias));
   } finally {
     backend.wasm._free(partials);

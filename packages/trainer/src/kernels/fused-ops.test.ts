@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { installFastKernels, restoreStockKernels } from './fast-kernels.js';
 import { fusedKernels, type Kernels } from './fused-kernels.js';
-import { type AttentionLayout, fusedCausalAttention, fusedLayerNorm } from './fused-ops.js';
+import { type AttentionLayout, fusedAddLayerNorm, fusedCausalAttention, fusedLayerNorm } from './fused-ops.js';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -86,6 +86,79 @@ describe('fused layer norm', () => {
     expect(fusedLayerNorm(y, tf.ones([4]), tf.zeros([8]), 1e-5)).toBeUndefined();
     expect(fusedLayerNorm(tf.ones([3, 8], 'int32'), tf.ones([8]), tf.zeros([8]), 1e-5)).toBeUndefined();
     expect(fusedLayerNorm(y, tf.ones([8]), tf.zeros([8]), 1e-5)?.shape).toEqual([3, 8]);
+  });
+});
+
+describe('fused residual add + layer norm', () => {
+  type Use = 'both' | 'normed';
+  // What the caller reads decides which outputs carry a gradient: the transformer reads both,
+  // except after its last layer, where the stream is unread (its gradient comes in as zeros).
+  const pick = (use: Use, sum: tf.Tensor, normed: tf.Tensor) => (use === 'both' ? tf.concat([sum, normed]) : normed);
+  const stockAddNorm = (use: Use) => (x: tf.Tensor, delta: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor) => {
+    const sum = tf.add(x, delta);
+    return pick(use, sum, stockLayerNorm(sum, gain, bias, 1e-5));
+  };
+  const fusedAddNorm = (use: Use) => (x: tf.Tensor, delta: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor) => {
+    const out = fusedAddLayerNorm(x, delta, gain, bias, 1e-5);
+    if (!out) throw new Error('the fused kernel did not take the shape');
+    return pick(use, out.sum, out.normed);
+  };
+
+  it('matches add then layer norm in value and in the gradients of x, delta, gain and bias', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          rows: fc.integer({ min: 1, max: 300 }),
+          d4: fc.integer({ min: 1, max: 40 }),
+          use: fc.constantFrom<Use>('both', 'normed'),
+          seed: fc.integer({ min: 0, max: 1e6 }),
+        }),
+        async ({ rows, d4, use, seed }) => {
+          const d = 4 * d4;
+          const x = tf.randomNormal([rows, d], 0, 2, 'float32', seed);
+          const delta = tf.randomNormal([rows, d], 0.5, 1, 'float32', seed + 1);
+          const gain = tf.randomNormal([d], 1, 0.5, 'float32', seed + 2);
+          const bias = tf.randomNormal([d], 0, 0.5, 'float32', seed + 3);
+          restoreStockKernels(tf);
+          expect(fusedAddLayerNorm(x, delta, gain, bias, 1e-5)).toBeUndefined();
+          const stock = await valueAndGrads(stockAddNorm(use), [x, delta, gain, bias], seed + 4);
+          installFastKernels(tf);
+          const fused = await valueAndGrads(fusedAddNorm(use), [x, delta, gain, bias], seed + 4);
+          stock.forEach((s, i) => expect(maxRelativeError(s, fused[i] as Float32Array)).toBeLessThan(1e-5));
+          tf.dispose([x, delta, gain, bias]);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('hands back what it does not take (d % 4 != 0, delta of another shape, other dtypes)', () => {
+    installFastKernels(tf);
+    const gain = tf.ones([8]);
+    const bias = tf.zeros([8]);
+    expect(fusedAddLayerNorm(tf.ones([3, 6]), tf.ones([3, 6]), tf.ones([6]), tf.zeros([6]), 1e-5)).toBeUndefined();
+    expect(fusedAddLayerNorm(tf.ones([3, 8]), tf.ones([1, 8]), gain, bias, 1e-5)).toBeUndefined();
+    expect(fusedAddLayerNorm(tf.ones([3, 8]), tf.ones([3, 8], 'int32'), gain, bias, 1e-5)).toBeUndefined();
+    const out = fusedAddLayerNorm(tf.ones([3, 8]), tf.ones([3, 8]), gain, bias, 1e-5);
+    expect(out?.sum.shape).toEqual([3, 8]);
+    expect(Array.from(out?.sum.dataSync() ?? [])).toEqual(new Array(24).fill(2));
+  });
+
+  it('leaks no tensor in a forward and backward pass', () => {
+    installFastKernels(tf);
+    const x = tf.randomNormal([64, 16], 0, 1, 'float32', 1);
+    const delta = tf.randomNormal([64, 16], 0, 1, 'float32', 2);
+    const gain = tf.ones([16]);
+    const bias = tf.zeros([16]);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(fusedAddNorm('both')(a, b, gain, bias)))([x, delta]);
+      tf.dispose(grads);
+      tf.tidy(() => {
+        fusedAddNorm('normed')(x, delta, gain, bias);
+      });
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 

@@ -1,11 +1,11 @@
 /**
- * Fused layer norm and causal attention as differentiable ops (tf.customGrad over our
- * registered wasm kernels). They return undefined whenever the kernels are not registered
+ * Fused layer norm (alone or with the residual add before it) and causal attention as
+ * differentiable ops (tf.customGrad or a registered gradient over our wasm kernels). They return undefined whenever the kernels are not registered
  * (other backend, --kernels stock, or the fused kernels could not start) or the shape is
  * one they do not take; the caller then runs its stock ops, which stay the reference.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CAUSAL_ATTENTION, CAUSAL_ATTENTION_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from './fused-kernels.js';
+import { ADD_LAYER_NORM, CAUSAL_ATTENTION, CAUSAL_ATTENTION_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from './fused-kernels.js';
 
 const registered = (name: string): boolean => tf.getBackend() === 'wasm' && tf.getKernel(name, 'wasm') !== undefined;
 
@@ -34,6 +34,51 @@ export function fusedLayerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, e
     };
   });
   return op(x, gain, bias);
+}
+
+// The residual add + layer norm kernel has two outputs (the stream and its norm), which
+// customGrad cannot express: its gradient is registered for the kernel instead. Backward: the
+// stream's own gradient dh enters the layer norm kernel's dx (one pass, no separate Add), and x
+// and delta, summed in the forward pass, receive the same gradient.
+if (!tf.getGradient(ADD_LAYER_NORM)) {
+  tf.registerGradient({
+    kernelName: ADD_LAYER_NORM,
+    inputsToSave: ['gain'],
+    outputsToSave: [true, false, true],
+    gradFunc: (dys, saved) => {
+      const [dh, dy] = dys as tf.Tensor[];
+      const [gain, h, stats] = saved as tf.Tensor[];
+      const [dx, dgain, dbias] = run(LAYER_NORM_GRAD, { x: h, gain, dy, stats, dres: dh } as Record<string, tf.Tensor>);
+      return {
+        x: () => dx as tf.Tensor,
+        delta: () => (dx as tf.Tensor).clone(), // its own handle: the engine may dispose x's when it accumulates
+        gain: () => dgain as tf.Tensor,
+        bias: () => dbias as tf.Tensor,
+      };
+    },
+  });
+}
+
+/**
+ * The residual stream's next value and its layer norm in one kernel: sum = x + delta and
+ * normed = layerNorm(sum) over the last axis; undefined when the kernels are not registered or
+ * the shapes are not ones it takes (the caller then adds and normalises with stock ops).
+ */
+export function fusedAddLayerNorm(
+  x: tf.Tensor,
+  delta: tf.Tensor,
+  gain: tf.Tensor,
+  bias: tf.Tensor,
+  eps: number,
+): { sum: tf.Tensor; normed: tf.Tensor } | undefined {
+  if (!registered(ADD_LAYER_NORM) || x.rank < 1) return undefined;
+  const d = x.shape[x.rank - 1] as number;
+  const vector = (t: tf.Tensor) => t.dtype === 'float32' && t.rank === 1 && t.shape[0] === d;
+  const sameShape = delta.dtype === 'float32' && delta.rank === x.rank && delta.shape.every((n, i) => n === x.shape[i]);
+  if (x.dtype !== 'float32' || d % 4 !== 0 || x.size === 0 || !sameShape || !vector(gain) || !vector(bias)) return undefined;
+  const [sum, normed, stats] = run(ADD_LAYER_NORM, { x, delta, gain, bias }, { eps });
+  (stats as tf.Tensor).dispose(); // the gradient keeps its own copy
+  return { sum: sum as tf.Tensor, normed: normed as tf.Tensor };
 }
 
 export type AttentionLayout = 'bhtd' | 'bthd';

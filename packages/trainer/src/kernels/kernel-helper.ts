@@ -31,6 +31,7 @@ export const HELPER_FUNCTIONS = [
   'expRange',
   'colSum',
   'layerNormForward',
+  'addLayerNormForward',
   'layerNormBackward',
   'attentionForward',
   'attentionBackward',

@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installFastKernels, restoreStockKernels } from './fast-kernels.js';
-import { fusedCausalAttention, fusedLayerNorm } from './fused-ops.js';
+import { fusedAddLayerNorm, fusedCausalAttention, fusedLayerNorm } from './fused-ops.js';
 import { prepareThreadedWasm, type ThreadedWasmSetup } from './threaded-wasm.js';
 
 let shim: ThreadedWasmSetup;
@@ -84,8 +84,9 @@ describe('threaded wasm build under Node', () => {
     );
   });
 
-  it('split fused kernels (layer norm, attention, Sum, Exp) equal the stock ops and repeat exactly', async () => {
+  it('split fused kernels (layer norm, residual add + layer norm, attention, Sum, Exp) equal the stock ops and repeat exactly', async () => {
     const x = tf.randomNormal([32 * 33, 64], 0, 1, 'float32', 1); // rows not a multiple of the 64-row block
+    const delta = tf.randomNormal([32 * 33, 64], 0.2, 1, 'float32', 8);
     const gain = tf.randomNormal([64], 1, 0.3, 'float32', 2);
     const bias = tf.randomNormal([64], 0, 0.3, 'float32', 3);
     const [q, k, v] = [4, 5, 6].map((seed) => tf.randomNormal([8, 37, 4, 16], 0, 1, 'float32', seed)) as tf.Tensor[];
@@ -102,6 +103,14 @@ describe('threaded wasm build under Node', () => {
           gain,
           bias,
         ]);
+        const addLn = (a: tf.Tensor, d: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+          const out = fused ? fusedAddLayerNorm(a, d, g, b, 1e-5) : undefined;
+          const sum = out?.sum ?? tf.add(a, d);
+          return tf.concat([sum, out?.normed ?? stockLayerNorm(sum, g, b)]);
+        };
+        const addLnGrads = tf.grads((a: tf.Tensor, d: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(addLn(a, d, g, b), tf.cos(tf.concat([x, delta])))),
+        )([x, delta, gain, bias]);
         const atGrads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(at(a, b, c), w)))([
           q,
           k,
@@ -110,6 +119,8 @@ describe('threaded wasm build under Node', () => {
         return flat([
           ln(x, gain, bias),
           ...lnGrads,
+          addLn(x, delta, gain, bias),
+          ...addLnGrads,
           at(q as tf.Tensor, k as tf.Tensor, v as tf.Tensor),
           ...atGrads,
           tf.sum(x, 0),
@@ -127,7 +138,7 @@ describe('threaded wasm build under Node', () => {
     let worst = 0;
     for (let i = 0; i < stock.length; i++) worst = Math.max(worst, Math.abs((first[i] as number) - (stock[i] as number)) / scale);
     expect(worst).toBeLessThan(1e-5);
-    tf.dispose([x, gain, bias, q, k, v, w] as tf.Tensor[]);
+    tf.dispose([x, delta, gain, bias, q, k, v, w] as tf.Tensor[]);
   });
 
   it('full-policy gradients: fast (2 threads) equal stock to 1e-5 per tensor and repeat exactly', async () => {

@@ -6,7 +6,7 @@
  */
 import { Rng } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedAttentionAvailable, fusedCausalAttention, fusedLayerNorm } from '../kernels/fused-ops.js';
+import { fusedAddLayerNorm, fusedAttentionAvailable, fusedCausalAttention, fusedLayerNorm } from '../kernels/fused-ops.js';
 import { rowsWithinAttention } from './memory.js';
 import type { GenerateOptions, Generation, PolicyConfig, PolicyModel, ScoredTokens } from './policy.js';
 
@@ -178,8 +178,15 @@ export class TransformerPolicy implements PolicyModel {
     const positions = tf.slice(this.weights.positionEmbedding, [0, 0], [T, D]);
     let x = tf.reshape(tf.add(tf.reshape(tokens, [rows, T, D]), positions), [rows * T, D]) as tf.Tensor2D;
     const mask = tf.slice(this.causalMask, [0, 0], [T, T]);
-    for (const layer of this.weights.layers) {
-      const h = layerNorm(x, layer.ln1Gain, layer.ln1Bias);
+    const { layers, lnFinalGain, lnFinalBias } = this.weights;
+    // Each residual add is fused with the layer norm that reads its sum (the next sublayer's,
+    // or the final one), so h is always the normalised input of the coming sublayer.
+    const normBefore = (i: number) => {
+      const layer = layers[i];
+      return layer ? { gain: layer.ln1Gain, bias: layer.ln1Bias } : { gain: lnFinalGain, bias: lnFinalBias };
+    };
+    let h = layerNorm(x, normBefore(0).gain, normBefore(0).bias);
+    for (const [i, layer] of layers.entries()) {
       const merged =
         this.fusedAttention(h, layer, rows, T) ??
         (() => {
@@ -189,10 +196,13 @@ export class TransformerPolicy implements PolicyModel {
           const attended = this.attend(q, k, v, mask); // [rows, H, T, dh]
           return tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [rows * T, D]);
         })();
-      x = tf.add(x, tf.matMul(merged, layer.wo));
-      x = tf.add(x, this.mlp(x, layer));
+      const afterAttention = addAndNorm(x, tf.matMul(merged, layer.wo), layer.ln2Gain, layer.ln2Bias);
+      const next = normBefore(i + 1);
+      const fed = addAndNorm(afterAttention.sum, this.feedForward(afterAttention.normed, layer), next.gain, next.bias);
+      x = fed.sum;
+      h = fed.normed;
     }
-    return layerNorm(x, this.weights.lnFinalGain, this.weights.lnFinalBias);
+    return h;
   }
 
   /**
@@ -221,7 +231,11 @@ export class TransformerPolicy implements PolicyModel {
   }
 
   private mlp(x: tf.Tensor2D, layer: LayerWeights): tf.Tensor2D {
-    const h = layerNorm(x, layer.ln2Gain, layer.ln2Bias);
+    return this.feedForward(layerNorm(x, layer.ln2Gain, layer.ln2Bias), layer);
+  }
+
+  /** The MLP on already normalised rows. */
+  private feedForward(h: tf.Tensor2D, layer: LayerWeights): tf.Tensor2D {
     return tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(h, layer.w1), layer.b1)), layer.w2), layer.b2);
   }
 
@@ -415,6 +429,19 @@ interface Cache {
 
 function disposeCache(cache: Cache): void {
   tf.dispose([...cache.keys, ...cache.values, cache.logits]);
+}
+
+/** x + delta and the layer norm of that sum, fused on the fast wasm kernels (same ops otherwise). */
+function addAndNorm(
+  x: tf.Tensor2D,
+  delta: tf.Tensor2D,
+  gain: tf.Tensor,
+  bias: tf.Tensor,
+): { sum: tf.Tensor2D; normed: tf.Tensor2D } {
+  const fused = fusedAddLayerNorm(x, delta, gain, bias, 1e-5);
+  if (fused) return fused as { sum: tf.Tensor2D; normed: tf.Tensor2D };
+  const sum = tf.add(x, delta) as tf.Tensor2D;
+  return { sum, normed: layerNorm(sum, gain, bias) };
 }
 
 function layerNorm(x: tf.Tensor2D, gain: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
