@@ -618,3 +618,45 @@ function backwardRow(
   rankUpdate(ds, 0, 1, q + rowOff, dk + off, ts, keys, dh);
   rankUpdate(pr, 0, 1, dout + rowOff, dv + off, ts, keys, dh);
 }
+
+// ---------------------------------------------------------------------------------------
+// Adam / AdamW for one tensor in one pass (the optimizer otherwise runs ~15 small kernels per
+// variable). The operations and their order are those of optim/adam.ts's tensor ops, each
+// rounded to f32 as tfjs rounds them, so the result matches the stock update exactly.
+
+export function adamUpdate(
+  p: usize, m: usize, v: usize, g: usize, pOut: usize, mOut: usize, vOut: usize, n: i32,
+  beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32,
+  correction1: f32, correction2: f32, eps: f32, lr: f32, lrDecay: f32,
+): void {
+  const b1 = f32x4.splat(beta1), a1 = f32x4.splat(oneMinusBeta1);
+  const b2 = f32x4.splat(beta2), a2 = f32x4.splat(oneMinusBeta2);
+  const c1 = f32x4.splat(correction1), c2 = f32x4.splat(correction2);
+  const e = f32x4.splat(eps), l = f32x4.splat(lr), wd = f32x4.splat(lrDecay);
+  const decay = lrDecay != 0;
+  const vectorEnd = <usize>(n & ~3) << 2;
+  for (let o: usize = 0; o < vectorEnd; o += 16) {
+    const gv = v128.load(g + o);
+    const mn = f32x4.add(f32x4.mul(v128.load(m + o), b1), f32x4.mul(gv, a1));
+    const vn = f32x4.add(f32x4.mul(v128.load(v + o), b2), f32x4.mul(f32x4.mul(gv, gv), a2));
+    const update = f32x4.div(f32x4.div(mn, c1), f32x4.add(f32x4.sqrt(f32x4.div(vn, c2)), e));
+    const pv = v128.load(p + o);
+    let next = f32x4.sub(pv, f32x4.mul(update, l));
+    if (decay) next = f32x4.sub(next, f32x4.mul(pv, wd));
+    v128.store(mOut + o, mn);
+    v128.store(vOut + o, vn);
+    v128.store(pOut + o, next);
+  }
+  for (let o = vectorEnd; o < (<usize>n << 2); o += 4) {
+    const gs = load<f32>(g + o);
+    const mn: f32 = load<f32>(m + o) * beta1 + gs * oneMinusBeta1;
+    const vn: f32 = load<f32>(v + o) * beta2 + (gs * gs) * oneMinusBeta2;
+    const update: f32 = (mn / correction1) / (Mathf.sqrt(vn / correction2) + eps);
+    const pv = load<f32>(p + o);
+    let next: f32 = pv - update * lr;
+    if (decay) next = next - pv * lrDecay;
+    store<f32>(mOut + o, mn);
+    store<f32>(vOut + o, vn);
+    store<f32>(pOut + o, next);
+  }
+}

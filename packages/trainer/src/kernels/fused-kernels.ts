@@ -4,12 +4,13 @@
  * (SIMD), and the fused layer norm and causal attention kernels (forward and backward)
  * that fused-ops.ts calls. Large calls are split with the helper thread on fixed ranges.
  */
-import type { HelperFunction, KernelHelper, MatmulArgs } from './kernel-helper.js';
+import { HELPER_FUNCTIONS, type HelperFunction, type KernelHelper, type MatmulArgs } from './kernel-helper.js';
 import type { KernelArgs, KernelFunc, TensorInfo, WasmBackend } from './wasm-types.js';
 
 export const LAYER_NORM = 'PolicyLabLayerNorm';
 export const LAYER_NORM_GRAD = 'PolicyLabLayerNormGrad';
 export const ADD_LAYER_NORM = 'PolicyLabAddLayerNorm';
+export const ADAM_UPDATE = 'PolicyLabAdamUpdate';
 export const CAUSAL_ATTENTION = 'PolicyLabCausalAttention';
 export const CAUSAL_ATTENTION_GRAD = 'PolicyLabCausalAttentionGrad';
 
@@ -30,6 +31,7 @@ export interface KernelExports {
   layerNormReduce(partials: number, blocks: number, d: number, dgain: number, dbias: number): void;
   attentionForward(...args: number[]): void;
   attentionBackward(...args: number[]): void;
+  adamUpdate(...args: number[]): void;
 }
 
 export interface Kernels {
@@ -67,17 +69,12 @@ const offset = (backend: WasmBackend, t: TensorInfo): number => backend.dataIdMa
 
 /** The kernels to register; throws when the module lacks an export (a stale build). */
 export function fusedKernels(kernels: Kernels, stockOf: (name: string) => KernelFunc | undefined): Record<string, KernelFunc> {
-  const required = [
-    'expRange',
-    'colSum',
-    'layerNormForward',
-    'addLayerNormForward',
-    'layerNormBackward',
-    'attentionForward',
-  ] as const;
-  for (const name of required) {
+  // Every export the helper thread may run (the matmul's included) must be in this module.
+  for (const name of HELPER_FUNCTIONS) {
     if (typeof kernels.exports[name] !== 'function') throw new Error(`the kernel module has no '${name}' (rebuild the trainer)`);
   }
+  if (typeof kernels.exports.adamUpdate !== 'function')
+    throw new Error("the kernel module has no 'adamUpdate' (rebuild the trainer)");
   const stockSum = stockOf('Sum');
   const stockExp = stockOf('Exp');
   if (!stockSum || !stockExp) throw new Error('stock Sum/Exp kernels not found');
@@ -87,6 +84,7 @@ export function fusedKernels(kernels: Kernels, stockOf: (name: string) => Kernel
     [LAYER_NORM]: (args) => layerNorm(args, kernels),
     [LAYER_NORM_GRAD]: (args) => layerNormGrad(args, kernels),
     [ADD_LAYER_NORM]: (args) => addLayerNorm(args, kernels),
+    [ADAM_UPDATE]: (args) => adamUpdate(args, kernels),
     [CAUSAL_ATTENTION]: (args) => attention(args, kernels),
     [CAUSAL_ATTENTION_GRAD]: (args) => attentionGrad(args, kernels),
   };
@@ -137,6 +135,20 @@ function layerNorm({ inputs, attrs, backend }: KernelArgs, kernels: Kernels): Te
   const eps = Number(attrs?.eps ?? 1e-5);
   run(kernels, 'layerNormForward', rows, rows * d, (start, end) => [...ptrs, d, eps, start, end]);
   return [y, stats];
+}
+
+/**
+ * inputs p, m, v, g (float32, one shape); attrs the update's f32 constants (fused-ops.ts);
+ * outputs the new p, m and v.
+ */
+function adamUpdate({ inputs, attrs, backend }: KernelArgs, kernels: Kernels): TensorInfo[] {
+  const { p, m, v, g } = inputs as Record<'p' | 'm' | 'v' | 'g', TensorInfo>;
+  const n = product(p.shape);
+  const outs = [0, 1, 2].map(() => backend.makeOutput(p.shape, 'float32'));
+  const a = attrs as Record<string, number>;
+  const constants = [a.beta1, a.oneMinusBeta1, a.beta2, a.oneMinusBeta2, a.correction1, a.correction2, a.eps, a.lr, a.lrDecay];
+  if (n > 0) kernels.exports.adamUpdate(...[p, m, v, g, ...outs].map((t) => offset(backend, t)), n, ...(constants as number[]));
+  return outs;
 }
 
 /** inputs x, delta, gain, bias; outputs h = x + delta, y = layerNorm(h) and stats [rows, 2]. */

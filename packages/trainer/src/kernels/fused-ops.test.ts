@@ -3,9 +3,10 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Adam } from '../optim/adam.js';
 import { installFastKernels, restoreStockKernels } from './fast-kernels.js';
 import { fusedKernels, type Kernels } from './fused-kernels.js';
-import { type AttentionLayout, fusedAddLayerNorm, fusedCausalAttention, fusedLayerNorm } from './fused-ops.js';
+import { type AttentionLayout, fusedAdamUpdate, fusedAddLayerNorm, fusedCausalAttention, fusedLayerNorm } from './fused-ops.js';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -210,6 +211,65 @@ describe('fused causal attention', () => {
     const three = tf.ones([2, 5, 8]);
     expect(fusedCausalAttention(three, three, three, opts)).toBeUndefined();
     expect(fusedCausalAttention(a, a, a, opts)?.shape).toEqual([1, 2, 5, 8]);
+  });
+});
+
+describe('fused Adam update', () => {
+  /** Parameters and moments after `steps` Adam updates of random tensors with random gradients. */
+  async function train(shapes: number[][], weightDecay: number, steps: number, seed: number): Promise<number[][]> {
+    const variables = shapes.map((shape, i) => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', seed + i)));
+    const adam = new Adam(variables, { learningRate: 3e-3, weightDecay });
+    for (let step = 0; step < steps; step++) {
+      const grads = shapes.map((shape, i) => tf.randomNormal(shape, 0, 0.1, 'float32', seed + 100 * (step + 1) + i));
+      adam.apply(grads, 3e-3 / (step + 1)); // a schedule: the rate may change every step
+      tf.dispose(grads);
+    }
+    const state = await adam.state();
+    const out = [...(await Promise.all(variables.map(async (v) => Array.from(await v.data())))), ...state.m, ...state.v].map(
+      (a) => Array.from(a),
+    );
+    adam.dispose();
+    tf.dispose(variables);
+    return out;
+  }
+
+  it("gives exactly the stock optimizer's parameters and moments, with and without weight decay", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          shapes: fc.array(fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }), {
+            minLength: 1,
+            maxLength: 4,
+          }),
+          weightDecay: fc.constantFrom(0, 0.01, 0.1),
+          seed: fc.integer({ min: 0, max: 1e6 }),
+        }),
+        async ({ shapes, weightDecay, seed }) => {
+          restoreStockKernels(tf);
+          const stock = await train(shapes, weightDecay, 3, seed);
+          installFastKernels(tf);
+          const fused = await train(shapes, weightDecay, 3, seed);
+          expect(fused).toEqual(stock);
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
+  it('is taken only with the kernels registered and tensors of one float32 shape', () => {
+    const c = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, correction1: 0.1, correction2: 0.001, learningRate: 1, weightDecay: 0 };
+    const [p, m, v, g] = [1, 2, 3, 4].map((k) => tf.fill([5], k));
+    restoreStockKernels(tf);
+    expect(fusedAdamUpdate(p as tf.Tensor, m as tf.Tensor, v as tf.Tensor, g as tf.Tensor, c)).toBeUndefined();
+    installFastKernels(tf);
+    expect(fusedAdamUpdate(p as tf.Tensor, m as tf.Tensor, v as tf.Tensor, tf.ones([4]), c)).toBeUndefined();
+    expect(fusedAdamUpdate(p as tf.Tensor, m as tf.Tensor, v as tf.Tensor, tf.ones([5], 'int32'), c)).toBeUndefined();
+    const out = fusedAdamUpdate(p as tf.Tensor, m as tf.Tensor, v as tf.Tensor, g as tf.Tensor, c);
+    // m' = 2 * 0.9 + 4 * 0.1 = 2.2; v' = 3 * 0.999 + 16 * 0.001 = 3.013; p' = 1 - (2.2 / 0.1) / sqrt(3.013 / 0.001)
+    const [np, nm, nv] = (out ?? []).map((t) => t.dataSync()[0] as number);
+    expect(nm).toBeCloseTo(2.2, 5);
+    expect(nv).toBeCloseTo(3.013, 4);
+    expect(np).toBeCloseTo(1 - 22 / Math.sqrt(3013), 4);
   });
 });
 

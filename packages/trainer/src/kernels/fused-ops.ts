@@ -5,7 +5,14 @@
  * one they do not take; the caller then runs its stock ops, which stay the reference.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ADD_LAYER_NORM, CAUSAL_ATTENTION, CAUSAL_ATTENTION_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from './fused-kernels.js';
+import {
+  ADAM_UPDATE,
+  ADD_LAYER_NORM,
+  CAUSAL_ATTENTION,
+  CAUSAL_ATTENTION_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+} from './fused-kernels.js';
 
 const registered = (name: string): boolean => tf.getBackend() === 'wasm' && tf.getKernel(name, 'wasm') !== undefined;
 
@@ -114,4 +121,44 @@ export function fusedCausalAttention(
 /** Whether fusedCausalAttention would take float32 inputs with head size `dh` now (callers skip building them otherwise). */
 export function fusedAttentionAvailable(dh: number): boolean {
   return dh > 0 && dh % 4 === 0 && registered(CAUSAL_ATTENTION);
+}
+
+export interface AdamConstants {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** 1 - beta1^t and 1 - beta2^t. */
+  correction1: number;
+  correction2: number;
+  learningRate: number;
+  weightDecay: number;
+}
+
+/**
+ * One Adam/AdamW update of a float32 tensor in one wasm kernel: [p, m, v] after the step, or
+ * undefined when the kernel is not registered (the optimizer then runs its tensor ops). The
+ * constants are the f32 values tfjs would make scalars of, so the result is the same.
+ */
+export function fusedAdamUpdate(
+  p: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  g: tf.Tensor,
+  c: AdamConstants,
+): [tf.Tensor, tf.Tensor, tf.Tensor] | undefined {
+  if (!registered(ADAM_UPDATE)) return undefined;
+  const same = (t: tf.Tensor) => t.dtype === 'float32' && t.rank === p.rank && t.shape.every((n, i) => n === p.shape[i]);
+  if (!same(p) || !same(m) || !same(v) || !same(g)) return undefined;
+  const attrs = {
+    beta1: c.beta1,
+    oneMinusBeta1: 1 - c.beta1,
+    beta2: c.beta2,
+    oneMinusBeta2: 1 - c.beta2,
+    correction1: c.correction1,
+    correction2: c.correction2,
+    eps: c.epsilon,
+    lr: c.learningRate,
+    lrDecay: c.weightDecay > 0 ? c.learningRate * c.weightDecay : 0,
+  };
+  return run(ADAM_UPDATE, { p, m, v, g }, attrs) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }

@@ -4,6 +4,7 @@
  * (AdamW) when weightDecay > 0.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedAdamUpdate } from '../kernels/fused-ops.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -43,6 +44,15 @@ export class Adam {
         const g = gradients[i] as tf.Tensor;
         const m = this.m[i] as tf.Variable;
         const v = this.v[i] as tf.Variable;
+        // One wasm kernel with the fast kernels (the same arithmetic); tensor ops otherwise.
+        const constants = { beta1, beta2, epsilon, correction1, correction2, learningRate, weightDecay };
+        const fused = fusedAdamUpdate(variable, m, v, g, constants);
+        if (fused) {
+          m.assign(fused[1]);
+          v.assign(fused[2]);
+          variable.assign(fused[0]);
+          return;
+        }
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
         const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), epsilon));
