@@ -493,6 +493,9 @@ export interface TrainConfig {
   evalSamples: number;
   checkpointEvery: number;
   sftSteps: number;
+  /** Adam learning rate and rows per step of the SFT warm start (constant rate). */
+  sftLearningRate: number;
+  sftBatch: number;
   model: ModelConfig;
   /** Overrides of the reward component weights. */
   weights?: Record<string, number>;

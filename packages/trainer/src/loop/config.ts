@@ -26,6 +26,8 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'method' | 'env' | 'seed' |
   evalSamples: 4,
   checkpointEvery: 5,
   sftSteps: 150,
+  sftLearningRate: 3e-3,
+  sftBatch: 32,
   model: { dim: 64, layers: 2, heads: 4, contextLength: 64, mlpRatio: 4, valueHead: false },
 };
 
@@ -51,6 +53,8 @@ const NUMERIC_KEYS = [
   'evalSamples',
   'checkpointEvery',
   'sftSteps',
+  'sftLearningRate',
+  'sftBatch',
 ] as const;
 const INTEGER_KEYS = new Set([
   'tasksPerStep',
@@ -64,6 +68,7 @@ const INTEGER_KEYS = new Set([
   'evalSamples',
   'checkpointEvery',
   'sftSteps',
+  'sftBatch',
 ]);
 const MODEL_KEYS = ['dim', 'layers', 'heads', 'contextLength', 'mlpRatio', 'valueHead'] as const;
 /** Keys that route to plugins rather than to the shared configuration. */
@@ -208,7 +213,7 @@ function apply(config: TrainConfig, overrides: Overrides, source: string): void 
     }
     (config as unknown as Record<string, number>)[key] = value;
   }
-  for (const key of ['tasksPerStep', 'groupSize', 'epochs', 'minibatches', 'maxNewTokens', 'evalEvery'] as const) {
+  for (const key of ['tasksPerStep', 'groupSize', 'epochs', 'minibatches', 'maxNewTokens', 'evalEvery', 'sftBatch'] as const) {
     if (config[key] < 1) throw new UsageError(`${source}: ${key} must be at least 1, got ${config[key]}`);
   }
 }

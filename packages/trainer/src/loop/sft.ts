@@ -24,9 +24,6 @@ export interface SftResult {
   file?: string;
 }
 
-const SFT_LEARNING_RATE = 3e-3;
-const SFT_BATCH = 32;
-
 /** Rows of (context, expert action + eos) from replaying demonstrations on train tasks. */
 export function demonstrationRows(
   env: Environment,
@@ -61,21 +58,26 @@ export function sftCacheKey(env: Environment, tokenizer: CharTokenizer, config: 
     maxNewTokens: config.maxNewTokens,
     tokenizer: tokenizer.toJSON(),
     steps: config.sftSteps,
-    lr: SFT_LEARNING_RATE,
-    batch: SFT_BATCH,
+    lr: config.sftLearningRate,
+    batch: config.sftBatch,
     seed: config.seed,
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 24);
 }
 
-async function trainSft(policy: PolicyModel, rows: readonly TrainingRow[], steps: number, rng: Rng): Promise<number> {
-  const optimizer = new Adam(policy.variables as tf.Variable[], { learningRate: SFT_LEARNING_RATE });
+async function trainSft(
+  policy: PolicyModel,
+  rows: readonly TrainingRow[],
+  { steps, learningRate, batchSize }: { steps: number; learningRate: number; batchSize: number },
+  rng: Rng,
+): Promise<number> {
+  const optimizer = new Adam(policy.variables as tf.Variable[], { learningRate });
   let last = Number.NaN;
   try {
     for (let step = 0; step < steps; step++) {
       const stepRng = rng.split(`step/${step}`);
       const chosen = Array.from(
-        { length: Math.min(SFT_BATCH, rows.length) },
+        { length: Math.min(batchSize, rows.length) },
         () => rows[stepRng.int(0, rows.length - 1)] as TrainingRow,
       );
       // Token-mean cross-entropy over the whole batch, accumulated over micro-batches that fit
@@ -84,7 +86,7 @@ async function trainSft(policy: PolicyModel, rows: readonly TrainingRow[], steps
         1,
         chosen.reduce((n, row) => n + row.tokens.length - row.actionStart, 0),
       );
-      const size = microBatchSize(chosen, policy.config.heads, SFT_BATCH);
+      const size = microBatchSize(chosen, policy.config.heads, batchSize);
       let gradSums: tf.Tensor[] | undefined;
       let loss = 0;
       for (let start = 0; start < chosen.length; start += size) {
@@ -139,9 +141,10 @@ export async function sftWarmStart(
   const rng = Rng.seeded(config.seed).split('sft');
   const steps = config.sftSteps;
   if (steps === 0) return { steps: 0, finalLoss: Number.NaN, seconds: 0, cached: false };
+  const settings = { steps, learningRate: config.sftLearningRate, batchSize: config.sftBatch };
   const rows = () => demonstrationRows(env, tokenizer, env.tasks('train', { seed: config.seed, count: 256 }), config, rng);
   if (!options.cacheDir) {
-    const finalLoss = await trainSft(policy, rows(), steps, rng);
+    const finalLoss = await trainSft(policy, rows(), settings, rng);
     return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false };
   }
   mkdirSync(options.cacheDir, { recursive: true });
@@ -158,7 +161,7 @@ export async function sftWarmStart(
   }
   try {
     if (existsSync(file)) return await sftWarmStart(policy, tokenizer, env, config, options);
-    const finalLoss = await trainSft(policy, rows(), steps, rng);
+    const finalLoss = await trainSft(policy, rows(), settings, rng);
     saveSafetensors(file, await readWeights(policy, options.names), { finalLoss: String(finalLoss), key });
     return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false, file };
   } finally {
