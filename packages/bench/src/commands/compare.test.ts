@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,34 @@ describe('bench compare (built CLI, real training on the local process pool)', (
     const report = await runCli(['report', out, '--reps', '200']);
     expect(report.code).toBe(0);
     expect(report.stdout).toMatch(/final test success/);
+  }, 180_000);
+
+  it('trains every run on --data file.jsonl offline, records the file, and refuses a changed one on --resume', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bench-compare-data-'));
+    const data = path.join(dir, 'prefs.jsonl');
+    const pairs = ['{"prompt":"say a:","chosen":"a","rejected":"b"}', '{"prompt":"say b:","chosen":"b","rejected":"a"}'];
+    writeFileSync(data, `${pairs.join('\n')}\n`);
+    const out = path.join(dir, 'out');
+    const argv = ['compare', 'dpo-online', '--env', 'echo', '--seeds', '1', '--budget', 'episodes=48', '--workers', '1'];
+    const sets = ['evalTasks=4', 'sftSteps=2', 'tasksPerStep=4', 'groupSize=6'].flatMap((s) => ['--set', s]);
+    const rest = ['--out', out, '--reps', '200', '--plugin', tiny, '--data', data, ...sets];
+    await promisify(execFile)(process.execPath, [bin, ...argv, ...rest], { cwd: dir, timeout: 120_000 });
+    const doc = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+    expect(schemaErrors('compare', doc)).toEqual([]);
+    expect(doc.config.preferences.file).toBe(data);
+    expect(doc.config.preferences.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // Offline: the budget went to dataset pairs (12 a step, 2 episodes a pair), nothing was generated.
+    const run = doc.runs.find((r: { method: string }) => r.method === 'dpo-online');
+    expect(run.budget.consumed).toMatchObject({ episodes: 48, generatedTokens: 0 });
+
+    writeFileSync(data, `${pairs[0]}\n`);
+    const changed = await runCli([...argv, ...rest, '--resume'], { cwd: dir });
+    expect(changed.code).toBe(2);
+    expect(changed.stderr).toMatch(/holds a different comparison/);
+    writeFileSync(data, `${pairs[0]}\n{"prompt":"say a:"}\n`);
+    const bad = await runCli([...argv, ...rest, '--force'], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/prefs\.jsonl:2: missing field 'chosen'/);
   }, 180_000);
 
   it('exits 2 for bad input before running anything', async () => {

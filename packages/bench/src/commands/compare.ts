@@ -2,12 +2,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '@policy-lab/core';
 import { type Command, Option } from 'commander';
-import { PRESETS, planComparison } from '../compare/plan.js';
+import { PRESETS, type PreferencesRef, planComparison } from '../compare/plan.js';
 import { runComparison } from '../compare/run-compare.js';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
 import { progressBar } from '../progress.js';
 import { renderTable } from '../report/render.js';
+import { dataOption } from './data-option.js';
 
 interface CompareOptions {
   env?: string;
@@ -22,6 +23,16 @@ interface CompareOptions {
   kernels: string;
   reps: string;
   queue?: string;
+  data?: string;
+}
+
+/** --data for a comparison (an absolute path): a folder goes to the environments; a file is checked now and hashed. */
+async function preferencesRef(file: string, overrides: Record<string, unknown>): Promise<PreferencesRef | undefined> {
+  const dataset = await dataOption(file, overrides);
+  if (!dataset) return undefined;
+  const { createHash } = await import('node:crypto');
+  const { readFileSync } = await import('node:fs');
+  return { file, sha256: createHash('sha256').update(readFileSync(file, 'utf8')).digest('hex') };
 }
 
 export function register(program: Command, io: Io): void {
@@ -58,22 +69,29 @@ export function register(program: Command, io: Io): void {
     )
     .addOption(new Option('--kernels <kind>', 'wasm kernels').choices(['fast', 'stock']).default('fast'))
     .option('--reps <n>', 'bootstrap resamples for confidence intervals', '2000')
+    .option(
+      '--data <path>',
+      "offline preference data every run trains on (file.jsonl, as bench train --data: pairs for DPO and relatives, labelled examples for KTO), or a data folder for the environments (translate's dictionary.tsv + corpus.tsv)",
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  bench compare grpo mc-grpo gdpo                 quick preset (smoke level, minutes)\n  bench compare grpo gdpo --preset standard --out results/std\n  bench compare grpo mc-grpo --out results/std --resume   continue after a crash\n\nControls added automatically: sft-start (the SFT checkpoint without RL) and, with mc-grpo, grpo-plus-one.\nEvery run of a comparison gets the same budget; everything generated is charged (docs/benchmark-protocol.md).',
+      '\nExamples:\n  bench compare grpo mc-grpo gdpo                 quick preset (smoke level, minutes)\n  bench compare grpo gdpo --preset standard --out results/std\n  bench compare grpo mc-grpo --out results/std --resume   continue after a crash\n  bench compare dpo --set loss=dpo-ipo --data prefs.jsonl   offline preference objectives\n\nControls added automatically: sft-start (the SFT checkpoint without RL) and, with mc-grpo, grpo-plus-one.\nEvery run of a comparison gets the same budget; everything generated is charged (docs/benchmark-protocol.md).',
     )
     .action(async function (this: Command, methods: string[], opts: CompareOptions) {
       const ctx = new CommandContext(io, this);
       const { registry } = await ctx.registry();
+      const overrides = await ctx.overrides();
+      const preferences = opts.data === undefined ? undefined : await preferencesRef(path.resolve(io.cwd, opts.data), overrides);
       const config = planComparison(registry, {
         methods,
         ...(opts.env ? { envs: opts.env } : {}),
         ...(opts.seeds !== undefined ? { seeds: opts.seeds } : {}),
         ...(opts.budget ? { budget: opts.budget } : {}),
         preset: opts.preset,
-        overrides: await ctx.overrides(),
+        overrides,
         backend: ctx.options.backend ?? 'wasm',
         kernels: opts.kernels,
+        ...(preferences ? { preferences } : {}),
       });
       const threads = Number(opts.threads);
       if (![1, 2].includes(threads)) throw new UsageError(`bad --threads '${opts.threads}': accepted 1, 2`);

@@ -1,37 +1,14 @@
 import { parseBudget, UsageError } from '@policy-lab/core';
-import type { PreferencePair, UnpairedExample } from '@policy-lab/trainer';
 import { type Command, Option } from 'commander';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
 import { progressBar } from '../progress.js';
+import { dataOption } from './data-option.js';
 
 export function parseSeed(text: string, flag = '--seed'): number {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
     throw new UsageError(`bad ${flag} '${text}': expected a non-negative integer`);
   return Number(text);
-}
-
-/**
- * --data: a folder goes to the environment (envOptions.data); a file is a JSONL preference
- * dataset for offline preference training.
- */
-async function dataOption(
-  data: string,
-  overrides: Record<string, unknown>,
-): Promise<{ file: string; pairs?: PreferencePair[]; examples?: UnpairedExample[] } | undefined> {
-  const { readFileSync, statSync } = await import('node:fs');
-  let isDirectory: boolean;
-  try {
-    isDirectory = statSync(data).isDirectory();
-  } catch (error) {
-    throw new UsageError(`--data ${data}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (isDirectory) {
-    overrides.envOptions = { ...((overrides.envOptions as Record<string, unknown>) ?? {}), data };
-    return undefined;
-  }
-  const { parsePreferenceData } = await import('@policy-lab/trainer');
-  return parsePreferenceData(readFileSync(data, 'utf8'), data);
 }
 
 export function register(program: Command, io: Io): void {

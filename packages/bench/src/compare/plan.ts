@@ -45,6 +45,8 @@ export interface CompareConfig {
   overrides: Record<string, unknown>;
   backend: string;
   kernels: string;
+  /** An offline preference dataset (--data file.jsonl) every unit trains on, with its content hash. */
+  preferences?: PreferencesRef;
   /** What each method is made of, with the estimator's resolved math (for the report). */
   recipes?: Record<string, { estimator: string; loss: string; math?: string; unverified?: readonly string[]; paper?: string }>;
   /**
@@ -53,6 +55,12 @@ export interface CompareConfig {
    * method never resumes a run made with the old one.
    */
   definitions?: string;
+}
+
+export interface PreferencesRef {
+  /** Absolute path; workers on other machines need the same file at the same path. */
+  file: string;
+  sha256: string;
 }
 
 export interface Unit {
@@ -73,6 +81,7 @@ export function planComparison(
     overrides: Record<string, unknown>;
     backend: string;
     kernels: string;
+    preferences?: PreferencesRef;
   },
 ): CompareConfig {
   const presetName = (input.preset ?? 'quick') as PresetName;
@@ -144,6 +153,7 @@ export function planComparison(
     overrides: { ...preset.overrides, ...input.overrides },
     backend: input.backend,
     kernels: input.kernels,
+    ...(input.preferences ? { preferences: input.preferences } : {}),
   };
 }
 
@@ -160,9 +170,13 @@ export function unitsOf(config: CompareConfig): Unit[] {
 
 /** Same fingerprint = same comparison (what --resume may continue). */
 export function fingerprint(config: CompareConfig): string {
-  const { methods, controls, envs, seeds, budget, overrides, backend, definitions } = config;
+  const { methods, controls, envs, seeds, budget, overrides, backend, definitions, preferences } = config;
+  // Without --data the fingerprint is the one earlier versions computed (old runs still resume).
+  const data = preferences ? { preferences: preferences.sha256 } : {};
   return createHash('sha256')
-    .update(JSON.stringify({ methods, controls, envs, seeds, budget: formatBudget(budget), overrides, backend, definitions }))
+    .update(
+      JSON.stringify({ methods, controls, envs, seeds, budget: formatBudget(budget), overrides, backend, definitions, ...data }),
+    )
     .digest('hex')
     .slice(0, 16);
 }

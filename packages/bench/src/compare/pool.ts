@@ -20,6 +20,8 @@ export interface UnitRequest {
   overrides: Record<string, unknown>;
   outDir: string;
   sftCacheDir: string;
+  /** Offline preference data (bench compare --data file.jsonl): read and checked by each unit. */
+  preferences?: { file: string; sha256: string };
 }
 
 export type WorkerMessage =

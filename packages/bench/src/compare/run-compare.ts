@@ -97,6 +97,7 @@ export async function runComparison(config: CompareConfig, options: CompareRunOp
     threads: options.threads,
     budget: config.budget,
     overrides: config.overrides,
+    ...(config.preferences ? { preferences: config.preferences } : {}),
     outDir: path.join(options.out, 'runs', unit.id),
     // One SFT checkpoint per (environment, seed), shared by every method of the comparison.
     sftCacheDir: path.join(options.out, 'sft-cache'),

@@ -2,7 +2,9 @@
  * Trains one unit of a comparison in the current process: what a local pool worker and a
  * BullMQ sandboxed processor both do.
  */
-import { createRegistry } from '@policy-lab/core';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRegistry, UsageError } from '@policy-lab/core';
 import type { TrainProgress, TrainResult } from '@policy-lab/trainer';
 import type { UnitRequest } from './pool.js';
 
@@ -16,6 +18,7 @@ export async function runUnit(
     ...(request.config ? { config: request.config } : {}),
   });
   const trainer = await import('@policy-lab/trainer');
+  const preferences = request.preferences && readPreferences(request.preferences, trainer.parsePreferenceData);
   await trainer.initBackend({ name: request.backend, kernels: request.kernels, threads: request.threads });
   return trainer.train({
     registry,
@@ -29,5 +32,25 @@ export async function runUnit(
     backend: request.backend,
     sftCacheDir: where.sftCacheDir,
     onProgress: where.onProgress,
+    ...(preferences ? { preferences } : {}),
   });
+}
+
+/** The comparison's preference file, refused when its content is not what the comparison planned with. */
+function readPreferences(
+  ref: { file: string; sha256: string },
+  parse: typeof import('@policy-lab/trainer').parsePreferenceData,
+): ReturnType<typeof parse> {
+  let text: string;
+  try {
+    text = readFileSync(ref.file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--data ${ref.file}: cannot read on this worker (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  if (sha256 !== ref.sha256)
+    throw new UsageError(
+      `--data ${ref.file}: the file changed since the comparison started (sha256 ${sha256.slice(0, 12)}, planned ${ref.sha256.slice(0, 12)})`,
+    );
+  return parse(text, ref.file);
 }
