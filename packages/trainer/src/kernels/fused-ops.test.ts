@@ -217,6 +217,7 @@ describe('fused causal attention', () => {
 describe('fused Adam update', () => {
   /** Parameters and moments after `steps` Adam updates of random tensors with random gradients. */
   async function train(shapes: number[][], weightDecay: number, steps: number, seed: number): Promise<number[][]> {
+    // tfjs treats seed 0 as "no seed", so every seed here is at least 1 (both calls draw the same tensors).
     const variables = shapes.map((shape, i) => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', seed + i)));
     const adam = new Adam(variables, { learningRate: 3e-3, weightDecay });
     for (let step = 0; step < steps; step++) {
@@ -242,7 +243,7 @@ describe('fused Adam update', () => {
             maxLength: 4,
           }),
           weightDecay: fc.constantFrom(0, 0.01, 0.1),
-          seed: fc.integer({ min: 0, max: 1e6 }),
+          seed: fc.integer({ min: 1, max: 1e6 }),
         }),
         async ({ shapes, weightDecay, seed }) => {
           restoreStockKernels(tf);
