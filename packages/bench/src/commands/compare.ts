@@ -29,10 +29,7 @@ interface CompareOptions {
 /** --data for a comparison (an absolute path): a folder goes to the environments; a file is checked now and hashed. */
 async function preferencesRef(file: string, overrides: Record<string, unknown>): Promise<PreferencesRef | undefined> {
   const dataset = await dataOption(file, overrides);
-  if (!dataset) return undefined;
-  const { createHash } = await import('node:crypto');
-  const { readFileSync } = await import('node:fs');
-  return { file, sha256: createHash('sha256').update(readFileSync(file, 'utf8')).digest('hex') };
+  return dataset && { file, sha256: dataset.sha256 };
 }
 
 export function register(program: Command, io: Io): void {

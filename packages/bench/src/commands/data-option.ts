@@ -4,6 +4,7 @@
  * dataset for offline preference training, parsed here so that a malformed line is an error
  * (naming the line) before any training starts.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '@policy-lab/core';
 import type { PreferencePair, UnpairedExample } from '@policy-lab/trainer';
@@ -12,6 +13,8 @@ export interface PreferenceDataset {
   file: string;
   pairs?: PreferencePair[];
   examples?: UnpairedExample[];
+  /** Of the file's text: a comparison records it and its workers check it. */
+  sha256: string;
 }
 
 export async function dataOption(data: string, overrides: Record<string, unknown>): Promise<PreferenceDataset | undefined> {
@@ -26,5 +29,6 @@ export async function dataOption(data: string, overrides: Record<string, unknown
     return undefined;
   }
   const { parsePreferenceData } = await import('@policy-lab/trainer');
-  return parsePreferenceData(readFileSync(data, 'utf8'), data);
+  const text = readFileSync(data, 'utf8');
+  return { ...parsePreferenceData(text, data), sha256: createHash('sha256').update(text).digest('hex') };
 }

@@ -6,7 +6,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BudgetLimit } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
-import type { Unit } from './plan.js';
+import type { PreferencesRef, Unit } from './plan.js';
 
 export interface UnitRequest {
   unit: Unit;
@@ -21,7 +21,7 @@ export interface UnitRequest {
   outDir: string;
   sftCacheDir: string;
   /** Offline preference data (bench compare --data file.jsonl): read and checked by each unit. */
-  preferences?: { file: string; sha256: string };
+  preferences?: PreferencesRef;
 }
 
 export type WorkerMessage =

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRegistry, UsageError } from '@policy-lab/core';
 import type { TrainProgress, TrainResult } from '@policy-lab/trainer';
+import type { PreferencesRef } from './plan.js';
 import type { UnitRequest } from './pool.js';
 
 export async function runUnit(
@@ -38,7 +39,7 @@ export async function runUnit(
 
 /** The comparison's preference file, refused when its content is not what the comparison planned with. */
 function readPreferences(
-  ref: { file: string; sha256: string },
+  ref: PreferencesRef,
   parse: typeof import('@policy-lab/trainer').parsePreferenceData,
 ): ReturnType<typeof parse> {
   let text: string;

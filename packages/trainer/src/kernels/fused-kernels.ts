@@ -69,12 +69,10 @@ const offset = (backend: WasmBackend, t: TensorInfo): number => backend.dataIdMa
 
 /** The kernels to register; throws when the module lacks an export (a stale build). */
 export function fusedKernels(kernels: Kernels, stockOf: (name: string) => KernelFunc | undefined): Record<string, KernelFunc> {
-  // Every export the helper thread may run (the matmul's included) must be in this module.
-  for (const name of HELPER_FUNCTIONS) {
+  // Every export the helper thread may run (the matmul's included), and Adam's, must be in this module.
+  for (const name of [...HELPER_FUNCTIONS, 'adamUpdate'] as const) {
     if (typeof kernels.exports[name] !== 'function') throw new Error(`the kernel module has no '${name}' (rebuild the trainer)`);
   }
-  if (typeof kernels.exports.adamUpdate !== 'function')
-    throw new Error("the kernel module has no 'adamUpdate' (rebuild the trainer)");
   const stockSum = stockOf('Sum');
   const stockExp = stockOf('Exp');
   if (!stockSum || !stockExp) throw new Error('stock Sum/Exp kernels not found');

@@ -25,12 +25,21 @@ type Forward = (...args: (tf.Tensor | ((tensors: tf.Tensor[]) => void))[]) => {
 };
 const customGrad = (f: Forward) => tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]);
 
-/** (x - mean) / sqrt(var + eps) * gain + bias over the last axis, or undefined (use the stock ops). */
-export function fusedLayerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor | undefined {
-  if (!registered(LAYER_NORM) || x.rank < 1) return undefined;
+/** float32 tensors of exactly `like`'s shape. */
+const sameFloat32 = (like: tf.Tensor, ...ts: tf.Tensor[]): boolean =>
+  ts.every((t) => t.dtype === 'float32' && t.rank === like.rank && t.shape.every((n, i) => n === like.shape[i]));
+
+/** What the layer norm kernels take: non-empty float32 rows of a width divisible by 4, and gain and bias of that width. */
+function layerNormTakes(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor): boolean {
+  if (x.rank < 1 || x.size === 0 || x.dtype !== 'float32') return false;
   const d = x.shape[x.rank - 1] as number;
   const vector = (t: tf.Tensor) => t.dtype === 'float32' && t.rank === 1 && t.shape[0] === d;
-  if (x.dtype !== 'float32' || d % 4 !== 0 || x.size === 0 || !vector(gain) || !vector(bias)) return undefined;
+  return d % 4 === 0 && vector(gain) && vector(bias);
+}
+
+/** (x - mean) / sqrt(var + eps) * gain + bias over the last axis, or undefined (use the stock ops). */
+export function fusedLayerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor | undefined {
+  if (!registered(LAYER_NORM) || !layerNormTakes(x, gain, bias)) return undefined;
   const op = customGrad((xs, g, b, save) => {
     const [y, stats] = run(LAYER_NORM, { x: xs as tf.Tensor, gain: g as tf.Tensor, bias: b as tf.Tensor }, { eps });
     (save as (t: tf.Tensor[]) => void)([xs as tf.Tensor, g as tf.Tensor, stats as tf.Tensor]);
@@ -78,11 +87,7 @@ export function fusedAddLayerNorm(
   bias: tf.Tensor,
   eps: number,
 ): { sum: tf.Tensor; normed: tf.Tensor } | undefined {
-  if (!registered(ADD_LAYER_NORM) || x.rank < 1) return undefined;
-  const d = x.shape[x.rank - 1] as number;
-  const vector = (t: tf.Tensor) => t.dtype === 'float32' && t.rank === 1 && t.shape[0] === d;
-  const sameShape = delta.dtype === 'float32' && delta.rank === x.rank && delta.shape.every((n, i) => n === x.shape[i]);
-  if (x.dtype !== 'float32' || d % 4 !== 0 || x.size === 0 || !sameShape || !vector(gain) || !vector(bias)) return undefined;
+  if (!registered(ADD_LAYER_NORM) || !layerNormTakes(x, gain, bias) || !sameFloat32(x, delta)) return undefined;
   const [sum, normed, stats] = run(ADD_LAYER_NORM, { x, delta, gain, bias }, { eps });
   (stats as tf.Tensor).dispose(); // the gradient keeps its own copy
   return { sum: sum as tf.Tensor, normed: normed as tf.Tensor };
@@ -103,8 +108,7 @@ export function fusedCausalAttention(
   options: { scale: number; layout: AttentionLayout },
 ): tf.Tensor | undefined {
   if (!registered(CAUSAL_ATTENTION)) return undefined;
-  const same = (t: tf.Tensor) => t.dtype === 'float32' && t.rank === 4 && t.shape.every((n, i) => n === q.shape[i]);
-  if (!same(q) || !same(k) || !same(v) || q.size === 0 || (q.shape[3] as number) % 4 !== 0) return undefined;
+  if (q.rank !== 4 || !sameFloat32(q, q, k, v) || q.size === 0 || (q.shape[3] as number) % 4 !== 0) return undefined;
   const attrs = { scale: options.scale, layout: options.layout };
   const op = customGrad((qs, ks, vs, save) => {
     const [o, p] = run(CAUSAL_ATTENTION, { q: qs as tf.Tensor, k: ks as tf.Tensor, v: vs as tf.Tensor }, attrs);
@@ -147,8 +151,7 @@ export function fusedAdamUpdate(
   c: AdamConstants,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] | undefined {
   if (!registered(ADAM_UPDATE)) return undefined;
-  const same = (t: tf.Tensor) => t.dtype === 'float32' && t.rank === p.rank && t.shape.every((n, i) => n === p.shape[i]);
-  if (!same(p) || !same(m) || !same(v) || !same(g)) return undefined;
+  if (!sameFloat32(p, p, m, v, g)) return undefined;
   const attrs = {
     beta1: c.beta1,
     oneMinusBeta1: 1 - c.beta1,

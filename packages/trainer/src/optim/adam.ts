@@ -39,13 +39,13 @@ export class Adam {
     this.step += 1;
     const correction1 = 1 - beta1 ** this.step;
     const correction2 = 1 - beta2 ** this.step;
+    const constants = { beta1, beta2, epsilon, correction1, correction2, learningRate, weightDecay };
     tf.tidy(() => {
       this.variables.forEach((variable, i) => {
         const g = gradients[i] as tf.Tensor;
         const m = this.m[i] as tf.Variable;
         const v = this.v[i] as tf.Variable;
         // One wasm kernel with the fast kernels (the same arithmetic); tensor ops otherwise.
-        const constants = { beta1, beta2, epsilon, correction1, correction2, learningRate, weightDecay };
         const fused = fusedAdamUpdate(variable, m, v, g, constants);
         if (fused) {
           m.assign(fused[1]);
