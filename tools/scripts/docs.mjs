@@ -116,20 +116,21 @@ function pluginPage(kind, entry) {
     );
   }
   if (kind === 'losses') {
-    const data = item.pairwise
-      ? item.pairsFrom === 'demonstrations'
-        ? "Trained on pairs: the environment's expert demonstration (chosen) against each rollout (rejected) online, or a `{prompt, chosen, rejected}` JSONL with `--data` (docs/training.md)."
-        : "A preference objective: trained on chosen/rejected pairs, online from each group's best and worst rollout or offline from a `{prompt, chosen, rejected}` JSONL with `--data` (docs/training.md)."
-      : item.unpaired
-        ? 'An unpaired preference objective: trained on labelled completions, online from rollouts above/below their group mean or offline from a `{prompt, completion, label}` JSONL with `--data` (docs/training.md).'
-        : undefined;
+    const data =
+      item.kind === 'pairs'
+        ? item.needs?.pairsFrom === 'demonstrations'
+          ? "Trained on pairs: the environment's expert demonstration (chosen) against each rollout (rejected) online, or a `{prompt, chosen, rejected}` JSONL with `--data` (docs/training.md)."
+          : "A preference objective: trained on chosen/rejected pairs, online from each group's best and worst rollout or offline from a `{prompt, chosen, rejected}` JSONL with `--data` (docs/training.md)."
+        : item.kind === 'labelled'
+          ? 'A labelled-completion preference objective: trained on labelled completions, online from rollouts above/below their group mean or offline from a `{prompt, completion, label}` JSONL with `--data` (docs/training.md).'
+          : undefined;
     const needs = [
-      item.needsReference ? 'the frozen reference policy' : undefined,
-      item.needsTeacher ? 'a teacher (`--set teacher=<run folder>`)' : undefined,
-      item.needsRollouts ? "each row's rollout, group and success (whole groups stay in one micro-batch)" : undefined,
-      item.pairNeeds?.tokens ? 'per-token log-probabilities of both completions' : undefined,
-      item.pairNeeds?.tails ? "the log-probabilities past each pair's shared length" : undefined,
-      item.pairNeeds?.aligned ? 'log sum pi^2 per token (WPO weights)' : undefined,
+      item.needs?.reference ? 'the frozen reference policy' : undefined,
+      item.needs?.teacher ? 'a teacher (`--set teacher=<run folder>`)' : undefined,
+      item.needs?.rollouts ? "each row's rollout, group and success (whole groups stay in one micro-batch)" : undefined,
+      item.needs?.tokens ? 'per-token log-probabilities of both completions' : undefined,
+      item.needs?.tails ? "the log-probabilities past each pair's shared length" : undefined,
+      item.needs?.aligned ? 'log sum pi^2 per token (WPO weights)' : undefined,
       item.learningRateScale !== undefined && item.learningRateScale !== 1
         ? `a learning rate x ${item.learningRateScale}`
         : undefined,

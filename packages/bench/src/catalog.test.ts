@@ -56,7 +56,7 @@ describe('every registered loss trains without NaN', () => {
   it.each(losses.map((l) => [l.name, l] as const))('%s', async (name, loss) => {
     const env = registry.get('environments', 'countdown');
     const preferences =
-      loss.pairwise || loss.unpaired
+      loss.kind !== 'rows'
         ? {
             file: 'countdown-pairs',
             pairs: env.tasks('train', { seed: 1, count: 8 }).map((task) => {
@@ -75,7 +75,7 @@ describe('every registered loss trains without NaN', () => {
       env: 'countdown',
       seed: 1,
       budget: { episodes: 16 },
-      overrides: { ...TINY, loss: name, ...(loss.needsTeacher ? { teacher: teacherDir } : {}) },
+      overrides: { ...TINY, loss: name, ...(loss.kind === 'rows' && loss.needs?.teacher ? { teacher: teacherDir } : {}) },
       sft: 'none',
       ...(preferences ? { preferences } : {}),
     });
@@ -86,7 +86,7 @@ describe('every registered loss trains without NaN', () => {
 
   // Online, preference objectives train on pairs or labels drawn from the step's rollouts (and
   // f-sft on the expert's demonstrations against them); a short SFT start makes rewards differ.
-  const preference = losses.filter((l) => l.pairwise || l.unpaired);
+  const preference = losses.filter((l) => l.kind !== 'rows');
   it.each(preference.map((l) => [l.name] as const))('%s online', async (name) => {
     const result = await train({
       registry,

@@ -32,6 +32,11 @@ export interface PaperRef {
 export interface PluginMeta {
   /** Unique within its kind; the CLI name (kebab-case). */
   name: string;
+  /**
+   * Other names that resolve to this plugin (e.g. `dpo-sigmoid` for `dpo`). Results record the
+   * canonical `name`; `bench list` and the docs show the aliases beside it.
+   */
+  aliases?: readonly string[];
   /** One sentence. */
   summary: string;
   paper?: PaperRef;
@@ -46,10 +51,11 @@ export interface PluginMeta {
   /** The formula or rule in Markdown math, for `bench list --verbose` and docs/methods. */
   math?: string;
   /**
-   * Rebuilds this plugin with other options (the factory that made it). The registry uses
-   * it for `--set` overrides; a plugin without it accepts no options.
+   * Rebuilds this plugin with other options (the factory that made it, so it returns a plugin of
+   * the same kind). The registry uses it for `--set` overrides; a plugin without it accepts no
+   * options.
    */
-  configure?(options: Readonly<Record<string, unknown>>): this;
+  configure?(options: Readonly<Record<string, unknown>>): PluginMeta;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -336,35 +342,76 @@ export interface UnpairedBatch<T = unknown> {
   lengths: T;
 }
 
-export interface PolicyLoss<TF = unknown, T = unknown> extends PluginMeta {
-  loss(batch: LossBatch<T>, tf: TF): LossResult<T>;
-  /**
-   * Present on preference objectives: the loss on chosen/rejected pairs. The trainer then
-   * trains on pairs instead of advantage-weighted rows, and `loss` is not called.
-   */
-  pairwise?(batch: PreferenceBatch<T>, tf: TF): LossResult<T>;
-  /** Present on unpaired preference objectives (KTO): the loss on labelled completions. */
-  unpaired?(batch: UnpairedBatch<T>, tf: TF): LossResult<T>;
-  /** The loss reads `teacherLogprobs`: the run must name a teacher (`--set teacher=<run>`). */
-  needsTeacher?: boolean;
-  /** The loss reads `rollouts`: whole groups stay in one micro-batch. */
-  needsRollouts?: boolean;
+/** What a loss over advantage-weighted rows reads besides the batch's own tensors. */
+export interface RowLossNeeds {
+  /** `refLogprobs`: the trainer keeps a frozen reference (the SFT start, or the teacher). */
+  reference?: boolean;
+  /** `teacherLogprobs`: the run must name a teacher (`--set teacher=<run>`; G-OPD). */
+  teacher?: boolean;
+  /** `rollouts`: which rollout each row belongs to; whole groups stay in one micro-batch (DRPO). */
+  rollouts?: boolean;
+}
+
+/** What a loss over chosen/rejected pairs reads besides their summed log-probabilities. */
+export interface PairLossNeeds {
+  /** The reference's sequence log-probabilities. */
+  reference?: boolean;
   /**
    * Where online pairs come from: 'groups' (default: each group's best and worst rollout) or
    * 'demonstrations' (the environment's expert demonstration as chosen against each rollout
    * as rejected: the f-divergence SFT losses, whose two terms need data and policy samples).
    */
   pairsFrom?: 'groups' | 'demonstrations';
-  /** What `pairwise` needs besides summed log-probs: the token view, LD-DPO tails, WPO's aligned log-probs. */
-  pairNeeds?: { tokens?: boolean; tails?: boolean; aligned?: boolean; batchCoupled?: boolean };
-  /**
-   * The loss reads `refLogprobs` (or, for a preference objective, the reference's sequence
-   * log-probabilities): the trainer then keeps a frozen reference (or the teacher).
-   */
-  needsReference?: boolean;
+  /** The token view of each pair (From r to Q*). */
+  tokens?: boolean;
+  /** LD-DPO's verbose tails. */
+  tails?: boolean;
+  /** WPO's aligned log-probabilities. */
+  aligned?: boolean;
+  /** The loss couples the pairs of a batch (AOT sorts them): never split into micro-batches. */
+  batchCoupled?: boolean;
+}
+
+/** What a loss over labelled completions reads. */
+export interface LabelledLossNeeds {
+  reference?: boolean;
+}
+
+interface LossCommon extends PluginMeta {
   /** The trainer multiplies its learning rate by this (SFT's lower rate, Implicit Reward as the Bridge). */
   learningRateScale?: number;
+  /**
+   * Shared training options this loss reads (e.g. `clipLow`, `clipHigh`); setting one that no
+   * active plugin reads is an error naming the plugins that would.
+   */
+  honours?: readonly string[];
 }
+
+/** A loss over advantage-weighted rows (PPO clip, CISPO, GSPO, SFT, ...). */
+export interface RowLoss<TF = unknown, T = unknown> extends LossCommon {
+  kind: 'rows';
+  needs?: RowLossNeeds;
+  loss(batch: LossBatch<T>, tf: TF): LossResult<T>;
+}
+
+/** A loss over chosen/rejected pairs (DPO and its relatives). */
+export interface PairLoss<TF = unknown, T = unknown> extends LossCommon {
+  kind: 'pairs';
+  needs?: PairLossNeeds;
+  loss(batch: PreferenceBatch<T>, tf: TF): LossResult<T>;
+}
+
+/** A loss over single completions labelled desirable or undesirable (KTO). */
+export interface LabelledLoss<TF = unknown, T = unknown> extends LossCommon {
+  kind: 'labelled';
+  needs?: LabelledLossNeeds;
+  loss(batch: UnpairedBatch<T>, tf: TF): LossResult<T>;
+}
+
+/** Every loss is one of three kinds, each with one `loss` over its own batch shape. */
+export type PolicyLoss<TF = unknown, T = unknown> = RowLoss<TF, T> | PairLoss<TF, T> | LabelledLoss<TF, T>;
+export const LOSS_KINDS = ['rows', 'pairs', 'labelled'] as const;
+export type LossKind = (typeof LOSS_KINDS)[number];
 
 export interface Divergence<TF = unknown, T = unknown> extends PluginMeta {
   /** Convex generator with f(1) = 0, where one exists. */

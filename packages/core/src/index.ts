@@ -1,3 +1,5 @@
+export type { AggregationOps } from './aggregate.js';
+export { aggregateLoss } from './aggregate.js';
 export { BUDGET_UNITS, BudgetMeter, emptyConsumption, formatBudget, parseBudget } from './budget.js';
 export type {
   AdvantageEstimator,
@@ -10,13 +12,18 @@ export type {
   EnvironmentRecommendation,
   Episode,
   EstimatorContext,
+  LabelledLoss,
+  LabelledLossNeeds,
   LossBatch,
+  LossKind,
   LossResult,
   Method,
   ModelConfig,
   ModelServices,
   OptionSpec,
   Outcome,
+  PairLoss,
+  PairLossNeeds,
   PaperRef,
   Plugin,
   PluginKind,
@@ -27,6 +34,8 @@ export type {
   RewardShaper,
   RewardVector,
   Rollout,
+  RowLoss,
+  RowLossNeeds,
   RowRollouts,
   Sampler,
   ScoreRequest,
@@ -37,7 +46,7 @@ export type {
   Turn,
   UnpairedBatch,
 } from './contracts.js';
-export { AGGREGATIONS, PLUGIN_KINDS } from './contracts.js';
+export { AGGREGATIONS, LOSS_KINDS, PLUGIN_KINDS } from './contracts.js';
 export {
   defineDivergence,
   defineEnvironment,

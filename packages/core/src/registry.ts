@@ -55,6 +55,8 @@ export interface RegistryEntry<K extends PluginKind = PluginKind> {
 export class Registry {
   private readonly entries = new Map<PluginKind, Map<string, RegistryEntry>>(PLUGIN_KINDS.map((kind) => [kind, new Map()]));
   private readonly plugins = new Map<string, string>();
+  /** Per kind, alias -> canonical name (e.g. dpo-sigmoid -> dpo). */
+  private readonly aliases = new Map<PluginKind, Map<string, string>>(PLUGIN_KINDS.map((kind) => [kind, new Map()]));
 
   register(plugin: Plugin, source: string): void {
     validatePlugin(plugin, source);
@@ -67,26 +69,39 @@ export class Registry {
     for (const kind of PLUGIN_KINDS) {
       const seen = new Set<string>();
       for (const item of plugin[kind] ?? []) {
-        const existing = this.entries.get(kind)?.get(item.name);
-        if (existing || seen.has(item.name)) {
-          const other = existing ? `${existing.source} (plugin '${existing.plugin}')` : `${source} (the same plugin)`;
-          throw new UsageError(
-            `duplicate ${KIND_NOUN[kind]} '${item.name}': from ${other} and from ${source} (plugin '${plugin.name}')`,
-          );
+        for (const name of [item.name, ...(item.aliases ?? [])]) {
+          const existing = this.lookup(kind, name);
+          if (existing || seen.has(name)) {
+            const other = existing ? `${existing.source} (plugin '${existing.plugin}')` : `${source} (the same plugin)`;
+            throw new UsageError(
+              `duplicate ${KIND_NOUN[kind]} '${name}': from ${other} and from ${source} (plugin '${plugin.name}')`,
+            );
+          }
+          seen.add(name);
         }
-        seen.add(item.name);
       }
     }
     for (const kind of PLUGIN_KINDS) {
       for (const item of plugin[kind] ?? []) {
         this.entries.get(kind)?.set(item.name, { kind, item, plugin: plugin.name, source } as RegistryEntry);
+        for (const alias of item.aliases ?? []) this.aliases.get(kind)?.set(alias, item.name);
       }
     }
     this.plugins.set(plugin.name, source);
   }
 
+  /** True for a registered name or alias. */
   has(kind: PluginKind, name: string): boolean {
-    return this.entries.get(kind)?.has(name) ?? false;
+    return this.lookup(kind, name) !== undefined;
+  }
+
+  /** The canonical name of a name or alias (the name itself when it is canonical or unknown). */
+  canonical(kind: PluginKind, name: string): string {
+    return this.aliases.get(kind)?.get(name) ?? name;
+  }
+
+  private lookup(kind: PluginKind, name: string): RegistryEntry | undefined {
+    return this.entries.get(kind)?.get(this.canonical(kind, name));
   }
 
   names(kind: PluginKind): string[] {
@@ -100,9 +115,10 @@ export class Registry {
   }
 
   entry<K extends PluginKind>(kind: K, name: string): RegistryEntry<K> {
-    const found = this.entries.get(kind)?.get(name);
+    const found = this.lookup(kind, name);
     if (!found) {
-      throw new UsageError(`unknown ${KIND_NOUN[kind]} '${name}': ${suggestionText(name, this.names(kind))}`);
+      const known = [...this.names(kind), ...(this.aliases.get(kind)?.keys() ?? [])];
+      throw new UsageError(`unknown ${KIND_NOUN[kind]} '${name}': ${suggestionText(name, known)}`);
     }
     return found as RegistryEntry<K>;
   }

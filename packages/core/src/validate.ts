@@ -11,11 +11,13 @@ const isRef: Check = (v) =>
     ? undefined
     : 'a plugin name or { name, options }';
 const isArray: Check = (v) => (Array.isArray(v) ? undefined : 'an array');
+const isLossKind: Check = (v) =>
+  v === 'rows' || v === 'pairs' || v === 'labelled' ? undefined : "one of 'rows', 'pairs', 'labelled'";
 
 /** Fields each kind requires beyond the common `name` and `summary`. */
 const REQUIRED: Record<PluginKind, Record<string, Check>> = {
   estimators: { compute: isFunction },
-  losses: { loss: isFunction },
+  losses: { kind: isLossKind, loss: isFunction },
   divergences: { estimate: isFunction },
   shapers: { shape: isFunction },
   environments: {
@@ -66,6 +68,12 @@ function validateEntry(kind: PluginKind, entry: unknown, where: string): void {
   }
   if (typeof e.summary !== 'string' || e.summary.length === 0) {
     throw new UsageError(`${label}: field 'summary' must be a non-empty string`);
+  }
+  if (
+    e.aliases !== undefined &&
+    !(Array.isArray(e.aliases) && e.aliases.every((a) => typeof a === 'string' && NAME_PATTERN.test(a)))
+  ) {
+    throw new UsageError(`${label}: field 'aliases' must be an array of kebab-case names`);
   }
   if (e.unverified !== undefined && !(Array.isArray(e.unverified) && e.unverified.every((u) => typeof u === 'string'))) {
     throw new UsageError(`${label}: field 'unverified' must be an array of strings`);

@@ -23,7 +23,7 @@ describe('public surface', () => {
       expect(typeof divergence.penalty, divergence.name).toBe('function');
     }
     for (const loss of plugin.losses ?? []) {
-      if (loss.pairwise && loss.name !== 'dpo') continue; // the preference catalog has its own checks (preference/index.test.ts)
+      if (loss.kind !== 'rows' && loss.name !== 'dpo') continue; // the preference catalog has its own checks (preference/index.test.ts)
       expect(loss.paper?.arxiv, loss.name).toMatch(/^\d{4}\.\d{5}$/);
       expect(loss.math, loss.name).toMatch(/\$/);
       // DPO is the paper's own loss; the others say which parts are our instantiation
@@ -48,11 +48,12 @@ describe('public surface', () => {
   });
 
   it('exports the preference objectives as functions; DPO is also a registered pairwise loss', () => {
-    for (const name of ['dpoLoss', 'tokenDpoLoss', 'vpoLoss', 'upoLoss', 'drpoLoss', 'gopdLoss', 'klEstimators', 'aggregate']) {
+    for (const name of ['dpoLoss', 'tokenDpoLoss', 'vpoLoss', 'upoLoss', 'drpoLoss', 'gopdLoss', 'klEstimators']) {
       expect(name in publicSurface, name).toBe(true);
     }
     const dpo = plugin.losses?.find((loss) => loss.name === 'dpo');
-    expect(typeof dpo?.pairwise).toBe('function');
-    expect(dpo?.needsReference).toBe(true);
+    expect(dpo?.kind).toBe('pairs');
+    expect(dpo?.kind === 'pairs' && dpo.needs?.reference).toBe(true);
+    expect(dpo?.aliases).toEqual(['dpo-sigmoid']);
   });
 });

@@ -5,8 +5,6 @@ import { builtInMethods } from './methods.js';
 import { objectiveLosses } from './objectives.js';
 import { preferenceLosses } from './preference/index.js';
 
-export { aggregate, weighRows } from './aggregate.js';
-
 export type { AlphaOptions, FDivergence, KlOptions } from './divergences.js';
 export {
   alpha,

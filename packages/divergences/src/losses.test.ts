@@ -46,8 +46,12 @@ describe('sft', () => {
   it('is the masked mean negative log-likelihood, weighted per rollout', () => {
     // token-mean over 5 trained tokens: (0.5 + 1.5 + 0.2 + 2.0 + 0.1) / 5 = 0.86
     expect(scalar(sft().loss(batch(), tf).loss)).toBeCloseTo(0.86, 5);
-    // weight 0 on row 2 keeps its tokens in the denominator: (0.5 + 1.5 + 0.2) / 5 = 0.44
-    expect(scalar(sft().loss(batch({ weights: tf.tensor1d([1, 0]) }), tf).loss)).toBeCloseTo(0.44, 5);
+    // A weight-0 row (MC-GRPO's pivot) leaves every denominator, as in ppo-clip: (0.5 + 1.5 + 0.2) / 3.
+    // (Before the one shared aggregation this package kept its tokens: 0.44.)
+    expect(scalar(sft().loss(batch({ weights: tf.tensor1d([1, 0]) }), tf).loss)).toBeCloseTo(2.2 / 3, 5);
+    // seq-mean-token-sum: one row left, so 2.2 / 1, not 2.2 / 2.
+    const pivot = { weights: tf.tensor1d([1, 0]) };
+    expect(scalar(sft().loss(batch(pivot, 'seq-mean-token-sum'), tf).loss)).toBeCloseTo(2.2, 5);
     expect(scalar(sft().loss(batch({}, 'seq-mean-token-mean'), tf).loss)).toBeCloseTo((2.2 / 3 + 2.1 / 2) / 2, 5);
   });
 
@@ -239,8 +243,7 @@ describe('dpo (a preference objective on pairs)', () => {
       chosenLengths: tf.tensor1d([1, 1]),
       rejectedLengths: tf.tensor1d([1, 1]),
     });
-    const pairwise = loss.pairwise?.bind(loss);
-    if (!pairwise) throw new Error('dpo must have pairwise');
+    const pairwise = loss.loss.bind(loss);
     const at = async (chosen: number[]) =>
       (await (pairwise(batch(chosen), tf).loss as { data(): Promise<Float32Array> }).data())[0] as number;
     expect(await at([-2, -2])).toBeCloseTo(Math.log(2), 6);
@@ -249,11 +252,11 @@ describe('dpo (a preference objective on pairs)', () => {
     expect(await at([0, 0])).toBeLessThan(await at([-1, -1]));
     // d/d(chosen) of mean softplus(-beta m) = -beta sigmoid(-beta m) / pairs
     const grad = tf.grad(
-      (c: import('@tensorflow/tfjs-core').Tensor) => loss.pairwise?.({ ...batch([-2, -2]), chosenLogps: c }, tf)?.loss as never,
+      (c: import('@tensorflow/tfjs-core').Tensor) => loss.loss({ ...batch([-2, -2]), chosenLogps: c }, tf).loss as never,
     );
     const g = await grad(tf.tensor1d([-2, -2])).data();
     expect(g[0]).toBeCloseTo((-0.5 * 0.5) / 2, 6);
-    expect(() => loss.loss({} as never, tf as never)).toThrow(/preference objective: it trains on chosen\/rejected pairs/);
+    expect(loss.kind).toBe('pairs');
     expect(() => dpo({ beta: 0 })).toThrow(/beta' must be > 0, got 0/);
   });
 });

@@ -4,21 +4,22 @@
  * on-policy distillation against `refLogprobs` as the teacher, and RAPO.
  */
 import {
+  aggregateLoss,
   type LossBatch,
   type LossResult,
   type OptionSpec,
   type PaperRef,
   type PolicyLoss,
+  type RowLoss,
   RunError,
   resolveOptions,
 } from '@policy-lab/core';
-import { aggregate, weighRows } from './aggregate.js';
 import { forwardKlGenerator } from './generators.js';
 import { LOG_RATIO_CLAMP } from './kl-estimators.js';
-import { dpo } from './pairwise.js';
 import { stopGradient, type Tensor, type Tf } from './tensor-types.js';
 
 export type TensorLoss = PolicyLoss<Tf, Tensor>;
+export type TensorRowLoss = RowLoss<Tf, Tensor>;
 
 const IMPLICIT_REWARD: PaperRef = {
   title: 'Implicit Reward as the Bridge: A Unified View of SFT and DPO Connections',
@@ -39,7 +40,7 @@ const RAPO: PaperRef = {
 function needReference(batch: LossBatch<Tensor>, owner: string, role: string): Tensor {
   if (!batch.refLogprobs) {
     throw new RunError(
-      `${owner} needs refLogprobs (${role}); a trainer supplies them when the loss sets needsReference or the run has a divergence`,
+      `${owner} needs refLogprobs (${role}); a trainer supplies them when the loss sets needs.reference or the run has a divergence`,
     );
   }
   return batch.refLogprobs;
@@ -61,11 +62,12 @@ export interface SftOptions {
 }
 
 /** Cross-entropy on the masked tokens: -log pi_theta(y_t), weighted per rollout. */
-export function sft(options: SftOptions = {}): TensorLoss {
+export function sft(options: SftOptions = {}): TensorRowLoss {
   const resolved = resolveOptions<Required<SftOptions>>('sft', SFT_OPTIONS, { ...options });
   if (!(resolved.lrScale > 0)) throw new RunError(`sft: option 'lrScale' must be > 0, got ${resolved.lrScale}`);
   return {
     name: 'sft',
+    kind: 'rows',
     summary:
       'Supervised cross-entropy on the trained tokens; plain SFT has no pull back to the reference, so lower its learning rate.',
     paper: IMPLICIT_REWARD,
@@ -80,11 +82,11 @@ export function sft(options: SftOptions = {}): TensorLoss {
       "The f-divergence SFT losses are the registered loss 'f-sft' (expert demonstrations against the policy's samples).",
     ],
     loss(batch, tf): LossResult<Tensor> {
-      const perToken = weighRows(tf.neg(batch.logprobs), batch.weights, tf);
-      return { loss: aggregate(perToken, batch.mask, batch.aggregation, batch.normLength, tf) };
+      const perToken = tf.neg(batch.logprobs);
+      return { loss: aggregateLoss(tf, perToken, batch.mask, batch.weights, batch.aggregation, batch.normLength) };
     },
     configure(next) {
-      return sft(next as SftOptions) as never;
+      return sft(next as SftOptions);
     },
   };
 }
@@ -123,17 +125,25 @@ export interface GopdLossInputs {
 export function gopdLoss(inputs: GopdLossInputs, tf: Tf): Tensor {
   const reward = stopGradient(tf, gopdReward(inputs, tf));
   const ratio = tf.exp(tf.clipByValue(tf.sub(inputs.policy, inputs.oldPolicy), -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP));
-  return aggregate(tf.neg(tf.mul(ratio, reward)), inputs.mask, inputs.aggregation ?? 'token-mean', inputs.normLength ?? 1, tf);
+  return aggregateLoss(
+    tf,
+    tf.neg(tf.mul(ratio, reward)),
+    inputs.mask,
+    undefined,
+    inputs.aggregation ?? 'token-mean',
+    inputs.normLength ?? 1,
+  );
 }
 
 /** Plain OPD as a loss: the batch's refLogprobs are the teacher's log-probabilities. */
-export function opd(): TensorLoss {
+export function opd(): TensorRowLoss {
   return {
     name: 'opd',
+    kind: 'rows',
     summary:
       'On-policy distillation: minimise reverse KL(pi_theta || teacher) on student samples, the teacher read from refLogprobs.',
     paper: G_OPD,
-    needsReference: true,
+    needs: { reference: true },
     math:
       '$r_t = \\log\\pi^*(y_t) - \\log\\pi_\\theta(y_t)$ (held constant), $\\ell_t = -\\rho_t\\, w_i\\, r_t$ with $\\rho_t = \\pi_\\theta/\\pi_{old}$; ' +
       'in expectation $\\nabla\\mathcal L = \\nabla\\mathrm{KL}(\\pi_\\theta\\|\\pi^*)$. G-OPD: $r_t = \\lambda(\\log\\pi^* - \\log\\pi_{ref}) - (\\log\\pi_\\theta - \\log\\pi_{ref})$ (`gopdLoss`).',
@@ -146,9 +156,12 @@ export function opd(): TensorLoss {
       const teacher = needReference(batch, 'opd', 'the teacher');
       const reward = stopGradient(tf, tf.sub(teacher, batch.logprobs));
       const ratio = tf.exp(tf.clipByValue(tf.sub(batch.logprobs, batch.oldLogprobs), -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP));
-      const perToken = weighRows(tf.neg(tf.mul(ratio, reward)), batch.weights, tf);
-      const teacherKl = aggregate(tf.neg(reward), batch.mask, 'token-mean', batch.normLength, tf);
-      return { loss: aggregate(perToken, batch.mask, batch.aggregation, batch.normLength, tf), metrics: { teacherKl } };
+      const perToken = tf.neg(tf.mul(ratio, reward));
+      const teacherKl = aggregateLoss(tf, tf.neg(reward), batch.mask, undefined, 'token-mean', batch.normLength);
+      return {
+        loss: aggregateLoss(tf, perToken, batch.mask, batch.weights, batch.aggregation, batch.normLength),
+        metrics: { teacherKl },
+      };
     },
   };
 }
@@ -178,7 +191,7 @@ export interface RapoOptions {
  * RAPO: clipped surrogate + alpha x forward KL(reweighted ref || pi_theta) - entropy bonus.
  * log ref-hat_t = phi x log ref_t with phi in (0, 1) growing with the advantage.
  */
-export function rapo(options: RapoOptions = {}): TensorLoss {
+export function rapo(options: RapoOptions = {}): TensorRowLoss {
   const resolved = resolveOptions<Required<RapoOptions>>('rapo', RAPO_OPTIONS, { ...options });
   if (!(resolved.phiTemperature > 0))
     throw new RunError(`rapo: option 'phiTemperature' must be > 0, got ${resolved.phiTemperature}`);
@@ -186,9 +199,10 @@ export function rapo(options: RapoOptions = {}): TensorLoss {
     throw new RunError(`rapo: option 'clip' must be in (0, 1), got ${resolved.clip}`);
   return {
     name: 'rapo',
+    kind: 'rows',
     summary: 'RAPO: PPO surrogate plus a forward KL to a reward-reweighted reference, which lets low-reward samples explore.',
     paper: RAPO,
-    needsReference: true,
+    needs: { reference: true },
     options: RAPO_OPTIONS,
     resolved,
     math:
@@ -218,15 +232,18 @@ export function rapo(options: RapoOptions = {}): TensorLoss {
           );
         perToken = tf.sub(perToken, tf.mul(resolved.entropyCoef, batch.entropy));
       }
-      const loss = aggregate(weighRows(perToken, batch.weights, tf), batch.mask, batch.aggregation, batch.normLength, tf);
-      return { loss, metrics: { forwardKl: aggregate(forwardKl, batch.mask, 'token-mean', batch.normLength, tf) } };
+      const loss = aggregateLoss(tf, perToken, batch.mask, batch.weights, batch.aggregation, batch.normLength);
+      return {
+        loss,
+        metrics: { forwardKl: aggregateLoss(tf, forwardKl, batch.mask, undefined, 'token-mean', batch.normLength) },
+      };
     },
     configure(next) {
-      return rapo(next as RapoOptions) as never;
+      return rapo(next as RapoOptions);
     },
   };
 }
 
 export function builtInLosses(): TensorLoss[] {
-  return [sft(), opd(), rapo(), dpo()];
+  return [sft(), opd(), rapo()];
 }

@@ -56,15 +56,15 @@ const dpoOf = (b: PreferenceBatch<tf.Tensor>, beta = 0.1) =>
 describe('vpo', () => {
   it('seeds-wave2.md 14: DPO 0.621; pessimistic alpha 0.01 with NLL(chosen) = 10 gives 0.721; optimistic 0.521', () => {
     expect(dpoOf(examplePair())).toBeCloseTo(0.621, 3);
-    const pessimistic = vpo({ alpha: 0.01, mode: 'pessimistic' }).pairwise?.(examplePair(), tf);
+    const pessimistic = vpo({ alpha: 0.01, mode: 'pessimistic' }).loss(examplePair(), tf);
     expect(scalar(pessimistic?.loss as tf.Tensor)).toBeCloseTo(0.721, 3);
-    const optimistic = vpo({ alpha: 0.01, mode: 'optimistic' }).pairwise?.(examplePair(), tf);
+    const optimistic = vpo({ alpha: 0.01, mode: 'optimistic' }).loss(examplePair(), tf);
     expect(scalar(optimistic?.loss as tf.Tensor)).toBeCloseTo(0.521, 3);
   });
 
   it("auto mode: pessimism for dataset pairs, optimism for the policy's own", () => {
-    const offline = vpo({ alpha: 0.01 }).pairwise?.(examplePair({ source: 'offline' }), tf);
-    const online = vpo({ alpha: 0.01 }).pairwise?.(examplePair({ source: 'online' }), tf);
+    const offline = vpo({ alpha: 0.01 }).loss(examplePair({ source: 'offline' }), tf);
+    const online = vpo({ alpha: 0.01 }).loss(examplePair({ source: 'online' }), tf);
     expect(scalar(offline?.loss as tf.Tensor)).toBeCloseTo(0.721, 3);
     expect(scalar(online?.loss as tf.Tensor)).toBeCloseTo(0.521, 3);
   });
@@ -73,7 +73,7 @@ describe('vpo', () => {
     fc.assert(
       fc.property(pairsOf(3), (rows) => {
         const b = pairBatch(rows);
-        expect(scalar(vpo({ alpha: 0 }).pairwise?.(b, tf).loss as tf.Tensor)).toBeCloseTo(dpoOf(b), 5);
+        expect(scalar(vpo({ alpha: 0 }).loss(b, tf).loss as tf.Tensor)).toBeCloseTo(dpoOf(b), 5);
       }),
       { numRuns: 30 },
     );
@@ -85,9 +85,9 @@ describe('upo', () => {
     fc.assert(
       fc.property(pairsOf(4), (rows) => {
         const b = pairBatch(rows);
-        expect(scalar(upo().pairwise?.(b, tf).loss as tf.Tensor)).toBeCloseTo(dpoOf(b), 5);
+        expect(scalar(upo().loss(b, tf).loss as tf.Tensor)).toBeCloseTo(dpoOf(b), 5);
         const ones = pairBatch(rows, { reliability: tf.ones([4]) });
-        expect(scalar(upo().pairwise?.(ones, tf).loss as tf.Tensor)).toBeCloseTo(dpoOf(b), 5);
+        expect(scalar(upo().loss(ones, tf).loss as tf.Tensor)).toBeCloseTo(dpoOf(b), 5);
       }),
       { numRuns: 30 },
     );
@@ -100,9 +100,9 @@ describe('upo', () => {
     ];
     const b = pairBatch(rows, { reliability: tf.tensor1d([1, 0.25]) });
     const per = rows.map((r) => dpoOf(pairBatch([r])));
-    const weighted = scalar(upo().pairwise?.(b, tf).loss as tf.Tensor);
+    const weighted = scalar(upo().loss(b, tf).loss as tf.Tensor);
     expect(weighted).toBeCloseTo(((per[0] as number) + 0.25 * (per[1] as number)) / 1.25, 5);
-    const filtered = upo({ minReliability: 0.5 }).pairwise?.(b, tf);
+    const filtered = upo({ minReliability: 0.5 }).loss(b, tf);
     expect(scalar(filtered?.loss as tf.Tensor)).toBeCloseTo(per[0] as number, 5);
     expect(scalar(filtered?.metrics?.keptPairs as tf.Tensor)).toBeCloseTo(0.5, 6);
   });
@@ -154,7 +154,7 @@ describe('token-dpo', () => {
     fc.assert(
       fc.property(matrix, matrix, (policy, reference) => {
         const batch = tokenView(policy, reference);
-        const result = tokenDpo({ beta: 0.5 }).pairwise?.(batch, tf);
+        const result = tokenDpo({ beta: 0.5 }).loss(batch, tf);
         expect(scalar(result?.loss as tf.Tensor)).toBeCloseTo(dpoOf(batch, 0.5), 4);
       }),
       { numRuns: 30 },
@@ -180,7 +180,7 @@ describe('token-dpo', () => {
         rejectedLogps: tf.reshape(tf.matMul(tokens.rejectedRows, perRow), [-1]),
         tokens: { ...tokens, logprobs: lp },
       };
-      return tokenDpo({ beta: 0.5 }).pairwise?.(view, tf).loss as tf.Tensor;
+      return tokenDpo({ beta: 0.5 }).loss(view, tf).loss as tf.Tensor;
     })(tf.tensor2d(policy));
     const g = values(grad);
     const m = values(tokens.mask);
@@ -201,7 +201,7 @@ describe('f-sft', () => {
       [-2, -9, -2.5, -8],
     ]);
     for (const divergence of ['js', 'kl', 'hellinger', 'tv']) {
-      const result = fSft({ divergence, beta: 0.2 }).pairwise?.(b, tf);
+      const result = fSft({ divergence, beta: 0.2 }).loss(b, tf);
       const expected = fDivergenceSftLoss(
         {
           dataPolicy: b.chosenLogps,
@@ -215,7 +215,7 @@ describe('f-sft', () => {
       );
       expect(scalar(result?.loss as tf.Tensor)).toBeCloseTo(scalar(expected), 6);
     }
-    expect(fSft().pairsFrom).toBe('demonstrations');
+    expect(fSft().needs?.pairsFrom).toBe('demonstrations');
   });
 
   it('raising the likelihood of the demonstration lowers the loss (fast-check, js)', () => {
@@ -223,10 +223,8 @@ describe('f-sft', () => {
       fc.property(pairsOf(2), (rows) => {
         const loss = (shift: number) =>
           scalar(
-            fSft().pairwise?.(
-              pairBatch(rows.map(([a, b, c, d]) => [(a as number) + shift, b as number, c as number, d as number])),
-              tf,
-            ).loss as tf.Tensor,
+            fSft().loss(pairBatch(rows.map(([a, b, c, d]) => [(a as number) + shift, b as number, c as number, d as number])), tf)
+              .loss as tf.Tensor,
           );
         expect(loss(0.5)).toBeLessThanOrEqual(loss(0) + 1e-6);
       }),
@@ -390,6 +388,6 @@ describe('gopd', () => {
   it('refuses a batch without the teacher, and asks the trainer for one', () => {
     const { teacherLogprobs: _t, ...bare } = batchOf([[-1]], [[-1]], [[-1]]);
     expect(() => gopd().loss(bare as LossBatch<tf.Tensor>, tf)).toThrow(/teacher/);
-    expect(gopd().needsTeacher).toBe(true);
+    expect(gopd().needs?.teacher).toBe(true);
   });
 });

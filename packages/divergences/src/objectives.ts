@@ -9,19 +9,20 @@
  * - G-OPD / ExOPD (the teacher and the reference at once).
  */
 import {
+  aggregateLoss,
   type LossResult,
   type OptionSpec,
+  type PairLoss,
   type PaperRef,
   type PreferenceBatch,
   RunError,
   resolveOptions,
 } from '@policy-lab/core';
-import { aggregate, weighRows } from './aggregate.js';
 import { DRPO_DEFAULTS, drpoPositiveWeights } from './drpo.js';
 import { CONJUGATES, fDivergenceSftLoss } from './f-sft.js';
 import { klEstimatorTensor, LOG_RATIO_CLAMP } from './kl-estimators.js';
 
-import { gopdReward, type TensorLoss } from './losses.js';
+import { gopdReward, type TensorLoss, type TensorRowLoss } from './losses.js';
 import { vpoLoss } from './preference.js';
 import { stopGradient, type Tensor, type Tf } from './tensor-types.js';
 
@@ -33,7 +34,7 @@ function positive(owner: string, key: string, value: number): void {
 
 function pairReferences(batch: PreferenceBatch<Tensor>, owner: string): { refChosen: Tensor; refRejected: Tensor } {
   if (!batch.refChosenLogps || !batch.refRejectedLogps)
-    throw new RunError(`${owner} needs the reference's log-probabilities of both completions (needsReference)`);
+    throw new RunError(`${owner} needs the reference's log-probabilities of both completions (needs.reference)`);
   return { refChosen: batch.refChosenLogps, refRejected: batch.refRejectedLogps };
 }
 
@@ -46,10 +47,6 @@ function metricsOf(chosen: Tensor, rejected: Tensor, tf: Tf): Record<string, Ten
     rewardAccuracy: tf.mean(tf.cast(tf.greater(chosen, rejected), 'float32')),
   };
 }
-
-const notOnRows = (name: string) => (): never => {
-  throw new RunError(`loss '${name}' is a preference objective: it trains on pairs, not on rollout rows`);
-};
 
 // ---------------------------------------------------------------------------------------
 // Token-level DPO (From r to Q*)
@@ -70,28 +67,27 @@ export interface TokenDpoOptions {
  * where the per-token rewards telescope to the sequence reward. Equal to DPO in value and
  * gradient; what it adds is the credit map (logged: how concentrated the credit is).
  */
-export function tokenDpo(options: TokenDpoOptions = {}): TensorLoss {
+export function tokenDpo(options: TokenDpoOptions = {}): PairLoss<Tf, Tensor> {
   const resolved = resolveOptions<Required<TokenDpoOptions>>('token-dpo', { beta: BETA }, { ...options });
   positive('token-dpo', 'beta', resolved.beta);
   return {
     name: 'token-dpo',
+    kind: 'pairs',
     summary: 'DPO as a token-level Q-function objective: per-token implicit rewards beta log(pi/pi_ref), summed per completion.',
     paper: FROM_R_TO_Q,
     options: { beta: BETA },
     resolved,
-    needsReference: true,
-    pairNeeds: { tokens: true },
+    needs: { reference: true, tokens: true },
     math:
       '$r_t = \\beta(\\log\\pi_\\theta(y_t) - \\log\\pi_{ref}(y_t))$, $\\mathcal L = -\\log\\sigma(\\sum_t r^w_t - \\sum_t r^l_t)$; ' +
       'the sum telescopes to the sequence-level implicit reward (minus $V^*(s_0)$, which cancels in the pair).',
     unverified: [
       'Logged tokenCreditMax: the largest |r_t| of the batch, our diagnostic of where the credit sits (the paper visualises these maps).',
     ],
-    loss: notOnRows('token-dpo'),
-    pairwise(batch, tf): LossResult<Tensor> {
+    loss(batch, tf): LossResult<Tensor> {
       const tokens = batch.tokens;
       if (!tokens?.refLogprobs)
-        throw new RunError('token-dpo needs the token view with reference log-probs (pairNeeds.tokens and needsReference)');
+        throw new RunError('token-dpo needs the token view with reference log-probs (needs.tokens and needs.reference)');
       const credit = tf.mul(tf.mul(resolved.beta, tf.sub(tokens.logprobs, tokens.refLogprobs)), tokens.mask);
       const perRow = tf.reshape(tf.sum(credit, 1), [-1, 1]);
       const chosen = tf.reshape(tf.matMul(tokens.chosenRows, perRow), [-1]);
@@ -99,7 +95,7 @@ export function tokenDpo(options: TokenDpoOptions = {}): TensorLoss {
       const loss = tf.mean(tf.softplus(tf.neg(tf.sub(chosen, rejected))));
       return { loss, metrics: { ...metricsOf(chosen, rejected, tf), tokenCreditMax: tf.max(tf.abs(credit)) } };
     },
-    configure: (next) => tokenDpo({ ...resolved, ...(next as TokenDpoOptions) }) as never,
+    configure: (next) => tokenDpo({ ...resolved, ...(next as TokenDpoOptions) }),
   };
 }
 
@@ -133,24 +129,24 @@ export interface VpoOptions {
  * calibration samples, here the chosen completions. Pessimism for dataset pairs, optimism for
  * pairs the policy sampled, unless `mode` fixes it.
  */
-export function vpo(options: VpoOptions = {}): TensorLoss {
+export function vpo(options: VpoOptions = {}): PairLoss<Tf, Tensor> {
   const resolved = resolveOptions<Required<VpoOptions>>('vpo', VPO_OPTIONS, { ...options });
   positive('vpo', 'beta', resolved.beta);
   if (!(resolved.alpha >= 0)) throw new RunError(`vpo: option 'alpha' must be >= 0, got ${resolved.alpha}`);
   return {
     name: 'vpo',
+    kind: 'pairs',
     summary:
       'DPO regularised by the value of the implicit reward: +alpha NLL of calibration samples offline (pessimism), -alpha online (optimism).',
     paper: VPO_PAPER,
     options: VPO_OPTIONS,
     resolved,
-    needsReference: true,
+    needs: { reference: true },
     math: '$\\mathcal L = \\mathcal L_{DPO} \\pm \\alpha\\,\\mathrm{NLL}(y_w)$, $+$ pessimistic (offline), $-$ optimistic (online); $\\alpha = 0$ is DPO.',
     unverified: [
       'Sign, scale and the calibration source (the chosen completions) are our reading of the abstract and summaries (no code released); alpha 0.01 is not from the paper.',
     ],
-    loss: notOnRows('vpo'),
-    pairwise(batch, tf): LossResult<Tensor> {
+    loss(batch, tf): LossResult<Tensor> {
       const { refChosen, refRejected } = pairReferences(batch, 'vpo');
       const mode =
         resolved.mode === 'auto' ? ((batch.source ?? 'online') === 'offline' ? 'pessimistic' : 'optimistic') : resolved.mode;
@@ -171,7 +167,7 @@ export function vpo(options: VpoOptions = {}): TensorLoss {
       const rejected = tf.mul(resolved.beta, tf.sub(batch.rejectedLogps, refRejected));
       return { loss, metrics: { ...metricsOf(chosen, rejected, tf), pessimistic: tf.scalar(mode === 'pessimistic' ? 1 : 0) } };
     },
-    configure: (next) => vpo({ ...resolved, ...(next as VpoOptions) }) as never,
+    configure: (next) => vpo({ ...resolved, ...(next as VpoOptions) }),
   };
 }
 
@@ -203,26 +199,26 @@ export interface UpoOptions {
  * dropped. Pairs without a reliability count as fully reliable: online pairs drawn from a
  * verifiable reward carry no label noise, and UPO is then DPO.
  */
-export function upo(options: UpoOptions = {}): TensorLoss {
+export function upo(options: UpoOptions = {}): PairLoss<Tf, Tensor> {
   const resolved = resolveOptions<Required<UpoOptions>>('upo', UPO_OPTIONS, { ...options });
   positive('upo', 'beta', resolved.beta);
   if (!(resolved.minReliability >= 0 && resolved.minReliability <= 1))
     throw new RunError(`upo: option 'minReliability' must be in [0, 1], got ${resolved.minReliability}`);
   return {
     name: 'upo',
+    kind: 'pairs',
     summary:
       'Uncertainty-enhanced DPO: pairs weighted by the reliability of their label (1 - BALD), unreliable ones filtered out.',
     paper: UPO_PAPER,
     options: UPO_OPTIONS,
     resolved,
-    needsReference: true,
+    needs: { reference: true },
     math: '$w = 1 - \\mathrm{BALD}/\\log 2$, $\\mathrm{BALD} = H[\\bar p] - \\overline{H[p_t]}$ over MC-dropout passes; $\\mathcal L = \\sum w\\,\\ell_{DPO} / \\sum w$ over pairs with $w \\ge$ minReliability.',
     unverified: [
       'The estimator model (a pair classifier with MC dropout) is not built: reliabilities come with the dataset (`reliability` or `passes` per JSONL record); online pairs from a verifiable reward are taken as reliable, so UPO online equals DPO.',
       'Using the reliability as the DPO weight is our instantiation: the released sampler returns a per-pair weight whose use in the loss was not checked.',
     ],
-    loss: notOnRows('upo'),
-    pairwise(batch, tf): LossResult<Tensor> {
+    loss(batch, tf): LossResult<Tensor> {
       const { refChosen, refRejected } = pairReferences(batch, 'upo');
       const chosen = tf.mul(resolved.beta, tf.sub(batch.chosenLogps, refChosen));
       const rejected = tf.mul(resolved.beta, tf.sub(batch.rejectedLogps, refRejected));
@@ -235,7 +231,7 @@ export function upo(options: UpoOptions = {}): TensorLoss {
         metrics: { ...metricsOf(chosen, rejected, tf), keptPairs: tf.mean(tf.cast(tf.greater(weights, 0), 'float32')) },
       };
     },
-    configure: (next) => upo({ ...resolved, ...(next as UpoOptions) }) as never,
+    configure: (next) => upo({ ...resolved, ...(next as UpoOptions) }),
   };
 }
 
@@ -268,24 +264,23 @@ export interface FSftOptions {
  * policy's rollouts on the same tasks (the trainer pairs each group's demonstration with each
  * of its rollouts), so unlike plain SFT the loss keeps a pull toward the reference.
  */
-export function fSft(options: FSftOptions = {}): TensorLoss {
+export function fSft(options: FSftOptions = {}): PairLoss<Tf, Tensor> {
   const resolved = resolveOptions<Required<FSftOptions>>('f-sft', F_SFT_OPTIONS, { ...options });
   positive('f-sft', 'beta', resolved.beta);
   return {
     name: 'f-sft',
+    kind: 'pairs',
     summary: "SFT as implicit-reward learning under an f-divergence: expert demonstrations against the policy's own samples.",
     paper: IMPLICIT_REWARD,
     options: F_SFT_OPTIONS,
     resolved,
-    needsReference: true,
-    pairsFrom: 'demonstrations',
+    needs: { reference: true, pairsFrom: 'demonstrations' },
     math: '$\\mathcal L_f = -\\mathbb E_{data}[T_\\theta] + \\mathbb E_{y\\sim\\pi_\\theta}[f^*(T_\\theta)]$, $T_\\theta = \\mathrm{clamp}(\\beta\\log\\pi_\\theta/\\pi_{ref}, \\mathrm{dom} f^*)$',
     unverified: [
       "The paper's per-f loss table is not confirmed: this is the variational form of methods.md 21 with the critic tied to the implicit reward [inferred shape].",
       'Offline (--data) pairs use the rejected completion as the policy sample; online the samples are the rollouts of the step.',
     ],
-    loss: notOnRows('f-sft'),
-    pairwise(batch, tf): LossResult<Tensor> {
+    loss(batch, tf): LossResult<Tensor> {
       const { refChosen, refRejected } = pairReferences(batch, 'f-sft');
       const loss = fDivergenceSftLoss(
         {
@@ -302,7 +297,7 @@ export function fSft(options: FSftOptions = {}): TensorLoss {
       const rejected = tf.mul(resolved.beta, tf.sub(batch.rejectedLogps, refRejected));
       return { loss, metrics: metricsOf(chosen, rejected, tf) };
     },
-    configure: (next) => fSft({ ...resolved, ...(next as FSftOptions) }) as never,
+    configure: (next) => fSft({ ...resolved, ...(next as FSftOptions) }),
   };
 }
 
@@ -344,19 +339,20 @@ export interface DrpoOptions {
  * tau logsumexp over wrong ones of s/tau; a hinge trust region on the k3 KL to pi_old.
  * Built with masks and matMuls (gather's gradient has no wasm kernel).
  */
-export function drpo(options: DrpoOptions = {}): TensorLoss {
+export function drpo(options: DrpoOptions = {}): TensorRowLoss {
   const resolved = resolveOptions<Required<DrpoOptions>>('drpo', DRPO_OPTIONS, { ...options });
   for (const key of ['lambda', 'tau', 'beta'] as const) positive('drpo', key, resolved[key]);
   if (!(resolved.delta >= 0)) throw new RunError(`drpo: option 'delta' must be >= 0, got ${resolved.delta}`);
   if (!(resolved.maxLength >= 0)) throw new RunError(`drpo: option 'maxLength' must be >= 0, got ${resolved.maxLength}`);
   return {
     name: 'drpo',
+    kind: 'rows',
     summary:
       'Decoupled reward policy optimization: correct rollouts weighted toward short ones, a soft-max penalty on wrong ones, a KL trust region.',
     paper: DRPO_PAPER,
     options: DRPO_OPTIONS,
     resolved,
-    needsRollouts: true,
+    needs: { rollouts: true },
     math:
       '$\\mathcal L = -\\frac1Q\\sum_q\\big[\\sum_{o^+} w(o^+)s(o^+) - \\tau\\log\\sum_{o^-} e^{s(o^-)/\\tau}\\big] + \\mathrm{sg}(\\max(\\beta(\\mathrm{KL}-\\delta),0))\\,\\mathrm{KL}$, ' +
       '$w \\propto e^{(1-|o|/L)/\\lambda}$ over the positives, $s(o)$ the mean token log-probability, KL the token-mean k3 to $\\pi_{old}$.',
@@ -367,7 +363,9 @@ export function drpo(options: DrpoOptions = {}): TensorLoss {
     loss(batch, tf): LossResult<Tensor> {
       const rollouts = batch.rollouts;
       if (!rollouts)
-        throw new RunError('drpo needs the rows’ rollouts (needsRollouts): which group each belongs to and whether it succeeded');
+        throw new RunError(
+          'drpo needs the rows’ rollouts (needs.rollouts): which group each belongs to and whether it succeeded',
+        );
       const n = rollouts.group.length;
       const rowCount = rollouts.ofRow.length;
       const select = new Float32Array(n * rowCount);
@@ -411,7 +409,7 @@ export function drpo(options: DrpoOptions = {}): TensorLoss {
       const loss = tf.add(tf.neg(tf.div(objective, Math.max(members.size, 1))), tf.mul(hinge, klToOld));
       return { loss, metrics: { klToOld, contributingQuestions: tf.scalar(contributing / Math.max(members.size, 1)) } };
     },
-    configure: (next) => drpo({ ...resolved, ...(next as DrpoOptions) }) as never,
+    configure: (next) => drpo({ ...resolved, ...(next as DrpoOptions) }),
   };
 }
 
@@ -440,18 +438,18 @@ export interface GopdOptions {
  * held constant and importance-weighted by pi_theta / pi_old; the teacher pi* is a finished
  * run (`--set teacher=<run folder>`), pi_ref the student's starting point.
  */
-export function gopd(options: GopdOptions = {}): TensorLoss {
+export function gopd(options: GopdOptions = {}): TensorRowLoss {
   const resolved = resolveOptions<Required<GopdOptions>>('gopd', GOPD_OPTIONS, { ...options });
   positive('gopd', 'lambda', resolved.lambda);
   return {
     name: 'gopd',
+    kind: 'rows',
     summary:
       'Generalized on-policy distillation: the teacher-over-reference log-ratio scaled by lambda (> 1 extrapolates: ExOPD).',
     paper: G_OPD,
     options: GOPD_OPTIONS,
     resolved,
-    needsReference: true,
-    needsTeacher: true,
+    needs: { reference: true, teacher: true },
     math: '$r_t = \\lambda(\\log\\pi^*(y_t) - \\log\\pi_{ref}(y_t)) - (\\log\\pi_\\theta(y_t) - \\log\\pi_{ref}(y_t))$ (held constant), $\\ell_t = -\\rho_t w_i r_t$; optimum $\\pi \\propto \\pi_{ref}^{1-\\lambda}\\pi^{*\\lambda}$',
     unverified: [
       'Per-token reward used directly as the advantage (no return-to-go, no baseline): our instantiation of OPD practice [inferred].',
@@ -469,14 +467,21 @@ export function gopd(options: GopdOptions = {}): TensorLoss {
         ),
       );
       const ratio = tf.exp(tf.clipByValue(tf.sub(batch.logprobs, batch.oldLogprobs), -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP));
-      const perToken = weighRows(tf.neg(tf.mul(ratio, reward)), batch.weights, tf);
-      const teacherKl = aggregate(tf.sub(batch.logprobs, batch.teacherLogprobs), batch.mask, 'token-mean', batch.normLength, tf);
+      const perToken = tf.neg(tf.mul(ratio, reward));
+      const teacherKl = aggregateLoss(
+        tf,
+        tf.sub(batch.logprobs, batch.teacherLogprobs),
+        batch.mask,
+        undefined,
+        'token-mean',
+        batch.normLength,
+      );
       return {
-        loss: aggregate(perToken, batch.mask, batch.aggregation, batch.normLength, tf),
-        metrics: { teacherKl, reward: aggregate(reward, batch.mask, 'token-mean', batch.normLength, tf) },
+        loss: aggregateLoss(tf, perToken, batch.mask, batch.weights, batch.aggregation, batch.normLength),
+        metrics: { teacherKl, reward: aggregateLoss(tf, reward, batch.mask, undefined, 'token-mean', batch.normLength) },
       };
     },
-    configure: (next) => gopd({ ...resolved, ...(next as GopdOptions) }) as never,
+    configure: (next) => gopd({ ...resolved, ...(next as GopdOptions) }),
   };
 }
 

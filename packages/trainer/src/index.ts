@@ -19,9 +19,8 @@ export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './loop/config.js';
 export type { PreferencePair, UnpairedExample } from './loop/data.js';
 export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';
 export { pairsFromGroups } from './loop/preference.js';
-export { train } from './loop/run-training.js';
+export { train } from './loop/train.js';
 export { labelledFromGroups, mismatchedRows, unpair } from './loop/unpaired.js';
-export { aggregate } from './losses/aggregate.js';
 export type {
   CispoOptions,
   DppoOptions,

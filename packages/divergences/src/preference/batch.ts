@@ -85,6 +85,8 @@ export interface PreferenceNeeds {
 interface PreferenceObjectiveBase {
   /** Kebab-case registry name. */
   name: string;
+  /** Other registry names that resolve to this objective. */
+  aliases?: readonly string[];
   /** One sentence. */
   summary: string;
   paper: PaperRef;

@@ -127,7 +127,7 @@ function zeroMarginValue(name: string, beta: number): number {
   const target = 1 / (2 * beta);
   const epsilon = 1e-3;
   const known: Record<string, number> = {
-    'dpo-sigmoid': Math.log(2),
+    dpo: Math.log(2),
     'dpo-hinge': 1,
     'dpo-ipo': target ** 2,
     'dpo-exo-pair': Math.log(0.5) - 0.5 * Math.log(epsilon * (1 - epsilon)),
@@ -375,13 +375,11 @@ describe('options and contract', () => {
     const z = 0.15;
     const softplus = (x: number) => Math.log1p(Math.exp(x));
     expect(lossOf(dpoSigmoid({ labelSmoothing: 0.1 }), EXAMPLE)).toBeCloseTo(0.9 * softplus(-z) + 0.1 * softplus(z), 5);
-    expect(() => dpoSigmoid({ labelSmoothing: 0.5 })).toThrow(
-      /dpo-sigmoid: option 'labelSmoothing' must be in \[0, 0.5\), got 0.5/,
-    );
+    expect(() => dpoSigmoid({ labelSmoothing: 0.5 })).toThrow(/dpo: option 'labelSmoothing' must be in \[0, 0.5\), got 0.5/);
   });
 
   it('bad options name the value and what is accepted', () => {
-    expect(() => dpoSigmoid({ beta: 0 })).toThrow(/dpo-sigmoid: option 'beta' must be > 0, got 0/);
+    expect(() => dpoSigmoid({ beta: 0 })).toThrow(/dpo: option 'beta' must be > 0, got 0/);
     expect(() => dpoRobust({ labelSmoothing: 0.5 })).toThrow(/'labelSmoothing' must be in \[0, 0.5\).*got 0.5/);
     expect(() => dpoDiscopop({ tau: 0 })).toThrow(/'tau' must be > 0, got 0/);
     expect(() => dpoSigmoid({ divergence: 'tv' as never })).toThrow(/reverse-kl, forward-kl, js, alpha/);

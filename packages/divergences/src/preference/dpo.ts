@@ -47,6 +47,8 @@ type Resolved = DpoObjectiveOptions & { beta: number };
 
 /** What a loss type sees: the log-ratios, the scored margin, lengths and the batch. */
 interface PairTerms {
+  /** WPO's per-pair weights, when use_weighting is on. */
+  weights?: Tensor;
   /** c = lp(y_w) - lp_ref(y_w), [pairs]. */
   chosen: Tensor;
   /** r = lp(y_l) - lp_ref(y_l), [pairs]. */
@@ -60,6 +62,7 @@ interface PairTerms {
 
 interface DpoSpec {
   name: string;
+  aliases?: readonly string[];
   /** TRL's `loss_type` string. */
   lossType: string;
   summary: string;
@@ -171,6 +174,7 @@ function buildDpo(spec: DpoSpec, options: DpoObjectiveOptions): PairedPreference
   return {
     data: 'paired',
     name: spec.name,
+    ...(spec.aliases ? { aliases: spec.aliases } : {}),
     summary: spec.summary,
     paper: spec.paper,
     matches: `TRL DPOTrainer \`loss_type='${spec.lossType}'\`${divergence === 'reverse-kl' ? '' : `, \`f_divergence_type='${divergence}'\``}`,
@@ -194,13 +198,8 @@ function buildDpo(spec: DpoSpec, options: DpoObjectiveOptions): PairedPreference
       const chosen = tf.sub(batch.chosenLogps, refs.refChosen);
       const rejected = tf.sub(batch.rejectedLogps, refs.refRejected);
       const delta = tf.sub(score(chosen, resolved, tf), score(rejected, resolved, tf));
-      pairWeights = useWeighting ? wpoWeights(batch, spec.name, tf) : undefined;
-      let loss: Tensor;
-      try {
-        loss = spec.loss({ chosen, rejected, delta, ...refs, batch }, resolved, tf);
-      } finally {
-        pairWeights = undefined;
-      }
+      const weights = useWeighting ? wpoWeights(batch, spec.name, tf) : undefined;
+      const loss = spec.loss({ chosen, rejected, delta, ...refs, batch, ...(weights ? { weights } : {}) }, resolved, tf);
       // TRL's rewards are beta x the plain log-ratios whatever the divergence.
       const metrics = pairMetrics(tf.mul(resolved.beta, chosen), tf.mul(resolved.beta, rejected), tf);
       return { loss, metrics: { ...metrics } };
@@ -213,14 +212,9 @@ function resolveDpo(owner: string, specs: Record<string, OptionSpec>, options: D
   return resolveOptions<Resolved>(owner, specs, { ...options });
 }
 
-/**
- * WPO's per-pair weights while one loss is being computed (set and cleared synchronously
- * around `spec.loss`, so every loss type's mean picks them up without a new signature).
- */
-let pairWeights: Tensor | undefined;
-
 /** The mean over pairs, weighted by WPO's weights when they are on (TRL: losses x policy_weights, then the mean). */
-const mean = (perPair: Tensor, tf: Tf): Tensor => tf.mean(pairWeights ? tf.mul(perPair, pairWeights) : perPair);
+const mean = (perPair: Tensor, weights: Tensor | undefined, tf: Tf): Tensor =>
+  tf.mean(weights ? tf.mul(perPair, weights) : perPair);
 
 /** LD-DPO: lp <- lp - (1 - alpha) x tail, on the policy and on the reference (TRL's concatenated forward does both). */
 function downweightTails(batch: PreferenceBatch, alpha: number, withReference: boolean, owner: string, tf: Tf): PreferenceBatch {
@@ -259,7 +253,8 @@ function wpoWeights(batch: PreferenceBatch, owner: string, tf: Tf): Tensor {
 export function dpoSigmoid(options: DpoObjectiveOptions = {}): PairedPreferenceObjective {
   return buildDpo(
     {
-      name: 'dpo-sigmoid',
+      name: 'dpo',
+      aliases: ['dpo-sigmoid'],
       lossType: 'sigmoid',
       summary: 'DPO: the negative log-sigmoid of beta times the implicit-reward margin of chosen over rejected.',
       paper: DPO_PAPER,
@@ -270,11 +265,11 @@ export function dpoSigmoid(options: DpoObjectiveOptions = {}): PairedPreferenceO
       ),
       math: '$\\ell = -(1-\\varepsilon)\\log\\sigma(\\beta\\Delta) - \\varepsilon\\log\\sigma(-\\beta\\Delta)$, $\\Delta = s(c) - s(r)$; $\\varepsilon = 0$ is DPO.',
       validate: validateSmoothing(0, 0.5, 'in [0, 0.5)', true),
-      loss({ delta, refChosen, refRejected, batch }, resolved, tf) {
+      loss({ delta, refChosen, refRejected, batch, weights }, resolved, tf) {
         const epsilon = resolved.labelSmoothing ?? 0;
         // The plain case is exactly the package's dpoLoss (which divides by the weights' sum, so
         // WPO, whose TRL form is the plain mean of weighted losses, takes the general path).
-        if ((resolved.divergence ?? 'reverse-kl') === 'reverse-kl' && epsilon === 0 && !pairWeights) {
+        if ((resolved.divergence ?? 'reverse-kl') === 'reverse-kl' && epsilon === 0 && !weights) {
           const inputs = {
             policyChosen: batch.chosenLogps,
             policyRejected: batch.rejectedLogps,
@@ -284,7 +279,7 @@ export function dpoSigmoid(options: DpoObjectiveOptions = {}): PairedPreferenceO
           };
           return dpoLoss(inputs, tf);
         }
-        return mean(smoothedSigmoid(tf.mul(resolved.beta, delta), epsilon, tf), tf);
+        return mean(smoothedSigmoid(tf.mul(resolved.beta, delta), epsilon, tf), weights, tf);
       },
     },
     options,
@@ -308,7 +303,7 @@ export function dpoHinge(options: DpoObjectiveOptions = {}): PairedPreferenceObj
       paper: { title: 'SLiC-HF: Sequence Likelihood Calibration with Human Feedback', arxiv: '2305.10425', year: 2023 },
       usesScores: true,
       math: '$\\ell = \\max(0, 1 - \\beta\\Delta)$',
-      loss: ({ delta }, resolved, tf) => mean(tf.relu(tf.sub(1, tf.mul(resolved.beta, delta))), tf),
+      loss: ({ delta, weights }, resolved, tf) => mean(tf.relu(tf.sub(1, tf.mul(resolved.beta, delta))), weights, tf),
     },
     options,
   );
@@ -329,12 +324,12 @@ export function dpoIpo(options: DpoObjectiveOptions = {}): PairedPreferenceObjec
       usesScores: false,
       needsLengths: true,
       math: '$\\ell = \\big(c/L_w - r/L_l - \\tfrac{1}{2\\beta}\\big)^2$, $L \\ge 1$ (TRL averages the log-probs per token for IPO)',
-      loss({ chosen, rejected, batch }, resolved, tf) {
+      loss({ chosen, rejected, batch, weights }, resolved, tf) {
         const averaged = tf.sub(
           tf.div(chosen, safeLengths(batch.chosenLengths, tf)),
           tf.div(rejected, safeLengths(batch.rejectedLengths, tf)),
         );
-        return mean(tf.square(tf.sub(averaged, 1 / (2 * resolved.beta))), tf);
+        return mean(tf.square(tf.sub(averaged, 1 / (2 * resolved.beta))), weights, tf);
       },
     },
     options,
@@ -357,12 +352,12 @@ export function dpoExoPair(options: DpoObjectiveOptions = {}): PairedPreferenceO
       ),
       validate: validateSmoothing(0, 1, 'in (0, 1) (0 takes log 0)', false),
       math: '$q_w = \\sigma(\\beta\\Delta)$, $q_l = \\sigma(-\\beta\\Delta)$: $\\ell = q_w(\\log q_w - \\log(1-\\varepsilon)) + q_l(\\log q_l - \\log\\varepsilon)$',
-      loss({ delta }, resolved, tf) {
+      loss({ delta, weights }, resolved, tf) {
         const epsilon = resolved.labelSmoothing ?? 1e-3;
         const z = tf.mul(resolved.beta, delta);
         const chosenTerm = tf.mul(tf.sigmoid(z), tf.sub(logSigmoid(z, tf), Math.log(1 - epsilon)));
         const rejectedTerm = tf.mul(tf.sigmoid(tf.neg(z)), tf.sub(logSigmoid(tf.neg(z), tf), Math.log(epsilon)));
-        return mean(tf.add(chosenTerm, rejectedTerm), tf);
+        return mean(tf.add(chosenTerm, rejectedTerm), weights, tf);
       },
     },
     options,
@@ -380,14 +375,14 @@ export function dpoNcaPair(options: DpoObjectiveOptions = {}): PairedPreferenceO
       paper: { title: 'Noise Contrastive Alignment of Language Models with Explicit Rewards', arxiv: '2402.05369', year: 2024 },
       usesScores: false,
       math: '$\\ell = -\\log\\sigma(\\beta c) - \\tfrac12\\log\\sigma(-\\beta c) - \\tfrac12\\log\\sigma(-\\beta r)$',
-      loss({ chosen, rejected }, resolved, tf) {
+      loss({ chosen, rejected, weights }, resolved, tf) {
         const bc = tf.mul(resolved.beta, chosen);
         const br = tf.mul(resolved.beta, rejected);
         const perPair = tf.sub(
           tf.neg(logSigmoid(bc, tf)),
           tf.mul(0.5, tf.add(logSigmoid(tf.neg(bc), tf), logSigmoid(tf.neg(br), tf))),
         );
-        return mean(perPair, tf);
+        return mean(perPair, weights, tf);
       },
     },
     options,
@@ -406,11 +401,11 @@ export function dpoRobust(options: DpoObjectiveOptions = {}): PairedPreferenceOb
       extraOptions: smoothing(0, 'label-flip rate epsilon in [0, 0.5) (TRL label_smoothing, default 0 = DPO)'),
       validate: validateSmoothing(0, 0.5, 'in [0, 0.5) (0.5 divides by zero)', true),
       math: '$\\ell = \\dfrac{-(1-\\varepsilon)\\log\\sigma(\\beta\\Delta) + \\varepsilon\\log\\sigma(-\\beta\\Delta)}{1-2\\varepsilon}$',
-      loss({ delta }, resolved, tf) {
+      loss({ delta, weights }, resolved, tf) {
         const epsilon = resolved.labelSmoothing ?? 0;
         const z = tf.mul(resolved.beta, delta);
         const numerator = tf.add(tf.mul(-(1 - epsilon), logSigmoid(z, tf)), tf.mul(epsilon, logSigmoid(tf.neg(z), tf)));
-        return mean(tf.div(numerator, 1 - 2 * epsilon), tf);
+        return mean(tf.div(numerator, 1 - 2 * epsilon), weights, tf);
       },
     },
     options,
@@ -430,11 +425,11 @@ export function dpoBcoPair(options: DpoObjectiveOptions = {}): PairedPreferenceO
       unverified: [
         'The BCO paper shifts the rewards by a running mean delta; current TRL dropped it and so do we (catalog.md D, TRL history).',
       ],
-      loss({ chosen, rejected }, resolved, tf) {
+      loss({ chosen, rejected, weights }, resolved, tf) {
         const perPair = tf.neg(
           tf.add(logSigmoid(tf.mul(resolved.beta, chosen), tf), logSigmoid(tf.mul(-resolved.beta, rejected), tf)),
         );
-        return mean(perPair, tf);
+        return mean(perPair, weights, tf);
       },
     },
     options,
@@ -451,9 +446,9 @@ export function dpoSppoHard(options: DpoObjectiveOptions = {}): PairedPreference
       paper: { title: 'Self-Play Preference Optimization for Language Model Alignment', arxiv: '2405.00675', year: 2024 },
       usesScores: false,
       math: '$\\ell = (c - \\tfrac{1}{2\\beta})^2 + (r + \\tfrac{1}{2\\beta})^2$ (win probability 1 for chosen, 0 for rejected)',
-      loss({ chosen, rejected }, resolved, tf) {
+      loss({ chosen, rejected, weights }, resolved, tf) {
         const target = 1 / (2 * resolved.beta);
-        return mean(tf.add(tf.square(tf.sub(chosen, target)), tf.square(tf.add(rejected, target))), tf);
+        return mean(tf.add(tf.square(tf.sub(chosen, target)), tf.square(tf.add(rejected, target))), weights, tf);
       },
     },
     options,
@@ -489,11 +484,11 @@ export function dpoAot(options: DpoObjectiveOptions = {}): PairedPreferenceObjec
       math:
         '$d_k = lp(y_w) - lp(y_l)$, $d^{ref}_k = lp_{ref}(y_w) - lp_{ref}(y_l)$; $\\delta_k = d_{(k)} - d^{ref}_{(k)}$ (each sorted over the batch); ' +
         '$\\ell = -(1-\\varepsilon)\\log\\sigma(\\beta\\delta) - \\varepsilon\\log\\sigma(-\\beta\\delta)$. Batch size 1 is DPO.',
-      loss({ refChosen, refRejected, batch }, resolved, tf) {
+      loss({ refChosen, refRejected, batch, weights }, resolved, tf) {
         const policy = sortedDifferentiable(tf.sub(batch.chosenLogps, batch.rejectedLogps), tf);
         const reference = sortedDifferentiable(tf.sub(refChosen, refRejected), tf);
         const delta = tf.sub(policy, reference);
-        return mean(smoothedSigmoid(tf.mul(resolved.beta, delta), resolved.labelSmoothing ?? 0, tf), tf);
+        return mean(smoothedSigmoid(tf.mul(resolved.beta, delta), resolved.labelSmoothing ?? 0, tf), weights, tf);
       },
     },
     options,
@@ -512,9 +507,9 @@ export function dpoAotUnpaired(options: DpoObjectiveOptions = {}): PairedPrefere
       math:
         '$\\delta_k = c_{(k)} - r_{(k)}$ with $c$ and $r$ each sorted over the batch; ' +
         '$\\ell = -(1-\\varepsilon)\\log\\sigma(\\beta\\delta) - \\varepsilon\\log\\sigma(-\\beta\\delta)$. TRL renamed `aot_pair` to `aot_unpaired`.',
-      loss({ chosen, rejected }, resolved, tf) {
+      loss({ chosen, rejected, weights }, resolved, tf) {
         const delta = tf.sub(sortedDifferentiable(chosen, tf), sortedDifferentiable(rejected, tf));
-        return mean(smoothedSigmoid(tf.mul(resolved.beta, delta), resolved.labelSmoothing ?? 0, tf), tf);
+        return mean(smoothedSigmoid(tf.mul(resolved.beta, delta), resolved.labelSmoothing ?? 0, tf), weights, tf);
       },
     },
     options,
@@ -538,9 +533,9 @@ export function dpoApoZero(options: DpoObjectiveOptions = {}): PairedPreferenceO
       paper: APO_PAPER,
       usesScores: false,
       math: '$\\ell = (1 - \\sigma(\\beta c)) + \\sigma(\\beta r)$',
-      loss({ chosen, rejected }, resolved, tf) {
+      loss({ chosen, rejected, weights }, resolved, tf) {
         const perPair = tf.add(tf.sub(1, tf.sigmoid(tf.mul(resolved.beta, chosen))), tf.sigmoid(tf.mul(resolved.beta, rejected)));
-        return mean(perPair, tf);
+        return mean(perPair, weights, tf);
       },
     },
     options,
@@ -558,9 +553,9 @@ export function dpoApoDown(options: DpoObjectiveOptions = {}): PairedPreferenceO
       paper: APO_PAPER,
       usesScores: true,
       math: '$\\ell = \\sigma(\\beta c) + (1 - \\sigma(\\beta\\Delta))$',
-      loss({ chosen, delta }, resolved, tf) {
+      loss({ chosen, delta, weights }, resolved, tf) {
         const perPair = tf.add(tf.sigmoid(tf.mul(resolved.beta, chosen)), tf.sub(1, tf.sigmoid(tf.mul(resolved.beta, delta))));
-        return mean(perPair, tf);
+        return mean(perPair, weights, tf);
       },
     },
     options,
@@ -585,12 +580,12 @@ export function dpoDiscopop(options: DpoObjectiveOptions = {}): PairedPreference
       },
       validate: (resolved, owner) => check(owner, 'tau', resolved.tau ?? 0.05, (resolved.tau ?? 0.05) > 0, '> 0'),
       math: '$z = \\beta\\Delta$, $\\mu = \\sigma(z/\\tau)$: $\\ell = (1-\\mu)(-\\log\\sigma(z)) + \\mu e^{-z}$',
-      loss({ delta }, resolved, tf) {
+      loss({ delta, weights }, resolved, tf) {
         const z = tf.mul(resolved.beta, delta);
         const modulation = tf.sigmoid(tf.div(z, resolved.tau ?? 0.05));
         const logistic = tf.neg(logSigmoid(z, tf));
         const exponential = cappedExp(tf.neg(z), tf);
-        return mean(tf.add(tf.mul(tf.sub(1, modulation), logistic), tf.mul(modulation, exponential)), tf);
+        return mean(tf.add(tf.mul(tf.sub(1, modulation), logistic), tf.mul(modulation, exponential)), weights, tf);
       },
     },
     options,
@@ -638,12 +633,12 @@ export function dpoSigmoidNorm(options: DpoObjectiveOptions = {}): PairedPrefere
       needsLengths: true,
       math: '$\\ell = -\\log\\sigma\\big(\\beta(c/L_w - r/L_l)\\big)$, $L \\ge 1$',
       unverified: ['Attributed to length-normalised DPO as used in Tulu 3; the TRL docs were not checked for the citation.'],
-      loss({ chosen, rejected, batch }, resolved, tf) {
+      loss({ chosen, rejected, batch, weights }, resolved, tf) {
         const averaged = tf.sub(
           tf.div(chosen, safeLengths(batch.chosenLengths, tf)),
           tf.div(rejected, safeLengths(batch.rejectedLengths, tf)),
         );
-        return mean(tf.softplus(tf.mul(-resolved.beta, averaged)), tf);
+        return mean(tf.softplus(tf.mul(-resolved.beta, averaged)), weights, tf);
       },
     },
     options,
@@ -657,7 +652,7 @@ function fDpo(name: string, divergence: DpoDivergence, summary: string) {
   const factory = (options: Omit<DpoObjectiveOptions, 'divergence'> = {}): PairedPreferenceObjective => {
     if ('divergence' in options) {
       throw new UsageError(
-        `${name}: unknown option 'divergence' (fixed to ${divergence}); use dpo-sigmoid with divergence=<${DPO_DIVERGENCES.join('|')}>`,
+        `${name}: unknown option 'divergence' (fixed to ${divergence}); use dpo with divergence=<${DPO_DIVERGENCES.join('|')}>`,
       );
     }
     if (divergence !== 'alpha' && 'alphaDivergence' in options) {
@@ -669,8 +664,9 @@ function fDpo(name: string, divergence: DpoDivergence, summary: string) {
     if (divergence !== 'alpha') delete specs.alphaDivergence;
     const { divergence: _same, ...resolved } = base.resolved as DpoObjectiveOptions;
     if (divergence !== 'alpha') delete resolved.alphaDivergence;
+    const { aliases: _dpoAliases, ...unnamed } = base;
     return {
-      ...base,
+      ...unnamed,
       name,
       summary,
       paper: F_DPO_PAPER,

@@ -31,7 +31,7 @@ describe('preferenceObjectives', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(names).toEqual(
       expect.arrayContaining([
-        'dpo-sigmoid',
+        'dpo',
         'dpo-ipo',
         'dpo-aot-unpaired',
         'dpo-alpha',
@@ -65,12 +65,12 @@ describe('preferenceObjectives', () => {
 });
 
 describe('asPairwiseLoss', () => {
-  it('exposes pairwise with the same value, refuses rollout rows, and configures through', () => {
+  it('is a pair loss with the same value, and configures through', () => {
     const loss = asPairwiseLoss(dpoSigmoid());
-    expect(loss.needsReference).toBe(true);
-    const pairwise = loss.pairwise?.(batch(), tf);
+    expect(loss.kind).toBe('pairs');
+    expect(loss.needs?.reference).toBe(true);
+    const pairwise = loss.loss(batch(), tf);
     expect(scalar(pairwise?.loss as tf.Tensor)).toBe(scalar(dpoSigmoid().loss(batch(), tf).loss));
-    expect(() => loss.loss({} as LossBatch<tf.Tensor>, tf)).toThrow(/'dpo-sigmoid' is a preference objective/);
     expect(loss.configure?.({ beta: 0.3 }).resolved).toMatchObject({ beta: 0.3 });
     const names = preferenceLosses().map((entry) => entry.name);
     expect(names).toContain('kto-pair');
@@ -79,15 +79,18 @@ describe('asPairwiseLoss', () => {
 });
 
 describe('asUnpairedLoss', () => {
-  const lossNamed = (name: string) => preferenceLosses().find((entry) => entry.name === name);
+  const lossNamed = (name: string) => {
+    const loss = preferenceLosses().find((entry) => entry.name === name);
+    if (loss?.kind !== 'labelled') throw new Error(`${name} must be a labelled loss`);
+    return loss;
+  };
 
   it("registers KTO on labelled completions: catalog.md D's example through the trainer's batch (z0 from mismatched pairs)", () => {
     const loss = lossNamed('kto');
-    expect(loss?.unpaired).toBeDefined();
-    expect(loss?.pairwise).toBeUndefined();
+    expect(loss.kind).toBe('labelled');
     // z = [1.0, -0.2, 0.4] (summed log-ratios), labels desirable, desirable, undesirable;
     // the mismatched completions' log-ratios average 0.3 = z0.
-    const result = loss?.unpaired?.(
+    const result = loss.loss(
       {
         logps: tf.tensor1d([-9, -10.2, -9.6]),
         refLogps: tf.tensor1d([-10, -10, -10]),
@@ -99,12 +102,11 @@ describe('asUnpairedLoss', () => {
       tf,
     );
     expect(scalar(result?.loss as tf.Tensor)).toBeCloseTo(0.4992, 4);
-    expect(() => loss?.loss({} as LossBatch<tf.Tensor>, tf)).toThrow(/unpaired preference objective/);
   });
 
   it('apo-zero-unpaired needs no anchor (0.4967) and a batch of one has none', () => {
     const loss = lossNamed('kto-apo-zero-unpaired');
-    const result = loss?.unpaired?.(
+    const result = loss.loss(
       {
         logps: tf.tensor1d([-9, -10.2, -9.6]),
         refLogps: tf.tensor1d([-10, -10, -10]),
@@ -114,7 +116,7 @@ describe('asUnpairedLoss', () => {
       tf,
     );
     expect(scalar(result?.loss as tf.Tensor)).toBeCloseTo(0.4967, 4);
-    const single = lossNamed('kto')?.unpaired?.(
+    const single = lossNamed('kto').loss(
       { logps: tf.tensor1d([-9]), refLogps: tf.tensor1d([-10]), desirable: [true], lengths: tf.tensor1d([3]) },
       tf,
     );
@@ -153,7 +155,8 @@ describe('registry', () => {
     registry.register({ name: 'preference-objectives-under-test', losses: preferenceLosses() }, 'test');
     const ipo = registry.resolve('losses', { name: 'dpo-ipo', options: { beta: 0.5 } });
     expect(ipo.resolved).toMatchObject({ beta: 0.5 });
-    expect(scalar(ipo.pairwise?.(batch(), tf).loss as tf.Tensor)).toBeGreaterThan(0);
+    if (ipo.kind !== 'pairs') throw new Error('dpo-ipo must be a pair loss');
+    expect(scalar(ipo.loss(batch(), tf).loss as tf.Tensor)).toBeGreaterThan(0);
     expect(() => registry.resolve('losses', { name: 'simpo', options: { gama: 1 } })).toThrow(/unknown option 'gama'/);
     for (const entry of registry.list('losses')) expect(entry.item.unverified?.length, entry.item.name).toBeGreaterThan(0);
   });

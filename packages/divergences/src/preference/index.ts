@@ -2,8 +2,8 @@
  * Preference objectives: every DPO loss type TRL ships, the f-divergence DPO variants, KTO
  * (paired and unpaired), ORPO, CPO / SimPO / AlphaPO, and the preference JSONL reader.
  */
-import { RunError } from '@policy-lab/core';
-import type { TensorLoss } from '../losses.js';
+import { type LabelledLoss, type PairLoss, RunError } from '@policy-lab/core';
+import type { Tensor, Tf } from '../tensor-types.js';
 import type { PairedPreferenceObjective, PreferenceObjective, UnpairedPreferenceObjective } from './batch.js';
 import { dpoObjectives } from './dpo.js';
 import { ktoApoZeroUnpaired, kto as ktoObjective, ktoPair } from './kto.js';
@@ -57,13 +57,14 @@ export function preferenceObjectives(): PreferenceObjective[] {
 }
 
 /**
- * A paired objective as a registry `PolicyLoss`: the trainer calls `pairwise` on the
+ * A paired objective as a registry `PairLoss`: the trainer calls its `loss` on the
  * PreferenceBatch it already builds (offline from JSONL, online from each group's best and
- * worst rollout) and never `loss`. Unpaired KTO needs labelled single completions instead.
+ * worst rollout). Unpaired KTO needs labelled single completions instead (a `LabelledLoss`).
  */
-export function asPairwiseLoss(objective: PairedPreferenceObjective): TensorLoss {
+export function asPairwiseLoss(objective: PairedPreferenceObjective): PairLoss<Tf, Tensor> {
   return {
     name: objective.name,
+    ...(objective.aliases ? { aliases: objective.aliases } : {}),
     summary: objective.summary,
     paper: objective.paper,
     ...(objective.matches ? { matches: objective.matches } : {}),
@@ -71,34 +72,29 @@ export function asPairwiseLoss(objective: PairedPreferenceObjective): TensorLoss
     resolved: objective.resolved,
     math: objective.math,
     unverified: objective.unverified,
-    needsReference: objective.needsReference,
-    pairNeeds: {
+    kind: 'pairs',
+    needs: {
+      reference: objective.needsReference,
       tails: objective.needs.tails ?? false,
       aligned: objective.needs.aligned ?? false,
       tokens: objective.needs.tokens ?? false,
       batchCoupled: objective.needs.batchCoupled ?? false,
     },
-    loss: () => {
-      throw new RunError(
-        `loss '${objective.name}' is a preference objective: it trains on chosen/rejected pairs, not on rollout rows`,
-      );
-    },
-    pairwise: (batch, tf) => objective.loss(batch, tf),
-    configure(next) {
-      return asPairwiseLoss(objective.configure(next)) as never;
-    },
+    loss: (batch, tf) => objective.loss(batch, tf),
+    configure: (next) => asPairwiseLoss(objective.configure(next)),
   };
 }
 
 /**
- * An unpaired objective (KTO) as a registry `PolicyLoss`: the trainer calls `unpaired` on
+ * An unpaired objective (KTO) as a registry `LabelledLoss`: the trainer calls its `loss` on
  * labelled completions (offline from a `{prompt, completion, label}` JSONL, online from
  * rollouts above and below their group's mean reward) with the KL anchor's mismatched
- * completions, and never `loss`.
+ * completions.
  */
-export function asUnpairedLoss(objective: UnpairedPreferenceObjective): TensorLoss {
+export function asUnpairedLoss(objective: UnpairedPreferenceObjective): LabelledLoss<Tf, Tensor> {
   return {
     name: objective.name,
+    ...(objective.aliases ? { aliases: objective.aliases } : {}),
     summary: objective.summary,
     paper: objective.paper,
     ...(objective.matches ? { matches: objective.matches } : {}),
@@ -110,13 +106,9 @@ export function asUnpairedLoss(objective: UnpairedPreferenceObjective): TensorLo
       "Online labels: a rollout above its group's mean reward is desirable, below it undesirable (at the mean: no example).",
       "The KL anchor mismatches only the first turn of multi-turn rollouts (example i's first prompt with example i-1's first action).",
     ],
-    needsReference: objective.needsReference,
-    loss: () => {
-      throw new RunError(
-        `loss '${objective.name}' is an unpaired preference objective: it trains on labelled completions, not on rollout rows`,
-      );
-    },
-    unpaired: (batch, tf) => {
+    kind: 'labelled',
+    needs: { reference: objective.needsReference },
+    loss: (batch, tf) => {
       if (!batch.refLogps) throw new RunError(`${objective.name} needs the reference log-probabilities (needsReference)`);
       return objective.loss(
         {
@@ -130,14 +122,12 @@ export function asUnpairedLoss(objective: UnpairedPreferenceObjective): TensorLo
         tf,
       );
     },
-    configure(next) {
-      return asUnpairedLoss(objective.configure(next)) as never;
-    },
+    configure: (next) => asUnpairedLoss(objective.configure(next)),
   };
 }
 
 /** Every preference objective as a registry loss (what `plugin.losses` lists). */
-export function preferenceLosses(): TensorLoss[] {
+export function preferenceLosses(): (PairLoss<Tf, Tensor> | LabelledLoss<Tf, Tensor>)[] {
   return preferenceObjectives().map((objective) =>
     objective.data === 'paired' ? asPairwiseLoss(objective) : asUnpairedLoss(objective),
   );

@@ -24,7 +24,7 @@ describe('fast kernels that cannot start', () => {
     expect(info.fallback).toMatch(/^fast kernels unavailable \(ENOENT: .*kernels(-shared)?\.wasm'\); using stock kernels$/);
     expect(warnings).toEqual([`warning: ${info.fallback}`]);
 
-    const { train } = await import('../loop/run-training.js');
+    const { train } = await import('../loop/train.js');
     const { Registry } = await import('@policy-lab/core');
     const { plugin: trainerPlugin } = await import('../plugin.js');
     const { TINY, plugin: tinyPlugin } = await import('../test-support/tiny.js');

@@ -1,6 +1,6 @@
 /**
  * The training entry point's contract: what `bench train` and `bench compare` call.
- * `train()` in loop/run-training.ts implements it.
+ * `train()` in loop/train.ts implements it.
  */
 import type { BudgetConsumption, BudgetLimit, Registry, TrainConfig } from '@policy-lab/core';
 import type { PreferencePair, UnpairedExample } from './data.js';
@@ -15,8 +15,16 @@ export interface TrainOptions {
   overrides?: Record<string, unknown>;
   /** Run folder: checkpoints, metrics.jsonl, sidecars. Without it nothing is written. */
   outDir?: string;
-  /** Continue from the checkpoint in outDir. */
+  /**
+   * Continue from the checkpoint in outDir (it must be the same run: same method, environment,
+   * seed, model and options; only the budget may grow). A folder without a checkpoint starts
+   * afresh, and `onNotice` says so.
+   */
   resume?: boolean;
+  /** Start afresh in outDir, discarding the run it holds. Without it a folder holding a run is refused. */
+  force?: boolean;
+  /** Things the user should know that are not errors (printed on stderr by the CLI). */
+  onNotice?(message: string): void;
   /** Tensor backend name ('wasm' default, 'cpu', 'tensorflow', 'webgpu'). */
   backend?: string;
   /** 'cache' (default): SFT warm start shared through sftCacheDir; 'none': start from random weights. */

@@ -33,6 +33,11 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'method' | 'env' | 'seed' |
 
 type Overrides = Record<string, unknown>;
 
+/** The top-level keys a run set on purpose: the Method's defaults and the --set overrides. */
+export function explicitKeys(method: Method, overrides: Overrides): Set<string> {
+  return new Set([...Object.keys(method.defaults ?? {}), ...Object.keys(overrides)]);
+}
+
 const NUMERIC_KEYS = [
   'tasksPerStep',
   'groupSize',

@@ -9,7 +9,7 @@ import { TINY, plugin as tinyPlugin } from '../test-support/tiny.js';
 import type { TrainingRow } from './batch.js';
 import { parsePreferenceData, parsePreferenceJsonl } from './data.js';
 import { pairsFromGroups, tailMask } from './preference.js';
-import { train } from './run-training.js';
+import { train } from './train.js';
 
 beforeAll(async () => {
   await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });

@@ -1,16 +1,16 @@
 /**
  * Preference training: pairs of (chosen, rejected) completions scored under the policy and
- * the frozen reference, then a preference objective (`PolicyLoss.pairwise`). Pairs come
+ * the frozen reference, then a preference objective (a `PairLoss`). Pairs come
  * from a JSONL dataset (offline) or from the best and worst rollout of each group (online).
  */
-import { type PolicyLoss, type PreferenceBatch, type Rollout, RunError, type TrainConfig, UsageError } from '@policy-lab/core';
+import { type PairLoss, type PreferenceBatch, type Rollout, RunError, type TrainConfig, UsageError } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Adam } from '../optim/adam.js';
-import { clipByGlobalNorm } from '../optim/adam.js';
 import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
 import { promptFor } from './rollouts.js';
+import { accumulateAndApply, type ChunkGradients, chunksByCount } from './update/accumulate.js';
 
 /** One completion as training rows (one per turn); its log-probability is the sum over them. */
 export type Completion = readonly TrainingRow[];
@@ -180,7 +180,7 @@ export function tailMask(pairs: readonly TokenPair[], T: number): tf.Tensor2D {
  */
 export async function optimizePairs(
   pairs: readonly TokenPair[],
-  loss: PolicyLoss<Tf, tf.Tensor>,
+  loss: PairLoss<Tf, tf.Tensor>,
   policy: Scorer & { variables: tf.Variable[] },
   reference: Scorer | undefined,
   optimizer: Adam,
@@ -188,67 +188,18 @@ export async function optimizePairs(
   config: TrainConfig,
   source: 'offline' | 'online' = 'online',
 ): Promise<Record<string, number>> {
-  if (!loss.pairwise) throw new RunError(`loss '${loss.name}' is not a preference objective`);
-  if (loss.needsReference && !reference) throw new RunError(`loss '${loss.name}' needs the reference policy`);
-  const chunks = loss.pairNeeds?.batchCoupled
+  if (loss.needs?.reference && !reference) throw new RunError(`loss '${loss.name}' needs the reference policy`);
+  const chunks = loss.needs?.batchCoupled
     ? [pairs]
     : chunksOf(pairs, (p) => [...p.chosen, ...p.rejected], config.model.heads, config.microBatchRows ?? 64);
   const out = await accumulateAndApply(
-    chunks,
-    pairs.length,
-    (chunk, share) => pairGradients(chunk, loss, policy, reference, source, share),
+    chunksByCount(chunks, pairs.length),
+    (chunk) => pairGradients(chunk.items, loss, policy, reference, source, chunk.lossShare),
     optimizer,
     learningRate,
-    config,
+    config.gradClip,
   );
   return { ...out, pairs: pairs.length };
-}
-
-export interface ChunkGradients {
-  grads: tf.Tensor[];
-  /** The loss (already weighted by the chunk's share) and unweighted metrics, as scalars. */
-  scalars: Record<string, tf.Scalar>;
-  trainedTokens: number;
-}
-
-/**
- * One optimizer update from chunks of items: gradients summed over the chunks (each chunk's
- * loss weighted by its share of the items), clipped by global norm and applied; metrics averaged
- * with the same shares. Non-finite numbers are an error.
- */
-export async function accumulateAndApply<T>(
-  chunks: readonly (readonly T[])[],
-  total: number,
-  gradientsOf: (chunk: readonly T[], share: number) => ChunkGradients,
-  optimizer: Adam,
-  learningRate: number,
-  config: TrainConfig,
-): Promise<Record<string, number>> {
-  let gradSums: tf.Tensor[] | undefined;
-  const sums: Record<string, number> = {};
-  let trainedTokens = 0;
-  for (const chunk of chunks) {
-    const share = chunk.length / total;
-    const result = gradientsOf(chunk, share);
-    if (gradSums) {
-      const previous = gradSums;
-      gradSums = previous.map((g, i) => tf.add(g, result.grads[i] as tf.Tensor));
-      tf.dispose([...previous, ...result.grads]);
-    } else gradSums = result.grads;
-    for (const [key, scalar] of Object.entries(result.scalars)) {
-      const [v] = await scalar.data();
-      sums[key] = (sums[key] ?? 0) + (key === 'loss' ? (v as number) : (v as number) * share);
-      scalar.dispose();
-    }
-    trainedTokens += result.trainedTokens;
-  }
-  const { clipped, norm } = clipByGlobalNorm(gradSums ?? [], config.gradClip);
-  optimizer.apply(clipped, learningRate);
-  const out: Record<string, number> = { ...sums, gradNorm: (await norm.data())[0] as number, trainedTokens };
-  tf.dispose([norm, ...clipped, ...(gradSums ?? [])]);
-  for (const [key, v] of Object.entries(out))
-    if (!Number.isFinite(v)) throw new RunError(`preference step produced a non-finite ${key} (${v}); lower the learning rate`);
-  return out;
 }
 
 /**
@@ -277,13 +228,13 @@ export function chunksOf<T>(items: readonly T[], rowsOf: (item: T) => readonly T
 /** Gradients of one chunk of pairs (its loss weighted by `share`) and its metrics as scalars. */
 function pairGradients(
   pairs: readonly TokenPair[],
-  loss: PolicyLoss<Tf, tf.Tensor>,
+  loss: PairLoss<Tf, tf.Tensor>,
   policy: Scorer & { variables: tf.Variable[] },
   reference: Scorer | undefined,
   source: 'offline' | 'online',
   share: number,
 ): ChunkGradients {
-  const needs = loss.pairNeeds ?? {};
+  const needs = loss.needs ?? {};
   const rows = pairs.flatMap((p) => [...p.chosen, ...p.rejected]);
   const batch = toTensors(rows);
   const pickChosen = selector(pairs, 'chosen', rows.length);
@@ -363,7 +314,7 @@ function pairGradients(
           }
         : {}),
     };
-    const result = loss.pairwise?.(preference, tf) as { loss: tf.Tensor; metrics?: Record<string, tf.Tensor> };
+    const result = loss.loss(preference, tf);
     for (const [key, metric] of Object.entries(result.metrics ?? {})) scalars[key] = tf.keep(tf.mean(metric)) as tf.Scalar;
     return tf.mul(result.loss, share) as tf.Scalar;
   }, policy.variables);

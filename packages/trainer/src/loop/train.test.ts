@@ -7,7 +7,9 @@ import { initBackend } from '../backend/select-backend.js';
 import { plugin as trainerPlugin } from '../plugin.js';
 import { TINY, plugin as tinyPlugin } from '../test-support/tiny.js';
 import type { TrainProgress, TrainResult } from './api.js';
-import { adaptEntropyCoef, appliedEntropyCoef, linearQuantile, train } from './run-training.js';
+import { adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
+import { train } from './train.js';
+import { linearQuantile } from './update/rows.js';
 
 beforeAll(async () => {
   await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
@@ -248,7 +250,7 @@ describe('train on a test-local environment', () => {
 
 describe('schedules, divergence placement, adaptive coefficient and the critic', () => {
   it('warms up linearly and decays with a cosine over the budget', async () => {
-    const { scheduledRate, adaptCoefficient } = await import('./run-training.js');
+    const { scheduledRate, adaptCoefficient } = await import('./schedules.js');
     const config = { learningRate: 1, warmupSteps: 4, schedule: 'cosine' } as never;
     expect(scheduledRate(config, 2, 0)).toBeCloseTo(0.5, 12);
     expect(scheduledRate(config, 8, 0.5)).toBeCloseTo(0.5, 12);

@@ -5,14 +5,15 @@
  * from a JSONL dataset (offline) or from rollouts above and below their group's mean reward
  * (online).
  */
-import { type PolicyLoss, type Rollout, RunError, type TrainConfig, type UnpairedBatch } from '@policy-lab/core';
+import { type LabelledLoss, type Rollout, RunError, type TrainConfig, type UnpairedBatch } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Adam } from '../optim/adam.js';
 import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
-import { accumulateAndApply, type ChunkGradients, type Completion, chunksOf, rolloutRows } from './preference.js';
+import { type Completion, chunksOf, rolloutRows } from './preference.js';
 import { promptFor } from './rollouts.js';
+import { accumulateAndApply, type ChunkGradients, chunksByCount } from './update/accumulate.js';
 
 export interface LabelledCompletion {
   rows: Completion;
@@ -117,15 +118,14 @@ function scoreRows(scorer: Scorer, rows: readonly TrainingRow[], heads: number):
  */
 export async function optimizeUnpaired(
   examples: readonly LabelledCompletion[],
-  loss: PolicyLoss<Tf, tf.Tensor>,
+  loss: LabelledLoss<Tf, tf.Tensor>,
   policy: Scorer & { variables: tf.Variable[] },
   reference: Scorer | undefined,
   optimizer: Adam,
   learningRate: number,
   config: TrainConfig,
 ): Promise<Record<string, number>> {
-  if (!loss.unpaired) throw new RunError(`loss '${loss.name}' is not an unpaired preference objective`);
-  if (loss.needsReference && !reference) throw new RunError(`loss '${loss.name}' needs the reference policy`);
+  if (loss.needs?.reference && !reference) throw new RunError(`loss '${loss.name}' needs the reference policy`);
   const heads = config.model.heads;
   const anchor: Partial<UnpairedBatch<tf.Tensor>> = {};
   if (examples.length > 1) {
@@ -135,12 +135,11 @@ export async function optimizeUnpaired(
   }
   const chunks = chunksOf(examples, (e) => e.rows, heads, config.microBatchRows ?? 64);
   const out = await accumulateAndApply(
-    chunks,
-    examples.length,
-    (chunk, share) => unpairedGradients(chunk, loss, policy, reference, anchor, share),
+    chunksByCount(chunks, examples.length),
+    (chunk) => unpairedGradients(chunk.items, loss, policy, reference, anchor, chunk.lossShare),
     optimizer,
     learningRate,
-    config,
+    config.gradClip,
   );
   tf.dispose(Object.values(anchor).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
   return {
@@ -153,7 +152,7 @@ export async function optimizeUnpaired(
 /** Gradients of one chunk of examples (its loss weighted by `share`) and its metrics. */
 function unpairedGradients(
   examples: readonly LabelledCompletion[],
-  loss: PolicyLoss<Tf, tf.Tensor>,
+  loss: LabelledLoss<Tf, tf.Tensor>,
   policy: Scorer & { variables: tf.Variable[] },
   reference: Scorer | undefined,
   anchor: Partial<UnpairedBatch<tf.Tensor>>,
@@ -187,7 +186,7 @@ function unpairedGradients(
       ...(refLogps ? { refLogps } : {}),
       ...anchor,
     };
-    const result = loss.unpaired?.(unpaired, tf) as { loss: tf.Tensor; metrics?: Record<string, tf.Tensor> };
+    const result = loss.loss(unpaired, tf);
     for (const [key, metric] of Object.entries(result.metrics ?? {})) scalars[key] = tf.keep(tf.mean(metric)) as tf.Scalar;
     return tf.mul(result.loss, share) as tf.Scalar;
   }, policy.variables);

@@ -1,4 +1,4 @@
-import type { Aggregation, LossBatch, PolicyLoss } from '@policy-lab/core';
+import type { Aggregation, LossBatch, RowLoss } from '@policy-lab/core';
 import { Rng } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
@@ -27,7 +27,7 @@ beforeAll(async () => {
   await initBackend({ name: 'cpu' });
 });
 
-type Loss = PolicyLoss<typeof tf, tf.Tensor>;
+type Loss = RowLoss<typeof tf, tf.Tensor>;
 
 /** One row per token value: logprobs, old logprobs and advantages as [rows, T]. */
 function batch(

@@ -3,15 +3,14 @@
  * computes it, at tensor level on the trainer's `tf`. Every loss reads the same LossBatch and
  * aggregates with the run's mode unless its source forces one (named in its docs).
  */
-import { defineLoss, type LossBatch, type PolicyLoss, resolveOptions } from '@policy-lab/core';
+import { aggregateLoss, defineLoss, type LossBatch, type RowLoss, resolveOptions } from '@policy-lab/core';
 import type * as tf from '@tensorflow/tfjs-core';
-import { aggregate } from './aggregate.js';
 
 type Tf = typeof tf;
 type T = tf.Tensor;
 
 const agg = (tfjs: Tf, perToken: T, batch: LossBatch<T>, mode = batch.aggregation) =>
-  aggregate(tfjs, perToken as tf.Tensor2D, batch.mask as tf.Tensor2D, batch.weights as tf.Tensor1D, mode, batch.normLength);
+  aggregateLoss<T>(tfjs, perToken, batch.mask, batch.weights, mode, batch.normLength);
 
 /** Per-row mean of a [rows, T] tensor over the trained tokens, as [rows, 1]. */
 function rowMean(tfjs: Tf, x: T, mask: T): T {
@@ -47,14 +46,15 @@ const TRL_OPTIONS = {
  * TRL's GRPO token loss: -min(rho1 A, clip(rho) A), no log-ratio clamp. TRL's loss_type maps to
  * --set aggregation: grpo = seq-mean-token-mean, bnpo and dapo = token-mean, dr_grpo = seq-mean-token-sum-norm.
  */
-export function trlClip(options: TrlClipOptions = {}): PolicyLoss<Tf, T> {
+export function trlClip(options: TrlClipOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<Omit<TrlClipOptions, 'delta'>> & { delta?: number }>(
     'trl-clip',
     TRL_OPTIONS,
     options as Record<string, unknown>,
   );
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'trl-clip',
+    kind: 'rows',
     summary: "TRL's GRPOTrainer token loss: clipped ratio, optional two-sided delta cap, token or sequence ratio",
     matches:
       'TRL GRPOTrainer loss_type grpo/bnpo/dr_grpo/dapo (pick with --set aggregation), `delta`, `importance_sampling_level`',
@@ -88,10 +88,11 @@ const SAPO_OPTIONS = {
 } as const;
 
 /** SAPO: a sigmoid gate instead of a hard clip, f(rho) = sigmoid(tau (rho - 1)) 4 / tau, l = -f A. */
-export function sapo(options: SapoOptions = {}): PolicyLoss<Tf, T> {
+export function sapo(options: SapoOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<SapoOptions>>('sapo', SAPO_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'sapo',
+    kind: 'rows',
     summary: 'SAPO: a smooth sigmoid gate on the ratio instead of hard clipping (equals policy gradient on-policy)',
     paper: { title: 'Soft Adaptive Policy Optimization', arxiv: '2511.20347', year: 2025 },
     matches: "verl `loss_mode=sapo` (log-ratio clamped at +-20) / TRL loss_type='sapo'",
@@ -149,14 +150,15 @@ function cispoLoss(tfjs: Tf, batch: LossBatch<T>, weightOf: (lp: T) => T): T {
 }
 
 /** CISPO as verl computes it: l = -sg(clip(rho, 1 - eps_lo, 1 + eps_hi)) A log pi. */
-export function cispoVerl(options: Omit<CispoOptions, 'cap'> = {}): PolicyLoss<Tf, T> {
+export function cispoVerl(options: Omit<CispoOptions, 'cap'> = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<Omit<CispoOptions, 'cap'>>>(
     'cispo-verl',
     CISPO_VERL_OPTIONS,
     options as Record<string, unknown>,
   );
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'cispo-verl',
+    kind: 'rows',
     summary: "CISPO, verl's form: REINFORCE on log pi with a two-sided clipped, stop-gradient importance weight",
     paper: {
       title: 'MiniMax-M1: Scaling Test-Time Compute Efficiently with Lightning Attention',
@@ -177,14 +179,15 @@ export function cispoVerl(options: Omit<CispoOptions, 'cap'> = {}): PolicyLoss<T
 }
 
 /** CISPO as TRL computes it: l = -sg(min(rho, cap)) A log pi (one-sided, absolute cap). */
-export function cispoTrl(options: Pick<CispoOptions, 'cap'> = {}): PolicyLoss<Tf, T> {
+export function cispoTrl(options: Pick<CispoOptions, 'cap'> = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<Pick<CispoOptions, 'cap'>>>(
     'cispo-trl',
     CISPO_TRL_OPTIONS,
     options as Record<string, unknown>,
   );
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'cispo-trl',
+    kind: 'rows',
     summary: "CISPO, TRL's form: REINFORCE on log pi with a one-sided, absolutely capped stop-gradient weight",
     paper: {
       title: 'MiniMax-M1: Scaling Test-Time Compute Efficiently with Lightning Attention',
@@ -220,10 +223,11 @@ const GMPO_OPTIONS = {
  * GMPO (verl geo_mean): the geometric mean of token ratios with sign-aware clipping in log
  * space; l_i = -mean_t(A) exp(mean_t(x~)); the loss is the plain mean over sequences.
  */
-export function gmpo(options: GmpoOptions = {}): PolicyLoss<Tf, T> {
+export function gmpo(options: GmpoOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<GmpoOptions>>('gmpo', GMPO_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'gmpo',
+    kind: 'rows',
     summary: 'GMPO: maximise the geometric mean of token ratios, clipped per token in log space by the sign of A',
     paper: { title: 'Geometric-Mean Policy Optimization', arxiv: '2507.20673', year: 2025 },
     matches: 'verl `loss_mode=geo_mean` (aggregation forced: mean over sequences)',
@@ -261,11 +265,12 @@ const DPPO_OPTIONS = {
   cap: { type: 'number', default: 3, doc: 'cap C on the stop-gradient ratio (verl clip_ratio_c, 3.0 in its actor config)' },
 } as const;
 
-function dppo(kind: 'tv' | 'kl', options: DppoOptions): PolicyLoss<Tf, T> {
+function dppo(kind: 'tv' | 'kl', options: DppoOptions): RowLoss<Tf, T> {
   const name = `dppo-${kind}`;
   const o = resolveOptions<Required<DppoOptions>>(name, DPPO_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name,
+    kind: 'rows',
     summary:
       kind === 'tv'
         ? 'DPPO-TV: importance-weighted REINFORCE on tokens whose probability moved less than a total-variation trust region'
@@ -322,11 +327,12 @@ const DRO_OPTIONS = {
 } as const;
 
 /** DRO (verl): l = -(A log pi - beta/2 (log pi - log pi_old)^2). */
-export function dro(options: DroOptions = {}): PolicyLoss<Tf, T> {
+export function dro(options: DroOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<DroOptions>>('dro', DRO_OPTIONS, options as Record<string, unknown>);
   if (!(o.beta > 0)) throw new RangeError(`dro: option 'beta' must be > 0, got ${o.beta}`);
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'dro',
+    kind: 'rows',
     summary: 'DRO: policy gradient with a quadratic penalty on the log-ratio to the sampling policy',
     matches: 'verl `loss_mode=dro`',
     options: DRO_OPTIONS,
@@ -365,10 +371,11 @@ export function vespoWeight(s: number, positive: boolean, o: Required<VespoOptio
 }
 
 /** VESPO (TRL): a smooth Gamma-shaped weight on the sequence ratio, no gradient through it; l = -phi A log pi. */
-export function vespo(options: VespoOptions = {}): PolicyLoss<Tf, T> {
+export function vespo(options: VespoOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<VespoOptions>>('vespo', VESPO_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'vespo',
+    kind: 'rows',
     summary: 'VESPO: REINFORCE on log pi weighted by a smooth Gamma-shaped function of the sequence importance ratio',
     matches: "TRL loss_type='vespo'",
     options: VESPO_OPTIONS,
@@ -396,9 +403,10 @@ export function vespo(options: VespoOptions = {}): PolicyLoss<Tf, T> {
 // GPG loss, LUSPO, KL-Cov
 
 /** GPG's loss (verl `loss_mode=gpg`): -A log pi, no ratio and no old log-probs. */
-export function gpgLoss(): PolicyLoss<Tf, T> {
-  return defineLoss<PolicyLoss<Tf, T>>({
+export function gpgLoss(): RowLoss<Tf, T> {
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'gpg',
+    kind: 'rows',
     summary: "GPG's loss: advantage-weighted log-likelihood without a ratio (pair with the gpg estimator)",
     matches: 'verl `loss_mode=gpg`',
     math: '$ell = -Alogpi_\theta$',
@@ -417,10 +425,11 @@ const LUSPO_OPTIONS = {
 } as const;
 
 /** LUSPO (TRL): GSPO's sequence-ratio loss with each sequence's loss scaled by its length, mean over sequences. */
-export function luspo(options: LuspoOptions = {}): PolicyLoss<Tf, T> {
+export function luspo(options: LuspoOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<LuspoOptions>>('luspo', LUSPO_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'luspo',
+    kind: 'rows',
     summary: 'LUSPO: the sequence-ratio clipped loss with every sequence weighted by its length',
     matches: "TRL loss_type='luspo' with importance_sampling_level='sequence' (aggregation forced)",
     options: LUSPO_OPTIONS,
@@ -456,10 +465,11 @@ const KL_COV_OPTIONS = {
  * KL-Cov (verl): unclipped policy gradient, plus coef x |log pi - log pi_old| on the top
  * `ratio` share of tokens by the covariance (A - mean A)(log pi - mean log pi) (no gradient).
  */
-export function klCov(options: KlCovOptions = {}): PolicyLoss<Tf, T> {
+export function klCov(options: KlCovOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<KlCovOptions>>('kl-cov', KL_COV_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'kl-cov',
+    kind: 'rows',
     summary:
       'KL-Cov: plain policy gradient plus a |log ratio| penalty on the tokens whose advantage and log-probability covary most',
     matches: 'verl `loss_mode=kl_cov`',
@@ -539,10 +549,12 @@ export function clipCovKeep(
  * Clip-Cov (verl `clip_cov`, catalog.md B.9): the PPO clip loss (no log-ratio clamp, no dual
  * clip) with the gradient of a few random high-covariance tokens dropped.
  */
-export function clipCov(options: ClipCovOptions = {}): PolicyLoss<Tf, T> {
+export function clipCov(options: ClipCovOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<ClipCovOptions>>('clip-cov', CLIP_COV_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'clip-cov',
+    kind: 'rows',
+    honours: ['clipLow', 'clipHigh'],
     summary: 'Clip-Cov: PPO clip, plus a random handful of high-covariance tokens whose gradient is dropped',
     paper: {
       title: 'The Entropy Mechanism of Reinforcement Learning for Reasoning Language Models',
@@ -619,11 +631,13 @@ const BYPASS_OPTIONS = {
  * sampling log-probs as pi_old, so bypass is its natural state; the mode adds verl's
  * `reinforce` loss, -A log pi w with truncated importance weights w (no gradient).
  */
-export function bypass(options: BypassOptions = {}): PolicyLoss<Tf, T> {
+export function bypass(options: BypassOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<BypassOptions>>('bypass', BYPASS_OPTIONS, options as Record<string, unknown>);
   if (!(o.threshold > 0)) throw new RangeError(`bypass: threshold must be > 0, got ${o.threshold}`);
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'bypass',
+    kind: 'rows',
+    honours: ['clipLow', 'clipHigh'],
     summary: "verl's bypass mode: pi_old = the rollout log-probs; PPO clip, or REINFORCE with truncated importance weights",
     matches: 'verl `policy_loss.rollout_correction` with bypass_mode',
     options: BYPASS_OPTIONS,
@@ -666,7 +680,7 @@ export function bypass(options: BypassOptions = {}): PolicyLoss<Tf, T> {
 }
 
 /** Every loss of this catalog, default options (what the trainer plugin registers). */
-export function catalogLosses(): PolicyLoss<Tf, T>[] {
+export function catalogLosses(): RowLoss<Tf, T>[] {
   return [
     trlClip(),
     sapo(),

@@ -1,8 +1,8 @@
+import { aggregateLoss } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
 import { Adam } from '../optim/adam.js';
-import { aggregate } from './aggregate.js';
 import { ppoClip, reinforce } from './ppo-clip.js';
 
 beforeAll(async () => {
@@ -29,12 +29,17 @@ describe('aggregation modes (methods.md 1.2, hand-computed)', () => {
     ['seq-mean-token-mean', (2 + 3) / 2],
     ['seq-mean-token-sum-norm', (6 + 15) / (2 * 8)],
   ] as const)('%s', async (mode, expected) => {
-    expect(await value(aggregate(tf, perToken(), mask(), tf.tensor1d([1, 1]), mode, 8))).toBeCloseTo(expected, 6);
+    expect(await value(aggregateLoss<tf.Tensor>(tf, perToken(), mask(), tf.tensor1d([1, 1]), mode, 8))).toBeCloseTo(expected, 6);
   });
 
   it('drops weight-0 rows from every denominator (MC-GRPO pivot)', async () => {
-    expect(await value(aggregate(tf, perToken(), mask(), tf.tensor1d([0, 1]), 'token-mean', 8))).toBeCloseTo(15 / 5, 6);
-    expect(await value(aggregate(tf, perToken(), mask(), tf.tensor1d([0, 1]), 'seq-mean-token-mean', 8))).toBeCloseTo(3, 6);
+    expect(await value(aggregateLoss<tf.Tensor>(tf, perToken(), mask(), tf.tensor1d([0, 1]), 'token-mean', 8))).toBeCloseTo(
+      15 / 5,
+      6,
+    );
+    expect(
+      await value(aggregateLoss<tf.Tensor>(tf, perToken(), mask(), tf.tensor1d([0, 1]), 'seq-mean-token-mean', 8)),
+    ).toBeCloseTo(3, 6);
   });
 });
 

@@ -1,6 +1,5 @@
-import { defineLoss, type LossBatch, type PolicyLoss, resolveOptions } from '@policy-lab/core';
+import { aggregateLoss, defineLoss, type LossBatch, type RowLoss, resolveOptions } from '@policy-lab/core';
 import type * as tf from '@tensorflow/tfjs-core';
-import { aggregate } from './aggregate.js';
 
 export interface PpoClipOptions {
   ratio?: 'token' | 'sequence';
@@ -35,7 +34,7 @@ function ratios(tfjs: Tf, batch: LossBatch<T>, kind: 'token' | 'sequence'): tf.T
   return tfjs.mul(tfjs.exp(mean), tfjs.onesLike(logRatio));
 }
 
-export function ppoClip(options: PpoClipOptions = {}): PolicyLoss<Tf, T> {
+export function ppoClip(options: PpoClipOptions = {}): RowLoss<Tf, T> {
   const resolved = resolveOptions<Required<Omit<PpoClipOptions, 'dualClip'>> & { dualClip?: number }>(
     'ppo-clip',
     OPTIONS,
@@ -46,8 +45,10 @@ export function ppoClip(options: PpoClipOptions = {}): PolicyLoss<Tf, T> {
   if (resolved.clipHigh < 0) throw new RangeError(`ppo-clip: clipHigh must be >= 0, got ${resolved.clipHigh}`);
   if (resolved.dualClip !== undefined && resolved.dualClip <= 1)
     throw new RangeError(`ppo-clip: dualClip must be > 1, got ${resolved.dualClip}`);
-  return defineLoss<PolicyLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'ppo-clip',
+    kind: 'rows',
+    honours: ['clipLow', 'clipHigh'],
     summary: 'PPO clipped surrogate (token or sequence ratio, asymmetric clip, optional dual clip)',
     paper: { title: 'Proximal Policy Optimization Algorithms', arxiv: '1707.06347', year: 2017 },
     options: OPTIONS,
@@ -66,7 +67,7 @@ export function ppoClip(options: PpoClipOptions = {}): PolicyLoss<Tf, T> {
       }
       const mask = batch.mask as tf.Tensor2D;
       const weights = batch.weights as tf.Tensor1D;
-      const loss = aggregate(tfjs, perToken, mask, weights, batch.aggregation, batch.normLength);
+      const loss = aggregateLoss<T>(tfjs, perToken, mask, weights, batch.aggregation, batch.normLength);
       // Fractions of trained tokens where the clip was active, low and high side.
       const clipLow = tfjs.cast(
         tfjs.logicalAnd(tfjs.less(ratio, 1 - resolved.clipLow), tfjs.less(advantages, 0)),
@@ -80,8 +81,8 @@ export function ppoClip(options: PpoClipOptions = {}): PolicyLoss<Tf, T> {
       return {
         loss,
         metrics: {
-          clipFractionLow: aggregate(tfjs, clipLow, mask, ones, 'token-mean', 1),
-          clipFractionHigh: aggregate(tfjs, clipHigh, mask, ones, 'token-mean', 1),
+          clipFractionLow: aggregateLoss<T>(tfjs, clipLow, mask, ones, 'token-mean', 1),
+          clipFractionHigh: aggregateLoss<T>(tfjs, clipHigh, mask, ones, 'token-mean', 1),
         },
       };
     },
@@ -89,16 +90,17 @@ export function ppoClip(options: PpoClipOptions = {}): PolicyLoss<Tf, T> {
 }
 
 /** REINFORCE: -A log pi, no ratio and no clipping (on-policy). */
-export function reinforce(): PolicyLoss<Tf, T> {
-  return defineLoss<PolicyLoss<Tf, T>>({
+export function reinforce(): RowLoss<Tf, T> {
+  return defineLoss<RowLoss<Tf, T>>({
     name: 'reinforce',
+    kind: 'rows',
     summary: 'REINFORCE: advantage-weighted log-likelihood, no ratio or clipping',
     paper: { title: 'Simple statistical gradient-following algorithms for connectionist reinforcement learning', year: 1992 },
     math: '$\\ell_t = -A_t \\log \\pi_\\theta(a_t \\mid s_t)$',
     loss(batch, tfjs) {
       const perToken = tfjs.neg(tfjs.mul(batch.advantages, batch.logprobs)) as tf.Tensor2D;
       return {
-        loss: aggregate(
+        loss: aggregateLoss<T>(
           tfjs,
           perToken,
           batch.mask as tf.Tensor2D,

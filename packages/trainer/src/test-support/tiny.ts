@@ -91,15 +91,13 @@ type MiniTf = {
   mean(a: unknown): unknown;
 };
 
-/** DPO's sigmoid loss with beta 0.5 as a test-local preference objective (pairwise only). */
+/** DPO's sigmoid loss with beta 0.5 as a test-local pair loss. */
 export const dpoTest = {
   name: 'dpo-test',
   summary: 'DPO sigmoid loss, beta 0.5',
-  needsReference: true,
-  loss(): never {
-    throw new Error('dpo-test trains on pairs');
-  },
-  pairwise(
+  kind: 'pairs' as const,
+  needs: { reference: true },
+  loss(
     batch: { chosenLogps: unknown; rejectedLogps: unknown; refChosenLogps?: unknown; refRejectedLogps?: unknown },
     tf: MiniTf,
   ) {
@@ -121,17 +119,15 @@ type KtoTf = MiniTf & {
 };
 
 /**
- * KTO with beta 0.5 as a test-local unpaired objective: desirable 1 - sigma(b(z - z0)),
+ * KTO with beta 0.5 as a test-local labelled loss: desirable 1 - sigma(b(z - z0)),
  * undesirable 1 - sigma(b(z0 - z)), z0 = max(0, mean of the mismatched log-ratios).
  */
 export const ktoTest = {
   name: 'kto-test',
   summary: 'KTO, beta 0.5',
-  needsReference: true,
-  loss(): never {
-    throw new Error('kto-test trains on labelled completions');
-  },
-  unpaired(
+  kind: 'labelled' as const,
+  needs: { reference: true },
+  loss(
     batch: { logps: unknown; refLogps?: unknown; desirable: readonly boolean[]; klLogps?: unknown; klRefLogps?: unknown },
     tf: KtoTf,
   ) {

@@ -1,12 +1,11 @@
-import { AGGREGATIONS } from '@policy-lab/core';
+import { AGGREGATIONS, aggregateLoss } from '@policy-lab/core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aggregate } from './aggregate.js';
 import { scalar, tf, useCpu } from './test-support/index.js';
 
 beforeAll(useCpu);
 
-describe('aggregate', () => {
+describe('aggregateLoss (core), on TensorFlow.js', () => {
   // methods.md 25.2: sequences of 3 and 5 tokens, L_max = 8, every per-token loss c.
   const c = 0.7;
   const perToken = tf.fill([2, 8], c);
@@ -16,10 +15,10 @@ describe('aggregate', () => {
   ]);
 
   it('reproduces the constant-normaliser example of methods.md 25.2', () => {
-    expect(scalar(aggregate(perToken, mask, 'seq-mean-token-sum-norm', 8, tf))).toBeCloseTo(0.5 * c, 6);
-    expect(scalar(aggregate(perToken, mask, 'seq-mean-token-mean', 8, tf))).toBeCloseTo(c, 6);
-    expect(scalar(aggregate(perToken, mask, 'token-mean', 8, tf))).toBeCloseTo(c, 6);
-    expect(scalar(aggregate(perToken, mask, 'seq-mean-token-sum', 8, tf))).toBeCloseTo(4 * c, 6);
+    expect(scalar(aggregateLoss(tf, perToken, mask, undefined, 'seq-mean-token-sum-norm', 8))).toBeCloseTo(0.5 * c, 6);
+    expect(scalar(aggregateLoss(tf, perToken, mask, undefined, 'seq-mean-token-mean', 8))).toBeCloseTo(c, 6);
+    expect(scalar(aggregateLoss(tf, perToken, mask, undefined, 'token-mean', 8))).toBeCloseTo(c, 6);
+    expect(scalar(aggregateLoss(tf, perToken, mask, undefined, 'seq-mean-token-sum', 8))).toBeCloseTo(4 * c, 6);
   });
 
   it('weights tokens and sequences as each mode says', () => {
@@ -32,10 +31,10 @@ describe('aggregate', () => {
       [1, 0, 0, 0],
     ]);
     // token-mean: 7 / 4; seq-mean-token-mean: (1 + 4) / 2; seq-mean-token-sum: (3 + 4) / 2; norm: 7 / (2 * 4)
-    expect(scalar(aggregate(losses, twoMask, 'token-mean', 4, tf))).toBeCloseTo(1.75, 6);
-    expect(scalar(aggregate(losses, twoMask, 'seq-mean-token-mean', 4, tf))).toBeCloseTo(2.5, 6);
-    expect(scalar(aggregate(losses, twoMask, 'seq-mean-token-sum', 4, tf))).toBeCloseTo(3.5, 6);
-    expect(scalar(aggregate(losses, twoMask, 'seq-mean-token-sum-norm', 4, tf))).toBeCloseTo(0.875, 6);
+    expect(scalar(aggregateLoss(tf, losses, twoMask, undefined, 'token-mean', 4))).toBeCloseTo(1.75, 6);
+    expect(scalar(aggregateLoss(tf, losses, twoMask, undefined, 'seq-mean-token-mean', 4))).toBeCloseTo(2.5, 6);
+    expect(scalar(aggregateLoss(tf, losses, twoMask, undefined, 'seq-mean-token-sum', 4))).toBeCloseTo(3.5, 6);
+    expect(scalar(aggregateLoss(tf, losses, twoMask, undefined, 'seq-mean-token-sum-norm', 4))).toBeCloseTo(0.875, 6);
   });
 
   it('ignores padding and fully masked rows in every mode', () => {
@@ -55,9 +54,9 @@ describe('aggregate', () => {
             [row[0] as number, row[1] as number, 123],
             [row[3] as number, -50, 7],
           ]);
-          const expected = scalar(aggregate(base, masked, mode, 3, tf));
-          expect(scalar(aggregate(withEmpty, emptyMask, mode, 3, tf))).toBeCloseTo(expected, 4);
-          expect(scalar(aggregate(changed, masked, mode, 3, tf))).toBeCloseTo(expected, 4);
+          const expected = scalar(aggregateLoss(tf, base, masked, undefined, mode, 3));
+          expect(scalar(aggregateLoss(tf, withEmpty, emptyMask, undefined, mode, 3))).toBeCloseTo(expected, 4);
+          expect(scalar(aggregateLoss(tf, changed, masked, undefined, mode, 3))).toBeCloseTo(expected, 4);
         },
       ),
       { numRuns: 40 },
@@ -65,6 +64,7 @@ describe('aggregate', () => {
   });
 
   it('an all-padding batch gives 0, not NaN', () => {
-    for (const mode of AGGREGATIONS) expect(scalar(aggregate(tf.ones([2, 3]), tf.zeros([2, 3]), mode, 3, tf))).toBe(0);
+    for (const mode of AGGREGATIONS)
+      expect(scalar(aggregateLoss(tf, tf.ones([2, 3]), tf.zeros([2, 3]), undefined, mode, 3))).toBe(0);
   });
 });

@@ -1,0 +1,274 @@
+/**
+ * The run folder: checkpoints (weights and Adam moments in safetensors, named by a typed,
+ * versioned sidecar), the metrics log and the timing log. A sidecar carries the fingerprint of
+ * the run that wrote it, so `--resume` continues only the same run, and a checksum of its
+ * weights, so a damaged file is refused instead of silently changing the run.
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { type BudgetConsumption, type BudgetMeter, type TrainConfig, UsageError } from '@policy-lab/core';
+import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
+import type { TransformerPolicy } from '../model/transformer.js';
+import type { Adam } from '../optim/adam.js';
+import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { CurvePoint, EvalResult } from './api.js';
+import type { EntropyState } from './schedules.js';
+import type { SideBudget } from './step-context.js';
+import { readWeights, writeWeights } from './weights.js';
+
+export const SIDECAR_VERSION = 2;
+/** The files a run writes in its folder (what --force may remove). */
+const RUN_FILES = /^(checkpoint\.json|checkpoint-step\d+\.safetensors|metrics\.jsonl|timings\.jsonl|reference\.safetensors)$/;
+
+/** What a run carries from step to step, saved in the sidecar. */
+export interface RunState {
+  step: number;
+  side: SideBudget;
+  divergenceCoef: number;
+  entropy: EntropyState;
+  /** The latest evaluation, so a run resumed after its last step does not evaluate twice. */
+  lastEval?: { step: number; result: EvalResult };
+  curve: CurvePoint[];
+  initial?: EvalResult;
+  sums: Record<string, number>;
+  timings: Record<string, number>;
+}
+
+export interface Sidecar {
+  version: typeof SIDECAR_VERSION;
+  /** Method, environment, seed, model and every option: what --resume must match. */
+  fingerprint: RunFingerprint;
+  step: number;
+  weights: string;
+  /** sha256 of the weights file. */
+  weightsSha256: string;
+  adamStep: number;
+  consumed: BudgetConsumption;
+  state: RunState;
+  config: TrainConfig;
+  tokenizer: unknown;
+}
+
+/** The configuration without the budget: a resumed run may be given more budget, nothing else. */
+export type RunFingerprint = Omit<TrainConfig, 'budget'>;
+
+export function fingerprintOf(config: TrainConfig): RunFingerprint {
+  const { budget: _budget, ...rest } = config;
+  return JSON.parse(JSON.stringify(rest)) as RunFingerprint;
+}
+
+/** The first key path where two JSON values differ, with both values; undefined when equal. */
+export function firstDifference(
+  saved: unknown,
+  now: unknown,
+  where = '',
+): { key: string; saved: unknown; now: unknown } | undefined {
+  if (typeof saved === 'object' && saved !== null && typeof now === 'object' && now !== null && !Array.isArray(saved)) {
+    const keys = [...new Set([...Object.keys(saved), ...Object.keys(now)])].sort();
+    for (const key of keys) {
+      const found = firstDifference(
+        (saved as Record<string, unknown>)[key],
+        (now as Record<string, unknown>)[key],
+        where ? `${where}.${key}` : key,
+      );
+      if (found) return found;
+    }
+    return undefined;
+  }
+  return JSON.stringify(saved) === JSON.stringify(now) ? undefined : { key: where || '(root)', saved, now };
+}
+
+export class RunFolder {
+  readonly sidecar: string;
+  readonly metrics: string;
+  readonly timings: string;
+  readonly reference: string;
+
+  constructor(readonly dir: string) {
+    this.sidecar = path.join(dir, 'checkpoint.json');
+    this.metrics = path.join(dir, 'metrics.jsonl');
+    this.timings = path.join(dir, 'timings.jsonl');
+    this.reference = path.join(dir, 'reference.safetensors');
+  }
+
+  /**
+   * Makes the folder ready: with `resume`, it must hold a checkpoint (an empty or missing one
+   * starts afresh, and `notice` says so); without it, a folder that holds a run is refused
+   * unless `force`, which removes that run's files first.
+   */
+  prepare(mode: { resume: boolean; force: boolean }, notice: (message: string) => void): boolean {
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      writeFileSync(path.join(this.dir, '.write-test'), '');
+      rmSync(path.join(this.dir, '.write-test'));
+    } catch (error) {
+      throw new UsageError(`--out ${this.dir} is not writable (${(error as Error).message})`);
+    }
+    const holdsRun = existsSync(this.sidecar);
+    if (mode.resume && !mode.force && holdsRun) return true;
+    if (mode.resume && !mode.force) notice(`--resume: ${this.dir} holds no checkpoint; starting a fresh run there`);
+    else if (holdsRun && !mode.force)
+      throw new UsageError(
+        `--out ${this.dir} holds a run (${this.sidecar}); continue it with --resume, or start afresh there with --force (which discards it)`,
+      );
+    // A fresh start: files of an earlier run, or of an attempt that never reached a checkpoint, go.
+    for (const name of readdirSync(this.dir)) if (RUN_FILES.test(name)) rmSync(path.join(this.dir, name), { force: true });
+    return false;
+  }
+
+  async save(
+    policy: TransformerPolicy,
+    optimizer: Adam,
+    meter: BudgetMeter,
+    state: RunState,
+    config: TrainConfig,
+    tokenizer: CharTokenizer,
+  ): Promise<void> {
+    const names = policy.weightNames();
+    const tensors = await readWeights(policy, names, 'model.');
+    const adam = await optimizer.state();
+    policy.variables.forEach((v, i) => {
+      tensors[`adam.m.${names[i]}`] = { shape: [...v.shape], data: adam.m[i] as Float32Array };
+      tensors[`adam.v.${names[i]}`] = { shape: [...v.shape], data: adam.v[i] as Float32Array };
+    });
+    // Weights first (a new file per step), then the sidecar that names them, then the old weights go:
+    // a kill at any moment leaves a sidecar whose weights file exists.
+    const weights = `checkpoint-step${state.step}.safetensors`;
+    const file = path.join(this.dir, weights);
+    saveSafetensors(file, tensors, { step: String(state.step) });
+    const sidecar: Sidecar = {
+      version: SIDECAR_VERSION,
+      fingerprint: fingerprintOf(config),
+      step: state.step,
+      weights,
+      weightsSha256: sha256(readFileSync(file)),
+      adamStep: adam.step,
+      consumed: meter.consumed,
+      state,
+      config,
+      tokenizer: tokenizer.toJSON(),
+    };
+    writeFileAtomic(this.sidecar, JSON.stringify(sidecar, null, 1));
+    for (const name of readdirSync(this.dir))
+      if (/^checkpoint-step\d+\.safetensors$/.test(name) && name !== weights) rmSync(path.join(this.dir, name), { force: true });
+  }
+
+  /** Reads and checks the sidecar: version, fingerprint against this run's configuration, tokenizer. */
+  readSidecar(config: TrainConfig, tokenizer: CharTokenizer): Sidecar {
+    let saved: Sidecar;
+    try {
+      saved = JSON.parse(readFileSync(this.sidecar, 'utf8')) as Sidecar;
+    } catch (error) {
+      throw new UsageError(`${this.sidecar}: cannot read the checkpoint sidecar (${(error as Error).message})`);
+    }
+    if (typeof saved !== 'object' || saved === null || saved.version !== SIDECAR_VERSION)
+      throw new UsageError(
+        `${this.sidecar}: field 'version' is ${JSON.stringify((saved as { version?: unknown } | null)?.version)}, expected ${SIDECAR_VERSION} (written by another version of policy-lab); start afresh with --force`,
+      );
+    for (const [field, ok] of [
+      ['step', Number.isSafeInteger(saved.step) && saved.step >= 0],
+      ['weights', typeof saved.weights === 'string' && /^checkpoint-step\d+\.safetensors$/.test(saved.weights)],
+      ['weightsSha256', typeof saved.weightsSha256 === 'string'],
+      ['adamStep', Number.isSafeInteger(saved.adamStep)],
+      ['consumed', typeof saved.consumed === 'object' && saved.consumed !== null],
+      ['state', typeof saved.state === 'object' && saved.state !== null],
+    ] as const)
+      if (!ok) throw new UsageError(`${this.sidecar}: field '${field}' is missing or malformed (a damaged checkpoint)`);
+    const difference = firstDifference(saved.fingerprint, fingerprintOf(config));
+    if (difference)
+      throw new UsageError(
+        `--resume: ${this.dir} holds another run: ${difference.key} was ${JSON.stringify(difference.saved)}, now ${JSON.stringify(difference.now)} (resume with the same settings, or start afresh with --force)`,
+      );
+    if (JSON.stringify(saved.tokenizer) !== JSON.stringify(tokenizer.toJSON()))
+      throw new UsageError(
+        `${this.sidecar}: this checkpoint was made with another alphabet (the environment changed); continue it with the same environment, or start afresh with --force`,
+      );
+    return saved;
+  }
+
+  /** Restores weights, Adam moments and the budget consumed; cuts the logs back to the checkpoint's step. */
+  restore(saved: Sidecar, policy: TransformerPolicy, optimizer: Adam, meter: BudgetMeter): RunState {
+    const file = path.join(this.dir, saved.weights);
+    if (!existsSync(file)) throw new UsageError(`${file}: missing (named by ${this.sidecar})`);
+    const digest = sha256(readFileSync(file));
+    if (digest !== saved.weightsSha256)
+      throw new UsageError(`${file}: checksum ${digest.slice(0, 12)}... does not match the sidecar's (a damaged checkpoint)`);
+    const { tensors, metadata } = loadSafetensors(file);
+    if (Number(metadata.step) !== saved.step)
+      throw new UsageError(`${file}: holds step ${metadata.step} but ${this.sidecar} says ${saved.step}`);
+    for (const [name, tensor] of Object.entries(tensors))
+      if (tensor.data.some((x) => !Number.isFinite(x)))
+        throw new UsageError(`${file}: tensor '${name}' holds a non-finite value (a corrupted checkpoint)`);
+    const names = policy.weightNames();
+    writeWeights(policy, names, tensors, file, 'model.');
+    optimizer.restore({
+      step: saved.adamStep,
+      m: names.map((n) => (tensors[`adam.m.${n}`] as { data: Float32Array }).data),
+      v: names.map((n) => (tensors[`adam.v.${n}`] as { data: Float32Array }).data),
+    });
+    meter.charge(saved.consumed);
+    this.truncateLog(this.metrics, saved.step, true);
+    this.truncateLog(this.timings, saved.step, false);
+    return saved.state;
+  }
+
+  appendMetrics(step: number, metrics: Record<string, number>, consumed: BudgetConsumption): void {
+    const { seconds: _seconds, ...counted } = consumed;
+    appendFileSync(this.metrics, `${JSON.stringify({ step, ...metrics, consumed: counted })}\n`);
+  }
+
+  appendTiming(step: number, timing: { seconds: number; tokensPerSecond: number }, consumedSeconds: number): void {
+    appendFileSync(this.timings, `${JSON.stringify({ step, ...timing, consumedSeconds })}\n`);
+  }
+
+  /**
+   * Keeps the lines of a log up to `step`. A partial last line (what a kill during an append
+   * leaves) is dropped; a malformed line elsewhere, or a missing required log, is an error.
+   */
+  private truncateLog(file: string, step: number, required: boolean): void {
+    if (!existsSync(file)) {
+      if (required && step > 0)
+        throw new UsageError(`${file}: missing, but ${this.sidecar} is at step ${step} (the run's metrics would lose steps)`);
+      return;
+    }
+    const text = readFileSync(file, 'utf8');
+    // The last piece after the final newline is '' or a partial line: either way it goes.
+    const complete = text.split('\n').slice(0, -1);
+    const kept: string[] = [];
+    complete.forEach((line, i) => {
+      if (line === '') return;
+      let entry: { step?: unknown };
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        throw new UsageError(`${file}: line ${i + 1} is not JSON (a damaged log)`);
+      }
+      if (typeof entry.step === 'number' && entry.step <= step) kept.push(line);
+    });
+    writeFileAtomic(file, kept.length ? `${kept.join('\n')}\n` : '');
+  }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * The frozen starting point (after SFT), the reference of penalties and reference-based losses.
+ * The run folder keeps it (reference.safetensors) so that a resumed run regularises toward the
+ * same policy, not toward the one it resumed from.
+ */
+export async function frozenStart(
+  policy: TransformerPolicy,
+  folder: RunFolder | undefined,
+  resumed: boolean,
+): Promise<ReturnType<TransformerPolicy['freeze']>> {
+  const frozen = policy.freeze();
+  if (!folder) return frozen;
+  const names = policy.weightNames();
+  if (resumed && existsSync(folder.reference))
+    writeWeights(frozen, names, loadSafetensors(folder.reference).tensors, folder.reference, 'model.');
+  else if (!resumed) saveSafetensors(folder.reference, await readWeights(frozen, names, 'model.'), {});
+  return frozen;
+}

@@ -1,0 +1,124 @@
+/**
+ * Teacher-forced scoring outside the update: texts for the model services of estimators,
+ * sequence divergences for the divergence-in-reward placement, and the critic's turn values.
+ */
+import { type Divergence, type Rollout, RunError, type ScoreRequest } from '@policy-lab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { PolicyModel } from '../model/policy.js';
+import { BOS, type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
+import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
+import { microBatches } from './minibatches.js';
+
+type Scorer = Pick<PolicyModel, 'score'> & { config: { contextLength: number } };
+
+/**
+ * The token sequence that scores `continuation` after `context`: [bos] context continuation,
+ * with the oldest context tokens dropped (the bos stays) when it is longer than the model's
+ * context, the same rule rollouts follow, so multi-turn transcripts can be scored.
+ */
+export function scoringSequence(
+  context: readonly number[],
+  continuation: readonly number[],
+  contextLength: number,
+): { sequence: number[]; contextTokens: number } {
+  if (continuation.length > contextLength - 1)
+    throw new RunError(
+      `cannot score a continuation of ${continuation.length} tokens with a context length of ${contextLength} (at most ${contextLength - 1})`,
+    );
+  const room = contextLength - continuation.length;
+  const full = [BOS, ...context];
+  const kept = full.length <= room ? full : [BOS, ...full.slice(full.length - (room - 1))];
+  return { sequence: [...kept, ...continuation], contextTokens: kept.length };
+}
+
+/** Per-token log-probabilities of each continuation after its context (teacher forcing). */
+export async function scoreTexts(
+  policy: Scorer,
+  tokenizer: CharTokenizer,
+  requests: readonly ScoreRequest[],
+): Promise<number[][]> {
+  const out: number[][] = [];
+  for (const request of requests) {
+    const continuation = tokenizer.encode(request.continuation);
+    if (continuation.length === 0) {
+      out.push([]);
+      continue;
+    }
+    const { sequence, contextTokens } = scoringSequence(
+      tokenizer.encode(request.context),
+      continuation,
+      policy.config.contextLength,
+    );
+    const inputs = tf.tensor2d([sequence.slice(0, -1)], [1, sequence.length - 1], 'int32');
+    const targets = tf.tensor2d([sequence.slice(1)], [1, sequence.length - 1], 'int32');
+    const { logprobs } = policy.score(inputs, targets);
+    out.push(Array.from(await logprobs.data()).slice(contextTokens - 1));
+    tf.dispose([inputs, targets, logprobs]);
+  }
+  return out;
+}
+
+/** Per rollout, the sum over its action tokens of the divergence estimate between sampling and reference log-probs. */
+export async function sequenceDivergence(
+  rollouts: readonly Rollout[],
+  reference: Pick<PolicyModel, 'score'>,
+  divergence: Divergence<typeof tf, tf.Tensor>,
+): Promise<number[]> {
+  const out: number[] = [];
+  for (const rollout of rollouts) {
+    let total = 0;
+    for (const turn of rollout.turns) {
+      if (turn.actionTokens.length === 0) continue;
+      const sequence = [...turn.promptTokens, ...turn.actionTokens];
+      const inputs = tf.tensor2d([sequence.slice(0, -1)], [1, sequence.length - 1], 'int32');
+      const targets = tf.tensor2d([sequence.slice(1)], [1, sequence.length - 1], 'int32');
+      const { logprobs } = reference.score(inputs, targets);
+      const ref = Array.from(await logprobs.data()).slice(turn.promptTokens.length - 1);
+      tf.dispose([inputs, targets, logprobs]);
+      turn.logprobs.forEach((lp, i) => {
+        total += divergence.estimate(lp, ref[i] as number);
+      });
+    }
+    out.push(total);
+  }
+  return out;
+}
+
+/**
+ * The critic's value of the state each turn starts from: the value head's prediction at the
+ * last prompt position (where the first action token is predicted), per rollout id.
+ */
+export async function turnValues(
+  policy: Pick<PolicyModel, 'score'> & { config: { heads: number } },
+  rollouts: readonly Rollout[],
+): Promise<Map<string, number[]>> {
+  const rows: TrainingRow[] = [];
+  const owners: { id: string; turn: number }[] = [];
+  for (const rollout of rollouts)
+    rollout.turns.forEach((turn, t) => {
+      rows.push({
+        tokens: [...turn.promptTokens, ...(turn.actionTokens.length ? turn.actionTokens : [EOS])],
+        actionStart: turn.promptTokens.length,
+        oldLogprobs: [],
+        advantage: 0,
+        weight: 1,
+      });
+      owners.push({ id: rollout.id, turn: t });
+    });
+  const out = new Map<string, number[]>(rollouts.map((r) => [r.id, r.turns.map(() => 0)]));
+  let offset = 0;
+  for (const chunk of microBatches(rows, microBatchSize(rows, policy.config.heads, 64))) {
+    const batch = toTensors(chunk);
+    const scored = policy.score(batch.inputs, batch.targets, { values: true });
+    const values = scored.values ? await scored.values.array() : undefined;
+    tf.dispose([scored.logprobs, ...(scored.values ? [scored.values] : []), ...(scored.entropy ? [scored.entropy] : [])]);
+    disposeBatch(batch);
+    if (!values) throw new RunError('the estimator needs a critic, but the model has no value head');
+    chunk.forEach((row, i) => {
+      const owner = owners[offset + i] as { id: string; turn: number };
+      (out.get(owner.id) as number[])[owner.turn] = values[i]?.[row.actionStart - 1] ?? 0;
+    });
+    offset += chunk.length;
+  }
+  return out;
+}

@@ -1,0 +1,56 @@
+/**
+ * Stage 3, estimate: the advantage estimator turns the groups into per-rollout (or per-turn)
+ * advantages and loss weights. Estimators that need the model get services through their
+ * context: scoring texts under the current or reference policy, and extra rollouts of a
+ * group's task, which are charged like any other.
+ */
+import { type Advantages, type EstimatorContext, type Rollout, RunError } from '@policy-lab/core';
+import { collectRollouts, type RolloutRequest } from '../rollouts.js';
+import { scoreTexts, turnValues } from '../scoring.js';
+import type { StepContext } from '../step-context.js';
+import { chargeRollouts, type Sampled } from './sample.js';
+
+export async function estimatorContext(
+  ctx: StepContext,
+  requests: readonly RolloutRequest[],
+  groups: readonly Rollout[][],
+): Promise<EstimatorContext> {
+  const { plugins, config, policy, reference, tokenizer } = ctx;
+  return {
+    rng: ctx.rng.split('estimator'),
+    weights: ctx.weights,
+    scalar: ctx.scalar,
+    step: ctx.step,
+    ...(plugins.estimator.needsCritic ? { values: await turnValues(policy, groups.flat()) } : {}),
+    services: {
+      score: async (texts, which) => scoreTexts(which === 'reference' && reference ? reference : policy, tokenizer, texts),
+      rollouts: async ({ groupId, count, greedy, policy: which }) => {
+        const request = requests.find((r) => r.groupId === groupId);
+        if (!request) throw new RunError(`estimator asked for rollouts of unknown group '${groupId}'`);
+        if (which === 'reference' && !reference)
+          throw new RunError('estimator asked for rollouts of the reference policy, but this run has none');
+        const extra = (
+          await collectRollouts(
+            which === 'reference' && reference ? reference : policy,
+            tokenizer,
+            plugins.env,
+            [{ ...request, groupId: `${groupId}x`, count }],
+            {
+              maxNewTokens: config.maxNewTokens,
+              temperature: config.temperature,
+              greedy: greedy ?? false,
+              rng: ctx.rng.split(`extra/${groupId}`),
+            },
+          )
+        ).flat();
+        chargeRollouts(ctx, extra);
+        return extra;
+      },
+    },
+  };
+}
+
+export async function estimate(ctx: StepContext, sampled: Sampled): Promise<Advantages> {
+  if (sampled.groups.length === 0) return { rollout: [], weights: [] };
+  return ctx.plugins.estimator.compute(sampled.groups, sampled.context);
+}

@@ -1,0 +1,79 @@
+/**
+ * What every stage of a training step shares: the run's models and services (fixed for the
+ * run) and this step's randomness, coefficients and reward weights.
+ */
+import {
+  type BudgetConsumption,
+  type BudgetMeter,
+  type RewardVector,
+  Rng,
+  type TrainConfig,
+  weightedSum,
+} from '@policy-lab/core';
+import type { PolicyModel } from '../model/policy.js';
+import type { TransformerPolicy } from '../model/transformer.js';
+import type { Adam } from '../optim/adam.js';
+import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import { componentWeights, type Resolved } from './plugins.js';
+
+/** Rollouts drawn for diagnostics only (the sign-flip baseline): never part of the RL budget. */
+export interface SideBudget {
+  episodes: number;
+  generatedTokens: number;
+}
+
+/** Fixed for the whole run. */
+export interface RunContext {
+  plugins: Resolved;
+  policy: TransformerPolicy;
+  /** The frozen reference (the SFT start, or a teacher's policy for OPD), when a loss or divergence reads one. */
+  reference?: PolicyModel;
+  /** The teacher read apart from the reference (G-OPD). */
+  teacher?: PolicyModel;
+  tokenizer: CharTokenizer;
+  optimizer: Adam;
+  meter: BudgetMeter;
+  trainTasks: readonly unknown[];
+  side: SideBudget;
+}
+
+/** One step's view: the run plus this step's randomness, coefficients and weights. */
+export interface StepContext extends RunContext {
+  step: number;
+  /** Rng.seeded(seed).split(`step/${step}`): a step's randomness depends only on (seed, step). */
+  rng: Rng;
+  /** The run's configuration with this step's entropy coefficient. */
+  config: TrainConfig;
+  /** The divergence coefficient now (it adapts when targetDivergence is set). */
+  divergenceCoef: number;
+  /** Reward component weights (the environment's, the shapers', --set weights, klPenalty when the divergence is in the reward). */
+  weights: Record<string, number>;
+  scalar(reward: RewardVector): number;
+  /** Work charged by the stages (rollouts as they are drawn, trained tokens by the charge stage). */
+  charge(cost: Partial<BudgetConsumption>): void;
+}
+
+export function stepContext(
+  run: RunContext,
+  step: number,
+  coefficients: { divergenceCoef: number; entropyCoef: number },
+): StepContext {
+  const config = { ...run.plugins.config, entropyCoef: coefficients.entropyCoef };
+  const weights = componentWeights(run.plugins.env, config, run.plugins.shapers);
+  return {
+    ...run,
+    plugins: { ...run.plugins, config },
+    step,
+    rng: Rng.seeded(config.seed).split(`step/${step}`),
+    config,
+    divergenceCoef: coefficients.divergenceCoef,
+    weights,
+    scalar: (reward) => weightedSum(reward, weights),
+    charge: (cost) => run.meter.charge(cost),
+  };
+}
+
+/** The divergence coefficient the loss applies: 0 when the divergence sits in the reward instead. */
+export function lossDivergenceCoef(ctx: Pick<StepContext, 'config' | 'divergenceCoef'>): number {
+  return ctx.config.divergencePlacement === 'reward' ? 0 : ctx.divergenceCoef;
+}

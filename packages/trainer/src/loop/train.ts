@@ -1,0 +1,195 @@
+/**
+ * One training run: resolve the plugins and configuration, start (model, SFT warm start or
+ * checkpoint, reference, tasks), loop over steps until the next one could exceed the budget,
+ * finish (final evaluation, result). One step is `runStep` (step.ts).
+ *
+ * Determinism: every random stream is Rng.seeded(seed).split(<step or phase>), so a step's
+ * randomness depends only on (seed, step): resuming needs the weights, the optimizer state,
+ * the budget consumed and the run state, and nothing else.
+ */
+import path from 'node:path';
+import { BudgetMeter, Rng, RunError, UsageError } from '@policy-lab/core';
+import { backendInfo, initBackend } from '../backend/select-backend.js';
+import type { PolicyModel } from '../model/policy.js';
+import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
+import { Adam } from '../optim/adam.js';
+import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { EvalResult, TrainOptions, TrainResult } from './api.js';
+import { frozenStart, RunFolder, type RunState } from './checkpoint.js';
+import { evaluate } from './evaluate.js';
+import { type Resolved, resolvePlugins } from './plugins.js';
+import { checkAlphabet } from './preference.js';
+import { adaptCoefficient, adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
+import { sftWarmStart } from './sft.js';
+import { rolloutsPerGroup } from './stages/sample.js';
+import { runOfflineStep, runStep, worstCaseStep } from './step.js';
+import { type RunContext, stepContext } from './step-context.js';
+import { loadTeacher } from './teacher.js';
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const plugins = resolvePlugins(options);
+  const { env, config } = plugins;
+  const backend = await startBackend(options.backend);
+  const started = performance.now();
+  const tokenizer = CharTokenizer.fromAlphabet(env.alphabet?.() ?? '');
+  const policy = createPolicy({ ...config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(config.seed).split('init'));
+  const optimizer = new Adam(policy.variables, { learningRate: config.learningRate, weightDecay: config.weightDecay });
+  const meter = new BudgetMeter(options.budget);
+  const folder = options.outDir ? new RunFolder(options.outDir) : undefined;
+  const notice = (message: string) => options.onNotice?.(message);
+  const resumed = folder?.prepare({ resume: Boolean(options.resume), force: Boolean(options.force) }, notice) ?? false;
+  let state = freshState(config.divergenceCoef, config.entropyCoef);
+  if (folder && resumed) state = folder.restore(folder.readSidecar(config, tokenizer), policy, optimizer, meter);
+  else if (options.sft !== 'none') {
+    options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
+    const cacheDir = options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft');
+    state.timings.sftSeconds = (
+      await sftWarmStart(policy, tokenizer, env, config, { cacheDir, names: policy.weightNames() })
+    ).seconds;
+  }
+  const { reference, teacher } = await referencesOf(plugins, policy, tokenizer, folder, resumed);
+  const dataset = options.preferences;
+  if (dataset) checkAlphabet([...(dataset.pairs ?? []), ...(dataset.examples ?? [])], tokenizer, dataset.file, env.name);
+  const testTasks = env.tasks('test', { seed: 0, count: config.evalTasks });
+  const trainTasks = env.tasks('train', { seed: config.seed });
+  if (trainTasks.length === 0 || testTasks.length === 0)
+    throw new RunError(`environment '${env.name}' gave no ${trainTasks.length === 0 ? 'train' : 'test'} tasks`);
+  const run: RunContext = {
+    plugins,
+    policy,
+    ...(reference ? { reference } : {}),
+    ...(teacher ? { teacher } : {}),
+    tokenizer,
+    optimizer,
+    meter,
+    trainTasks,
+    side: state.side,
+  };
+  const evaluateAt = async (step: number): Promise<EvalResult> => {
+    const t0 = performance.now();
+    options.onProgress?.({ step, fraction: meter.progress(), phase: 'eval' });
+    const result = await evaluate(policy, tokenizer, env, testTasks, {
+      samples: config.evalSamples,
+      maxNewTokens: config.maxNewTokens,
+      rng: Rng.seeded(config.seed).split(`eval/${step}`),
+    });
+    state.timings.evalSeconds = (state.timings.evalSeconds ?? 0) + (performance.now() - t0) / 1000;
+    const { episodes, generatedTokens } = meter.consumed;
+    state.curve.push({ step, episodes, generatedTokens, success: result.success, reward: result.reward });
+    state.lastEval = { step, result };
+    return result;
+  };
+  state.initial ??= await evaluateAt(0);
+
+  // The RL loop: stop before a step that could exceed the budget.
+  const worstCase = worstCaseStep(config, config.tasksPerStep * rolloutsPerGroup({ plugins, config }), env.maxTurns);
+  if (state.step === 0 && !meter.canAfford({ ...worstCase, seconds: 0 }))
+    throw new UsageError(
+      `the budget affords no training step: one step may use ${worstCase.episodes} episodes and ${worstCase.generatedTokens} generated tokens (tasksPerStep x rollouts per group, x maxTurns x maxNewTokens); raise --budget or lower tasksPerStep/groupSize`,
+    );
+  let finalEval: EvalResult | undefined;
+  while (meter.canAfford({ ...worstCase, seconds: state.timings.lastStepSeconds ?? 0 })) {
+    state.step += 1;
+    const ctx = stepContext(run, state.step, {
+      divergenceCoef: state.divergenceCoef,
+      entropyCoef: appliedEntropyCoef(config, state.entropy),
+    });
+    const { metrics, timing } = dataset ? await runOfflineStep(ctx, dataset) : await runStep(ctx);
+    if (config.entropyTarget !== undefined) {
+      metrics.entropyCoef = ctx.config.entropyCoef;
+      state.entropy = adaptEntropyCoef(state.entropy, metrics.entropy, config);
+    }
+    state.divergenceCoef = adaptCoefficient(state.divergenceCoef, metrics.kl, config.targetDivergence);
+    state.timings.rolloutTokensPerSecond = timing.tokensPerSecond;
+    state.timings.trainSeconds = (state.timings.trainSeconds ?? 0) + timing.seconds;
+    state.timings.lastStepSeconds = timing.seconds;
+    for (const [key, value] of Object.entries(metrics)) state.sums[key] = (state.sums[key] ?? 0) + value;
+    folder?.appendMetrics(state.step, metrics, meter.consumed);
+    folder?.appendTiming(state.step, timing, meter.consumed.seconds);
+    const lastStep = !meter.canAfford({ ...worstCase, seconds: timing.seconds });
+    if (state.step % config.evalEvery === 0 || lastStep) {
+      const result = await evaluateAt(state.step);
+      if (lastStep) finalEval = result;
+    }
+    const success = state.curve.at(-1)?.success;
+    options.onProgress?.({
+      step: state.step,
+      fraction: meter.progress(),
+      phase: 'train',
+      ...(success !== undefined ? { success } : {}),
+    });
+    if (folder && (state.step % config.checkpointEvery === 0 || lastStep))
+      await folder.save(policy, optimizer, meter, state, config, tokenizer);
+  }
+  finalEval ??= state.lastEval?.step === state.step ? state.lastEval.result : await evaluateAt(state.step);
+  options.onProgress?.({ step: state.step, fraction: 1, phase: 'done', success: finalEval.success });
+  const result: TrainResult = {
+    method: plugins.method.name,
+    env: env.name,
+    seed: config.seed,
+    backend: backend.name,
+    config,
+    budget: { limit: options.budget, consumed: meter.consumed },
+    initial: state.initial,
+    final: finalEval,
+    steps: state.step,
+    curve: state.curve,
+    diagnostics: Object.fromEntries(Object.entries(state.sums).map(([k, v]) => [k, state.step > 0 ? v / state.step : 0])),
+    sideBudget: state.side,
+    timings: {
+      ...state.timings,
+      totalSeconds: (performance.now() - started) / 1000,
+      kernels: backend.kernels === 'fast' ? 1 : 0,
+      threads: backend.threads,
+    },
+    ...(backend.fallback ? { kernelsFallback: backend.fallback } : {}),
+  };
+  optimizer.dispose();
+  reference?.dispose();
+  teacher?.dispose();
+  policy.dispose();
+  return result;
+}
+
+/** A process starts its backend once (the CLI does it with its flags); start it here otherwise. */
+async function startBackend(name: string | undefined) {
+  const running = backendInfo();
+  if (running && name && running.name !== name)
+    throw new UsageError(`backend ${running.name} is already running in this process; cannot train on ${name}`);
+  return running ?? (await initBackend({ name: name ?? 'wasm' }));
+}
+
+function freshState(divergenceCoef: number, entropyCoef: number): RunState {
+  return {
+    step: 0,
+    side: { episodes: 0, generatedTokens: 0 },
+    divergenceCoef,
+    entropy: { coef: entropyCoef, last: null },
+    curve: [],
+    sums: {},
+    timings: { sftSeconds: 0, evalSeconds: 0, trainSeconds: 0 },
+  };
+}
+
+/**
+ * The reference: a teacher run's policy when one is named (OPD reads it as refLogprobs), else
+ * the frozen starting point when a loss or divergence reads one. A loss that reads the teacher
+ * apart from the reference (G-OPD) gets both.
+ */
+async function referencesOf(
+  { loss, divergence, config }: Resolved,
+  policy: TransformerPolicy,
+  tokenizer: CharTokenizer,
+  folder: RunFolder | undefined,
+  resumed: boolean,
+): Promise<{ reference?: PolicyModel; teacher?: PolicyModel }> {
+  const separateTeacher = loss.kind === 'rows' && loss.needs?.teacher === true;
+  const teacher = separateTeacher ? loadTeacher(config.teacher as string, config, tokenizer) : undefined;
+  const reference =
+    config.teacher && !separateTeacher
+      ? loadTeacher(config.teacher, config, tokenizer)
+      : divergence || loss.needs?.reference || separateTeacher
+        ? await frozenStart(policy, folder, resumed)
+        : undefined;
+  return { ...(reference ? { reference } : {}), ...(teacher ? { teacher } : {}) };
+}
