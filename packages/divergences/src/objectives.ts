@@ -373,14 +373,24 @@ export function drpo(options: DrpoOptions = {}): TensorRowLoss {
         select[k * rowCount + r] = 1;
       });
       const pick = tf.tensor2d(select, [n, rowCount]);
-      const rowSums = tf.reshape(tf.sum(tf.mul(batch.logprobs, batch.mask), 1), [-1, 1]);
-      const rowTokens = tf.reshape(tf.sum(batch.mask, 1), [-1, 1]);
+      // Rows of weight 0 (a filtered sample, MC-GRPO's pivot) leave the loss: their tokens, their
+      // rollout and, when a question has no other rollout, the question.
+      const rowWeights = batch.weights.dataSync();
+      const activeRollout = new Array<boolean>(n).fill(false);
+      rollouts.ofRow.forEach((k, r) => {
+        if ((rowWeights[r] as number) > 0) activeRollout[k] = true;
+      });
+      const mask = tf.mul(batch.mask, tf.expandDims(tf.cast(tf.greater(batch.weights, 0), 'float32'), 1));
+      const rowSums = tf.reshape(tf.sum(tf.mul(batch.logprobs, mask), 1), [-1, 1]);
+      const rowTokens = tf.reshape(tf.sum(mask, 1), [-1, 1]);
       const lengthsTensor = tf.reshape(tf.matMul(pick, rowTokens), [-1]);
       const lengths = Array.from(lengthsTensor.dataSync());
       const scores = tf.div(tf.reshape(tf.matMul(pick, rowSums), [-1]), tf.maximum(lengthsTensor, 1));
       const maxLength = resolved.maxLength > 0 ? resolved.maxLength : batch.normLength;
       const members = new Map<string, number[]>();
-      rollouts.group.forEach((g, k) => members.set(g, [...(members.get(g) ?? []), k]));
+      rollouts.group.forEach((g, k) => {
+        if (activeRollout[k]) members.set(g, [...(members.get(g) ?? []), k]);
+      });
       let objective: Tensor = tf.scalar(0);
       let contributing = 0;
       for (const ks of members.values()) {
@@ -404,7 +414,7 @@ export function drpo(options: DrpoOptions = {}): TensorRowLoss {
         objective = tf.add(objective, tf.sub(positiveTerm, negativeTerm));
       }
       const k3 = klEstimatorTensor('k3', batch.logprobs, batch.oldLogprobs, tf);
-      const klToOld = tf.div(tf.sum(tf.mul(k3, batch.mask)), tf.maximum(tf.sum(batch.mask), 1));
+      const klToOld = tf.div(tf.sum(tf.mul(k3, mask)), tf.maximum(tf.sum(mask), 1));
       const hinge = stopGradient(tf, tf.relu(tf.mul(resolved.beta, tf.sub(klToOld, resolved.delta))));
       const loss = tf.add(tf.neg(tf.div(objective, Math.max(members.size, 1))), tf.mul(hinge, klToOld));
       return { loss, metrics: { klToOld, contributingQuestions: tf.scalar(contributing / Math.max(members.size, 1)) } };

@@ -17,6 +17,22 @@ function rowMean(tfjs: Tf, x: T, mask: T): T {
   return tfjs.div(tfjs.sum(tfjs.mul(x, mask), 1, true), tfjs.maximum(tfjs.sum(mask, 1, true), 1));
 }
 
+/**
+ * The tokens a loss trains on: the mask, without the rows of weight 0 (they leave every
+ * statistic of the batch, as they leave every denominator of the aggregation).
+ */
+function activeMask(tfjs: Tf, batch: LossBatch<T>): T {
+  return tfjs.mul(batch.mask, tfjs.expandDims(tfjs.cast(tfjs.greater(batch.weights, 0), 'float32'), 1));
+}
+
+/** Per-token (A - mean A)(log pi - mean log pi), the means over the active tokens (KL-Cov, Clip-Cov). */
+function covariance(tfjs: Tf, advantages: T, logprobs: T, active: T): T {
+  const count = tfjs.maximum(tfjs.sum(active), 1);
+  const meanA = tfjs.div(tfjs.sum(tfjs.mul(advantages, active)), count);
+  const meanLp = tfjs.div(tfjs.sum(tfjs.mul(logprobs, active)), count);
+  return tfjs.mul(tfjs.sub(advantages, meanA), tfjs.sub(logprobs, meanLp));
+}
+
 const logRatio = (tfjs: Tf, batch: LossBatch<T>) => tfjs.sub(batch.logprobs, batch.oldLogprobs);
 
 // ---------------------------------------------------------------------------------------
@@ -409,7 +425,7 @@ export function gpgLoss(): RowLoss<Tf, T> {
     kind: 'rows',
     summary: "GPG's loss: advantage-weighted log-likelihood without a ratio (pair with the gpg estimator)",
     matches: 'verl `loss_mode=gpg`',
-    math: '$ell = -Alogpi_\theta$',
+    math: String.raw`$\ell = -A \log\pi_\theta$`,
     loss: (batch, tfjs) => ({ loss: agg(tfjs, tfjs.neg(tfjs.mul(batch.advantages, batch.logprobs)), batch) }),
   });
 }
@@ -434,7 +450,7 @@ export function luspo(options: LuspoOptions = {}): RowLoss<Tf, T> {
     matches: "TRL loss_type='luspo' with importance_sampling_level='sequence' (aggregation forced)",
     options: LUSPO_OPTIONS,
     resolved: o,
-    math: '$ell_i = operatorname{mean}_t\big[-min(s_i A, operatorname{clip}(s_i) A)\big]$, $mathcal L = operatorname{mean}_i(ell_i L_i)$',
+    math: String.raw`$\ell_i = \operatorname{mean}_t\big[-\min(s_i A, \operatorname{clip}(s_i) A)\big]$, $\mathcal L = \operatorname{mean}_i(\ell_i L_i)$`,
     unverified: ["From TRL's code (catalog.md B.6); the paper (arXiv 2602.05261) was not read."],
     configure: (next) => luspo({ ...o, ...next }) as never,
     loss(batch, tfjs) {
@@ -475,23 +491,21 @@ export function klCov(options: KlCovOptions = {}): RowLoss<Tf, T> {
     matches: 'verl `loss_mode=kl_cov`',
     options: KL_COV_OPTIONS,
     resolved: o,
-    math: '$ell_t = -A\rho + c,|log\rho|$ on the top-$lceil r N\rceil$ tokens by $operatorname{cov}_t = (A - \bar A)(logpi - overline{logpi})$, else $-A\rho$',
+    math: String.raw`$\ell_t = -A\rho + c\,|\log\rho|$ on the top-$\max(1, \lfloor rN \rfloor)$ tokens by $\operatorname{cov}_t = (A - \bar A)(\log\pi - \overline{\log\pi})$, else $-A\rho$`,
     configure: (next) => klCov({ ...o, ...next }) as never,
     loss(batch, tfjs) {
       const x = logRatio(tfjs, batch);
       const ratio = tfjs.exp(x);
+      const active = activeMask(tfjs, batch);
       const penaltyMask = constantOf(tfjs, batch.logprobs, (lp) => {
-        const count = tfjs.maximum(tfjs.sum(batch.mask), 1);
-        const meanA = tfjs.div(tfjs.sum(tfjs.mul(batch.advantages, batch.mask)), count);
-        const meanLp = tfjs.div(tfjs.sum(tfjs.mul(lp, batch.mask)), count);
-        const cov = tfjs.mul(tfjs.sub(batch.advantages, meanA), tfjs.sub(lp, meanLp));
-        // Untrained tokens can never be chosen.
-        const candidates = tfjs.where(tfjs.greater(batch.mask, 0), cov, tfjs.fill(cov.shape, -1e30));
-        const valid = Array.from((batch.mask as tf.Tensor).dataSync() as Float32Array).reduce((a, b) => a + b, 0);
+        const cov = covariance(tfjs, batch.advantages, lp, active);
+        // Untrained tokens (padding, weight-0 rows) can never be chosen.
+        const candidates = tfjs.where(tfjs.greater(active, 0), cov, tfjs.fill(cov.shape, -1e30));
+        const valid = Array.from(active.dataSync() as Float32Array).reduce((a, b) => a + b, 0);
         const n = Math.max(1, Math.floor(valid * o.ratio));
         const flat = tfjs.reshape(candidates, [-1]);
         const threshold = tfjs.slice(tfjs.topk(flat, Math.min(n, flat.size)).values, [Math.min(n, flat.size) - 1], [1]);
-        return tfjs.mul(tfjs.cast(tfjs.greaterEqual(candidates, threshold), 'float32'), batch.mask);
+        return tfjs.mul(tfjs.cast(tfjs.greaterEqual(candidates, threshold), 'float32'), active);
       });
       const perToken = tfjs.add(
         tfjs.neg(tfjs.mul(batch.advantages, ratio)),
@@ -564,7 +578,7 @@ export function clipCov(options: ClipCovOptions = {}): RowLoss<Tf, T> {
     matches: 'verl `loss_mode=clip_cov`',
     options: CLIP_COV_OPTIONS,
     resolved: o,
-    math: '$ell_t = max(-A\rho, -A,mathrm{clip}(\rho))cdot c_t$, $c_t = 0$ on $max(1, lfloor rN \rfloor)$ tokens drawn uniformly from those with $lb < (A-\bar A)(logpi - overline{logpi}) < ub$ and not clipped, else 1',
+    math: String.raw`$\ell_t = \max(-A\rho, -A\,\mathrm{clip}(\rho))\cdot c_t$, $c_t = 0$ on $\max(1, \lfloor rN \rfloor)$ tokens drawn uniformly from those with $lb < (A-\bar A)(\log\pi - \overline{\log\pi}) < ub$ and not clipped, else 1`,
     unverified: ["verl draws with torch.randperm (not reproducible); the pick here uses the run's seeded stream."],
     configure: (next) => clipCov({ ...o, ...next }) as never,
     loss(batch, tfjs) {
@@ -573,15 +587,13 @@ export function clipCov(options: ClipCovOptions = {}): RowLoss<Tf, T> {
       const ratio = tfjs.exp(logRatio(tfjs, batch));
       const first = tfjs.neg(tfjs.mul(batch.advantages, ratio));
       const second = tfjs.neg(tfjs.mul(batch.advantages, tfjs.clipByValue(ratio, 1 - o.clipLow, 1 + o.clipHigh)));
+      const active = activeMask(tfjs, batch);
       const keep = constantOf(tfjs, batch.logprobs, (lp) => {
-        const count = tfjs.maximum(tfjs.sum(batch.mask), 1);
-        const meanA = tfjs.div(tfjs.sum(tfjs.mul(batch.advantages, batch.mask)), count);
-        const meanLp = tfjs.div(tfjs.sum(tfjs.mul(lp, batch.mask)), count);
-        const cov = tfjs.mul(tfjs.sub(batch.advantages, meanA), tfjs.sub(lp, meanLp));
+        const cov = covariance(tfjs, batch.advantages, lp, active);
         // Already clipped: l2 > l1. A ratio that sits on the clip bound in exact arithmetic
         // (catalog.md's rho = 0.8) must not count, so the comparison allows float rounding.
         const clipped = tfjs.cast(tfjs.greater(tfjs.sub(second, first), tfjs.mul(1e-6, tfjs.add(tfjs.abs(first), 1))), 'float32');
-        const mask = clipCovKeep(cov.dataSync(), (batch.mask as tf.Tensor).dataSync(), clipped.dataSync(), o, (c, n) =>
+        const mask = clipCovKeep(cov.dataSync(), active.dataSync(), clipped.dataSync(), o, (c, n) =>
           rng.shuffle(c).slice(0, n),
         );
         return tfjs.tensor(mask, batch.mask.shape);
@@ -643,8 +655,8 @@ export function bypass(options: BypassOptions = {}): RowLoss<Tf, T> {
     options: BYPASS_OPTIONS,
     resolved: o,
     math:
-      'ppo-clip: $-min(\rho A, mathrm{clip}(\rho)A)$ with $\rho = pi_\theta/pi_{roll}$, no IS weights; reinforce: $-Alogpi_\thetacdot w$, ' +
-      'token $w = min(e^{mathrm{clamp}(logpi - logpi_{roll}, pm20)}, U)$, sequence $w = min(e^{mathrm{clamp}(sum_t(logpi - logpi_{roll}), pm20)}, U)$',
+      String.raw`ppo-clip: $-\min(\rho A, \mathrm{clip}(\rho)A)$ with $\rho = \pi_\theta/\pi_{roll}$, no IS weights; reinforce: $-A\log\pi_\theta\cdot w$, ` +
+      String.raw`token $w = \min(e^{\mathrm{clamp}(\log\pi - \log\pi_{roll}, \pm 20)}, U)$, sequence $w = \min(e^{\mathrm{clamp}(\sum_t(\log\pi - \log\pi_{roll}), \pm 20)}, U)$`,
     unverified: [
       'Rejection sampling (rollout_rs) and IcePop thresholds are not built.',
       'The rollout log-probs are the trainer policy’s own sampling log-probs, so on the first epoch w = 1 and the reinforce form is plain REINFORCE.',
