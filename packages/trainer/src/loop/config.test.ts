@@ -31,10 +31,10 @@ describe('SFT settings', () => {
     const tuned = resolveTrainConfig({ method, env, seed: 1, budget }, { sftLearningRate: 1e-3, sftBatch: 16 });
     expect([tuned.sftLearningRate, tuned.sftBatch]).toEqual([1e-3, 16]);
     expect(() => resolveTrainConfig({ method, env, seed: 1, budget }, { sftBatch: 0 })).toThrow(
-      /sftBatch must be at least 1, got 0/,
+      /sftBatch must be an integer from 1 to 65536, got 0/,
     );
     expect(() => resolveTrainConfig({ method, env, seed: 1, budget }, { sftBatch: 2.5 })).toThrow(
-      /sftBatch must be a non-negative integer/,
+      /sftBatch must be an integer from 1 to 65536, got 2.5/,
     );
     expect(() => resolveTrainConfig({ method, env, seed: 1, budget }, { sftLearningRate: -1 })).toThrow(/sftLearningRate/);
 
@@ -45,5 +45,42 @@ describe('SFT settings', () => {
     expect(key(tuned)).not.toBe(key(base));
     expect(key(resolveTrainConfig({ method, env, seed: 1, budget }, { sftBatch: 16 }))).not.toBe(key(base));
     expect(key(resolveTrainConfig({ method, env, seed: 1, budget }))).toBe(key(base));
+  });
+});
+
+describe('the option table', () => {
+  const env = { ...echoEnv, recommended: {} };
+  const resolve = (overrides: Record<string, unknown>) => resolveTrainConfig({ method, env, seed: 1, budget }, overrides);
+
+  it('refuses out-of-range values up front, naming the key, the value and what is accepted', () => {
+    expect(() => resolve({ temperature: 0 })).toThrow(/--set: temperature must be a number > 0 and <= 100, got 0/);
+    expect(() => resolve({ clipLow: 5 })).toThrow(/clipLow must be a number >= 0 and < 1, got 5/);
+    expect(() => resolve({ evalTasks: 0 })).toThrow(/evalTasks must be an integer from 1 to 1000000, got 0/);
+    expect(() => resolve({ evalSamples: 0 })).toThrow(/evalSamples must be an integer from 1 to 1024, got 0/);
+    expect(() => resolve({ model: { dim: 100000 } })).toThrow(/model\.dim must be an integer from 8 to 4096, got 100000/);
+    expect(() => resolve({ envOptions: 5 })).toThrow(/envOptions must be an object of keys/);
+    expect(() => resolve({ weights: JSON.parse('{"__proto__": {"x": 1}}') })).toThrow(
+      /weights\.__proto__ is not an accepted key/,
+    );
+    expect(() => resolve({ weights: { correct: Number.POSITIVE_INFINITY } })).toThrow(/weights\.correct must be a finite number/);
+    expect(() => resolve({ learningRat: 0.1 })).toThrow(
+      /unknown option 'learningRat'; accepted: tasksPerStep, groupSize, learningRate/,
+    );
+  });
+
+  it('takes valid values, and the help and docs list every row with its default', async () => {
+    expect(resolve({ temperature: 0.7, shapers: 'overlong,spurious' })).toMatchObject({
+      temperature: 0.7,
+      shapers: ['overlong', 'spurious'],
+    });
+    const { TRAIN_OPTIONS, optionsHelp, optionsMarkdown } = await import('./options.js');
+    const help = optionsHelp(DEFAULT_TRAIN_CONFIG);
+    const markdown = optionsMarkdown(DEFAULT_TRAIN_CONFIG);
+    for (const option of TRAIN_OPTIONS) {
+      expect(help).toContain(option.name);
+      expect(markdown).toContain(`\`${option.name}\``);
+    }
+    expect(help).toMatch(/learningRate\s+Adam learning rate.*default 0.0003/);
+    expect(markdown).toContain('| `model.dim` | `64` |');
   });
 });

@@ -2,7 +2,8 @@
  * The resolved configuration of a run: shared defaults <- the environment's recommended
  * sizes <- the Method's defaults <- --set overrides. Every key is validated by name.
  */
-import { AGGREGATIONS, type Environment, type Method, type TrainConfig, UsageError } from '@policy-lab/core';
+import { type Environment, type Method, type TrainConfig, UsageError } from '@policy-lab/core';
+import { TRAIN_OPTIONS, trainOption, validateOption } from './options.js';
 
 /** Shared hyperparameters (small, so a countdown run takes seconds on 2 cores). */
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'method' | 'env' | 'seed' | 'budget'> = {
@@ -38,44 +39,6 @@ export function explicitKeys(method: Method, overrides: Overrides): Set<string> 
   return new Set([...Object.keys(method.defaults ?? {}), ...Object.keys(overrides)]);
 }
 
-const NUMERIC_KEYS = [
-  'tasksPerStep',
-  'groupSize',
-  'learningRate',
-  'weightDecay',
-  'gradClip',
-  'warmupSteps',
-  'epochs',
-  'minibatches',
-  'clipLow',
-  'clipHigh',
-  'temperature',
-  'maxNewTokens',
-  'divergenceCoef',
-  'entropyCoef',
-  'evalEvery',
-  'evalTasks',
-  'evalSamples',
-  'checkpointEvery',
-  'sftSteps',
-  'sftLearningRate',
-  'sftBatch',
-] as const;
-const INTEGER_KEYS = new Set([
-  'tasksPerStep',
-  'groupSize',
-  'warmupSteps',
-  'epochs',
-  'minibatches',
-  'maxNewTokens',
-  'evalEvery',
-  'evalTasks',
-  'evalSamples',
-  'checkpointEvery',
-  'sftSteps',
-  'sftBatch',
-]);
-const MODEL_KEYS = ['dim', 'layers', 'heads', 'contextLength', 'mlpRatio', 'valueHead'] as const;
 /** Keys that route to plugins rather than to the shared configuration. */
 export const PLUGIN_OVERRIDE_KEYS = ['estimator', 'loss', 'divergence', 'weights'] as const;
 
@@ -108,117 +71,30 @@ export function resolveTrainConfig(
   return config;
 }
 
+/** Applies overrides through the option table: each key checked against its row, unknown keys named. */
 function apply(config: TrainConfig, overrides: Overrides, source: string): void {
+  const target = config as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(overrides)) {
-    if ((PLUGIN_OVERRIDE_KEYS as readonly string[]).includes(key)) {
-      if (key === 'weights') config.weights = { ...(config.weights ?? {}), ...(value as Record<string, number>) };
-      else if (key === 'loss' || key === 'divergence' || key === 'estimator') {
-        if (typeof value !== 'string' || value === '')
-          throw new UsageError(`${source}: ${key} must be a registered name, got ${JSON.stringify(value)}`);
-        (config as unknown as Record<string, unknown>)[key] = value;
-      }
-      continue;
-    }
-    if (key === 'estimatorOptions' || key === 'lossOptions' || key === 'envOptions') {
-      (config as unknown as Record<string, unknown>)[key] = value;
-      continue;
-    }
     if (key === 'model') {
-      if (typeof value !== 'object' || value === null)
-        throw new UsageError(`${source}: model must be an object of ${MODEL_KEYS.join(', ')}`);
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw new UsageError(`${source}: model must be an object of ${modelKeys().join(', ')}`);
       for (const [modelKey, modelValue] of Object.entries(value)) {
-        if (!(MODEL_KEYS as readonly string[]).includes(modelKey))
-          throw new UsageError(
-            `${source}: unknown key 'model.${modelKey}'; accepted: ${MODEL_KEYS.map((k) => `model.${k}`).join(', ')}`,
-          );
-        if (modelKey === 'valueHead') {
-          if (typeof modelValue !== 'boolean')
-            throw new UsageError(`${source}: model.valueHead must be true or false, got ${JSON.stringify(modelValue)}`);
-          config.model.valueHead = modelValue;
-        } else {
-          if (!Number.isInteger(modelValue) || (modelValue as number) <= 0)
-            throw new UsageError(`${source}: model.${modelKey} must be a positive integer, got ${JSON.stringify(modelValue)}`);
-          (config.model as unknown as Record<string, number>)[modelKey] = modelValue as number;
-        }
+        const option = trainOption(`model.${modelKey}`);
+        if (!option) throw new UsageError(`${source}: unknown key 'model.${modelKey}'; accepted: ${modelKeys().join(', ')}`);
+        (config.model as unknown as Record<string, unknown>)[modelKey] = validateOption(option, modelValue, source);
       }
       continue;
     }
-    if (key === 'shapers') {
-      const names =
-        typeof value === 'string'
-          ? value
-              .split(',')
-              .map((n) => n.trim())
-              .filter(Boolean)
-          : value;
-      if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || n === ''))
-        throw new UsageError(`${source}: shapers must be shaper names (shapers=overlong,spurious), got ${JSON.stringify(value)}`);
-      config.shapers = names as string[];
-      continue;
-    }
-    if (key === 'teacher') {
-      if (typeof value !== 'string' || value === '')
-        throw new UsageError(`${source}: teacher must be a run folder (with checkpoint.json), got ${JSON.stringify(value)}`);
-      config.teacher = value;
-      continue;
-    }
-    if (key === 'schedule' || key === 'divergencePlacement') {
-      const accepted = key === 'schedule' ? ['constant', 'cosine'] : ['loss', 'reward'];
-      if (!accepted.includes(value as string))
-        throw new UsageError(`${source}: ${key} must be one of ${accepted.join(', ')}, got ${JSON.stringify(value)}`);
-      (config as unknown as Record<string, unknown>)[key] = value;
-      continue;
-    }
-    if (key === 'microBatchRows') {
-      if (!Number.isInteger(value) || (value as number) < 1)
-        throw new UsageError(`${source}: microBatchRows must be a positive integer, got ${JSON.stringify(value)}`);
-      config.microBatchRows = value as number;
-      continue;
-    }
-    if (key === 'signFlipEvery' || key === 'signFlipRollouts' || key === 'resampleRounds') {
-      if (!Number.isInteger(value) || (value as number) < 0)
-        throw new UsageError(`${source}: ${key} must be a non-negative integer, got ${JSON.stringify(value)}`);
-      (config as unknown as Record<string, unknown>)[key] = value;
-      continue;
-    }
-    if (key === 'topEntropyQuantile') {
-      if (typeof value !== 'number' || !(value >= 0 && value <= 1))
-        throw new UsageError(`${source}: topEntropyQuantile must be in [0, 1], got ${JSON.stringify(value)}`);
-      config.topEntropyQuantile = value;
-      continue;
-    }
-    if (key === 'entropyTarget' || key === 'entropyCoefMin' || key === 'entropyCoefMax' || key === 'entropyCoefDelta') {
-      if (typeof value !== 'number' || !(value >= 0))
-        throw new UsageError(`${source}: ${key} must be a non-negative number, got ${JSON.stringify(value)}`);
-      (config as unknown as Record<string, unknown>)[key] = value;
-      continue;
-    }
-    if (key === 'targetDivergence' || key === 'valueCoef') {
-      if (typeof value !== 'number' || !(value >= 0))
-        throw new UsageError(`${source}: ${key} must be a non-negative number, got ${JSON.stringify(value)}`);
-      (config as unknown as Record<string, unknown>)[key] = value;
-      continue;
-    }
-    if (key === 'aggregation') {
-      if (!AGGREGATIONS.includes(value as never))
-        throw new UsageError(`${source}: aggregation must be one of ${AGGREGATIONS.join(', ')}, got ${JSON.stringify(value)}`);
-      config.aggregation = value as TrainConfig['aggregation'];
-      continue;
-    }
-    if (!(NUMERIC_KEYS as readonly string[]).includes(key)) {
+    const option = trainOption(key);
+    if (!option)
       throw new UsageError(
-        `${source}: unknown option '${key}'; accepted: ${[...NUMERIC_KEYS, 'aggregation', 'model.<key>', 'schedule', 'divergencePlacement', 'targetDivergence', 'valueCoef', 'signFlipEvery', 'signFlipRollouts', 'resampleRounds', 'microBatchRows', 'entropyTarget', 'entropyCoefMin', 'entropyCoefMax', 'entropyCoefDelta', 'topEntropyQuantile', ...PLUGIN_OVERRIDE_KEYS, 'estimatorOptions', 'lossOptions', 'envOptions', 'teacher', 'shapers'].join(', ')}`,
+        `${source}: unknown option '${key}'; accepted: ${TRAIN_OPTIONS.filter((o) => !o.name.startsWith('model.'))
+          .map((o) => o.name)
+          .join(', ')}, model.<key> (bench train --help lists them)`,
       );
-    }
-    const integer = INTEGER_KEYS.has(key);
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
-      throw new UsageError(
-        `${source}: ${key} must be a non-negative ${integer ? 'integer' : 'number'}, got ${JSON.stringify(value)}`,
-      );
-    }
-    (config as unknown as Record<string, number>)[key] = value;
-  }
-  for (const key of ['tasksPerStep', 'groupSize', 'epochs', 'minibatches', 'maxNewTokens', 'evalEvery', 'sftBatch'] as const) {
-    if (config[key] < 1) throw new UsageError(`${source}: ${key} must be at least 1, got ${config[key]}`);
+    const checked = validateOption(option, value, source);
+    target[key] = key === 'weights' ? { ...(config.weights ?? {}), ...(checked as Record<string, number>) } : checked;
   }
 }
+
+const modelKeys = () => TRAIN_OPTIONS.filter((o) => o.name.startsWith('model.')).map((o) => o.name);

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { Registry } from '@policy-lab/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
-import { plugin as trainerPlugin } from '../plugin.js';
-import { TINY, plugin as tinyPlugin } from '../test-support/tiny.js';
+import { TINY, temporaryFolder, tinyRegistry } from '../test-support/tiny.js';
 import type { TrainProgress, TrainResult } from './api.js';
 import { adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
 import { train } from './train.js';
@@ -15,14 +14,7 @@ beforeAll(async () => {
   await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
 });
 
-function tinyRegistry(): Registry {
-  const registry = new Registry();
-  registry.register(trainerPlugin, '@policy-lab/trainer');
-  registry.register(tinyPlugin, 'test');
-  return registry;
-}
-
-const temp = () => mkdtempSync(path.join(tmpdir(), 'train-'));
+const temp = () => temporaryFolder();
 /** Starts a run that is killed when training step `step` reports progress; the run folder keeps what it saved. */
 async function crashAtStep(options: Parameters<typeof train>[0], step: number): Promise<void> {
   const killAt = (p: TrainProgress) => {

@@ -593,9 +593,7 @@ export function clipCov(options: ClipCovOptions = {}): RowLoss<Tf, T> {
         // Already clipped: l2 > l1. A ratio that sits on the clip bound in exact arithmetic
         // (catalog.md's rho = 0.8) must not count, so the comparison allows float rounding.
         const clipped = tfjs.cast(tfjs.greater(tfjs.sub(second, first), tfjs.mul(1e-6, tfjs.add(tfjs.abs(first), 1))), 'float32');
-        const mask = clipCovKeep(cov.dataSync(), active.dataSync(), clipped.dataSync(), o, (c, n) =>
-          rng.shuffle(c).slice(0, n),
-        );
+        const mask = clipCovKeep(cov.dataSync(), active.dataSync(), clipped.dataSync(), o, (c, n) => rng.shuffle(c).slice(0, n));
         return tfjs.tensor(mask, batch.mask.shape);
       });
       const perToken = tfjs.mul(tfjs.maximum(first, second), keep);

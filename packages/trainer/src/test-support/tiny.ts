@@ -3,8 +3,12 @@
  * packages): "echo" shows a letter and rewards the answer that repeats it, and a
  * mean-baseline REINFORCE estimator.
  */
-import type { AdvantageEstimator, Environment, Plugin } from '@policy-lab/core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type AdvantageEstimator, type Environment, type Plugin, Registry } from '@policy-lab/core';
 import { ppoClip } from '../losses/ppo-clip.js';
+import { plugin as trainerPlugin } from '../plugin.js';
 
 const LETTERS = ['a', 'b'];
 
@@ -174,3 +178,15 @@ export const TINY = {
   tasksPerStep: 4,
   groupSize: 6,
 };
+
+/** The trainer's own plugins and the test-local ones, registered as a third party would. */
+export function tinyRegistry(...extra: Plugin[]): Registry {
+  const registry = new Registry();
+  registry.register(trainerPlugin, '@policy-lab/trainer');
+  registry.register(plugin, 'test');
+  for (const more of extra) registry.register(more, `test:${more.name}`);
+  return registry;
+}
+
+/** A fresh temporary folder. */
+export const temporaryFolder = (prefix = 'train-'): string => mkdtempSync(path.join(tmpdir(), prefix));
