@@ -6,6 +6,7 @@
  */
 import { type AdvantageEstimator, defineEstimator, resolveOptions, UsageError } from '@policy-lab/core';
 import { checkGroupSize, scalarOf } from '../groups.js';
+import { tokenWhiten } from './reinforce-pp.js';
 
 export interface PpoGaeOptions {
   gamma?: number;
@@ -16,7 +17,11 @@ export interface PpoGaeOptions {
 const OPTIONS = {
   gamma: { type: 'number', default: 1, doc: 'discount between turns (verl and TRL: 1.0)' },
   lambda: { type: 'number', default: 1, doc: 'GAE lambda (verl 1.0, TRL PPO 0.95)' },
-  whiten: { type: 'boolean', default: true, doc: "whiten the batch's advantages, weighted by each turn's action tokens" },
+  whiten: {
+    type: 'boolean',
+    default: true,
+    doc: "whiten the batch's advantages over action tokens as verl's masked_whiten (Bessel variance, 1/sqrt(var + 1e-8))",
+  },
 } as const;
 
 export function ppoGae(options: PpoGaeOptions = {}): AdvantageEstimator {
@@ -85,27 +90,19 @@ export function ppoGae(options: PpoGaeOptions = {}): AdvantageEstimator {
   });
 }
 
-/** (A - mean) / (std + 1e-8) over every turn of the batch, each weighted by its action tokens (at least 1). */
+/**
+ * verl's masked_whiten over the batch's action tokens: every turn's advantage counts once per
+ * action token (a turn without tokens is padding and counts 0), Bessel-corrected variance,
+ * (A - mean) / sqrt(var + 1e-8).
+ */
 function whiten(
   groups: readonly (readonly { turns: readonly { actionTokens: readonly number[] }[] }[])[],
   turns: number[][][],
 ): number[][][] {
-  let sum = 0;
-  let weight = 0;
-  const each = (fn: (a: number, w: number) => void) =>
-    turns.forEach((g, gi) =>
-      g.forEach((r, ri) => r.forEach((a, t) => fn(a, Math.max(1, groups[gi]?.[ri]?.turns[t]?.actionTokens.length ?? 1)))),
-    );
-  each((a, w) => {
-    sum += a * w;
-    weight += w;
-  });
-  if (weight === 0) return turns;
-  const m = sum / weight;
-  let squares = 0;
-  each((a, w) => {
-    squares += w * (a - m) ** 2;
-  });
-  const s = Math.sqrt(squares / weight);
-  return turns.map((g) => g.map((r) => r.map((a) => (a - m) / (s + 1e-8))));
+  const counts = turns.flatMap((g, gi) =>
+    g.flatMap((r, ri) => r.map((_, t) => groups[gi]?.[ri]?.turns[t]?.actionTokens.length ?? 0)),
+  );
+  const whitened = tokenWhiten(turns.flat(2), counts);
+  let offset = 0;
+  return turns.map((g) => g.map((r) => r.map(() => whitened[offset++] as number)));
 }

@@ -17,10 +17,14 @@ export function tokenCount(rollout: Rollout): number {
 /**
  * Whitens values over the whole batch, weighting each rollout by its token count (verl's
  * masked_whiten over tokens: Bessel-corrected variance, 1e-8 inside the square root). With a
- * single token in the batch the variance is undefined: the values are only centred.
+ * single token in the batch the variance is undefined: the values are only centred; with none,
+ * they are returned unchanged. verl's masked_mean adds 1e-8 to the token count; that changes
+ * results by a relative 1e-8 / N and is left out.
  */
 export function tokenWhiten(values: readonly number[], counts: readonly number[]): number[] {
   const total = counts.reduce((a, b) => a + b, 0);
+  // No token at all: nothing is trained, and verl's masked statistics are undefined.
+  if (total === 0) return [...values];
   const centre = values.reduce((sum, v, i) => sum + v * (counts[i] as number), 0) / total;
   if (total <= 1) return values.map((v) => v - centre);
   const variance = values.reduce((sum, v, i) => sum + (counts[i] as number) * (v - centre) ** 2, 0) / (total - 1);
