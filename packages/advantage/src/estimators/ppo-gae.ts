@@ -6,6 +6,7 @@
  */
 import { type AdvantageEstimator, defineEstimator, resolveOptions, UsageError } from '@policy-lab/core';
 import { checkGroupSize, scalarOf } from '../groups.js';
+import { verlReference } from '../reference.js';
 import { tokenWhiten } from './reinforce-pp.js';
 
 export interface PpoGaeOptions {
@@ -37,6 +38,13 @@ export function ppoGae(options: PpoGaeOptions = {}): AdvantageEstimator {
       year: 2015,
     },
     matches: 'verl `adv_estimator=gae` (per turn instead of per token; see unverified)',
+    references: [
+      verlReference(
+        'compute_gae_advantage_return',
+        'verl-gae',
+        'one-token turns (any gamma, lambda) or gamma = lambda = 1 with a value per turn',
+      ),
+    ],
     options: OPTIONS,
     resolved: o,
     needsCritic: true,
