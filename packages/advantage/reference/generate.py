@@ -442,6 +442,8 @@ def otb_fixture(estimator, compute, cases):
                 for s, p in enumerate(positions):
                     old_log_probs[i, p] = r["logprobs"][k][s]
                     sum_pi_squared[i, p] = r["sumPiSquared"][k][s]
+                    # a real distribution has sum_v pi(v)^2 >= pi(sampled)^2, so w >= (1 - pi)^2 >= 0
+                    assert r["sumPiSquared"][k][s] >= torch.exp(torch.tensor(r["logprobs"][k][s])) ** 2
         advantages = compute(rewards, mask, index, old_log_probs, sum_pi_squared)
         tokens = [[float(advantages[i, t]) for t in range(length)] for i, (_, length) in enumerate(layouts)]
         out.append(
@@ -470,7 +472,7 @@ OTB_CASES = [
             [
                 tr(1, [[-0.1, -0.7, -1.2]], [[0.82, 0.3, 0.2]]),
                 tr(0, [[-0.4, -2.0]], [[0.5, 0.15]]),
-                tr(0.5, [[-0.05, -0.3, -0.9, -1.5, -0.2]], [[0.9, 0.6, 0.25, 0.1, 0.7]]),
+                tr(0.5, [[-0.05, -0.3, -0.9, -1.5, -0.2]], [[0.91, 0.6, 0.25, 0.1, 0.7]]),
             ],
             [tr(1, [[-0.2, -0.2]], [[0.7, 0.7]]), tr(0, [[-1.0, -0.5]], [[0.3, 0.4]])],
         ],
@@ -483,7 +485,7 @@ OTB_CASES = [
                 tr(0, [[-0.9], [-0.2, -0.4]], [[0.2], [0.7, 0.5]], obs=[0, 3]),
                 tr(0.5, [[]], [[]]),
             ],
-            [tr(0.25, [[-0.5, -0.25, -0.75]], [[0.4, 0.6, 0.3]])],
+            [tr(0.25, [[-0.5, -0.25, -0.75]], [[0.4, 0.65, 0.3]])],
         ],
     ),
 ]
