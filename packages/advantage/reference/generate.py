@@ -266,6 +266,11 @@ def verl_gpg(rewards, mask, index, f_norm=1.0):
     return out.unsqueeze(-1) * mask
 
 
+def verl_remax(rewards, reward_baselines, mask):
+    returns = (rewards * mask).flip(dims=[-1]).cumsum(dim=-1).flip(dims=[-1])
+    return returns - reward_baselines.unsqueeze(-1) * mask
+
+
 def verl_gdpo(component_rewards, weights, mask, index, epsilon=1e-6):
     total = None
     for rewards, weight in zip(component_rewards, weights):
@@ -491,6 +496,26 @@ OTB_CASES = [
 ]
 
 
+def remax_fixture():
+    """ReMax's baseline is the reward of one greedy decode per prompt (`greedy`, one per group)."""
+    cases = [(OUTCOME[0], [0.5, 1.0]), (OUTCOME[1], [0.0, 1.0]), (SINGLETON, [0.8, 0.2]), (EMPTY, [0.0, 0.5])]
+    out = []
+    for (title, groups), greedy in cases:
+        _, index, layouts, mask, rewards = batch(groups)
+        baselines = torch.tensor([greedy[g] for g in index])
+        out.append(
+            {
+                "name": title,
+                "estimator": "remax",
+                "options": {},
+                "groups": groups,
+                "greedy": greedy,
+                "expected": {"rollout": regroup(per_row(verl_remax(rewards, baselines, mask), layouts), groups)},
+            }
+        )
+    return out
+
+
 def gae_fixture():
     """Single-token turns make verl's token GAE equal to GAE over turns for any gamma and lambda;
     with gamma = lambda = 1 the equality holds for turns of any length when a turn's value is the
@@ -659,6 +684,7 @@ def fixtures():
             verl("compute_gpg_outcome_advantage"),
             outcome_fixture("gpg", {}, verl_gpg, grpo_cases + [EMPTY, SINGLETON]),
         ),
+        "verl-remax": (verl("compute_remax_outcome_advantage"), remax_fixture()),
         "verl-gdpo": (verl("compute_gdpo_outcome_advantage", **whiten_helper), gdpo_fixture("verl")),
         "trl-gdpo": ({**TRL_GRPO_MULTI, "function": "GRPOTrainer._generate_and_score_completions"}, gdpo_fixture("trl")),
         "verl-gae": (verl("compute_gae_advantage_return", **whiten_helper), gae_fixture()),

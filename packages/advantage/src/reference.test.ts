@@ -18,6 +18,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { optimalTokenBaselineTokens } from './catalog/optimal-token-baseline.js';
 import { plugin } from './index.js';
+import { scriptedServices } from './model/test-support.js';
 import { type ReferenceImplementation, referencesOf } from './reference.js';
 
 interface FixtureRollout {
@@ -35,6 +36,8 @@ interface FixtureCase {
   estimator: string;
   options: Record<string, unknown>;
   groups: FixtureRollout[][];
+  /** ReMax: the reward of the greedy decode of each group. */
+  greedy?: number[];
   expected: {
     rollout?: (number | null)[][];
     turns?: (number | null)[][][];
@@ -89,7 +92,11 @@ function rolloutOf(spec: FixtureRollout, g: number, i: number): Rollout {
   };
 }
 
-function contextOf(groups: readonly Rollout[][], specs: readonly FixtureRollout[][]): EstimatorContext {
+function contextOf(
+  groups: readonly Rollout[][],
+  specs: readonly FixtureRollout[][],
+  greedy?: readonly number[],
+): EstimatorContext {
   const first = specs[0]?.[0]?.reward;
   const weights = typeof first === 'object' ? Object.fromEntries(Object.keys(first).map((k) => [k, 1])) : { reward: 1 };
   const values = new Map<string, number[]>();
@@ -99,7 +106,23 @@ function contextOf(groups: readonly Rollout[][], specs: readonly FixtureRollout[
       if (v) values.set(r.id, v);
     }),
   );
-  return { rng: Rng.seeded(0), weights, scalar: (r) => weightedSum(r, weights), ...(values.size ? { values } : {}) };
+  // ReMax asks for one greedy rollout per group: a scripted service answers with the group's greedy reward.
+  const services = greedy
+    ? scriptedServices({
+        rollouts: (request) => [greedyRollout(request.groupId, greedy[Number(request.groupId.slice(1))] as number)],
+      })
+    : undefined;
+  return {
+    rng: Rng.seeded(0),
+    weights,
+    scalar: (r) => weightedSum(r, weights),
+    ...(values.size ? { values } : {}),
+    ...(services ? { services } : {}),
+  };
+}
+
+function greedyRollout(groupId: string, reward: number): Rollout {
+  return { id: `${groupId}/greedy`, groupId, taskId: groupId, turns: [], reward: { reward }, success: false };
 }
 
 function estimatorFor(name: string, options: Record<string, unknown>): AdvantageEstimator {
@@ -130,7 +153,7 @@ describe('reference fixtures (verl and TRL formulas, float64)', () => {
   );
   it.each(all)('%s', async (_, c) => {
     const groups = c.groups.map((group, g) => group.map((spec, i) => rolloutOf(spec, g, i)));
-    const ctx = contextOf(groups, c.groups);
+    const ctx = contextOf(groups, c.groups, c.greedy);
     const estimator = estimatorFor(c.estimator, c.options);
     const result = (await estimator.compute(groups, ctx)) as Advantages;
     expect(result.weights.flat().every((w) => w === 1)).toBe(true);
@@ -296,6 +319,12 @@ describe('worked by hand (the same formulas, small enough to check on paper)', (
     const a4 = 0.5 / (half + 1e-4);
     const trl = (await run('gdpo', { flavour: 'trl', weights: { c: 1 } }, groups)).rollout[0]?.[0];
     expect(trl).toBeCloseTo(a4 / (Math.sqrt((4 * a4 * a4) / 3) + 1e-4), 12);
+  });
+
+  it('remax: A = R - R(greedy), whatever the group does', async () => {
+    const rollouts = [[rolloutOf(r(1), 0, 0), rolloutOf(r(0.25), 0, 1)]];
+    const out = await estimatorFor('remax', {}).compute(rollouts, contextOf(rollouts, [[r(1), r(0.25)]], [0.5]));
+    expect(out.rollout[0]).toEqual([0.5, -0.25]);
   });
 
   it('optimal token baselines: two one-token rollouts with pi = 0.5 and sum pi^2 = 0.5 share w = 0.5', async () => {
