@@ -48,7 +48,11 @@ export function ppoGae(options: PpoGaeOptions = {}): AdvantageEstimator {
     options: OPTIONS,
     resolved: o,
     needsCritic: true,
-    math: '$\\delta_t = r_t + \\gamma V(s_{t+1}) - V(s_t)$, $A_t = \\sum_{l \\ge 0} (\\gamma\\lambda)^l \\delta_{t+l}$, returns $A_t + V(s_t)$',
+    math:
+      '$\\delta_t = r_t + \\gamma V(s_{t+1}) - V(s_t)$, $A_t = \\sum_{l \\ge 0} (\\gamma\\lambda)^l \\delta_{t+l}$, returns $A_t + V(s_t)$' +
+      (o.whiten
+        ? "; whitened over the batch's $N$ action tokens (each turn counted per token): $A \\leftarrow (A - \\mu) / \\sqrt{\\tfrac{N}{N-1}\\sigma^2 + 10^{-8}}$"
+        : ''),
     unverified: [
       "Per turn, not per token: the trainer's critic gives one value per turn (at the turn's last prompt position) and every token of a turn gets the turn's advantage; verl's token-level GAE with gamma = lambda = 1 gives the same advantage to every token of a single-turn response only when the value is constant along it.",
       "The episode's reward beyond the turn rewards (shaping, the klPenalty component) is added to the last turn's reward, so the turn rewards sum to the episode's scalar reward.",
