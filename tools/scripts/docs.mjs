@@ -149,12 +149,26 @@ function pluginPage(kind, entry) {
     `- package: \`${entry.plugin}\``,
     `- paper: ${paperLine(item.paper)}`,
     ...(item.matches ? [`- matches: ${item.matches}`] : []),
+    ...(item.references ?? []).map(
+      (r) =>
+        `- checked against: ${r.framework} \`${r.function}\` in \`${r.repo}/${r.file}\` @ ${r.commit ? `\`${r.commit.slice(0, 12)}\`` : 'an unpinned copy'}${r.settings ? ` (${r.settings})` : ''}; fixture \`packages/advantage/reference/${r.fixture}.json\``,
+    ),
     '',
     '## Formula',
     '',
     item.math ?? '(no formula given)',
     '',
     ...extra,
+    ...(item.diagnosticsDoc
+      ? [
+          '## Diagnostics',
+          '',
+          ...Object.entries(item.diagnosticsDoc).map(
+            ([name, doc]) => `- \`${name}\` (trainer metric \`estimator.${name}\`): ${doc}`,
+          ),
+          '',
+        ]
+      : []),
     '## Options (defaults)',
     '',
     optionsTable(item),

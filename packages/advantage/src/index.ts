@@ -28,7 +28,13 @@ export { gdpo } from './estimators/gdpo.js';
 export type { GrpoOptions } from './estimators/grpo.js';
 export { drGrpo, grpo, rloo } from './estimators/grpo.js';
 export type { McGrpoOptions } from './estimators/mc-grpo.js';
-export { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
+export {
+  grpoPlusOne,
+  MAD_ZERO_GROUP_FRACTION,
+  MAD_ZERO_WARNING_FRACTION,
+  madZeroWarning,
+  mcGrpo,
+} from './estimators/mc-grpo.js';
 export type { PfPpoOptions, PfStrategy } from './estimators/pf-ppo.js';
 export { pfPpo } from './estimators/pf-ppo.js';
 export type { PpoGaeOptions } from './estimators/ppo-gae.js';
@@ -43,6 +49,8 @@ export { gpg, grpoPassk, opo, rlooVectorized } from './estimators/verl-catalog.j
 export { lowerMedian, mean, medianPivot, std, zScores } from './group-math.js';
 export { builtinMethods } from './methods.js';
 export * from './model/index.js';
+export type { ReferenceImplementation, WithReferences } from './reference.js';
+export { referencesOf } from './reference.js';
 
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {

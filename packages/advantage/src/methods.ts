@@ -24,7 +24,8 @@ export function builtinMethods(): Method[] {
     }),
     defineMethod({
       name: 'rloo',
-      summary: 'RLOO: leave-one-out baseline with the PPO clipped surrogate (as verl)',
+      summary:
+        "RLOO: leave-one-out baseline with the PPO clipped surrogate, dual clip off (verl's actor adds dual clip c = 3 by default: `--set lossOptions.dualClip=3`)",
       paper: {
         title: 'Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human Feedback in LLMs',
         arxiv: '2402.14740',

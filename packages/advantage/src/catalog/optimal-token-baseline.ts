@@ -20,6 +20,7 @@ import {
   UsageError,
 } from '@policy-lab/core';
 import { checkGroupSize, ones, scalarOf } from '../groups.js';
+import { verlReference } from '../reference.js';
 
 export type Positions = 'absolute' | 'compact';
 
@@ -267,7 +268,16 @@ function build(positions: Positions, options: OptimalTokenBaselineOptions): Adva
       positions === 'absolute'
         ? 'Optimal token baseline: a per-position group baseline weighted by each trajectory’s cumulative score-function energy'
         : 'Optimal token baseline over the k-th action token of each trajectory, skipping tool and observation tokens',
-    matches: `verl \`adv_estimator=${positions === 'absolute' ? 'optimal_token_baseline' : 'tir_optimal_token_baseline'}\``,
+    matches: `verl \`adv_estimator=${positions === 'absolute' ? 'optimal_token_baseline' : 'tir_optimal_token_baseline'}\` (token advantages with sumPiSquared=meta)`,
+    references: [
+      positions === 'absolute'
+        ? verlReference('compute_optimal_token_baseline_advantage', 'verl-optimal-token-baseline', 'sumPiSquared=meta')
+        : verlReference(
+            'compute_multi_turn_optimal_token_baseline_advantage',
+            'verl-tir-optimal-token-baseline',
+            'sumPiSquared=meta',
+          ),
+    ],
     options: OPTIONS,
     resolved: o,
     math:

@@ -215,6 +215,26 @@ describe('ppo-gae', () => {
     );
   });
 
+  it("whitens as verl's masked_whiten: Bessel-corrected token variance, times 1/sqrt(var + 1e-8) (worked by hand)", async () => {
+    // Two one-token turns with GAE advantages 1 and 0 (V = 0): token mean 0.5, Bessel variance
+    // ((0.5)^2 + (0.5)^2) / (2 - 1) = 0.5, so A = +-0.5 / sqrt(0.5 + 1e-8) = +-0.70710677 (population: +-1).
+    const groups = [[rollout('g/0', [turn('a', { r: 1 })]), rollout('g/1', [turn('a', { r: 0 })])]];
+    const values = new Map([
+      ['g/0', [0]],
+      ['g/1', [0]],
+    ]);
+    const result = await ppoGae().compute(groups, ctx({ r: 1 }, { values }));
+    const expected = 0.5 / Math.sqrt(0.5 + 1e-8);
+    expect(result.rollout[0]?.[0]).toBeCloseTo(expected, 9);
+    expect(result.rollout[0]?.[1]).toBeCloseTo(-expected, 9);
+    // Token weights: a 3-token turn counts three times in the mean and in the n - 1 of the variance.
+    const weighted = [[rollout('g/0', [turn('a', { r: 1 }, 3)]), rollout('g/1', [turn('a', { r: 0 }, 1)])]];
+    const mixed = await ppoGae().compute(weighted, ctx({ r: 1 }, { values }));
+    // mean 0.75, variance (3 x 0.0625 + 0.5625) / 3 = 0.25: A = 0.25 / 0.5 and -0.75 / 0.5
+    expect(mixed.rollout[0]?.[0]).toBeCloseTo(0.25 / Math.sqrt(0.25 + 1e-8), 9);
+    expect(mixed.rollout[0]?.[1]).toBeCloseTo(-0.75 / Math.sqrt(0.25 + 1e-8), 9);
+  });
+
   it('whitens to a token-weighted mean of zero, and needs the critic', async () => {
     const groups = [
       [rollout('g/0', [turn('a', { r: 0 }, 3), turn('b', { r: 1 }, 1)]), rollout('g/1', [turn('a', { r: 0.5 }, 2)])],

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { contextFor, groupsOf } from '../test-support/rollouts.js';
 import { gdpo } from './gdpo.js';
 import { drGrpo, grpo, rloo } from './grpo.js';
-import { grpoPlusOne, mcGrpo } from './mc-grpo.js';
+import { grpoPlusOne, MAD_ZERO_GROUP_FRACTION, madZeroWarning, mcGrpo } from './mc-grpo.js';
 
 const run = (estimator: ReturnType<typeof grpo>, rewards: number[][]) =>
   estimator.compute(groupsOf(rewards), contextFor()) as { rollout: number[][]; weights: number[][] };
@@ -253,5 +253,38 @@ describe('degenerate input (methods.md 1.4)', () => {
     expect(() => mcGrpo({ scale: 'iqr' as never })).toThrow(/must be one of mad, none, std/);
     expect(() => grpo({ eps: -1 })).toThrow(/'eps' must be >= 0/);
     expect(grpo().configure?.({ std: 'population' }).resolved).toMatchObject({ std: 'population', eps: 1e-4 });
+  });
+});
+
+describe('mc-grpo MAD = 0 diagnostic and warning', () => {
+  it('binary rewards: every group has MAD 0, advantages are +-1/madEps, and the warning fires', () => {
+    // G + 1 = 5 binary rewards: the median and at least three values agree, so the MAD is 0.
+    const result = mcGrpo().compute(
+      groupsOf([
+        [1, 0, 0, 1, 0],
+        [1, 1, 0, 1, 1],
+      ]),
+      contextFor(),
+    ) as {
+      rollout: number[][];
+      diagnostics: Record<string, number>;
+    };
+    expect(result.diagnostics[MAD_ZERO_GROUP_FRACTION]).toBe(1);
+    expect(result.rollout[0]?.[0]).toBeCloseTo(1000, 9);
+    expect(result.rollout[1]?.[2]).toBeCloseTo(-1000, 9);
+    const line = madZeroWarning('mc-grpo', result.diagnostics);
+    expect(line).toMatch(/^warning: mc-grpo: the MAD was 0 in 100% of groups \(more than 50%\)/);
+    // The trainer's metric name, as the compare report averages it.
+    expect(madZeroWarning('mc-grpo', { 'estimator.madZeroGroupFraction': 0.75 })).toMatch(/in 75% of groups/);
+  });
+
+  it('stays silent at or below half, and without the diagnostic', () => {
+    expect(madZeroWarning('mc-grpo', { 'estimator.madZeroGroupFraction': 0.5 })).toBeUndefined();
+    expect(madZeroWarning('grpo', { zeroAdvantageFraction: 0.9 })).toBeUndefined();
+    const graded = mcGrpo().compute(groupsOf([[0.1, 0.5, 0.2, 0.9, 0.4]]), contextFor()) as {
+      diagnostics: Record<string, number>;
+    };
+    expect(graded.diagnostics[MAD_ZERO_GROUP_FRACTION]).toBe(0);
+    expect(madZeroWarning('mc-grpo', graded.diagnostics)).toBeUndefined();
   });
 });

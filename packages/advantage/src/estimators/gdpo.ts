@@ -1,6 +1,7 @@
 import { type AdvantageEstimator, defineEstimator, resolveOptions, UsageError } from '@policy-lab/core';
 import { zScores } from '../group-math.js';
 import { componentRewards, ones } from '../groups.js';
+import { trlReference, verlReference } from '../reference.js';
 import { tokenCount, tokenWhiten } from './reinforce-pp.js';
 
 export interface GdpoOptions {
@@ -50,9 +51,15 @@ export function gdpo(options: GdpoOptions = {}): AdvantageEstimator {
     },
     options: OPTIONS,
     resolved,
-    matches:
-      "TRL `multi_objective_aggregation='normalize_then_sum'` (flavour trl), verl `adv_estimator=gdpo` (verl), NVlabs/GDPO (nvlabs)",
-    unverified: ['The flavours agree only when every sequence has the same length (catalog.md A.9).'],
+    matches: "TRL `multi_objective_aggregation='normalize_then_sum'` (flavour trl), verl `adv_estimator=gdpo` (flavour verl)",
+    references: [
+      verlReference('compute_gdpo_outcome_advantage', 'verl-gdpo', 'flavour=verl, gdpo_reward_weights=weights'),
+      trlReference('trl-gdpo', null, "flavour=trl, multi_objective_aggregation='normalize_then_sum', reward_weights=weights"),
+    ],
+    unverified: [
+      'The flavours agree only when every sequence has the same length (catalog.md A.9).',
+      "flavour nvlabs follows the NVlabs/GDPO README's description of its verl variant (unweighted sum, token whitening); no code was read, so it has no fixture.",
+    ],
     math: '$z_i^k = \\dfrac{r_i^k - \\operatorname{mean}_{group}(r^k)}{\\operatorname{std}_{group}(r^k) + \\epsilon}$, $a_i = \\sum_k w_k z_i^k$, $A_i = \\dfrac{a_i - \\operatorname{mean}_{batch}(a)}{\\operatorname{std}_{batch}(a) + \\epsilon}$',
     configure: (next) => gdpo({ ...resolved, ...next }) as never,
     compute(groups, ctx) {

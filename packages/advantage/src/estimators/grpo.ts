@@ -1,6 +1,7 @@
 import { type AdvantageEstimator, defineEstimator, resolveOptions } from '@policy-lab/core';
 import { mean, zScores } from '../group-math.js';
 import { ones, scalarRewards } from '../groups.js';
+import { TRL_GRPO_COMMIT, trlReference, verlReference } from '../reference.js';
 
 export interface GrpoOptions {
   std?: 'sample' | 'population';
@@ -40,6 +41,12 @@ export function grpo(options: GrpoOptions = {}): AdvantageEstimator {
     name: 'grpo',
     summary: 'Group-relative advantage: reward minus the group mean, divided by the group std',
     paper: GRPO_PAPER,
+    matches:
+      "verl `adv_estimator=grpo` (eps=1e-6; scale=none is norm_adv_by_std_in_grpo=False), TRL GRPOTrainer (eps=1e-4; scale=none is scale_rewards='none'), with std=sample",
+    references: [
+      verlReference('compute_grpo_outcome_advantage', 'verl-grpo', 'epsilon=eps, norm_adv_by_std_in_grpo=(scale=group)'),
+      trlReference('trl-grpo', TRL_GRPO_COMMIT, "scale_rewards='group' or 'none'"),
+    ],
     options: GRPO_OPTIONS,
     resolved,
     math:
@@ -66,6 +73,11 @@ export function drGrpo(): AdvantageEstimator {
     name: 'dr-grpo',
     summary: 'GRPO without the std division (removes the question-difficulty bias)',
     paper: { title: 'Understanding R1-Zero-Like Training: A Critical Perspective', arxiv: '2503.20783', year: 2025 },
+    matches: "verl `adv_estimator=grpo` with norm_adv_by_std_in_grpo=False; TRL GRPOTrainer with scale_rewards='none'",
+    references: [
+      verlReference('compute_grpo_outcome_advantage', 'verl-grpo', 'norm_adv_by_std_in_grpo=False'),
+      trlReference('trl-grpo', TRL_GRPO_COMMIT, "scale_rewards='none'"),
+    ],
     math: '$A_i = r_i - \\operatorname{mean}(r)$',
     compute(groups, ctx) {
       return { rollout: scalarRewards('dr-grpo', groups, ctx).map(centred), weights: ones(groups) };
@@ -83,6 +95,8 @@ export function rloo(): AdvantageEstimator {
       arxiv: '2402.14740',
       year: 2024,
     },
+    matches: "verl `adv_estimator=rloo` (groups of G >= 2; verl keeps a lone rollout's reward, we refuse G < 2)",
+    references: [verlReference('compute_rloo_outcome_advantage', 'verl-rloo')],
     math: '$A_i = r_i - \\frac{1}{G-1}\\sum_{j \\ne i} r_j = \\frac{G}{G-1}(r_i - \\operatorname{mean}(r))$',
     compute(groups, ctx) {
       const rollout = scalarRewards('rloo', groups, ctx).map((r) => {

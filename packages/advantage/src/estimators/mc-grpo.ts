@@ -31,6 +31,27 @@ const PAPER = {
   year: 2026,
 };
 
+/** The diagnostic MC-GRPO returns each step: the fraction of groups whose MAD is 0 (trainer metric `estimator.madZeroGroupFraction`). */
+export const MAD_ZERO_GROUP_FRACTION = 'madZeroGroupFraction';
+
+/** Above this fraction, most groups are divided by madEps alone under scale=mad. */
+export const MAD_ZERO_WARNING_FRACTION = 0.5;
+
+/**
+ * One warning line when more than half of the groups had MAD = 0, else undefined. Reads the
+ * diagnostic under its own name or under the trainer's `estimator.` prefix (the compare
+ * report's per-method means).
+ */
+export function madZeroWarning(method: string, diagnostics: Readonly<Record<string, number>>): string | undefined {
+  const fraction = diagnostics[`estimator.${MAD_ZERO_GROUP_FRACTION}`] ?? diagnostics[MAD_ZERO_GROUP_FRACTION];
+  if (fraction === undefined || !(fraction > MAD_ZERO_WARNING_FRACTION)) return undefined;
+  return (
+    `warning: ${method}: the MAD was 0 in ${(100 * fraction).toFixed(0)}% of groups (more than ${100 * MAD_ZERO_WARNING_FRACTION}%); ` +
+    'with scale=mad those advantages are (r - median) / madEps, +-1000 for binary rewards at madEps=1e-3, which swamps the KL and entropy terms ' +
+    '(--set estimatorOptions.scale=none centres only)'
+  );
+}
+
 /**
  * MC-GRPO: G+1 rollouts, the group median as baseline; the pivot (the rollout that is the
  * median) gets weight 0, so G rollouts are trained as in G-rollout GRPO.
@@ -50,6 +71,9 @@ export function mcGrpo(options: McGrpoOptions = {}): AdvantageEstimator {
     ],
     math: `$A_i = \\dfrac{r_i - \\operatorname{median}(r)}{${resolved.scale === 'none' ? '1' : resolved.scale === 'mad' ? `\\operatorname{MAD}(r) + ${resolved.madEps}` : `\\operatorname{std}(r) + ${resolved.madEps}`}}$ over $G+1$ rollouts; the pivot (position $\\lfloor G/2 \\rfloor$ of a stable sort) has weight 0`,
     configure: (next) => mcGrpo({ ...resolved, ...next }) as never,
+    diagnosticsDoc: {
+      [MAD_ZERO_GROUP_FRACTION]: `fraction of the step's groups whose MAD is 0 (scale=mad; 0 otherwise); above ${MAD_ZERO_WARNING_FRACTION}, madZeroWarning() gives the warning line`,
+    },
     rolloutsPerGroup: (g) => g + 1,
     compute(groups, ctx) {
       const rewards = scalarRewards('mc-grpo', groups, ctx, 3);
@@ -77,7 +101,7 @@ export function mcGrpo(options: McGrpoOptions = {}): AdvantageEstimator {
         rollout.push(advantages);
         weights.push(r.map((_, i) => (i === pivot.index ? 0 : 1)));
       }
-      return { rollout, weights, diagnostics: { madZeroGroupFraction: madZeroGroups / Math.max(1, rewards.length) } };
+      return { rollout, weights, diagnostics: { [MAD_ZERO_GROUP_FRACTION]: madZeroGroups / Math.max(1, rewards.length) } };
     },
   });
 }

@@ -31,13 +31,13 @@ export function pfPpo(options: PfPpoOptions = {}): AdvantageEstimator {
     name: 'pf-ppo',
     summary: 'PF-PPO: train only on rollouts whose reward is reliable (the best and worst of a group), all of them charged',
     paper: { title: 'Policy Filtration in RLHF to Fine-Tune LLM for Code Generation', arxiv: '2409.06957', year: 2024 },
-    matches: 'paper strategies BoN / BR / BW; verl `compute_pf_ppo_reweight_data` modes as expected counts',
+
     options: OPTIONS,
     resolved: o,
     math: "weights $w_i \\in \\{0, 1\\}$ by strategy (or $N\\,s_i/\\sum s$ for verl's modes); $A_i$ = GRPO's z-score over the group",
     unverified: [
       'The paper picks the strategy by the R^2 between reward-model and true scores; here it is an option (default BW).',
-      'verl resamples the batch multinomially; we use the expected counts as deterministic loss weights.',
+      "verl's `compute_pf_ppo_reweight_data` modes (pow, max-min, max-random) resample the batch multinomially; we use the expected counts as deterministic loss weights, so no output matches verl's draw and there is no reference fixture.",
     ],
     configure: (next) => pfPpo({ ...o, ...next }) as never,
     compute(groups, ctx) {

@@ -6,6 +6,8 @@
  */
 import { type AdvantageEstimator, defineEstimator, resolveOptions, UsageError } from '@policy-lab/core';
 import { checkGroupSize, scalarOf } from '../groups.js';
+import { verlReference } from '../reference.js';
+import { tokenWhiten } from './reinforce-pp.js';
 
 export interface PpoGaeOptions {
   gamma?: number;
@@ -16,7 +18,11 @@ export interface PpoGaeOptions {
 const OPTIONS = {
   gamma: { type: 'number', default: 1, doc: 'discount between turns (verl and TRL: 1.0)' },
   lambda: { type: 'number', default: 1, doc: 'GAE lambda (verl 1.0, TRL PPO 0.95)' },
-  whiten: { type: 'boolean', default: true, doc: "whiten the batch's advantages, weighted by each turn's action tokens" },
+  whiten: {
+    type: 'boolean',
+    default: true,
+    doc: "whiten the batch's advantages over action tokens as verl's masked_whiten (Bessel variance, 1/sqrt(var + 1e-8))",
+  },
 } as const;
 
 export function ppoGae(options: PpoGaeOptions = {}): AdvantageEstimator {
@@ -32,10 +38,21 @@ export function ppoGae(options: PpoGaeOptions = {}): AdvantageEstimator {
       year: 2015,
     },
     matches: 'verl `adv_estimator=gae` (per turn instead of per token; see unverified)',
+    references: [
+      verlReference(
+        'compute_gae_advantage_return',
+        'verl-gae',
+        'one-token turns (any gamma, lambda) or gamma = lambda = 1 with a value per turn',
+      ),
+    ],
     options: OPTIONS,
     resolved: o,
     needsCritic: true,
-    math: '$\\delta_t = r_t + \\gamma V(s_{t+1}) - V(s_t)$, $A_t = \\sum_{l \\ge 0} (\\gamma\\lambda)^l \\delta_{t+l}$, returns $A_t + V(s_t)$',
+    math:
+      '$\\delta_t = r_t + \\gamma V(s_{t+1}) - V(s_t)$, $A_t = \\sum_{l \\ge 0} (\\gamma\\lambda)^l \\delta_{t+l}$, returns $A_t + V(s_t)$' +
+      (o.whiten
+        ? "; whitened over the batch's $N$ action tokens (each turn counted per token): $A \\leftarrow (A - \\mu) / \\sqrt{\\tfrac{N}{N-1}\\sigma^2 + 10^{-8}}$"
+        : ''),
     unverified: [
       "Per turn, not per token: the trainer's critic gives one value per turn (at the turn's last prompt position) and every token of a turn gets the turn's advantage; verl's token-level GAE with gamma = lambda = 1 gives the same advantage to every token of a single-turn response only when the value is constant along it.",
       "The episode's reward beyond the turn rewards (shaping, the klPenalty component) is added to the last turn's reward, so the turn rewards sum to the episode's scalar reward.",
@@ -85,27 +102,19 @@ export function ppoGae(options: PpoGaeOptions = {}): AdvantageEstimator {
   });
 }
 
-/** (A - mean) / (std + 1e-8) over every turn of the batch, each weighted by its action tokens (at least 1). */
+/**
+ * verl's masked_whiten over the batch's action tokens: every turn's advantage counts once per
+ * action token (a turn without tokens is padding and counts 0), Bessel-corrected variance,
+ * (A - mean) / sqrt(var + 1e-8).
+ */
 function whiten(
   groups: readonly (readonly { turns: readonly { actionTokens: readonly number[] }[] }[])[],
   turns: number[][][],
 ): number[][][] {
-  let sum = 0;
-  let weight = 0;
-  const each = (fn: (a: number, w: number) => void) =>
-    turns.forEach((g, gi) =>
-      g.forEach((r, ri) => r.forEach((a, t) => fn(a, Math.max(1, groups[gi]?.[ri]?.turns[t]?.actionTokens.length ?? 1)))),
-    );
-  each((a, w) => {
-    sum += a * w;
-    weight += w;
-  });
-  if (weight === 0) return turns;
-  const m = sum / weight;
-  let squares = 0;
-  each((a, w) => {
-    squares += w * (a - m) ** 2;
-  });
-  const s = Math.sqrt(squares / weight);
-  return turns.map((g) => g.map((r) => r.map((a) => (a - m) / (s + 1e-8))));
+  const counts = turns.flatMap((g, gi) =>
+    g.flatMap((r, ri) => r.map((_, t) => groups[gi]?.[ri]?.turns[t]?.actionTokens.length ?? 0)),
+  );
+  const whitened = tokenWhiten(turns.flat(2), counts);
+  let offset = 0;
+  return turns.map((g) => g.map((r) => r.map(() => whitened[offset++] as number)));
 }

@@ -5,6 +5,7 @@
 import { type AdvantageEstimator, defineEstimator, resolveOptions } from '@policy-lab/core';
 import { mean, std } from '../group-math.js';
 import { checkGroupSize, ones, scalarOf, scalarRewards } from '../groups.js';
+import { verlReference } from '../reference.js';
 import { tokenCount } from './reinforce-pp.js';
 
 /** Rewards without the G >= 2 check (these estimators define the singleton case). */
@@ -26,6 +27,7 @@ export function opo(): AdvantageEstimator {
     summary: 'OPO: the reward minus a length-weighted group baseline (the optimal-variance baseline), no std scaling',
     paper: { title: 'On-Policy RL with Optimal Reward Baseline', arxiv: '2505.23585', year: 2025 },
     matches: 'verl `adv_estimator=opo`',
+    references: [verlReference('compute_opo_outcome_advantage', 'verl-opo')],
     math: '$b_g = \\dfrac{\\sum_{j} L_j R_j}{\\sum_j L_j}$, $A_i = R_i - b_g$ ($L$ = action tokens)',
     unverified: [
       'The paper also prescribes exactly on-policy training (one update per batch): set epochs=1, minibatches=1 (the defaults).',
@@ -36,7 +38,8 @@ export function opo(): AdvantageEstimator {
         if (r.length === 1) return [...r];
         const lengths = (groups[g] ?? []).map(tokenCount);
         const total = lengths.reduce((a, b) => a + b, 0);
-        const baseline = r.reduce((s, v, i) => s + v * (lengths[i] as number), 0) / total;
+        // Every completion empty: verl's 0/0 is NaN; nothing is trained, so the plain mean stands in.
+        const baseline = total > 0 ? r.reduce((s, v, i) => s + v * (lengths[i] as number), 0) / total : mean(r);
         return r.map((v) => v - baseline);
       });
       return { rollout, weights: ones(groups) };
@@ -50,6 +53,7 @@ export function gpg(): AdvantageEstimator {
     name: 'gpg',
     summary: 'GPG: group-mean-centred rewards rescaled by batch size over the number of non-zero rewards',
     matches: 'verl `adv_estimator=gpg` (pair it with the gpg loss: no ratio)',
+    references: [verlReference('compute_gpg_outcome_advantage', 'verl-gpg', 'f_norm=1')],
     math: '$\\alpha = N / \\max(1, \\#\\{i: R_i \\ne 0\\})$, $A_i = \\alpha\\,(R_i - \\operatorname{mean}_g R)$',
     unverified: [
       "The paper's factor counts samples outside all-equal groups; verl counts non-zero rewards. We follow verl (catalog.md A.3).",
@@ -82,6 +86,7 @@ export function grpoPassk(options: PasskOptions = {}): AdvantageEstimator {
     name: 'grpo-passk',
     summary: 'GRPO pass@k: only the best rollout of each group is reinforced, by its margin over the second best',
     matches: 'verl `adv_estimator=grpo_passk`',
+    references: [verlReference('compute_grpo_passk_outcome_advantage', 'verl-grpo-passk', 'norm_adv_by_std_in_grpo=normalise')],
     options: PASSK_OPTIONS,
     resolved: o,
     math: '$A_{i^*} = \\dfrac{r_{(1)} - r_{(2)}}{\\operatorname{std}(r) + 10^{-6}}$ for the best $i^*$, 0 for the others',
@@ -113,6 +118,7 @@ export function rlooVectorized(): AdvantageEstimator {
       year: 2024,
     },
     matches: 'verl `adv_estimator=rloo_vectorized`',
+    references: [verlReference('compute_rloo_vectorized_outcome_advantage', 'verl-rloo-vectorized')],
     math: '$A_i = \\frac{G}{G-1}(R_i - \\operatorname{mean} R)$ for $G \\ge 2$; 0 for $G = 1$',
     compute(groups, ctx) {
       const rewards = anySizeRewards('rloo-vectorized', groups, ctx);

@@ -1,5 +1,6 @@
 import { type AdvantageEstimator, defineEstimator, type Rollout, UsageError } from '@policy-lab/core';
 import { checkGroupSize, ones } from '../groups.js';
+import { verlReference } from '../reference.js';
 import { groupIdOf, partialScalar, requireServices, scalarOf } from './shared.js';
 
 const PAPER = {
@@ -19,6 +20,8 @@ export function remax(): AdvantageEstimator {
     summary: 'ReMax: reward minus the reward of a greedy decode of the same task (one extra greedy rollout per group, charged)',
     paper: PAPER,
     needsModel: true,
+    matches: 'verl `adv_estimator=remax` (outcome reward; the greedy decode is scored by the same reward)',
+    references: [verlReference('compute_remax_outcome_advantage', 'verl-remax')],
     unverified: [
       'the greedy rollout is scored with the same reward weights; components it lacks that only the trainer adds to sampled rollouts (klPenalty) are left out of b, as verl keeps the KL out of the baseline',
       'reward shapers run by the trainer are not applied to the greedy rollout',

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Reference fixtures of @policy-lab/advantage: install Debian's python3-torch, re-run the generator
+# (verl's and TRL's formulas written out in torch) and fail when its output differs from the
+# committed JSON, so the fixtures the unit tests replay provably come from the script.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+started=$(date +%s)
+
+# Debian's interpreter, not a pyenv or venv one: python3-torch installs into /usr/lib/python3.
+python=/usr/bin/python3
+if ! "$python" -c 'import torch' >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch >/dev/null
+fi
+echo "python3-torch $("$python" -c 'import torch; print(torch.__version__)') ready in $(( $(date +%s) - started )) s"
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+"$python" packages/advantage/reference/generate.py --out "$out"
+status=0
+for fixture in packages/advantage/reference/*.json; do
+  name="$(basename "$fixture")"
+  if [ ! -f "$out/$name" ]; then echo "committed $name is not written by the generator"; status=1; continue; fi
+  diff -u "$fixture" "$out/$name" || { echo "$name differs from the generator's output"; status=1; }
+done
+for generated in "$out"/*.json; do
+  [ -f "packages/advantage/reference/$(basename "$generated")" ] || { echo "$(basename "$generated") is generated but not committed"; status=1; }
+done
+[ "$status" -eq 0 ] && echo "fixtures match the generator ($(ls "$out" | wc -l) files)"
+echo "fidelity stage took $(( $(date +%s) - started )) s"
+exit "$status"
