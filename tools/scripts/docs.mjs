@@ -146,6 +146,11 @@ function pluginPage(kind, entry) {
     item.summary,
     '',
     `- kind: ${kind}`,
+    ...(item.aliases?.length
+      ? [
+          `- aliases: ${item.aliases.map((a) => `\`${a}\``).join(', ')} (resolve to \`${item.name}\`; results record \`${item.name}\`)`,
+        ]
+      : []),
     `- package: \`${entry.plugin}\``,
     `- paper: ${paperLine(item.paper)}`,
     ...(item.matches ? [`- matches: ${item.matches}`] : []),
@@ -194,7 +199,8 @@ const section = (kind) => {
     '| name | summary | package |',
     '|---|---|---|',
     ...entries.map(
-      (e) => `| [${e.item.name}](${kind}/${e.item.name}.md) | ${e.item.summary.replaceAll('|', '\\|')} | \`${e.plugin}\` |`,
+      (e) =>
+        `| [${e.item.name}](${kind}/${e.item.name}.md)${e.item.aliases?.length ? ` (alias ${e.item.aliases.map((a) => `\`${a}\``).join(', ')})` : ''} | ${e.item.summary.replaceAll('|', '\\|')} | \`${e.plugin}\` |`,
     ),
     '',
   ];
@@ -230,6 +236,11 @@ for (const [file, text] of pages) {
   if (!existsSync(target) || readFileSync(target, 'utf8') !== text) stale.push(file);
 }
 for (const file of existing) if (!pages.has(file)) stale.push(`${file} (no such plugin any more)`);
+
+const { trainingDocs } = await import('./docs-training.mjs');
+const training = await trainingDocs(root, check);
+if (training && !check) console.log(`rewrote ${training}`);
+if (training && check) stale.push(training);
 
 if (check) {
   if (stale.length) {

@@ -78,3 +78,13 @@ export type { RngState } from './rng.js';
 export { Rng } from './rng.js';
 export { SCHEMA_KINDS, SCHEMA_VERSION, schemaPath } from './schemas.js';
 export { closestNames, suggestionText } from './suggest.js';
+export type { OptionKind, TrainOption } from './train-options.js';
+export {
+  accepted,
+  DEFAULT_TRAIN_CONFIG,
+  optionsHelp,
+  optionsMarkdown,
+  TRAIN_OPTIONS,
+  trainOption,
+  validateOption,
+} from './train-options.js';

@@ -18,6 +18,7 @@ export type { CurvePoint, EvalResult, TrainOptions, TrainProgress, TrainResult }
 export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './loop/config.js';
 export type { PreferencePair, UnpairedExample } from './loop/data.js';
 export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';
+export { OPTION_READERS } from './loop/option-readers.js';
 export { pairsFromGroups } from './loop/preference.js';
 export { train } from './loop/train.js';
 export { labelledFromGroups, mismatchedRows, unpair } from './loop/unpaired.js';

@@ -5,6 +5,8 @@ import type { Io } from '../io.js';
 
 export interface ListEntry {
   name: string;
+  /** Other names that resolve to this plugin. */
+  aliases?: readonly string[];
   package: string;
   source: string;
   summary: string;
@@ -20,6 +22,7 @@ export interface ListEntry {
 function toEntry(entry: RegistryEntry): ListEntry {
   const item = entry.item as unknown as PluginMeta & Record<string, unknown>;
   const out: ListEntry = { name: item.name, package: entry.plugin, source: entry.source, summary: item.summary };
+  if (item.aliases?.length) out.aliases = item.aliases;
   if (item.paper) out.paper = item.paper;
   if (item.unverified?.length) out.unverified = item.unverified;
   if (item.options && Object.keys(item.options).length) out.options = item.options;
@@ -36,9 +39,10 @@ function toEntry(entry: RegistryEntry): ListEntry {
 function renderText(kind: PluginKind, entries: ListEntry[], verbose: boolean): string {
   const lines = [`${kind} (${entries.length})`];
   if (entries.length === 0) lines.push('  (none)');
-  const width = Math.max(0, ...entries.map((e) => e.name.length));
+  const label = (e: ListEntry) => (e.aliases?.length ? `${e.name} (alias ${e.aliases.join(', ')})` : e.name);
+  const width = Math.max(0, ...entries.map((e) => label(e).length));
   for (const e of entries) {
-    lines.push(`  ${e.name.padEnd(width)}  ${e.summary}  [${e.package}]`);
+    lines.push(`  ${label(e).padEnd(width)}  ${e.summary}  [${e.package}]`);
     if (!verbose) continue;
     if (e.paper) lines.push(`      paper: ${e.paper.title} (${e.paper.year})${e.paper.arxiv ? ` arXiv:${e.paper.arxiv}` : ''}`);
     if (e.recipe) lines.push(`      recipe: ${JSON.stringify(e.recipe)}`);

@@ -1,4 +1,4 @@
-import { parseBudget, UsageError } from '@policy-lab/core';
+import { DEFAULT_TRAIN_CONFIG, optionsHelp, parseBudget, UsageError } from '@policy-lab/core';
 import { type Command, Option } from 'commander';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
@@ -20,7 +20,8 @@ export function register(program: Command, io: Io): void {
     .option('--seed <n>', 'seed of the run', '1')
     .option('--budget <budget>', 'episodes=N | tokens=N | seconds=N (seconds are not deterministic)', 'episodes=256')
     .option('--out <dir>', 'run folder: checkpoints, metrics.jsonl, result.json')
-    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--resume', 'continue the run in --out from its last checkpoint (the same run: only the budget may grow)')
+    .option('--force', 'start afresh in --out, discarding the run it holds (without it, a folder holding a run is refused)')
     .addOption(
       new Option('--sft <mode>', 'SFT warm start: cache (shared, default) or none').choices(['cache', 'none']).default('cache'),
     )
@@ -33,7 +34,9 @@ export function register(program: Command, io: Io): void {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume\n  bench train dpo --env countdown --data prefs.jsonl\n  bench train grpo --env countdown --set loss=kto --data labelled.jsonl\n  bench train grpo --env countdown --set loss=gopd --set teacher=runs/a\n  bench train grpo --env translate --data ./my-corpus',
+      () =>
+        `\nOptions for --set key=value (docs/training.md):\n${optionsHelp(DEFAULT_TRAIN_CONFIG)}\n` +
+        '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume\n  bench train dpo --env countdown --data prefs.jsonl\n  bench train grpo --env countdown --set loss=kto --data labelled.jsonl\n  bench train grpo --env countdown --set loss=gopd --set teacher=runs/a\n  bench train grpo --env translate --data ./my-corpus',
     )
     .action(async function (
       this: Command,
@@ -44,6 +47,7 @@ export function register(program: Command, io: Io): void {
         budget: string;
         out?: string;
         resume?: boolean;
+        force?: boolean;
         sft: 'cache' | 'none';
         kernels: string;
         threads: string;
@@ -55,6 +59,8 @@ export function register(program: Command, io: Io): void {
       const seed = parseSeed(opts.seed);
       const budget = parseBudget(opts.budget);
       if (opts.resume && !opts.out) throw new UsageError('--resume needs --out (the run folder to continue)');
+      if (opts.force && !opts.out) throw new UsageError('--force needs --out (the run folder to start afresh in)');
+      if (opts.force && opts.resume) throw new UsageError('--force and --resume contradict each other: choose one');
       const { registry } = await ctx.registry();
       registry.get('methods', method);
       registry.get('environments', opts.env);
@@ -81,6 +87,8 @@ export function register(program: Command, io: Io): void {
           overrides,
           ...(opts.out ? { outDir: opts.out } : {}),
           resume: Boolean(opts.resume),
+          force: Boolean(opts.force),
+          onNotice: (message) => io.stderr(`note: ${message}\n`),
           ...(ctx.options.backend ? { backend: ctx.options.backend } : {}),
           sft: opts.sft,
           ...(preferences ? { preferences } : {}),

@@ -73,7 +73,7 @@ describe('the option table', () => {
       temperature: 0.7,
       shapers: ['overlong', 'spurious'],
     });
-    const { TRAIN_OPTIONS, optionsHelp, optionsMarkdown } = await import('./options.js');
+    const { TRAIN_OPTIONS, optionsHelp, optionsMarkdown } = await import('@policy-lab/core');
     const help = optionsHelp(DEFAULT_TRAIN_CONFIG);
     const markdown = optionsMarkdown(DEFAULT_TRAIN_CONFIG);
     for (const option of TRAIN_OPTIONS) {

@@ -2,35 +2,18 @@
  * The resolved configuration of a run: shared defaults <- the environment's recommended
  * sizes <- the Method's defaults <- --set overrides. Every key is validated by name.
  */
-import { type Environment, type Method, type TrainConfig, UsageError } from '@policy-lab/core';
-import { TRAIN_OPTIONS, trainOption, validateOption } from './options.js';
+import {
+  DEFAULT_TRAIN_CONFIG,
+  type Environment,
+  type Method,
+  TRAIN_OPTIONS,
+  type TrainConfig,
+  trainOption,
+  UsageError,
+  validateOption,
+} from '@policy-lab/core';
 
-/** Shared hyperparameters (small, so a countdown run takes seconds on 2 cores). */
-export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'method' | 'env' | 'seed' | 'budget'> = {
-  tasksPerStep: 8,
-  groupSize: 4,
-  learningRate: 3e-4,
-  weightDecay: 0,
-  gradClip: 1,
-  warmupSteps: 0,
-  epochs: 1,
-  minibatches: 1,
-  clipLow: 0.2,
-  clipHigh: 0.2,
-  aggregation: 'token-mean',
-  temperature: 1,
-  maxNewTokens: 16,
-  divergenceCoef: 0,
-  entropyCoef: 0,
-  evalEvery: 5,
-  evalTasks: 32,
-  evalSamples: 4,
-  checkpointEvery: 5,
-  sftSteps: 150,
-  sftLearningRate: 3e-3,
-  sftBatch: 32,
-  model: { dim: 64, layers: 2, heads: 4, contextLength: 64, mlpRatio: 4, valueHead: false },
-};
+export { DEFAULT_TRAIN_CONFIG };
 
 type Overrides = Record<string, unknown>;
 

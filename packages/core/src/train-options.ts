@@ -1,9 +1,11 @@
 /**
  * Every trainer option as one row: name, type, default, accepted range and what it does. One
  * function validates a value against its row; `bench train --help` and docs/training.md are
- * generated from the same table, so the three can never disagree.
+ * generated from the same table, so the three can never disagree. It lives in core (no tensors),
+ * so a command can validate a whole plan before it loads the trainer.
  */
-import { AGGREGATIONS, UsageError } from '@policy-lab/core';
+import { AGGREGATIONS, type TrainConfig } from './contracts.js';
+import { UsageError } from './errors.js';
 
 export type OptionKind = 'integer' | 'number' | 'boolean' | 'enum' | 'name' | 'names' | 'path' | 'object';
 
@@ -128,6 +130,33 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
   { name: 'lossOptions', kind: 'object', doc: "options of the loss's factory" },
   { name: 'envOptions', kind: 'object', doc: "options of the environment's factory (difficulty, data folder, ...)" },
 ];
+
+/** Shared hyperparameters (small, so a countdown run takes seconds on 2 cores). */
+export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'method' | 'env' | 'seed' | 'budget'> = {
+  tasksPerStep: 8,
+  groupSize: 4,
+  learningRate: 3e-4,
+  weightDecay: 0,
+  gradClip: 1,
+  warmupSteps: 0,
+  epochs: 1,
+  minibatches: 1,
+  clipLow: 0.2,
+  clipHigh: 0.2,
+  aggregation: 'token-mean',
+  temperature: 1,
+  maxNewTokens: 16,
+  divergenceCoef: 0,
+  entropyCoef: 0,
+  evalEvery: 5,
+  evalTasks: 32,
+  evalSamples: 4,
+  checkpointEvery: 5,
+  sftSteps: 150,
+  sftLearningRate: 3e-3,
+  sftBatch: 32,
+  model: { dim: 64, layers: 2, heads: 4, contextLength: 64, mlpRatio: 4, valueHead: false },
+};
 
 const BY_NAME = new Map(TRAIN_OPTIONS.map((option) => [option.name, option]));
 
