@@ -19,6 +19,8 @@ export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './loop/config.js';
 export type { PreferencePair, UnpairedExample } from './loop/data.js';
 export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';
 export { pairsFromGroups } from './loop/preference.js';
+export type { HeldLock, LockAttempt, LockOwner, WaitOptions } from './loop/run-lock.js';
+export { describeOwner, folderLockFile, holdFolder, ownerState, tryLock, waitForLock } from './loop/run-lock.js';
 export { train } from './loop/run-training.js';
 export { labelledFromGroups, mismatchedRows, unpair } from './loop/unpaired.js';
 export { aggregate } from './losses/aggregate.js';
