@@ -5,8 +5,12 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { exitWithParent } from '../compare/parent-watch.js';
 import type { UnitRequest } from '../compare/pool.js';
 import { runUnit } from '../compare/run-unit.js';
+
+// The sandbox dies with its `bench worker` (a killed worker's job is retried elsewhere).
+exitWithParent();
 
 interface SandboxedJob {
   id?: string;

@@ -251,7 +251,7 @@ export function holdFolder(dir: string, purpose: string): HeldLock {
   try {
     attempt = tryLock(file, purpose);
   } catch (error) {
-    throw new UsageError(`--out ${dir}: cannot create its lock ${file} (${(error as Error).message})`);
+    throw new UsageError(`--out ${dir} is not writable: cannot create its lock ${file} (${(error as Error).message})`);
   }
   if (attempt.acquired) return attempt.lock;
   throw new UsageError(
