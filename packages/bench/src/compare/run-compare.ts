@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SCHEMA_VERSION, UsageError } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
+import { showValue } from '../io.js';
 import { aggregate, type RunRecord } from '../report/aggregate.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
 import { type CompareConfig, fingerprint, PRESETS, type Unit, unitsOf } from './plan.js';
@@ -39,9 +40,6 @@ function writeAtomic(file: string, text: string): void {
 const OWN_ENTRIES = ['comparison.json', 'results.json', 'results.csv', 'report.md', 'report.html', 'runs', 'sft-cache'];
 const isOwnEntry = (name: string) => OWN_ENTRIES.includes(name) || /\.tmp-\d+$/.test(name);
 
-const describe = (value: unknown) =>
-  value === undefined ? 'undefined' : Array.isArray(value) ? 'an array' : JSON.stringify(value)?.slice(0, 40);
-
 /** Reads a JSON file this harness wrote; a damaged one is bad input naming the file (exit 2). */
 export function readOwnJson(file: string, hint = ''): unknown {
   let text: string;
@@ -63,7 +61,7 @@ export function readOwnJson(file: string, hint = ''): unknown {
  */
 export function checkRun(value: unknown, file: string, where = ''): void {
   const failure = (field: string, expected: string, got: unknown) =>
-    new UsageError(`${file}: ${`${where}${field}`.replace(/\.$/, '') || 'the run'} must be ${expected}, got ${describe(got)}`);
+    new UsageError(`${file}: ${`${where}${field}`.replace(/\.$/, '') || 'the run'} must be ${expected}, got ${showValue(got)}`);
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   const object = (v: unknown, field: string): Record<string, unknown> => {
     if (!isObject(v)) throw failure(field, 'an object', v);
@@ -107,7 +105,7 @@ function claimOut(out: string, config: CompareConfig, options: CompareRunOptions
     const previous = readOwnJson(marker, '; pass --force to start afresh') as { fingerprint?: unknown };
     if (typeof previous?.fingerprint !== 'string')
       throw new UsageError(
-        `${marker}: fingerprint must be a string, got ${describe(previous?.fingerprint)}; pass --force to start afresh`,
+        `${marker}: fingerprint must be a string, got ${showValue(previous?.fingerprint)}; pass --force to start afresh`,
       );
     if (previous.fingerprint !== id) {
       throw new UsageError(

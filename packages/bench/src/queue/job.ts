@@ -11,6 +11,7 @@ import type { BudgetLimit } from '@policy-lab/core';
 import { UnrecoverableError } from 'bullmq';
 import type { PreferencesRef, Unit } from '../compare/plan.js';
 import type { UnitRequest } from '../compare/pool.js';
+import { showValue } from '../io.js';
 
 /** The job payload (what the coordinator puts on the queue). */
 export interface UnitJob {
@@ -46,16 +47,6 @@ const FINGERPRINT = /^[0-9a-f]{16}$/;
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function shortly(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = `(${typeof value})`; // too deep or cyclic to show
-  }
-  return text.length > 60 ? `${text.slice(0, 60)}...` : text;
-}
-
 /** `candidate` (absolute, or relative to `folder`) resolved through symlinks, if it stays inside `folder`. */
 export function insideFolder(folder: string, candidate: string): string | undefined {
   const root = existsSync(folder) ? realpathSync(folder) : path.resolve(folder);
@@ -74,30 +65,30 @@ export function acceptJob(data: unknown, setup: WorkerSetup): UnitRequest {
   if (data.plugins !== undefined && !(Array.isArray(data.plugins) && data.plugins.length === 0))
     refuse(
       'plugins',
-      `${shortly(data.plugins)}: a job names plugins by registered name only; this worker loads what its own --plugin and --config name`,
+      `${showValue(data.plugins)}: a job names plugins by registered name only; this worker loads what its own --plugin and --config name`,
     );
   if (data.config !== undefined)
-    refuse('config', `${shortly(data.config)}: a job cannot name a config file; start the worker with --config`);
+    refuse('config', `${showValue(data.config)}: a job cannot name a config file; start the worker with --config`);
   const fingerprint = data.fingerprint;
   if (typeof fingerprint !== 'string' || !FINGERPRINT.test(fingerprint))
-    refuse('fingerprint', `${shortly(fingerprint)} is not a comparison fingerprint (16 hex digits)`);
+    refuse('fingerprint', `${showValue(fingerprint)} is not a comparison fingerprint (16 hex digits)`);
   const unit = isObject(data.unit) ? data.unit : refuse('unit', 'must be an object {id, method, env, seed}');
   for (const key of ['method', 'env'])
     if (typeof unit[key] !== 'string' || !NAME.test(unit[key] as string))
-      refuse(`unit.${key}`, `${shortly(unit[key])} is not a registered name`);
-  if (!Number.isSafeInteger(unit.seed) || (unit.seed as number) < 0) refuse('unit.seed', `${shortly(unit.seed)} is not a seed`);
+      refuse(`unit.${key}`, `${showValue(unit[key])} is not a registered name`);
+  if (!Number.isSafeInteger(unit.seed) || (unit.seed as number) < 0) refuse('unit.seed', `${showValue(unit.seed)} is not a seed`);
   const id = `${unit.method}__${unit.env}__s${unit.seed}`;
-  if (unit.id !== id) refuse('unit.id', `${shortly(unit.id)} is not the unit's id (${id})`);
+  if (unit.id !== id) refuse('unit.id', `${showValue(unit.id)} is not the unit's id (${id})`);
   for (const key of ['backend', 'kernels'])
-    if (typeof data[key] !== 'string' || !NAME.test(data[key] as string)) refuse(key, `${shortly(data[key])} is not a name`);
-  if (data.threads !== 1 && data.threads !== 2) refuse('threads', `${shortly(data.threads)}: accepted 1, 2`);
+    if (typeof data[key] !== 'string' || !NAME.test(data[key] as string)) refuse(key, `${showValue(data[key])} is not a name`);
+  if (data.threads !== 1 && data.threads !== 2) refuse('threads', `${showValue(data.threads)}: accepted 1, 2`);
   if (!isObject(data.budget)) refuse('budget', 'must be an object');
   const overrides = isObject(data.overrides) ? data.overrides : refuse('overrides', 'must be an object');
   const inside = (field: string, value: unknown): string => {
-    if (typeof value !== 'string') return refuse(field, `${shortly(value)} must be a path`);
+    if (typeof value !== 'string') return refuse(field, `${showValue(value)} must be a path`);
     return (
       insideFolder(setup.folder, value) ??
-      refuse(field, `${shortly(value)} is outside this worker's folder ${setup.folder} (bench worker --dir)`)
+      refuse(field, `${showValue(value)} is outside this worker's folder ${setup.folder} (bench worker --dir)`)
     );
   };
   const checkedOverrides = { ...overrides };
