@@ -115,7 +115,7 @@ export function register(program: Command, io: Io): void {
         runUnits = queueRunner(connection, fingerprint(config));
         if (!ctx.options.json)
           io.stderr(
-            `units go to the BullMQ queue at ${connection.url}; start workers with: bench worker --queue ${connection.url}\n`,
+            `units go to the BullMQ queue at ${connection.url}; start workers with: bench worker --queue ${connection.url}${ctx.options.plugin.map((p) => ` --plugin ${p}`).join('')}\n`,
           );
       }
       const bar = progressBar(io, ctx.options.json, 'compare');
