@@ -24,3 +24,18 @@ export function processIo(): Io {
 export function jsonDocument(kind: string, body: Record<string, unknown>): string {
   return `${JSON.stringify({ schemaVersion: SCHEMA_VERSION, kind, ...body }, null, 2)}\n`;
 }
+
+/**
+ * A value as a one-line message may show it: JSON, cut at `max` characters; numbers as
+ * written (Infinity stays Infinity); a value too deep or cyclic to serialise by its type.
+ */
+export function showValue(value: unknown, max = 60): string {
+  if (typeof value === 'number' || value === undefined) return String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    return Array.isArray(value) ? 'an array' : `an ${typeof value}`;
+  }
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}

@@ -20,6 +20,8 @@ export type { PreferencePair, UnpairedExample } from './loop/data.js';
 export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';
 export { OPTION_READERS } from './loop/option-readers.js';
 export { pairsFromGroups } from './loop/preference.js';
+export type { HeldLock, LockAttempt, LockOwner, WaitOptions } from './loop/run-lock.js';
+export { describeOwner, folderLockFile, holdFolder, ownerState, tryLock, waitForLock } from './loop/run-lock.js';
 export { train } from './loop/train.js';
 export { labelledFromGroups, mismatchedRows, unpair } from './loop/unpaired.js';
 export type {

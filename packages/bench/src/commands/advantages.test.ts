@@ -113,4 +113,41 @@ describe('bench advantages', () => {
       expect((await runCli(['advantages', 'grpo'])).code).toBe(2);
     });
   });
+
+  describe('numbers float64 cannot carry through the estimator', () => {
+    const fails = async (argv: string[], line: string) => {
+      const result = await runCli(['advantages', ...argv]);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe(`bench: ${line}\n`);
+      expect(result.code).toBe(2);
+    };
+
+    it('refuses rewards near 1e308 (they overflowed to 0 advantages with exit 0), naming the value', async () => {
+      await fails(
+        ['grpo', '--groups', '[[1e308,-1e308,0]]'],
+        '--groups[0][0] = 1e+308 is too large: |reward| must be at most 1e+150 (squares for the standard deviation must stay finite)',
+      );
+      await fails(
+        ['gdpo', '--groups', '[[{"a":1,"b":-3e200},{"a":0,"b":1}]]'],
+        '--groups[0][0].b = -3e+200 is too large: |reward| must be at most 1e+150 (squares for the standard deviation must stay finite)',
+      );
+    });
+
+    it('refuses a GDPO weight of 1e999 (it gave NaN) and a weight that makes a weighted reward overflow', async () => {
+      const groups = '[[{"a":1,"b":0},{"a":0,"b":1}]]';
+      await fails(
+        ['gdpo', '--groups', groups, '--set', 'weights.a=1e999'],
+        '--set weights.a must be a finite number, got Infinity',
+      );
+      await fails(
+        ['grpo', '--groups', '[[{"a":1e100},{"a":0}]]', '--set', 'weights.a=1e60'],
+        '--set weights.a = 1e+60 makes the weighted reward of --groups[0][0] 1e+160: it must be at most 1e+150 in size',
+      );
+    });
+
+    it('refuses deeply nested --groups JSON with one line (it died with a stack overflow)', async () => {
+      const deep = `${'['.repeat(20000)}${']'.repeat(20000)}`;
+      await fails(['grpo', '--groups', deep], '--groups[0][0] must be a number or an object of named rewards, got an array');
+    });
+  });
 });

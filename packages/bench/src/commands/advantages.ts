@@ -3,7 +3,8 @@ import { type Advantages, Rng, type Rollout, UsageError, weightedSum } from '@po
 import type { Command } from 'commander';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
-import { parseRolloutsJson } from './rollouts-input.js';
+import { showValue } from '../io.js';
+import { checkReward, MAX_REWARD, parseRolloutsJson, rewardVector } from './rollouts-input.js';
 
 type RewardInput = number | Record<string, number>;
 
@@ -20,20 +21,34 @@ export function parseGroups(text: string): RewardInput[][] {
   return value.map((group, g) => {
     if (!Array.isArray(group)) throw new UsageError(`--groups[${g}] must be an array of rewards`);
     return group.map((reward, i) => {
-      if (typeof reward === 'number') {
-        if (!Number.isFinite(reward)) throw new UsageError(`--groups[${g}][${i}] is not a finite number`);
-        return reward;
-      }
-      if (typeof reward === 'object' && reward !== null && !Array.isArray(reward)) {
-        for (const [name, v] of Object.entries(reward)) {
-          if (typeof v !== 'number' || !Number.isFinite(v))
-            throw new UsageError(`--groups[${g}][${i}].${name} must be a finite number, got ${JSON.stringify(v)}`);
-        }
-        return reward as Record<string, number>;
-      }
-      throw new UsageError(`--groups[${g}][${i}] must be a number or an object of named rewards, got ${JSON.stringify(reward)}`);
+      const where = `--groups[${g}][${i}]`;
+      if (typeof reward === 'number') return checkReward(reward, where);
+      if (typeof reward === 'object' && reward !== null && !Array.isArray(reward)) return rewardVector(reward, where);
+      throw new UsageError(`${where} must be a number or an object of named rewards, got ${showValue(reward)}`);
     });
   });
+}
+
+/** Each rollout's weighted reward (what scalar estimators normalise) must stay as small as one reward may be. */
+function checkWeightedRewards(
+  groups: readonly RewardInput[][],
+  weights: Record<string, number>,
+  where: (g: number, i: number) => string,
+): void {
+  groups.forEach((group, g) =>
+    group.forEach((reward, i) => {
+      const terms = Object.entries(typeof reward === 'number' ? { reward } : reward).map(([key, r]) => ({
+        key,
+        size: Math.abs((weights[key] ?? 1) * r),
+      }));
+      const total = terms.reduce((sum, t) => sum + t.size, 0);
+      if (total <= MAX_REWARD) return;
+      const largest = terms.reduce((a, b) => (b.size > a.size ? b : a));
+      throw new UsageError(
+        `--set weights.${largest.key} = ${weights[largest.key]} makes the weighted reward of ${where(g, i)} ${total}: it must be at most ${MAX_REWARD} in size`,
+      );
+    }),
+  );
 }
 
 /** One advantage per turn: the estimator's own, or its rollout advantage broadcast to every turn. */
@@ -91,9 +106,13 @@ export function register(program: Command, io: Io): void {
           throw new UsageError(
             `--set weights.${key}: no reward component '${key}' in the input (has: ${[...components].join(', ')})`,
           );
-        if (typeof w !== 'number') throw new UsageError(`--set weights.${key} must be a number, got ${JSON.stringify(w)}`);
+        if (typeof w !== 'number' || !Number.isFinite(w))
+          throw new UsageError(`--set weights.${key} must be a finite number, got ${showValue(w)}`);
         weights[key] = w;
       }
+      checkWeightedRewards(groups, weights, (g, i) =>
+        fromFile ? `${opts.rollouts} group ${g} rollout ${i}` : `--groups[${g}][${i}]`,
+      );
       const rollouts: Rollout[][] =
         fromFile?.groups ??
         groups.map((group, g) =>

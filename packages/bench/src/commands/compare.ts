@@ -59,10 +59,10 @@ export function register(program: Command, io: Io): void {
       '--resume',
       'continue the comparison in --out: finished runs are kept, unfinished ones continue from their checkpoints',
     )
-    .option('--force', 'reuse an --out that holds something else')
+    .option('--force', 'start afresh: delete the comparison files in --out (its runs, SFT cache and reports; other files stay)')
     .option(
       '--queue <url>',
-      'run the units as BullMQ jobs on Redis (redis://host:port), processed by `bench worker` processes anywhere',
+      'run the units as BullMQ jobs on Redis (redis://[user:password@]host:port[/db], rediss:// for TLS), processed by `bench worker` processes anywhere',
     )
     .addOption(new Option('--kernels <kind>', 'wasm kernels').choices(['fast', 'stock']).default('fast'))
     .option('--reps <n>', 'bootstrap resamples for confidence intervals', '2000')
@@ -114,7 +114,9 @@ export function register(program: Command, io: Io): void {
         const { fingerprint } = await import('../compare/plan.js');
         runUnits = queueRunner(connection, fingerprint(config));
         if (!ctx.options.json)
-          io.stderr(`units go to the BullMQ queue at ${opts.queue}; start workers with: bench worker --queue ${opts.queue}\n`);
+          io.stderr(
+            `units go to the BullMQ queue at ${connection.url}; start workers with: bench worker --queue ${connection.url}${ctx.options.plugin.map((p) => ` --plugin ${p}`).join('')}\n`,
+          );
       }
       const bar = progressBar(io, ctx.options.json, 'compare');
       const started = Date.now();

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '@policy-lab/core';
 import type { Command } from 'commander';
-import { writeOutputs } from '../compare/run-compare.js';
+import { checkRun, writeOutputs } from '../compare/run-compare.js';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
 import { aggregate } from '../report/aggregate.js';
@@ -26,6 +26,7 @@ export function register(program: Command, io: Io): void {
       }
       if (document.kind !== 'compare' || !Array.isArray(document.runs))
         throw new UsageError(`${file}: not a comparison (kind ${String(document.kind)})`);
+      document.runs.forEach((run, i) => checkRun(run, file, `runs[${i}].`));
       document.aggregates = aggregate(document.runs, { reps: Number(opts.reps) });
       await writeOutputs(path.dirname(file), document);
       if (ctx.options.json) ctx.printJson('compare', document as unknown as Record<string, unknown>);

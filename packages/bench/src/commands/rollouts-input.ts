@@ -6,6 +6,7 @@
  * Every error names the position of the bad field.
  */
 import { type Rollout, type Turn, UsageError } from '@policy-lab/core';
+import { showValue } from '../io.js';
 
 type Json = Record<string, unknown>;
 
@@ -13,11 +14,26 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function rewardVector(value: unknown, where: string): Record<string, number> {
-  if (!isObject(value)) throw new UsageError(`${where} must be an object of named rewards, got ${JSON.stringify(value)}`);
-  for (const [name, v] of Object.entries(value))
-    if (typeof v !== 'number' || !Number.isFinite(v))
-      throw new UsageError(`${where}.${name} must be a finite number, got ${JSON.stringify(v)}`);
+/**
+ * The largest reward magnitude accepted: estimators square rewards (standard deviations) and
+ * sum the squares, which must stay below float64's largest value, about 1.8e308.
+ */
+export const MAX_REWARD = 1e150;
+
+/** One reward: a finite number no larger in size than MAX_REWARD. */
+export function checkReward(value: unknown, where: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new UsageError(`${where} must be a finite number, got ${showValue(value)}`);
+  if (Math.abs(value) > MAX_REWARD)
+    throw new UsageError(
+      `${where} = ${value} is too large: |reward| must be at most ${MAX_REWARD} (squares for the standard deviation must stay finite)`,
+    );
+  return value;
+}
+
+export function rewardVector(value: unknown, where: string): Record<string, number> {
+  if (!isObject(value)) throw new UsageError(`${where} must be an object of named rewards, got ${showValue(value)}`);
+  for (const [name, v] of Object.entries(value)) checkReward(v, `${where}.${name}`);
   return value as Record<string, number>;
 }
 
@@ -33,18 +49,18 @@ function parseTurn(value: unknown, where: string): Turn {
   const text = (key: string) => {
     const v = value[key];
     if (v === undefined) return '';
-    if (typeof v !== 'string') throw new UsageError(`${where}.${key} must be a string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') throw new UsageError(`${where}.${key} must be a string, got ${showValue(v)}`);
     return v;
   };
   const flag = (key: string, fallback: boolean) => {
     const v = value[key];
     if (v === undefined) return fallback;
-    if (typeof v !== 'boolean') throw new UsageError(`${where}.${key} must be true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') throw new UsageError(`${where}.${key} must be true or false, got ${showValue(v)}`);
     return v;
   };
   const stateKey = value.stateKey;
   if (stateKey !== undefined && typeof stateKey !== 'string')
-    throw new UsageError(`${where}.stateKey must be a string, got ${JSON.stringify(stateKey)}`);
+    throw new UsageError(`${where}.stateKey must be a string, got ${showValue(stateKey)}`);
   return {
     observation: text('observation'),
     action: text('action'),
@@ -78,9 +94,9 @@ export function parseRolloutsJson(text: string, file: string): ParsedRollouts {
   const parseRollout = (value: unknown, where: string, fallbackGroup: string, index: number): Rollout => {
     if (!isObject(value)) throw new UsageError(`${where} must be an object (a Rollout)`);
     const groupId = value.groupId ?? fallbackGroup;
-    if (typeof groupId !== 'string') throw new UsageError(`${where}.groupId must be a string, got ${JSON.stringify(groupId)}`);
+    if (typeof groupId !== 'string') throw new UsageError(`${where}.groupId must be a string, got ${showValue(groupId)}`);
     const id = value.id ?? `${groupId}/${index}`;
-    if (typeof id !== 'string') throw new UsageError(`${where}.id must be a string, got ${JSON.stringify(id)}`);
+    if (typeof id !== 'string') throw new UsageError(`${where}.id must be a string, got ${showValue(id)}`);
     const turns = value.turns ?? [];
     if (!Array.isArray(turns)) throw new UsageError(`${where}.turns must be an array of turns`);
     const success = value.success ?? false;

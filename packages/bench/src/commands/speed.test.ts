@@ -75,4 +75,12 @@ describe('bench speed', () => {
     expect((await runCli(['speed', 'nope'])).code).toBe(2);
     expect((await runCli(['speed', '--peer', 'jax'])).stderr).toMatch(/unknown --peer 'jax': accepted torch/);
   });
+
+  it('refuses --threads it cannot honour instead of silently running 2', async () => {
+    for (const threads of ['5', '3', '0']) {
+      const result = await runCli(['speed', 'train-step', ...small, '--threads', threads]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`bench: bad --threads '${threads}': accepted 1, 2 (threads of the fast wasm kernels)\n`);
+    }
+  });
 });

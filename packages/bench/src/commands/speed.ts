@@ -155,7 +155,10 @@ export function register(program: Command, io: Io): void {
       const batch = positive('--batch', opts.batch);
       const tokens = positive('--tokens', opts.tokens);
       const iterations = positive('--iterations', opts.iterations);
-      const threads = positive('--threads', opts.threads);
+      // The fast wasm kernels run one or two threads per process; another count would silently become 2.
+      if (!['1', '2'].includes(opts.threads))
+        throw new UsageError(`bad --threads '${opts.threads}': accepted 1, 2 (threads of the fast wasm kernels)`);
+      const threads = Number(opts.threads);
       if (dim % 4 !== 0) throw new UsageError(`bad --dim '${opts.dim}': must be divisible by 4 (the heads)`);
       if (opts.peer !== undefined && opts.peer !== 'torch') throw new UsageError(`unknown --peer '${opts.peer}': accepted torch`);
       if (opts.peer !== undefined && (suite === 'rollout' || suite === 'advantages'))

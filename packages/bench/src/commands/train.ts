@@ -75,6 +75,8 @@ export function register(program: Command, io: Io): void {
         ...(opts.requireHardwareGpu ? { requireHardwareGpu: true } : {}),
         warn: (line) => io.stderr(`${line}\n`),
       });
+      // One writer per run folder: a second `bench train --out` of the same folder is refused, naming the first.
+      const hold = opts.out ? trainer.holdFolder(opts.out, 'bench train') : undefined;
       const bar = progressBar(io, ctx.options.json, `${method} ${opts.env} seed ${seed}`);
       let result: Awaited<ReturnType<typeof trainer.train>>;
       try {
@@ -98,6 +100,9 @@ export function register(program: Command, io: Io): void {
               `${p.phase} step ${p.step}${p.success !== undefined ? ` success ${p.success.toFixed(3)}` : ''}`,
             ),
         });
+      } catch (error) {
+        hold?.release();
+        throw error;
       } finally {
         bar.stop();
       }
@@ -108,6 +113,7 @@ export function register(program: Command, io: Io): void {
         const { join } = await import('node:path');
         writeFileAtomic(join(opts.out, 'result.json'), `${JSON.stringify(document, null, 2)}\n`);
       }
+      hold?.release();
       if (ctx.options.json) {
         ctx.printJson('train', document as unknown as Record<string, unknown>);
         return;

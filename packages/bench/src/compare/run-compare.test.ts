@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Registry } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
 import { describe, expect, it } from 'vitest';
-import { schemaErrors } from '../test-support/run-cli.js';
+import { runCli, schemaErrors } from '../test-support/run-cli.js';
 import { planComparison } from './plan.js';
 import type { UnitRequest } from './pool.js';
 import { runComparison } from './run-compare.js';
@@ -161,5 +162,87 @@ describe('runComparison', () => {
     expect(() => planComparison(registry, { ...input, methods: ['grpo'], preset: 'huge' })).toThrow(
       /unknown --preset 'huge': accepted quick, standard, paper/,
     );
+  });
+
+  it('--force starts afresh: the units of the comparison it replaces are deleted, files not ours are kept', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'cmp-'));
+    const other = planComparison(registry, {
+      methods: ['grpo'],
+      seeds: '2',
+      overrides: { learningRate: 0.01 },
+      backend: 'wasm',
+      kernels: 'fast',
+    });
+    await runComparison(other, { ...options(out), runUnits: fakeRunner([]) });
+    // What an earlier, different comparison leaves: unit checkpoints, an SFT cache, a user's notes.
+    writeFileSync(path.join(out, 'runs', 'grpo__countdown__s1', 'checkpoint.json'), '{"step":3}');
+    mkdirSync(path.join(out, 'sft-cache'));
+    writeFileSync(path.join(out, 'sft-cache', 'countdown-x.safetensors'), 'old');
+    writeFileSync(path.join(out, 'notes.txt'), 'mine');
+    const seen: string[] = [];
+    const runner = async (requests: UnitRequest[], events: { onDone(id: string, result: TrainResult): void }) => {
+      for (const request of requests) {
+        if (existsSync(request.outDir) || existsSync(request.sftCacheDir)) seen.push(request.unit.id);
+        events.onDone(request.unit.id, fakeResult(request));
+      }
+    };
+    await runComparison(plan(), { ...options(out, { force: true }), runUnits: runner });
+    expect(seen).toEqual([]);
+    expect(readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('mine');
+    expect(existsSync(path.join(out, 'sft-cache'))).toBe(false);
+    await expect(
+      runComparison(plan(), { ...options(out, { force: true, resume: true }), runUnits: fakeRunner([]) }),
+    ).rejects.toThrow(/--force starts afresh and --resume continues: choose one/);
+  });
+
+  it('names the file and the field of a corrupt comparison.json or runs/<id>/result.json (exit 2), never a raw TypeError', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'cmp-'));
+    await runComparison(plan(), { ...options(out), runUnits: fakeRunner([]) });
+    const marker = path.join(out, 'comparison.json');
+    const text = readFileSync(marker, 'utf8');
+    writeFileSync(marker, text.slice(0, 40));
+    const resume = () => runComparison(plan(), { ...options(out, { resume: true }), runUnits: fakeRunner([]) });
+    await expect(resume()).rejects.toThrow(new RegExp(`^${marker}: not valid JSON \\(.*\\); pass --force to start afresh$`));
+    await expect(resume()).rejects.toMatchObject({ exitCode: 2 });
+    writeFileSync(marker, '{"config": {}}');
+    await expect(resume()).rejects.toThrow(`${marker}: fingerprint must be a string, got undefined`);
+    writeFileSync(marker, text);
+    const result = path.join(out, 'runs', 'gdpo__countdown__s2', 'result.json');
+    const good = readFileSync(result, 'utf8');
+    writeFileSync(result, good.slice(0, 100));
+    await expect(resume()).rejects.toThrow(new RegExp(`^${result}: not valid JSON`));
+    writeFileSync(result, JSON.stringify({ ...JSON.parse(good), final: null }));
+    await expect(resume()).rejects.toThrow(`${result}: final must be an object, got null`);
+    writeFileSync(result, JSON.stringify({ ...JSON.parse(good), curve: [{ step: 'x' }] }));
+    await expect(resume()).rejects.toThrow(`${result}: curve[0].step must be a finite number, got "x"`);
+  });
+
+  it('bench report: a results.json run with "final": null is exit 2 naming the file and the field', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'cmp-'));
+    await runComparison(plan(), { ...options(out), runUnits: fakeRunner([]) });
+    const file = path.join(out, 'results.json');
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    doc.runs[2].final = null;
+    writeFileSync(file, JSON.stringify(doc));
+    const result = await runCli(['report', out, '--reps', '200']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(`bench: ${file}: runs[2].final must be an object, got null`);
+  });
+
+  it('holds --out for one coordinator: a second one is refused with the holder named; a dead holder is replaced', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'cmp-'));
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    const owner = { pid: holder.pid, host: hostname(), started: '2026-01-02T03:04:05.000Z', purpose: 'bench compare' };
+    writeFileSync(`${out}.lock`, JSON.stringify(owner));
+    try {
+      await expect(runComparison(plan(), { ...options(out), runUnits: fakeRunner([]) })).rejects.toThrow(
+        `--out ${out} is in use by pid ${holder.pid} on host ${hostname()} since 2026-01-02T03:04:05.000Z (bench compare)`,
+      );
+    } finally {
+      holder.kill('SIGKILL');
+      await new Promise((resolve) => holder.on('exit', resolve));
+    }
+    await expect(runComparison(plan(), { ...options(out), runUnits: fakeRunner([]) })).resolves.toBeDefined();
+    expect(existsSync(`${out}.lock`)).toBe(false);
   });
 });

@@ -4,11 +4,12 @@
  * results, aggregates and reports are then written from those files alone.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SCHEMA_VERSION, UsageError } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
+import { showValue } from '../io.js';
 import { aggregate, type RunRecord } from '../report/aggregate.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
 import { type CompareConfig, fingerprint, PRESETS, type Unit, unitsOf } from './plan.js';
@@ -35,21 +36,86 @@ function writeAtomic(file: string, text: string): void {
   renameSync(temporary, file);
 }
 
-/** Checks or claims the --out folder for this comparison. */
-function claimOut(out: string, config: CompareConfig, options: CompareRunOptions): void {
+/** What a comparison writes into its --out folder; `--force` deletes these and nothing else. */
+const OWN_ENTRIES = ['comparison.json', 'results.json', 'results.csv', 'report.md', 'report.html', 'runs', 'sft-cache'];
+const isOwnEntry = (name: string) => OWN_ENTRIES.includes(name) || /\.tmp-\d+$/.test(name);
+
+/** Reads a JSON file this harness wrote; a damaged one is bad input naming the file (exit 2). */
+export function readOwnJson(file: string, hint = ''): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})${hint}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${file}: not valid JSON (${(error as Error).message})${hint}`);
+  }
+}
+
+/**
+ * Checks the fields of a run (a unit's result.json, or a run of results.json) that the
+ * aggregates and reports read; throws one line naming the file and the field.
+ */
+export function checkRun(value: unknown, file: string, where = ''): void {
+  const failure = (field: string, expected: string, got: unknown) =>
+    new UsageError(`${file}: ${`${where}${field}`.replace(/\.$/, '') || 'the run'} must be ${expected}, got ${showValue(got)}`);
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const object = (v: unknown, field: string): Record<string, unknown> => {
+    if (!isObject(v)) throw failure(field, 'an object', v);
+    return v;
+  };
+  const number = (v: unknown, field: string) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw failure(field, 'a finite number', v);
+  };
+  const numbers = (v: unknown, field: string) => {
+    for (const [key, x] of Object.entries(object(v, field))) number(x, `${field}.${key}`);
+  };
+  const run = object(value, '');
+  for (const key of ['method', 'env']) if (typeof run[key] !== 'string') throw failure(key, 'a string', run[key]);
+  number(run.seed, 'seed');
+  number(run.steps, 'steps');
+  numbers(object(run.budget, 'budget').consumed, 'budget.consumed');
+  for (const key of ['initial', 'final']) {
+    const evaluation = object(run[key], key);
+    for (const metric of ['success', 'greedySuccess', 'passAtK']) number(evaluation[metric], `${key}.${metric}`);
+    numbers(evaluation.reward, `${key}.reward`);
+  }
+  if (!Array.isArray(run.curve)) throw failure('curve', 'an array', run.curve);
+  run.curve.forEach((point: unknown, i: number) => {
+    const entry = object(point, `curve[${i}]`);
+    for (const metric of ['step', 'episodes', 'generatedTokens', 'success']) number(entry[metric], `curve[${i}].${metric}`);
+  });
+  object(run.diagnostics, 'diagnostics');
+}
+
+/**
+ * Takes the --out folder for this comparison: checks what it holds, and with --force deletes
+ * an earlier comparison's files (its unit checkpoints would otherwise be resumed under the new
+ * settings). Files that a comparison does not write are kept.
+ */
+function claimOut(out: string, config: CompareConfig, options: CompareRunOptions, holdFolder: HoldFolder): void {
   const marker = path.join(out, 'comparison.json');
   const id = fingerprint(config);
-  if (existsSync(marker)) {
-    const previous = JSON.parse(readFileSync(marker, 'utf8')) as { fingerprint: string };
-    if (previous.fingerprint !== id && !options.force) {
+  if (options.force && options.resume) throw new UsageError('--force starts afresh and --resume continues: choose one');
+  if (options.force) discardComparison(out, holdFolder);
+  else if (existsSync(marker)) {
+    const previous = readOwnJson(marker, '; pass --force to start afresh') as { fingerprint?: unknown };
+    if (typeof previous?.fingerprint !== 'string')
+      throw new UsageError(
+        `${marker}: fingerprint must be a string, got ${showValue(previous?.fingerprint)}; pass --force to start afresh`,
+      );
+    if (previous.fingerprint !== id) {
       throw new UsageError(
         `--out ${out} holds a different comparison (fingerprint ${previous.fingerprint}, this one ${id}); choose another --out or pass --force`,
       );
     }
-    if (previous.fingerprint === id && !options.resume && !options.force) {
+    if (!options.resume) {
       throw new UsageError(`--out ${out} already holds this comparison: pass --resume to continue it or --force to start over`);
     }
-  } else if (existsSync(out) && readdirSync(out).length > 0 && !options.force) {
+  } else if (existsSync(out) && readdirSync(out).length > 0) {
     throw new UsageError(`--out ${out} is not empty and holds no comparison; choose another --out or pass --force`);
   }
   try {
@@ -58,6 +124,16 @@ function claimOut(out: string, config: CompareConfig, options: CompareRunOptions
   } catch (error) {
     throw new UsageError(`--out ${out} is not writable (${(error as Error).message})`);
   }
+}
+
+/** Deletes what a comparison wrote into `out`, after checking that no unit of it is still being trained. */
+function discardComparison(out: string, holdFolder: HoldFolder): void {
+  if (!existsSync(out)) return;
+  const runs = path.join(out, 'runs');
+  if (existsSync(runs))
+    for (const name of readdirSync(runs).filter((n) => n.endsWith('.lock')))
+      holdFolder(path.join(runs, name.slice(0, -5)), 'bench compare --force').release();
+  for (const name of readdirSync(out).filter(isOwnEntry)) rmSync(path.join(out, name), { recursive: true, force: true });
 }
 
 function toRecord(unit: Unit, result: TrainResult): RunRecord {
@@ -78,13 +154,34 @@ function toRecord(unit: Unit, result: TrainResult): RunRecord {
 }
 
 export async function runComparison(config: CompareConfig, options: CompareRunOptions): Promise<ComparisonDocument> {
-  claimOut(options.out, config, options);
+  // Loaded here, not at the top: `bench report` imports this module and needs no tensors.
+  const { holdFolder } = await import('@policy-lab/trainer');
+  // One coordinator per --out: a second one is refused, naming the first; a killed one is replaced at once.
+  const held = holdFolder(options.out, 'bench compare');
+  try {
+    return await compareInto(config, options, holdFolder);
+  } finally {
+    held.release();
+  }
+}
+
+type HoldFolder = typeof import('@policy-lab/trainer').holdFolder;
+
+async function compareInto(
+  config: CompareConfig,
+  options: CompareRunOptions,
+  holdFolder: HoldFolder,
+): Promise<ComparisonDocument> {
+  claimOut(options.out, config, options, holdFolder);
   const units = unitsOf(config);
   const resultFile = (unit: Unit) => path.join(options.out, 'runs', unit.id, 'result.json');
   const finished = new Map<string, TrainResult>();
   for (const unit of units) {
-    if (options.resume && existsSync(resultFile(unit)))
-      finished.set(unit.id, JSON.parse(readFileSync(resultFile(unit), 'utf8')) as TrainResult);
+    const file = resultFile(unit);
+    if (!options.resume || !existsSync(file)) continue;
+    const result = readOwnJson(file, '; delete the file to train this run again');
+    checkRun(result, file);
+    finished.set(unit.id, result as TrainResult);
   }
   const pending = units.filter((u) => !finished.has(u.id));
   const requests: UnitRequest[] = pending.map((unit) => ({

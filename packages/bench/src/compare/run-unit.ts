@@ -21,20 +21,26 @@ export async function runUnit(
   const trainer = await import('@policy-lab/trainer');
   const preferences = request.preferences && readPreferences(request.preferences, trainer.parsePreferenceData);
   await trainer.initBackend({ name: request.backend, kernels: request.kernels, threads: request.threads });
-  return trainer.train({
-    registry,
-    method: request.unit.method,
-    env: request.unit.env,
-    seed: request.unit.seed,
-    budget: request.budget,
-    overrides: request.overrides,
-    outDir: where.outDir,
-    resume: true,
-    backend: request.backend,
-    sftCacheDir: where.sftCacheDir,
-    onProgress: where.onProgress,
-    ...(preferences ? { preferences } : {}),
-  });
+  // One writer per run folder: a unit still trained by an orphaned worker is refused, not interleaved.
+  const hold = trainer.holdFolder(where.outDir, `bench compare unit ${request.unit.id}`);
+  try {
+    return await trainer.train({
+      registry,
+      method: request.unit.method,
+      env: request.unit.env,
+      seed: request.unit.seed,
+      budget: request.budget,
+      overrides: request.overrides,
+      outDir: where.outDir,
+      resume: true,
+      backend: request.backend,
+      sftCacheDir: where.sftCacheDir,
+      onProgress: where.onProgress,
+      ...(preferences ? { preferences } : {}),
+    });
+  } finally {
+    hold.release();
+  }
 }
 
 /** The comparison's preference file, refused when its content is not what the comparison planned with. */

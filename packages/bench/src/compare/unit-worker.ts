@@ -2,8 +2,12 @@
  * A worker process of the local pool: receives units over IPC, trains each, and sends the
  * result back. Long-lived, so tfjs and the plugins load once per process.
  */
+import { exitWithParent } from './parent-watch.js';
 import type { UnitRequest, WorkerMessage } from './pool.js';
 import { runUnit } from './run-unit.js';
+
+// A worker dies with its coordinator: a killed coordinator leaves no trainer behind in --out.
+exitWithParent();
 
 const send = (message: WorkerMessage) => process.send?.(message);
 

@@ -1,10 +1,11 @@
 /**
  * BullMQ fan-out against a real redis-server (started by .ci/stages/redis.sh on a loopback port,
- * REDIS_URL). Two workers; the first is killed (SIGKILL) while it holds a job, which then
- * completes on the second. Nothing is lost or duplicated.
+ * REDIS_URL; REDIS_AUTH_URL is a second one that requires a password). Two workers; the first
+ * is killed (SIGKILL) while it holds a job, which then completes on the second. Nothing is lost
+ * or duplicated. Injected jobs that name code or paths are refused; secrets are never printed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,14 +15,19 @@ import { schemaErrors } from '../test-support/run-cli.js';
 import { connectionOptions, parseQueueUrl, QUEUE_NAME } from './connection.js';
 
 const url = process.env.REDIS_URL;
+const authUrl = process.env.REDIS_AUTH_URL;
 const bin = fileURLToPath(new URL('../../bin/bench.js', import.meta.url));
 const tiny = fileURLToPath(new URL('../../../trainer/src/test-support/tiny.ts', import.meta.url));
 const children: ChildProcess[] = [];
 
-function start(args: string[], cwd: string): { child: ChildProcess; exited: Promise<number | null> } {
+function start(args: string[], cwd: string): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
   const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
-  return { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  return { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))), stderr: () => stderr };
 }
 
 afterAll(() => {
@@ -69,7 +75,17 @@ describe('bench compare --queue with bench worker', () => {
       ],
       dir,
     );
-    const workerArgs = ['worker', '--queue', url as string, '--lock-duration', '2000', '--stalled-interval', '1000'];
+    const workerArgs = [
+      'worker',
+      '--queue',
+      url as string,
+      '--plugin',
+      tiny,
+      '--lock-duration',
+      '2000',
+      '--stalled-interval',
+      '1000',
+    ];
     const first = start(workerArgs, dir);
     // Wait until the first worker holds a job, then start the second and kill the first.
     const deadline = Date.now() + 60_000;
@@ -94,12 +110,58 @@ describe('bench compare --queue with bench worker', () => {
   }, 240_000);
 
   it('refuses an unreachable Redis with exit 2 and one line', async () => {
-    const { child, exited } = start(['compare', 'grpo', '--queue', 'redis://127.0.0.1:1', '--seeds', '1'], tmpdir());
-    let stderr = '';
-    child.stderr?.on('data', (chunk) => {
-      stderr += chunk;
-    });
+    const { exited, stderr } = start(['compare', 'grpo', '--queue', 'redis://127.0.0.1:1', '--seeds', '1'], tmpdir());
     expect(await exited).toBe(2);
-    expect(stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+    expect(stderr()).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
   });
+
+  it('a bad database index is one line and exit 2, not an endless stream of ReplyErrors', async () => {
+    const bad = `${(url as string).replace(/\/\d+$/, '')}/99`;
+    const { exited, stderr } = start(['worker', '--queue', bad], tmpdir());
+    expect(await exited).toBe(2);
+    expect(stderr().trim().split('\n')).toEqual([
+      `bench: bad --queue '${bad}': Redis refuses database 99 (ERR DB index is out of range)`,
+    ]);
+  });
+
+  it('refuses injected jobs that name plugin modules, config files or paths outside its folder; --max-jobs counts them', async () => {
+    const target = authUrl ?? (url as string);
+    const connection = parseQueueUrl(target);
+    const queue = new Queue(QUEUE_NAME, { connection: connectionOptions(connection) as never });
+    await queue.obliterate({ force: true });
+    const dir = mkdtempSync(path.join(tmpdir(), 'queue-evil-'));
+    const evil = path.join(dir, 'evil.mjs');
+    const marker = path.join(dir, 'evil-ran');
+    writeFileSync(
+      evil,
+      `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(marker)}, 'x'); export const plugin = { name: 'evil' };`,
+    );
+    const unit = { id: 'reinforce-mean__echo__s1', method: 'reinforce-mean', env: 'echo', seed: 1 };
+    const base = {
+      unit,
+      fingerprint: '0123456789abcdef',
+      backend: 'wasm',
+      kernels: 'fast',
+      threads: 1,
+      budget: { episodes: 24 },
+      overrides: {},
+    };
+    await queue.add('unit', { ...base, plugins: [evil] }, { jobId: 'evil-plugin' });
+    await queue.add('unit', { ...base, unit: { ...unit, id: '../../../x' } }, { jobId: 'evil-id' });
+    await queue.add('unit', { ...base, overrides: { teacher: '/etc' } }, { jobId: 'evil-teacher' });
+    const folder = path.join(dir, 'worker');
+    const worker = start(['worker', '--queue', target, '--plugin', tiny, '--dir', folder, '--max-jobs', '3'], dir);
+    expect(await worker.exited).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    const failed = await queue.getFailed();
+    expect(Object.fromEntries(failed.map((job) => [job.id, job.failedReason.replace(/:.*/, '')]))).toEqual({
+      'evil-plugin': 'job refused',
+      'evil-id': 'job refused',
+      'evil-teacher': 'job refused',
+    });
+    expect(failed.every((job) => job.attemptsMade === 1)).toBe(true);
+    if (connection.password) expect(worker.stderr()).not.toContain(connection.password);
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }, 120_000);
 });

@@ -8,6 +8,7 @@ import type { TrainResult } from '@policy-lab/trainer';
 import { Queue, QueueEvents } from 'bullmq';
 import type { UnitFailure, UnitRequest } from '../compare/pool.js';
 import { connectionOptions, QUEUE_NAME, type QueueConnection } from './connection.js';
+import type { UnitJob } from './job.js';
 
 export function queueRunner(connection: QueueConnection, fingerprint: string) {
   return async (
@@ -52,11 +53,18 @@ export function queueRunner(connection: QueueConnection, fingerprint: string) {
         });
         void (async () => {
           for (const [jobId, request] of byJob) {
-            const job = await queue.add(
-              'unit',
-              { ...request, fingerprint },
-              { jobId, attempts: 2, removeOnComplete: false, removeOnFail: false },
-            );
+            // Data only: each worker loads its own plugins and keeps its own folders.
+            const data: UnitJob = {
+              unit: request.unit,
+              fingerprint,
+              backend: request.backend,
+              kernels: request.kernels,
+              threads: request.threads,
+              budget: request.budget,
+              overrides: request.overrides,
+              ...(request.preferences ? { preferences: request.preferences } : {}),
+            };
+            const job = await queue.add('unit', data, { jobId, attempts: 2, removeOnComplete: false, removeOnFail: false });
             // Already finished earlier (a resumed coordinator): take its stored result.
             if ((await job.getState()) === 'completed') {
               await finish(jobId, async () => {

@@ -1,10 +1,11 @@
 /**
  * SFT warm start from the environment's expert demonstrations, cached per (environment,
  * model config, tokenizer, SFT settings, seed) so that every method of a comparison starts
- * from the same checkpoint and parallel workers never build it twice (a lock file).
+ * from the same checkpoint and parallel workers never build it twice (a lock file naming its
+ * owner: a killed builder's lock is broken at once, see run-lock.ts).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Environment, Rng, type TrainConfig } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,6 +15,7 @@ import { Adam } from '../optim/adam.js';
 import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import { promptFor } from './rollouts.js';
+import { describeOwner, waitForLock } from './run-lock.js';
 import { readWeights, writeWeights } from './weights.js';
 
 export interface SftResult {
@@ -115,21 +117,6 @@ async function trainSft(
   return last;
 }
 
-/** Waits for another process holding the lock; a lock older than 30 minutes is stale. */
-async function acquireLock(lock: string): Promise<boolean> {
-  for (;;) {
-    try {
-      closeSync(openSync(lock, 'wx'));
-      return true;
-    } catch {
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 30 * 60_000) rmSync(lock, { force: true });
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      if (!existsSync(lock)) continue;
-      return false;
-    }
-  }
-}
-
 export async function sftWarmStart(
   policy: PolicyModel,
   tokenizer: CharTokenizer,
@@ -150,21 +137,23 @@ export async function sftWarmStart(
   mkdirSync(options.cacheDir, { recursive: true });
   const key = sftCacheKey(env, tokenizer, config);
   const file = path.join(options.cacheDir, `${env.name}-${key}.safetensors`);
-  const lock = `${file}.lock`;
-  for (;;) {
-    if (existsSync(file)) {
-      const { tensors, metadata } = loadSafetensors(file);
-      writeWeights(policy, options.names, tensors, file);
-      return { steps, finalLoss: Number(metadata.finalLoss), seconds: (performance.now() - started) / 1000, cached: true, file };
-    }
-    if (await acquireLock(lock)) break;
-  }
+  const cached = (): SftResult => {
+    const { tensors, metadata } = loadSafetensors(file);
+    writeWeights(policy, options.names, tensors, file);
+    return { steps, finalLoss: Number(metadata.finalLoss), seconds: (performance.now() - started) / 1000, cached: true, file };
+  };
+  if (existsSync(file)) return cached();
+  // Another process may be building the same checkpoint: wait for it (saying so), unless it is dead.
+  const lock = await waitForLock(`${file}.lock`, 'sft warm start', {
+    onWait: (holder, seconds) =>
+      process.stderr.write(`waiting ${seconds} s for the SFT warm start ${file}, being built by ${describeOwner(holder)}\n`),
+  });
   try {
-    if (existsSync(file)) return await sftWarmStart(policy, tokenizer, env, config, options);
+    if (existsSync(file)) return cached();
     const finalLoss = await trainSft(policy, rows(), settings, rng);
     saveSafetensors(file, await readWeights(policy, options.names), { finalLoss: String(finalLoss), key });
     return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false, file };
   } finally {
-    rmSync(lock, { force: true });
+    lock.release();
   }
 }
