@@ -11,7 +11,7 @@ import { SCHEMA_VERSION, UsageError } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
 import { aggregate, type RunRecord } from '../report/aggregate.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
-import { type CompareConfig, fingerprint, PRESETS, type Unit, unitsOf } from './plan.js';
+import { type CompareConfig, describeRun, fingerprint, type Unit, unitsOf } from './plan.js';
 import { runOnPool, type UnitRequest } from './pool.js';
 
 export interface CompareRunOptions {
@@ -127,7 +127,7 @@ export async function runComparison(config: CompareConfig, options: CompareRunOp
     config: {
       ...config,
       budget: config.budget as unknown as Record<string, unknown>,
-      note: PRESETS[config.preset].note,
+      note: describeRun(config),
     } as ComparisonDocument['config'],
     versions: versions(),
     gitDescribe: gitDescribe(options.cwd),

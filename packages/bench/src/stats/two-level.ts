@@ -30,6 +30,12 @@ export interface TwoLevelOptions {
   tasks?: boolean;
   /** The statistic over run scores (IQM by default, as the rest of the report). */
   statistic?: (runScores: readonly number[]) => number;
+  /**
+   * Draw the same seeds for every method (default true: the methods of one comparison share
+   * each seed's SFT start). False draws each method's seeds on their own, which lets the seed
+   * counts differ (two comparisons run at different times); tasks stay shared.
+   */
+  pairSeeds?: boolean;
 }
 
 /** Percentile interval of bootstrap replicates around a point estimate. */
@@ -38,16 +44,21 @@ export function percentileInterval(estimate: number, replicates: readonly number
   return { estimate, low: percentile(sorted, (1 - level) / 2), high: percentile(sorted, 1 - (1 - level) / 2) };
 }
 
-function checkShape(scoresByMethod: readonly (readonly (readonly number[])[])[]): { seeds: number; tasks: number } {
+function checkShape(scoresByMethod: readonly (readonly (readonly number[])[])[], pairSeeds: boolean): number {
   const first = scoresByMethod[0];
   const seeds = first?.length ?? 0;
   const tasks = first?.[0]?.length ?? 0;
-  if (seeds === 0 || tasks === 0) throw new RangeError('the two-level bootstrap needs at least one seed and one task');
+  if (seeds === 0 || tasks === 0 || scoresByMethod.some((matrix) => matrix.length === 0))
+    throw new RangeError('the two-level bootstrap needs at least one seed and one task');
   for (const matrix of scoresByMethod) {
-    if (matrix.length !== seeds || matrix.some((row) => row.length !== tasks))
-      throw new RangeError(`every method needs the same ${seeds} seeds x ${tasks} tasks to be paired`);
+    if ((pairSeeds && matrix.length !== seeds) || matrix.some((row) => row.length !== tasks))
+      throw new RangeError(
+        pairSeeds
+          ? `every method needs the same ${seeds} seeds x ${tasks} tasks to be paired`
+          : `every method needs the same ${tasks} tasks to be paired`,
+      );
   }
-  return { seeds, tasks };
+  return tasks;
 }
 
 /** Run scores (mean over the given task indices) of each seed index, for one method. */
@@ -72,20 +83,24 @@ export function twoLevelReplicates(
   scoresByMethod: readonly (readonly (readonly number[])[])[],
   options: TwoLevelOptions = {},
 ): TwoLevelResult {
-  const { reps = 2000, seed = 0, tasks: resampleTasks = true, statistic = iqm } = options;
-  const { seeds, tasks } = checkShape(scoresByMethod);
-  const allSeeds = Array.from({ length: seeds }, (_, i) => i);
-  const allTasks = Array.from({ length: tasks }, (_, i) => i);
-  const rng = Rng.seeded(seed).split(resampleTasks ? 'two-level' : 'paired-seeds');
+  const { reps = 2000, seed = 0, tasks: resampleTasks = true, statistic = iqm, pairSeeds = true } = options;
+  const tasks = checkShape(scoresByMethod, pairSeeds);
+  const indices = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const draw = (n: number) => indices(n).map(() => rng.int(0, n - 1));
+  const allTasks = indices(tasks);
+  const rng = Rng.seeded(seed).split(`${resampleTasks ? 'two-level' : 'seeds'}${pairSeeds ? '' : '/unpaired-seeds'}`);
   const replicates: number[][] = scoresByMethod.map(() => new Array<number>(reps));
   for (let r = 0; r < reps; r++) {
-    const seedDraw = allSeeds.map(() => rng.int(0, seeds - 1));
-    const taskDraw = resampleTasks ? allTasks.map(() => rng.int(0, tasks - 1)) : allTasks;
+    const seedDraw = pairSeeds ? draw(scoresByMethod[0]?.length ?? 0) : undefined;
+    const taskDraw = resampleTasks ? draw(tasks) : allTasks;
     scoresByMethod.forEach((matrix, m) => {
-      (replicates[m] as number[])[r] = statistic(runScores(matrix, seedDraw, taskDraw));
+      (replicates[m] as number[])[r] = statistic(runScores(matrix, seedDraw ?? draw(matrix.length), taskDraw));
     });
   }
-  return { estimates: scoresByMethod.map((matrix) => statistic(runScores(matrix, allSeeds, allTasks))), replicates };
+  return {
+    estimates: scoresByMethod.map((matrix) => statistic(runScores(matrix, indices(matrix.length), allTasks))),
+    replicates,
+  };
 }
 
 /**
