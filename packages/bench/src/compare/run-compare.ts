@@ -10,6 +10,7 @@ import path from 'node:path';
 import { SCHEMA_VERSION, UsageError } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
 import { aggregate, type RunRecord } from '../report/aggregate.js';
+import { compareWithBaseline } from '../report/baseline.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
 import { type CompareConfig, describeRun, fingerprint, type Unit, unitsOf } from './plan.js';
 import { runOnPool, type UnitRequest } from './pool.js';
@@ -24,6 +25,8 @@ export interface CompareRunOptions {
   plugins: string[];
   config?: string;
   reps?: number;
+  /** An earlier results.json of the same protocol to report each method against (--baseline). */
+  baseline?: { file: string; document: ComparisonDocument; differences: string[] };
   /** Runs units somewhere else (tests, the BullMQ queue); default: the local process pool. */
   runUnits?: (requests: UnitRequest[], events: Parameters<typeof runOnPool>[2]) => Promise<void>;
   onProgress?(done: number, total: number, running: Map<string, number>): void;
@@ -144,12 +147,21 @@ export async function runComparison(config: CompareConfig, options: CompareRunOp
     aggregates: aggregate(runs, { ...(options.reps ? { reps: options.reps } : {}) }),
     ...(fallbacks.length ? { kernelsFallback: fallbacks } : {}),
   };
+  if (options.baseline) {
+    const { file, document: earlier, differences } = options.baseline;
+    document.baseline = compareWithBaseline(document, earlier, file, differences, document.aggregates.bootstrap);
+  }
   await writeOutputs(options.out, document);
   return document;
 }
 
 export async function writeOutputs(out: string, document: ComparisonDocument): Promise<void> {
   writeAtomic(path.join(out, 'results.json'), `${JSON.stringify(document, null, 2)}\n`);
+  await writeReports(out, document);
+}
+
+/** The files rendered from results.json (what `bench report` re-renders; it never rewrites results.json). */
+export async function writeReports(out: string, document: ComparisonDocument): Promise<void> {
   writeAtomic(path.join(out, 'results.csv'), renderCsv(document));
   writeAtomic(path.join(out, 'report.md'), renderMarkdown(document));
   writeAtomic(path.join(out, 'report.html'), await renderHtml(document));
