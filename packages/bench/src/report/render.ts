@@ -30,6 +30,7 @@ const interval = (i: { estimate: number; low: number; high: number }) => `${pct(
 const signed = (x: number) => (Number.isFinite(x) ? `${x > 0 ? '+' : ''}${(100 * x).toFixed(1)}%` : 'n/a');
 const signedInterval = (i: { estimate: number; low: number; high: number }) =>
   `${signed(i.estimate)} [${signed(i.low)}, ${signed(i.high)}]`;
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 const pValue = (p: number) => (p < 0.001 ? '< 0.001' : p.toFixed(3));
 
 function verdicts(env: EnvAggregate, aggregates: Aggregates): string[] {
@@ -49,7 +50,7 @@ function verdicts(env: EnvAggregate, aggregates: Aggregates): string[] {
     // Results of earlier versions carry no paired difference.
     if (!p.difference || !family) return `${p.x} vs ${p.y}: ${raw}; ${poi}${side}`;
     const holm = p.holm === 'none' ? 'no difference' : `${p.holm === 'x' ? p.x : p.y} higher`;
-    return `${p.x} vs ${p.y}: ${raw}; paired difference ${signedInterval(p.difference)} over ${p.resampled}, p ${pValue(p.p)}; Holm over ${family.pairs} pairs: p ${pValue(p.pHolm)}, ${holm}; ${poi}${side}`;
+    return `${p.x} vs ${p.y}: ${raw}; paired difference ${signedInterval(p.difference)} over ${p.resampled}, p ${pValue(p.p)}; Holm over ${plural(family.pairs, 'pair')}: p ${pValue(p.pHolm)}, ${holm}; ${poi}${side}`;
   });
 }
 
@@ -89,7 +90,7 @@ function headerLines(doc: ComparisonDocument): string[] {
 function baselineLines(baseline: BaselineComparison): string[] {
   return baseline.verdicts.map(
     (v) =>
-      `${v.method} on ${v.env}: ${v.verdict} (${interval(v.current)} now, ${interval(v.baseline)} then; difference ${signedInterval(v.difference)} over ${v.resampled}, p ${pValue(v.p)}, Holm over ${baseline.verdicts.length}: p ${pValue(v.pHolm)})`,
+      `${v.method} on ${v.env}: ${v.verdict} (${interval(v.current)} now, ${interval(v.baseline)} then; difference ${signedInterval(v.difference)} over ${v.resampled}, p ${pValue(v.p)}, Holm over ${plural(baseline.verdicts.length, 'comparison')}: p ${pValue(v.pHolm)})`,
   );
 }
 
@@ -179,7 +180,7 @@ export function renderMarkdown(doc: ComparisonDocument): string {
     '',
     `Methods: ${doc.config.methods.join(', ')}; controls: ${['sft-start (the SFT checkpoint without RL)', ...doc.config.controls].join(', ')}.`,
     `Backend ${doc.backend}; ${String(doc.machine.cpus)} x ${String(doc.machine.cpuModel)}; git ${doc.gitDescribe ?? 'unknown'}.`,
-    `Statistics: IQM over seeds with ${doc.aggregates.bootstrap.reps}-sample 95% bootstrap CIs (seeded): over seeds (stratified, as rliable) and, where the runs recorded per-task outcomes, over seeds and test tasks (two-level). Overlapping IQM intervals are reported as no difference detected. Each pair also has its paired difference (the same seed and task draws for both methods) with a two-sided bootstrap p-value, and a verdict Holm-adjusted across all ${doc.aggregates.multipleComparisons?.pairs ?? 'the'} pairs of the comparison at ${doc.aggregates.multipleComparisons?.alpha ?? 0.05}; probability of improvement with CI.`,
+    `Statistics: IQM over seeds with ${doc.aggregates.bootstrap.reps}-sample 95% bootstrap CIs (seeded): over seeds (stratified, as rliable) and, where the runs recorded per-task outcomes, over seeds and test tasks (two-level). Overlapping IQM intervals are reported as no difference detected. Each pair also has its paired difference (the same seed and task draws for both methods) with a two-sided bootstrap p-value, and a verdict Holm-adjusted across ${plural(doc.aggregates.multipleComparisons?.pairs ?? 0, 'pair')} of the comparison at ${doc.aggregates.multipleComparisons?.alpha ?? 0.05}; probability of improvement with CI.`,
     '',
   ];
   for (const env of doc.aggregates.envs) {
@@ -229,7 +230,7 @@ export function renderMarkdown(doc: ComparisonDocument): string {
     lines.push(
       '## Against the baseline',
       '',
-      `Baseline ${b.file} (git ${b.gitDescribe ?? 'unknown'}). Seeds resampled on each side, test tasks shared; ${b.bootstrap.reps}-sample bootstrap; verdicts Holm-adjusted across the ${b.verdicts.length} (environment, method) pairs at ${b.alpha}.`,
+      `Baseline ${b.file} (git ${b.gitDescribe ?? 'unknown'}). Seeds resampled on each side, test tasks shared; ${b.bootstrap.reps}-sample bootstrap; verdicts Holm-adjusted across ${plural(b.verdicts.length, '(environment, method) pair')} at ${b.alpha}.`,
       '',
       b.differences.length ? `Settings that differ: ${b.differences.join('; ')}.` : 'No setting differs.',
       '',
