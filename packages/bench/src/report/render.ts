@@ -183,6 +183,13 @@ export function renderMarkdown(doc: ComparisonDocument): string {
     `Statistics: IQM over seeds with ${doc.aggregates.bootstrap.reps}-sample 95% bootstrap CIs (seeded): over seeds (stratified, as rliable) and, where the runs recorded per-task outcomes, over seeds and test tasks (two-level). Overlapping IQM intervals are reported as no difference detected. Each pair also has its paired difference (the same seed and task draws for both methods) with a two-sided bootstrap p-value, and a verdict Holm-adjusted across ${plural(doc.aggregates.multipleComparisons?.pairs ?? 0, 'pair')} of the comparison at ${doc.aggregates.multipleComparisons?.alpha ?? 0.05}; probability of improvement with CI.`,
     '',
   ];
+  const family = doc.aggregates.multipleComparisons;
+  // The smallest bootstrap p is 2 / (reps + 1); Holm multiplies the smallest by the number of pairs.
+  if (family && family.pairs > 0 && (2 * family.pairs) / (doc.aggregates.bootstrap.reps + 1) >= family.alpha)
+    lines.push(
+      `Note: with ${doc.aggregates.bootstrap.reps} resamples and ${plural(family.pairs, 'pair')} no Holm-adjusted p can fall below ${family.alpha}; raise --reps to at least ${Math.ceil((2 * family.pairs) / family.alpha)} for the Holm verdicts to detect anything.`,
+      '',
+    );
   for (const env of doc.aggregates.envs) {
     const components = Object.keys(env.methods[0]?.reward ?? {});
     lines.push(`## ${env.env}`, '', `Normalisation: ${env.normalisation}.`, '');
