@@ -106,7 +106,7 @@ export function twoLevelReplicates(
 /**
  * Two-sided bootstrap p-value of "no difference" from replicates of a difference: twice the
  * smaller tail beyond 0, with the (1 + count) / (1 + reps) Monte Carlo correction
- * (Davison & Hinkley 1997, eq. 4.11), capped at 1. A difference whose percentile interval at
+ * (Davison & Hinkley 1997, chapter 4), capped at 1. A difference whose percentile interval at
  * level 1 - alpha excludes 0 has p <= alpha (up to that correction).
  */
 export function bootstrapPValue(differences: readonly number[]): number {
