@@ -1,14 +1,11 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planComparison } from '../compare/plan.js';
-import { runComparison } from '../compare/run-compare.js';
-import { fakeRunner, registry } from '../test-support/fake-comparison.js';
+import { fakeComparison, registry } from '../test-support/fake-comparison.js';
 import { runCli } from '../test-support/run-cli.js';
 
 async function comparison(): Promise<string> {
-  const out = path.join(mkdtempSync(path.join(tmpdir(), 'bench-report-')), 'out');
   const config = planComparison(registry, {
     methods: ['grpo', 'gdpo'],
     seeds: '3',
@@ -16,18 +13,7 @@ async function comparison(): Promise<string> {
     backend: 'wasm',
     kernels: 'fast',
   });
-  await runComparison(config, {
-    out,
-    resume: false,
-    force: false,
-    workers: 1,
-    threads: 1,
-    cwd: out,
-    plugins: [],
-    reps: 200,
-    runUnits: fakeRunner([]),
-  });
-  return out;
+  return (await fakeComparison(config)).out;
 }
 
 describe('bench report', () => {

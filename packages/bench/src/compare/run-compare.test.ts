@@ -2,24 +2,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fakeRunner, registry } from '../test-support/fake-comparison.js';
+import { compareOptions, fakeRunner, registry } from '../test-support/fake-comparison.js';
 import { schemaErrors } from '../test-support/run-cli.js';
 import { planComparison } from './plan.js';
 import { runComparison } from './run-compare.js';
 
 const plan = () =>
   planComparison(registry, { methods: ['grpo', 'mc-grpo', 'gdpo'], seeds: '3', overrides: {}, backend: 'wasm', kernels: 'fast' });
-const options = (out: string, extra: object = {}) => ({
-  out,
-  resume: false,
-  force: false,
-  workers: 1,
-  threads: 1,
-  cwd: out,
-  plugins: [],
-  reps: 200,
-  ...extra,
-});
+const options = compareOptions;
 
 describe('runComparison', () => {
   it('adds the GRPO+1 control with MC-GRPO, writes every output, and results.json matches its schema', async () => {

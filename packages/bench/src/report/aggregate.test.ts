@@ -1,38 +1,26 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planComparison } from '../compare/plan.js';
-import { runComparison } from '../compare/run-compare.js';
-import { fakeRunner, registry } from '../test-support/fake-comparison.js';
+import { fakeComparison, registry } from '../test-support/fake-comparison.js';
 import { aggregate } from './aggregate.js';
 import { renderMarkdown } from './render.js';
 
-async function fakeComparison(reps: number) {
-  const out = mkdtempSync(path.join(tmpdir(), 'agg-'));
-  const config = planComparison(registry, {
-    methods: ['grpo', 'mc-grpo', 'gdpo'],
-    seeds: '3',
-    overrides: {},
-    backend: 'wasm',
-    kernels: 'fast',
-  });
-  return runComparison(config, {
-    out,
-    resume: false,
-    force: false,
-    workers: 1,
-    threads: 1,
-    cwd: out,
-    plugins: [],
-    reps,
-    runUnits: fakeRunner([]),
-  });
-}
+const comparison = async (reps: number) =>
+  (
+    await fakeComparison(
+      planComparison(registry, {
+        methods: ['grpo', 'mc-grpo', 'gdpo'],
+        seeds: '3',
+        overrides: {},
+        backend: 'wasm',
+        kernels: 'fast',
+      }),
+      { reps },
+    )
+  ).document;
 
 describe('aggregate: two-level intervals and Holm-adjusted verdicts', () => {
   it('shows what the tasks add, pairs methods on shared seeds and tasks, and adjusts across all pairs', async () => {
-    const doc = await fakeComparison(2000);
+    const doc = await comparison(2000);
     const env = doc.aggregates.envs[0];
     if (!env) throw new Error('no environment aggregate');
     expect(env.testTasks).toBe(8);
@@ -66,13 +54,13 @@ describe('aggregate: two-level intervals and Holm-adjusted verdicts', () => {
   });
 
   it('says when --reps is too small for any Holm-adjusted p to fall below alpha', async () => {
-    const doc = await fakeComparison(200);
+    const doc = await comparison(200);
     expect(doc.aggregates.envs[0]?.pairs.every((p) => p.holm === 'none')).toBe(true);
     expect(renderMarkdown(doc)).toMatch(/with 200 resamples and 10 pairs no Holm-adjusted p can fall below 0.05/);
   });
 
   it('falls back to seed-only pairing for runs without per-task outcomes, and says so', async () => {
-    const doc = await fakeComparison(500);
+    const doc = await comparison(500);
     const runs = doc.runs.map((r) => ({
       ...r,
       final: { ...r.final, perTask: undefined },

@@ -1,29 +1,13 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type CompareConfig, planComparison } from '../compare/plan.js';
-import { runComparison } from '../compare/run-compare.js';
-import { fakeRunner, registry } from '../test-support/fake-comparison.js';
+import { fakeComparison, registry } from '../test-support/fake-comparison.js';
 import { baselineDifferences, compareWithBaseline } from './baseline.js';
 
 const plan = (overrides: Record<string, unknown> = {}) =>
   planComparison(registry, { methods: ['grpo', 'gdpo'], seeds: '5', overrides, backend: 'wasm', kernels: 'fast' });
 
-async function run(config: CompareConfig, shift: Record<string, number> = {}) {
-  const out = mkdtempSync(path.join(tmpdir(), 'baseline-'));
-  return runComparison(config, {
-    out,
-    resume: false,
-    force: false,
-    workers: 1,
-    threads: 1,
-    cwd: out,
-    plugins: [],
-    reps: 2000,
-    runUnits: fakeRunner([], Number.POSITIVE_INFINITY, shift),
-  });
-}
+const run = async (config: CompareConfig, shift: Record<string, number> = {}) =>
+  (await fakeComparison(config, { reps: 2000, shift })).document;
 const bootstrap = { reps: 2000, level: 0.95, seed: 0 };
 const verdicts = (comparison: ReturnType<typeof compareWithBaseline>) =>
   Object.fromEntries(comparison.verdicts.map((v) => [v.method, v.verdict]));

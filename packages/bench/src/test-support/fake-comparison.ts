@@ -3,9 +3,14 @@
  * statistics, reports): a registry of named methods and one environment, and a stand-in for
  * the worker pool whose results are a deterministic function of (method, seed).
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Registry } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
+import type { CompareConfig } from '../compare/plan.js';
 import type { UnitRequest } from '../compare/pool.js';
+import { type CompareRunOptions, runComparison } from '../compare/run-compare.js';
 
 export const registry = new Registry();
 const estimator = { name: 'e', summary: 'e', compute: () => ({ rollout: [], weights: [] }) };
@@ -92,4 +97,27 @@ export function fakeRunner(calls: string[], killAfter = Number.POSITIVE_INFINITY
       events.onDone(request.unit.id, fakeResult(request, shift));
     }
   };
+}
+
+/** runComparison's options for a fresh comparison in `out` on one local worker (no runner: add one). */
+export const compareOptions = (out: string, extra: Partial<CompareRunOptions> = {}): CompareRunOptions => ({
+  out,
+  resume: false,
+  force: false,
+  workers: 1,
+  threads: 1,
+  cwd: out,
+  plugins: [],
+  reps: 200,
+  ...extra,
+});
+
+/** A whole comparison with the stand-in runner, in a new temporary folder. */
+export async function fakeComparison(config: CompareConfig, options: { reps?: number; shift?: Record<string, number> } = {}) {
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'fake-comparison-')), 'out');
+  const document = await runComparison(
+    config,
+    compareOptions(out, { reps: options.reps ?? 200, runUnits: fakeRunner([], Number.POSITIVE_INFINITY, options.shift) }),
+  );
+  return { out, document };
 }
