@@ -51,7 +51,7 @@ export function register(program: Command, io: Io): void {
     )
     .argument('<methods...>', 'registered methods (bench list --kind methods)')
     .option('--env <envs>', "comma-separated environments (default: the preset's, countdown)")
-    .option('--seeds <n>', "seeds per (method, environment) (default: the preset's)")
+    .option('--seeds <n>', "seeds per (method, environment): N for seeds 1..N, or a range A-B (default: the preset's count)")
     .option('--budget <budget>', "episodes=N | tokens=N | seconds=N per run (default: the preset's)")
     .addOption(
       new Option(

@@ -124,12 +124,7 @@ export function planComparison(
   const twice = envs.find((e, i) => envs.indexOf(e) !== i);
   if (twice) throw new UsageError(`environment '${twice}' is named twice in --env '${input.envs}'`);
   for (const env of envs) registry.get('environments', env);
-  let seedCount: number = preset.seeds;
-  if (input.seeds !== undefined) {
-    if (!/^\d+$/.test(input.seeds) || Number(input.seeds) < 1)
-      throw new UsageError(`bad --seeds '${input.seeds}': expected a positive integer`);
-    seedCount = Number(input.seeds);
-  }
+  const seeds = input.seeds === undefined ? Array.from({ length: preset.seeds }, (_, i) => i + 1) : parseSeeds(input.seeds);
   const budget = parseBudget(input.budget ?? preset.budget);
   const overrides = { ...preset.overrides, ...input.overrides };
   const envOptions = checkUnits(registry, { ...input, envs, budget, overrides });
@@ -175,7 +170,7 @@ export function planComparison(
     methods: input.methods,
     controls,
     envs,
-    seeds: Array.from({ length: seedCount }, (_, i) => i + 1),
+    seeds,
     budget,
     preset: presetName,
     overrides,
@@ -233,6 +228,24 @@ function checkUnits(
   return resolved;
 }
 
+/**
+ * --seeds: a count N (seeds 1..N), or a range A-B of seeds (a rerun of a protocol on other
+ * seeds, e.g. against a --baseline that ran 1-10).
+ */
+export function parseSeeds(text: string): number[] {
+  const bad = () =>
+    new UsageError(`bad --seeds '${text}': expected a positive integer N (seeds 1..N) or a range A-B (1 <= A <= B)`);
+  const count = /^\s*(\d+)\s*$/.exec(text);
+  const range = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(text);
+  const [from, to] = count ? [1, Number(count[1])] : range ? [Number(range[1]), Number(range[2])] : [0, 0];
+  if (!Number.isSafeInteger(to) || from < 1 || to < from || to - from >= 10_000) throw bad();
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+/** The seeds in words: "3" for seeds 1..3, else their range "11-20". */
+export const seedWords = (seeds: readonly number[]): string =>
+  seeds.every((seed, i) => seed === i + 1) ? String(seeds.length) : `${seeds[0]}-${seeds[seeds.length - 1]}`;
+
 /** A budget in words: "episodes 3200". */
 export const budgetWords = (budget: BudgetLimit): string => formatBudget(budget).replace(/=/g, ' ').replace(/,/g, ', ');
 
@@ -240,7 +253,7 @@ export const budgetWords = (budget: BudgetLimit): string => formatBudget(budget)
 export function presetDeviations(config: Pick<CompareConfig, 'preset' | 'seeds' | 'envs' | 'budget' | 'overrides'>): string[] {
   const preset = PRESETS[config.preset];
   const deviations: string[] = [];
-  if (config.seeds.length !== preset.seeds) deviations.push(`seeds ${config.seeds.length}`);
+  if (seedWords(config.seeds) !== String(preset.seeds)) deviations.push(`seeds ${seedWords(config.seeds)}`);
   if (formatBudget(config.budget) !== formatBudget(parseBudget(preset.budget))) deviations.push(budgetWords(config.budget));
   if (config.envs.join(',') !== preset.envs.join(',')) deviations.push(`environments ${config.envs.join(', ')}`);
   const presetOverrides = preset.overrides as Record<string, unknown>;

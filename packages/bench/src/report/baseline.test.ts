@@ -16,7 +16,9 @@ describe('compare --baseline', () => {
   it('flags a planted regression and calls a rerun with other seeds no difference', async () => {
     const baseline = await run(plan());
     // The stand-in's seed effect looks like noise: seeds 6-10 differ from seeds 1-5 by chance only.
-    const reseeded = await run({ ...plan(), seeds: [6, 7, 8, 9, 10] });
+    const reseeded = await run(
+      planComparison(registry, { methods: ['grpo', 'gdpo'], seeds: '6-10', overrides: {}, backend: 'wasm', kernels: 'fast' }),
+    );
     expect(verdicts(compareWithBaseline(reseeded, baseline, 'b.json', [], bootstrap))).toEqual({
       'sft-start': 'no difference',
       grpo: 'no difference',

@@ -33,6 +33,10 @@ registry.register(
         tasks: () => [],
         taskId: () => '',
         start: () => ({}) as never,
+        // Takes any options, as a real environment takes its own (envOptions).
+        configure(options: Record<string, unknown>) {
+          return { ...this, resolved: { ...options } };
+        },
       },
     ],
   },
