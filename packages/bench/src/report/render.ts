@@ -66,7 +66,8 @@ function headerLines(doc: ComparisonDocument): string[] {
       : `Nothing differs from the ${config.preset} preset.`,
   ];
   for (const env of config.envs) {
-    const options = config.envOptions?.[env];
+    // Results of earlier versions recorded only the options given, not each environment's resolved ones.
+    const options = config.envOptions?.[env] ?? (config.overrides.envOptions as Record<string, unknown> | undefined);
     lines.push(
       `Environment options (envOptions) of ${env}: ${options && Object.keys(options).length ? JSON.stringify(options) : 'none'}.`,
     );
