@@ -21,7 +21,7 @@ import {
 } from '../stats/rliable.js';
 import { pairedDifference, replicateIntervals, type TwoLevelResult, twoLevelReplicates } from '../stats/two-level.js';
 
-/** Family-wise error rate of the Holm-adjusted verdicts (and level of the raw ones). */
+/** Family-wise error rate of the Holm-adjusted verdicts. */
 export const ALPHA = 0.05;
 
 export interface Evaluation {

@@ -19,7 +19,7 @@
  * errs on the wide side, which is the side a conclusion can afford.
  */
 import { Rng } from '@policy-lab/core';
-import { type Interval, iqm, mean, percentile } from './rliable.js';
+import { type Interval, iqm, percentile } from './rliable.js';
 
 export interface TwoLevelOptions {
   reps?: number;
@@ -85,10 +85,10 @@ export function twoLevelReplicates(
 ): TwoLevelResult {
   const { reps = 2000, seed = 0, tasks: resampleTasks = true, statistic = iqm, pairSeeds = true } = options;
   const tasks = checkShape(scoresByMethod, pairSeeds);
+  const rng = Rng.seeded(seed).split(`${resampleTasks ? 'two-level' : 'seeds'}${pairSeeds ? '' : '/unpaired-seeds'}`);
   const indices = (n: number) => Array.from({ length: n }, (_, i) => i);
   const draw = (n: number) => indices(n).map(() => rng.int(0, n - 1));
   const allTasks = indices(tasks);
-  const rng = Rng.seeded(seed).split(`${resampleTasks ? 'two-level' : 'seeds'}${pairSeeds ? '' : '/unpaired-seeds'}`);
   const replicates: number[][] = scoresByMethod.map(() => new Array<number>(reps));
   for (let r = 0; r < reps; r++) {
     const seedDraw = pairSeeds ? draw(scoresByMethod[0]?.length ?? 0) : undefined;
@@ -140,5 +140,3 @@ export function replicateIntervals(result: TwoLevelResult, level = 0.95): Interv
   return result.estimates.map((estimate, m) => percentileInterval(estimate, result.replicates[m] as number[], level));
 }
 
-/** Mean of a matrix's rows (each run's score over all its tasks). */
-export const rowMeans = (matrix: readonly (readonly number[])[]): number[] => matrix.map((row) => mean(row));
