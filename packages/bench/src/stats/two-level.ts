@@ -139,4 +139,3 @@ export function pairedDifference(result: TwoLevelResult, i: number, j: number, l
 export function replicateIntervals(result: TwoLevelResult, level = 0.95): Interval[] {
   return result.estimates.map((estimate, m) => percentileInterval(estimate, result.replicates[m] as number[], level));
 }
-
