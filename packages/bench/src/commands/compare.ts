@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RegressionError, UsageError } from '@policy-lab/core';
 import { type Command, Option } from 'commander';
-import { budgetWords, describeRun, PRESETS, type PreferencesRef, planComparison } from '../compare/plan.js';
+import { budgetWords, describeRun, PRESETS, type PreferencesRef, planComparison, seedWords } from '../compare/plan.js';
 import { runComparison } from '../compare/run-compare.js';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
@@ -123,7 +123,7 @@ export function register(program: Command, io: Io): void {
       const out = path.resolve(io.cwd, opts.out ?? path.join('bench-results', new Date().toISOString().replace(/[:.]/g, '-')));
       if (!ctx.options.json) {
         io.stderr(
-          `bench compare: ${[...config.methods, ...config.controls].join(', ')} on ${config.envs.join(', ')}; ${config.seeds.length} seeds; budget ${budgetWords(config.budget)} per run; ${workers} worker(s)\n`,
+          `bench compare: ${[...config.methods, ...config.controls].join(', ')} on ${config.envs.join(', ')}; ${config.seeds.length} seeds${seedWords(config.seeds) === String(config.seeds.length) ? '' : ` (${seedWords(config.seeds)})`}; budget ${budgetWords(config.budget)} per run; ${workers} worker(s)\n`,
         );
         io.stderr(`${describeRun(config)}\n`);
         if (baselineFile && differences.length) io.stderr(`--baseline ${baselineFile} differs in: ${differences.join('; ')}\n`);
