@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isUsageError } from '@policy-lab/core';
+import { isUsageError, RegressionError } from '@policy-lab/core';
 import { Command, CommanderError, Option } from 'commander';
 import { COMMANDS } from './commands/index.js';
 import { type Io, processIo } from './io.js';
@@ -33,7 +33,7 @@ Examples:
   bench compare grpo mc-grpo gdpo             equal-budget comparison (quick preset)
   bench list --json --plugin ./my-plugin.js   load a third-party plugin
 
-Exit codes: 0 success, 1 the run failed, 2 bad input.`,
+Exit codes: 0 success, 1 the run failed, 2 bad input, 3 a regression against --baseline (compare --fail-on-regression).`,
     );
   program.exitOverride();
   program.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
@@ -47,7 +47,7 @@ Exit codes: 0 success, 1 the run failed, 2 bad input.`,
   return program;
 }
 
-/** Runs the CLI and returns the exit code (0 success, 1 run failed, 2 bad input). */
+/** Runs the CLI and returns the exit code (0 success, 1 run failed, 2 bad input, 3 regression against a baseline). */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   const program = buildProgram(io);
   const debug = argv.includes('--debug');
@@ -67,7 +67,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     const message = error instanceof Error ? error.message : String(error);
     io.stderr(`bench: ${message}\n`);
     if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
-    else if (!isUsageError(error)) io.stderr('(run again with --debug for the stack trace)\n');
+    else if (!isUsageError(error) && !(error instanceof RegressionError))
+      io.stderr('(run again with --debug for the stack trace)\n');
     return isUsageError(error) ? 2 : ((error as { exitCode?: number }).exitCode ?? 1);
   }
 }

@@ -59,7 +59,7 @@ export {
   weightedSum,
 } from './define.js';
 export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from './diagnostics.js';
-export { isUsageError, RunError, UsageError } from './errors.js';
+export { isUsageError, RegressionError, RunError, UsageError } from './errors.js';
 export type { CreateRegistryOptions, LoadedRegistry, PolicyLabConfig } from './load.js';
 export {
   CONFIG_FILES,

@@ -1,12 +1,13 @@
 import os from 'node:os';
 import path from 'node:path';
-import { UsageError } from '@policy-lab/core';
+import { RegressionError, UsageError } from '@policy-lab/core';
 import { type Command, Option } from 'commander';
-import { PRESETS, type PreferencesRef, planComparison } from '../compare/plan.js';
+import { budgetWords, describeRun, PRESETS, type PreferencesRef, planComparison, seedWords } from '../compare/plan.js';
 import { runComparison } from '../compare/run-compare.js';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
 import { progressBar } from '../progress.js';
+import { baselineDifferences, loadBaseline } from '../report/baseline.js';
 import { renderTable } from '../report/render.js';
 import { dataOption } from './data-option.js';
 
@@ -24,6 +25,16 @@ interface CompareOptions {
   reps: string;
   queue?: string;
   data?: string;
+  baseline?: string;
+  failOnRegression?: boolean;
+}
+
+/** --reps, for compare and report alike: an integer of at least 100 resamples. */
+export function parseReps(text: string): number {
+  const reps = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(reps) || reps < 100)
+    throw new UsageError(`bad --reps '${text}': expected an integer >= 100`);
+  return reps;
 }
 
 /** --data for a comparison (an absolute path): a folder goes to the environments; a file is checked now and hashed. */
@@ -40,7 +51,7 @@ export function register(program: Command, io: Io): void {
     )
     .argument('<methods...>', 'registered methods (bench list --kind methods)')
     .option('--env <envs>', "comma-separated environments (default: the preset's, countdown)")
-    .option('--seeds <n>', "seeds per (method, environment) (default: the preset's)")
+    .option('--seeds <n>', "seeds per (method, environment): N for seeds 1..N, or a range A-B (default: the preset's count)")
     .option('--budget <budget>', "episodes=N | tokens=N | seconds=N per run (default: the preset's)")
     .addOption(
       new Option(
@@ -70,15 +81,22 @@ export function register(program: Command, io: Io): void {
       '--data <path>',
       "offline preference data every run trains on (file.jsonl, as bench train --data: pairs for DPO and relatives, labelled examples for KTO), or a data folder for the environments (translate's dictionary.tsv + corpus.tsv)",
     )
+    .option(
+      '--baseline <results.json>',
+      'an earlier comparison of the same protocol: each method is reported improved, no difference or regressed against it',
+    )
+    .option('--fail-on-regression', 'with --baseline: exit 3 when a method regressed (Holm-adjusted)')
     .addHelpText(
       'after',
-      '\nExamples:\n  bench compare grpo mc-grpo gdpo                 quick preset (smoke level, minutes)\n  bench compare grpo gdpo --preset standard --out results/std\n  bench compare grpo mc-grpo --out results/std --resume   continue after a crash\n  bench compare dpo --set loss=dpo-ipo --data prefs.jsonl   offline preference objectives\n\nControls added automatically: sft-start (the SFT checkpoint without RL) and, with mc-grpo, grpo-plus-one.\nEvery run of a comparison gets the same budget; everything generated is charged (docs/benchmark-protocol.md).',
+      '\nExamples:\n  bench compare grpo mc-grpo gdpo                 quick preset (smoke level, minutes)\n  bench compare grpo gdpo --preset standard --out results/std\n  bench compare grpo mc-grpo --out results/std --resume   continue after a crash\n  bench compare dpo --set loss=dpo-ipo --data prefs.jsonl   offline preference objectives\n  bench compare grpo --preset standard --baseline results/std/results.json --fail-on-regression\n\nControls added automatically: sft-start (the SFT checkpoint without RL) and, with mc-grpo, grpo-plus-one.\nEvery run of a comparison gets the same budget; everything generated is charged (docs/benchmark-protocol.md).',
     )
     .action(async function (this: Command, methods: string[], opts: CompareOptions) {
       const ctx = new CommandContext(io, this);
       const { registry } = await ctx.registry();
       const overrides = await ctx.overrides();
       const preferences = opts.data === undefined ? undefined : await preferencesRef(path.resolve(io.cwd, opts.data), overrides);
+      // Every unit's configuration is resolved now, so that bad input fails before --out exists.
+      const { resolveTrainConfig } = await import('@policy-lab/trainer');
       const config = planComparison(registry, {
         methods,
         ...(opts.env ? { envs: opts.env } : {}),
@@ -89,21 +107,26 @@ export function register(program: Command, io: Io): void {
         backend: ctx.options.backend ?? 'wasm',
         kernels: opts.kernels,
         ...(preferences ? { preferences } : {}),
+        resolveTrainConfig,
       });
+      if (opts.failOnRegression && !opts.baseline)
+        throw new UsageError('--fail-on-regression needs --baseline <results.json> (the comparison to guard against)');
+      const baselineFile = opts.baseline === undefined ? undefined : path.resolve(io.cwd, opts.baseline);
+      const baseline = baselineFile === undefined ? undefined : loadBaseline(baselineFile);
+      const differences = baseline && baselineFile ? baselineDifferences(config, baseline, baselineFile) : [];
       const threads = Number(opts.threads);
       if (![1, 2].includes(threads)) throw new UsageError(`bad --threads '${opts.threads}': accepted 1, 2`);
       const workers = opts.workers === undefined ? Math.max(1, Math.floor(os.cpus().length / threads)) : Number(opts.workers);
       if (!Number.isInteger(workers) || workers < 1)
         throw new UsageError(`bad --workers '${opts.workers}': expected a positive integer`);
-      const reps = Number(opts.reps);
-      if (!Number.isInteger(reps) || reps < 100) throw new UsageError(`bad --reps '${opts.reps}': expected an integer >= 100`);
+      const reps = parseReps(opts.reps);
       const out = path.resolve(io.cwd, opts.out ?? path.join('bench-results', new Date().toISOString().replace(/[:.]/g, '-')));
-      const preset = PRESETS[config.preset];
       if (!ctx.options.json) {
         io.stderr(
-          `bench compare: ${[...config.methods, ...config.controls].join(', ')} on ${config.envs.join(', ')}; ${config.seeds.length} seeds; budget ${opts.budget ?? preset.budget} per run; ${workers} worker(s)\n`,
+          `bench compare: ${[...config.methods, ...config.controls].join(', ')} on ${config.envs.join(', ')}; ${config.seeds.length} seeds${seedWords(config.seeds) === String(config.seeds.length) ? '' : ` (${seedWords(config.seeds)})`}; budget ${budgetWords(config.budget)} per run; ${workers} worker(s)\n`,
         );
-        io.stderr(`preset ${config.preset}: ${preset.note}\n`);
+        io.stderr(`${describeRun(config)}\n`);
+        if (baselineFile && differences.length) io.stderr(`--baseline ${baselineFile} differs in: ${differences.join('; ')}\n`);
       }
       let runUnits: Parameters<typeof runComparison>[1]['runUnits'];
       if (opts.queue) {
@@ -130,6 +153,7 @@ export function register(program: Command, io: Io): void {
         plugins: ctx.options.plugin,
         ...(ctx.options.config ? { config: ctx.options.config } : {}),
         reps,
+        ...(baseline && baselineFile ? { baseline: { file: baselineFile, document: baseline, differences } } : {}),
         ...(runUnits ? { runUnits } : {}),
         onProgress: (done, total, running) => {
           const partial = [...running.values()].reduce((a, b) => a + b, 0);
@@ -138,13 +162,17 @@ export function register(program: Command, io: Io): void {
       }).finally(() => bar.stop());
       // Workers start their own backends; one line here instead of one per worker.
       for (const reason of document.kernelsFallback ?? []) io.stderr(`warning: ${reason}\n`);
-      if (ctx.options.json) {
-        ctx.printJson('compare', document as unknown as Record<string, unknown>);
-        return;
+      if (ctx.options.json) ctx.printJson('compare', document as unknown as Record<string, unknown>);
+      else {
+        io.stdout(renderTable(document));
+        io.stdout(
+          `\nWrote ${path.join(out, 'results.json')}, results.csv, report.md, report.html (${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
+        );
       }
-      io.stdout(renderTable(document));
-      io.stdout(
-        `\nWrote ${path.join(out, 'results.json')}, results.csv, report.md, report.html (${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
-      );
+      const regressed = (document.baseline?.verdicts ?? []).filter((v) => v.verdict === 'regressed');
+      if (opts.failOnRegression && regressed.length)
+        throw new RegressionError(
+          `regressed against --baseline ${baselineFile}: ${regressed.map((v) => `${v.method} on ${v.env} (${(100 * v.difference.estimate).toFixed(1)} points, Holm-adjusted p ${v.pHolm.toFixed(3)})`).join(', ')}`,
+        );
     });
 }

@@ -1,5 +1,6 @@
 import { DEFAULT_TRAIN_CONFIG, optionsHelp, parseBudget, UsageError } from '@policy-lab/core';
 import { type Command, Option } from 'commander';
+import { budgetWords } from '../compare/plan.js';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
 import { progressBar } from '../progress.js';
@@ -119,13 +120,19 @@ export function register(program: Command, io: Io): void {
         return;
       }
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+      // Every figure below is what ran (the resolved configuration result.json records), not a default.
+      const { config } = result;
+      const testTasks = result.final.perTask?.length;
+      const envOptions = config.envOptions && Object.keys(config.envOptions).length ? config.envOptions : undefined;
       io.stdout(
         [
-          `${method} on ${opts.env}, seed ${seed}, backend ${result.backend}${info?.kernels === 'fast' ? ' (fast kernels)' : ''}`,
+          `${result.method} on ${result.env}, seed ${result.seed}, backend ${result.backend}${info?.kernels === 'fast' ? ' (fast kernels)' : ''}`,
+          `budget ${budgetWords(result.budget.limit)}${envOptions ? `; environment options ${JSON.stringify(envOptions)}` : ''}`,
           `steps ${result.steps}; consumed ${result.budget.consumed.episodes} episodes, ${result.budget.consumed.generatedTokens} generated tokens, ${result.budget.consumed.trainedTokens} trained tokens, ${result.budget.consumed.seconds.toFixed(1)} s`,
+          `evaluated on ${testTasks ?? config.evalTasks} test tasks x ${config.evalSamples} samples${testTasks !== undefined && testTasks < config.evalTasks ? ` (evalTasks ${config.evalTasks}: the test split holds ${testTasks})` : ''}`,
           `sampled success  ${pct(result.initial.success)} -> ${pct(result.final.success)}`,
           `greedy success   ${pct(result.initial.greedySuccess)} -> ${pct(result.final.greedySuccess)}`,
-          `pass@${result.config.evalSamples}           ${pct(result.initial.passAtK)} -> ${pct(result.final.passAtK)}`,
+          `pass@${config.evalSamples}           ${pct(result.initial.passAtK)} -> ${pct(result.final.passAtK)}`,
           ...Object.keys(result.final.reward).map(
             (k) =>
               `reward ${k.padEnd(10)} ${(result.initial.reward[k] ?? 0).toFixed(3)} -> ${(result.final.reward[k] ?? 0).toFixed(3)}`,

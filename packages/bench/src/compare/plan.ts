@@ -4,7 +4,15 @@
  * same comparison.
  */
 import { createHash } from 'node:crypto';
-import { type BudgetLimit, formatBudget, parseBudget, type Registry, UsageError } from '@policy-lab/core';
+import {
+  type BudgetLimit,
+  type Environment,
+  formatBudget,
+  type Method,
+  parseBudget,
+  type Registry,
+  UsageError,
+} from '@policy-lab/core';
 
 export const PRESETS = {
   quick: {
@@ -47,6 +55,8 @@ export interface CompareConfig {
   kernels: string;
   /** An offline preference dataset (--data file.jsonl) every unit trains on, with its content hash. */
   preferences?: PreferencesRef;
+  /** Each environment's options as resolved (its defaults under --set envOptions.*). */
+  envOptions?: Record<string, Record<string, unknown>>;
   /** What each method is made of, with the estimator's resolved math (for the report). */
   recipes?: Record<string, { estimator: string; loss: string; math?: string; unverified?: readonly string[]; paper?: string }>;
   /**
@@ -82,6 +92,14 @@ export function planComparison(
     backend: string;
     kernels: string;
     preferences?: PreferencesRef;
+    /**
+     * Resolves one unit's training configuration (the trainer's resolveTrainConfig), so that a
+     * bad --set fails here, before any folder exists, rather than in a worker.
+     */
+    resolveTrainConfig?: (
+      base: { method: Method; env: Environment; seed: number; budget: BudgetLimit },
+      overrides: Record<string, unknown>,
+    ) => unknown;
   },
 ): CompareConfig {
   const presetName = (input.preset ?? 'quick') as PresetName;
@@ -92,19 +110,24 @@ export function planComparison(
   for (const method of input.methods) registry.get('methods', method);
   const duplicates = input.methods.filter((m, i) => input.methods.indexOf(m) !== i);
   if (duplicates.length) throw new UsageError(`method '${duplicates[0]}' is named twice`);
-  const envs = input.envs
-    ? input.envs
-        .split(',')
-        .map((e) => e.trim())
-        .filter(Boolean)
-    : [...preset.envs];
+  const envs =
+    input.envs !== undefined
+      ? input.envs
+          .split(',')
+          .map((e) => e.trim())
+          .filter(Boolean)
+      : [...preset.envs];
+  if (envs.length === 0)
+    throw new UsageError(
+      `bad --env '${input.envs}': name at least one environment (accepted: ${registry.names('environments').join(', ')})`,
+    );
+  const twice = envs.find((e, i) => envs.indexOf(e) !== i);
+  if (twice) throw new UsageError(`environment '${twice}' is named twice in --env '${input.envs}'`);
   for (const env of envs) registry.get('environments', env);
-  let seedCount: number = preset.seeds;
-  if (input.seeds !== undefined) {
-    if (!/^\d+$/.test(input.seeds) || Number(input.seeds) < 1)
-      throw new UsageError(`bad --seeds '${input.seeds}': expected a positive integer`);
-    seedCount = Number(input.seeds);
-  }
+  const seeds = input.seeds === undefined ? Array.from({ length: preset.seeds }, (_, i) => i + 1) : parseSeeds(input.seeds);
+  const budget = parseBudget(input.budget ?? preset.budget);
+  const overrides = { ...preset.overrides, ...input.overrides };
+  const envOptions = checkUnits(registry, { ...input, envs, budget, overrides });
   const controls: string[] = [];
   // MC-GRPO's fair control: GRPO on the same G+1 rollouts.
   if (input.methods.includes('mc-grpo') && !input.methods.includes('grpo-plus-one') && registry.has('methods', 'grpo-plus-one'))
@@ -147,14 +170,129 @@ export function planComparison(
     methods: input.methods,
     controls,
     envs,
-    seeds: Array.from({ length: seedCount }, (_, i) => i + 1),
-    budget: parseBudget(input.budget ?? preset.budget),
+    seeds,
+    budget,
     preset: presetName,
-    overrides: { ...preset.overrides, ...input.overrides },
+    overrides,
     backend: input.backend,
     kernels: input.kernels,
     ...(input.preferences ? { preferences: input.preferences } : {}),
+    envOptions,
   };
+}
+
+/**
+ * Resolves every (method, environment) of the plan as a worker will: the environment under
+ * its envOptions, the training configuration, and every plugin the configuration names.
+ * Returns each environment's resolved options.
+ */
+function checkUnits(
+  registry: Registry,
+  plan: {
+    methods: string[];
+    envs: string[];
+    budget: BudgetLimit;
+    overrides: Record<string, unknown>;
+    resolveTrainConfig?: Parameters<typeof planComparison>[1]['resolveTrainConfig'];
+  },
+): Record<string, Record<string, unknown>> {
+  const given = plan.overrides.envOptions;
+  if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given)))
+    throw new UsageError(`--set envOptions must be an object of environment options, got ${JSON.stringify(given)}`);
+  const options = given as Record<string, unknown> | undefined;
+  const resolved: Record<string, Record<string, unknown>> = {};
+  for (const name of plan.envs) {
+    const env = registry.resolve('environments', name, options && Object.keys(options).length ? options : undefined);
+    resolved[name] = { ...((env.resolved ?? {}) as Record<string, unknown>) };
+    for (const methodName of plan.methods) {
+      const method = registry.get('methods', methodName);
+      const config = plan.resolveTrainConfig?.({ method, env, seed: 1, budget: plan.budget }, plan.overrides) as
+        | { estimator?: unknown; loss?: unknown; divergence?: unknown; shapers?: unknown }
+        | undefined;
+      if (!config) continue;
+      const named = (value: unknown) => (typeof value === 'string' ? value : (value as { name?: string } | undefined)?.name);
+      for (const [kind, ref] of [
+        ['estimators', config.estimator],
+        ['losses', config.loss],
+        ['divergences', config.divergence],
+      ] as const) {
+        const name = named(ref);
+        if (name) registry.get(kind, name);
+      }
+      for (const shaper of Array.isArray(config.shapers) ? config.shapers : []) {
+        const name = named(shaper);
+        if (name) registry.get('shapers', name);
+      }
+    }
+  }
+  return resolved;
+}
+
+/**
+ * --seeds: a count N (seeds 1..N), or a range A-B of seeds (a rerun of a protocol on other
+ * seeds, e.g. against a --baseline that ran 1-10).
+ */
+export function parseSeeds(text: string): number[] {
+  const bad = () =>
+    new UsageError(`bad --seeds '${text}': expected a positive integer N (seeds 1..N) or a range A-B (1 <= A <= B)`);
+  const count = /^\s*(\d+)\s*$/.exec(text);
+  const range = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(text);
+  const [from, to] = count ? [1, Number(count[1])] : range ? [Number(range[1]), Number(range[2])] : [0, 0];
+  if (!Number.isSafeInteger(to) || from < 1 || to < from || to - from >= 10_000) throw bad();
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+/** The seeds in words: "3" for seeds 1..3, else their range "11-20". */
+export const seedWords = (seeds: readonly number[]): string =>
+  seeds.every((seed, i) => seed === i + 1) ? String(seeds.length) : `${seeds[0]}-${seeds[seeds.length - 1]}`;
+
+/** A budget in words: "episodes 3200". */
+export const budgetWords = (budget: BudgetLimit): string => formatBudget(budget).replace(/=/g, ' ').replace(/,/g, ', ');
+
+/** What the configuration of a comparison changes from its preset ("seeds 3", "episodes 3200", "envOptions.numbers 3"). */
+export function presetDeviations(config: Pick<CompareConfig, 'preset' | 'seeds' | 'envs' | 'budget' | 'overrides'>): string[] {
+  const preset = PRESETS[config.preset];
+  const deviations: string[] = [];
+  if (seedWords(config.seeds) !== String(preset.seeds)) deviations.push(`seeds ${seedWords(config.seeds)}`);
+  if (formatBudget(config.budget) !== formatBudget(parseBudget(preset.budget))) deviations.push(budgetWords(config.budget));
+  if (config.envs.join(',') !== preset.envs.join(',')) deviations.push(`environments ${config.envs.join(', ')}`);
+  const presetOverrides = preset.overrides as Record<string, unknown>;
+  for (const [key, value] of Object.entries(config.overrides)) {
+    if (JSON.stringify(value) === JSON.stringify(presetOverrides[key])) continue;
+    if (key === 'envOptions' && value && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [option, v] of Object.entries(value)) deviations.push(`envOptions.${option} ${JSON.stringify(v)}`);
+    } else deviations.push(`${key} ${JSON.stringify(value)}`);
+  }
+  return deviations;
+}
+
+/**
+ * Whether what ran is smoke-level, judged from the seeds and budget that ran against the
+ * standard preset's (where conclusions start), never from the preset's name.
+ */
+export function runLevel(config: Pick<CompareConfig, 'seeds' | 'budget'>): { smoke: boolean | null; text: string } {
+  const standard = PRESETS.standard;
+  const standardEpisodes = parseBudget(standard.budget).episodes as number;
+  const seeds = config.seeds.length;
+  const threshold = `conclusions start at ${standard.seeds} seeds and ${standardEpisodes} episodes per run, the standard preset`;
+  const episodes = config.budget.episodes;
+  if (episodes === undefined)
+    return {
+      smoke: null,
+      text: `level not judged: ${seeds} seeds with a budget of ${budgetWords(config.budget)} per run, and the presets' thresholds count episodes (${threshold})`,
+    };
+  if (seeds < standard.seeds || episodes < standardEpisodes)
+    return {
+      smoke: true,
+      text: `smoke-level: ${seeds} seeds and ${episodes} episodes per run (${threshold}); use --preset standard or paper for conclusions`,
+    };
+  return { smoke: false, text: `${seeds} seeds and ${episodes} episodes per run (${threshold})` };
+}
+
+/** The one-line description of what ran: "quick preset with overrides: seeds 3, episodes 3200; smoke-level: ...". */
+export function describeRun(config: Pick<CompareConfig, 'preset' | 'seeds' | 'envs' | 'budget' | 'overrides'>): string {
+  const deviations = presetDeviations(config);
+  return `${config.preset} preset${deviations.length ? ` with overrides: ${deviations.join(', ')}` : ''}; ${runLevel(config).text}`;
 }
 
 export function unitsOf(config: CompareConfig): Unit[] {

@@ -2,102 +2,17 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { Registry } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
 import { describe, expect, it } from 'vitest';
+import { compareOptions, fakeResult, fakeRunner, registry } from '../test-support/fake-comparison.js';
 import { runCli, schemaErrors } from '../test-support/run-cli.js';
 import { planComparison } from './plan.js';
 import type { UnitRequest } from './pool.js';
 import { runComparison } from './run-compare.js';
 
-const registry = new Registry();
-const estimator = { name: 'e', summary: 'e', compute: () => ({ rollout: [], weights: [] }) };
-registry.register(
-  {
-    name: 'fake',
-    estimators: [estimator],
-    methods: ['grpo', 'mc-grpo', 'gdpo', 'grpo-plus-one'].map((name) => ({
-      name,
-      summary: name,
-      estimator: 'e',
-      loss: 'ppo-clip',
-    })),
-    environments: [
-      {
-        name: 'countdown',
-        summary: 'c',
-        rewardComponents: [{ name: 'correct', weight: 1 }],
-        maxTurns: 1,
-        tasks: () => [],
-        taskId: () => '',
-        start: () => ({}) as never,
-      },
-    ],
-  },
-  'test',
-);
-
-/** A deterministic stand-in for training: a function of (method, seed) only. It tests the harness machinery, not learning. */
-function fakeResult(request: UnitRequest): TrainResult {
-  const { method, seed, env } = request.unit;
-  const lift = { grpo: 0.1, 'mc-grpo': 0.2, gdpo: 0.15, 'grpo-plus-one': 0.1 }[method] ?? 0;
-  const start = 0.3 + 0.01 * seed;
-  const evaluation = (success: number) => ({
-    success,
-    greedySuccess: success,
-    passAtK: Math.min(1, success + 0.2),
-    reward: { correct: success },
-    meanLength: 4,
-  });
-  return {
-    method,
-    env,
-    seed,
-    backend: 'wasm',
-    config: { method, env, seed } as never,
-    budget: {
-      limit: request.budget,
-      consumed: { episodes: 480, envSteps: 480, generatedTokens: 1900, trainedTokens: 1500, seconds: 1 },
-    },
-    initial: evaluation(start),
-    final: evaluation(start + lift),
-    steps: 15,
-    curve: [0, 5, 10, 15].map((step) => ({
-      step,
-      episodes: step * 32,
-      generatedTokens: step * 120,
-      success: start + (lift * step) / 15,
-      reward: { correct: start },
-    })),
-    diagnostics: { zeroAdvantageFraction: 0.3 },
-    sideBudget: { episodes: 0, generatedTokens: 0 },
-    timings: {},
-  };
-}
-
-function fakeRunner(calls: string[], killAfter = Number.POSITIVE_INFINITY) {
-  return async (requests: UnitRequest[], events: { onDone(id: string, result: TrainResult): void }) => {
-    for (const request of requests) {
-      if (calls.length >= killAfter) throw new Error('simulated kill');
-      calls.push(request.unit.id);
-      events.onDone(request.unit.id, fakeResult(request));
-    }
-  };
-}
-
 const plan = () =>
   planComparison(registry, { methods: ['grpo', 'mc-grpo', 'gdpo'], seeds: '3', overrides: {}, backend: 'wasm', kernels: 'fast' });
-const options = (out: string, extra: object = {}) => ({
-  out,
-  resume: false,
-  force: false,
-  workers: 1,
-  threads: 1,
-  cwd: out,
-  plugins: [],
-  reps: 200,
-  ...extra,
-});
+const options = compareOptions;
 
 describe('runComparison', () => {
   it('adds the GRPO+1 control with MC-GRPO, writes every output, and results.json matches its schema', async () => {

@@ -11,8 +11,9 @@ import { SCHEMA_VERSION, UsageError } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
 import { showValue } from '../io.js';
 import { aggregate, type RunRecord } from '../report/aggregate.js';
+import { compareWithBaseline } from '../report/baseline.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
-import { type CompareConfig, fingerprint, PRESETS, type Unit, unitsOf } from './plan.js';
+import { type CompareConfig, describeRun, fingerprint, type Unit, unitsOf } from './plan.js';
 import { runOnPool, type UnitRequest } from './pool.js';
 
 export interface CompareRunOptions {
@@ -25,6 +26,8 @@ export interface CompareRunOptions {
   plugins: string[];
   config?: string;
   reps?: number;
+  /** An earlier results.json of the same protocol to report each method against (--baseline). */
+  baseline?: { file: string; document: ComparisonDocument; differences: string[] };
   /** Runs units somewhere else (tests, the BullMQ queue); default: the local process pool. */
   runUnits?: (requests: UnitRequest[], events: Parameters<typeof runOnPool>[2]) => Promise<void>;
   onProgress?(done: number, total: number, running: Map<string, number>): void;
@@ -224,7 +227,7 @@ async function compareInto(
     config: {
       ...config,
       budget: config.budget as unknown as Record<string, unknown>,
-      note: PRESETS[config.preset].note,
+      note: describeRun(config),
     } as ComparisonDocument['config'],
     versions: versions(),
     gitDescribe: gitDescribe(options.cwd),
@@ -241,12 +244,21 @@ async function compareInto(
     aggregates: aggregate(runs, { ...(options.reps ? { reps: options.reps } : {}) }),
     ...(fallbacks.length ? { kernelsFallback: fallbacks } : {}),
   };
+  if (options.baseline) {
+    const { file, document: earlier, differences } = options.baseline;
+    document.baseline = compareWithBaseline(document, earlier, file, differences, document.aggregates.bootstrap);
+  }
   await writeOutputs(options.out, document);
   return document;
 }
 
 export async function writeOutputs(out: string, document: ComparisonDocument): Promise<void> {
   writeAtomic(path.join(out, 'results.json'), `${JSON.stringify(document, null, 2)}\n`);
+  await writeReports(out, document);
+}
+
+/** The files rendered from results.json (what `bench report` re-renders; it never rewrites results.json). */
+export async function writeReports(out: string, document: ComparisonDocument): Promise<void> {
   writeAtomic(path.join(out, 'results.csv'), renderCsv(document));
   writeAtomic(path.join(out, 'report.md'), renderMarkdown(document));
   writeAtomic(path.join(out, 'report.html'), await renderHtml(document));

@@ -1,11 +1,15 @@
 /**
  * Aggregates of a comparison, per environment and across environments (success already
  * lives in [0, 1], so the per-environment normalisation is the identity; it is stated in
- * the report). Intervals are 95% stratified bootstrap CIs; overlapping intervals mean no
- * difference was detected, and the report never ranks on point estimates alone.
+ * the report). Intervals are 95% stratified bootstrap CIs over seeds and, where the runs
+ * recorded per-task outcomes, 95% two-level CIs over seeds and test tasks; overlapping
+ * intervals mean no difference was detected, and the report never ranks on point estimates
+ * alone. Every pair also gets a paired difference with a bootstrap p-value, Holm-adjusted
+ * across all pairs of the comparison.
  */
 
 import { SFT_START } from '../compare/plan.js';
+import { holmAdjust } from '../stats/holm.js';
 import {
   type Interval,
   iqm,
@@ -15,6 +19,20 @@ import {
   probabilityOfImprovementCI,
   stratifiedBootstrapCI,
 } from '../stats/rliable.js';
+import { pairedDifference, replicateIntervals, type TwoLevelResult, twoLevelReplicates } from '../stats/two-level.js';
+
+/** Family-wise error rate of the Holm-adjusted verdicts. */
+export const ALPHA = 0.05;
+
+export interface Evaluation {
+  success: number;
+  greedySuccess: number;
+  passAtK: number;
+  reward: Record<string, number>;
+  meanLength?: number;
+  /** Each test task's sampled success (absent in results of versions that did not record it). */
+  perTask?: number[];
+}
 
 export interface RunRecord {
   id: string;
@@ -22,8 +40,8 @@ export interface RunRecord {
   env: string;
   seed: number;
   budget: { limit: Record<string, number>; consumed: Record<string, number> };
-  initial: { success: number; greedySuccess: number; passAtK: number; reward: Record<string, number>; meanLength?: number };
-  final: { success: number; greedySuccess: number; passAtK: number; reward: Record<string, number>; meanLength?: number };
+  initial: Evaluation;
+  final: Evaluation;
   curve: { step: number; episodes: number; generatedTokens: number; success: number; reward: Record<string, number> }[];
   diagnostics: Record<string, number>;
   steps: number;
@@ -35,7 +53,10 @@ export interface RunRecord {
 export interface MethodSummary {
   method: string;
   runs: number;
+  /** IQM over seeds with the seed-only stratified bootstrap CI. */
   success: Interval;
+  /** The same IQM with the two-level (seeds and test tasks) CI, when per-task outcomes exist. */
+  successTwoLevel?: Interval;
   greedySuccess: number;
   passAtK: number;
   reward: Record<string, number>;
@@ -49,6 +70,16 @@ export interface PairComparison {
   probability: Interval;
   /** 'x' or 'y' when the IQM intervals do not overlap, else 'none'. */
   better: 'x' | 'y' | 'none';
+  /** IQM(x) - IQM(y) under paired resampling (seeds and, where recorded, test tasks). */
+  difference: Interval;
+  /** What the paired bootstrap resampled. */
+  resampled: 'seeds and tasks' | 'seeds';
+  /** Two-sided bootstrap p-value of no difference. */
+  p: number;
+  /** Holm-adjusted p across every pair of the comparison (all environments). */
+  pHolm: number;
+  /** 'x' or 'y' when the Holm-adjusted p is below ALPHA, else 'none'. */
+  holm: 'x' | 'y' | 'none';
 }
 
 export interface CurveSummary {
@@ -59,6 +90,10 @@ export interface CurveSummary {
 export interface EnvAggregate {
   env: string;
   normalisation: string;
+  /** Test tasks every final evaluation ran on (null when the runs did not record per-task outcomes). */
+  testTasks: number | null;
+  /** Why the two-level intervals are missing, when they are. */
+  twoLevelMissing?: string;
   methods: MethodSummary[];
   pairs: PairComparison[];
   curves: CurveSummary[];
@@ -67,6 +102,8 @@ export interface EnvAggregate {
 
 export interface Aggregates {
   bootstrap: { reps: number; level: number; seed: number };
+  /** The multiple-comparison correction of the pairs' verdicts. */
+  multipleComparisons: { method: 'holm'; alpha: number; pairs: number };
   envs: EnvAggregate[];
   overall: { method: string; success: Interval }[];
 }
@@ -124,21 +161,35 @@ export function aggregate(runs: readonly RunRecord[], options: { reps?: number; 
       }),
     ].filter((s) => s.runs > 0);
     const names = summaries.map((s) => s.method);
+    const paired = pairedReplicates(envRuns, names, bootstrap);
+    if (paired.twoLevel) {
+      const intervals = replicateIntervals(paired.result, bootstrap.level);
+      summaries.forEach((summary, m) => {
+        summary.successTwoLevel = intervals[m] as Interval;
+      });
+    }
     // Pairs read "method vs the ones after it", with the SFT start always on the right.
-    const ordered = [...summaries.filter((s) => s.method !== SFT_START), ...summaries.filter((s) => s.method === SFT_START)];
+    const ordered = [...names.filter((m) => m !== SFT_START), ...names.filter((m) => m === SFT_START)];
     const pairs: PairComparison[] = [];
     for (let i = 0; i < ordered.length; i++) {
       for (let j = i + 1; j < ordered.length; j++) {
-        const a = ordered[i] as MethodSummary;
-        const b = ordered[j] as MethodSummary;
-        const x = a.method;
-        const y = b.method;
+        const x = ordered[i] as string;
+        const y = ordered[j] as string;
+        const a = summaries[names.indexOf(x)] as MethodSummary;
+        const b = summaries[names.indexOf(y)] as MethodSummary;
         const better = overlaps(a.success, b.success) ? 'none' : a.success.estimate > b.success.estimate ? 'x' : 'y';
+        const { difference, p } = pairedDifference(paired.result, names.indexOf(x), names.indexOf(y), bootstrap.level);
         pairs.push({
           x,
           y,
           probability: probabilityOfImprovementCI([scores.get(x) as number[]], [scores.get(y) as number[]], bootstrap),
           better,
+          difference,
+          resampled: paired.twoLevel ? 'seeds and tasks' : 'seeds',
+          p,
+          // Filled in once every environment's pairs are known.
+          pHolm: p,
+          holm: 'none',
         });
       }
     }
@@ -169,6 +220,8 @@ export function aggregate(runs: readonly RunRecord[], options: { reps?: number; 
     return {
       env,
       normalisation: 'success rate in [0, 1]: used as is (identity normalisation)',
+      testTasks: paired.testTasks,
+      ...(paired.missing ? { twoLevelMissing: paired.missing } : {}),
       methods: summaries,
       pairs,
       curves,
@@ -192,5 +245,56 @@ export function aggregate(runs: readonly RunRecord[], options: { reps?: number; 
         : { estimate: Number.NaN, low: Number.NaN, high: Number.NaN },
     };
   });
-  return { bootstrap, envs: envAggregates, overall };
+  const allPairs = envAggregates.flatMap((e) => e.pairs);
+  holmAdjust(allPairs.map((pair) => pair.p)).forEach((pHolm, k) => {
+    const pair = allPairs[k] as PairComparison;
+    pair.pHolm = pHolm;
+    pair.holm = pHolm < ALPHA ? verdictOf(pair.difference) : 'none';
+  });
+  return {
+    bootstrap,
+    multipleComparisons: { method: 'holm', alpha: ALPHA, pairs: allPairs.length },
+    envs: envAggregates,
+    overall,
+  };
+}
+
+const verdictOf = (difference: Interval): 'x' | 'y' | 'none' =>
+  difference.estimate > 0 ? 'x' : difference.estimate < 0 ? 'y' : 'none';
+
+/** The evaluation a (method, seed) contributes: the SFT start's is every run's initial evaluation of that seed. */
+function evaluationOf(envRuns: readonly RunRecord[], method: string, seed: number): Evaluation | undefined {
+  return method === SFT_START
+    ? envRuns.find((r) => r.seed === seed)?.initial
+    : envRuns.find((r) => r.method === method && r.seed === seed)?.final;
+}
+
+/**
+ * Shared (paired) bootstrap replicates of every method of one environment: over seeds and test
+ * tasks when every run recorded the same number of per-task outcomes, else over seeds alone.
+ */
+function pairedReplicates(
+  envRuns: readonly RunRecord[],
+  names: readonly string[],
+  bootstrap: { reps: number; seed: number },
+): { result: TwoLevelResult; twoLevel: boolean; testTasks: number | null; missing?: string } {
+  // Seeds every method ran (all of them, in a finished comparison).
+  const seeds = [...new Set(envRuns.map((r) => r.seed))]
+    .sort((a, b) => a - b)
+    .filter((seed) => names.every((m) => evaluationOf(envRuns, m, seed)));
+  const evaluations = names.map((m) => seeds.map((seed) => evaluationOf(envRuns, m, seed) as Evaluation));
+  const perTask = evaluations.flat().map((e) => e.perTask);
+  const lengths = new Set(perTask.map((t) => t?.length ?? 0));
+  const missing = perTask.some((t) => !t?.length)
+    ? 'the runs did not record per-task outcomes (results of an earlier version)'
+    : lengths.size > 1
+      ? `the runs were evaluated on different numbers of test tasks (${[...lengths].join(', ')})`
+      : undefined;
+  const options = { reps: bootstrap.reps, seed: bootstrap.seed };
+  if (missing === undefined) {
+    const matrices = evaluations.map((rows) => rows.map((e) => e.perTask as number[]));
+    return { result: twoLevelReplicates(matrices, options), twoLevel: true, testTasks: [...lengths][0] as number };
+  }
+  const matrices = evaluations.map((rows) => rows.map((e) => [e.success]));
+  return { result: twoLevelReplicates(matrices, { ...options, tasks: false }), twoLevel: false, testTasks: null, missing };
 }

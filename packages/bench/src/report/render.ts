@@ -2,7 +2,9 @@
 import Table from 'cli-table3';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { budgetWords, describeRun, presetDeviations } from '../compare/plan.js';
 import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
+import type { BaselineComparison } from './baseline.js';
 
 export interface ComparisonDocument {
   schemaVersion: number;
@@ -16,26 +18,81 @@ export interface ComparisonDocument {
   aggregates: Aggregates;
   /** Distinct reasons some runs fell back to the stock kernels (absent when none did). */
   kernelsFallback?: string[];
+  /** The comparison against an earlier results.json (--baseline). */
+  baseline?: BaselineComparison;
 }
+
+type Config = Parameters<typeof describeRun>[0] & { envOptions?: Record<string, Record<string, unknown>> };
+const configOf = (doc: ComparisonDocument) => doc.config as unknown as Config;
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 const interval = (i: { estimate: number; low: number; high: number }) => `${pct(i.estimate)} [${pct(i.low)}, ${pct(i.high)}]`;
+const signed = (x: number) => (Number.isFinite(x) ? `${x > 0 ? '+' : ''}${(100 * x).toFixed(1)}%` : 'n/a');
+const signedInterval = (i: { estimate: number; low: number; high: number }) =>
+  `${signed(i.estimate)} [${signed(i.low)}, ${signed(i.high)}]`;
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+const pValue = (p: number) => (p < 0.001 ? '< 0.001' : p.toFixed(3));
 
-function verdicts(env: EnvAggregate): string[] {
+function verdicts(env: EnvAggregate, aggregates: Aggregates): string[] {
+  const family = aggregates.multipleComparisons;
   return env.pairs.map((p) => {
     const poi = `P(${p.x} > ${p.y}) = ${p.probability.estimate.toFixed(2)} [${p.probability.low.toFixed(2)}, ${p.probability.high.toFixed(2)}]`;
-    if (p.better === 'none') {
-      const side =
-        p.probability.low > 0.5
-          ? `; the P(${p.x} > ${p.y}) interval lies above 0.5`
-          : p.probability.high < 0.5
-            ? `; the P(${p.x} > ${p.y}) interval lies below 0.5`
-            : '';
-      return `${p.x} vs ${p.y}: no difference detected (IQM intervals overlap); ${poi}${side}`;
-    }
-    const winner = p.better === 'x' ? p.x : p.y;
-    return `${p.x} vs ${p.y}: ${winner} higher (IQM intervals do not overlap); ${poi}`;
+    const side =
+      p.probability.low > 0.5
+        ? `; the P(${p.x} > ${p.y}) interval lies above 0.5`
+        : p.probability.high < 0.5
+          ? `; the P(${p.x} > ${p.y}) interval lies below 0.5`
+          : '';
+    const raw =
+      p.better === 'none'
+        ? 'no difference detected (IQM intervals overlap)'
+        : `${p.better === 'x' ? p.x : p.y} higher (IQM intervals do not overlap)`;
+    // Results of earlier versions carry no paired difference.
+    if (!p.difference || !family) return `${p.x} vs ${p.y}: ${raw}; ${poi}${side}`;
+    const holm = p.holm === 'none' ? 'no difference' : `${p.holm === 'x' ? p.x : p.y} higher`;
+    return `${p.x} vs ${p.y}: ${raw}; paired difference ${signedInterval(p.difference)} over ${p.resampled}, p ${pValue(p.p)}; Holm over ${plural(family.pairs, 'pair')}: p ${pValue(p.pHolm)}, ${holm}; ${poi}${side}`;
   });
+}
+
+/** The header every report starts with: what ran, what differs from the preset, what was evaluated. */
+function headerLines(doc: ComparisonDocument): string[] {
+  const config = configOf(doc);
+  const deviations = presetDeviations(config);
+  const lines = [
+    `What ran: ${describeRun(config)}.`,
+    `Environments ${config.envs.join(', ')}; ${config.seeds.length} seeds (${config.seeds.join(', ')}); budget ${budgetWords(config.budget)} per run.`,
+    deviations.length
+      ? `Differs from the ${config.preset} preset: ${deviations.join(', ')}.`
+      : `Nothing differs from the ${config.preset} preset.`,
+  ];
+  for (const env of config.envs) {
+    // Results of earlier versions recorded only the options given, not each environment's resolved ones.
+    const options = config.envOptions?.[env] ?? (config.overrides.envOptions as Record<string, unknown> | undefined);
+    lines.push(
+      `Environment options (envOptions) of ${env}: ${options && Object.keys(options).length ? JSON.stringify(options) : 'none'}.`,
+    );
+  }
+  const requested = config.overrides.evalTasks;
+  for (const env of doc.aggregates.envs) {
+    const samples = doc.runs.find((r) => r.env === env.env)?.config.evalSamples;
+    const asked =
+      requested === undefined
+        ? ''
+        : ` (evalTasks ${JSON.stringify(requested)}${env.testTasks !== null && typeof requested === 'number' && env.testTasks < requested ? `: the test split holds ${env.testTasks}` : ''})`;
+    lines.push(
+      env.testTasks === null
+        ? `Evaluation on ${env.env}: the runs did not record how many test tasks they ran${asked}; ${String(samples)} samples per task.`
+        : `Evaluation on ${env.env}: ${env.testTasks} test tasks per run${asked}, ${String(samples)} samples per task.`,
+    );
+  }
+  return lines;
+}
+
+function baselineLines(baseline: BaselineComparison): string[] {
+  return baseline.verdicts.map(
+    (v) =>
+      `${v.method} on ${v.env}: ${v.verdict} (${interval(v.current)} now, ${interval(v.baseline)} then; difference ${signedInterval(v.difference)} over ${v.resampled}, p ${pValue(v.p)}, Holm over ${plural(baseline.verdicts.length, 'comparison')}: p ${pValue(v.pHolm)})`,
+  );
 }
 
 export function renderTable(doc: ComparisonDocument): string {
@@ -43,7 +100,16 @@ export function renderTable(doc: ComparisonDocument): string {
   for (const env of doc.aggregates.envs) {
     const components = Object.keys(env.methods[0]?.reward ?? {});
     const table = new Table({
-      head: ['method', 'runs', 'success IQM [95% CI]', 'greedy', 'pass@k', ...components, 'episodes'],
+      head: [
+        'method',
+        'runs',
+        'success IQM [95% CI, seeds]',
+        '95% CI, seeds+tasks',
+        'greedy',
+        'pass@k',
+        ...components,
+        'episodes',
+      ],
       style: { head: [], border: [] },
     });
     for (const m of env.methods) {
@@ -51,6 +117,7 @@ export function renderTable(doc: ComparisonDocument): string {
         m.method,
         String(m.runs),
         interval(m.success),
+        m.successTwoLevel ? `[${pct(m.successTwoLevel.low)}, ${pct(m.successTwoLevel.high)}]` : '-',
         pct(m.greedySuccess),
         pct(m.passAtK),
         ...components.map((c) => (m.reward[c] ?? 0).toFixed(3)),
@@ -58,13 +125,15 @@ export function renderTable(doc: ComparisonDocument): string {
       ]);
     }
     out.push(
-      `${env.env}: final test success (sampled, temperature 1)`,
+      `${env.env}: final test success (sampled, temperature 1) on ${env.testTasks ?? 'an unrecorded number of'} test tasks`,
       table.toString(),
-      ...verdicts(env).map((v) => `  ${v}`),
+      ...verdicts(env, doc.aggregates).map((v) => `  ${v}`),
       '',
     );
   }
-  out.push(`Note: ${doc.config.note}`);
+  if (doc.baseline)
+    out.push(`Against the baseline ${doc.baseline.file}:`, ...baselineLines(doc.baseline).map((l) => `  ${l}`), '');
+  out.push(`Note: ${describeRun(configOf(doc))}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -108,30 +177,38 @@ export function renderMarkdown(doc: ComparisonDocument): string {
   const lines = [
     '# policy-lab comparison',
     '',
-    `Preset **${doc.config.preset}**: ${doc.config.note}.`,
+    ...headerLines(doc),
     '',
     `Methods: ${doc.config.methods.join(', ')}; controls: ${['sft-start (the SFT checkpoint without RL)', ...doc.config.controls].join(', ')}.`,
     `Backend ${doc.backend}; ${String(doc.machine.cpus)} x ${String(doc.machine.cpuModel)}; git ${doc.gitDescribe ?? 'unknown'}.`,
-    `Statistics: IQM over seeds with ${doc.aggregates.bootstrap.reps}-sample stratified bootstrap 95% CIs (seeded); probability of improvement with CI. Overlapping intervals are reported as no difference detected.`,
+    `Statistics: IQM over seeds with ${doc.aggregates.bootstrap.reps}-sample 95% bootstrap CIs (seeded): over seeds (stratified, as rliable) and, where the runs recorded per-task outcomes, over seeds and test tasks (two-level). Overlapping IQM intervals are reported as no difference detected. Each pair also has its paired difference (the same seed and task draws for both methods) with a two-sided bootstrap p-value, and a verdict Holm-adjusted across ${plural(doc.aggregates.multipleComparisons?.pairs ?? 0, 'pair')} of the comparison at ${doc.aggregates.multipleComparisons?.alpha ?? 0.05}; probability of improvement with CI.`,
     '',
   ];
+  const family = doc.aggregates.multipleComparisons;
+  // The smallest bootstrap p is 2 / (reps + 1); Holm multiplies the smallest by the number of pairs.
+  if (family && family.pairs > 0 && (2 * family.pairs) / (doc.aggregates.bootstrap.reps + 1) >= family.alpha)
+    lines.push(
+      `Note: with ${doc.aggregates.bootstrap.reps} resamples and ${plural(family.pairs, 'pair')} no Holm-adjusted p can fall below ${family.alpha}; raise --reps to at least ${Math.ceil((2 * family.pairs) / family.alpha)} for the Holm verdicts to detect anything.`,
+      '',
+    );
   for (const env of doc.aggregates.envs) {
     const components = Object.keys(env.methods[0]?.reward ?? {});
     lines.push(`## ${env.env}`, '', `Normalisation: ${env.normalisation}.`, '');
+    if (env.twoLevelMissing) lines.push(`No interval over seeds and tasks: ${env.twoLevelMissing}.`, '');
     lines.push(
-      `| method | runs | success IQM [95% CI] | greedy | pass@k | ${components.join(' | ')} | episodes | generated tokens | trained tokens |`,
+      `| method | runs | success IQM [95% CI over seeds] | 95% CI over seeds and tasks | greedy | pass@k | ${components.join(' | ')} | episodes | generated tokens | trained tokens |`,
     );
-    lines.push(`|---|---|---|---|---|${components.map(() => '---|').join('')}---|---|---|`);
+    lines.push(`|---|---|---|---|---|---|${components.map(() => '---|').join('')}---|---|---|`);
     for (const m of env.methods) {
       lines.push(
-        `| ${m.method} | ${m.runs} | ${interval(m.success)} | ${pct(m.greedySuccess)} | ${pct(m.passAtK)} | ${components.map((c) => (m.reward[c] ?? 0).toFixed(3)).join(' | ')} | ${m.consumed.episodes?.toFixed(0) ?? '-'} | ${m.consumed.generatedTokens?.toFixed(0) ?? '-'} | ${m.consumed.trainedTokens?.toFixed(0) ?? '-'} |`,
+        `| ${m.method} | ${m.runs} | ${interval(m.success)} | ${m.successTwoLevel ? `[${pct(m.successTwoLevel.low)}, ${pct(m.successTwoLevel.high)}]` : '-'} | ${pct(m.greedySuccess)} | ${pct(m.passAtK)} | ${components.map((c) => (m.reward[c] ?? 0).toFixed(3)).join(' | ')} | ${m.consumed.episodes?.toFixed(0) ?? '-'} | ${m.consumed.generatedTokens?.toFixed(0) ?? '-'} | ${m.consumed.trainedTokens?.toFixed(0) ?? '-'} |`,
       );
     }
     lines.push(
       '',
       '### Pairwise',
       '',
-      ...verdicts(env).map((v) => `- ${v}`),
+      ...verdicts(env, doc.aggregates).map((v) => `- ${v}`),
       '',
       '### Diagnostics (means over steps and runs)',
       '',
@@ -155,6 +232,19 @@ export function renderMarkdown(doc: ComparisonDocument): string {
       );
     }
     lines.push('');
+  }
+  if (doc.baseline) {
+    const b = doc.baseline;
+    lines.push(
+      '## Against the baseline',
+      '',
+      `Baseline ${b.file} (git ${b.gitDescribe ?? 'unknown'}). Seeds resampled on each side, test tasks shared; ${b.bootstrap.reps}-sample bootstrap; verdicts Holm-adjusted across ${plural(b.verdicts.length, '(environment, method) pair')} at ${b.alpha}.`,
+      '',
+      b.differences.length ? `Settings that differ: ${b.differences.join('; ')}.` : 'No setting differs.',
+      '',
+      ...baselineLines(b).map((l) => `- ${l}`),
+      '',
+    );
   }
   const recipes = (doc.config.recipes ?? {}) as Record<
     string,
@@ -213,12 +303,12 @@ export async function renderHtml(doc: ComparisonDocument): Promise<string> {
     const profile = env.profiles.flatMap((p) =>
       p.thresholds.map((tau, i) => ({ method: p.method, tau, fraction: p.fractions[i] })),
     );
-    const bars = env.methods.map((m) => ({
-      method: m.method,
-      iqm: m.success.estimate,
-      low: m.success.low,
-      high: m.success.high,
-    }));
+    const bars = env.methods.flatMap((m) =>
+      [
+        { resampled: 'seeds', ...m.success },
+        ...(m.successTwoLevel ? [{ resampled: 'seeds and tasks', ...m.successTwoLevel }] : []),
+      ].map((i) => ({ method: m.method, resampled: i.resampled, iqm: i.estimate, low: i.low, high: i.high })),
+    );
     const learning = await svg({
       title: `${env.env}: test success (IQM over seeds, 95% CI band) vs episodes`,
       width: 520,
@@ -260,22 +350,29 @@ export async function renderHtml(doc: ComparisonDocument): Promise<string> {
       },
     } as TopLevelSpec);
     const intervals = await svg({
-      title: `${env.env}: final success IQM with 95% CI`,
+      title: `${env.env}: final success IQM with 95% CIs (resampling seeds; seeds and test tasks)`,
       width: 420,
-      height: 30 * bars.length,
+      height: 24 * bars.length,
       data: { values: bars },
       layer: [
         {
           mark: 'rule',
           encoding: {
             y: { field: 'method', type: 'nominal' },
+            yOffset: { field: 'resampled' },
+            color: { field: 'resampled', title: 'resampled' },
             x: { field: 'low', type: 'quantitative', title: 'success' },
             x2: { field: 'high' },
           },
         },
         {
           mark: { type: 'point', filled: true, size: 60 },
-          encoding: { y: { field: 'method', type: 'nominal' }, x: { field: 'iqm', type: 'quantitative' } },
+          encoding: {
+            y: { field: 'method', type: 'nominal' },
+            yOffset: { field: 'resampled' },
+            color: { field: 'resampled' },
+            x: { field: 'iqm', type: 'quantitative' },
+          },
         },
       ],
     } as TopLevelSpec);
@@ -292,13 +389,17 @@ export async function renderHtml(doc: ComparisonDocument): Promise<string> {
       },
     } as TopLevelSpec);
     sections.push(
-      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}<ul>${verdicts(env)
+      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}<ul>${verdicts(env, doc.aggregates)
         .map((v) => `<li>${escapeHtml(v)}</li>`)
         .join('')}</ul>`,
     );
   }
   const markdown = escapeHtml(renderMarkdown(doc));
-  return `<!doctype html><html><head><meta charset="utf-8"><title>policy-lab comparison</title><style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}svg{display:block;margin:1em 0}</style></head><body><h1>policy-lab comparison</h1><p>Preset <b>${escapeHtml(doc.config.preset)}</b>: ${escapeHtml(doc.config.note)}</p>${sections.join('')}<h2>Report</h2><pre>${markdown}</pre></body></html>\n`;
+  return `<!doctype html><html><head><meta charset="utf-8"><title>policy-lab comparison</title><style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}svg{display:block;margin:1em 0}</style></head><body><h1>policy-lab comparison</h1>${headerLines(
+    doc,
+  )
+    .map((line) => `<p>${escapeHtml(line)}</p>`)
+    .join('')}${sections.join('')}<h2>Report</h2><pre>${markdown}</pre></body></html>\n`;
 }
 
 function escapeHtml(text: string): string {

@@ -35,7 +35,8 @@ export interface BootstrapOptions {
   seed?: number;
 }
 
-function percentile(sorted: readonly number[], q: number): number {
+/** numpy's default percentile of sorted values. */
+export function percentile(sorted: readonly number[], q: number): number {
   // numpy's default (linear interpolation between closest ranks)
   const position = (sorted.length - 1) * q;
   const lower = Math.floor(position);

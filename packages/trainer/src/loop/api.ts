@@ -59,6 +59,11 @@ export interface EvalResult {
   /** Mean reward per component. */
   reward: Record<string, number>;
   meanLength: number;
+  /**
+   * Per test task (in the split's order), the fraction of its evalSamples samples that succeeded;
+   * their mean is `success`. A comparison resamples them to include the choice of tasks in its intervals.
+   */
+  perTask: number[];
 }
 
 export interface CurvePoint {

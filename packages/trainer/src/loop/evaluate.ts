@@ -44,5 +44,6 @@ export async function evaluate(
     passAtK: sampled.filter((group) => group.some((r) => r.success)).length / tasks.length,
     reward,
     meanLength: lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length),
+    perTask: sampled.map((group) => group.filter((r) => r.success).length / group.length),
   };
 }

@@ -1,0 +1,61 @@
+import { parseBudget } from '@policy-lab/core';
+import { describe, expect, it } from 'vitest';
+import { fakeComparison, registry } from '../test-support/fake-comparison.js';
+import { describeRun, parseSeeds, planComparison, presetDeviations, runLevel } from './plan.js';
+
+const input = { overrides: {}, backend: 'wasm', kernels: 'fast' };
+
+describe('what a comparison says it ran', () => {
+  it('parses --seeds as a count or a range, and refuses anything else in one line', () => {
+    expect(parseSeeds('3')).toEqual([1, 2, 3]);
+    expect(parseSeeds('11-14')).toEqual([11, 12, 13, 14]);
+    for (const bad of ['0', '3-2', '0-4', 'x', '1,2', '-3', '1-99999'])
+      expect(() => parseSeeds(bad)).toThrow(`bad --seeds '${bad}': expected a positive integer N (seeds 1..N) or a range A-B`);
+  });
+
+  it('lists what differs from the preset, envOptions one by one', () => {
+    const config = planComparison(registry, {
+      ...input,
+      methods: ['grpo'],
+      seeds: '3',
+      budget: 'episodes=3200',
+      overrides: { envOptions: { numbers: 3, maxNumber: 20 }, evalTasks: 32, learningRate: 1e-4 },
+    });
+    expect(presetDeviations(config)).toEqual([
+      'seeds 3',
+      'episodes 3200',
+      'envOptions.numbers 3',
+      'envOptions.maxNumber 20',
+      'learningRate 0.0001',
+    ]);
+    expect(describeRun(config)).toBe(
+      'quick preset with overrides: seeds 3, episodes 3200, envOptions.numbers 3, envOptions.maxNumber 20, learningRate 0.0001; smoke-level: 3 seeds and 3200 episodes per run (conclusions start at 10 seeds and 8000 episodes per run, the standard preset); use --preset standard or paper for conclusions',
+    );
+    expect(presetDeviations(planComparison(registry, { ...input, methods: ['grpo'], seeds: '6-10' }))).toEqual(['seeds 6-10']);
+    expect(describeRun(planComparison(registry, { ...input, methods: ['grpo'] }))).toMatch(
+      /^quick preset; smoke-level: 5 seeds and 1600 episodes per run/,
+    );
+  });
+
+  it('judges the level from what ran, not from the preset name', () => {
+    const seeds = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+    expect(runLevel({ seeds: seeds(10), budget: parseBudget('episodes=8000') }).smoke).toBe(false);
+    expect(runLevel({ seeds: seeds(12), budget: parseBudget('episodes=9000') }).text).toBe(
+      '12 seeds and 9000 episodes per run (conclusions start at 10 seeds and 8000 episodes per run, the standard preset)',
+    );
+    expect(runLevel({ seeds: seeds(10), budget: parseBudget('episodes=7999') }).smoke).toBe(true);
+    expect(runLevel({ seeds: seeds(9), budget: parseBudget('episodes=20000') }).smoke).toBe(true);
+    const tokens = runLevel({ seeds: seeds(10), budget: parseBudget('tokens=50000') });
+    expect(tokens.smoke).toBeNull();
+    expect(tokens.text).toMatch(/^level not judged: 10 seeds with a budget of tokens 50000 per run/);
+    // A standard preset run with --seeds 3 is smoke-level, and says so.
+    const config = planComparison(registry, { ...input, methods: ['grpo'], preset: 'standard', seeds: '3' });
+    expect(describeRun(config)).toMatch(/^standard preset with overrides: seeds 3; smoke-level: 3 seeds and 8000 episodes/);
+  });
+
+  it('records the seeds of a range, and the report states them', async () => {
+    const { document } = await fakeComparison(planComparison(registry, { ...input, methods: ['grpo'], seeds: '4-5' }));
+    expect(document.config.seeds).toEqual([4, 5]);
+    expect(document.runs.map((r) => r.seed)).toEqual([4, 5]);
+  });
+});
