@@ -18,7 +18,8 @@ export type { CurvePoint, EvalResult, TrainOptions, TrainProgress, TrainResult }
 export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './loop/config.js';
 export type { PreferencePair, UnpairedExample } from './loop/data.js';
 export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';
-export { OPTION_READERS } from './loop/option-readers.js';
+export { OPTION_READERS, readersOf } from './loop/option-readers.js';
+export { unreadOptions } from './loop/plugins.js';
 export { pairsFromGroups } from './loop/preference.js';
 export type { HeldLock, LockAttempt, LockOwner, WaitOptions } from './loop/run-lock.js';
 export { describeOwner, folderLockFile, holdFolder, ownerState, tryLock, waitForLock } from './loop/run-lock.js';

@@ -96,7 +96,7 @@ export function register(program: Command, io: Io): void {
       const overrides = await ctx.overrides();
       const preferences = opts.data === undefined ? undefined : await preferencesRef(path.resolve(io.cwd, opts.data), overrides);
       // Every unit's configuration is resolved now, so that bad input fails before --out exists.
-      const { resolveTrainConfig } = await import('@policy-lab/trainer');
+      const { readersOf, resolveTrainConfig, unreadOptions } = await import('@policy-lab/trainer');
       const config = planComparison(registry, {
         methods,
         ...(opts.env ? { envs: opts.env } : {}),
@@ -108,6 +108,8 @@ export function register(program: Command, io: Io): void {
         kernels: opts.kernels,
         ...(preferences ? { preferences } : {}),
         resolveTrainConfig,
+        unreadOptions: (unit) => unreadOptions({ registry, ...unit, seed: 1 }),
+        readersOf: (key) => readersOf(key, registry),
       });
       if (opts.failOnRegression && !opts.baseline)
         throw new UsageError('--fail-on-regression needs --baseline <results.json> (the comparison to guard against)');
@@ -126,6 +128,8 @@ export function register(program: Command, io: Io): void {
           `bench compare: ${[...config.methods, ...config.controls].join(', ')} on ${config.envs.join(', ')}; ${config.seeds.length} seeds${seedWords(config.seeds) === String(config.seeds.length) ? '' : ` (${seedWords(config.seeds)})`}; budget ${budgetWords(config.budget)} per run; ${workers} worker(s)\n`,
         );
         io.stderr(`${describeRun(config)}\n`);
+        for (const [key, methods] of Object.entries(config.partialOptions ?? {}))
+          io.stderr(`--set ${key} applies to ${methods.join(', ')} (the other methods do not read it)\n`);
         if (baselineFile && differences.length) io.stderr(`--baseline ${baselineFile} differs in: ${differences.join('; ')}\n`);
       }
       let runUnits: Parameters<typeof runComparison>[1]['runUnits'];

@@ -1,7 +1,7 @@
 import { parseBudget } from '@policy-lab/core';
 import { describe, expect, it } from 'vitest';
 import { fakeComparison, registry } from '../test-support/fake-comparison.js';
-import { describeRun, parseSeeds, planComparison, presetDeviations, runLevel } from './plan.js';
+import { describeRun, overridesFor, parseSeeds, planComparison, presetDeviations, runLevel } from './plan.js';
 
 const input = { overrides: {}, backend: 'wasm', kernels: 'fast' };
 
@@ -57,5 +57,31 @@ describe('what a comparison says it ran', () => {
     const { document } = await fakeComparison(planComparison(registry, { ...input, methods: ['grpo'], seeds: '4-5' }));
     expect(document.config.seeds).toEqual([4, 5]);
     expect(document.runs.map((r) => r.seed)).toEqual([4, 5]);
+  });
+});
+
+describe('shared options that only some methods read', () => {
+  it('apply to the methods that read them; a key no method reads is refused', async () => {
+    const { createRegistry } = await import('@policy-lab/core');
+    const { readersOf, resolveTrainConfig, unreadOptions } = await import('@policy-lab/trainer');
+    const root = new URL('../../../..', import.meta.url).pathname;
+    const { registry: full } = await createRegistry({ cwd: root, discoverFrom: [root] });
+    const plan = (methods: string[], overrides: Record<string, unknown>) =>
+      planComparison(full, {
+        methods,
+        envs: 'countdown',
+        overrides,
+        backend: 'wasm',
+        kernels: 'fast',
+        resolveTrainConfig,
+        unreadOptions: (unit) => unreadOptions({ registry: full, ...unit, seed: 1 }),
+        readersOf: (key) => readersOf(key, full),
+      });
+    const mixed = plan(['grpo', 'dpo'], { clipLow: 0.1 });
+    expect(mixed.partialOptions).toEqual({ clipLow: ['grpo'] });
+    expect(overridesFor(mixed, 'grpo')).toMatchObject({ clipLow: 0.1 });
+    expect(overridesFor(mixed, 'dpo')).not.toHaveProperty('clipLow');
+    expect(() => plan(['dpo'], { clipLow: 0.1 })).toThrow(/--set clipLow: no method of this comparison reads it \(dpo\)/);
+    expect(plan(['grpo', 'mc-grpo'], { clipLow: 0.1 }).partialOptions).toBeUndefined();
   });
 });

@@ -57,6 +57,11 @@ export interface CompareConfig {
   preferences?: PreferencesRef;
   /** Each environment's options as resolved (its defaults under --set envOptions.*). */
   envOptions?: Record<string, Record<string, unknown>>;
+  /**
+   * --set keys that only some methods read (clipLow on a loss that honours it, divergenceCoef
+   * with a divergence): the methods they apply to; the other methods train without them.
+   */
+  partialOptions?: Record<string, string[]>;
   /** What each method is made of, with the estimator's resolved math (for the report). */
   recipes?: Record<string, { estimator: string; loss: string; math?: string; unverified?: readonly string[]; paper?: string }>;
   /**
@@ -100,6 +105,13 @@ export function planComparison(
       base: { method: Method; env: Environment; seed: number; budget: BudgetLimit },
       overrides: Record<string, unknown>,
     ) => unknown;
+    /**
+     * The --set keys no active plugin of (method, environment) reads (the trainer's
+     * unreadOptions), so a key only some methods read applies to those and a key none reads is refused.
+     */
+    unreadOptions?: (unit: { method: string; env: string; overrides: Record<string, unknown> }) => string[];
+    /** Who would read a key, in words (for the error). */
+    readersOf?: (key: string) => string;
   },
 ): CompareConfig {
   const presetName = (input.preset ?? 'quick') as PresetName;
@@ -132,6 +144,7 @@ export function planComparison(
   // MC-GRPO's fair control: GRPO on the same G+1 rollouts.
   if (input.methods.includes('mc-grpo') && !input.methods.includes('grpo-plus-one') && registry.has('methods', 'grpo-plus-one'))
     controls.push('grpo-plus-one');
+  const partialOptions = optionAppliesTo(input, [...input.methods, ...controls], envs, overrides);
   const recipes: NonNullable<CompareConfig['recipes']> = {};
   for (const name of [...input.methods, ...controls]) {
     const method = registry.get('methods', name);
@@ -178,6 +191,7 @@ export function planComparison(
     kernels: input.kernels,
     ...(input.preferences ? { preferences: input.preferences } : {}),
     envOptions,
+    ...(partialOptions ? { partialOptions } : {}),
   };
 }
 
@@ -317,4 +331,41 @@ export function fingerprint(config: CompareConfig): string {
     )
     .digest('hex')
     .slice(0, 16);
+}
+
+/**
+ * For every --set key some method of the plan does not read: the methods that read it. A key
+ * that no method of the comparison reads (on any of its environments) is refused.
+ */
+function optionAppliesTo(
+  input: Parameters<typeof planComparison>[1],
+  methods: readonly string[],
+  envs: readonly string[],
+  overrides: Record<string, unknown>,
+): Record<string, string[]> | undefined {
+  if (!input.unreadOptions) return undefined;
+  const unread = new Map<string, Set<string>>();
+  for (const method of methods)
+    for (const env of envs)
+      for (const key of input.unreadOptions({ method, env, overrides }))
+        unread.set(key, (unread.get(key) ?? new Set()).add(method));
+  const out: Record<string, string[]> = {};
+  for (const [key, skipping] of unread) {
+    const readers = methods.filter((m) => !skipping.has(m));
+    if (!input.methods.some((m) => readers.includes(m)))
+      throw new UsageError(
+        `--set ${key}: no method of this comparison reads it (${input.methods.join(', ')}); it is read by ${input.readersOf?.(key) ?? 'other plugins'}`,
+      );
+    out[key] = readers;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** A unit's overrides: the comparison's, without the keys its method does not read. */
+export function overridesFor(
+  config: Pick<CompareConfig, 'overrides' | 'partialOptions'>,
+  method: string,
+): Record<string, unknown> {
+  const partial = config.partialOptions ?? {};
+  return Object.fromEntries(Object.entries(config.overrides).filter(([key]) => partial[key]?.includes(method) ?? true));
 }

@@ -13,7 +13,7 @@ import { showValue } from '../io.js';
 import { aggregate, type RunRecord } from '../report/aggregate.js';
 import { compareWithBaseline } from '../report/baseline.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
-import { type CompareConfig, describeRun, fingerprint, type Unit, unitsOf } from './plan.js';
+import { type CompareConfig, describeRun, fingerprint, overridesFor, type Unit, unitsOf } from './plan.js';
 import { runOnPool, type UnitRequest } from './pool.js';
 
 export interface CompareRunOptions {
@@ -196,7 +196,7 @@ async function compareInto(
     kernels: config.kernels,
     threads: options.threads,
     budget: config.budget,
-    overrides: config.overrides,
+    overrides: overridesFor(config, unit.method),
     ...(config.preferences ? { preferences: config.preferences } : {}),
     outDir: path.join(options.out, 'runs', unit.id),
     // One SFT checkpoint per (environment, seed), shared by every method of the comparison.

@@ -76,11 +76,20 @@ export function runReads(run: Resolved, key: string): boolean {
   return reader === undefined || reader.reads(run);
 }
 
+/** The keys of `setKeys` that no active plugin of the run reads. */
+export function unreadKeys(run: Resolved, setKeys: Iterable<string>): string[] {
+  return [...setKeys].filter((key) => !runReads(run, key));
+}
+
+/** Which registered plugins would read `key`, in words. */
+export function readersOf(key: string, registry: Registry): string {
+  return OPTION_READERS[key]?.readers(registry) ?? 'every run';
+}
+
 /** Throws a UsageError for the first key in `setKeys` that no active plugin of the run reads. */
 export function checkOptionReaders(run: Resolved, setKeys: ReadonlySet<string>, registry: Registry): void {
-  for (const key of setKeys) {
-    const reader = OPTION_READERS[key];
-    if (!reader || reader.reads(run)) continue;
+  for (const key of unreadKeys(run, setKeys)) {
+    const reader = OPTION_READERS[key] as Reader;
     throw new UsageError(
       `--set ${key}: no active plugin of this run reads it (method '${run.method.name}': estimator '${run.estimator.name}', loss '${run.loss.name}'${run.divergence ? `, divergence '${run.divergence.name}'` : ''}); it is read by ${reader.readers(registry)}`,
     );

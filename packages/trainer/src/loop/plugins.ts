@@ -16,7 +16,7 @@ import {
 import type * as tf from '@tensorflow/tfjs-core';
 import type { TrainOptions } from './api.js';
 import { explicitKeys, resolveTrainConfig } from './config.js';
-import { checkOptionReaders } from './option-readers.js';
+import { checkOptionReaders, unreadKeys } from './option-readers.js';
 
 type Tf = typeof tf;
 
@@ -30,7 +30,7 @@ export interface Resolved {
   config: TrainConfig;
 }
 
-export function resolvePlugins(options: TrainOptions): Resolved {
+export function resolvePlugins(options: TrainOptions, checks: { readers?: boolean } = {}): Resolved {
   const { registry } = options;
   if (!Number.isSafeInteger(options.seed) || options.seed < 0)
     throw new UsageError(`bad seed '${options.seed}': expected a non-negative integer`);
@@ -75,7 +75,7 @@ export function resolvePlugins(options: TrainOptions): Resolved {
     throw new UsageError(`divergence '${divergence.name}' has no tensor penalty; it cannot be used as the trainer's penalty`);
   const shapers = [...(method.shapers ?? []), ...(config.shapers ?? [])].map((ref) => registry.resolve('shapers', ref));
   const resolved: Resolved = { method, env, estimator, loss, ...(divergence ? { divergence } : {}), shapers, config };
-  checkOptionReaders(resolved, new Set(Object.keys(overrides)), registry);
+  if (checks.readers !== false) checkOptionReaders(resolved, new Set(Object.keys(overrides)), registry);
   checkData(resolved, options);
   if (loss.kind === 'rows' && loss.needs?.teacher && !config.teacher)
     throw new UsageError(
@@ -118,4 +118,13 @@ export function componentWeights(
     weights[name] = weight;
   }
   return weights;
+}
+
+/**
+ * The --set keys of `options.overrides` that no active plugin of this (method, environment)
+ * reads: a comparison applies such a key only to the methods that read it.
+ */
+export function unreadOptions(options: Omit<TrainOptions, 'budget'> & { budget?: TrainOptions['budget'] }): string[] {
+  const run = resolvePlugins({ ...options, budget: options.budget ?? { episodes: 1 } }, { readers: false });
+  return unreadKeys(run, Object.keys(options.overrides ?? {}));
 }
