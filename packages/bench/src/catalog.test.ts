@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRegistry } from '@policy-lab/core';
+import { createRegistry, missingRequirements } from '@policy-lab/core';
 import { initBackend, train } from '@policy-lab/trainer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, schemaErrors } from './test-support/run-cli.js';
@@ -186,39 +186,84 @@ describe('every registered method trains two steps without NaN', () => {
   });
 });
 
-describe('every registered shaper shapes a training run', () => {
-  const shapers = registry.list('shapers').map((e) => e.item);
-  // VeRPO and multi-fidelity read the code environment's per-test components; the rest run on countdown.
-  const envFor = (name: string) => (name === 'verpo' || name === 'multi-fidelity' ? 'code' : 'countdown');
+describe('every estimator and shaper trains two steps on every environment it supports', () => {
+  const environments = registry.list('environments').map((e) => e.item);
+  // Small enough that the whole cross product takes seconds per plugin: short episodes, a tiny
+  // model whose context truncates long observations the way rollouts always do.
+  const SMALL = {
+    ...TINY,
+    tasksPerStep: 1,
+    groupSize: 2,
+    evalTasks: 1,
+    evalSamples: 1,
+    maxNewTokens: 8,
+    model: { dim: 16, layers: 1, heads: 2, contextLength: 64 },
+  };
+  const ENV_OPTIONS: Record<string, Record<string, unknown>> = {
+    webshop: { maxSteps: 3 },
+    gridnav: { maxSteps: 5, minDistance: 1, maxDistance: 2 },
+    translate: { maxLookups: 1 },
+    code: { attempts: 1 },
+  };
+  const cases = (['estimators', 'shapers'] as const).flatMap((kind) =>
+    registry.list(kind).flatMap((entry) => {
+      const plugin = entry.item;
+      return environments.map((env) => {
+        const supported =
+          missingRequirements(
+            plugin.requires,
+            env,
+            env.rewardComponents.map((c) => c.name),
+          ).length === 0;
+        return [
+          `${kind === 'estimators' ? 'estimator' : 'shaper'} ${plugin.name} on ${env.name}`,
+          kind,
+          plugin,
+          env.name,
+          supported,
+        ] as const;
+      });
+    }),
+  );
 
-  it('has the built-in shapers', () => {
-    expect(shapers.map((s) => s.name)).toEqual(
-      expect.arrayContaining([
-        'overlong',
-        'format',
-        'potential',
-        'progress-potential',
-        'conditional',
-        'prs',
-        'verpo',
-        'spurious',
-        'curriculum',
-        'multi-fidelity',
-      ]),
-    );
+  const groupOf = (kind: string, plugin: object) =>
+    kind === 'estimators' ? ((plugin as { rolloutsPerGroup?(g: number): number }).rolloutsPerGroup?.(2) ?? 2) : 2;
+  const needsModel = (kind: string, plugin: object) =>
+    kind === 'estimators' && (plugin as { needsModel?: boolean }).needsModel === true;
+
+  it('the shapers that read given components declare them', () => {
+    const requiring = registry
+      .list('shapers')
+      .filter((e) => e.item.requires?.components?.length)
+      .map((e) => e.item.name);
+    expect(requiring).toEqual(expect.arrayContaining(['conditional', 'multi-fidelity', 'prs', 'verpo']));
+    expect(registry.get('estimators', 'srgpo').requires?.components).toEqual(['progress']);
   });
 
-  it.each(shapers.map((s) => [s.name]))('%s', async (name) => {
-    const result = await train({
+  it.each(cases)('%s', async (_label, kind, plugin, env, supported) => {
+    const options = {
       registry,
       method: 'grpo',
-      env: envFor(name),
+      env,
       seed: 1,
-      budget: { episodes: 16 },
-      overrides: { ...TINY, shapers: name },
-      sft: 'none',
-    });
-    expect(result.steps).toBe(2);
+      // Two steps of main rollouts; estimators that draw extra rollouts (PAV, ReMax) get room for them.
+      budget: { episodes: 2 * (groupOf(kind, plugin) + (needsModel(kind, plugin) ? 24 : 0)) },
+      overrides: {
+        ...SMALL,
+        ...(ENV_OPTIONS[env] ? { envOptions: ENV_OPTIONS[env] } : {}),
+        ...(kind === 'estimators' ? { estimator: plugin.name } : { shapers: plugin.name }),
+      },
+      sft: 'none' as const,
+    };
+    if (!supported) {
+      await expect(train(options)).rejects.toMatchObject({
+        exitCode: 2,
+        message: expect.stringMatching(new RegExp(`'${plugin.name}' needs .* which environment '${env}' does not have`)),
+      });
+      return;
+    }
+    const result = await train(options);
+    expect(result.steps).toBeGreaterThanOrEqual(2);
     for (const [key, value] of Object.entries(result.diagnostics)) expect(Number.isFinite(value), key).toBe(true);
   });
 });

@@ -51,11 +51,27 @@ export interface PluginMeta {
   /** The formula or rule in Markdown math, for `bench list --verbose` and docs/methods. */
   math?: string;
   /**
+   * What the plugin needs of the environment it trains on; on an environment without it, a run
+   * is refused up front (exit 2) naming what is missing. Absent: any environment.
+   */
+  requires?: EnvironmentRequirements;
+  /**
    * Rebuilds this plugin with other options (the factory that made it, so it returns a plugin of
    * the same kind). The registry uses it for `--set` overrides; a plugin without it accepts no
    * options.
    */
   configure?(options: Readonly<Record<string, unknown>>): PluginMeta;
+}
+
+/** What an estimator or shaper reads of an environment. */
+export interface EnvironmentRequirements {
+  /**
+   * Reward components it reads, by name; a name ending in `*` is a prefix (`test*`: the code
+   * environment's per-test components).
+   */
+  components?: readonly string[];
+  /** Episodes of more than one turn (turn-level credit assignment). */
+  multiTurn?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ export type {
   Divergence,
   Environment,
   EnvironmentRecommendation,
+  EnvironmentRequirements,
   Episode,
   EstimatorContext,
   LabelledLoss,
@@ -88,3 +89,4 @@ export {
   trainOption,
   validateOption,
 } from './train-options.js';
+export { missingRequirements } from './requirements.js';

@@ -228,6 +228,7 @@ export function srgpo(options: SrgpoOptions = {}): AdvantageEstimator {
     matches: 'SeeNav-Agent verl-agent `srgpo` (mean_std_norm for both levels, as the released trainer)',
     options: SRGPO_OPTIONS,
     resolved: o,
+    ...(o.stepComponent === '' ? {} : { requires: { components: [o.stepComponent] } }),
     math: '$A_{i,t} = \\frac{R_i - \\mu_E}{\\sigma_E + \\epsilon} + \\omega\\,\\frac{r_{i,t} - \\mu_S}{\\sigma_S + \\epsilon}$ with random step groups of `stepGroupSize` rows (0 for a singleton)',
     unverified: [
       "scope 'task' groups within a task as the released option intends; the released dispatch silently used the whole batch instead (methods.md 14.2).",

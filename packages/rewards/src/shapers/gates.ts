@@ -31,6 +31,7 @@ export function conditional(options: ConditionalOptions = {}): RewardShaper {
     },
     options: CONDITIONAL_OPTIONS,
     resolved: o,
+    requires: { components: [o.reward, o.on] },
     math: '$r_{easy} \\leftarrow r_{easy}\\cdot\\mathbb 1[r_{hard} \\ge t]$',
     configure: (next) => conditional({ ...o, ...next }) as never,
     shape(rollouts) {
@@ -85,6 +86,7 @@ export function prs(options: PrsOptions = {}): RewardShaper {
     },
     options: PRS_OPTIONS,
     resolved: o,
+    requires: { components: o.stages },
     math: 'gated: $r_k \\leftarrow r_k \\prod_{j<k} \\mathbb 1[r_j \\ge t]$; schedule: $r_k \\leftarrow w_k(\\text{step})\\, r_k$',
     unverified: ["The paper's stage schedule is not public (abstract only): both modes are our proposals (methods.md 18)."],
     configure: (next) => prs({ ...o, ...next }) as never,

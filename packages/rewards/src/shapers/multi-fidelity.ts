@@ -31,6 +31,7 @@ export function multiFidelity(options: MultiFidelityOptions = {}): RewardShaper 
       'Multi-fidelity reward: a cheap proxy for all, the exact reward (charged) for a seeded fraction, the proxy corrected by their gap',
     options: OPTIONS,
     resolved: o,
+    requires: { components: [o.proxy, o.exact] },
     adds: [{ name: 'fidelity', weight: 1 }],
     math: '$r_i = r^{exact}_i$ if checked, else $r^{proxy}_i + \\overline{(r^{exact} - r^{proxy})}_{checked}$',
     unverified: [

@@ -38,6 +38,7 @@ export function verpo(options: VerpoOptions = {}): RewardShaper {
     paper: { title: 'VeRPO: Verifiable Dense Reward Policy Optimization for Code Generation', arxiv: '2601.03525', year: 2026 },
     options: OPTIONS,
     resolved: o,
+    requires: { components: [`${o.testPrefix}*`] },
     adds: [{ name: 'verpo', weight: o.lambda }],
     math: '$\\rho_j = \\frac1G\\sum_i \\text{pass}_{ij}$, $w_j = \\frac{1-\\rho_j}{\\sum_k (1-\\rho_k)}$, $r_{verpo,i} = \\sum_j w_j\\,\\text{pass}_{ij}$ (weight $\\lambda$)',
     unverified: ["The weight formula and lambda are envs.md's proposal; the paper's exact formula was not reachable."],

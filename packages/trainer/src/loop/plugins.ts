@@ -7,6 +7,9 @@ import {
   type AdvantageEstimator,
   type Divergence,
   type Environment,
+  type EnvironmentRequirements,
+  missingRequirements,
+  type Registry,
   type Method,
   type PolicyLoss,
   type RewardShaper,
@@ -75,6 +78,7 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
     throw new UsageError(`divergence '${divergence.name}' has no tensor penalty; it cannot be used as the trainer's penalty`);
   const shapers = [...(method.shapers ?? []), ...(config.shapers ?? [])].map((ref) => registry.resolve('shapers', ref));
   const resolved: Resolved = { method, env, estimator, loss, ...(divergence ? { divergence } : {}), shapers, config };
+  checkRequirements(resolved, registry);
   if (checks.readers !== false) checkOptionReaders(resolved, new Set(Object.keys(overrides)), registry);
   checkData(resolved, options);
   if (loss.kind === 'rows' && loss.needs?.teacher && !config.teacher)
@@ -83,6 +87,33 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
     );
   if (estimator.needsCritic && !config.model.valueHead) config.model.valueHead = true;
   return resolved;
+}
+
+/**
+ * Every estimator and shaper gets what it declares it needs of the environment (reward
+ * components, several turns); otherwise the run is refused naming what is missing and the
+ * environments that have it.
+ */
+function checkRequirements({ env, estimator, shapers }: Resolved, registry: Registry): void {
+  const components = env.rewardComponents.map((c) => c.name);
+  const check = (kind: string, plugin: { name: string; requires?: EnvironmentRequirements }, available: readonly string[]) => {
+    const missing = missingRequirements(plugin.requires, env, available);
+    if (missing.length === 0) return;
+    const fitting = registry
+      .list('environments')
+      .map((e) => e.item)
+      .filter((e) => missingRequirements(plugin.requires, e, e.rewardComponents.map((c) => c.name)).length === 0)
+      .map((e) => e.name);
+    throw new UsageError(
+      `${kind} '${plugin.name}' needs ${missing.join(' and ')}, which environment '${env.name}' does not have (it has: ${components.join(', ')}${env.maxTurns > 1 ? '' : '; one turn'}); environments that have it: ${fitting.join(', ') || 'none installed'}`,
+    );
+  };
+  check('estimator', estimator, components);
+  const available = [...components];
+  for (const shaper of shapers) {
+    check('shaper', shaper, available);
+    for (const added of shaper.adds ?? []) available.push(added.name);
+  }
 }
 
 /** An offline dataset must fit the loss: pairs for a pair loss, pairs or labels for a labelled one. */
