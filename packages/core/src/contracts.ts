@@ -122,6 +122,8 @@ export interface EnvironmentRecommendation {
 }
 
 export interface Environment<Task = unknown> extends PluginMeta {
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): Environment<Task>;
   rewardComponents: readonly { name: string; weight: number }[];
   maxTurns: number;
   /** Train and test splits are disjoint; the same seed gives the same tasks. */
@@ -220,6 +222,8 @@ export interface Advantages {
 }
 
 export interface AdvantageEstimator extends PluginMeta {
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): AdvantageEstimator;
   /** How many rollouts to draw for a nominal group size g (MC-GRPO: g + 1). */
   rolloutsPerGroup?(g: number): number;
   /** True when `compute` needs `ctx.services` (it cannot run from rewards alone). */
@@ -405,6 +409,8 @@ interface LossCommon extends PluginMeta {
 
 /** A loss over advantage-weighted rows (PPO clip, CISPO, GSPO, SFT, ...). */
 export interface RowLoss<TF = unknown, T = unknown> extends LossCommon {
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): RowLoss<TF, T>;
   kind: 'rows';
   needs?: RowLossNeeds;
   loss(batch: LossBatch<T>, tf: TF): LossResult<T>;
@@ -412,6 +418,8 @@ export interface RowLoss<TF = unknown, T = unknown> extends LossCommon {
 
 /** A loss over chosen/rejected pairs (DPO and its relatives). */
 export interface PairLoss<TF = unknown, T = unknown> extends LossCommon {
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): PairLoss<TF, T>;
   kind: 'pairs';
   needs?: PairLossNeeds;
   loss(batch: PreferenceBatch<T>, tf: TF): LossResult<T>;
@@ -419,6 +427,8 @@ export interface PairLoss<TF = unknown, T = unknown> extends LossCommon {
 
 /** A loss over single completions labelled desirable or undesirable (KTO). */
 export interface LabelledLoss<TF = unknown, T = unknown> extends LossCommon {
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): LabelledLoss<TF, T>;
   kind: 'labelled';
   needs?: LabelledLossNeeds;
   loss(batch: UnpairedBatch<T>, tf: TF): LossResult<T>;
@@ -430,6 +440,8 @@ export const LOSS_KINDS = ['rows', 'pairs', 'labelled'] as const;
 export type LossKind = (typeof LOSS_KINDS)[number];
 
 export interface Divergence<TF = unknown, T = unknown> extends PluginMeta {
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): Divergence<TF, T>;
   /** Convex generator with f(1) = 0, where one exists. */
   f?(t: number): number;
   /** Closed form on two discrete distributions over the same support. */
@@ -456,6 +468,8 @@ export interface ShapeContext {
 }
 
 export interface RewardShaper extends PluginMeta {
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): RewardShaper;
   /**
    * Reward components this shaper adds, with their default weights (the trainer adds them to
    * the environment's, and `--set weights.<name>` overrides them).

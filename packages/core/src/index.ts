@@ -75,6 +75,7 @@ export {
 export { parseSetEntry, parseSetOptions, resolveOptions } from './options.js';
 export type { KindMap, RegistryEntry } from './registry.js';
 export { KIND_NOUN, Registry } from './registry.js';
+export { missingRequirements } from './requirements.js';
 export type { RngState } from './rng.js';
 export { Rng } from './rng.js';
 export { SCHEMA_KINDS, SCHEMA_VERSION, schemaPath } from './schemas.js';
@@ -89,4 +90,3 @@ export {
   trainOption,
   validateOption,
 } from './train-options.js';
-export { missingRequirements } from './requirements.js';

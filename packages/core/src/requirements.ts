@@ -14,9 +14,7 @@ export function missingRequirements(
   if (!requires) return [];
   const missing: string[] = [];
   for (const wanted of requires.components ?? []) {
-    const found = wanted.endsWith('*')
-      ? components.some((c) => c.startsWith(wanted.slice(0, -1)))
-      : components.includes(wanted);
+    const found = wanted.endsWith('*') ? components.some((c) => c.startsWith(wanted.slice(0, -1))) : components.includes(wanted);
     if (!found) missing.push(`reward component '${wanted}'`);
   }
   if (requires.multiTurn && !(env.maxTurns > 1)) missing.push('episodes of more than one turn');

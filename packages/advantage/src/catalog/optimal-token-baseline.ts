@@ -297,7 +297,7 @@ function build(positions: Positions, options: OptimalTokenBaselineOptions): Adva
           ]
         : []),
     ],
-    configure: (next) => build(positions, { ...o, ...next }) as never,
+    configure: (next) => build(positions, { ...o, ...next }),
     compute(groups, ctx): Advantages {
       const { layouts, advantages } = optimalTokenBaselineTokens(name, groups, ctx, settings);
       const turns = layouts.map((group, g) =>

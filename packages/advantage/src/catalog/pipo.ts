@@ -111,7 +111,7 @@ export function pipo(options: PipoOptions = {}): PipoEstimator {
       'The batch-mean history lives in the estimator instance: it is not in checkpoints, so a resumed run restarts it.',
       'The history lives in the estimator instance and is not saved in checkpoints; it is forgotten when the step counter goes back.',
     ],
-    configure: (next) => pipo({ ...o, ...next }) as never,
+    configure: (next) => pipo({ ...o, ...next }),
     compute(groups, ctx) {
       forgetOnNewRun(ctx);
       const rewards = scalarRewards('pipo', groups, ctx);

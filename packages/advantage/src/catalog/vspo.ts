@@ -73,7 +73,7 @@ export function vspo(options: VspoOptions = {}): AdvantageEstimator {
       'Replacement tasks are drawn by the trainer at random, not chosen by task value (the sampler has no priority hook).',
       "The value-smoothing clipping of gradient updates is not implemented (its form is unknown); use a policy loss's clipping.",
     ],
-    configure: (next) => vspo({ ...o, ...next }) as never,
+    configure: (next) => vspo({ ...o, ...next }),
     keepGroup(group, ctx) {
       observe(ctx);
       const rewards = group.map((r) => ctx.scalar(r.reward));

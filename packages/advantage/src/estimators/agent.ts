@@ -137,7 +137,7 @@ export function gigpo(options: GigpoOptions = {}): AdvantageEstimator {
       "Anchor states are the environment's stateKey (exact match); verl-agent's optional similarity clustering is not built.",
       "The step reward is the turn's weighted reward vector (the environment's invalid-action component included), not a separately configured penalty.",
     ],
-    configure: (next) => gigpo({ ...o, ...next }) as never,
+    configure: (next) => gigpo({ ...o, ...next }),
     compute(groups, ctx) {
       const rewards = scalarRewards('gigpo', groups, ctx);
       needTurns('gigpo', groups);
@@ -233,7 +233,7 @@ export function srgpo(options: SrgpoOptions = {}): AdvantageEstimator {
     unverified: [
       "scope 'task' groups within a task as the released option intends; the released dispatch silently used the whole batch instead (methods.md 14.2).",
     ],
-    configure: (next) => srgpo({ ...o, ...next }) as never,
+    configure: (next) => srgpo({ ...o, ...next }),
     compute(groups, ctx) {
       const rewards = scalarRewards('srgpo', groups, ctx);
       needTurns('srgpo', groups);

@@ -63,7 +63,7 @@ export function gardo(options: GardoOptions = {}): AdvantageEstimator {
       'Embeddings are character-trigram counts of the actions (a text stand-in for DINOv3 image features).',
       "GARDO's gated KL and adaptive reference reset are not part of this estimator (they need a per-rollout KL gate in the trainer).",
     ],
-    configure: (next) => gardo({ ...o, ...next }) as never,
+    configure: (next) => gardo({ ...o, ...next }),
     compute(groups, ctx) {
       const rewards = scalarRewards('gardo', groups, ctx);
       const rollout = rewards.map((r, g) => {

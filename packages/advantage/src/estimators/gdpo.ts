@@ -61,7 +61,7 @@ export function gdpo(options: GdpoOptions = {}): AdvantageEstimator {
       "flavour nvlabs follows the NVlabs/GDPO README's description of its verl variant (unweighted sum, token whitening); no code was read, so it has no fixture.",
     ],
     math: '$z_i^k = \\dfrac{r_i^k - \\operatorname{mean}_{group}(r^k)}{\\operatorname{std}_{group}(r^k) + \\epsilon}$, $a_i = \\sum_k w_k z_i^k$, $A_i = \\dfrac{a_i - \\operatorname{mean}_{batch}(a)}{\\operatorname{std}_{batch}(a) + \\epsilon}$',
-    configure: (next) => gdpo({ ...resolved, ...next }) as never,
+    configure: (next) => gdpo({ ...resolved, ...next }),
     compute(groups, ctx) {
       const flavourWeights = resolved.weights ?? ctx.weights;
       const weights =

@@ -53,7 +53,7 @@ export function grpo(options: GrpoOptions = {}): AdvantageEstimator {
       resolved.scale === 'none'
         ? '$A_i = r_i - \\operatorname{mean}(r)$'
         : `$A_i = \\dfrac{r_i - \\operatorname{mean}(r)}{\\operatorname{std}_{${resolved.std}}(r) + ${resolved.eps}}$ (0 when the group std is 0)`,
-    configure: (next) => grpo({ ...resolved, ...next }) as never,
+    configure: (next) => grpo({ ...resolved, ...next }),
     compute(groups, ctx) {
       const rewards = scalarRewards('grpo', groups, ctx);
       const rollout = rewards.map((r) => (resolved.scale === 'none' ? centred(r) : zScores(r, resolved.std, resolved.eps)));

@@ -70,7 +70,7 @@ export function mcGrpo(options: McGrpoOptions = {}): AdvantageEstimator {
       'with binary rewards and odd G+1 the MAD is always 0, so scale=mad divides by madEps (advantages of about +-1000)',
     ],
     math: `$A_i = \\dfrac{r_i - \\operatorname{median}(r)}{${resolved.scale === 'none' ? '1' : resolved.scale === 'mad' ? `\\operatorname{MAD}(r) + ${resolved.madEps}` : `\\operatorname{std}(r) + ${resolved.madEps}`}}$ over $G+1$ rollouts; the pivot (position $\\lfloor G/2 \\rfloor$ of a stable sort) has weight 0`,
-    configure: (next) => mcGrpo({ ...resolved, ...next }) as never,
+    configure: (next) => mcGrpo({ ...resolved, ...next }),
     diagnosticsDoc: {
       [MAD_ZERO_GROUP_FRACTION]: `fraction of the step's groups whose MAD is 0 (scale=mad; 0 otherwise); above ${MAD_ZERO_WARNING_FRACTION}, madZeroWarning() gives the warning line`,
     },
@@ -132,7 +132,7 @@ export function grpoPlusOne(options: { std?: 'sample' | 'population'; eps?: numb
     options: specs,
     resolved,
     math: '$A_i = (r_i - \\operatorname{mean}(r)) / (\\operatorname{std}(r) + \\epsilon)$ over $G+1$ rollouts; weight 0 for $\\arg\\min_i |r_i|$ (first on ties)',
-    configure: (next) => grpoPlusOne({ ...resolved, ...next }) as never,
+    configure: (next) => grpoPlusOne({ ...resolved, ...next }),
     rolloutsPerGroup: (g) => g + 1,
     compute(groups, ctx) {
       const rewards = scalarRewards('grpo-plus-one', groups, ctx, 3);

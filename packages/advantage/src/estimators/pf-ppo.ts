@@ -39,7 +39,7 @@ export function pfPpo(options: PfPpoOptions = {}): AdvantageEstimator {
       'The paper picks the strategy by the R^2 between reward-model and true scores; here it is an option (default BW).',
       "verl's `compute_pf_ppo_reweight_data` modes (pow, max-min, max-random) resample the batch multinomially; we use the expected counts as deterministic loss weights, so no output matches verl's draw and there is no reference fixture.",
     ],
-    configure: (next) => pfPpo({ ...o, ...next }) as never,
+    configure: (next) => pfPpo({ ...o, ...next }),
     compute(groups, ctx) {
       const rewards = scalarRewards('pf-ppo', groups, ctx);
       const rollout = rewards.map((r) => zScores(r, 'sample', 1e-4));

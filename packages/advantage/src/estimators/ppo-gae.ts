@@ -57,7 +57,7 @@ export function ppoGae(options: PpoGaeOptions = {}): AdvantageEstimator {
       "Per turn, not per token: the trainer's critic gives one value per turn (at the turn's last prompt position) and every token of a turn gets the turn's advantage; verl's token-level GAE with gamma = lambda = 1 gives the same advantage to every token of a single-turn response only when the value is constant along it.",
       "The episode's reward beyond the turn rewards (shaping, the klPenalty component) is added to the last turn's reward, so the turn rewards sum to the episode's scalar reward.",
     ],
-    configure: (next) => ppoGae({ ...o, ...next }) as never,
+    configure: (next) => ppoGae({ ...o, ...next }),
     compute(groups, ctx) {
       if (!ctx.values)
         throw new UsageError("ppo-gae needs the critic's values (ctx.values): it runs inside the trainer with a value head");

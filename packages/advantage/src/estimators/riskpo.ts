@@ -65,7 +65,7 @@ export function riskpo(options: RiskpoOptions = {}): AdvantageEstimator {
     unverified: [
       "Quantile tracking (pinball SGD) is not used: the released trainer computes the advantage from the bundle's empirical quantiles, which we follow.",
     ],
-    configure: (next) => riskpo({ ...o, ...next }) as never,
+    configure: (next) => riskpo({ ...o, ...next }),
     compute(groups, ctx) {
       const rewards = scalarRewards('riskpo', groups, ctx, 1);
       const rollout = rewards.map((r) => r.map(() => 0));

@@ -47,7 +47,7 @@ export function sGrpo(options: SGrpoOptions = {}): AdvantageEstimator {
       'The exact decay indexing (both readings offered) and whether the std divides (an option) are not confirmed.',
       "The trainer does not build serial groups (early exits of one path): this estimator reads a group's rollouts in order as the exits, earliest first, correctness = rollout.success.",
     ],
-    configure: (next) => sGrpo({ ...o, ...next }) as never,
+    configure: (next) => sGrpo({ ...o, ...next }),
     compute(groups) {
       const rollout = groups.map((group, g) => {
         checkGroupSize('s-grpo', group, g);

@@ -90,7 +90,7 @@ export function grpoPassk(options: PasskOptions = {}): AdvantageEstimator {
     options: PASSK_OPTIONS,
     resolved: o,
     math: '$A_{i^*} = \\dfrac{r_{(1)} - r_{(2)}}{\\operatorname{std}(r) + 10^{-6}}$ for the best $i^*$, 0 for the others',
-    configure: (next) => grpoPassk({ ...o, ...next }) as never,
+    configure: (next) => grpoPassk({ ...o, ...next }),
     compute(groups, ctx) {
       const rewards = scalarRewards('grpo-passk', groups, ctx);
       const rollout = rewards.map((r) => {

@@ -67,7 +67,7 @@ export function grpoVps(options: GrpoVpsOptions = {}): AdvantageEstimator {
       "the paper's full title was not read; `paper.title` names it by method and authors",
     ],
     math: `$b_k = \\exp(\\operatorname{mean}_j \\log\\pi_\\theta(y_j \\mid \\text{prefix}_{\\le k}, y_{<j}))$, $\\Delta_k = b_{k+1} - b_k$; $A_{i,k} = A_i + ${resolved.eta}\\,\\Delta_k${resolved.combine === 'gated' ? '\\,[\\operatorname{sign}\\Delta_k = \\operatorname{sign} A_i]' : ''}$ with $A_i$ GRPO's z-score`,
-    configure: (next) => grpoVps({ ...resolved, ...next }) as never,
+    configure: (next) => grpoVps({ ...resolved, ...next }),
     async compute(groups, ctx) {
       const services = requireServices('grpo-vps', ctx);
       const rollout: number[][] = [];

@@ -84,7 +84,7 @@ export function igpo(options: IgpoOptions = {}): AdvantageEstimator {
       'the F1/IG weight curriculum (0.5 -> 1.0, 1.0 -> 0.5) is not implemented (weights 1)',
     ],
     math: `$p_t = \\exp(\\tfrac{1}{|y|}\\sum_j \\log\\pi_\\theta(y_j \\mid c_t, y_{<j}))$; $r_t = ${resolved.infoGain === 'prob-diff' ? 'p_{t+1} - p_t' : '\\log p_{t+1} - \\log p_t'}$ ($t < T-1$), $r_{T-1} = R$; $\\hat r = (r - \\mu)/(\\sigma + ${resolved.eps})$ over the group (${resolved.normalization}); $A_t = \\hat r_t + ${resolved.gamma} A_{t+1}$`,
-    configure: (next) => igpo({ ...resolved, ...next }) as never,
+    configure: (next) => igpo({ ...resolved, ...next }),
     async compute(groups, ctx) {
       const services = requireServices('igpo', ctx);
       const rollout: number[][] = [];

@@ -59,7 +59,7 @@ export function oprl(options: OprlOptions = {}): AdvantageEstimator {
       "without a reference model in the run the trainer scores 'reference' with the policy: the step rewards are 0 and OPRL reduces to GRPO",
     ],
     math: `$r_t = ${resolved.beta} \\sum_{j \\in a_t} \\log\\frac{\\pi_\\theta(a_{t,j} \\mid \\cdot)}{\\pi_{ref}(a_{t,j} \\mid \\cdot)}$; $A_{i,t} = \\operatorname{z}_{group}(R)_i + ${resolved.alpha}\\, \\operatorname{z}_{${resolved.stepScope}}(r)_{i,t}$ (std ${resolved.std}, $\\epsilon = ${resolved.eps}$)`,
-    configure: (next) => oprl({ ...resolved, ...next }) as never,
+    configure: (next) => oprl({ ...resolved, ...next }),
     async compute(groups, ctx) {
       const services = requireServices('oprl', ctx);
       const episode = groups.map((group, g) => {

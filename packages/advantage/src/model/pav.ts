@@ -83,7 +83,7 @@ export function pav(options: PavOptions = {}): AdvantageEstimator {
       'Q^pi(s_h, a_h) = V^pi(s_{h+1}) assumes deterministic transitions',
     ],
     math: `$A_{i,h} = (r_i - \\bar r) + ${resolved.alpha}\\,[V^\\mu(s_{h+1}) - V^\\mu(s_h)]$, $V^\\mu = 1 - (1 - \\hat V^\\pi)^{${resolved.k}}$, $\\hat V^\\pi(s)$ = success rate of the group and ${resolved.extra} extra rollouts through $s$`,
-    configure: (next) => pav({ ...resolved, ...next }) as never,
+    configure: (next) => pav({ ...resolved, ...next }),
     async compute(groups, ctx) {
       const needsExtra = resolved.alpha > 0 && resolved.extra > 0;
       const services = resolved.alpha > 0 ? requireServices('pav', ctx) : undefined;

@@ -51,7 +51,7 @@ export function rover(options: RoverOptions = {}): AdvantageEstimator {
       resolved.center === 'mean'
         ? '$\\tilde r_i = r_i - \\operatorname{mean}(r)$ on every token; target $\\hat Q_t = \\tilde r_i + \\tfrac{1}{|V|}\\sum_a Q(s_{t+1}, a)$, which is $\\tilde r_i$ at $\\theta = \\theta_{old}$'
         : `$\\tilde r_i = (r_i - \\operatorname{mean}(r)) / (\\operatorname{std}_{${resolved.std}}(r) + ${resolved.eps})$ on every token; the Q target at $\\theta = \\theta_{old}$`,
-    configure: (next) => rover({ ...resolved, ...next }) as never,
+    configure: (next) => rover({ ...resolved, ...next }),
     compute(groups, ctx) {
       const rollout = groups.map((group, g) => {
         checkGroupSize('rover', group, g);

@@ -476,3 +476,11 @@ describe("TRL's ld_alpha (LD-DPO) and use_weighting (WPO)", () => {
     expect(() => wpo.loss(base, tf)).toThrow(/useWeighting needs the aligned/);
   });
 });
+
+describe('no hidden state', () => {
+  it('the DPO objectives keep no module-level mutable state (WPO weights travel with each call)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const source = readFileSync(new URL('./dpo.ts', import.meta.url), 'utf8');
+    expect(source.match(/^(let|var) /gm) ?? []).toEqual([]);
+  });
+});

@@ -33,7 +33,7 @@ export function curriculum(options: CurriculumOptions = {}): RewardShaper {
     unverified: [
       'Our instantiation of "curriculum by pass rate" (issue 9); VSPO-style prompt replacement is the trainer\'s dynamic sampling.',
     ],
-    configure: (next) => curriculum({ ...o, ...next }) as never,
+    configure: (next) => curriculum({ ...o, ...next }),
     shape(rollouts) {
       const out = [...rollouts];
       for (const members of byGroup(rollouts)) {

@@ -35,7 +35,7 @@ export function format(options: FormatOptions = {}): RewardShaper {
     resolved: o,
     adds: [{ name: o.component, weight: o.weight }],
     math: '$r_{format} = \\mathbb 1[\\text{actions match the pattern}]$',
-    configure: (next) => format({ ...o, ...next }) as never,
+    configure: (next) => format({ ...o, ...next }),
     shape(rollouts) {
       return rollouts.map((r) => {
         const checked = o.turns === 'all' ? r.turns : r.turns.slice(-1);

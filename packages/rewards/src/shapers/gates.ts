@@ -33,7 +33,7 @@ export function conditional(options: ConditionalOptions = {}): RewardShaper {
     resolved: o,
     requires: { components: [o.reward, o.on] },
     math: '$r_{easy} \\leftarrow r_{easy}\\cdot\\mathbb 1[r_{hard} \\ge t]$',
-    configure: (next) => conditional({ ...o, ...next }) as never,
+    configure: (next) => conditional({ ...o, ...next }),
     shape(rollouts) {
       return rollouts.map((r) => {
         const gate = requireComponent('conditional', r, o.on) >= o.threshold ? 1 : 0;
@@ -89,7 +89,7 @@ export function prs(options: PrsOptions = {}): RewardShaper {
     requires: { components: o.stages },
     math: 'gated: $r_k \\leftarrow r_k \\prod_{j<k} \\mathbb 1[r_j \\ge t]$; schedule: $r_k \\leftarrow w_k(\\text{step})\\, r_k$',
     unverified: ["The paper's stage schedule is not public (abstract only): both modes are our proposals (methods.md 18)."],
-    configure: (next) => prs({ ...o, ...next }) as never,
+    configure: (next) => prs({ ...o, ...next }),
     shape(rollouts, ctx) {
       const weights = stageWeights(o.stages.length, ctx.step, o.steps);
       return rollouts.map((r) => {

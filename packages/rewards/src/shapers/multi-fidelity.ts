@@ -37,7 +37,7 @@ export function multiFidelity(options: MultiFidelityOptions = {}): RewardShaper 
     unverified: [
       "An analogue of the seed paper's multi-fidelity reward estimator (seeds-wave2): a mean-gap corrector, not a GP.",
     ],
-    configure: (next) => multiFidelity({ ...o, ...next }) as never,
+    configure: (next) => multiFidelity({ ...o, ...next }),
     shape(rollouts, ctx) {
       const count = Math.round(o.fraction * rollouts.length);
       const checked = new Set(ctx.rng.shuffle(rollouts.map((_, k) => k)).slice(0, count));

@@ -37,7 +37,7 @@ export function overlong(options: OverlongOptions = {}): RewardShaper {
     adds: [{ name: 'overlong', weight: 1 }],
     math: '$R_{len} = \\min\\big(-\\frac{|y| - (L_{max} - L_{cache})}{L_{cache}}\\cdot f,\\ 0\\big)$, $L_{max}$ = the action token limit',
     unverified: ['Multi-turn: the penalty is computed per action and summed over the turns (DAPO has one response).'],
-    configure: (next) => overlong({ ...o, ...next }) as never,
+    configure: (next) => overlong({ ...o, ...next }),
     shape(rollouts, ctx) {
       const cache = ctx.maxNewTokens * o.cacheFraction;
       return rollouts.map((r) => {

@@ -66,7 +66,7 @@ export function potential(options: PotentialOptions = {}): RewardShaper {
     resolved: o,
     adds: [{ name: 'shaping', weight: 1 }],
     math: "$r'_t = r_t + \\gamma\\Phi(s_{t+1}) - \\Phi(s_t)$, $\\Phi(\\text{terminal}) = 0$; episode: $\\sum_t F_t = -\\Phi(s_0)$ for $\\gamma = 1$",
-    configure: (next) => potential({ ...o, ...next }) as never,
+    configure: (next) => potential({ ...o, ...next }),
     shape: (rollouts) => applyPotential(rollouts, phi, o.gamma),
   });
 }
@@ -115,7 +115,7 @@ export function progressPotential(options: ProgressPotentialOptions = {}): Rewar
       "The paper's progress model (GRM, hop-trained on multi-view video) has no text analogue here: Phi is the batch's empirical success rate from each stateKey, our stand-in.",
       'Using progress as the reward itself (the "semantic trap" the paper avoids) is not offered.',
     ],
-    configure: (next) => progressPotential({ ...o, ...next }) as never,
+    configure: (next) => progressPotential({ ...o, ...next }),
     shape(rollouts) {
       const visits = new Map<string, { n: number; wins: number }>();
       for (const r of rollouts) {

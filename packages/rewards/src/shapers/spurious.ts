@@ -31,7 +31,7 @@ export function spurious(options: SpuriousOptions = {}): RewardShaper {
     resolved: o,
     adds: [{ name: 'spurious', weight: 1 }],
     math: '$r \\sim \\mathrm{Bernoulli}(p)$, independent of the rollout',
-    configure: (next) => spurious({ ...o, ...next }) as never,
+    configure: (next) => spurious({ ...o, ...next }),
     shape(rollouts, ctx) {
       return rollouts.map((r) => {
         const coin = ctx.rng.split(r.id).next() < o.p ? 1 : 0;

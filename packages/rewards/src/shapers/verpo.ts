@@ -42,7 +42,7 @@ export function verpo(options: VerpoOptions = {}): RewardShaper {
     adds: [{ name: 'verpo', weight: o.lambda }],
     math: '$\\rho_j = \\frac1G\\sum_i \\text{pass}_{ij}$, $w_j = \\frac{1-\\rho_j}{\\sum_k (1-\\rho_k)}$, $r_{verpo,i} = \\sum_j w_j\\,\\text{pass}_{ij}$ (weight $\\lambda$)',
     unverified: ["The weight formula and lambda are envs.md's proposal; the paper's exact formula was not reachable."],
-    configure: (next) => verpo({ ...o, ...next }) as never,
+    configure: (next) => verpo({ ...o, ...next }),
     shape(rollouts) {
       const out = [...rollouts];
       for (const members of byGroup(rollouts)) {

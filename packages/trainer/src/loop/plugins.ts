@@ -8,10 +8,10 @@ import {
   type Divergence,
   type Environment,
   type EnvironmentRequirements,
-  missingRequirements,
-  type Registry,
   type Method,
+  missingRequirements,
   type PolicyLoss,
+  type Registry,
   type RewardShaper,
   type TrainConfig,
   UsageError,
@@ -102,7 +102,14 @@ function checkRequirements({ env, estimator, shapers }: Resolved, registry: Regi
     const fitting = registry
       .list('environments')
       .map((e) => e.item)
-      .filter((e) => missingRequirements(plugin.requires, e, e.rewardComponents.map((c) => c.name)).length === 0)
+      .filter(
+        (e) =>
+          missingRequirements(
+            plugin.requires,
+            e,
+            e.rewardComponents.map((c) => c.name),
+          ).length === 0,
+      )
       .map((e) => e.name);
     throw new UsageError(
       `${kind} '${plugin.name}' needs ${missing.join(' and ')}, which environment '${env.name}' does not have (it has: ${components.join(', ')}${env.maxTurns > 1 ? '' : '; one turn'}); environments that have it: ${fitting.join(', ') || 'none installed'}`,

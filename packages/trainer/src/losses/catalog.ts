@@ -77,7 +77,7 @@ export function trlClip(options: TrlClipOptions = {}): RowLoss<Tf, T> {
     options: TRL_OPTIONS,
     resolved: o,
     math: '$\\rho_1 = \\min(\\rho, \\delta)$, $\\ell = -\\min(\\rho_1 A, \\operatorname{clip}(\\rho, 1-\\epsilon, 1+\\epsilon_{high}) A)$; sequence level: $\\log\\rho_i = \\operatorname{mean}_t(\\log\\pi - \\log\\pi_{old})$',
-    configure: (next) => trlClip({ ...o, ...next }) as never,
+    configure: (next) => trlClip({ ...o, ...next }),
     loss(batch, tfjs) {
       let x = logRatio(tfjs, batch);
       if (o.level === 'sequence') x = tfjs.mul(rowMean(tfjs, x, batch.mask), tfjs.onesLike(x));
@@ -118,7 +118,7 @@ export function sapo(options: SapoOptions = {}): RowLoss<Tf, T> {
     unverified: [
       'verl forces seq-mean-token-mean; here the run aggregation applies (set --set aggregation=seq-mean-token-mean to match verl).',
     ],
-    configure: (next) => sapo({ ...o, ...next }) as never,
+    configure: (next) => sapo({ ...o, ...next }),
     loss(batch, tfjs) {
       const ratio = tfjs.exp(tfjs.clipByValue(logRatio(tfjs, batch), -20, 20));
       const tau = tfjs.where(
@@ -185,7 +185,7 @@ export function cispoVerl(options: Omit<CispoOptions, 'cap'> = {}): RowLoss<Tf, 
     options: CISPO_VERL_OPTIONS,
     resolved: o,
     math: '$\\ell = -\\operatorname{sg}(\\operatorname{clip}(\\rho, 1-\\epsilon_{lo}, 1+\\epsilon_{hi}))\\,A\\log\\pi_\\theta$',
-    configure: (next) => cispoVerl({ ...o, ...next }) as never,
+    configure: (next) => cispoVerl({ ...o, ...next }),
     loss(batch, tfjs) {
       const weight = (lp: T) =>
         tfjs.clipByValue(tfjs.exp(tfjs.clipByValue(tfjs.sub(lp, batch.oldLogprobs), -20, 20)), 1 - o.epsLow, 1 + o.epsHigh);
@@ -214,7 +214,7 @@ export function cispoTrl(options: Pick<CispoOptions, 'cap'> = {}): RowLoss<Tf, T
     options: CISPO_TRL_OPTIONS,
     resolved: o,
     math: '$\\ell = -\\operatorname{sg}(\\min(\\rho, c))\\,A\\log\\pi_\\theta$',
-    configure: (next) => cispoTrl({ ...o, ...next }) as never,
+    configure: (next) => cispoTrl({ ...o, ...next }),
     loss(batch, tfjs) {
       const weight = (lp: T) => tfjs.minimum(tfjs.exp(tfjs.sub(lp, batch.oldLogprobs)), o.cap);
       return { loss: agg(tfjs, cispoLoss(tfjs, batch, weight), batch) };
@@ -250,7 +250,7 @@ export function gmpo(options: GmpoOptions = {}): RowLoss<Tf, T> {
     options: GMPO_OPTIONS,
     resolved: o,
     math: '$\\tilde x = \\sigma\\min(\\sigma x, \\sigma\\operatorname{clip}(x, -\\epsilon_{lo}, \\epsilon_{hi}))$, $\\ell_i = -\\bar A_i \\exp(\\operatorname{mean}_t \\tilde x)$',
-    configure: (next) => gmpo({ ...o, ...next }) as never,
+    configure: (next) => gmpo({ ...o, ...next }),
     loss(batch, tfjs) {
       const x = logRatio(tfjs, batch);
       const sign = tfjs.sign(batch.advantages);
@@ -299,7 +299,7 @@ function dppo(kind: 'tv' | 'kl', options: DppoOptions): RowLoss<Tf, T> {
         ? '$\\ell = -A\\,\\operatorname{sg}(\\min(\\rho, C))\\log\\pi$ where $p - p_{old} \\le \\epsilon_{hi}$ ($A > 0$) or $\\ge -\\epsilon_{lo}$, else 0'
         : '$\\ell = -A\\,\\operatorname{sg}(\\min(\\rho, C))\\log\\pi$ where $KL_{bin}(p_{old}\\|p) \\le \\epsilon$ or the move follows $A$, else 0',
     unverified: ["From verl's code (catalog.md B.13); the paper (arXiv 2602.04879) was not read."],
-    configure: (next) => dppo(kind, { ...o, ...next }) as never,
+    configure: (next) => dppo(kind, { ...o, ...next }),
     loss(batch, tfjs) {
       // The trust-region mask and the capped ratio are constants for the gradient.
       const weight = constantOf(tfjs, batch.logprobs, (lp) => {
@@ -354,7 +354,7 @@ export function dro(options: DroOptions = {}): RowLoss<Tf, T> {
     options: DRO_OPTIONS,
     resolved: o,
     math: '$\\ell = -\\big(A\\log\\pi_\\theta - \\tfrac{\\beta}{2}(\\log\\pi_\\theta - \\log\\pi_{old})^2\\big)$',
-    configure: (next) => dro({ ...o, ...next }) as never,
+    configure: (next) => dro({ ...o, ...next }),
     loss(batch, tfjs) {
       const x = logRatio(tfjs, batch);
       const perToken = tfjs.neg(tfjs.sub(tfjs.mul(batch.advantages, batch.logprobs), tfjs.mul(o.beta / 2, tfjs.square(x))));
@@ -398,7 +398,7 @@ export function vespo(options: VespoOptions = {}): RowLoss<Tf, T> {
     resolved: o,
     math: '$s_i = \\sum_t \\log\\rho_{i,t}$, $w = e^{s}$, $\\varphi = e^{\\lambda + k\\log w - \\lambda w}$ ($\\varphi(1) = 1$), $\\ell = -\\operatorname{sg}(\\varphi) A \\log\\pi$',
     unverified: ["From TRL's code (catalog.md B.7); the paper (arXiv 2602.10693) was not read."],
-    configure: (next) => vespo({ ...o, ...next }) as never,
+    configure: (next) => vespo({ ...o, ...next }),
     loss(batch, tfjs) {
       const weight = (lp: T) => {
         const s = tfjs.sum(tfjs.mul(tfjs.clipByValue(tfjs.sub(lp, batch.oldLogprobs), -20, 20), batch.mask), 1, true);
@@ -452,7 +452,7 @@ export function luspo(options: LuspoOptions = {}): RowLoss<Tf, T> {
     resolved: o,
     math: String.raw`$\ell_i = \operatorname{mean}_t\big[-\min(s_i A, \operatorname{clip}(s_i) A)\big]$, $\mathcal L = \operatorname{mean}_i(\ell_i L_i)$`,
     unverified: ["From TRL's code (catalog.md B.6); the paper (arXiv 2602.05261) was not read."],
-    configure: (next) => luspo({ ...o, ...next }) as never,
+    configure: (next) => luspo({ ...o, ...next }),
     loss(batch, tfjs) {
       const s = tfjs.exp(tfjs.mul(rowMean(tfjs, logRatio(tfjs, batch), batch.mask), tfjs.onesLike(batch.logprobs)));
       const clipped = tfjs.clipByValue(s, 1 - o.epsilon, 1 + o.epsilonHigh);
@@ -492,7 +492,7 @@ export function klCov(options: KlCovOptions = {}): RowLoss<Tf, T> {
     options: KL_COV_OPTIONS,
     resolved: o,
     math: String.raw`$\ell_t = -A\rho + c\,|\log\rho|$ on the top-$\max(1, \lfloor rN \rfloor)$ tokens by $\operatorname{cov}_t = (A - \bar A)(\log\pi - \overline{\log\pi})$, else $-A\rho$`,
-    configure: (next) => klCov({ ...o, ...next }) as never,
+    configure: (next) => klCov({ ...o, ...next }),
     loss(batch, tfjs) {
       const x = logRatio(tfjs, batch);
       const ratio = tfjs.exp(x);
@@ -580,7 +580,7 @@ export function clipCov(options: ClipCovOptions = {}): RowLoss<Tf, T> {
     resolved: o,
     math: String.raw`$\ell_t = \max(-A\rho, -A\,\mathrm{clip}(\rho))\cdot c_t$, $c_t = 0$ on $\max(1, \lfloor rN \rfloor)$ tokens drawn uniformly from those with $lb < (A-\bar A)(\log\pi - \overline{\log\pi}) < ub$ and not clipped, else 1`,
     unverified: ["verl draws with torch.randperm (not reproducible); the pick here uses the run's seeded stream."],
-    configure: (next) => clipCov({ ...o, ...next }) as never,
+    configure: (next) => clipCov({ ...o, ...next }),
     loss(batch, tfjs) {
       const rng = batch.rng;
       if (!rng) throw new Error('clip-cov draws tokens at random: the trainer must pass LossBatch.rng');
@@ -659,7 +659,7 @@ export function bypass(options: BypassOptions = {}): RowLoss<Tf, T> {
       'Rejection sampling (rollout_rs) and IcePop thresholds are not built.',
       'The rollout log-probs are the trainer policy’s own sampling log-probs, so on the first epoch w = 1 and the reinforce form is plain REINFORCE.',
     ],
-    configure: (next) => bypass({ ...o, ...next }) as never,
+    configure: (next) => bypass({ ...o, ...next }),
     loss(batch, tfjs) {
       if (o.lossType === 'ppo-clip') {
         const ratio = tfjs.exp(logRatio(tfjs, batch));

@@ -54,7 +54,7 @@ export function ppoClip(options: PpoClipOptions = {}): RowLoss<Tf, T> {
     options: OPTIONS,
     resolved,
     math: '$\\ell_t = -\\min(\\rho_t A_t, \\operatorname{clip}(\\rho_t, 1-\\epsilon_{low}, 1+\\epsilon_{high}) A_t)$; dual clip: $\\ell_t \\leftarrow \\min(\\ell_t, -c A_t)$ for $A_t < 0$',
-    configure: (next) => ppoClip({ ...resolved, ...next }) as never,
+    configure: (next) => ppoClip({ ...resolved, ...next }),
     loss(batch, tfjs) {
       const ratio = ratios(tfjs, batch, resolved.ratio);
       const advantages = batch.advantages as tf.Tensor2D;
