@@ -8,7 +8,8 @@ import { plugin as trainerPlugin } from '../plugin.js';
 import { TINY, plugin as tinyPlugin } from '../test-support/tiny.js';
 import type { TrainingRow } from './batch.js';
 import { parsePreferenceData, parsePreferenceJsonl } from './data.js';
-import { pairsFromGroups, tailMask } from './preference.js';
+import { pairsFromGroups } from './pairs.js';
+import { tailMask } from './preference.js';
 import { train } from './train.js';
 
 beforeAll(async () => {

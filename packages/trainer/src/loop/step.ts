@@ -6,7 +6,7 @@
 import { RunError, type TrainConfig } from '@policy-lab/core';
 import type { TrainOptions } from './api.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
-import { pairRows } from './preference.js';
+import { pairRows } from './pairs.js';
 import { chargeStep } from './stages/charge.js';
 import { estimate, estimatorContext } from './stages/estimate.js';
 import { measureSignFlips, type StepMetrics, stepMetrics } from './stages/metrics.js';

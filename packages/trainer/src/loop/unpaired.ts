@@ -11,7 +11,8 @@ import type { Adam } from '../optim/adam.js';
 import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
-import { type Completion, chunksOf, rolloutRows } from './preference.js';
+import { type Completion, rolloutRows } from './pairs.js';
+import { chunksOf } from './preference.js';
 import { promptFor } from './rollouts.js';
 import { accumulateAndApply, type ChunkGradients, chunksByCount } from './update/accumulate.js';
 

@@ -8,7 +8,8 @@ import type { Advantages, LabelledLoss, PairLoss, Rollout, RowLoss } from '@poli
 import type * as tf from '@tensorflow/tfjs-core';
 import { rowsFromRollouts, type TrainingRow } from '../batch.js';
 import { minibatchesOf, rowGroup } from '../minibatches.js';
-import { optimizePairs, pairsFromDemonstrations, pairsFromGroups, type TokenPair } from '../preference.js';
+import { pairsFromDemonstrations, pairsFromGroups, type TokenPair } from '../pairs.js';
+import { optimizePairs } from '../preference.js';
 import { scheduledRate } from '../schedules.js';
 import { demonstrationRows } from '../sft.js';
 import { lossDivergenceCoef, type StepContext } from '../step-context.js';
