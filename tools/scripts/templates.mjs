@@ -134,19 +134,23 @@ const estimator = (withMethod) => (names) => ({
 const loss = ({ name, camel }) => ({
   description: `${name}: a policy loss for policy-lab.`,
   devDependencies: { '@tensorflow/tfjs-backend-cpu': '4.22.0', '@tensorflow/tfjs-core': '4.22.0' },
-  index: `import { defineLoss, type Plugin, type PolicyLoss } from '@policy-lab/core';
+  index: `import { aggregateLoss, defineLoss, type Plugin, type RowLoss } from '@policy-lab/core';
 import type * as tf from '@tensorflow/tfjs-core';
 
-/** -A log pi on the trained tokens, token-mean (template: replace with your loss). No tfjs import at run time: tf is passed in. */
-export function ${camel}(): PolicyLoss<typeof tf, tf.Tensor> {
-  return defineLoss<PolicyLoss<typeof tf, tf.Tensor>>({
+/**
+ * -A log pi on the trained tokens (template: replace with your loss). A loss over rows is
+ * kind 'rows'; it reduces through core's aggregateLoss, the one aggregation every loss shares
+ * (rows of weight 0 leave every denominator). No tfjs import at run time: tf is passed in.
+ */
+export function ${camel}(): RowLoss<typeof tf, tf.Tensor> {
+  return defineLoss<RowLoss<typeof tf, tf.Tensor>>({
     name: '${name}',
+    kind: 'rows',
     summary: 'Advantage-weighted log-likelihood (template: replace with your loss)',
     math: '$\\\\ell = -\\\\frac{\\\\sum_t m_t A_t \\\\log \\\\pi_\\\\theta(a_t)}{\\\\sum_t m_t}$',
     loss(batch, tfjs) {
-      const mask = tfjs.mul(batch.mask, tfjs.expandDims(tfjs.cast(tfjs.greater(batch.weights, 0), 'float32'), 1));
-      const total = tfjs.sum(tfjs.mul(tfjs.mul(batch.advantages, batch.logprobs), mask));
-      return { loss: tfjs.neg(tfjs.div(total, tfjs.maximum(tfjs.sum(mask), 1))) };
+      const perToken = tfjs.neg(tfjs.mul(batch.advantages, batch.logprobs));
+      return { loss: aggregateLoss<tf.Tensor>(tfjs, perToken, batch.mask, batch.weights, batch.aggregation, batch.normLength) };
     },
   });
 }

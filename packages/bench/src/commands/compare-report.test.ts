@@ -169,7 +169,7 @@ describe('bench compare says what ran', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'bench-plan-'));
     const cases: [string[], RegExp][] = [
       [['--env', ','], /^bench: bad --env ',': name at least one environment \(accepted: .*countdown/],
-      [['--set', 'learningRate=x'], /^bench: --set: learningRate must be a non-negative number, got "x"\n$/],
+      [['--set', 'learningRate=x'], /^bench: --set: learningRate must be a number > 0 and <= 10, got "x"\n$/],
       [['--set', 'envOptions.numbers=9'], /^bench: countdown: option 'numbers' must be 2\.\.6, got 9\n$/],
       [['--set', 'loss=nope'], /^bench: unknown loss 'nope'/],
       [['--env', 'countdown,countdown'], /environment 'countdown' is named twice/],

@@ -42,14 +42,14 @@ export const OPTION_READERS: Readonly<Record<string, Reader>> = {
   divergencePlacement: withDivergence,
   targetDivergence: withDivergence,
   valueCoef: {
-    reads: ({ estimator }) => estimator.needsCritic === true,
+    reads: ({ estimator, config }) => estimator.needsCritic === true || config.model.valueHead,
     readers: (registry) =>
-      `estimators with a critic: ${names(
+      `estimators with a critic (${names(
         registry
           .list('estimators')
           .map((e) => e.item)
           .filter((e) => e.needsCritic),
-      )}`,
+      )}) or a run with model.valueHead=true`,
   },
   resampleRounds: {
     reads: ({ estimator }) => typeof estimator.keepGroup === 'function',

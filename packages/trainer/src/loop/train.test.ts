@@ -125,7 +125,7 @@ describe('train on a test-local environment', () => {
     expect(resampled.steps).toBeLessThan(once.steps);
     expect(resampled.diagnostics.discardedGroups).toBeGreaterThan(once.diagnostics.discardedGroups as number);
     expect(resampled.budget.consumed.episodes).toBeLessThanOrEqual(240);
-    await expect(run(-1)).rejects.toThrow(/resampleRounds must be a non-negative integer/);
+    await expect(run(-1)).rejects.toThrow(/resampleRounds must be an integer from 0 to 100, got -1/);
   });
 
   it('accumulates gradients over micro-batches: the same run, up to float rounding', async () => {
@@ -143,7 +143,7 @@ describe('train on a test-local environment', () => {
     const chunked = await run(5);
     for (const key of ['loss', 'gradNorm', 'kl', 'entropy', 'rewardMean'])
       expect(chunked.diagnostics[key], key).toBeCloseTo(whole.diagnostics[key] as number, 4);
-    await expect(run(0)).rejects.toThrow(/microBatchRows must be a positive integer, got 0/);
+    await expect(run(0)).rejects.toThrow(/microBatchRows must be an integer from 1 to 65536, got 0/);
   });
 
   it("replaces the Method's estimator with --set estimator=<name>", async () => {
@@ -353,7 +353,7 @@ describe('schedules, divergence placement, adaptive coefficient and the critic',
     const masked = await run({ topEntropyQuantile: 0.2 });
     expect(Number.isFinite(masked.diagnostics.loss)).toBe(true);
     expect(masked.diagnostics.loss).not.toBe(plain.diagnostics.loss);
-    await expect(run({ topEntropyQuantile: 2 })).rejects.toThrow(/topEntropyQuantile must be in \[0, 1\], got 2/);
+    await expect(run({ topEntropyQuantile: 2 })).rejects.toThrow(/topEntropyQuantile must be a number >= 0 and <= 1, got 2/);
   });
 
   it('trains a value head on the estimator returns', async () => {
