@@ -11,7 +11,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const outDir = path.join(root, 'docs', 'methods');
 const check = process.argv.includes('--check');
 
-const { createRegistry } = await import('@policy-lab/core');
+const { createRegistry } = await import('@policy-lab/core/node');
 // Only the installed built-ins: a config file or --plugin of the caller must not change the docs.
 const { registry } = await createRegistry({ cwd: root, config: undefined, discoverFrom: [root] });
 

@@ -46,7 +46,7 @@ const taken = new Set(
 if (taken.has(`@policy-lab/${name}`)) fail(`a package named @policy-lab/${name} already exists`);
 // Names already registered by installed plugins (a Method named like an existing one would clash).
 try {
-  const { createRegistry } = await import('@policy-lab/core');
+  const { createRegistry } = await import('@policy-lab/core/node');
   const { registry } = await createRegistry({ cwd: root, discoverFrom: [root] });
   for (const kind of ['methods', 'estimators', 'losses', 'divergences', 'shapers', 'environments']) {
     if (registry.has(kind, name)) fail(`'${name}' is already a registered ${kind.replace(/s$/, '')}: choose another name`);

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRegistry } from '@policy-lab/core';
+import { createRegistry } from '@policy-lab/core/node';
 import { initBackend, train } from '@policy-lab/trainer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, schemaErrors } from './test-support/run-cli.js';
