@@ -73,7 +73,7 @@ const manifest = {
     '.': { '@policy-lab/source': './src/index.ts', types: './dist/index.d.ts', import: './dist/index.js' },
     './package.json': './package.json',
   },
-  files: ['dist', 'README.md'],
+  files: ['dist', '!dist/**/*.test.*', '!dist/**/test-support', '!dist/**/test-support.*', 'README.md', 'LICENSE'],
   'policy-lab': { plugin: true },
   scripts: {
     build: 'tsc -p tsconfig.build.json',
@@ -97,6 +97,8 @@ write('tsconfig.build.json', `${JSON.stringify({ extends: './tsconfig.json', exc
 write('src/index.ts', files.index);
 write(`src/${name}.test.ts`, files.test);
 write('README.md', files.readme);
+// The repository's licence, shipped in the package (the packaging check compares the two).
+if (existsSync(path.join(root, 'LICENSE'))) write('LICENSE', readFileSync(path.join(root, 'LICENSE'), 'utf8'));
 // Format like the rest of the repository (biome), when it is installed.
 const biome = path.join(root, 'node_modules', '.bin', 'biome');
 if (existsSync(biome)) spawnSync(biome, ['format', '--write', dir], { stdio: 'ignore' });

@@ -1,6 +1,6 @@
 // The generator: each variant creates a package whose plugin registers like any other, and bad
-// names are refused. (Here we check what the generator writes; the generated packages' own tests
-// were run by hand after `npm install`, see CONTRIBUTING.md.)
+// names are refused. (Here we check what the generator writes; .ci/stages/packaging.sh runs a
+// generated package's own `npm test` from its folder.)
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +16,7 @@ mkdirSync(path.join(repo, 'tools', '.tmp'), { recursive: true });
 const root = mkdtempSync(path.join(repo, 'tools', '.tmp', 'generator-'));
 mkdirSync(path.join(root, 'packages', 'core'), { recursive: true });
 cpSync(path.join(repo, 'packages', 'core', 'package.json'), path.join(root, 'packages', 'core', 'package.json'));
+cpSync(path.join(repo, 'LICENSE'), path.join(root, 'LICENSE'));
 const generate = (...args) =>
   spawnSync(process.execPath, [path.join(here, 'new.mjs'), ...args, '--root', root], { encoding: 'utf8' });
 
@@ -42,6 +43,7 @@ describe('npm run new', () => {
       'src/index.ts',
       `src/${name}.test.ts`,
       'README.md',
+      'LICENSE',
     ]) {
       expect(existsSync(path.join(dir, file))).toBe(true);
     }
