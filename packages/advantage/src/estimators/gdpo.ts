@@ -9,7 +9,7 @@ export interface GdpoOptions {
   std?: 'sample' | 'population';
   /** Added to the std at both stages (NVlabs code: 1e-4). */
   eps?: number;
-  /** Whose batch stage: TRL per sequence (default), verl or NVlabs over tokens (catalog.md A.9). */
+  /** Whose batch stage: TRL per sequence (default), verl or NVlabs over tokens. */
   flavour?: 'trl' | 'verl' | 'nvlabs';
 }
 
@@ -52,7 +52,9 @@ export function gdpo(options: GdpoOptions = {}): AdvantageEstimator {
     resolved,
     matches:
       "TRL `multi_objective_aggregation='normalize_then_sum'` (flavour trl), verl `adv_estimator=gdpo` (verl), NVlabs/GDPO (nvlabs)",
-    unverified: ['The flavours agree only when every sequence has the same length (catalog.md A.9).'],
+    unverified: [
+      "The flavours agree only when every sequence has the same length (TRL's, verl's and NVlabs' GDPO code differ in the batch stage).",
+    ],
     math: '$z_i^k = \\dfrac{r_i^k - \\operatorname{mean}_{group}(r^k)}{\\operatorname{std}_{group}(r^k) + \\epsilon}$, $a_i = \\sum_k w_k z_i^k$, $A_i = \\dfrac{a_i - \\operatorname{mean}_{batch}(a)}{\\operatorname{std}_{batch}(a) + \\epsilon}$',
     configure: (next) => gdpo({ ...resolved, ...next }) as never,
     compute(groups, ctx) {
