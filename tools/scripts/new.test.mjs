@@ -50,7 +50,7 @@ describe('npm run new', () => {
     const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
     expect(manifest).toMatchObject({ name: `@policy-lab/${name}`, 'policy-lab': { plugin: true } });
     expect(readFileSync(path.join(dir, 'README.md'), 'utf8')).toMatch(
-      /## Formula[\s\S]*## Defaults[\s\S]*## When to use it[\s\S]*## Example[\s\S]*## Options[\s\S]*## Paper[\s\S]*## Unverified parts/,
+      /## Install[\s\S]*## Use[\s\S]*### Formula[\s\S]*### When to use it[\s\S]*### Example[\s\S]*## What it registers[\s\S]*## Options[\s\S]*## Decisions[\s\S]*### Defaults[\s\S]*### Paper[\s\S]*### Unverified parts[\s\S]*## Licence/,
     );
     const { plugin } = await createJiti(import.meta.url).import(path.join(dir, 'src', 'index.ts'));
     const registry = new Registry();
