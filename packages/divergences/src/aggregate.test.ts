@@ -7,7 +7,7 @@ import { scalar, tf, useCpu } from './test-support/index.js';
 beforeAll(useCpu);
 
 describe('aggregate', () => {
-  // methods.md 25.2: sequences of 3 and 5 tokens, L_max = 8, every per-token loss c.
+  // A hand-computed example (Dr. GRPO's constant normaliser, arXiv 2503.20783): sequences of 3 and 5 tokens, L_max = 8, every per-token loss c.
   const c = 0.7;
   const perToken = tf.fill([2, 8], c);
   const mask = tf.tensor2d([
@@ -15,7 +15,7 @@ describe('aggregate', () => {
     [1, 1, 1, 1, 1, 0, 0, 0],
   ]);
 
-  it('reproduces the constant-normaliser example of methods.md 25.2', () => {
+  it('reproduces the hand-computed constant-normaliser example', () => {
     expect(scalar(aggregate(perToken, mask, 'seq-mean-token-sum-norm', 8, tf))).toBeCloseTo(0.5 * c, 6);
     expect(scalar(aggregate(perToken, mask, 'seq-mean-token-mean', 8, tf))).toBeCloseTo(c, 6);
     expect(scalar(aggregate(perToken, mask, 'token-mean', 8, tf))).toBeCloseTo(c, 6);
