@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
@@ -100,6 +101,17 @@ function peersTheTypesNeed(dir, manifest) {
   return peers
     .filter((peer) => declarations.includes(`'${peer}'`) || declarations.includes(`"${peer}"`))
     .map((peer) => `${peer}@${manifest.peerDependencies[peer]}`);
+}
+
+// Packages whose README example needs nothing beyond the package's own install (divergences'
+// needs a tfjs backend, trainer's trains for minutes with the environments installed).
+const RUN_README_EXAMPLE = new Set(['@policy-lab/core', '@policy-lab/advantage']);
+
+/** The first TypeScript block of the README's hand-written Use section, if any. */
+function readmeExample(dir) {
+  const text = readFileSync(path.join(dir, 'README.md'), 'utf8');
+  const use = text.match(/<!-- hand-written:use -->([\s\S]*?)<!-- \/hand-written:use -->/)?.[1] ?? '';
+  return use.match(/```ts\n([\s\S]*?)```/)?.[1];
 }
 
 async function checkPackage(name, { dir, manifest }) {
@@ -205,6 +217,18 @@ async function checkPackage(name, { dir, manifest }) {
     const theirs = stdout.split('\n').filter((line) => /error TS\d+/.test(line)).length;
     return theirs ? `${theirs} errors inside third-party declarations, not ours` : undefined;
   });
+
+  const example = readmeExample(dir);
+  if (example && RUN_README_EXAMPLE.has(name)) {
+    await check(log, name, "its README's example runs in the scratch project", async () => {
+      const js = ts.transpileModule(example, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      }).outputText;
+      writeFileSync(path.join(scratch, 'readme-example.mjs'), js);
+      const printed = await run(process.execPath, ['readme-example.mjs'], scratch);
+      return `${printed.trim().split('\n').length} lines printed`;
+    });
+  }
 
   await check(log, name, 'publint --strict', () =>
     run(bin('publint'), ['run', file, '--strict', '--level', 'warning'], root).then(() => undefined),
