@@ -1,16 +1,20 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // One project per package folder (generated packages included); workspace packages resolve
 // to their TypeScript sources through the '@policy-lab/source' export condition, so tests
-// never need a rebuild.
-const packages = readdirSync('packages').filter((name) => existsSync(`packages/${name}/package.json`));
+// never need a rebuild. Folders are found from this file, not the working folder, so a
+// package's own `npm test` (`vitest run --root ../.. --project <name>`) works from its folder.
+const root = fileURLToPath(new URL('.', import.meta.url));
+const packagesDir = `${root}packages`;
+const packages = readdirSync(packagesDir).filter((name) => existsSync(`${packagesDir}/${name}/package.json`));
 
 const tools = {
   extends: true,
   test: {
     name: 'tools',
-    root: 'tools',
+    root: `${root}tools`,
     include: ['**/*.test.mjs'],
     exclude: ['.tmp/**', 'node_modules/**'],
     pool: 'forks' as const,
@@ -19,6 +23,7 @@ const tools = {
 };
 
 export default defineConfig({
+  root,
   resolve: { conditions: ['@policy-lab/source'] },
   ssr: { resolve: { conditions: ['@policy-lab/source'], externalConditions: ['@policy-lab/source'] } },
   test: {
@@ -28,7 +33,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: `@policy-lab/${name}`,
-          root: `packages/${name}`,
+          root: `${packagesDir}/${name}`,
           include: ['src/**/*.test.ts'],
           // WebGPU parity tests need a Vulkan driver and the BullMQ tests a Redis: their CI stages run them.
           exclude: ['src/**/*.gpu.test.ts', 'src/**/*.redis.test.ts'],

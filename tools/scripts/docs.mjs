@@ -2,25 +2,25 @@
 // Regenerates docs/methods/ from the registry: one page per registered Method (its recipe,
 // the estimator's formula, defaults, paper, unverified parts), one page per estimator, loss,
 // divergence, shaper and environment under a folder of its kind, and an index.
+// It also regenerates every package's README.md in one layout (what it is, install, use, what it
+// registers with paper and docs page, options, decisions, licence) from package.json and the
+// registry, keeping the hand-written parts between `<!-- hand-written:NAME -->` markers.
 // `npm run docs -- --check` exits 1 listing the pages that are stale (CI runs it).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KINDS, paperLine, renderReadme } from './readme.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outDir = path.join(root, 'docs', 'methods');
 const check = process.argv.includes('--check');
 
-const { createRegistry } = await import('@policy-lab/core');
+const { createRegistry } = await import('@policy-lab/core/node');
 // Only the installed built-ins: a config file or --plugin of the caller must not change the docs.
 const { registry } = await createRegistry({ cwd: root, config: undefined, discoverFrom: [root] });
 
 const refName = (ref) => (typeof ref === 'string' ? ref : ref.name);
 const refOptions = (ref) => (typeof ref === 'string' || !ref.options ? '' : ` with \`${JSON.stringify(ref.options)}\``);
-const paperLine = (paper) =>
-  paper
-    ? `${paper.title} (${paper.year})${paper.arxiv ? `, [arXiv:${paper.arxiv}](https://arxiv.org/abs/${paper.arxiv})` : paper.url ? `, ${paper.url}` : ''}`
-    : 'none';
 
 function optionsTable(item) {
   const options = item.options ?? {};
@@ -185,7 +185,21 @@ function pluginPage(kind, entry) {
   ].join('\n');
 }
 
-const KINDS = ['estimators', 'losses', 'divergences', 'shapers', 'environments'];
+/** Every package's README: generated sections around its hand-written blocks. */
+function packageReadmes() {
+  const out = new Map();
+  const packagesDir = path.join(root, 'packages');
+  for (const dir of readdirSync(packagesDir)) {
+    const manifestPath = path.join(packagesDir, dir, 'package.json');
+    if (!existsSync(manifestPath)) continue;
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    if (manifest.private) continue;
+    const file = path.join(packagesDir, dir, 'README.md');
+    out.set(file, renderReadme(manifest, existsSync(file) ? readFileSync(file, 'utf8') : '', registry));
+  }
+  return out;
+}
+
 const methods = registry.list('methods');
 const pages = new Map(methods.map((entry) => [`${entry.item.name}.md`, page(entry)]));
 for (const kind of KINDS)
@@ -225,6 +239,7 @@ pages.set(
   ].join('\n'),
 );
 
+const READMES = packageReadmes();
 const stale = [];
 const existing = existsSync(outDir)
   ? readdirSync(outDir, { recursive: true })
@@ -236,6 +251,7 @@ for (const [file, text] of pages) {
   if (!existsSync(target) || readFileSync(target, 'utf8') !== text) stale.push(file);
 }
 for (const file of existing) if (!pages.has(file)) stale.push(`${file} (no such plugin any more)`);
+for (const [file, text] of READMES) if (readFileSync(file, 'utf8') !== text) stale.push(path.relative(root, file));
 
 const { trainingDocs } = await import('./docs-training.mjs');
 const training = await trainingDocs(root, check);
@@ -244,10 +260,10 @@ if (training && check) stale.push(training);
 
 if (check) {
   if (stale.length) {
-    console.error(`docs/methods is stale: ${stale.join(', ')}; run npm run docs`);
+    console.error(`generated docs are stale: ${stale.join(', ')}; run npm run docs`);
     process.exit(1);
   }
-  console.log(`docs/methods is up to date (${pages.size} pages)`);
+  console.log(`docs/methods (${pages.size} pages) and ${READMES.size} package READMEs are up to date`);
 } else {
   mkdirSync(outDir, { recursive: true });
   for (const file of existing) if (!pages.has(file)) rmSync(path.join(outDir, file));
@@ -255,5 +271,6 @@ if (check) {
     mkdirSync(path.dirname(path.join(outDir, file)), { recursive: true });
     writeFileSync(path.join(outDir, file), text);
   }
-  console.log(`wrote ${pages.size} pages to docs/methods`);
+  for (const [file, text] of READMES) writeFileSync(file, text);
+  console.log(`wrote ${pages.size} pages to docs/methods and ${READMES.size} package READMEs`);
 }

@@ -46,7 +46,7 @@ const taken = new Set(
 if (taken.has(`@policy-lab/${name}`)) fail(`a package named @policy-lab/${name} already exists`);
 // Names already registered by installed plugins (a Method named like an existing one would clash).
 try {
-  const { createRegistry } = await import('@policy-lab/core');
+  const { createRegistry } = await import('@policy-lab/core/node');
   const { registry } = await createRegistry({ cwd: root, discoverFrom: [root] });
   for (const kind of ['methods', 'estimators', 'losses', 'divergences', 'shapers', 'environments']) {
     if (registry.has(kind, name)) fail(`'${name}' is already a registered ${kind.replace(/s$/, '')}: choose another name`);
@@ -73,7 +73,7 @@ const manifest = {
     '.': { '@policy-lab/source': './src/index.ts', types: './dist/index.d.ts', import: './dist/index.js' },
     './package.json': './package.json',
   },
-  files: ['dist', 'README.md'],
+  files: ['dist', '!dist/**/*.test.*', '!dist/**/test-support', '!dist/**/test-support.*', 'README.md', 'LICENSE'],
   'policy-lab': { plugin: true },
   scripts: {
     build: 'tsc -p tsconfig.build.json',
@@ -97,6 +97,8 @@ write('tsconfig.build.json', `${JSON.stringify({ extends: './tsconfig.json', exc
 write('src/index.ts', files.index);
 write(`src/${name}.test.ts`, files.test);
 write('README.md', files.readme);
+// The repository's licence, shipped in the package (the packaging check compares the two).
+if (existsSync(path.join(root, 'LICENSE'))) write('LICENSE', readFileSync(path.join(root, 'LICENSE'), 'utf8'));
 // Format like the rest of the repository (biome), when it is installed.
 const biome = path.join(root, 'node_modules', '.bin', 'biome');
 if (existsSync(biome)) spawnSync(biome, ['format', '--write', dir], { stdio: 'ignore' });

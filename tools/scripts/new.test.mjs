@@ -1,6 +1,6 @@
 // The generator: each variant creates a package whose plugin registers like any other, and bad
-// names are refused. (Here we check what the generator writes; the generated packages' own tests
-// were run by hand after `npm install`, see CONTRIBUTING.md.)
+// names are refused. (Here we check what the generator writes; .ci/stages/packaging.sh runs a
+// generated package's own `npm test` from its folder.)
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +16,7 @@ mkdirSync(path.join(repo, 'tools', '.tmp'), { recursive: true });
 const root = mkdtempSync(path.join(repo, 'tools', '.tmp', 'generator-'));
 mkdirSync(path.join(root, 'packages', 'core'), { recursive: true });
 cpSync(path.join(repo, 'packages', 'core', 'package.json'), path.join(root, 'packages', 'core', 'package.json'));
+cpSync(path.join(repo, 'LICENSE'), path.join(root, 'LICENSE'));
 const generate = (...args) =>
   spawnSync(process.execPath, [path.join(here, 'new.mjs'), ...args, '--root', root], { encoding: 'utf8' });
 
@@ -42,13 +43,14 @@ describe('npm run new', () => {
       'src/index.ts',
       `src/${name}.test.ts`,
       'README.md',
+      'LICENSE',
     ]) {
       expect(existsSync(path.join(dir, file))).toBe(true);
     }
     const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
     expect(manifest).toMatchObject({ name: `@policy-lab/${name}`, 'policy-lab': { plugin: true } });
     expect(readFileSync(path.join(dir, 'README.md'), 'utf8')).toMatch(
-      /## Formula[\s\S]*## Defaults[\s\S]*## When to use it[\s\S]*## Example[\s\S]*## Options[\s\S]*## Paper[\s\S]*## Unverified parts/,
+      /## Install[\s\S]*## Use[\s\S]*### Formula[\s\S]*### When to use it[\s\S]*### Example[\s\S]*## What it registers[\s\S]*## Options[\s\S]*## Decisions[\s\S]*### Defaults[\s\S]*### Paper[\s\S]*### Unverified parts[\s\S]*## Licence/,
     );
     const { plugin } = await createJiti(import.meta.url).import(path.join(dir, 'src', 'index.ts'));
     const registry = new Registry();

@@ -2,7 +2,7 @@ import type { EstimatorContext, RewardVector, Rollout } from '@policy-lab/core';
 import { UsageError } from '@policy-lab/core';
 
 /**
- * Checks the degenerate inputs of methods.md 1.4 and returns each group's scalar rewards.
+ * Checks the degenerate inputs (too small groups, non-finite rewards) and returns each group's scalar rewards.
  * Errors name the group, the rollout and the bad value.
  */
 export function scalarRewards(

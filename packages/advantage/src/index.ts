@@ -17,7 +17,27 @@ import { modelEstimators } from './model/index.js';
 
 // The diagnostics live in core (the trainer and the harness use them too); re-exported here for estimator authors.
 export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from '@policy-lab/core';
-export * from './catalog/index.js';
+export type {
+  OptimalTokenBaselineOptions,
+  PipoEstimator,
+  PipoOptions,
+  PipoVerification,
+  Positions,
+  TokenBaselineSettings,
+  TokenTrajectory,
+  VspoOptions,
+} from './catalog/index.js';
+export {
+  catalogEstimators,
+  improvementSignal,
+  optimalTokenBaseline,
+  optimalTokenBaselineTokens,
+  pipo,
+  taskValue,
+  tirOptimalTokenBaseline,
+  tokenBaselineAdvantages,
+  vspo,
+} from './catalog/index.js';
 export type { GigpoOptions, NormMode, SrgpoOptions } from './estimators/agent.js';
 export { episodeAdvantages, gigpo, srgpo } from './estimators/agent.js';
 export { dapo } from './estimators/dapo.js';
@@ -48,7 +68,8 @@ export type { PasskOptions } from './estimators/verl-catalog.js';
 export { gpg, grpoPassk, opo, rlooVectorized } from './estimators/verl-catalog.js';
 export { lowerMedian, mean, medianPivot, std, zScores } from './group-math.js';
 export { builtinMethods } from './methods.js';
-export * from './model/index.js';
+export type { GrpoVpsOptions, IgpoOptions, OprlOptions, PavOptions, RoverOptions } from './model/index.js';
+export { bestOfKValue, grpoVps, igpo, modelEstimators, oprl, pav, proverAdvantage, remax, rover } from './model/index.js';
 export type { ReferenceImplementation, WithReferences } from './reference.js';
 export { referencesOf } from './reference.js';
 

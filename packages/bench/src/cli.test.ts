@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -74,6 +74,31 @@ describe('bench CLI shell', () => {
     const text = await runCli(['list', '--verbose', '--kind', 'estimators'], { cwd });
     expect(text.stdout).toMatch(/config-est\s+mean baseline from a third party/);
     expect(text.stdout).toMatch(/paper: A test paper \(2024\)/);
+  });
+
+  it('says in its text output where each plugin came from', async () => {
+    const cwd = tempDir();
+    writeFileSync(path.join(cwd, 'plugin.mjs'), thirdParty('where-est'));
+    const result = await runCli(['list', '--plugin', './plugin.mjs'], { cwd });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^plugins \(\d+\)$/m);
+    expect(result.stdout).toMatch(/^ {2}third-party-where-est\s+from \.\/plugin\.mjs$/m);
+    expect(result.stdout).toMatch(/^ {2}@policy-lab\/advantage\s+installed package @policy-lab\/advantage \(\/.+\)$/m);
+  });
+
+  it('exits 2 naming a discovered plugin package that throws at import', async () => {
+    const cwd = tempDir();
+    const pkg = path.join(cwd, 'node_modules', 'policy-lab-plugin-broken');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(
+      path.join(pkg, 'package.json'),
+      JSON.stringify({ name: 'policy-lab-plugin-broken', type: 'module', main: 'index.js', 'policy-lab': { plugin: true } }),
+    );
+    writeFileSync(path.join(pkg, 'index.js'), "throw new Error('broken on purpose');\n");
+    const result = await runCli(['list'], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/policy-lab-plugin-broken.*broken on purpose/);
   });
 
   it('refuses an unknown --kind naming the accepted ones', async () => {

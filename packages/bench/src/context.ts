@@ -1,4 +1,5 @@
-import { createRegistry, type LoadedRegistry, parseSetOptions } from '@policy-lab/core';
+import { parseSetOptions } from '@policy-lab/core';
+import { createRegistry, type LoadedRegistry } from '@policy-lab/core/node';
 import type { Command } from 'commander';
 import type { Io } from './io.js';
 import { jsonDocument } from './io.js';

@@ -61,17 +61,6 @@ export {
 } from './define.js';
 export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from './diagnostics.js';
 export { isUsageError, RegressionError, RunError, UsageError } from './errors.js';
-export type { CreateRegistryOptions, LoadedRegistry, PolicyLabConfig } from './load.js';
-export {
-  CONFIG_FILES,
-  createRegistry,
-  defineConfig,
-  discoverPluginPackages,
-  findConfigFile,
-  loadConfigFile,
-  loadPluginModule,
-  resolvePackageEntry,
-} from './load.js';
 export { parseSetEntry, parseSetOptions, resolveOptions } from './options.js';
 export type { KindMap, RegistryEntry } from './registry.js';
 export { KIND_NOUN, Registry } from './registry.js';

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isUsageError } from './errors.js';
 import { createRegistry, discoverPluginPackages } from './load.js';
 
 const pluginSource = (name: string, estimator: string) => `
@@ -96,5 +97,47 @@ describe('plugin loading', () => {
     const { registry } = await createRegistry({ cwd: dir, discoverFrom: [dir] });
     expect(registry.has('estimators', 'found-est')).toBe(true);
     expect(registry.entry('estimators', 'foo-est').source).toBe('policy-lab-plugin-foo');
+  });
+
+  const install = (root: string, rel: string, manifest: string, source?: string) => {
+    const pkg = path.join(root, 'node_modules', rel);
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(path.join(pkg, 'package.json'), manifest);
+    if (source !== undefined) writeFileSync(path.join(pkg, 'index.js'), source);
+  };
+  const pluginManifest = (name: string) =>
+    JSON.stringify({ name, type: 'module', main: 'index.js', 'policy-lab': { plugin: true } });
+
+  it('walks up only to the project root: the nearest package.json with workspaces, or the git root', () => {
+    const outer = tempDir();
+    install(outer, '@policy-lab/stray', pluginManifest('@policy-lab/stray'), pluginSource('stray', 'stray-est'));
+    // a workspace root below the stray install
+    const workspace = path.join(outer, 'ws');
+    mkdirSync(path.join(workspace, 'packages', 'app'), { recursive: true });
+    writeFileSync(path.join(workspace, 'package.json'), JSON.stringify({ name: 'ws', workspaces: ['packages/*'] }));
+    install(workspace, '@policy-lab/inside', pluginManifest('@policy-lab/inside'), pluginSource('inside', 'in-est'));
+    expect(discoverPluginPackages([path.join(workspace, 'packages', 'app')]).map((p) => p.name)).toEqual(['@policy-lab/inside']);
+    // a git repository below the stray install
+    const repo = path.join(outer, 'repo');
+    mkdirSync(path.join(repo, '.git'), { recursive: true });
+    mkdirSync(path.join(repo, 'src', 'deep'), { recursive: true });
+    expect(discoverPluginPackages([path.join(repo, 'src', 'deep')])).toEqual([]);
+  });
+
+  it('names the package whose package.json is broken, as bad input (exit 2)', async () => {
+    const dir = tempDir();
+    install(dir, '@policy-lab/broken', '{ "name": "@policy-lab/broken", ');
+    const error = await createRegistry({ cwd: dir, discoverFrom: [dir] }).catch((e: unknown) => e);
+    expect(isUsageError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/@policy-lab\/broken/);
+    expect((error as Error).message).toMatch(/package\.json/);
+  });
+
+  it('names the discovered package that throws at import, as bad input (exit 2)', async () => {
+    const dir = tempDir();
+    install(dir, 'policy-lab-plugin-bad', pluginManifest('policy-lab-plugin-bad'), "throw new Error('boom at import');\n");
+    const error = await createRegistry({ cwd: dir, discoverFrom: [dir] }).catch((e: unknown) => e);
+    expect(isUsageError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/policy-lab-plugin-bad.*boom at import/);
   });
 });

@@ -31,7 +31,12 @@ const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 async function importFile(file: string): Promise<Record<string, unknown>> {
   if (TS_EXTENSIONS.has(path.extname(file))) {
     // TypeScript files are transpiled on the fly, as vitest and ESLint load theirs.
-    const { createJiti } = await import('jiti');
+    // jiti is an optional peer dependency: plugin packages never need it, bench depends on it.
+    const { createJiti } = await import('jiti').catch((error: unknown) => {
+      throw new UsageError(`loading ${file} needs the package 'jiti' (TypeScript on the fly): npm install jiti`, {
+        cause: error,
+      });
+    });
     const jiti = createJiti(import.meta.url, { interopDefault: false, moduleCache: false });
     return (await jiti.import(file)) as Record<string, unknown>;
   }
@@ -52,7 +57,7 @@ export function resolvePackageEntry(specifier: string, fromDir: string): string 
 }
 
 function entryOfPackage(packageDir: string): string {
-  const manifest = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as {
+  const manifest = readManifest(path.join(packageDir, 'package.json'), path.basename(packageDir)) as {
     exports?: unknown;
     module?: string;
     main?: string;
@@ -149,16 +154,57 @@ interface DiscoveredPackage {
   entry: string;
 }
 
+function readManifest(file: string, what: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`plugin package ${what}: unreadable ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** True when `dir` holds a package.json with `workspaces`, or a `.git` (folder or worktree file). */
+function isProjectRoot(dir: string): boolean {
+  if (existsSync(path.join(dir, '.git'))) return true;
+  const manifest = path.join(dir, 'package.json');
+  if (!existsSync(manifest)) return false;
+  try {
+    return (JSON.parse(readFileSync(manifest, 'utf8')) as { workspaces?: unknown }).workspaces !== undefined;
+  } catch {
+    return false; // a broken manifest is not a root marker; a broken plugin manifest is reported where it is read
+  }
+}
+
+/**
+ * The highest folder discovery visits from `start`: the project root (the nearest folder with a
+ * package.json that has `workspaces`, or the git root); without one, the nearest folder with a
+ * package.json; without that, `start` itself. A start inside `node_modules` (an installed core)
+ * is judged from the folder holding its outermost `node_modules`, so the install's own
+ * `node_modules` is always searched.
+ */
+export function projectRoot(start: string): string {
+  const resolved = path.resolve(start);
+  const parts = resolved.split(path.sep);
+  const outer = parts.indexOf('node_modules');
+  const base = outer > 0 ? parts.slice(0, outer).join(path.sep) || path.sep : resolved;
+  const ancestors: string[] = [];
+  for (let dir = base; ; dir = path.dirname(dir)) {
+    ancestors.push(dir);
+    if (path.dirname(dir) === dir) break;
+  }
+  return ancestors.find(isProjectRoot) ?? ancestors.find((dir) => existsSync(path.join(dir, 'package.json'))) ?? base;
+}
+
 /**
  * Installed packages that declare `"policy-lab": { "plugin": true }` in package.json:
  * everything under `node_modules/@policy-lab/` and `node_modules/policy-lab-plugin-*`,
- * found by walking up from each start directory. Built-ins are found this way too.
+ * found by walking up from each start directory to its project root (`projectRoot`).
+ * Built-ins are found this way too. A package.json that cannot be read is bad input naming it.
  */
 export function discoverPluginPackages(startDirs: readonly string[]): DiscoveredPackage[] {
   const found = new Map<string, DiscoveredPackage>();
   for (const start of startDirs) {
-    let dir = path.resolve(start);
-    for (;;) {
+    const limit = projectRoot(start);
+    for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
       const modules = path.join(dir, 'node_modules');
       if (existsSync(modules)) {
         const candidates: string[] = [];
@@ -169,20 +215,21 @@ export function discoverPluginPackages(startDirs: readonly string[]): Discovered
         for (const candidate of candidates) {
           const manifestPath = path.join(candidate, 'package.json');
           if (!existsSync(manifestPath)) continue;
-          const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-            name: string;
+          const folderName = path.relative(modules, candidate).split(path.sep).join('/');
+          const manifest = readManifest(manifestPath, folderName) as {
+            name?: unknown;
             'policy-lab'?: { plugin?: boolean | string };
           };
           const declared = manifest['policy-lab']?.plugin;
-          if ((declared !== true && typeof declared !== 'string') || found.has(manifest.name)) continue;
-          const dir = realpathSync(candidate);
-          const entry = typeof declared === 'string' ? path.join(dir, declared) : entryOfPackage(dir);
-          found.set(manifest.name, { name: manifest.name, dir, entry });
+          if (declared !== true && typeof declared !== 'string') continue;
+          const name = typeof manifest.name === 'string' ? manifest.name : folderName;
+          if (found.has(name)) continue;
+          const real = realpathSync(candidate);
+          const entry = typeof declared === 'string' ? path.join(real, declared) : entryOfPackage(real);
+          found.set(name, { name, dir: real, entry });
         }
       }
-      const parent = path.dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
+      if (dir === limit || path.dirname(dir) === dir) break;
     }
   }
   return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -204,6 +251,8 @@ export interface CreateRegistryOptions {
 
 export interface LoadedRegistry {
   registry: Registry;
+  /** The installed plugin packages discovery found (name, folder), in registration order. */
+  discovered: readonly { name: string; dir: string }[];
   config: PolicyLabConfig;
   configFile?: string;
 }
@@ -215,13 +264,22 @@ export interface LoadedRegistry {
 export async function createRegistry(options: CreateRegistryOptions = {}): Promise<LoadedRegistry> {
   const cwd = options.cwd ?? process.cwd();
   const registry = new Registry();
+  const discovered: { name: string; dir: string }[] = [];
   if (options.discover !== false) {
     const here = path.dirname(fileURLToPath(import.meta.url));
     for (const pkg of discoverPluginPackages(options.discoverFrom ?? [cwd, here])) {
+      discovered.push({ name: pkg.name, dir: pkg.dir });
       if (!existsSync(pkg.entry)) {
         throw new UsageError(`plugin package ${pkg.name} is not built (${pkg.entry} is missing): run npm install`);
       }
-      const mod = await importFile(pkg.entry);
+      let mod: Record<string, unknown>;
+      try {
+        mod = await importFile(pkg.entry);
+      } catch (error) {
+        throw new UsageError(`plugin package ${pkg.name} (${pkg.entry}) failed to load: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
       registry.register(pluginOf(mod, pkg.name), pkg.name);
     }
   }
@@ -240,5 +298,5 @@ export async function createRegistry(options: CreateRegistryOptions = {}): Promi
     registry.register(plugin, source);
   }
   for (const { plugin, source } of options.extra ?? []) registry.register(plugin, source);
-  return { registry, config, ...(configFile ? { configFile } : {}) };
+  return { registry, discovered, config, ...(configFile ? { configFile } : {}) };
 }

@@ -6,7 +6,7 @@ import { scalar, tf, useCpu } from './test-support/index.js';
 beforeAll(useCpu);
 
 describe('aggregateLoss (core), on TensorFlow.js', () => {
-  // methods.md 25.2: sequences of 3 and 5 tokens, L_max = 8, every per-token loss c.
+  // A hand-computed example (Dr. GRPO's constant normaliser, arXiv 2503.20783): sequences of 3 and 5 tokens, L_max = 8, every per-token loss c.
   const c = 0.7;
   const perToken = tf.fill([2, 8], c);
   const mask = tf.tensor2d([
@@ -14,7 +14,7 @@ describe('aggregateLoss (core), on TensorFlow.js', () => {
     [1, 1, 1, 1, 1, 0, 0, 0],
   ]);
 
-  it('reproduces the constant-normaliser example of methods.md 25.2', () => {
+  it('reproduces the hand-computed constant-normaliser example', () => {
     expect(scalar(aggregateLoss(tf, perToken, mask, undefined, 'seq-mean-token-sum-norm', 8))).toBeCloseTo(0.5 * c, 6);
     expect(scalar(aggregateLoss(tf, perToken, mask, undefined, 'seq-mean-token-mean', 8))).toBeCloseTo(c, 6);
     expect(scalar(aggregateLoss(tf, perToken, mask, undefined, 'token-mean', 8))).toBeCloseTo(c, 6);

@@ -1,5 +1,5 @@
 /**
- * The f-divergence family as `Divergence` plugins. Convention (methods.md 24.1): the sample x
+ * The f-divergence family as `Divergence` plugins. Convention: the sample x
  * is drawn from P = pi_theta, logp = log pi_theta(x), logq = log pi_ref(x). "kl" is the
  * RLHF/GRPO reverse KL(pi_theta || pi_ref); "forward-kl" is KL(pi_ref || pi_theta) (RAPO).
  */
@@ -43,7 +43,7 @@ const ESTIMATE_MATH =
   "$\\hat e_3 = f^\\diamond(u) + f'(1)(u - 1)$, $f^\\diamond(u) = u f(1/u)$ (unbiased, $\\ge 0$).";
 
 const ESTIMATE_NOTE =
-  "Our instantiation: the per-sample estimate and tensor penalty are the control-variate estimator f◇(u) + f'(1)(u - 1) of methods.md 24.2, with the log-ratio clamped to [-20, 20] as verl does.";
+  'Our instantiation: the per-sample estimate and tensor penalty are the control-variate estimator f◇(u) + f\'(1)(u - 1) (the k3 construction of Schulman\'s "Approximating KL Divergence" note, generalised to f), with the log-ratio clamped to [-20, 20] as verl does.';
 
 interface FamilyMember {
   name: string;
@@ -112,7 +112,7 @@ export function kl(options: KlOptions = {}, name = 'kl'): FDivergence {
     resolved,
     math: KL_MATH,
     unverified: [
-      'k3 as a loss differentiates to the forward-KL gradient: standard algebra (methods.md 26.12), checked here by an exact property test on a softmax.',
+      'k3 as a loss differentiates to the forward-KL gradient: standard algebra (the gradient of E_pi[k3] is that of KL(pi_ref||pi)), checked here by an exact property test on a softmax.',
       'Log-ratio clamped to [-20, 20] before exp (verl), which biases k3 on extreme tokens.',
     ],
     generator: reverseKlGenerator,

@@ -5,7 +5,7 @@ import { gradientCheck, scalar, tf, useCpu } from './test-support/index.js';
 
 beforeAll(useCpu);
 
-describe('drpoPositiveWeights (methods.md 11)', () => {
+describe('drpoPositiveWeights', () => {
   const lengths = fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: 1, maxLength: 8 });
   const lambda = fc.double({ min: 0.01, max: 100, noNaN: true });
 

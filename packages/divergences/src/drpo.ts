@@ -1,5 +1,5 @@
 /**
- * DRPO (Li et al. 2025, arXiv 2510.04474; methods.md 11): a discriminative, length-decoupled
+ * DRPO (Li et al. 2025, arXiv 2510.04474): a discriminative, length-decoupled
  * loss over groups of rollouts with binary correctness. It needs group structure and
  * correctness per rollout: these functions take them explicitly; the registered loss 'drpo'
  * (objectives.ts) reads them from LossBatch.rollouts.
@@ -43,7 +43,7 @@ export interface DrpoInputs {
   beta?: number;
 }
 
-/** Defaults of the released script (methods.md 11): lambda 0.1, tau 10, delta 1e-4, beta 1e3. */
+/** Defaults of the released script: lambda 0.1, tau 10, delta 1e-4, beta 1e3. */
 export const DRPO_DEFAULTS = { lambda: 0.1, tau: 10, delta: 1e-4, beta: 1e3 } as const;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * f-divergence SFT (Implicit Reward as the Bridge, methods.md 21, [inferred shape]): the
+ * f-divergence SFT (Implicit Reward as the Bridge, [inferred shape]): the
  * variational form D_f(P_data || pi_theta) = sup_T E_data[T] - E_{pi_theta}[f*(T)] with the
  * critic tied to the implicit reward, T = beta (log pi_theta - log pi_ref) clamped into
  * dom f*. Needs sequences from the data and samples from pi_theta: the registered loss
@@ -15,7 +15,7 @@ interface Conjugate {
   domain: readonly [number, number];
 }
 
-/** Conjugates of methods.md 24.3 (each checked against a grid supremum in the tests). */
+/** Convex conjugates f* of the generators (each checked against a grid supremum in the tests). */
 export const CONJUGATES: Readonly<Record<string, Conjugate>> = {
   kl: { tensor: (y, tf) => tf.exp(tf.sub(y, 1)), domain: [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY] },
   'forward-kl': { tensor: (y, tf) => tf.sub(-1, tf.log(tf.neg(y))), domain: [Number.NEGATIVE_INFINITY, 0] },

@@ -1,6 +1,6 @@
 /**
- * Generators f of the f-divergence family D_f(P||Q) = sum_x Q(x) f(P(x)/Q(x)) (methods.md
- * section 24.3). Each generator also carries its reverse generator f◇(u) = u f(1/u) in a
+ * Generators f of the f-divergence family D_f(P||Q) = sum_x Q(x) f(P(x)/Q(x)) (Csiszar 1967;
+ * Ali and Silvey 1966). Each generator also carries its reverse generator f◇(u) = u f(1/u) in a
  * number and a tensor form, because per-sample estimates draw x from P = pi_theta and read
  * u = Q/P = exp(logq - logp).
  */
@@ -114,7 +114,7 @@ export const jeffreysGenerator: Generator = {
   symmetric: true,
 };
 
-/** The generator whose divergence is E_P[k2] (k2's bias, methods.md 24.2): f(t) = t (log t)^2 / 2. */
+/** The generator whose divergence is E_P[k2] (k2's bias): f(t) = t (log t)^2 / 2. */
 export const k2Generator: Generator = {
   name: 'kl-k2',
   f: (t) => 0.5 * t * Math.log(t) ** 2,

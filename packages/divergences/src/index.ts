@@ -48,7 +48,61 @@ export type { DrpoOptions, FSftOptions, GopdOptions, TokenDpoOptions, UpoOptions
 export { drpo, fSft, gopd, objectiveLosses, tokenDpo, upo, vpo } from './objectives.js';
 export type { DpoOptions } from './pairwise.js';
 export { dpo } from './pairwise.js';
-export * from './preference/index.js';
+export type {
+  CpoFamilyOptions,
+  CpoLossType,
+  DpoDivergence,
+  DpoMixOptions,
+  DpoObjectiveOptions,
+  KtoBatch,
+  KtoOptions,
+  OrpoOptions,
+  PairedPreferenceObjective,
+  PreferenceBatch,
+  PreferenceMetrics,
+  PreferenceNeeds,
+  PreferenceObjective,
+  PreferenceResult,
+  UnpairedPreferenceObjective,
+} from './preference/index.js';
+export {
+  alphapo,
+  asPairwiseLoss,
+  asUnpairedLoss,
+  cpo,
+  DPO_DIVERGENCES,
+  dpoAlpha,
+  dpoAot,
+  dpoAotUnpaired,
+  dpoApoDown,
+  dpoApoZero,
+  dpoBcoPair,
+  dpoDiscopop,
+  dpoExoPair,
+  dpoForwardKl,
+  dpoHinge,
+  dpoIpo,
+  dpoJs,
+  dpoMix,
+  dpoNcaPair,
+  dpoObjectives,
+  dpoRobust,
+  dpoSft,
+  dpoSigmoid,
+  dpoSigmoidNorm,
+  dpoSppoHard,
+  EXPONENT_CAP,
+  kto,
+  ktoApoZeroUnpaired,
+  ktoMismatchedCompletions,
+  ktoPair,
+  log1mExp,
+  orpo,
+  preferenceLosses,
+  preferenceObjectives,
+  simpo,
+  TRL_DPO_LOSS_TYPES,
+} from './preference/index.js';
 export type { DpoInputs, PairLogprobs, TokenDpoInputs, VpoInputs } from './preference.js';
 export { bald, dpoLoss, dpoMargin, tokenDpoLoss, tokenImplicitRewards, upoLoss, upoWeight, vpoLoss } from './preference.js';
 export type { Tensor, Tf } from './tensor-types.js';

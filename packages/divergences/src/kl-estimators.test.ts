@@ -129,7 +129,7 @@ describe('tensor estimators', () => {
       })(tf.tensor1d(logits)),
     );
 
-  it('as a loss: k2 and k3+ give the reverse-KL gradient, k3 the forward-KL gradient, k1 zero (methods.md 26.12)', () => {
+  it('as a loss: k2 and k3+ give the reverse-KL gradient, k3 the forward-KL gradient, k1 zero', () => {
     fc.assert(
       fc.property(
         fc.array(fc.double({ min: -2, max: 2, noNaN: true }), { minLength: 4, maxLength: 4 }),

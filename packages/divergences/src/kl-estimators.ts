@@ -1,6 +1,6 @@
 /**
- * Schulman's per-sample estimators of KL(pi_theta || pi_ref) for x ~ pi_theta
- * (methods.md 24.2). `logp` = log pi_theta(x), `logq` = log pi_ref(x), log r = logq - logp.
+ * Schulman's per-sample estimators of KL(pi_theta || pi_ref) for x ~ pi_theta (his note
+ * "Approximating KL Divergence", 2020). `logp` = log pi_theta(x), `logq` = log pi_ref(x), log r = logq - logp.
  *
  * | name     | value                 | E[value]              | gradient as a loss (expectation)  |
  * |----------|-----------------------|-----------------------|-----------------------------------|

@@ -210,7 +210,7 @@ export function rapo(options: RapoOptions = {}): TensorRowLoss {
       'Per token: $\\log\\hat\\pi_{ref,t} = \\varphi_t\\log\\pi_{ref,t}$, $t = \\hat\\pi_{ref}/\\pi_\\theta$, estimate $t\\log t - t + 1$; $\\varphi_t = \\sigma(A_t/T)$ [ours].',
     unverified: [
       "phi(r) is the paper's, not confirmed: we use sigmoid(advantage / phiTemperature) because the batch carries advantages, not rewards.",
-      'The per-token exponent ignores the normaliser Z of the reweighted reference (methods.md 19).',
+      'The per-token exponent ignores the normaliser Z of the reweighted reference (our reading of the RAPO paper).',
       'alpha and the entropy weight are not confirmed against the paper.',
     ],
     loss(batch, tf): LossResult<Tensor> {

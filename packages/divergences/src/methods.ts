@@ -14,7 +14,7 @@ export function builtInMethods(): Method[] {
         arxiv: '2510.03865',
         year: 2025,
       },
-      math: '$J = \\mathbb E[r] - \\alpha\\,\\mathrm{KL}(\\hat\\pi_{ref}\\|\\pi_\\theta) + \\beta H(\\pi_\\theta)$ with GRPO group z-scores as advantages (methods.md 19).',
+      math: '$J = \\mathbb E[r] - \\alpha\\,\\mathrm{KL}(\\hat\\pi_{ref}\\|\\pi_\\theta) + \\beta H(\\pi_\\theta)$ with GRPO group z-scores as advantages (RAPO).',
       unverified: ["phi(r), alpha and the entropy weight are ours (see the 'rapo' loss)."],
       estimator: 'grpo',
       loss: 'rapo',
@@ -32,7 +32,7 @@ export function builtInMethods(): Method[] {
         arxiv: '2602.12125',
         year: 2026,
       },
-      math: '$\\ell_t = -\\rho_t\\,(\\log\\pi^*(y_t) - \\log\\pi_\\theta(y_t))$, i.e. descend reverse KL$(\\pi_\\theta\\|\\pi^*)$ on student samples (methods.md 20).',
+      math: '$\\ell_t = -\\rho_t\\,(\\log\\pi^*(y_t) - \\log\\pi_\\theta(y_t))$, i.e. descend reverse KL$(\\pi_\\theta\\|\\pi^*)$ on student samples (G-OPD).',
       unverified: ['The per-token reward is used directly as the advantage; see the opd loss.'],
       // The estimator's advantages are not read by the opd loss; GRPO's feed the logged diagnostics.
       estimator: 'grpo',

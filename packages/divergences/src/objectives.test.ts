@@ -10,7 +10,7 @@ import { scalar, tf, useCpu, values } from './test-support/index.js';
 
 beforeAll(useCpu);
 
-/** seeds-wave2.md 14's example pair: policy (-10, -12), reference (-11, -11.5). */
+/** A hand-computed example pair: policy (-10, -12), reference (-11, -11.5). */
 function examplePair(extra: Partial<PreferenceBatch<tf.Tensor>> = {}): PreferenceBatch<tf.Tensor> {
   return {
     chosenLogps: tf.tensor1d([-10]),
@@ -54,7 +54,7 @@ const dpoOf = (b: PreferenceBatch<tf.Tensor>, beta = 0.1) =>
   );
 
 describe('vpo', () => {
-  it('seeds-wave2.md 14: DPO 0.621; pessimistic alpha 0.01 with NLL(chosen) = 10 gives 0.721; optimistic 0.521', () => {
+  it('hand-computed: DPO 0.621; pessimistic alpha 0.01 with NLL(chosen) = 10 gives 0.721; optimistic 0.521', () => {
     expect(dpoOf(examplePair())).toBeCloseTo(0.621, 3);
     const pessimistic = vpo({ alpha: 0.01, mode: 'pessimistic' }).loss(examplePair(), tf);
     expect(scalar(pessimistic?.loss as tf.Tensor)).toBeCloseTo(0.721, 3);
@@ -363,7 +363,7 @@ describe('gopd', () => {
     maxLength: 2,
   });
 
-  it('lambda = 1 is plain OPD whatever the reference (methods.md 20, fast-check)', () => {
+  it('lambda = 1 is plain OPD whatever the reference (G-OPD, fast-check)', () => {
     fc.assert(
       fc.property(m, m, m, (policy, teacher, reference) => {
         const g = gopd({ lambda: 1 }).loss(batchOf(policy, teacher, reference), tf);

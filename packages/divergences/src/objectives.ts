@@ -277,7 +277,7 @@ export function fSft(options: FSftOptions = {}): PairLoss<Tf, Tensor> {
     needs: { reference: true, pairsFrom: 'demonstrations' },
     math: '$\\mathcal L_f = -\\mathbb E_{data}[T_\\theta] + \\mathbb E_{y\\sim\\pi_\\theta}[f^*(T_\\theta)]$, $T_\\theta = \\mathrm{clamp}(\\beta\\log\\pi_\\theta/\\pi_{ref}, \\mathrm{dom} f^*)$',
     unverified: [
-      "The paper's per-f loss table is not confirmed: this is the variational form of methods.md 21 with the critic tied to the implicit reward [inferred shape].",
+      "The paper's per-f loss table is not confirmed: this is the variational (Fenchel conjugate) form of f-GAN (Nowozin et al. 2016, arXiv:1606.00709) with the critic tied to the implicit reward [inferred shape].",
       'Offline (--data) pairs use the rejected completion as the policy sample; online the samples are the rollouts of the step.',
     ],
     loss(batch, tf): LossResult<Tensor> {
@@ -357,7 +357,7 @@ export function drpo(options: DrpoOptions = {}): TensorRowLoss {
       '$\\mathcal L = -\\frac1Q\\sum_q\\big[\\sum_{o^+} w(o^+)s(o^+) - \\tau\\log\\sum_{o^-} e^{s(o^-)/\\tau}\\big] + \\mathrm{sg}(\\max(\\beta(\\mathrm{KL}-\\delta),0))\\,\\mathrm{KL}$, ' +
       '$w \\propto e^{(1-|o|/L)/\\lambda}$ over the positives, $s(o)$ the mean token log-probability, KL the token-mean k3 to $\\pi_{old}$.',
     unverified: [
-      "Correctness is the environment's success verdict; questions without both a correct and a wrong rollout add nothing but count in Q (methods.md 11).",
+      "Correctness is the environment's success verdict; questions without both a correct and a wrong rollout add nothing but count in Q (our reading of the DRPO paper, arXiv:2510.04474).",
       'For multi-turn rollouts |o| and s(o) run over all the rollout’s action tokens, and L_max defaults to the per-turn token limit.',
     ],
     loss(batch, tf): LossResult<Tensor> {

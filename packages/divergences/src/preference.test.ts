@@ -8,7 +8,7 @@ beforeAll(useCpu);
 const softplus = (x: number): number => Math.log1p(Math.exp(x));
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
-// seeds-wave2.md 14: chosen (policy, ref) = (-10, -11), rejected (-12, -11.5), beta = 0.1.
+// A hand-computed pair: chosen (policy, ref) = (-10, -11), rejected (-12, -11.5), beta = 0.1.
 const EXAMPLE = () => ({
   policyChosen: tf.tensor1d([-10]),
   refChosen: tf.tensor1d([-11]),

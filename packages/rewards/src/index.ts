@@ -5,7 +5,38 @@ export type { ComposeOptions, MissingRule } from './compose.js';
 export { compose } from './compose.js';
 export type { BleuOptions, BleuResult, ChrfOptions, ChrfResult, Smoothing, Tokenizer } from './metrics/index.js';
 export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13a, tokenSetRatio } from './metrics/index.js';
-export * from './shapers/index.js';
+export type {
+  ConditionalOptions,
+  CurriculumOptions,
+  FormatOptions,
+  MultiFidelityOptions,
+  OverlongOptions,
+  PotentialOptions,
+  ProgressPotentialOptions,
+  PrsOptions,
+  SpuriousOptions,
+  VerpoOptions,
+} from './shapers/index.js';
+export {
+  applyHop,
+  builtInShapers,
+  conditional,
+  curriculum,
+  curriculumWeight,
+  difficultyWeights,
+  format,
+  hop,
+  multiFidelity,
+  overlong,
+  overlongPenalty,
+  potential,
+  progressPotential,
+  prs,
+  shapingTerm,
+  spurious,
+  stageWeights,
+  verpo,
+} from './shapers/index.js';
 
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = { name: '@policy-lab/rewards', shapers: builtInShapers() };

@@ -1,7 +1,7 @@
 /**
  * Reward-only estimators of the catalog that were not yet in the package (issues 7 and 13):
- * verl's optimal token baseline and its TIR variant (catalog.md A.7, A.8), VSPO (methods.md 18)
- * and PIPO (methods.md 23.2).
+ * verl's optimal token baseline and its TIR variant, VSPO
+ * and PIPO.
  */
 import type { AdvantageEstimator } from '@policy-lab/core';
 import { optimalTokenBaseline, tirOptimalTokenBaseline } from './optimal-token-baseline.js';

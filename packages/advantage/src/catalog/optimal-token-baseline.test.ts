@@ -5,13 +5,13 @@ import { context, tokenRollout } from './test-support.js';
 
 const round = (values: readonly number[] | undefined, digits = 4) => values?.map((v) => Number(v.toFixed(digits)));
 
-// catalog.md A.7: pi = [[.9, .5, .8], [.6, .7]], S = [[.82, .4, .7], [.5, .55]] -> w = [[.02, .4, .1], [.3, .15]].
+// A hand-computed example: pi = [[.9, .5, .8], [.6, .7]], S = [[.82, .4, .7], [.5, .55]] -> w = [[.02, .4, .1], [.3, .15]].
 const example = [
   { mask: [1, 1, 1], returns: [1, 1, 1], w: [0.02, 0.4, 0.1] },
   { mask: [1, 1, 0], returns: [0, 0, 0], w: [0.3, 0.15, 0] },
 ];
 
-describe('tokenBaselineAdvantages: catalog.md worked examples', () => {
+describe('tokenBaselineAdvantages: hand-computed worked examples', () => {
   it('A.7 absolute positions, with and without the zero tail', () => {
     const plain = tokenBaselineAdvantages(example, { positions: 'absolute', zeroTail: false, eps: 1e-8 });
     expect(round(plain.baselines[0])).toEqual([0.0625, 0.4828, 1]);

@@ -1,5 +1,5 @@
 /**
- * Optimal Token Baseline (catalog.md A.7) and its tool-integrated variant (A.8), verl
+ * Optimal Token Baseline and its tool-integrated variant, verl
  * `adv_estimator=optimal_token_baseline` / `tir_optimal_token_baseline`.
  *
  * Each token position of a group gets its own baseline: the group's returns there, weighted by

@@ -1,5 +1,5 @@
 /**
- * PIPO, policy-improvement RL (methods.md 23.2, arXiv 2604.00860). Phase 1 is the ordinary group
+ * PIPO, policy-improvement RL (arXiv 2604.00860). Phase 1 is the ordinary group
  * update on the fresh batch B_t. Phase 2 verifies the previous update: the improvement signal
  * xi_t = (mu_t - mu_his) / (sigma_his + eps) compares this batch's mean reward with the means of
  * the last K batches, and the previous batch B_{t-1} is trained again with r^PI = xi_t A_{t-1}:

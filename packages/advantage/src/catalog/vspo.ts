@@ -1,5 +1,5 @@
 /**
- * VSPO (methods.md 18, arXiv 2512.07478): GRPO, but groups without learning value are replaced.
+ * VSPO (arXiv 2512.07478): GRPO, but groups without learning value are replaced.
  * A group is kept when its rewards differ and its task's value V(p) = p (1 - p) (1 - p) (an
  * uncertainty term times a difficulty term, p the task's recent success rate) reaches
  * `minValue`. The trainer charges the discarded rollouts and draws other tasks, as for DAPO.
@@ -33,7 +33,7 @@ const OPTIONS = {
   window: { type: 'integer', default: 4, doc: "recent groups of a task that estimate its success rate p (this step's included)" },
 } as const;
 
-/** The proposal of methods.md 18: uncertainty p(1-p) times difficulty (1-p). */
+/** Our proposal: uncertainty p(1-p) times difficulty (1-p). */
 export function taskValue(successRate: number): number {
   return successRate * (1 - successRate) * (1 - successRate);
 }
@@ -69,7 +69,7 @@ export function vspo(options: VspoOptions = {}): AdvantageEstimator {
     resolved: o,
     math: `$A_i$ = GRPO's z-score; a group is kept iff $\\operatorname{std}(r) > 0$ and $\\hat p(1-\\hat p)^2 \\ge ${o.minValue}$, $\\hat p$ = mean success of the task's last ${o.window} groups`,
     unverified: [
-      "The task-value metric: the paper's exact form is not available; we use methods.md's proposal p(1-p)(1-p) with p the task's recent success rate, and minValue 0.01 is our default.",
+      "The task-value metric: the paper's exact form is not available; we use our own proposal p(1-p)(1-p) (uncertainty times difficulty) with p the task's recent success rate, and minValue 0.01 is our default.",
       'Replacement tasks are drawn by the trainer at random, not chosen by task value (the sampler has no priority hook).',
       "The value-smoothing clipping of gradient updates is not implemented (its form is unknown); use a policy loss's clipping.",
     ],

@@ -1,5 +1,5 @@
 /**
- * Two-level advantages for multi-turn agents (methods.md 14): an episode advantage A_E from
+ * Two-level advantages for multi-turn agents: an episode advantage A_E from
  * the task group, plus omega times a step advantage A_S from a group of steps, per turn.
  * GiGPO groups steps by identical anchor state (Turn.stateKey); SRGPO groups them at random.
  */
@@ -231,7 +231,7 @@ export function srgpo(options: SrgpoOptions = {}): AdvantageEstimator {
     ...(o.stepComponent === '' ? {} : { requires: { components: [o.stepComponent] } }),
     math: '$A_{i,t} = \\frac{R_i - \\mu_E}{\\sigma_E + \\epsilon} + \\omega\\,\\frac{r_{i,t} - \\mu_S}{\\sigma_S + \\epsilon}$ with random step groups of `stepGroupSize` rows (0 for a singleton)',
     unverified: [
-      "scope 'task' groups within a task as the released option intends; the released dispatch silently used the whole batch instead (methods.md 14.2).",
+      "scope 'task' groups within a task as the released option intends; the released dispatch silently used the whole batch instead (SeeNav-Agent's released srgpo code).",
     ],
     configure: (next) => srgpo({ ...o, ...next }),
     compute(groups, ctx) {

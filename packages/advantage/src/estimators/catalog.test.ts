@@ -45,7 +45,7 @@ function withLengths(
 const close = (values: readonly number[] | undefined, expected: readonly number[], digits = 4) =>
   expect(values?.map((v) => Number(v.toFixed(digits)))).toEqual(expected.map((v) => Number(v.toFixed(digits))));
 
-describe('catalog.md A worked examples', () => {
+describe('verl catalog estimators: hand-computed worked examples', () => {
   it('OPO: length-weighted baseline', async () => {
     const result = await opo().compute([withLengths([1, 0, 1, 0], [10, 30, 20, 40])], ctx());
     close(result.rollout[0], [0.7, -0.3, 0.7, -0.3]);

@@ -12,7 +12,7 @@ const close = (actual: readonly number[], expected: readonly number[], digits = 
   actual.forEach((a, i) => expect(a).toBeCloseTo(expected[i] as number, digits));
 };
 
-// A group of 2..8 finite rewards (methods.md: G >= 2), several groups. Rewards on a 0.01 grid:
+// A group of 2..8 finite rewards (G >= 2), several groups. Rewards on a 0.01 grid:
 // values like 1e-162 underflow when squared, which would test float64, not the estimators.
 const reward = fc.integer({ min: -10_000, max: 10_000 }).map((x) => x / 100);
 const group = fc.array(reward, { minLength: 2, maxLength: 8 });
@@ -20,7 +20,7 @@ const groups = fc.array(group, { minLength: 1, maxLength: 4 });
 const sumsToZero = (values: readonly number[]) =>
   Math.abs(values.reduce((a, b) => a + b, 0)) <= 1e-9 * (1 + values.reduce((a, b) => a + Math.abs(b), 0));
 
-describe('worked examples (methods.md section 25)', () => {
+describe('worked examples', () => {
   it.each([
     [
       [1, 0, 0, 1],
@@ -222,7 +222,7 @@ describe('properties', () => {
   });
 });
 
-describe('degenerate input (methods.md 1.4)', () => {
+describe('degenerate input', () => {
   it('refuses groups that are too small, naming the group', () => {
     expect(() => run(grpo(), [[1, 0], [1]])).toThrow(/grpo: group 1 has 1 rollout\(s\); it needs at least 2/);
     expect(() => run(grpo(), [[]])).toThrow(/group 0 has 0 rollout/);

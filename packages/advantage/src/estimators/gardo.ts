@@ -1,5 +1,5 @@
 /**
- * GARDO's diversity-aware advantage (methods.md 22): above-mean rollouts are amplified by how
+ * GARDO's diversity-aware advantage: above-mean rollouts are amplified by how
  * far they are from their nearest neighbour in the group, relative to the group's mean distance.
  * Text stand-in for the image embeddings: character trigram counts of the actions, cosine distance.
  */

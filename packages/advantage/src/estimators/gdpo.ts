@@ -10,7 +10,7 @@ export interface GdpoOptions {
   std?: 'sample' | 'population';
   /** Added to the std at both stages (NVlabs code: 1e-4). */
   eps?: number;
-  /** Whose batch stage: TRL per sequence (default), verl or NVlabs over tokens (catalog.md A.9). */
+  /** Whose batch stage: TRL per sequence (default), verl or NVlabs over tokens. */
   flavour?: 'trl' | 'verl' | 'nvlabs';
 }
 
@@ -57,7 +57,7 @@ export function gdpo(options: GdpoOptions = {}): AdvantageEstimator {
       trlReference('trl-gdpo', null, "flavour=trl, multi_objective_aggregation='normalize_then_sum', reward_weights=weights"),
     ],
     unverified: [
-      'The flavours agree only when every sequence has the same length (catalog.md A.9).',
+      "The flavours agree only when every sequence has the same length (TRL's, verl's and NVlabs' GDPO code differ in the batch stage).",
       "flavour nvlabs follows the NVlabs/GDPO README's description of its verl variant (unweighted sum, token whitening); no code was read, so it has no fixture.",
     ],
     math: '$z_i^k = \\dfrac{r_i^k - \\operatorname{mean}_{group}(r^k)}{\\operatorname{std}_{group}(r^k) + \\epsilon}$, $a_i = \\sum_k w_k z_i^k$, $A_i = \\dfrac{a_i - \\operatorname{mean}_{batch}(a)}{\\operatorname{std}_{batch}(a) + \\epsilon}$',

@@ -112,7 +112,7 @@ function stdSample(values: readonly number[]): number {
 }
 
 /**
- * The fair control for MC-GRPO (methods.md 9.2): the same G+1 rollouts, GRPO's mean/std
+ * The fair control for MC-GRPO: the same G+1 rollouts, GRPO's mean/std
  * advantages, and the rollout with the smallest |reward| excluded, so G are trained.
  */
 export function grpoPlusOne(options: { std?: 'sample' | 'population'; eps?: number } = {}): AdvantageEstimator {

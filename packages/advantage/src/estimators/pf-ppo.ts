@@ -1,5 +1,5 @@
 /**
- * PF-PPO (methods.md 23.1): policy filtration. Every rollout is generated (and charged); only
+ * PF-PPO: policy filtration. Every rollout is generated (and charged); only
  * those whose reward is most reliable are trained, as loss weights. Per group: best only (BoN),
  * best plus one seeded random (BR), best plus worst (BW). verl's batch reweighting modes become
  * expected resampling counts. Advantages are GRPO's over the whole group.

@@ -1,5 +1,5 @@
 /**
- * PPO with generalised advantage estimation (methods.md 8), at the granularity of turns: the
+ * PPO with generalised advantage estimation, at the granularity of turns: the
  * critic's value of each turn's starting state, the turn rewards, and
  * A_t = delta_t + gamma lambda A_{t+1} with delta_t = r_t + gamma V_{t+1} - V_t (V = 0 after the
  * last turn). Returns A_t + V_t are the critic's regression targets.

@@ -1,5 +1,5 @@
 /**
- * RiskPO (methods.md 12): the Mixed Value-at-Risk of bundled rewards. Consecutive groups form
+ * RiskPO: the Mixed Value-at-Risk of bundled rewards. Consecutive groups form
  * bundles of `bundleSize` questions; "paper" j takes the j-th response of every question and
  * scores their sum. Papers below the bundle's beta-quantile are pushed down, those below the
  * alpha-quantile harder; nothing is pushed up: every advantage is <= 0.

@@ -1,5 +1,5 @@
 /**
- * S-GRPO (serial-group decaying reward, methods.md 13): a group is one reasoning path and its
+ * S-GRPO (serial-group decaying reward): a group is one reasoning path and its
  * early exits, earliest first. A correct exit earns 1 / 2^(N_right - 1), N_right counting the
  * correct exits up to it; the advantage is the reward minus the serial group's mean.
  */

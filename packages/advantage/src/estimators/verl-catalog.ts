@@ -1,5 +1,5 @@
 /**
- * Estimators that verl ships next to GRPO (catalog.md A.2-A.5): OPO's length-weighted
+ * Estimators that verl ships next to GRPO: OPO's length-weighted
  * baseline, GPG's batch-rescaled centring, GRPO pass@k and RLOO's vectorised variant.
  */
 import { type AdvantageEstimator, defineEstimator, resolveOptions } from '@policy-lab/core';
@@ -56,7 +56,7 @@ export function gpg(): AdvantageEstimator {
     references: [verlReference('compute_gpg_outcome_advantage', 'verl-gpg', 'f_norm=1')],
     math: '$\\alpha = N / \\max(1, \\#\\{i: R_i \\ne 0\\})$, $A_i = \\alpha\\,(R_i - \\operatorname{mean}_g R)$',
     unverified: [
-      "The paper's factor counts samples outside all-equal groups; verl counts non-zero rewards. We follow verl (catalog.md A.3).",
+      "The paper's factor counts samples outside all-equal groups; verl counts non-zero rewards. We follow verl (`adv_estimator=gpg`).",
     ],
     compute(groups, ctx) {
       const rewards = anySizeRewards('gpg', groups, ctx);

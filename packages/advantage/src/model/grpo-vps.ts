@@ -30,7 +30,7 @@ const OPTIONS = {
     type: 'enum',
     values: ['additive', 'gated'],
     default: 'additive',
-    doc: "'additive': A_i + eta Δ_k; 'gated': add eta Δ_k only where sign(Δ_k) = sign(A_i) (both candidates of methods.md 15.2)",
+    doc: "'additive': A_i + eta Δ_k; 'gated': add eta Δ_k only where sign(Δ_k) = sign(A_i) (both are our candidate readings of the abstract)",
   },
   std: { type: 'enum', values: ['sample', 'population'], default: 'sample', doc: "std of GRPO's z-score" },
   eps: { type: 'number', default: 1e-4, doc: "added to the std of GRPO's z-score (TRL)" },
@@ -39,7 +39,7 @@ const OPTIONS = {
 } as const;
 
 /**
- * GRPO-VPS (methods.md 15.2, a proposal: only the abstract was read). A segment is one turn (the
+ * GRPO-VPS (a proposal: only the abstract was read). A segment is one turn (the
  * contract's advantage granularity). b_k = P(answer | prefix through segment k), the geometric
  * mean of the answer's token probabilities; segment k earns the progress Δ_k = b_{k+1} - b_k,
  * which refines GRPO's trajectory advantage of its rollout.
@@ -61,7 +61,7 @@ export function grpoVps(options: GrpoVpsOptions = {}): AdvantageEstimator {
     resolved,
     needsModel: true,
     unverified: [
-      'only the abstract was read: the combination rule (additive or sign-gated), eta and the segmentation are proposals (methods.md 15.2)',
+      'only the abstract was read: the combination rule (additive or sign-gated), eta and the segmentation are our proposals',
       'segments are turns: the Advantages contract carries one value per turn, so a single-turn answer is one segment (b_1 - b_0) rather than newline-separated steps',
       "b_k uses IGPO's geometric-mean probability (inferred); the answer comes from rollout.meta or the group's best successful rollout (answerSource); a group with neither gets GRPO's advantage",
       "the paper's full title was not read; `paper.title` names it by method and authors",

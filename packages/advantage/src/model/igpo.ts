@@ -58,7 +58,7 @@ const PAPER = {
 };
 
 /**
- * IGPO (methods.md 15.1). Before each turn t the ground-truth answer is teacher-forced after the
+ * IGPO. Before each turn t the ground-truth answer is teacher-forced after the
  * context; p_t = exp(mean log-prob of the answer tokens). Turn t < T-1 earns the information gain
  * p_{t+1} - p_t (what the turn's action and the environment's answer taught the policy); the last
  * turn earns the outcome reward. Rewards are z-scored jointly over the group (zero IG values are

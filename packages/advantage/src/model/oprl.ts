@@ -34,7 +34,7 @@ const PAPER = {
 };
 
 /**
- * OPRL / iStar (methods.md 16): the episode advantage (group z-score of the outcome) plus alpha
+ * OPRL / iStar: the episode advantage (group z-score of the outcome) plus alpha
  * times a step advantage, the z-scored implicit step reward beta * log(pi_prm(a_t|c_t) / pi_base(a_t|c_t))
  * summed over each action's tokens. Adaptation: the trainer holds one policy and a frozen
  * reference, not a separately trained PRM, so the step reward is the policy's own implicit reward
@@ -55,7 +55,7 @@ export function oprl(options: OprlOptions = {}): AdvantageEstimator {
     needsModel: true,
     unverified: [
       "the paper's implicit PRM is a second LM trained online by trajectory DPO against pi_old; it is not built: the step reward is beta log(pi_current / pi_reference) of the policy itself (at estimation time pi_current = pi_old, so the paper's ratio would be 0 without a separate PRM)",
-      'alpha (default 1) and the normalisation scope of A_S (default: the group) are proposals (methods.md 16)',
+      'alpha (default 1) and the normalisation scope of A_S (default: the group) are our proposals',
       "without a reference model in the run the trainer scores 'reference' with the policy: the step rewards are 0 and OPRL reduces to GRPO",
     ],
     math: `$r_t = ${resolved.beta} \\sum_{j \\in a_t} \\log\\frac{\\pi_\\theta(a_{t,j} \\mid \\cdot)}{\\pi_{ref}(a_{t,j} \\mid \\cdot)}$; $A_{i,t} = \\operatorname{z}_{group}(R)_i + ${resolved.alpha}\\, \\operatorname{z}_{${resolved.stepScope}}(r)_{i,t}$ (std ${resolved.std}, $\\epsilon = ${resolved.eps}$)`,

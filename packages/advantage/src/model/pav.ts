@@ -52,7 +52,7 @@ function stateKey(rollout: Rollout, h: number): string {
 }
 
 /**
- * PAV (seeds-wave2.md 29): process rewards as progress under a prover policy mu distinct from
+ * PAV: process rewards as progress under a prover policy mu distinct from
  * pi. Per turn h, A_{i,h} = A^pi_i + alpha A^mu(s_h, a_h), with A^pi_i = r_i - mean(r) the outcome
  * advantage and A^mu = V^mu(s_{h+1}) - V^mu(s_h) under a Best-of-K prover. V^pi(s) is the Monte
  * Carlo success rate of the rollouts (the group and `extra` more, drawn through the services)

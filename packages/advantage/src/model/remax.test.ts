@@ -8,7 +8,7 @@ const greedyWith = (rewards: Record<string, number>) =>
   scriptedServices({ rollouts: (request) => [rolloutOf(`${request.groupId}x`, 0, [['q', 'g']], rewards[request.groupId] ?? 0)] });
 
 describe('remax', () => {
-  it('catalog.md A.1 example: R = 0.8, b = 0.5 gives A = 0.3', async () => {
+  it('worked example: R = 0.8, b = 0.5 gives A = 0.3', async () => {
     const services = greedyWith({ g0: 0.5 });
     const out = (await remax().compute(singleTurnGroups([[0.8, 0.5, 0]]), contextWith(services))) as Advantages;
     out.rollout[0]?.forEach((a, i) => expect(a).toBeCloseTo([0.3, 0, -0.5][i] as number, 10));

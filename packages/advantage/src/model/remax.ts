@@ -10,7 +10,7 @@ const PAPER = {
 };
 
 /**
- * ReMax (catalog.md A.1): REINFORCE with the reward of one greedy decode of the same task as the
+ * ReMax: REINFORCE with the reward of one greedy decode of the same task as the
  * baseline, A_i = R_i - b, b = R(greedy). One greedy rollout per group is requested from the
  * trainer's services (charged to the budget); it is used for the baseline only, never trained.
  */

@@ -22,7 +22,7 @@ const OPTIONS = {
 } as const;
 
 /**
- * ROVER's estimator half (methods.md 23.3). ROVER regresses the intrinsic Q(s_t, a_t) =
+ * ROVER's estimator half. ROVER regresses the intrinsic Q(s_t, a_t) =
  * rho (log pi_theta - log pi_old) onto r~ + the uniform-policy (vocabulary-mean) Q of the next
  * state. When advantages are computed, pi_theta = pi_old, so every Q term and the bootstrapped
  * vocabulary mean are 0 and the target is exactly r~, the group-centred reward on every token;

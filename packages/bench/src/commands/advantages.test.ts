@@ -14,7 +14,7 @@ const json = async (argv: string[]) => {
 };
 
 describe('bench advantages', () => {
-  it('computes GRPO on scalar rewards (methods.md 25.1 G1)', async () => {
+  it('computes GRPO on scalar rewards', async () => {
     const doc = await json(['advantages', 'grpo', '--groups', '[[1,0,0,1]]']);
     expect(doc).toMatchObject({ kind: 'advantages', estimator: 'grpo', options: { std: 'sample', eps: 1e-4 } });
     doc.advantages[0].forEach((a: number, i: number) =>

@@ -53,6 +53,19 @@ function renderText(kind: PluginKind, entries: ListEntry[], verbose: boolean): s
   return lines.join('\n');
 }
 
+/** Where each plugin came from: an installed package (discovery), a config file or --plugin. */
+function renderSources(sources: Record<string, string>, installed: ReadonlyMap<string, string>): string {
+  const names = Object.keys(sources);
+  const width = Math.max(0, ...names.map((name) => name.length));
+  const where = (source: string) => {
+    const dir = installed.get(source);
+    return dir ? `installed package ${source} (${dir})` : `from ${source}`;
+  };
+  return [`plugins (${names.length})`, ...names.map((name) => `  ${name.padEnd(width)}  ${where(sources[name] as string)}`)].join(
+    '\n',
+  );
+}
+
 export function register(program: Command, io: Io): void {
   program
     .command('list')
@@ -67,7 +80,7 @@ export function register(program: Command, io: Io): void {
     )
     .action(async function (this: Command, opts: { verbose?: boolean; kind?: string }) {
       const ctx = new CommandContext(io, this);
-      const { registry } = await ctx.registry();
+      const { registry, discovered } = await ctx.registry();
       if (opts.kind !== undefined && !(PLUGIN_KINDS as readonly string[]).includes(opts.kind)) {
         const { UsageError } = await import('@policy-lab/core');
         throw new UsageError(`unknown --kind '${opts.kind}': accepted ${PLUGIN_KINDS.join(', ')}`);
@@ -79,6 +92,7 @@ export function register(program: Command, io: Io): void {
         return;
       }
       io.stdout(`${kinds.map((kind) => renderText(kind, lists[kind] as ListEntry[], Boolean(opts.verbose))).join('\n\n')}\n`);
+      if (!opts.kind) io.stdout(`\n${renderSources(registry.sources(), new Map(discovered.map((d) => [d.name, d.dir])))}\n`);
       if (!opts.verbose) io.stdout(`\n(${KIND_NOUN.methods} details: bench list --verbose)\n`);
     });
 }

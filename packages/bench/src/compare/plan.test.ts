@@ -62,7 +62,7 @@ describe('what a comparison says it ran', () => {
 
 describe('shared options that only some methods read', () => {
   it('apply to the methods that read them; a key no method reads is refused', async () => {
-    const { createRegistry } = await import('@policy-lab/core');
+    const { createRegistry } = await import('@policy-lab/core/node');
     const { readersOf, resolveTrainConfig, unreadOptions } = await import('@policy-lab/trainer');
     const root = new URL('../../../..', import.meta.url).pathname;
     const { registry: full } = await createRegistry({ cwd: root, discoverFrom: [root] });

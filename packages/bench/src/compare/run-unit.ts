@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createRegistry, UsageError } from '@policy-lab/core';
+import { UsageError } from '@policy-lab/core';
+import { createRegistry } from '@policy-lab/core/node';
 import type { TrainProgress, TrainResult } from '@policy-lab/trainer';
 import type { PreferencesRef } from './plan.js';
 import type { UnitRequest } from './pool.js';

@@ -10,7 +10,7 @@ import {
   stratifiedBootstrapCI,
 } from './rliable.js';
 
-// rliable's test vector (harness.md 1.7), as scores[task][run].
+// rliable's test vector, as scores[task][run].
 const X = [
   [1, 2, 1, 2],
   [2, 2, 1, 1],

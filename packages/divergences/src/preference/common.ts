@@ -5,7 +5,7 @@ import type { PreferenceBatch, PreferenceMetrics } from './batch.js';
 
 /** The provenance caveat every objective carries. */
 export const CATALOG_NOTE =
-  'Formula and defaults taken from catalog.md D (compiled from TRL at f2cd5771), not re-read from the TRL source or the paper here.';
+  'Formula and defaults taken from TRL at commit f2cd5771 (trl/trainer/dpo_trainer.py and kto_trainer.py), not re-read from the paper.';
 
 /** TRL's exponent cap for the alpha-divergence score (float32; 11 for fp16). */
 export const EXPONENT_CAP = 80;

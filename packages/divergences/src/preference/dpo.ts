@@ -423,7 +423,7 @@ export function dpoBcoPair(options: DpoObjectiveOptions = {}): PairedPreferenceO
       usesScores: false,
       math: '$\\ell = -\\log\\sigma(\\beta c) - \\log\\sigma(-\\beta r)$ (current TRL: no running-mean shift $\\delta$)',
       unverified: [
-        'The BCO paper shifts the rewards by a running mean delta; current TRL dropped it and so do we (catalog.md D, TRL history).',
+        'The BCO paper shifts the rewards by a running mean delta; current TRL dropped it and so do we (the history of the TRL BCO code).',
       ],
       loss({ chosen, rejected, weights }, resolved, tf) {
         const perPair = tf.neg(
@@ -674,7 +674,7 @@ function fDpo(name: string, divergence: DpoDivergence, summary: string) {
       resolved,
       unverified: [
         CATALOG_NOTE,
-        "Scores follow TRL after its DPO refactor (catalog.md D): alpha uses e^{(alpha-1) u}/(alpha-1); older TRL used -e^{-alpha u}/alpha. They agree at alpha = 0.5, the default; the paper's parametrisation was not checked.",
+        "Scores follow TRL after its DPO refactor (trl/trainer/dpo_trainer.py): alpha uses e^{(alpha-1) u}/(alpha-1); older TRL used -e^{-alpha u}/alpha. They agree at alpha = 0.5, the default; the paper's parametrisation was not checked.",
       ],
       configure: (next) => factory({ ...resolved, ...next }),
     };

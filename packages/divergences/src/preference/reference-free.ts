@@ -294,7 +294,7 @@ export function simpo(options: Omit<CpoFamilyOptions, 'lossType'> = {}): PairedP
       options: cpoOptionSpecs({ nllWeight: 0, gamma: 0.5 }),
       fixed: { lossType: 'simpo' },
       unverified: [
-        'nllWeight defaults to 0 as in the SimPO paper and catalog.md (TRL keeps cpo_alpha = 1 unless told); beta defaults to TRL 0.1 where the paper tunes beta in [2, 10].',
+        'nllWeight defaults to 0 as in the SimPO paper (TRL keeps cpo_alpha = 1 unless told); beta defaults to TRL 0.1 where the paper tunes beta in [2, 10].',
       ],
     },
     options,
@@ -312,7 +312,7 @@ export function alphapo(options: Omit<CpoFamilyOptions, 'lossType'> = {}): Paire
       options: cpoOptionSpecs({ nllWeight: 0, gamma: 0.5, alpha: 0.25 }),
       fixed: { lossType: 'simpo' },
       unverified: [
-        'alpha defaults to 0.25 (the catalog.md example); TRL defaults alpha to 0, which would be SimPO. The paper was not checked for a recommended alpha.',
+        'alpha defaults to 0.25 (our worked example); TRL defaults alpha to 0, which would be SimPO. The paper was not checked for a recommended alpha.',
         'The exponent -alpha lp is clamped at 80 to stay finite in float32; TRL does not clamp.',
       ],
     },

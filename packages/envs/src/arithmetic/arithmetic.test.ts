@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { arithmetic, scoreArithmetic } from './arithmetic.js';
 import { extractFlexible, extractStrict } from './extract.js';
 
-describe('GSM8K extraction (envs.md 4 vectors, ground truth 1234)', () => {
+describe('GSM8K extraction (verl gsm8k.py behaviour, ground truth 1234)', () => {
   it.each([
     ['The answer is #### 1,234', '1234', '1,234'],
     ['#### $42', undefined, '42'],

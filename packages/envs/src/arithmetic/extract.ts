@@ -1,5 +1,5 @@
 /**
- * GSM8K answer extraction as verl's `gsm8k.py` does it (envs.md 4): strict takes the first
+ * GSM8K answer extraction as verl's `gsm8k.py` does it: strict takes the first
  * `#### <number>` and removes commas and dollar signs; flexible takes the last number-like
  * run in the text and keeps its commas.
  */

@@ -1,6 +1,6 @@
 /**
  * code: write a tiny program from input/output examples; hidden unit tests judge it
- * (VeRPO's setting in miniature, envs.md 5). Components: `passed` (every hidden test passes),
+ * (VeRPO's setting in miniature). Components: `passed` (every hidden test passes),
  * `partial` (the fraction that pass) and one `testK` per hidden test (0/1) so that shapers
  * such as VeRPO's can weigh tests by their pass rate in the group. Every test runs with a step
  * limit, so a program that never stops fails that test instead of hanging the run.

@@ -1,5 +1,5 @@
 /**
- * gridnav: text-only navigation on procedurally generated grids (envs.md 2.5). EB-Navigation's
+ * gridnav: text-only navigation on procedurally generated grids. EB-Navigation's
  * semantics (instruction, six discrete moves with strafing, distance-threshold success,
  * 20-step cap, a feedback line), BabyAI-Text descriptions of what is visible, and SRGPO's
  * step reward as its own component.

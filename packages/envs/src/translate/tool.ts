@@ -1,6 +1,6 @@
 /**
  * The dictionary tool and the answer extraction, with the semantics of the Spanish-Wayuunaiki
- * paper's code (envs.md 3.1): entries are scanned in order and an entry matches when the query
+ * paper's code: entries are scanned in order and an entry matches when the query
  * occurs in its source side as a whole word, case-insensitively; the scan stops after 5
  * matches. Word boundaries are Unicode-aware, as Python's `\b` is on str (JavaScript's `\b`
  * is ASCII-only and would split "niño").

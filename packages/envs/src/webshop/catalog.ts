@@ -1,5 +1,5 @@
 /**
- * A procedural catalog in WebShop's product schema (envs.md 1.8) and synthetic goals built as
+ * A procedural catalog in WebShop's product schema and synthetic goals built as
  * WebShop builds them: the product's instruction text, "with" its option choices, and a price
  * cap drawn by WebShop's rule. Every word is known by construction, so the reward's noun rule
  * is exact here.

@@ -1,6 +1,6 @@
 /**
- * WebShop's reward, exactly as `web_agent_site/engine/goal.py::get_reward` computes it
- * (envs.md 1.5), taking WebShop's own field names so it can be checked against its tests:
+ * WebShop's reward, exactly as `web_agent_site/engine/goal.py::get_reward` computes it,
+ * taking WebShop's own field names so it can be checked against its tests:
  *   r = r_type x (N_att + N_opt + 1[price <= price_upper]) / (|U_att| + |U_opt| + 1).
  * Two stand-ins, documented: spaCy's NOUN/PROPN tags are replaced by a deterministic noun
  * rule, and the colour list is ours (the original's order decides substring quirks).

@@ -5,7 +5,7 @@ import { priceUpper } from './catalog.js';
 import { optionReward, type WebshopGoal, type WebshopProduct, webshopReward } from './reward.js';
 import { parseWebshopAction, webshop } from './webshop.js';
 
-// WebShop's own test_goal.py cases (envs.md 1.5), rebuilt with its field names.
+// WebShop's own test_goal.py cases, rebuilt with its field names.
 const goal: WebshopGoal = {
   attributes: ['tea tree', 'essential oil', 'natural ingredients'],
   goal_options: { color: 'grey', size: 'XL' },

@@ -1,5 +1,5 @@
 /**
- * webshop: WebShop's page graph on a procedural catalog (envs.md 1): search -> results ->
+ * webshop: WebShop's page graph on a procedural catalog: search -> results ->
  * item (-> description / features / reviews) -> buy, actions `search[...]` and `click[...]`,
  * observations joined with " [SEP] ", invalid actions as no-ops that are reported, 15 steps, and
  * WebShop's exact reward at `click[buy now]`. Success: reward 1.

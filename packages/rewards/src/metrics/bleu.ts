@@ -1,5 +1,5 @@
 /**
- * BLEU exactly as sacreBLEU 2.x computes it (envs.md 3.2): 13a tokenisation, clipped n-gram
+ * BLEU exactly as sacreBLEU 2.x computes it: 13a tokenisation, clipped n-gram
  * counts against the per-n-gram maximum over references, the closest reference length (ties
  * to the shorter), and the smoothing methods exp / floor / add-k / none.
  */

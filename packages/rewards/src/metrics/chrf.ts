@@ -1,5 +1,5 @@
 /**
- * chrF and chrF++ exactly as sacreBLEU 2.x computes them (envs.md 3.3): character n-grams
+ * chrF and chrF++ exactly as sacreBLEU 2.x computes them: character n-grams
  * over code points with whitespace removed, optional word n-grams with one punctuation split
  * per token, precision and recall macro-averaged over the effective orders before the F-beta,
  * the best reference per sentence, statistics summed over a corpus.

@@ -1,6 +1,6 @@
 /**
  * thefuzz's `token_set_ratio` (0-100), the fuzzy match WebShop's reward uses for attributes,
- * through `fuzzball`, a maintained port of thefuzz (envs.md 6: it matched on every pair tried).
+ * through `fuzzball`, a maintained port of thefuzz (it matched on every pair tried).
  */
 import { token_set_ratio } from 'fuzzball';
 

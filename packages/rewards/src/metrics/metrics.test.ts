@@ -5,7 +5,7 @@ import { corpusChrf, sentenceChrf } from './chrf.js';
 import { pySplit } from './text.js';
 import { tokenize13a } from './tokenize.js';
 
-// envs.md 3.4: values x100 to 4 decimals (sacreBLEU 2.x), and sacreBLEU's own unit-test expectations.
+// Values computed with sacreBLEU 2.x: x100 to 4 decimals (sacreBLEU 2.x), and sacreBLEU's own unit-test expectations.
 describe('sentence BLEU matches sacreBLEU', () => {
   const hyp = 'the cat sat on the mat';
   const ref = 'the cat is on the mat';

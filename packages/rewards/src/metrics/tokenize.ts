@@ -1,5 +1,5 @@
 /**
- * sacreBLEU's default '13a' tokenizer (mteval-v13a), step by step as envs.md 3.2 lists it.
+ * sacreBLEU's default '13a' tokenizer (mteval-v13a), step by step as sacrebleu/tokenizers/tokenizer_13a.py does it.
  */
 import { pySplit } from './text.js';
 

@@ -31,7 +31,7 @@ export function curriculum(options: CurriculumOptions = {}): RewardShaper {
     resolved: o,
     math: "$r_i \\leftarrow w(p_g)\\, r_i$, $w(p) = e^{-(p - p^*)^2 / 2\\sigma^2}$, $p_g$ = the group's success rate",
     unverified: [
-      'Our instantiation of "curriculum by pass rate" (issue 9); VSPO-style prompt replacement is the trainer\'s dynamic sampling.',
+      'Our instantiation of "curriculum by pass rate"; VSPO-style prompt replacement is the trainer\'s dynamic sampling.',
     ],
     configure: (next) => curriculum({ ...o, ...next }),
     shape(rollouts) {

@@ -88,7 +88,7 @@ export function prs(options: PrsOptions = {}): RewardShaper {
     resolved: o,
     requires: { components: o.stages },
     math: 'gated: $r_k \\leftarrow r_k \\prod_{j<k} \\mathbb 1[r_j \\ge t]$; schedule: $r_k \\leftarrow w_k(\\text{step})\\, r_k$',
-    unverified: ["The paper's stage schedule is not public (abstract only): both modes are our proposals (methods.md 18)."],
+    unverified: ["The paper's stage schedule is not public (abstract only): both modes are our proposals."],
     configure: (next) => prs({ ...o, ...next }),
     shape(rollouts, ctx) {
       const weights = stageWeights(o.stages.length, ctx.step, o.steps);

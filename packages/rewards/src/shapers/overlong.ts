@@ -1,5 +1,5 @@
 /**
- * DAPO's overlong reward shaping (methods.md 4): a soft length penalty per action, 0 up to the
+ * DAPO's overlong reward shaping: a soft length penalty per action, 0 up to the
  * expected length L_max - L_cache, then linear down to -1 at L_max:
  * min(-(len - L_exp) / L_cache x factor, 0). Summed over a rollout's turns into `overlong`.
  */

@@ -253,7 +253,7 @@ describe('gates', () => {
 });
 
 describe('verpo', () => {
-  it('weights tests by difficulty in the group (envs.md 5 proposal)', () => {
+  it('weights tests by difficulty in the group (our proposal)', () => {
     expect(
       difficultyWeights([
         [1, 0],

@@ -1,5 +1,5 @@
 /**
- * VeRPO's dense reward (envs.md 5, [unverified] instantiation): per group, each unit test's
+ * VeRPO's dense reward ([unverified] instantiation): per group, each unit test's
  * weight grows with its difficulty (1 - its pass rate in the group); the dense reward is the
  * weighted share of passed tests, added to the outcome as `verpo`.
  */
@@ -17,7 +17,7 @@ const OPTIONS = {
     default: 'test',
     doc: "per-test components are named <prefix>1..N (the code environment's test1..N)",
   },
-  lambda: { type: 'number', default: 0.5, doc: 'weight of the dense term next to the outcome (envs.md proposal: 0.5)' },
+  lambda: { type: 'number', default: 0.5, doc: 'weight of the dense term next to the outcome (our proposal: 0.5)' },
 } as const;
 
 /** w_j = (1 - rho_j) / sum_k (1 - rho_k), uniform when every test always passes. */
@@ -41,7 +41,7 @@ export function verpo(options: VerpoOptions = {}): RewardShaper {
     requires: { components: [`${o.testPrefix}*`] },
     adds: [{ name: 'verpo', weight: o.lambda }],
     math: '$\\rho_j = \\frac1G\\sum_i \\text{pass}_{ij}$, $w_j = \\frac{1-\\rho_j}{\\sum_k (1-\\rho_k)}$, $r_{verpo,i} = \\sum_j w_j\\,\\text{pass}_{ij}$ (weight $\\lambda$)',
-    unverified: ["The weight formula and lambda are envs.md's proposal; the paper's exact formula was not reachable."],
+    unverified: ["The weight formula and lambda are our proposal; the paper's exact formula was not reachable."],
     configure: (next) => verpo({ ...o, ...next }),
     shape(rollouts) {
       const out = [...rollouts];

@@ -298,7 +298,7 @@ function dppo(kind: 'tv' | 'kl', options: DppoOptions): RowLoss<Tf, T> {
       kind === 'tv'
         ? '$\\ell = -A\\,\\operatorname{sg}(\\min(\\rho, C))\\log\\pi$ where $p - p_{old} \\le \\epsilon_{hi}$ ($A > 0$) or $\\ge -\\epsilon_{lo}$, else 0'
         : '$\\ell = -A\\,\\operatorname{sg}(\\min(\\rho, C))\\log\\pi$ where $KL_{bin}(p_{old}\\|p) \\le \\epsilon$ or the move follows $A$, else 0',
-    unverified: ["From verl's code (catalog.md B.13); the paper (arXiv 2602.04879) was not read."],
+    unverified: ["From verl's code (verl/trainer/ppo/core_algos.py); the paper (arXiv 2602.04879) was not read."],
     configure: (next) => dppo(kind, { ...o, ...next }),
     loss(batch, tfjs) {
       // The trust-region mask and the capped ratio are constants for the gradient.
@@ -397,7 +397,7 @@ export function vespo(options: VespoOptions = {}): RowLoss<Tf, T> {
     options: VESPO_OPTIONS,
     resolved: o,
     math: '$s_i = \\sum_t \\log\\rho_{i,t}$, $w = e^{s}$, $\\varphi = e^{\\lambda + k\\log w - \\lambda w}$ ($\\varphi(1) = 1$), $\\ell = -\\operatorname{sg}(\\varphi) A \\log\\pi$',
-    unverified: ["From TRL's code (catalog.md B.7); the paper (arXiv 2602.10693) was not read."],
+    unverified: ["From TRL's code (trl/trainer/grpo_trainer.py); the paper (arXiv 2602.10693) was not read."],
     configure: (next) => vespo({ ...o, ...next }),
     loss(batch, tfjs) {
       const weight = (lp: T) => {
@@ -451,7 +451,7 @@ export function luspo(options: LuspoOptions = {}): RowLoss<Tf, T> {
     options: LUSPO_OPTIONS,
     resolved: o,
     math: String.raw`$\ell_i = \operatorname{mean}_t\big[-\min(s_i A, \operatorname{clip}(s_i) A)\big]$, $\mathcal L = \operatorname{mean}_i(\ell_i L_i)$`,
-    unverified: ["From TRL's code (catalog.md B.6); the paper (arXiv 2602.05261) was not read."],
+    unverified: ["From TRL's code (trl/trainer/grpo_trainer.py); the paper (arXiv 2602.05261) was not read."],
     configure: (next) => luspo({ ...o, ...next }),
     loss(batch, tfjs) {
       const s = tfjs.exp(tfjs.mul(rowMean(tfjs, logRatio(tfjs, batch), batch.mask), tfjs.onesLike(batch.logprobs)));
