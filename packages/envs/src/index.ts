@@ -22,6 +22,8 @@ export type { GridnavOptions, GridnavPreset, GridnavTask } from './gridnav/gridn
 export { gridnav, parseGridnavAction } from './gridnav/gridnav.js';
 export type { ActionId as GridnavActionId, GridLayout, GridObject, Pose } from './gridnav/world.js';
 export { oraclePlan, stepReward as gridnavStepReward } from './gridnav/world.js';
+export type { SplitSizes } from './shared/split.js';
+export { splitSizes, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from './shared/split.js';
 export type { TranslationData } from './translate/data.js';
 export { loadTranslationData } from './translate/data.js';
 export type { DictionaryEntry, Lexicon } from './translate/language.js';

@@ -39,12 +39,36 @@ describe('countdown', () => {
     const train = env.tasks('train', { seed: 1, count: 300 });
     expect(env.tasks('train', { seed: 1, count: 300 })).toEqual(train);
     expect(env.tasks('train', { seed: 2, count: 300 })).not.toEqual(train);
-    // the default difficulty (2 numbers from 1-9) has 22 distinct test tasks; asking for more gives all of them
-    const test = env.tasks('test', { seed: 1, count: 40 });
-    expect(test).toHaveLength(22);
-    expect(new Set(test.map(env.taskId)).size).toBe(22);
+    const test = env.tasks('test', { seed: 1, count: 300 });
+    expect(new Set(test.map(env.taskId)).size).toBe(300);
     const trainIds = new Set(train.map(env.taskId));
     for (const task of test) expect(trainIds.has(env.taskId(task))).toBe(false);
+  });
+
+  it("defaults to TinyZero's setting in small: 3 numbers from 1-30, + - * and exact /, targets 1-99", () => {
+    expect(env.resolved).toEqual({ numbers: 3, maxNumber: 30, maxTarget: 99 });
+    // The measured SFT start (README: 4.7% sampled after 500 steps) depends on these defaults.
+    expect(env.recommended?.sftSteps).toBe(500);
+    const test = env.tasks('test', { seed: 0 });
+    expect(test).toHaveLength(500); // the test split holds 6,793 tasks; the default evaluation set is 500 of them
+    const train = env.tasks('train', { seed: 1 });
+    expect(new Set(train.map(env.taskId)).size).toBeGreaterThan(20_000); // 10x a 8,000-episode run's 2,000 draws
+    const operators = new Set(train.slice(0, 2000).flatMap((t) => t.solution.match(/[-+*/]/g) ?? []));
+    expect([...operators].sort()).toEqual(['*', '+', '-', '/']);
+    for (const task of train.slice(0, 2000)) {
+      expect(task.target).toBeGreaterThanOrEqual(1);
+      expect(task.target).toBeLessThanOrEqual(99);
+      expect(parseExpression(task.solution)?.value).toBe(task.target);
+    }
+  });
+
+  it('returns the whole split, quickly, when asked for more tasks than a small difficulty holds', () => {
+    const small = countdown({ numbers: 2, maxNumber: 9 });
+    const started = performance.now();
+    const test = small.tasks('test', { seed: 1, count: 1_000_000 });
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(test.length).toBeGreaterThan(10);
+    expect(test.length).toBeLessThan(60);
   });
 
   it.each([
