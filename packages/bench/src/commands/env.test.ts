@@ -55,6 +55,27 @@ describe('bench env', () => {
     expect(doc.outcome.success).toBe(false);
   });
 
+  it('reports the test and training split sizes at the chosen difficulty', async () => {
+    const doc = JSON.parse((await runCli(['env', 'run', 'countdown', '--episodes', '4', '--json'])).stdout);
+    expect(schemaErrors('env', doc)).toEqual([]);
+    expect(doc.splits.test).toBeGreaterThanOrEqual(200);
+    expect(doc.splits.trainDistinct).toBeGreaterThan(20_000);
+    const small = JSON.parse(
+      (await runCli(['env', 'run', 'countdown', '--set', 'numbers=2', '--set', 'maxNumber=9', '--episodes', '4', '--json']))
+        .stdout,
+    );
+    expect(small.splits.test).toBeLessThan(60);
+    expect((await runCli(['env', 'run', 'countdown', '--episodes', '4'])).stdout).toMatch(/test split 500 tasks/);
+  });
+
+  it('refuses a --task beyond the test split at once, naming the valid range', async () => {
+    const started = performance.now();
+    const far = await runCli(['env', 'play', 'countdown', '--task', '1000000000']);
+    expect(performance.now() - started).toBeLessThan(20_000);
+    expect(far.code).toBe(2);
+    expect(far.stderr).toMatch(/--task 1000000000: countdown has 500 test tasks \(valid: 0\.\.499\)/);
+  });
+
   it('refuses unknown environments and bad counts', async () => {
     expect((await runCli(['env', 'run', 'countdwn'])).stderr).toMatch(/unknown environment 'countdwn': did you mean countdown/);
     expect((await runCli(['env', 'run', 'countdown', '--episodes', '0'])).stderr).toMatch(/bad --episodes '0'/);

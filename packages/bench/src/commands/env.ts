@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { type Environment, Rng, UsageError } from '@policy-lab/core';
+import { splitSizes } from '@policy-lab/envs';
 import { type Command, Option } from 'commander';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
@@ -51,6 +52,7 @@ export function register(program: Command, io: Io): void {
         throw new UsageError(`environment '${name}' has no expert (demonstrate)`);
       const tasks = environment.tasks('test', { seed, count: episodes });
       if (tasks.length === 0) throw new UsageError(`environment '${name}' gave no test tasks`);
+      const splits = splitSizes(environment, seed);
       const rng = Rng.seeded(seed).split('env-run');
       const totals: Record<string, number> = Object.fromEntries(environment.rewardComponents.map((c) => [c.name, 0]));
       let successes = 0;
@@ -80,11 +82,13 @@ export function register(program: Command, io: Io): void {
         meanReward: Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, v / episodes])),
         meanSteps: steps / episodes,
         invalidRate: steps ? invalid / steps : 0,
+        splits,
       };
       if (ctx.options.json) ctx.printJson('env', document);
       else
         io.stdout(
-          `${name} with the ${opts.policy} policy: ${(100 * document.successRate).toFixed(1)}% success over ${episodes} episodes; mean reward ${JSON.stringify(document.meanReward)}; ${document.meanSteps.toFixed(2)} steps; ${(100 * document.invalidRate).toFixed(1)}% invalid actions\n`,
+          `${name} with the ${opts.policy} policy: ${(100 * document.successRate).toFixed(1)}% success over ${episodes} episodes; mean reward ${JSON.stringify(document.meanReward)}; ${document.meanSteps.toFixed(2)} steps; ${(100 * document.invalidRate).toFixed(1)}% invalid actions\n` +
+            `test split ${splits.test} tasks; training pool ${splits.train} tasks (${splits.trainDistinct} distinct)\n`,
         );
     });
   env
@@ -99,9 +103,11 @@ export function register(program: Command, io: Io): void {
       const environment = await environmentFor(ctx, name, opts.data);
       const seed = count('--seed', opts.seed, 0);
       const index = count('--task', opts.task, 0);
-      const tasks = environment.tasks('test', { seed, count: index + 1 });
+      // The whole default test split, never `index + 1` tasks: a huge index must not draw for ever.
+      const tasks = environment.tasks('test', { seed });
       const task = tasks[index];
-      if (task === undefined) throw new UsageError(`--task ${index}: environment '${name}' has ${tasks.length} test tasks`);
+      if (task === undefined)
+        throw new UsageError(`--task ${index}: ${name} has ${tasks.length} test tasks (valid: 0..${tasks.length - 1})`);
       const episode = environment.start(task, Rng.seeded(seed).split('env-play'));
       const transcript: { observation: string; action: string; reward: Record<string, number>; valid: boolean; done: boolean }[] =
         [];
