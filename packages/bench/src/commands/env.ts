@@ -12,7 +12,7 @@ function count(flag: string, text: string, minimum = 1): number {
   return value;
 }
 
-/** The environment with its options: `--set key=value` entries and `--data <dir>` (translate's corpus). */
+/** The environment with its options: `--set key=value` entries and `--data <path>` (translate's folder, next-segment's text). */
 async function environmentFor(ctx: CommandContext, name: string, data: string | undefined): Promise<Environment> {
   const { registry } = await ctx.registry();
   const options = { ...(await ctx.overrides()), ...(data === undefined ? {} : { data }) };
@@ -34,10 +34,13 @@ export function register(program: Command, io: Io): void {
     .addOption(new Option('--policy <policy>', 'expert or random').choices(['expert', 'random']).default('expert'))
     .option('--episodes <n>', 'episodes (test tasks, cycled)', '64')
     .option('--seed <n>', 'seed', '1')
-    .option('--data <dir>', 'a data folder for environments that take one (translate: dictionary.tsv and corpus.tsv)')
+    .option(
+      '--data <path>',
+      'data for environments that take it (translate: a folder with dictionary.tsv and corpus.tsv; next-segment: a text file or a folder with corpus.txt)',
+    )
     .addHelpText(
       'after',
-      "\nExamples:\n  bench env run gridnav --policy expert --episodes 100\n  bench env run code --policy random --set level=hard --json\n  bench env run translate --data ./my-corpus\n\n--set key=value sets the environment's options (bench list --kind environments --verbose).",
+      "\nExamples:\n  bench env run gridnav --policy expert --episodes 100\n  bench env run code --policy random --set level=hard --json\n  bench env run translate --data ./my-corpus\n  bench env run next-segment --data ./my-book.txt\n\n--set key=value sets the environment's options (bench list --kind environments --verbose).",
     )
     .action(async function (
       this: Command,
@@ -97,7 +100,7 @@ export function register(program: Command, io: Io): void {
     .argument('<name>', 'an environment')
     .option('--seed <n>', 'seed', '1')
     .option('--task <k>', 'index of the test task', '0')
-    .option('--data <dir>', 'a data folder for environments that take one (translate)')
+    .option('--data <path>', 'data for environments that take it (translate: a folder; next-segment: a text file or folder)')
     .action(async function (this: Command, name: string, opts: { seed: string; task: string; data?: string }) {
       const ctx = new CommandContext(io, this);
       const environment = await environmentFor(ctx, name, opts.data);
