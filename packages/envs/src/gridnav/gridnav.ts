@@ -257,7 +257,7 @@ export function gridnav(options: GridnavOptions = {}): Environment<GridnavTask> 
       maxNewTokens: 4,
     },
     // A smaller training pool than the other environments': a layout costs about half a millisecond (BFS checks),
-    // so 50,000 would add 28 s to every run's start; 10,000 layouts repeat at most once per 2 draws of a 20,000-episode run.
+    // so 50,000 would add 28 s to every run's start. A 20,000-episode run with groups of 4 draws 5,000 tasks from these 10,000.
     tasks(split, { seed, count = split === 'test' ? TEST_SPLIT_SIZE : GRIDNAV_TRAIN_POOL }) {
       const rng = SeededRng.seeded(seed).split(`gridnav/${split}`);
       return drawSplit(split, count, () => drawTask(rng, o), layoutKey);
