@@ -26,8 +26,8 @@ export interface CountdownOptions {
 }
 
 const OPTION_SPECS = {
-  numbers: { type: 'integer', default: 3, doc: 'how many numbers a task gives (difficulty)' },
-  maxNumber: { type: 'integer', default: 30, doc: 'numbers are drawn from 1..maxNumber (difficulty)' },
+  numbers: { type: 'integer', default: 2, doc: 'how many numbers a task gives (difficulty)' },
+  maxNumber: { type: 'integer', default: 99, doc: 'numbers are drawn from 1..maxNumber (difficulty)' },
   maxTarget: { type: 'integer', default: 99, doc: 'targets are 1..maxTarget (TinyZero: 1-100)' },
 } as const;
 
