@@ -3,6 +3,7 @@ import { arithmetic } from './arithmetic/arithmetic.js';
 import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
 import { gridnav } from './gridnav/gridnav.js';
+import { nextSegment } from './next-segment/next-segment.js';
 import { translate } from './translate/translate.js';
 import { webshop } from './webshop/webshop.js';
 
@@ -22,6 +23,13 @@ export type { GridnavOptions, GridnavPreset, GridnavTask } from './gridnav/gridn
 export { gridnav, parseGridnavAction } from './gridnav/gridnav.js';
 export type { ActionId as GridnavActionId, GridLayout, GridObject, Pose } from './gridnav/world.js';
 export { oraclePlan, stepReward as gridnavStepReward } from './gridnav/world.js';
+export type { Animal, Document as TextDocument } from './next-segment/corpus.js';
+export { segmentText, syntheticCorpus } from './next-segment/corpus.js';
+export { tokenF1 } from './next-segment/match.js';
+export type { NextSegmentOptions, NextSegmentTask } from './next-segment/next-segment.js';
+export { nextSegment } from './next-segment/next-segment.js';
+export type { SplitSizes } from './shared/split.js';
+export { splitSizes, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from './shared/split.js';
 export type { TranslationData } from './translate/data.js';
 export { loadTranslationData } from './translate/data.js';
 export type { DictionaryEntry, Lexicon } from './translate/language.js';
@@ -38,5 +46,5 @@ export { parseWebshopAction, webshop } from './webshop/webshop.js';
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
-  environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop()],
+  environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment()],
 };

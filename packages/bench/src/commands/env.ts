@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { type Environment, Rng, UsageError } from '@policy-lab/core';
+import { splitSizes } from '@policy-lab/envs';
 import { type Command, Option } from 'commander';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
@@ -11,7 +12,7 @@ function count(flag: string, text: string, minimum = 1): number {
   return value;
 }
 
-/** The environment with its options: `--set key=value` entries and `--data <dir>` (translate's corpus). */
+/** The environment with its options: `--set key=value` entries and `--data <path>` (translate's folder, next-segment's text). */
 async function environmentFor(ctx: CommandContext, name: string, data: string | undefined): Promise<Environment> {
   const { registry } = await ctx.registry();
   const options = { ...(await ctx.overrides()), ...(data === undefined ? {} : { data }) };
@@ -33,10 +34,13 @@ export function register(program: Command, io: Io): void {
     .addOption(new Option('--policy <policy>', 'expert or random').choices(['expert', 'random']).default('expert'))
     .option('--episodes <n>', 'episodes (test tasks, cycled)', '64')
     .option('--seed <n>', 'seed', '1')
-    .option('--data <dir>', 'a data folder for environments that take one (translate: dictionary.tsv and corpus.tsv)')
+    .option(
+      '--data <path>',
+      'data for environments that take it (translate: a folder with dictionary.tsv and corpus.tsv; next-segment: a text file or a folder with corpus.txt)',
+    )
     .addHelpText(
       'after',
-      "\nExamples:\n  bench env run gridnav --policy expert --episodes 100\n  bench env run code --policy random --set level=hard --json\n  bench env run translate --data ./my-corpus\n\n--set key=value sets the environment's options (bench list --kind environments --verbose).",
+      "\nExamples:\n  bench env run gridnav --policy expert --episodes 100\n  bench env run code --policy random --set level=hard --json\n  bench env run translate --data ./my-corpus\n  bench env run next-segment --data ./my-book.txt\n\n--set key=value sets the environment's options (bench list --kind environments --verbose).",
     )
     .action(async function (
       this: Command,
@@ -51,6 +55,7 @@ export function register(program: Command, io: Io): void {
         throw new UsageError(`environment '${name}' has no expert (demonstrate)`);
       const tasks = environment.tasks('test', { seed, count: episodes });
       if (tasks.length === 0) throw new UsageError(`environment '${name}' gave no test tasks`);
+      const splits = splitSizes(environment, seed);
       const rng = Rng.seeded(seed).split('env-run');
       const totals: Record<string, number> = Object.fromEntries(environment.rewardComponents.map((c) => [c.name, 0]));
       let successes = 0;
@@ -80,11 +85,13 @@ export function register(program: Command, io: Io): void {
         meanReward: Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, v / episodes])),
         meanSteps: steps / episodes,
         invalidRate: steps ? invalid / steps : 0,
+        splits,
       };
       if (ctx.options.json) ctx.printJson('env', document);
       else
         io.stdout(
-          `${name} with the ${opts.policy} policy: ${(100 * document.successRate).toFixed(1)}% success over ${episodes} episodes; mean reward ${JSON.stringify(document.meanReward)}; ${document.meanSteps.toFixed(2)} steps; ${(100 * document.invalidRate).toFixed(1)}% invalid actions\n`,
+          `${name} with the ${opts.policy} policy: ${(100 * document.successRate).toFixed(1)}% success over ${episodes} episodes; mean reward ${JSON.stringify(document.meanReward)}; ${document.meanSteps.toFixed(2)} steps; ${(100 * document.invalidRate).toFixed(1)}% invalid actions\n` +
+            `test split ${splits.test} tasks; training pool ${splits.train} tasks (${splits.trainDistinct} distinct)\n`,
         );
     });
   env
@@ -93,15 +100,17 @@ export function register(program: Command, io: Io): void {
     .argument('<name>', 'an environment')
     .option('--seed <n>', 'seed', '1')
     .option('--task <k>', 'index of the test task', '0')
-    .option('--data <dir>', 'a data folder for environments that take one (translate)')
+    .option('--data <path>', 'data for environments that take it (translate: a folder; next-segment: a text file or folder)')
     .action(async function (this: Command, name: string, opts: { seed: string; task: string; data?: string }) {
       const ctx = new CommandContext(io, this);
       const environment = await environmentFor(ctx, name, opts.data);
       const seed = count('--seed', opts.seed, 0);
       const index = count('--task', opts.task, 0);
-      const tasks = environment.tasks('test', { seed, count: index + 1 });
+      // The whole default test split, never `index + 1` tasks: a huge index must not draw for ever.
+      const tasks = environment.tasks('test', { seed });
       const task = tasks[index];
-      if (task === undefined) throw new UsageError(`--task ${index}: environment '${name}' has ${tasks.length} test tasks`);
+      if (task === undefined)
+        throw new UsageError(`--task ${index}: ${name} has ${tasks.length} test tasks (valid: 0..${tasks.length - 1})`);
       const episode = environment.start(task, Rng.seeded(seed).split('env-play'));
       const transcript: { observation: string; action: string; reward: Record<string, number>; valid: boolean; done: boolean }[] =
         [];

@@ -5,7 +5,7 @@
  * answer is present, right or wrong).
  */
 import { type Environment, type Episode, type Rng, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
-import { drawSplit } from '../shared/split.js';
+import { drawSplit, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from '../shared/split.js';
 import { type Extraction, extractAnswer, extractStrict } from './extract.js';
 
 export interface ArithmeticTask {
@@ -108,7 +108,7 @@ export function arithmetic(options: ArithmeticOptions = {}): Environment<Arithme
       contextLength: 64 + 32 * o.steps + 16 + 16 * o.steps + (o.instruction ? 72 : 0),
       maxNewTokens: 16 + 16 * o.steps,
     },
-    tasks(split, { seed, count = split === 'test' ? 64 : 512 }) {
+    tasks(split, { seed, count = split === 'test' ? TEST_SPLIT_SIZE : TRAIN_POOL_SIZE }) {
       const rng = SeededRng.seeded(seed).split(`arithmetic/${split}`);
       return drawSplit(
         split,

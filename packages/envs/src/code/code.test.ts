@@ -30,6 +30,20 @@ describe('the code language', () => {
     expect(run('x<1?1:x*x*x*x*x*x*x*x*f(x-1)*99999', 9)).toEqual({ ok: false, error: 'overflow' });
   });
 
+  it('fails deeply nested calls with a reason instead of overflowing the stack, at any allowed step limit', () => {
+    const nested = `${'f('.repeat(59)}x${')'.repeat(59)}`; // 178 characters: 200 calls deep, 59 arguments each
+    expect(run(nested, 1, 100_000)).toEqual({ ok: false, error: 'step limit' });
+    const env = code({ stepLimit: 100_000 });
+    const task = env.tasks('test', { seed: 1, count: 1 })[0] as CodeTask;
+    const result = env.start(task, Rng.seeded(1)).step(nested);
+    expect(result).toMatchObject({ done: true, valid: true, reward: { passed: 0 } });
+  });
+
+  it('bounds its step limit, naming the accepted range', () => {
+    expect(() => code({ stepLimit: 100_001 })).toThrow(/'stepLimit' must be 100..100000, got 100001/);
+    expect(() => code({ stepLimit: 99 })).toThrow(/'stepLimit' must be 100..100000, got 99/);
+  });
+
   it('rejects malformed programs with the reason', () => {
     for (const bad of ['', '3+', 'x y', 'f x', '(x', 'g(x)', 'x==1', '1?2']) {
       const parsed = parseProgram(bad);

@@ -6,7 +6,7 @@
  * limit, so a program that never stops fails that test instead of hanging the run.
  */
 import { type Environment, type Episode, type Rng, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
-import { drawSplit } from '../shared/split.js';
+import { drawSplit, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from '../shared/split.js';
 import { parseProgram, runProgram } from './language.js';
 
 export interface CodeTask {
@@ -40,8 +40,11 @@ const OPTION_SPECS = {
     default: 1,
     doc: 'programs the policy may submit; after a failure it sees its outputs on the examples (multi-turn refinement)',
   },
-  stepLimit: { type: 'integer', default: 5000, doc: 'evaluation steps per test before the test fails' },
+  stepLimit: { type: 'integer', default: 5000, doc: 'evaluation steps per test before the test fails (100-100000)' },
 } as const;
+
+/** Every test of every attempt may run this many evaluations: a bound on the time one step() takes. */
+const MAX_STEP_LIMIT = 100_000;
 
 type Family = (rng: Rng) => string;
 
@@ -133,7 +136,8 @@ export function code(options: CodeOptions = {}): Environment<CodeTask> {
       `code: need examples >= 1, hiddenTests >= 1 and examples + hiddenTests <= 10, got ${o.examples} and ${o.hiddenTests}`,
     );
   if (o.attempts < 1 || o.attempts > 5) throw new UsageError(`code: option 'attempts' must be 1..5, got ${o.attempts}`);
-  if (o.stepLimit < 100) throw new UsageError(`code: option 'stepLimit' must be >= 100, got ${o.stepLimit}`);
+  if (o.stepLimit < 100 || o.stepLimit > MAX_STEP_LIMIT)
+    throw new UsageError(`code: option 'stepLimit' must be 100..${MAX_STEP_LIMIT}, got ${o.stepLimit}`);
   const components = [
     { name: 'passed', weight: 1 },
     { name: 'partial', weight: 0 },
@@ -149,7 +153,7 @@ export function code(options: CodeOptions = {}): Environment<CodeTask> {
     rewardComponents: components,
     maxTurns: o.attempts,
     recommended: { dim: 64, layers: 2, heads: 4, contextLength: 64 + 96 * o.attempts, maxNewTokens: 24 },
-    tasks(split, { seed, count = split === 'test' ? 64 : 512 }) {
+    tasks(split, { seed, count = split === 'test' ? TEST_SPLIT_SIZE : TRAIN_POOL_SIZE }) {
       const rng = SeededRng.seeded(seed).split(`code/${split}`);
       return drawSplit(split, count, () => drawTask(rng, o), taskKey);
     },

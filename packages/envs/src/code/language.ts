@@ -115,11 +115,29 @@ class Halt extends Error {
   }
 }
 
-/** Evaluates `program` at `x`; more than `stepLimit` node evaluations (or calls nested deeper than `maxDepth`) fail. */
+/**
+ * Nested evaluations allowed at once. Calls nest inside arguments (`f(f(f(x)))`), so the
+ * call depth alone does not bound the JavaScript stack: 200 calls of a 59-deep argument
+ * overflowed it. 1000 frames stay far below any Node stack; the hard family needs under 100.
+ */
+const MAX_FRAMES = 1000;
+
+/**
+ * Evaluates `program` at `x`; more than `stepLimit` node evaluations, calls nested deeper than
+ * `maxDepth` or evaluations nested deeper than MAX_FRAMES fail with 'step limit'.
+ */
 export function runProgram(program: Node, x: number, stepLimit = 5000, maxDepth = 200): RunResult {
   let steps = 0;
+  let frames = 0;
   const evaluate = (node: Node, arg: number, depth: number): number => {
-    if (++steps > stepLimit) throw new Halt('step limit');
+    if (++steps > stepLimit || ++frames > MAX_FRAMES) throw new Halt('step limit');
+    try {
+      return evaluateNode(node, arg, depth);
+    } finally {
+      frames--;
+    }
+  };
+  const evaluateNode = (node: Node, arg: number, depth: number): number => {
     switch (node.kind) {
       case 'num':
         return node.value;

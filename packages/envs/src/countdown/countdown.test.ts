@@ -39,12 +39,37 @@ describe('countdown', () => {
     const train = env.tasks('train', { seed: 1, count: 300 });
     expect(env.tasks('train', { seed: 1, count: 300 })).toEqual(train);
     expect(env.tasks('train', { seed: 2, count: 300 })).not.toEqual(train);
-    // the default difficulty (2 numbers from 1-9) has 22 distinct test tasks; asking for more gives all of them
-    const test = env.tasks('test', { seed: 1, count: 40 });
-    expect(test).toHaveLength(22);
-    expect(new Set(test.map(env.taskId)).size).toBe(22);
+    const test = env.tasks('test', { seed: 1, count: 300 });
+    expect(new Set(test.map(env.taskId)).size).toBe(300);
     const trainIds = new Set(train.map(env.taskId));
     for (const task of test) expect(trainIds.has(env.taskId(task))).toBe(false);
+  });
+
+  it("defaults to 2 numbers from 1-99 with TinyZero's operators (+ - * and exact /) and targets 1-99", () => {
+    expect(env.resolved).toEqual({ numbers: 2, maxNumber: 99, maxTarget: 99 });
+    // The measured SFT start (README: 25.8% sampled after 500 steps) depends on these defaults.
+    expect(env.recommended?.sftSteps).toBe(500);
+    const test = env.tasks('test', { seed: 0 });
+    expect(test).toHaveLength(500); // the test split holds 1,507 tasks; the default evaluation set is 500 of them
+    expect(env.tasks('test', { seed: 0, count: 100_000 }).length).toBeGreaterThan(1400);
+    const train = env.tasks('train', { seed: 1 });
+    expect(new Set(train.map(env.taskId)).size).toBeGreaterThan(6000); // 10x the quick preset's 400 draws
+    const operators = new Set(train.flatMap((t) => t.solution.match(/[-+*/]/g) ?? []));
+    expect([...operators].sort()).toEqual(['*', '+', '-', '/']);
+    for (const task of train) {
+      expect(task.target).toBeGreaterThanOrEqual(1);
+      expect(task.target).toBeLessThanOrEqual(99);
+      expect(parseExpression(task.solution)?.value).toBe(task.target);
+    }
+  });
+
+  it('returns the whole split, quickly, when asked for more tasks than a small difficulty holds', () => {
+    const small = countdown({ numbers: 2, maxNumber: 9 });
+    const started = performance.now();
+    const test = small.tasks('test', { seed: 1, count: 1_000_000 });
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(test.length).toBeGreaterThan(10);
+    expect(test.length).toBeLessThan(60);
   });
 
   it.each([

@@ -6,7 +6,7 @@
  * `correct`, and per-reward normalisation (GDPO) would then cancel the correctness signal.
  */
 import { type Environment, type Episode, type Rng, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
-import { isTestKey } from '../shared/split.js';
+import { drawSplit, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from '../shared/split.js';
 import { parseExpression } from './expression.js';
 
 export interface CountdownTask {
@@ -21,35 +21,43 @@ export interface CountdownOptions {
   numbers?: number;
   /** Numbers are drawn from 1..maxNumber. */
   maxNumber?: number;
+  /** Targets are 1..maxTarget. */
+  maxTarget?: number;
 }
 
 const OPTION_SPECS = {
   numbers: { type: 'integer', default: 2, doc: 'how many numbers a task gives (difficulty)' },
-  maxNumber: { type: 'integer', default: 9, doc: 'numbers are drawn from 1..maxNumber (difficulty)' },
+  maxNumber: { type: 'integer', default: 99, doc: 'numbers are drawn from 1..maxNumber (difficulty)' },
+  maxTarget: { type: 'integer', default: 99, doc: 'targets are 1..maxTarget (TinyZero: 1-100)' },
 } as const;
 
-const OPERATORS = ['+', '-', '*'] as const;
+const OPERATORS = ['+', '-', '*', '/'] as const;
 
 function taskKey(task: CountdownTask): string {
   return `${[...task.numbers].sort((a, b) => a - b).join(',')}=${task.target}`;
 }
 
-function isTestTask(task: CountdownTask): boolean {
-  return isTestKey(taskKey(task));
-}
-
-/** A random solvable task: a left-to-right expression over the shuffled numbers. */
-function drawTask(rng: Rng, count: number, maxNumber: number): CountdownTask | undefined {
+/**
+ * A random solvable task: a left-to-right expression over the numbers with + - * and exact
+ * division (TinyZero's operators), its value the target.
+ */
+function drawTask(rng: Rng, count: number, maxNumber: number, maxTarget: number): CountdownTask | undefined {
   const numbers = Array.from({ length: count }, () => rng.int(1, maxNumber));
   let expression = String(numbers[0]);
+  let value = numbers[0] as number;
+  let additive = false;
   for (let i = 1; i < count; i++) {
+    const n = numbers[i] as number;
     const op = rng.pick(OPERATORS);
-    // Parenthesise the running sum before a product so the expert's answer is what it computes.
-    expression = op === '*' && /[+-]/.test(expression) ? `(${expression})*${numbers[i]}` : `${expression}${op}${numbers[i]}`;
+    if (op === '/' && (n === 1 || value % n !== 0)) return undefined;
+    // Parenthesise the running sum before * or / so the expert's answer computes what was drawn.
+    const left = (op === '*' || op === '/') && additive ? `(${expression})` : expression;
+    expression = `${left}${op}${n}`;
+    value = op === '+' ? value + n : op === '-' ? value - n : op === '*' ? value * n : value / n;
+    additive = op === '+' || op === '-';
   }
-  const parsed = parseExpression(expression);
-  if (!parsed || !Number.isInteger(parsed.value) || parsed.value <= 0) return undefined;
-  return { numbers: rng.shuffle(numbers), target: parsed.value, solution: expression };
+  if (value <= 0 || value > maxTarget) return undefined;
+  return { numbers: rng.shuffle(numbers), target: value, solution: expression };
 }
 
 function observation(task: CountdownTask): string {
@@ -71,6 +79,8 @@ export function countdown(options: CountdownOptions = {}): Environment<Countdown
     throw new UsageError(`countdown: option 'numbers' must be 2..6, got ${resolved.numbers}`);
   if (resolved.maxNumber < 2 || resolved.maxNumber > 99)
     throw new UsageError(`countdown: option 'maxNumber' must be 2..99, got ${resolved.maxNumber}`);
+  if (resolved.maxTarget < 1 || resolved.maxTarget > 9999)
+    throw new UsageError(`countdown: option 'maxTarget' must be 1..9999, got ${resolved.maxTarget}`);
 
   return {
     name: 'countdown',
@@ -84,20 +94,10 @@ export function countdown(options: CountdownOptions = {}): Environment<Countdown
       { name: 'format', weight: 0.1 },
     ],
     maxTurns: 1,
-    recommended: { dim: 64, layers: 2, heads: 4, contextLength: 48, maxNewTokens: 16 },
-    tasks(split, { seed, count = split === 'test' ? 64 : 512 }) {
+    recommended: { dim: 64, layers: 2, heads: 4, contextLength: 48, maxNewTokens: 16, sftSteps: 500 },
+    tasks(split, { seed, count = split === 'test' ? TEST_SPLIT_SIZE : TRAIN_POOL_SIZE }) {
       const rng = SeededRng.seeded(seed).split(`countdown/${split}`);
-      const out: CountdownTask[] = [];
-      const seen = new Set<string>();
-      for (let attempts = 0; out.length < count && attempts < count * 200; attempts++) {
-        const task = drawTask(rng, resolved.numbers, resolved.maxNumber);
-        if (!task || isTestTask(task) !== (split === 'test')) continue;
-        const key = taskKey(task);
-        if (split === 'test' && seen.has(key)) continue; // a test set of distinct tasks
-        seen.add(key);
-        out.push(task);
-      }
-      return out;
+      return drawSplit(split, count, () => drawTask(rng, resolved.numbers, resolved.maxNumber, resolved.maxTarget), taskKey);
     },
     taskId: (task) => taskKey(task),
     demonstrate: (task) => [task.solution],

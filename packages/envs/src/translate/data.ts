@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '@policy-lab/core';
+import { isTestKey } from '../shared/split.js';
 import type { DictionaryEntry } from './language.js';
 
 const HEADERS = new Set(['spa\tguc', 'source\ttarget', 'source\treference']);
@@ -47,5 +48,10 @@ export function loadTranslationData(dir: string): TranslationData {
   const dictionary = parseTsv(dictionaryFile.text, dictionaryFile.path).map(([spa, guc]) => ({ spa, guc }));
   const corpus = parseTsv(corpusFile.text, corpusFile.path).map(([source, reference]) => ({ source, reference }));
   if (corpus.length === 0) throw new UsageError(`translate: ${corpusFile.path} has no sentence pairs`);
+  const test = corpus.filter((p) => isTestKey(p.source)).length;
+  if (test === 0 || test === corpus.length)
+    throw new UsageError(
+      `translate: ${corpusFile.path}: ${corpus.length} sentence pairs give ${test} test and ${corpus.length - test} training sentences; both splits need one (about 1 sentence in 5 is a test sentence)`,
+    );
   return { dictionary, corpus };
 }

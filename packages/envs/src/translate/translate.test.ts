@@ -58,6 +58,45 @@ describe('dictionary tool', () => {
   });
 });
 
+describe('dictionary tool on long and adversarial input', () => {
+  const dictionary = buildDictionary(buildLexicon({ nouns: 20, adjectives: 6, verbs: 10 }));
+  // The paper's expressions, kept here as the specification the linear-time parsers must match.
+  const answerRegex = (text: string) => /<answer>([\s\S]*?)<\/answer>\s*$/m.exec(text)?.[1]?.trim();
+  const lookupRegex = (text: string) => /<lookup>([\s\S]*?)<\/lookup>/.exec(text)?.[1]?.trim();
+  const markup = fc.string({
+    unit: fc.constantFrom('<answer>', '</answer>', '<lookup>', '</lookup>', ' ', '\n', '\r', '\t', 'x', 'casa', '<', '/'),
+    maxLength: 30,
+  });
+
+  it('looks up a 12,280-character query without throwing (no match)', () => {
+    expect(lookup(dictionary, 'a'.repeat(12_280))).toEqual([]);
+    expect(lookup(dictionary, 'a b '.repeat(4000))).toEqual([]);
+  });
+
+  it('parses like the paper expressions on every short input (fast-check)', () => {
+    fc.assert(
+      fc.property(markup, (text) => {
+        expect(extractTranslation(text)).toEqual(answerRegex(text));
+        expect(lookupQuery(text)).toEqual(lookupRegex(text));
+      }),
+      { numRuns: 3000, seed: 3 },
+    );
+  });
+
+  it('parses 160,000 characters in linear time', () => {
+    for (const text of [
+      `<answer>${'<answer>x</answer>x'.repeat(9000)}`,
+      `${'<lookup>'.repeat(20_000)}`,
+      `<answer>${' '.repeat(160_000)}x`,
+    ]) {
+      const started = performance.now();
+      extractTranslation(text);
+      lookupQuery(text);
+      expect(performance.now() - started).toBeLessThan(50);
+    }
+  });
+});
+
 describe('synthetic language', () => {
   it('has distinct target words, none ending in the object suffix, and a sorted dictionary', () => {
     const lexicon = buildLexicon(MAX_LEXICON);
@@ -103,10 +142,10 @@ describe('translate environment', () => {
   });
 
   it('defaults to subject-verb sentences over the whole lexicon, with enough test sentences for an evaluation', () => {
-    // The measured SFT start (11.7% after 1000 steps, docs/training.md) depends on these defaults.
+    // The measured SFT start (README) depends on these defaults.
     const all = env.tasks('test', { seed: 1, count: 1000 });
-    expect(all.length).toBeGreaterThanOrEqual(32); // evalTasks' default
-    expect(all.length).toBeLessThan(60); // about a fifth of 20 x 10 sentences
+    expect(all.length).toBeGreaterThanOrEqual(200); // enough test tasks to conclude from
+    expect(all.length).toBeLessThan(300); // about a fifth of 60 x 20 sentences
     for (const task of all) {
       expect(task.source.split(' ')).toHaveLength(3);
       expect(task.reference.split(' ')).toHaveLength(2);
@@ -150,7 +189,7 @@ describe('translate environment', () => {
   });
 
   it("lexicon 'per-task': each task has its own target words, told only by its dictionary; the expert still succeeds", () => {
-    const env = translate({ lexicon: 'per-task', adjectiveRate: 0, objectRate: 0 });
+    const env = translate({ lexicon: 'per-task', nouns: 20, verbs: 10, adjectiveRate: 0, objectRate: 0 });
     const train = env.tasks('train', { seed: 1, count: 40 });
     const test = env.tasks('test', { seed: 0, count: 20 });
     for (const task of test) expect(play(env, task, env.demonstrate?.(task) ?? []).outcome.success).toBe(true);
@@ -182,6 +221,13 @@ describe('translate environment', () => {
     writeFileSync(join(dir, 'corpus.tsv'), 'el perro\tërü\nla casa piichi\n');
     expect(() => translate({ data: dir })).toThrow(/corpus\.tsv:2: expected 2 tab-separated fields, got 1/);
     expect(() => translate({ data: join(dir, 'missing') })).toThrow(/cannot read .*dictionary\.tsv/);
-    expect(() => translate({ nouns: 99 })).toThrow(/nouns.*1\.\.20.*99/);
+    expect(() => translate({ nouns: 99 })).toThrow(/nouns.*1\.\.60.*99/);
+  });
+
+  it('refuses a --data corpus that leaves a split empty, naming the file and the counts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'translate-'));
+    writeFileSync(join(dir, 'dictionary.tsv'), 'perro\tërü\n');
+    writeFileSync(join(dir, 'corpus.tsv'), 'el perro\tërü\n');
+    expect(() => translate({ data: dir })).toThrow(/corpus\.tsv: 1 sentence pairs give 1 test and 0 training sentences/);
   });
 });

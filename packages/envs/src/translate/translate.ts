@@ -8,7 +8,7 @@
  */
 import { type Environment, type Episode, type Rng, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
 import { sentenceBleu, sentenceChrf } from '@policy-lab/rewards';
-import { drawSplit, isTestKey } from '../shared/split.js';
+import { drawSplit, isTestKey, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from '../shared/split.js';
 import { loadTranslationData } from './data.js';
 import { buildDictionary, buildLexicon, type DictionaryEntry, drawSentence, MAX_LEXICON } from './language.js';
 import { extractTranslation, formatMatches, lookup, lookupQuery } from './tool.js';
@@ -35,9 +35,9 @@ export interface TranslateOptions {
 }
 
 const OPTION_SPECS = {
-  nouns: { type: 'integer', default: 20, doc: `nouns in the synthetic lexicon, 1-${MAX_LEXICON.nouns} (difficulty)` },
+  nouns: { type: 'integer', default: 60, doc: `nouns in the synthetic lexicon, 1-${MAX_LEXICON.nouns} (difficulty)` },
   adjectives: { type: 'integer', default: 6, doc: `adjectives, 0-${MAX_LEXICON.adjectives} (difficulty)` },
-  verbs: { type: 'integer', default: 10, doc: `verbs, 1-${MAX_LEXICON.verbs} (difficulty)` },
+  verbs: { type: 'integer', default: 20, doc: `verbs, 1-${MAX_LEXICON.verbs} (difficulty)` },
   adjectiveRate: { type: 'number', default: 0, doc: 'probability that a noun carries an adjective (sentence length)' },
   objectRate: { type: 'number', default: 0, doc: 'probability that a sentence has an object (sentence length)' },
   maxLookups: { type: 'integer', default: 4, doc: 'dictionary calls allowed before the answer (the paper: 4)' },
@@ -57,6 +57,7 @@ const OPTION_SPECS = {
 type Resolved = Required<Omit<TranslateOptions, 'data'>> & { data?: string };
 
 const PROTOCOL_CHARS = '<>/:;';
+const MAX_ACTION_CHARS = 4096;
 const SYNTHETIC_ALPHABET = 'abcdefghijklmnopqrstuvwxyzáéíóúñü ';
 
 function toReward(hypothesis: string, reference: string) {
@@ -142,7 +143,7 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
       maxNewTokens: Math.max(24, longest + 20),
       sftSteps: 1000,
     },
-    tasks(split, { seed, count = split === 'test' ? 64 : 512 }) {
+    tasks(split, { seed, count = split === 'test' ? TEST_SPLIT_SIZE : TRAIN_POOL_SIZE }) {
       if (user) {
         const pool = user.corpus.filter((p) => isTestKey(p.source) === (split === 'test'));
         const rng = SeededRng.seeded(seed).split(`translate/${split}`);
@@ -157,8 +158,11 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
         count,
         () => {
           const lexiconSeed = o.lexicon === 'per-task' ? rng.int(0, 2 ** 30) : undefined;
+          // Not cached: a pool of thousands of tasks would keep thousands of languages alive.
           const own =
-            lexiconSeed === undefined ? lexicon : languageOf({ source: '', reference: '', lookups: [], lexiconSeed }).lexicon;
+            lexiconSeed === undefined
+              ? lexicon
+              : buildLexicon({ nouns: o.nouns, adjectives: o.adjectives, verbs: o.verbs }, lexiconSeed);
           const pair = drawSentence(own, o, rng);
           return {
             source: pair.source,
@@ -186,13 +190,15 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
             throw new Error('translate: step() called after the episode ended');
           turns++;
           const lastTurn = turns >= o.maxLookups + 1;
-          const query = action.includes('<answer>') ? undefined : lookupQuery(action);
+          // Far beyond any answer a policy generates; longer actions are invalid, unparsed and unscored.
+          const tooLong = action.length > MAX_ACTION_CHARS;
+          const query = tooLong || action.includes('<answer>') ? undefined : lookupQuery(action);
           if (query !== undefined && lookups < o.maxLookups && !lastTurn) {
             lookups++;
             observation = formatMatches(lookup(languageOf(task).dictionary, query));
             return { reward: zero, done: false, valid: true, stateKey: `lookups${lookups}`, info: { query } };
           }
-          const answer = action.includes('<answer>') ? extractTranslation(action) : undefined;
+          const answer = !tooLong && action.includes('<answer>') ? extractTranslation(action) : undefined;
           if (answer !== undefined || lastTurn) {
             final = toReward(answer ?? '', task.reference);
             return { reward: final, done: true, valid: answer !== undefined, stateKey: `lookups${lookups}`, info: { answer } };
@@ -200,7 +206,9 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
           observation =
             query !== undefined
               ? 'no lookups left: give <answer>...</answer>'
-              : 'invalid: use <lookup>word</lookup> or <answer>text</answer>';
+              : tooLong
+                ? 'invalid: action too long'
+                : 'invalid: use <lookup>word</lookup> or <answer>text</answer>';
           return { reward: zero, done: false, valid: false, stateKey: `lookups${lookups}` };
         },
         outcome() {

@@ -5,7 +5,7 @@
  * WebShop's exact reward at `click[buy now]`. Success: reward 1.
  */
 import { type Environment, type Episode, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
-import { isTestKey } from '../shared/split.js';
+import { drawSplit, isTestKey, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from '../shared/split.js';
 import { ADJECTIVES, buildCatalog, type CatalogProduct, goalFor, type WebshopTask } from './catalog.js';
 import { webshopReward } from './reward.js';
 import { Bm25 } from './search.js';
@@ -22,7 +22,7 @@ export interface WebshopOptions {
 }
 
 const OPTIONS = {
-  products: { type: 'integer', default: 50, doc: 'catalog size (WebShop small: 1000)' },
+  products: { type: 'integer', default: 150, doc: 'catalog size (WebShop small: 1000); 150 gives 270 test tasks' },
   attributesPerGoal: { type: 'integer', default: 2, doc: 'goal attributes, 1-3 (difficulty)' },
   optionGroups: { type: 'integer', default: 1, doc: 'option groups the goal names, 0-2 (difficulty)' },
   searchLimit: { type: 'integer', default: 10, doc: 'results a search returns (WebShop: 50)' },
@@ -151,6 +151,7 @@ export function webshop(options: WebshopOptions = {}): Environment<WebshopTask> 
     }
   }
 
+  const taskKey = (task: WebshopTask) => `${task.goal.asin}|${task.goal.instruction}`;
   const stateKey = (s: State) => `${s.page}|${s.keywords}|${s.resultsPage}|${s.asin ?? ''}|${JSON.stringify(s.options)}`;
 
   return {
@@ -176,23 +177,22 @@ export function webshop(options: WebshopOptions = {}): Environment<WebshopTask> 
     // 150 SFT steps leave the policy unable to copy ids and words (0% success, 95% invalid);
     // 600 steps (about 7.5 min on 2 cores, cached) give a policy between 0% and 100% (docs/environments.md).
     recommended: { dim: 64, layers: 2, heads: 4, contextLength: 512, maxNewTokens: 48, sftSteps: 600 },
-    tasks(split, { seed, count = split === 'test' ? 64 : 512 }) {
+    tasks(split, { seed, count = split === 'test' ? TEST_SPLIT_SIZE : TRAIN_POOL_SIZE }) {
       const rng = SeededRng.seeded(seed).split(`webshop/${split}`);
-      const out: WebshopTask[] = [];
-      const seen = new Set<string>();
-      for (let attempts = 0; out.length < count && attempts < count * 50; attempts++) {
-        const product = rng.pick(catalog);
-        const task = goalFor(product, o.attributesPerGoal, o.optionGroups, rng);
-        const key = `${task.goal.asin}|${task.goal.instruction}`;
-        if (isTestKey(key) !== (split === 'test') || seen.has(key)) continue;
-        // Keep goals whose product the expert's search finds (every task is solvable).
-        if (!searchFor(expertQuery(task)).some((p) => p.asin === product.asin)) continue;
-        seen.add(key);
-        out.push(task);
-      }
-      return out;
+      return drawSplit(
+        split,
+        count,
+        () => {
+          const product = rng.pick(catalog);
+          const task = goalFor(product, o.attributesPerGoal, o.optionGroups, rng);
+          if (isTestKey(taskKey(task)) !== (split === 'test')) return undefined; // before the search, which costs more
+          // Keep goals whose product the expert's search finds (every task is solvable).
+          return searchFor(expertQuery(task)).some((p) => p.asin === product.asin) ? task : undefined;
+        },
+        taskKey,
+      );
     },
-    taskId: (task) => `${task.goal.asin}|${task.goal.instruction}`,
+    taskId: taskKey,
     demonstrate(task) {
       const query = expertQuery(task);
       const rank = searchFor(query).findIndex((p) => p.asin === task.goal.asin);
