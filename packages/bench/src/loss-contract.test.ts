@@ -6,15 +6,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  AGGREGATIONS,
-  type Aggregation,
-  createRegistry,
-  type LossBatch,
-  PLUGIN_KINDS,
-  Rng,
-  type RowLoss,
-} from '@policy-lab/core';
+import { AGGREGATIONS, type Aggregation, type LossBatch, PLUGIN_KINDS, Rng, type RowLoss } from '@policy-lab/core';
+import { createRegistry } from '@policy-lab/core/node';
 import { initBackend } from '@policy-lab/trainer';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';

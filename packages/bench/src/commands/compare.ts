@@ -8,7 +8,7 @@ import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
 import { progressBar } from '../progress.js';
 import { baselineDifferences, loadBaseline } from '../report/baseline.js';
-import { renderTable } from '../report/render.js';
+import { diagnosticWarnings, renderTable } from '../report/render.js';
 import { dataOption } from './data-option.js';
 
 interface CompareOptions {
@@ -166,6 +166,7 @@ export function register(program: Command, io: Io): void {
       }).finally(() => bar.stop());
       // Workers start their own backends; one line here instead of one per worker.
       for (const reason of document.kernelsFallback ?? []) io.stderr(`warning: ${reason}\n`);
+      for (const env of document.aggregates.envs) for (const warning of diagnosticWarnings(env)) io.stderr(`${warning}\n`);
       if (ctx.options.json) ctx.printJson('compare', document as unknown as Record<string, unknown>);
       else {
         io.stdout(renderTable(document));

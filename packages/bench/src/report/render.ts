@@ -1,10 +1,22 @@
 /** Renders a comparison: the stdout table, report.md, results.csv and a self-contained report.html. */
+import { madZeroWarning } from '@policy-lab/advantage';
 import Table from 'cli-table3';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { budgetWords, describeRun, presetDeviations } from '../compare/plan.js';
 import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
 import type { BaselineComparison } from './baseline.js';
+
+/**
+ * Warnings a reader must see beside the numbers: MC-GRPO's MAD scale is 0 in most groups (binary
+ * rewards), so its advantages are +-1/madEps and swamp every other term of the loss.
+ */
+export function diagnosticWarnings(env: EnvAggregate): string[] {
+  return env.methods.flatMap((m) => {
+    const warning = madZeroWarning(`${m.method} (${env.env})`, m.diagnostics);
+    return warning ? [warning] : [];
+  });
+}
 
 export interface ComparisonDocument {
   schemaVersion: number;
@@ -232,6 +244,7 @@ export function renderMarkdown(doc: ComparisonDocument): string {
       );
     }
     lines.push('');
+    for (const warning of diagnosticWarnings(env)) lines.push(`> ${warning}`, '');
   }
   if (doc.baseline) {
     const b = doc.baseline;

@@ -137,3 +137,32 @@ describe('budgets', () => {
     );
   });
 });
+
+describe('evaluation tasks', () => {
+  it('an explicit evalTasks beyond the test split is refused; a default beyond it is capped and said', async () => {
+    const options = base(temporaryFolder());
+    expect(await refusal({ ...options, overrides: { ...TINY, evalTasks: 1_000_000 } })).toMatch(
+      /--set evalTasks=1000000: environment 'echo' has \d+ test tasks/,
+    );
+    const notices: string[] = [];
+    const registry = tinyRegistry();
+    const echo = registry.get('environments', 'echo');
+    const few = {
+      ...echo,
+      name: 'echo-few',
+      tasks: (split: 'train' | 'test', o: { seed: number; count?: number }) =>
+        echo.tasks(split, { ...o, count: split === 'test' ? 3 : o.count }),
+    };
+    registry.register({ name: 'few', environments: [few] }, 'test:few');
+    const { evalTasks: _default, ...tinyWithoutEvalTasks } = TINY;
+    const result = await train({
+      ...options,
+      registry,
+      env: 'echo-few',
+      overrides: tinyWithoutEvalTasks,
+      onNotice: (m) => notices.push(m),
+    });
+    expect(result.steps).toBe(2);
+    expect(notices.join('\n')).toMatch(/evalTasks is 32 by default, but environment 'echo-few' has 3 test tasks: evaluating 3/);
+  });
+});

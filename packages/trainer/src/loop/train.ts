@@ -51,10 +51,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const dataset = options.preferences;
   if (dataset) checkAlphabet([...(dataset.pairs ?? []), ...(dataset.examples ?? [])], tokenizer, dataset.file, env.name);
   const testTasks = env.tasks('test', { seed: 0, count: config.evalTasks });
-  if (testTasks.length > 0 && testTasks.length < config.evalTasks)
+  if (testTasks.length > 0 && testTasks.length < config.evalTasks) {
+    // Asked for by name: an error; a default larger than a small split (a user's --data): capped, and said.
+    if (options.overrides?.evalTasks !== undefined)
+      throw new UsageError(
+        `--set evalTasks=${config.evalTasks}: environment '${env.name}' has ${testTasks.length} test tasks (at most ${testTasks.length})`,
+      );
     notice(
-      `evalTasks is ${config.evalTasks}, but environment '${env.name}' has ${testTasks.length} test tasks: evaluating ${testTasks.length}`,
+      `evalTasks is ${config.evalTasks} by default, but environment '${env.name}' has ${testTasks.length} test tasks: evaluating ${testTasks.length}`,
     );
+  }
   const trainTasks = env.tasks('train', { seed: config.seed });
   if (trainTasks.length === 0 || testTasks.length === 0)
     throw new RunError(`environment '${env.name}' gave no ${trainTasks.length === 0 ? 'train' : 'test'} tasks`);
