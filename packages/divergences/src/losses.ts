@@ -95,7 +95,7 @@ export function sft(options: SftOptions = {}): TensorRowLoss {
 // On-policy distillation
 
 /**
- * Per-token reward of G-OPD (methods.md 20, [inferred] per-token form):
+ * Per-token reward of G-OPD (arXiv 2602.12125's sequence reward, our [inferred] per-token form):
  * r_t = lambda (log pi*(y_t) - log pi_ref(y_t)) - (log pi_theta(y_t) - log pi_ref(y_t)).
  * lambda = 1 is plain OPD, where pi_ref cancels; lambda > 1 is ExOPD.
  */

@@ -1,5 +1,5 @@
 /**
- * The objectives of issue 8 that need more than a plain LossBatch, registered as losses now
+ * The objectives that need more than a plain LossBatch, registered as losses now
  * that the trainer supplies what each reads:
  * - token-level DPO (the per-token view of the pairs),
  * - VPO (pairs plus whether they are offline or online),
@@ -125,7 +125,7 @@ export interface VpoOptions {
 }
 
 /**
- * VPO with a calibrated reward (seeds-wave2.md 14): DPO plus or minus alpha x the NLL of the
+ * VPO with a calibrated reward (Cen et al. 2024, arXiv 2405.19320): DPO plus or minus alpha x the NLL of the
  * calibration samples, here the chosen completions. Pessimism for dataset pairs, optimism for
  * pairs the policy sampled, unless `mode` fixes it.
  */

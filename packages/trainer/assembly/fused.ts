@@ -1,4 +1,4 @@
-// Fused kernels for the transformer (issue 5): layer norm, causal softmax attention, an
+// Fused kernels for the transformer (docs/backends.md): layer norm, causal softmax attention, an
 // exponential, and column sums. Like matmul.ts they run in place on the tfjs wasm heap
 // (pointers are byte offsets), allocate nothing, and take a [start, end) range of their
 // outer loop so that two threads can share one call. Each output element is computed by

@@ -4,7 +4,7 @@ import { ppoClip, reinforce } from './losses/ppo-clip.js';
 
 /**
  * TRL's GRPOTrainer `loss_type` values as Methods: one token loss (`trl-clip`), four
- * averagings (catalog.md B.2), GRPO's group-normalised advantages. A researcher who knows the
+ * averagings (trl/trainer/grpo_trainer.py), GRPO's group-normalised advantages. A researcher who knows the
  * TRL name finds it here; `--set aggregation=...` on any method does the same.
  */
 function trlLossTypes(): Method[] {

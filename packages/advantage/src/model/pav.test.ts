@@ -13,7 +13,7 @@ const extraWith = (successes: readonly boolean[]) =>
   });
 
 describe('pav', () => {
-  it("seeds-wave2 example: V(s) = 0.3, V(s') = 0.5, K = 4 gives A^mu = 0.1776; effective reward 0.5888 at alpha 0.5", () => {
+  it("hand-worked example: V(s) = 0.3, V(s') = 0.5, K = 4 gives A^mu = 0.1776; effective reward 0.5888 at alpha 0.5", () => {
     expect(bestOfKValue(0.3, 4)).toBeCloseTo(0.7599, 10);
     expect(proverAdvantage(0.3, 0.5, 4)).toBeCloseTo(0.1776, 4);
     expect(0.5 + 0.5 * proverAdvantage(0.3, 0.5, 4)).toBeCloseTo(0.5888, 4);

@@ -18,7 +18,7 @@ const OPTIONS = {
   alpha: {
     type: 'number',
     default: 0.5,
-    doc: 'weight of the prover advantage A^mu (the paper sweeps it; seeds-wave2 example: 0.5)',
+    doc: 'weight of the prover advantage A^mu (the paper sweeps it; 0.5 here)',
   },
   k: { type: 'integer', default: 4, doc: 'K of the Best-of-K prover, V^mu = 1 - (1 - V^pi)^K' },
   extra: {
@@ -77,7 +77,7 @@ export function pav(options: PavOptions = {}): AdvantageEstimator {
     resolved,
     needsModel: true,
     unverified: [
-      'alpha and K are not fixed by the paper (it sweeps them); defaults 0.5 and 4 follow the seeds-wave2 proposal',
+      "alpha and K are not fixed by the paper (it sweeps them); defaults 0.5 and 4 are our choice within the paper's sweep",
       'the services cannot restart an episode from a prefix: V^pi(s) is the success rate of the group and extra rollouts that reach s (by state key, else by identical action history), not of rollouts started at s; a state reached by one rollout gets that rollout outcome',
       "A^pi is the group-centred outcome (r - mean r) broadcast to every turn; the paper's exact RL advantage combination was read only in summaries",
       'Q^pi(s_h, a_h) = V^pi(s_{h+1}) assumes deterministic transitions',

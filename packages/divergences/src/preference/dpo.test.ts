@@ -50,7 +50,7 @@ function batchOf(pairs: Pairs): PreferenceBatch {
 const lossOf = (objective: PairedPreferenceObjective, pairs: Pairs): number =>
   tf.tidy(() => scalar(objective.loss(batchOf(pairs), tf).loss));
 
-// catalog.md D: c = 1 (5 tokens), r = -0.5 (10 tokens), Delta = 1.5, beta = 0.1.
+// Worked by hand from TRL's formula: c = 1 (5 tokens), r = -0.5 (10 tokens), Delta = 1.5, beta = 0.1.
 const EXAMPLE: Pairs = {
   chosen: [-10],
   refChosen: [-11],
@@ -60,7 +60,7 @@ const EXAMPLE: Pairs = {
   rejectedLengths: [10],
 };
 
-describe('catalog.md D worked examples', () => {
+describe('hand-worked examples of TRL formulas', () => {
   const table: [PairedPreferenceObjective, number][] = [
     [dpoSigmoid(), 0.621],
     [dpoHinge(), 0.85],

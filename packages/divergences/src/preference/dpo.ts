@@ -1,5 +1,5 @@
 /**
- * Every `loss_type` of TRL's DPOTrainer (catalog.md D) as a preference objective, plus the
+ * Every `loss_type` of TRL's DPOTrainer (trl/trainer/dpo_trainer.py) as a preference objective, plus the
  * f-divergence variants of the sigmoid loss. Notation: c = lp(y_w) - lp_ref(y_w) and
  * r = lp(y_l) - lp_ref(y_l) are the summed log-ratios; s(.) is the f-divergence score
  * (s = identity for reverse KL) and Delta = s(c) - s(r).
@@ -128,7 +128,7 @@ const F_DPO_PAPER: PaperRef = {
   year: 2023,
 };
 
-/** s(logratio) for each f-divergence (catalog.md D, TRL after its DPO refactor). */
+/** s(logratio) for each f-divergence (TRL's dpo_trainer.py after its DPO refactor). */
 function score(logratio: Tensor, resolved: Resolved, tf: Tf): Tensor {
   switch (resolved.divergence ?? 'reverse-kl') {
     case 'reverse-kl':

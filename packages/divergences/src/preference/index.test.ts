@@ -85,7 +85,7 @@ describe('asUnpairedLoss', () => {
     return loss;
   };
 
-  it("registers KTO on labelled completions: catalog.md D's example through the trainer's batch (z0 from mismatched pairs)", () => {
+  it("registers KTO on labelled completions: a hand-worked example through the trainer's batch (z0 from mismatched pairs)", () => {
     const loss = lossNamed('kto');
     expect(loss.kind).toBe('labelled');
     // z = [1.0, -0.2, 0.4] (summed log-ratios), labels desirable, desirable, undesirable;

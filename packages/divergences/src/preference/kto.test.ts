@@ -20,7 +20,7 @@ function ktoBatch(z: number[], desirable: boolean[], anchor: { kl?: number; klLo
 }
 
 describe('kto (unpaired)', () => {
-  // catalog.md D: desirable z = [1, -0.2], undesirable z = [0.4], z0 = 0.3, beta 0.1.
+  // Worked by hand from TRL's formula: desirable z = [1, -0.2], undesirable z = [0.4], z0 = 0.3, beta 0.1.
   it('worked example: losses [0.4825, 0.5125, 0.5025], mean 0.4992; the anchor from mismatched completions', () => {
     const batch = ktoBatch([1, -0.2, 0.4], [true, true, false], { klLogps: [0.5, 0.1] });
     const result = kto().loss(batch, tf);

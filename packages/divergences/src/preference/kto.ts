@@ -1,5 +1,5 @@
 /**
- * KTO (Ethayarajh et al. 2024) as TRL's KTOTrainer computes it (catalog.md D): unpaired
+ * KTO (Ethayarajh et al. 2024) as TRL's KTOTrainer computes it (trl/trainer/kto_trainer.py): unpaired
  * completions labelled desirable or undesirable, each compared with a KL anchor z0 instead of
  * a partner. Also the paired form TRL's DPOTrainer once shipped as `kto_pair`.
  */

@@ -21,7 +21,7 @@ const lossOf = (objective: PairedPreferenceObjective, batch: PreferenceBatch): n
   tf.tidy(() => scalar(objective.loss(batch, tf).loss));
 
 describe('orpo', () => {
-  // catalog.md D: a_w = -0.5, a_l = -1.2, NLL 0.5 -> log-odds 1.2744, log sigma -0.2466, loss 0.5247.
+  // Worked by hand from TRL's formula: a_w = -0.5, a_l = -1.2, NLL 0.5 -> log-odds 1.2744, log sigma -0.2466, loss 0.5247.
   it('worked example', () => {
     const batch = pairs([-2.5], [-6], [5], [5]);
     const { loss, metrics } = orpo().loss(batch, tf);

@@ -1,5 +1,5 @@
 /**
- * Reference-free preference objectives (catalog.md D): ORPO (TRL ORPOTrainer) and the CPO
+ * Reference-free preference objectives (TRL's ORPO and CPO trainers): ORPO (TRL ORPOTrainer) and the CPO
  * trainer's family, CPO / SimPO / AlphaPO. They compare the policy's own log-probabilities of
  * chosen and rejected, usually with an NLL term on chosen, so no reference model is kept.
  */

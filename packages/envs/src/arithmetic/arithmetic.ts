@@ -94,7 +94,7 @@ export function arithmetic(options: ArithmeticOptions = {}): Environment<Arithme
     paper: { title: 'Training Verifiers to Solve Math Word Problems (GSM8K)', arxiv: '2110.14168', year: 2021 },
     options: OPTION_SPECS,
     resolved: o,
-    configure: (next) => arithmetic({ ...o, ...next }) as never,
+    configure: (next) => arithmetic({ ...o, ...next }),
     rewardComponents: [
       { name: 'correct', weight: 1 },
       { name: 'format', weight: 0.1 },

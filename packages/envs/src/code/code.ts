@@ -149,7 +149,7 @@ export function code(options: CodeOptions = {}): Environment<CodeTask> {
     paper: { title: 'VeRPO: Verifiable Dense Reward Policy Optimization for Code Generation', arxiv: '2601.03525', year: 2026 },
     options: OPTION_SPECS,
     resolved: o,
-    configure: (next) => code({ ...o, ...next }) as never,
+    configure: (next) => code({ ...o, ...next }),
     rewardComponents: components,
     maxTurns: o.attempts,
     recommended: { dim: 64, layers: 2, heads: 4, contextLength: 64 + 96 * o.attempts, maxNewTokens: 24 },

@@ -88,7 +88,7 @@ export function countdown(options: CountdownOptions = {}): Environment<Countdown
     paper: { title: 'TinyZero (Countdown task)', year: 2025, url: 'https://github.com/Jiayi-Pan/TinyZero' },
     options: OPTION_SPECS,
     resolved,
-    configure: (next) => countdown({ ...resolved, ...next }) as never,
+    configure: (next) => countdown({ ...resolved, ...next }),
     rewardComponents: [
       { name: 'correct', weight: 1 },
       { name: 'format', weight: 0.1 },

@@ -242,7 +242,7 @@ export function gridnav(options: GridnavOptions = {}): Environment<GridnavTask> 
     paper: { title: 'SeeNav-Agent / SRGPO (navigation with step-level rewards)', arxiv: '2512.02631', year: 2025 },
     options: OPTION_SPECS,
     resolved: o,
-    configure: (next) => gridnav({ ...options, ...next }) as never,
+    configure: (next) => gridnav({ ...options, ...next }),
     rewardComponents: [
       { name: 'won', weight: 1 },
       { name: 'progress', weight: 0.1 },

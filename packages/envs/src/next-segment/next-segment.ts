@@ -120,7 +120,7 @@ export function nextSegment(options: NextSegmentOptions = {}): Environment<NextS
     ],
     options: OPTION_SPECS,
     resolved: o,
-    configure: (next) => nextSegment({ ...o, ...next }) as never,
+    configure: (next) => nextSegment({ ...o, ...next }),
     rewardComponents: [
       { name: 'match', weight: 1 },
       { name: 'f1', weight: 0 },

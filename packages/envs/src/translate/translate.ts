@@ -128,7 +128,7 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
     paper: { title: 'Dictionary-augmented RL translation for Spanish-Wayuunaiki', arxiv: '2508.19481', year: 2025 },
     options: OPTION_SPECS,
     resolved: o,
-    configure: (next) => translate({ ...o, ...next }) as never,
+    configure: (next) => translate({ ...o, ...next }),
     rewardComponents: [
       { name: 'bleu', weight: 1 },
       { name: 'chrf', weight: 0 },

@@ -165,7 +165,7 @@ export function webshop(options: WebshopOptions = {}): Environment<WebshopTask> 
     },
     options: OPTIONS,
     resolved: o,
-    configure: (next) => webshop({ ...o, ...next }) as never,
+    configure: (next) => webshop({ ...o, ...next }),
     rewardComponents: [
       { name: 'score', weight: 1 },
       { name: 'attribute', weight: 0 },

@@ -34,9 +34,7 @@ export function multiFidelity(options: MultiFidelityOptions = {}): RewardShaper 
     requires: { components: [o.proxy, o.exact] },
     adds: [{ name: 'fidelity', weight: 1 }],
     math: '$r_i = r^{exact}_i$ if checked, else $r^{proxy}_i + \\overline{(r^{exact} - r^{proxy})}_{checked}$',
-    unverified: [
-      "An analogue of the seed paper's multi-fidelity reward estimator (seeds-wave2): a mean-gap corrector, not a GP.",
-    ],
+    unverified: ["An analogue of the seed paper's multi-fidelity reward estimator: a mean-gap corrector, not a GP."],
     configure: (next) => multiFidelity({ ...o, ...next }),
     shape(rollouts, ctx) {
       const count = Math.round(o.fraction * rollouts.length);

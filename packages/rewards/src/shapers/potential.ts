@@ -71,7 +71,7 @@ export function potential(options: PotentialOptions = {}): RewardShaper {
   });
 }
 
-/** Robo-Dopamine's hop between potentials (seeds-wave2 7): progress or regress relative to what was left. */
+/** Robo-Dopamine's hop between potentials: progress or regress relative to what was left. */
 export function hop(phiBefore: number, phiAfter: number): number {
   if (phiAfter >= phiBefore) return phiBefore >= 1 ? 0 : (phiAfter - phiBefore) / (1 - phiBefore);
   return phiBefore <= 0 ? 0 : (phiAfter - phiBefore) / phiBefore;

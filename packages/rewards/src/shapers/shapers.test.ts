@@ -119,7 +119,7 @@ describe('format', () => {
 });
 
 describe('potential-based shaping', () => {
-  it("reproduces Robo-Dopamine's shaping and hop vectors (seeds-wave2 7)", () => {
+  it("reproduces Robo-Dopamine's shaping and hop vectors (hand-worked vectors)", () => {
     const phi = [0, 0.3, 0.2, 0.6, 1];
     const r = [0, 0, 0, 1];
     const shaped = r.map((x, t) => x + shapingTerm(phi[t] as number, phi[t + 1] as number, 1));

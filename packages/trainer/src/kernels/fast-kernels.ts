@@ -1,5 +1,5 @@
 /**
- * Fast kernels for tfjs's wasm backend (issue 5). Stock wasm runs every transposed or
+ * Fast kernels for tfjs's wasm backend (docs/backends.md). Stock wasm runs every transposed or
  * batched matMul through a naive C loop (~1.2 GF/s) and copies memory for Identity and
  * same-dtype Cast. We re-register:
  * - BatchMatMul: an AssemblyScript SIMD kernel (assembly/matmul.ts) that reads and writes

@@ -1,7 +1,7 @@
 /**
  * Starts tfjs's threaded wasm build under Node (it only starts in browsers as shipped).
  * Why: its heap is a SharedArrayBuffer, so our own worker thread can compute on tensors in
- * place (the 2-way split of the matmul kernel). Measured recipe: reference/wasm-perf.md Q1.
+ * place (the 2-way split of the matmul kernel). Measured: docs/performance.md.
  *
  * Depends on @tensorflow/tfjs-backend-wasm 4.22.0 internals (the worker's 'load' message,
  * the bundler's free names in the factory source, the glue halving the core count); the

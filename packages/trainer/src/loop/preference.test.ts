@@ -59,7 +59,7 @@ describe('preference data', () => {
     expect(() =>
       parsePreferenceData('{"prompt":"p","completion":"a","label":true}\n{"prompt":"p","chosen":"a","rejected":"b"}', 'u.jsonl'),
     ).toThrow(/u\.jsonl:2: a paired record in an unpaired dataset/);
-    // seeds-wave2.md 11: alternating [0.95, 0.05] / [0.05, 0.95] passes have BALD 0.4946 nats.
+    // Worked by hand: alternating [0.95, 0.05] / [0.05, 0.95] passes have BALD 0.4946 nats.
     const passes = Array.from({ length: 10 }, (_, i) => (i % 2 ? [0.05, 0.95] : [0.95, 0.05]));
     const paired = parsePreferenceData(
       `${JSON.stringify({ prompt: 'p', chosen: 'a', rejected: 'b', passes })}\n{"prompt":"p","chosen":"a","rejected":"b","reliability":0.5}`,

@@ -320,7 +320,7 @@ describe('schedules, divergence placement, adaptive coefficient and the critic',
     await expect(student({ teacher: teacherDir, model: { dim: 8 } })).rejects.toThrow(/model\.dim is 16, this run's is 8/);
   });
 
-  it("follows TRL's adaptive entropy coefficient trace (catalog.md C.1)", () => {
+  it("follows TRL's adaptive entropy coefficient trace (trl/trainer/grpo_trainer.py)", () => {
     const config = { entropyCoef: 0, entropyTarget: 0.2, entropyCoefMin: 0, entropyCoefMax: 1, entropyCoefDelta: 0.005 } as never;
     let state = { coef: 0, last: null as number | null };
     const applied: number[] = [];

@@ -52,7 +52,7 @@ const value = async (loss: Loss, b: LossBatch<tf.Tensor>) => (await loss.loss(b,
 /** A single token with ratio rho and advantage A (log pi = lp). */
 const single = (rho: number, a: number, lp = -1.2) => batch([[lp]], [[lp - Math.log(rho)]], [[a]]);
 
-describe('catalog.md B worked examples', () => {
+describe('hand-worked examples of the verl and TRL formulas', () => {
   it('TRL clip and its two-sided delta (B.2)', async () => {
     expect(await value(trlClip(), single(4, -1))).toBeCloseTo(4, 5);
     expect(await value(trlClip({ delta: 1.5 }), single(4, -1))).toBeCloseTo(1.5, 5);

@@ -1,5 +1,5 @@
 /**
- * Policy losses that verl and TRL ship (catalog.md B), each as its public implementation
+ * Policy losses that verl and TRL ship (verl/trainer/ppo/core_algos.py, trl/trainer/grpo_trainer.py), each as its public implementation
  * computes it, at tensor level on the trainer's `tf`. Every loss reads the same LossBatch and
  * aggregates with the run's mode unless its source forces one (named in its docs).
  */
@@ -560,7 +560,7 @@ export function clipCovKeep(
 }
 
 /**
- * Clip-Cov (verl `clip_cov`, catalog.md B.9): the PPO clip loss (no log-ratio clamp, no dual
+ * Clip-Cov (verl `clip_cov`, verl/trainer/ppo/core_algos.py): the PPO clip loss (no log-ratio clamp, no dual
  * clip) with the gradient of a few random high-covariance tokens dropped.
  */
 export function clipCov(options: ClipCovOptions = {}): RowLoss<Tf, T> {
@@ -591,7 +591,7 @@ export function clipCov(options: ClipCovOptions = {}): RowLoss<Tf, T> {
       const keep = constantOf(tfjs, batch.logprobs, (lp) => {
         const cov = covariance(tfjs, batch.advantages, lp, active);
         // Already clipped: l2 > l1. A ratio that sits on the clip bound in exact arithmetic
-        // (catalog.md's rho = 0.8) must not count, so the comparison allows float rounding.
+        // (a hand-worked rho = 0.8) must not count, so the comparison allows float rounding.
         const clipped = tfjs.cast(tfjs.greater(tfjs.sub(second, first), tfjs.mul(1e-6, tfjs.add(tfjs.abs(first), 1))), 'float32');
         const mask = clipCovKeep(cov.dataSync(), active.dataSync(), clipped.dataSync(), o, (c, n) => rng.shuffle(c).slice(0, n));
         return tfjs.tensor(mask, batch.mask.shape);
@@ -636,7 +636,7 @@ const BYPASS_OPTIONS = {
 } as const;
 
 /**
- * verl's bypass mode (catalog.md B.12): pi_old is the rollout engine's log-probs and the actor
+ * verl's bypass mode (verl/trainer/ppo/core_algos.py): pi_old is the rollout engine's log-probs and the actor
  * recompute is skipped. This trainer always samples with the policy it trains and keeps the
  * sampling log-probs as pi_old, so bypass is its natural state; the mode adds verl's
  * `reinforce` loss, -A log pi w with truncated importance weights w (no gradient).

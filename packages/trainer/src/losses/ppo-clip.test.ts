@@ -11,7 +11,7 @@ beforeAll(async () => {
 
 const value = async (t: tf.Tensor) => (await t.data())[0] as number;
 
-describe('aggregation modes (methods.md 1.2, hand-computed)', () => {
+describe('aggregation modes (hand-computed)', () => {
   // two rows of 3 and 5 trained tokens (padded to 5), per-token losses 1..5
   const perToken = () =>
     tf.tensor2d([

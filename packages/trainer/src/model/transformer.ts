@@ -1,7 +1,7 @@
 /**
  * A decoder-only transformer policy: pre-LayerNorm blocks, bias-free q/k/v/o projections,
  * ReLU MLP, learned positions, untied output layer, optional value head (the reference
- * model of perf-baseline.md). Written for tfjs-wasm's fast paths: embeddings as one-hot
+ * PyTorch model of packages/bench/peers, docs/performance.md). Written for tfjs-wasm's fast paths: embeddings as one-hot
  * matMuls in training (gather's gradient has no wasm kernel), no tf.split.
  */
 import { Rng } from '@policy-lab/core';

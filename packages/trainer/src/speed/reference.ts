@@ -1,5 +1,5 @@
 /**
- * The reference workloads of `bench speed` (perf-baseline.md): V=64, L=2, H=4, T=64, the
+ * The reference workloads of `bench speed` (docs/performance.md): V=64, L=2, H=4, T=64, the
  * trainer's own transformer (pre-LN, bias-free q/k/v/o, ReLU MLP 4D, learned positions,
  * untied output), a PPO-clip step with our Adam, and KV-cache decoding.
  */
