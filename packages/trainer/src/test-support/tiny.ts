@@ -190,3 +190,51 @@ export function tinyRegistry(...extra: Plugin[]): Registry {
 
 /** A fresh temporary folder. */
 export const temporaryFolder = (prefix = 'train-'): string => mkdtempSync(path.join(tmpdir(), prefix));
+
+/**
+ * A step context over the tiny registry, as train() builds one (model, optimizer, meter, train
+ * tasks), for testing one stage at a time. Start a backend first.
+ */
+export async function tinyStepContext(
+  options: {
+    method?: string;
+    overrides?: Record<string, unknown>;
+    registry?: Registry;
+    step?: number;
+    budget?: { episodes?: number };
+    reference?: boolean;
+  } = {},
+) {
+  const { resolvePlugins } = await import('../loop/plugins.js');
+  const { stepContext } = await import('../loop/step-context.js');
+  const { createPolicy } = await import('../model/transformer.js');
+  const { Adam } = await import('../optim/adam.js');
+  const { CharTokenizer } = await import('../tokenizer/char-tokenizer.js');
+  const { BudgetMeter, Rng } = await import('@policy-lab/core');
+  const registry = options.registry ?? tinyRegistry();
+  const budget = options.budget ?? { episodes: 1000 };
+  const plugins = resolvePlugins({
+    registry,
+    method: options.method ?? 'reinforce-mean',
+    env: 'echo',
+    seed: 1,
+    budget,
+    overrides: { ...TINY, ...(options.overrides ?? {}) },
+  });
+  const tokenizer = CharTokenizer.fromAlphabet(plugins.env.alphabet?.() ?? '');
+  const policy = createPolicy({ ...plugins.config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(1).split('init'));
+  const run = {
+    plugins,
+    policy,
+    ...(options.reference ? { reference: policy.freeze() } : {}),
+    tokenizer,
+    optimizer: new Adam(policy.variables, { learningRate: plugins.config.learningRate }),
+    meter: new BudgetMeter(budget),
+    trainTasks: plugins.env.tasks('train', { seed: 1 }),
+    side: { episodes: 0, generatedTokens: 0 },
+  };
+  return stepContext(run, options.step ?? 1, {
+    divergenceCoef: plugins.config.divergenceCoef,
+    entropyCoef: plugins.config.entropyCoef,
+  });
+}
