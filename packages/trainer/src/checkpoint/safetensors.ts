@@ -4,6 +4,7 @@
  * data). Files are written atomically (temp file + rename), and a truncated or corrupted
  * file is rejected with an error naming it, never half-loaded.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { RunError } from '@policy-lab/core';
 
@@ -108,4 +109,18 @@ export function loadSafetensors(file: string): { tensors: Record<string, NamedTe
     throw new RunError(`${file}: cannot read checkpoint (${(error as Error).message})`);
   }
   return decodeSafetensors(bytes, file);
+}
+
+/**
+ * sha256 of the tensors' names, shapes and bytes, in name order: stored in a file's metadata
+ * (`dataSha256`) it lets a reader refuse a damaged file instead of silently using it.
+ */
+export function tensorsDigest(tensors: Record<string, NamedTensor>): string {
+  const hash = createHash('sha256');
+  for (const name of Object.keys(tensors).sort()) {
+    const tensor = tensors[name] as NamedTensor;
+    hash.update(`${name}:${tensor.shape.join('x')}:`);
+    hash.update(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+  }
+  return hash.digest('hex');
 }

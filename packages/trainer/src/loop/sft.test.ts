@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Rng } from '@policy-lab/core';
@@ -75,4 +75,21 @@ describe('SFT warm start lock', () => {
     expect(performance.now() - started).toBeLessThan(10_000);
     policy.dispose();
   }, 20_000);
+});
+
+describe('SFT cache integrity', () => {
+  it('a flipped bit in a cached SFT start is refused, naming the file; the intact cache loads', async () => {
+    const { config, tokenizer, policy, cacheDir, file } = setup();
+    const names = policy.weightNames();
+    expect((await sftWarmStart(policy, tokenizer, echoEnv, config, { cacheDir, names })).cached).toBe(false);
+    expect((await sftWarmStart(policy, tokenizer, echoEnv, config, { cacheDir, names })).cached).toBe(true);
+    const bytes = readFileSync(file);
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 5] = (flipped[flipped.length - 5] as number) ^ 0x08;
+    writeFileSync(file, flipped);
+    await expect(sftWarmStart(policy, tokenizer, echoEnv, config, { cacheDir, names })).rejects.toThrow(
+      `${file}: checksum does not match its contents`,
+    );
+    policy.dispose();
+  });
 });

@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { type Environment, Rng, type TrainConfig } from '@policy-lab/core';
+import { type Environment, Rng, type TrainConfig, UsageError } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadSafetensors, saveSafetensors } from '../checkpoint/safetensors.js';
+import { loadSafetensors, saveSafetensors, tensorsDigest } from '../checkpoint/safetensors.js';
 import type { PolicyModel } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
 import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
@@ -139,6 +139,14 @@ export async function sftWarmStart(
   const file = path.join(options.cacheDir, `${env.name}-${key}.safetensors`);
   const cached = (): SftResult => {
     const { tensors, metadata } = loadSafetensors(file);
+    // A flipped bit would silently start every run of this (environment, seed) elsewhere.
+    if (metadata.dataSha256 !== undefined && metadata.dataSha256 !== tensorsDigest(tensors))
+      throw new UsageError(`${file}: checksum does not match its contents (a damaged SFT cache; delete the file to rebuild it)`);
+    for (const [name, tensor] of Object.entries(tensors))
+      if (tensor.data.some((x) => !Number.isFinite(x)))
+        throw new UsageError(
+          `${file}: tensor '${name}' holds a non-finite value (a damaged SFT cache; delete the file to rebuild it)`,
+        );
     writeWeights(policy, options.names, tensors, file);
     return { steps, finalLoss: Number(metadata.finalLoss), seconds: (performance.now() - started) / 1000, cached: true, file };
   };
@@ -151,7 +159,8 @@ export async function sftWarmStart(
   try {
     if (existsSync(file)) return cached();
     const finalLoss = await trainSft(policy, rows(), settings, rng);
-    saveSafetensors(file, await readWeights(policy, options.names), { finalLoss: String(finalLoss), key });
+    const weights = await readWeights(policy, options.names);
+    saveSafetensors(file, weights, { finalLoss: String(finalLoss), key, dataSha256: tensorsDigest(weights) });
     return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false, file };
   } finally {
     lock.release();
