@@ -47,7 +47,7 @@ describe('safetensors', () => {
     );
   });
 
-  it('refuses truncated and corrupted files, naming the file', () => {
+  it('refuses truncated and corrupted files, naming the file (exit 2: bad input)', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'safetensors-'));
     const file = path.join(dir, 'model.safetensors');
     saveSafetensors(file, { w: { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) } });
@@ -62,5 +62,7 @@ describe('safetensors', () => {
     writeFileSync(file, bytes.subarray(0, 5));
     expect(() => loadSafetensors(file)).toThrow(/shorter than the 8-byte header/);
     expect(() => loadSafetensors(path.join(dir, 'missing'))).toThrow(/cannot read checkpoint/);
+    // A corrupt input file is bad input: exit 2, like any other.
+    expect(() => loadSafetensors(file)).toThrow(expect.objectContaining({ exitCode: 2 }));
   });
 });

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { RunError } from '@policy-lab/core';
+import { UsageError } from '@policy-lab/core';
 
 export interface NamedTensor {
   shape: number[];
@@ -52,7 +52,7 @@ export function decodeSafetensors(
   file = '<buffer>',
 ): { tensors: Record<string, NamedTensor>; metadata: Record<string, string> } {
   const fail = (why: string): never => {
-    throw new RunError(`${file}: not a valid safetensors file (${why})`);
+    throw new UsageError(`${file}: not a valid safetensors file (${why})`);
   };
   if (bytes.length < 8) fail(`${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -106,7 +106,7 @@ export function loadSafetensors(file: string): { tensors: Record<string, NamedTe
   try {
     bytes = readFileSync(file);
   } catch (error) {
-    throw new RunError(`${file}: cannot read checkpoint (${(error as Error).message})`);
+    throw new UsageError(`${file}: cannot read checkpoint (${(error as Error).message})`);
   }
   return decodeSafetensors(bytes, file);
 }
