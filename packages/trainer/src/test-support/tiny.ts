@@ -6,7 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type AdvantageEstimator, type Environment, type Plugin, Registry } from '@policy-lab/core';
+import { type AdvantageEstimator, type Environment, type Plugin, Registry, type Rollout } from '@policy-lab/core';
 import { ppoClip } from '../losses/ppo-clip.js';
 import { plugin as trainerPlugin } from '../plugin.js';
 
@@ -237,4 +237,27 @@ export async function tinyStepContext(
     divergenceCoef: plugins.config.divergenceCoef,
     entropyCoef: plugins.config.entropyCoef,
   });
+}
+
+/** A one-turn rollout of the echo environment with `correct` and `format` rewards, for stage tests. */
+export function echoRollout(id: string, correct: number, actionTokens: readonly number[] = [5, 2]): Rollout {
+  return {
+    id,
+    groupId: 'g',
+    taskId: 't',
+    turns: [
+      {
+        observation: 'a',
+        action: 'a',
+        promptTokens: [1, 5],
+        actionTokens,
+        logprobs: actionTokens.map(() => -0.5),
+        reward: { correct, format: 1 },
+        valid: true,
+        truncated: actionTokens.length > 3,
+      },
+    ],
+    reward: { correct, format: 1 },
+    success: correct === 1,
+  };
 }

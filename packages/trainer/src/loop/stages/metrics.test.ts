@@ -1,7 +1,7 @@
-import type { Advantages, Rollout } from '@policy-lab/core';
+import type { Advantages } from '@policy-lab/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../backend/select-backend.js';
-import { tinyStepContext } from '../../test-support/tiny.js';
+import { echoRollout, tinyStepContext } from '../../test-support/tiny.js';
 import { estimatorContext } from './estimate.js';
 import { measureSignFlips, stepMetrics } from './metrics.js';
 import { type Sampled, sample } from './sample.js';
@@ -10,32 +10,12 @@ beforeAll(async () => {
   await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
 });
 
-const rollout = (id: string, correct: number, tokens: number): Rollout => ({
-  id,
-  groupId: 'g',
-  taskId: 't',
-  turns: [
-    {
-      observation: 'a',
-      action: 'a',
-      promptTokens: [1],
-      actionTokens: Array(tokens).fill(5),
-      logprobs: [],
-      reward: {},
-      valid: true,
-      truncated: tokens > 3,
-    },
-  ],
-  reward: { correct, format: 1 },
-  success: correct === 1,
-});
-
 describe('metrics stage', () => {
   it('computes the deterministic diagnostics of a step from its groups, advantages and update', async () => {
     const ctx = await tinyStepContext();
     const groups = [
-      [rollout('a', 1, 2), rollout('b', 0, 4)],
-      [rollout('c', 1, 2), rollout('d', 1, 2)],
+      [echoRollout('a', 1, [5, 5]), echoRollout('b', 0, [5, 5, 5, 5])],
+      [echoRollout('c', 1, [5, 5]), echoRollout('d', 1, [5, 5])],
     ];
     const advantages: Advantages = {
       rollout: [

@@ -1,31 +1,11 @@
 import type { Plugin, Rollout } from '@policy-lab/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../backend/select-backend.js';
-import { tinyRegistry, tinyStepContext } from '../../test-support/tiny.js';
+import { echoRollout, tinyRegistry, tinyStepContext } from '../../test-support/tiny.js';
 import { rewardAndShape } from './reward.js';
 
 beforeAll(async () => {
   await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
-});
-
-const rollout = (id: string, correct: number): Rollout => ({
-  id,
-  groupId: 'g',
-  taskId: 't',
-  turns: [
-    {
-      observation: 'a',
-      action: 'a',
-      promptTokens: [1, 5],
-      actionTokens: [5, 2],
-      logprobs: [-0.5, -0.1],
-      reward: { correct, format: 1 },
-      valid: true,
-      truncated: false,
-    },
-  ],
-  reward: { correct, format: 1 },
-  success: correct === 1,
 });
 
 describe('reward and shape stage', () => {
@@ -46,7 +26,7 @@ describe('reward and shape stage', () => {
       })),
     };
     const ctx = await tinyStepContext({ registry: tinyRegistry(shapers), overrides: { shapers: 'double,plus-one' } });
-    const { groups } = await rewardAndShape(ctx, [[rollout('a', 1), rollout('b', 0)], [rollout('c', 1)]], '');
+    const { groups } = await rewardAndShape(ctx, [[echoRollout('a', 1), echoRollout('b', 0)], [echoRollout('c', 1)]], '');
     expect(calls).toEqual(['double', 'plus-one']);
     expect(groups.map((g) => g.map((r) => r.reward.correct))).toEqual([[3, 1], [3]]);
   });
@@ -56,7 +36,7 @@ describe('reward and shape stage', () => {
       overrides: { divergence: 'k2-test', divergenceCoef: 0.5, divergencePlacement: 'reward' },
       reference: true,
     });
-    const { groups, divergences } = await rewardAndShape(ctx, [[rollout('a', 1)]], '');
+    const { groups, divergences } = await rewardAndShape(ctx, [[echoRollout('a', 1)]], '');
     expect(divergences).toHaveLength(1);
     expect(groups[0]?.[0]?.reward.klPenalty).toBeCloseTo(-0.5 * (divergences?.[0] as number), 9);
     expect(ctx.weights.klPenalty).toBe(1);
