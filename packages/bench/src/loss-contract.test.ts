@@ -17,7 +17,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const { registry } = await createRegistry({ cwd: root, discoverFrom: [root] });
 
 beforeAll(async () => {
-  await initBackend({ name: 'cpu' });
+  await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
 });
 
 type Loss = RowLoss<typeof tf, tf.Tensor>;
