@@ -31,6 +31,19 @@ function running(pid: number): boolean {
     return false;
   }
 }
+/** The pids named by the run folders' lock files (`runs/<id>.lock`). */
+function lockHolders(runs: string): number[] {
+  if (!existsSync(runs)) return [];
+  return readdirSync(runs)
+    .filter((f) => f.endsWith('.lock'))
+    .flatMap((f) => {
+      try {
+        return [Number((JSON.parse(readFileSync(path.join(runs, f), 'utf8')) as { pid: number }).pid)];
+      } catch {
+        return [];
+      }
+    });
+}
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 async function until(condition: () => boolean, what: string, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -54,6 +67,9 @@ describe('bench compare: kill -9 of the coordinator alone (built CLI)', () => {
     expect(workers.length).toBeGreaterThan(0);
     coordinator.kill('SIGKILL');
     await until(() => workers.every((pid) => !running(pid)), 'the orphaned workers to exit', 3_000);
+    // A unit the coordinator started after the listing above is an orphan too: every holder of a
+    // run folder's lock must be gone (on a loaded machine its parent watch may take a few seconds).
+    await until(() => lockHolders(path.join(out, 'runs')).every((pid) => !running(pid)), 'every orphaned unit to exit', 15_000);
     const resumed = await promisify(execFile)(process.execPath, [...args(out), '--resume', '--json'], { timeout: 120_000 });
     expect(resumed.stderr).not.toMatch(/waiting/);
     const doc = JSON.parse(resumed.stdout);
