@@ -75,10 +75,14 @@ describe('bench compare --queue with bench worker', () => {
       ],
       dir,
     );
+    // A folder of this test's own: the default one is shared by every worker on the machine.
+    const workerDir = mkdtempSync(path.join(tmpdir(), 'worker-'));
     const workerArgs = [
       'worker',
       '--queue',
       url as string,
+      '--dir',
+      workerDir,
       '--plugin',
       tiny,
       '--lock-duration',
@@ -95,7 +99,8 @@ describe('bench compare --queue with bench worker', () => {
     }
     const second = start(workerArgs, dir);
     first.child.kill('SIGKILL');
-    expect(await coordinator.exited).toBe(0);
+    const code = await coordinator.exited;
+    expect(code, `${coordinator.stderr()}\n--- worker ---\n${second.stderr()}`).toBe(0);
     second.child.kill('SIGTERM');
     await second.exited;
     const doc = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
