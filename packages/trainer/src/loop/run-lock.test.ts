@@ -108,4 +108,17 @@ describe('run-lock', () => {
     expect(existsSync(killed)).toBe(true);
     expect(tryLock(killed, 'test').acquired).toBe(true);
   });
+
+  it('an owner that exited but was never reaped (a zombie: its parent was killed too) counts as dead', async () => {
+    // `exec sleep` never waits for its child, so the backgrounded `true` stays a zombie until it ends.
+    const shell = spawn('sh', ['-c', 'true & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(shell);
+    const pid = await new Promise<number>((resolve) =>
+      shell.stdout?.once('data', (chunk) => resolve(Number(String(chunk).trim()))),
+    );
+    const deadline = Date.now() + 5_000;
+    while (!/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ownerState(owner(pid))).toBe('dead');
+  });
 });

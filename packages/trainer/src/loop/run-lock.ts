@@ -61,6 +61,20 @@ function processStart(pid: number): string | undefined {
   }
 }
 
+/**
+ * True for a process that has exited but was not reaped: its parent was killed too, and in a
+ * container the init process may never reap it. It answers kill(pid, 0) but will never run again.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
+  }
+}
+
 function ownOwner(purpose: string): LockOwner {
   const start = processStart(process.pid);
   return {
@@ -86,6 +100,7 @@ export function ownerState(owner: LockOwner): 'alive' | 'dead' | 'elsewhere' {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return 'dead';
   }
+  if (isZombie(owner.pid)) return 'dead';
   if (owner.processStart !== undefined) {
     const now = processStart(owner.pid);
     if (now !== undefined && now !== owner.processStart) return 'dead';
