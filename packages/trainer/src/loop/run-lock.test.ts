@@ -110,15 +110,20 @@ describe('run-lock', () => {
   });
 
   it('an owner that exited but was never reaped (a zombie: its parent was killed too) counts as dead', async () => {
-    // `exec sleep` never waits for its child, so the backgrounded `true` stays a zombie until it ends.
-    const shell = spawn('sh', ['-c', 'true & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    children.push(shell);
+    // A parent that forks a child which exits at once and never waits for it: the child stays a zombie.
+    const program = 'import os, sys, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(5)';
+    const parent = spawn('python3', ['-c', program], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(parent);
     const pid = await new Promise<number>((resolve) =>
-      shell.stdout?.once('data', (chunk) => resolve(Number(String(chunk).trim()))),
+      parent.stdout?.once('data', (chunk) => resolve(Number(String(chunk).trim()))),
     );
+    const state = () => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2)[0];
+    };
     const deadline = Date.now() + 5_000;
-    while (!/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')) && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    while (state() !== 'Z' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(state()).toBe('Z');
     expect(ownerState(owner(pid))).toBe('dead');
   });
 });
