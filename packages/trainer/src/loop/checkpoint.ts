@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type BudgetConsumption, type BudgetMeter, type TrainConfig, UsageError } from '@policy-lab/core';
-import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
+import { encodeSafetensors, loadSafetensors, saveSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
 import type { TransformerPolicy } from '../model/transformer.js';
 import type { Adam } from '../optim/adam.js';
 import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
@@ -136,13 +136,15 @@ export class RunFolder {
     // a kill at any moment leaves a sidecar whose weights file exists.
     const weights = `checkpoint-step${state.step}.safetensors`;
     const file = path.join(this.dir, weights);
-    saveSafetensors(file, tensors, { step: String(state.step) });
+    // Hash the bytes as written, rather than reading the file back.
+    const bytes = encodeSafetensors(tensors, { step: String(state.step) });
+    writeFileAtomic(file, bytes);
     const sidecar: Sidecar = {
       version: SIDECAR_VERSION,
       fingerprint: fingerprintOf(config),
       step: state.step,
       weights,
-      weightsSha256: sha256(readFileSync(file)),
+      weightsSha256: sha256(bytes),
       adamStep: adam.step,
       consumed: meter.consumed,
       state,

@@ -22,9 +22,6 @@ export function explicitKeys(method: Method, overrides: Overrides): Set<string> 
   return new Set([...Object.keys(method.defaults ?? {}), ...Object.keys(overrides)]);
 }
 
-/** Keys that route to plugins rather than to the shared configuration. */
-export const PLUGIN_OVERRIDE_KEYS = ['estimator', 'loss', 'divergence', 'weights'] as const;
-
 export function resolveTrainConfig(
   base: { method: Method; env: Environment; seed: number; budget: TrainConfig['budget'] },
   overrides: Overrides = {},
