@@ -15,18 +15,24 @@ own="$(mktemp -d)"
 echo "--- npm test from packages/rewards"
 (cd packages/rewards && npm test -- --reporter=default --reporter=json --outputFile.json="$own/own-test-rewards.json")
 
-probe="probe-packaging-$$"
-trap 'rm -rf "packages/$probe" "$own"' EXIT
-echo "--- npm run new -- estimator $probe, then npm test from its folder"
-node tools/scripts/new.mjs estimator "$probe"
-(cd "packages/$probe" && npm test -- --reporter=default --reporter=json --outputFile.json="$own/own-test-generated.json")
-rm -rf "packages/$probe"
+probe=""
+trap 'rm -rf ${probe:+"packages/$probe"} "$own"' EXIT
+# Every template of the generator: its package type-checks and its own tests pass from its folder.
+for variant in estimator sampler reward-model task-source hook; do
+  probe="probe-$variant-$$"
+  echo "--- npm run new -- $variant $probe, then tsc and npm test from its folder"
+  node tools/scripts/new.mjs "$variant" "$probe"
+  npx tsc -p "packages/$probe" --noEmit
+  (cd "packages/$probe" && npm test -- --reporter=default --reporter=json --outputFile.json="$own/own-test-$variant.json")
+  rm -rf "packages/$probe"
+done
+probe=""
 node -e '
   for (const file of process.argv.slice(1)) {
     const report = JSON.parse(require("fs").readFileSync(file, "utf8"));
     if (!(report.numPassedTests > 0) || report.numFailedTests > 0) { console.error(file, "ran no passing test"); process.exit(1); }
   }
-' "$own/own-test-rewards.json" "$own/own-test-generated.json"
+' "$own"/own-test-*.json
 
 echo "--- pack, install, import, type-check, publint, arethetypeswrong"
 node tools/scripts/pack-check.mjs --report "$reports/packaging.json"

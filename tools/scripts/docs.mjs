@@ -54,6 +54,16 @@ function page(entry) {
     `- loss: \`${lossName}\`${refOptions(method.loss)}${loss ? ` (${loss.summary})` : ' (not installed)'}`,
     ...(divergence ? [`- divergence: \`${divergence}\`${refOptions(method.divergence)}`] : []),
     ...(method.shapers?.length ? [`- shapers: ${method.shapers.map((s) => `\`${refName(s)}\``).join(', ')}`] : []),
+    ...(method.sampler ? [`- sampler: [\`${refName(method.sampler)}\`](samplers/${refName(method.sampler)}.md)`] : []),
+    ...(method.rewardModels?.length
+      ? [`- reward models: ${method.rewardModels.map((r) => `[\`${refName(r)}\`](rewardModels/${refName(r)}.md)`).join(', ')}`]
+      : []),
+    ...(method.taskSource
+      ? [`- task source: [\`${refName(method.taskSource)}\`](taskSources/${refName(method.taskSource)}.md)`]
+      : []),
+    ...(method.hooks?.length
+      ? [`- hooks: ${method.hooks.map((h) => `[\`${refName(h)}\`](hooks/${refName(h)}.md)`).join(', ')}`]
+      : []),
     '',
     '## Formula',
     '',
@@ -138,6 +148,7 @@ function pluginPage(kind, entry) {
     if (data) extra.push(data, '');
     if (needs.length) extra.push(`The trainer supplies: ${needs.join('; ')}.`, '');
   }
+  extra.push(...extensionSection(kind, item));
   return [
     `# ${item.name}`,
     '',
@@ -183,6 +194,62 @@ function pluginPage(kind, entry) {
     ...(item.unverified?.length ? item.unverified.map((u) => `- ${u}`) : ['None listed.']),
     '',
   ].join('\n');
+}
+
+/** What the trainer does with a sampler, reward model, task source or hook (docs/plugin-guide.md has the contracts). */
+function extensionSection(kind, item) {
+  if (kind === 'samplers') {
+    const how = {
+      sample: 'every action is drawn token by token',
+      beam: 'each distinct context gets its best distinct actions by beam search (a group is its distinct rollouts)',
+      tree: "a group's first rollouts are sampled from the task; each further one restarts from a node of an earlier one (a group is its distinct rollouts)",
+    }[item.strategy];
+    const behaviour =
+      item.behaviour === 'policy'
+        ? "the policy's own log-probabilities at temperature 1"
+        : 'the log-probabilities of the distribution each token was drawn from';
+    return [
+      '## How it decodes',
+      '',
+      `Strategy \`${item.strategy}\`: ${how}${item.logits ? ', through a logits hook that re-weights the next-token distribution' : ''}.`,
+      `Behaviour log-probs (the importance ratio's denominator): ${behaviour}.`,
+      '',
+      `Try it: \`npx bench train grpo --env countdown --set sampler=${item.name} --budget episodes=64\`.`,
+      '',
+    ];
+  }
+  if (kind === 'rewardModels') {
+    const a = item.architecture;
+    return [
+      '## The model',
+      '',
+      `A ${a.kind} (dim ${a.dim}, ${a.layers} layer${a.layers === 1 ? '' : 's'}, ${a.heads} heads) with a scalar head, built and owned by the trainer (seeded by the run's seed and this name), trained online with the \`${item.objective}\` objective at learning rate ${item.learningRate}, ${item.updatesPerStep ?? 1} update${(item.updatesPerStep ?? 1) === 1 ? '' : 's'} per step, after each step's rollouts are scored. Saved and restored with the run's checkpoints.`,
+      '',
+      `Its score of every rollout is the reward component \`${item.component.name}\` (default weight ${item.component.weight}). Its compute is charged as \`auxScoredTokens\` and \`auxTrainedTokens\`; each evaluation reports its accuracy on held-out (succeeded, failed) pairs against the untrained model's.`,
+      '',
+      `Try it: \`npx bench train grpo --env countdown --set rewardModels=${item.name} --budget episodes=256\`.`,
+      '',
+    ];
+  }
+  if (kind === 'taskSources')
+    return [
+      '## The stream',
+      '',
+      "It draws each step's training tasks from the environment's training split (the test split never reaches it), sees what each group earned after the estimator, and keeps its state in checkpoints.",
+      '',
+      `Try it: \`npx bench train grpo --env countdown --set taskSource=${item.name} --budget episodes=256\`.`,
+      '',
+    ];
+  if (kind === 'hooks') {
+    const phases = ['onStepStart', 'onStepEnd'].filter((phase) => typeof item[phase] === 'function');
+    return [
+      '## When it runs',
+      '',
+      `Runs ${phases.map((p) => `\`${p}\``).join(' and ')} of every step.${item.needs?.reference ? ' It resets the reference policy, so the run must keep one (a divergence, or a loss that reads a reference).' : ''}`,
+      '',
+    ];
+  }
+  return [];
 }
 
 /** Every package's README: generated sections around its hand-written blocks. */

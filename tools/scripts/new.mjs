@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A new plugin package in one command:
 //   npm run new -- method my-method        (an estimator and a Method using it)
-//   npm run new -- estimator|loss|divergence|shaper|env <name>
+//   npm run new -- estimator|loss|divergence|shaper|env|sampler|reward-model|task-source|hook <name>
 // Creates packages/<name>/ (package.json, tsconfigs, src/index.ts exporting `plugin`, a property
 // test, a worked-example test, a README in the common layout). `npm install` then links and builds
 // it, and discovery registers it: `npx bench list` shows it with no hand registration.
@@ -48,8 +48,9 @@ if (taken.has(`@policy-lab/${name}`)) fail(`a package named @policy-lab/${name} 
 try {
   const { createRegistry } = await import('@policy-lab/core/node');
   const { registry } = await createRegistry({ cwd: root, discoverFrom: [root] });
-  for (const kind of ['methods', 'estimators', 'losses', 'divergences', 'shapers', 'environments']) {
-    if (registry.has(kind, name)) fail(`'${name}' is already a registered ${kind.replace(/s$/, '')}: choose another name`);
+  const { KIND_NOUN, PLUGIN_KINDS } = await import('@policy-lab/core');
+  for (const kind of ['methods', ...PLUGIN_KINDS.filter((k) => k !== 'methods')]) {
+    if (registry.has(kind, name)) fail(`'${name}' is already a registered ${KIND_NOUN[kind]}: choose another name`);
   }
 } catch (error) {
   if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;

@@ -30,6 +30,10 @@ describe('npm run new', () => {
     ['divergence', 'divergences'],
     ['shaper', 'shapers'],
     ['env', 'environments'],
+    ['sampler', 'samplers'],
+    ['reward-model', 'rewardModels'],
+    ['task-source', 'taskSources'],
+    ['hook', 'hooks'],
   ])('creates a %s package whose plugin registers', async (variant, kind) => {
     // Names no real package uses: the generator refuses names already registered in the repository.
     const name = `probe-${variant}-${process.pid}`;
@@ -65,7 +69,7 @@ describe('npm run new', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/'Bad_Name' is not a valid name/);
     expect(generate('widget', 'x').stderr).toMatch(
-      /unknown variant 'widget': accepted method, estimator, loss, divergence, shaper, env/,
+      /unknown variant 'widget': accepted method, estimator, loss, divergence, shaper, env, sampler, reward-model, task-source, hook/,
     );
     expect(generate('method').stderr).toMatch(/usage: npm run new/);
   });

@@ -3,8 +3,10 @@
 // from package.json and the registry; the text between `<!-- hand-written:NAME -->` markers of the
 // previous README is kept. Used by docs.mjs (`npm run docs`, `--check`).
 
+import { PLUGIN_KINDS } from '@policy-lab/core';
+
 /** Kinds with a generated page under docs/methods/<kind>/ (methods have theirs at the top). */
-export const KINDS = ['estimators', 'losses', 'divergences', 'shapers', 'environments'];
+export const KINDS = PLUGIN_KINDS.filter((kind) => kind !== 'methods');
 
 export const paperLine = (paper) =>
   paper
@@ -20,7 +22,7 @@ export function handWritten(previous, name, placeholder) {
 /** A package README: generated sections from package.json and the registry around the hand-written blocks of `previous`. */
 export function renderReadme(manifest, previous, registry) {
   const name = manifest.name;
-  const kinds = ['methods', ...KINDS, 'samplers'];
+  const kinds = ['methods', ...KINDS];
   const registered = kinds.flatMap((kind) =>
     registry
       .list(kind)

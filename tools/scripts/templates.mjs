@@ -455,6 +455,278 @@ describe('${name}', () => {
   }),
 });
 
+const sampler = ({ name, camel }) => ({
+  description: `${name}: a decoding strategy (sampler) for policy-lab.`,
+  index: `import { defineSampler, type LogitsRequest, type Plugin, resolveOptions, type Sampler } from '@policy-lab/core';
+
+const OPTIONS = { minP: { type: 'number', default: 0.1, doc: 'keep tokens at least this fraction as likely as the most likely one' } } as const;
+
+/** Keeps the tokens whose probability is at least minP x the largest (template: min-p sampling; replace with yours). */
+export function keepAboveMinP(row: Float32Array, minP: number): Float32Array {
+  let best = Number.NEGATIVE_INFINITY;
+  for (const x of row) if (x > best) best = x;
+  const threshold = best + Math.log(minP);
+  return row.map((x) => (x >= threshold ? x : Number.NEGATIVE_INFINITY));
+}
+
+export function ${camel}(options: { minP?: number } = {}): Sampler {
+  const resolved = resolveOptions<{ minP: number }>('${name}', OPTIONS, options);
+  if (!(resolved.minP > 0 && resolved.minP <= 1)) throw new RangeError(\`${name}: minP must be in (0, 1], got \${resolved.minP}\`);
+  return defineSampler({
+    name: '${name}',
+    summary: 'min-p sampling: tokens at least minP times as likely as the best one (template: replace with your sampler)',
+    options: OPTIONS,
+    resolved,
+    strategy: 'sample',
+    behaviour: 'proposal',
+    math: '$q(v) \\\\propto \\\\pi(v)\\\\,[\\\\pi(v) \\\\ge p_{min} \\\\max_u \\\\pi(u)]$',
+    logits: (request: LogitsRequest) => request.logprobs.map((row) => keepAboveMinP(row, resolved.minP)),
+    configure: (next) => ${camel}({ ...resolved, ...next }),
+  });
+}
+
+export const plugin: Plugin = { name: '@policy-lab/${name}', samplers: [${camel}()] };
+`,
+  test: `import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { keepAboveMinP, ${camel} } from './index.js';
+
+describe('${name}', () => {
+  it('worked example: probabilities 0.5, 0.3, 0.04, 0.16 with minP 0.1 keep all but 0.04', () => {
+    const row = Float32Array.from([0.5, 0.3, 0.04, 0.16].map(Math.log));
+    expect([...keepAboveMinP(row, 0.1)].map(Number.isFinite)).toEqual([true, true, false, true]);
+  });
+
+  it('always keeps the most likely token, and a larger minP never keeps more', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -30, max: 0, noNaN: true }), { minLength: 1, maxLength: 16 }),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        (values, a, b) => {
+          const row = Float32Array.from(values);
+          const kept = (p: number) => keepAboveMinP(row, p).filter(Number.isFinite).length;
+          const best = row.indexOf(Math.max(...row));
+          return Number.isFinite(keepAboveMinP(row, Math.max(a, b))[best] as number) && kept(Math.max(a, b)) <= kept(Math.min(a, b));
+        },
+      ),
+    );
+    expect(() => ${camel}({ minP: 0 })).toThrow(/minP must be in/);
+  });
+});
+`,
+  readme: readme({
+    name,
+    what: 'A decoding strategy for policy-lab (generated template: min-p sampling as a logits hook; replace with yours).',
+    formula: '$q(v) \\propto \\pi(v)\\,[\\pi(v) \\ge p_{min} \\max_u \\pi(u)]$',
+    defaults: '`minP` = 0.1. Behaviour log-probs: the truncated distribution the token was drawn from.',
+    when: "Replace with the case your sampler is for. A hook re-weights next-token log-probabilities; the 'beam' and 'tree' strategies are run by the trainer.",
+    example: `npx bench train grpo --env countdown --set sampler=${name} --budget episodes=64`,
+    options: '- `minP` (number, default 0.1).',
+  }),
+});
+
+const rewardModel = ({ name, camel }) => ({
+  description: `${name}: a learned reward model for policy-lab.`,
+  index: `import { defineRewardModel, type Plugin, type RewardModel, type Rollout, resolveOptions, rolloutText } from '@policy-lab/core';
+
+const OPTIONS = {
+  learningRate: { type: 'number', default: 1e-3, doc: "the reward model's Adam learning rate" },
+  weight: { type: 'number', default: 0, doc: 'weight of its score in the reward (0: trained and evaluated only)' },
+} as const;
+
+/** One labelled point per rollout: 1 when it succeeded, 0 when it failed. */
+export function successPoints(groups: readonly (readonly Rollout[])[]) {
+  return groups.flat().map((r) => ({ ...rolloutText(r), target: r.success ? 1 : 0 }));
+}
+
+/** A discriminator of succeeded vs failed rollouts (template: replace with your reward model). */
+export function ${camel}(options: { learningRate?: number; weight?: number } = {}): RewardModel {
+  const resolved = resolveOptions<{ learningRate: number; weight: number }>('${name}', OPTIONS, options);
+  return defineRewardModel({
+    name: '${name}',
+    summary: 'a discriminator of succeeded vs failed rollouts, trained online (template: replace with your reward model)',
+    options: OPTIONS,
+    resolved,
+    architecture: { kind: 'transformer', dim: 32, layers: 1, heads: 2 },
+    objective: 'discriminator',
+    learningRate: resolved.learningRate,
+    component: { name: '${camel}Score', weight: resolved.weight },
+    examples: (groups) => ({ points: successPoints(groups) }),
+    configure: (next) => ${camel}({ ...resolved, ...next }),
+  });
+}
+
+export const plugin: Plugin = { name: '@policy-lab/${name}', rewardModels: [${camel}()] };
+`,
+  test: `import type { Rollout } from '@policy-lab/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { successPoints, ${camel} } from './index.js';
+
+const rollout = (i: number, success: boolean): Rollout => ({
+  id: \`g/\${i}\`, groupId: 'g', taskId: 't', success, reward: { correct: success ? 1 : 0 },
+  turns: [{ observation: 'task', action: \`a\${i}\`, promptTokens: [1], actionTokens: [5], logprobs: [0], reward: {}, valid: true, truncated: false }],
+});
+
+describe('${name}', () => {
+  it('worked example: a won and a lost rollout give targets 1 and 0 with the task as context', () => {
+    expect(successPoints([[rollout(0, true), rollout(1, false)]])).toEqual([
+      { context: 'task', text: 'a0', target: 1 },
+      { context: 'task', text: 'a1', target: 0 },
+    ]);
+    expect(${camel}().objective).toBe('discriminator');
+  });
+
+  it('one point per rollout, its target its success', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.boolean(), { maxLength: 6 }), { maxLength: 4 }), (outcomes) => {
+        const points = successPoints(outcomes.map((g) => g.map((s, i) => rollout(i, s))));
+        return points.length === outcomes.flat().length && points.every((p, k) => p.target === (outcomes.flat()[k] ? 1 : 0));
+      }),
+    );
+  });
+});
+`,
+  readme: readme({
+    name,
+    what: 'A learned reward model for policy-lab (generated template: a discriminator of succeeded vs failed rollouts; replace with yours).',
+    formula: '$\\mathcal{L} = \\mathrm{BCE}(\\sigma(r_\\phi(x, y)), \\mathbb{1}[y \\text{ succeeded}])$',
+    defaults: '`learningRate` = 1e-3, `weight` = 0 (scored, trained and evaluated; not in the reward until given a weight).',
+    when: 'Replace with the case your reward model is for. The trainer builds, trains, saves and charges the model; the plugin says what it learns from.',
+    example: `npx bench train grpo --env countdown --set rewardModels=${name} --budget episodes=256`,
+    options: '- `learningRate` (number, default 1e-3)\n- `weight` (number, default 0)',
+  }),
+});
+
+const taskSource = ({ name, camel }) => ({
+  description: `${name}: a stream of training tasks for policy-lab.`,
+  index: `import { defineTaskSource, type Plugin, type TaskSource } from '@policy-lab/core';
+
+/** Every training task in turn, then again (template: replace with your task source). */
+export function ${camel}(): TaskSource {
+  return defineTaskSource({
+    name: '${name}',
+    summary: 'every training task in turn, cycling (template: replace with your task source)',
+    open(tasks) {
+      let next = 0;
+      return {
+        draw(count) {
+          const out = Array.from({ length: count }, (_, k) => tasks[(next + k) % tasks.length]);
+          next = (next + count) % tasks.length;
+          return out;
+        },
+        save: () => next,
+        load: (state) => {
+          next = state as number;
+        },
+      };
+    },
+  });
+}
+
+export const plugin: Plugin = { name: '@policy-lab/${name}', taskSources: [${camel}()] };
+`,
+  test: `import { Rng } from '@policy-lab/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ${camel} } from './index.js';
+
+const rng = Rng.seeded(1);
+
+describe('${name}', () => {
+  it('worked example: tasks a, b, c drawn 2 at a time give ab, ca, bc', () => {
+    const stream = ${camel}().open(['a', 'b', 'c'], { taskId: String });
+    expect([stream.draw(2, rng), stream.draw(2, rng), stream.draw(2, rng)]).toEqual([['a', 'b'], ['c', 'a'], ['b', 'c']]);
+  });
+
+  it('draws every task equally often over whole cycles, and a loaded stream continues where the saved one was', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 20 }), (n, cycles, before) => {
+        const tasks = Array.from({ length: n }, (_, i) => i);
+        const stream = ${camel}().open(tasks, { taskId: String });
+        const counts = new Array(n).fill(0);
+        for (const t of stream.draw(n * cycles, rng)) counts[t as number] += 1;
+        const a = ${camel}().open(tasks, { taskId: String });
+        a.draw(before, rng);
+        const b = ${camel}().open(tasks, { taskId: String });
+        b.load?.(a.save?.());
+        return counts.every((c) => c === cycles) && JSON.stringify(a.draw(3, rng)) === JSON.stringify(b.draw(3, rng));
+      }),
+    );
+  });
+});
+`,
+  readme: readme({
+    name,
+    what: 'A stream of training tasks for policy-lab (generated template: every task in turn; replace with yours).',
+    formula: 'Task $k$ of the run is $q_{k \\bmod n}$.',
+    defaults: 'No options.',
+    when: 'Replace with the case your source is for: a source sees what each group earned (`observe`) and may rescore, add or retire tasks; it never sees the test split.',
+    example: `npx bench train grpo --env countdown --set taskSource=${name} --budget episodes=256`,
+    options: 'None.',
+  }),
+});
+
+const hook = ({ name, camel }) => ({
+  description: `${name}: a step hook for policy-lab.`,
+  index: `import { defineHook, type Plugin, resolveOptions, type StepHook } from '@policy-lab/core';
+
+const OPTIONS = { steps: { type: 'integer', default: 100, doc: 'steps over which the coefficient falls to 0' } } as const;
+
+/** The divergence coefficient's share left at a step: 1 at step 0, falling linearly to 0 at \\\`steps\\\`. */
+export const remaining = (step: number, steps: number) => Math.max(0, 1 - step / steps);
+
+/** Decays the divergence coefficient linearly to 0 (template: replace with your hook). */
+export function ${camel}(options: { steps?: number } = {}): StepHook {
+  const resolved = resolveOptions<{ steps: number }>('${name}', OPTIONS, options);
+  let initial: number | undefined;
+  return defineHook({
+    name: '${name}',
+    summary: 'decays the divergence coefficient linearly to 0 (template: replace with your hook)',
+    options: OPTIONS,
+    resolved,
+    onStepStart(ctx) {
+      initial ??= ctx.config.divergenceCoef;
+      ctx.coefficients.divergenceCoef = initial * remaining(ctx.step, resolved.steps);
+    },
+    configure: (next) => ${camel}({ ...resolved, ...next }),
+  });
+}
+
+export const plugin: Plugin = { name: '@policy-lab/${name}', hooks: [${camel}()] };
+`,
+  test: `import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { remaining } from './index.js';
+
+describe('${name}', () => {
+  it('worked example: over 100 steps, a quarter in, 75% of the coefficient is left', () => {
+    expect(remaining(25, 100)).toBe(0.75);
+    expect(remaining(150, 100)).toBe(0);
+  });
+
+  it('never rises and stays in [0, 1]', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 1, max: 300 }), (a, b, steps) => {
+        const [early, late] = a <= b ? [a, b] : [b, a];
+        return remaining(late, steps) <= remaining(early, steps) && remaining(a, steps) >= 0 && remaining(a, steps) <= 1;
+      }),
+    );
+  });
+});
+`,
+  readme: readme({
+    name,
+    what: 'A step hook for policy-lab (generated template: a linear decay of the divergence coefficient; replace with yours).',
+    formula: '$\\beta_t = \\beta_0 \\max(0, 1 - t/T)$',
+    defaults: '`steps` = 100.',
+    when: 'Replace with the case your hook is for. A hook runs at the start and end of every step; it may set the divergence and entropy coefficients and reset the reference.',
+    example: `npx bench train grpo --env countdown --set divergence=kl --set divergenceCoef=0.05 --set hooks=${name} --budget episodes=256`,
+    options: '- `steps` (integer, default 100).',
+  }),
+});
+
 export const TEMPLATES = {
   method: estimator(true),
   estimator: estimator(false),
@@ -462,4 +734,8 @@ export const TEMPLATES = {
   divergence,
   shaper,
   env,
+  sampler,
+  'reward-model': rewardModel,
+  'task-source': taskSource,
+  hook,
 };

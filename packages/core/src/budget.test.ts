@@ -29,8 +29,29 @@ describe('BudgetMeter', () => {
     expect(meter.canAfford({ episodes: 4 })).toBe(false);
     expect(meter.canAfford({ episodes: 2, generatedTokens: 71 })).toBe(false);
     expect(meter.canAfford({ episodes: 2, generatedTokens: 70 })).toBe(true);
-    expect(meter.consumed).toEqual({ episodes: 8, envSteps: 8, generatedTokens: 30, trainedTokens: 20, seconds: 0 });
+    expect(meter.consumed).toEqual({
+      episodes: 8,
+      envSteps: 8,
+      generatedTokens: 30,
+      trainedTokens: 20,
+      seconds: 0,
+      auxScoredTokens: 0,
+      auxTrainedTokens: 0,
+    });
     expect(meter.progress()).toBeCloseTo(0.8);
+  });
+
+  it('limits the work of models other than the policy, and a checkpoint without those counters starts them at 0', () => {
+    const meter = new BudgetMeter(parseBudget('episodes=100,auxScoredTokens=50'), { episodes: 3 });
+    expect(meter.consumed.auxScoredTokens).toBe(0);
+    meter.charge({ auxScoredTokens: 40, auxTrainedTokens: 1000 });
+    expect(meter.canAfford({ auxScoredTokens: 10 })).toBe(true);
+    expect(meter.canAfford({ auxScoredTokens: 11 })).toBe(false);
+    expect(meter.progress()).toBeCloseTo(0.8);
+    expect(formatBudget(parseBudget('auxTrainedTokens=7,episodes=2'))).toBe('episodes=2,auxTrainedTokens=7');
+    expect(() => parseBudget('auxTokens=5')).toThrow(
+      /accepted units are episodes, tokens, seconds, auxScoredTokens, auxTrainedTokens/,
+    );
   });
 
   it('restores from consumed figures and rejects bad charges', () => {

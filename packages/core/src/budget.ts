@@ -1,14 +1,24 @@
 import type { BudgetConsumption, BudgetLimit } from './contracts.js';
 import { UsageError } from './errors.js';
 
-export const BUDGET_UNITS = ['episodes', 'tokens', 'seconds'] as const;
+export const BUDGET_UNITS = ['episodes', 'tokens', 'seconds', 'auxScoredTokens', 'auxTrainedTokens'] as const;
 
 export function emptyConsumption(): BudgetConsumption {
-  return { episodes: 0, envSteps: 0, generatedTokens: 0, trainedTokens: 0, seconds: 0 };
+  return { episodes: 0, envSteps: 0, generatedTokens: 0, trainedTokens: 0, seconds: 0, auxScoredTokens: 0, auxTrainedTokens: 0 };
 }
 
+/** The limits a meter checks, by consumption counter. */
+const LIMITED: readonly (keyof BudgetLimit & keyof BudgetConsumption)[] = [
+  'episodes',
+  'generatedTokens',
+  'seconds',
+  'auxScoredTokens',
+  'auxTrainedTokens',
+];
+
 /**
- * Parses the CLI form `episodes=N | tokens=N | seconds=N` (tokens = generated tokens).
+ * Parses the CLI form `episodes=N | tokens=N | seconds=N | auxScoredTokens=N | auxTrainedTokens=N`
+ * (tokens = generated tokens; the aux counters are the work of models other than the policy).
  * Several may be given comma-separated; the run stops at the first one reached.
  */
 export function parseBudget(text: string): BudgetLimit {
@@ -29,9 +39,8 @@ export function parseBudget(text: string): BudgetLimit {
     if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
       throw new UsageError(`bad budget value '${raw}' for ${unit}: expected a positive ${integer ? 'integer' : 'number'}`);
     }
-    if (unit === 'episodes') limit.episodes = value;
-    else if (unit === 'tokens') limit.generatedTokens = value;
-    else limit.seconds = value;
+    if (unit === 'tokens') limit.generatedTokens = value;
+    else limit[unit as 'episodes' | 'seconds' | 'auxScoredTokens' | 'auxTrainedTokens'] = value;
   }
   return limit;
 }
@@ -41,6 +50,8 @@ export function formatBudget(limit: BudgetLimit): string {
   if (limit.episodes !== undefined) parts.push(`episodes=${limit.episodes}`);
   if (limit.generatedTokens !== undefined) parts.push(`tokens=${limit.generatedTokens}`);
   if (limit.seconds !== undefined) parts.push(`seconds=${limit.seconds}`);
+  if (limit.auxScoredTokens !== undefined) parts.push(`auxScoredTokens=${limit.auxScoredTokens}`);
+  if (limit.auxTrainedTokens !== undefined) parts.push(`auxTrainedTokens=${limit.auxTrainedTokens}`);
   return parts.join(',');
 }
 
@@ -55,12 +66,13 @@ export class BudgetMeter {
 
   constructor(
     readonly limit: BudgetLimit,
-    consumed: BudgetConsumption = emptyConsumption(),
+    consumed: Partial<BudgetConsumption> = {},
   ) {
     if (limit.episodes === undefined && limit.generatedTokens === undefined && limit.seconds === undefined) {
       throw new UsageError('a budget needs at least one of episodes, tokens, seconds');
     }
-    this.used = { ...consumed };
+    // Counters a checkpoint of an older version did not have start at 0.
+    this.used = { ...emptyConsumption(), ...consumed };
   }
 
   get consumed(): BudgetConsumption {
@@ -80,21 +92,16 @@ export class BudgetMeter {
    * upper bounds (e.g. every episode generating its maximum tokens) so a step never overshoots.
    */
   canAfford(worstCase: Partial<BudgetConsumption>): boolean {
-    const { episodes, generatedTokens, seconds } = this.limit;
-    if (episodes !== undefined && this.used.episodes + (worstCase.episodes ?? 0) > episodes) return false;
-    if (generatedTokens !== undefined && this.used.generatedTokens + (worstCase.generatedTokens ?? 0) > generatedTokens) {
-      return false;
+    for (const key of LIMITED) {
+      const limit = this.limit[key];
+      if (limit !== undefined && this.used[key] + (worstCase[key] ?? 0) > limit) return false;
     }
-    if (seconds !== undefined && this.used.seconds + (worstCase.seconds ?? 0) > seconds) return false;
     return true;
   }
 
   /** Fraction of the tightest limit used, in [0, 1], for progress bars. */
   progress(): number {
-    const fractions: number[] = [];
-    if (this.limit.episodes) fractions.push(this.used.episodes / this.limit.episodes);
-    if (this.limit.generatedTokens) fractions.push(this.used.generatedTokens / this.limit.generatedTokens);
-    if (this.limit.seconds) fractions.push(this.used.seconds / this.limit.seconds);
+    const fractions = LIMITED.filter((key) => this.limit[key]).map((key) => this.used[key] / (this.limit[key] as number));
     return Math.min(1, Math.max(0, ...fractions));
   }
 }

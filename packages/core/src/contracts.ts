@@ -10,7 +10,18 @@ import type { Rng } from './rng.js';
 export type RewardVector = Readonly<Record<string, number>>;
 
 /** The kinds of plugin the registry knows; one namespace per kind. */
-export const PLUGIN_KINDS = ['estimators', 'losses', 'divergences', 'shapers', 'environments', 'samplers', 'methods'] as const;
+export const PLUGIN_KINDS = [
+  'estimators',
+  'losses',
+  'divergences',
+  'shapers',
+  'environments',
+  'samplers',
+  'rewardModels',
+  'taskSources',
+  'hooks',
+  'methods',
+] as const;
 export type PluginKind = (typeof PLUGIN_KINDS)[number];
 
 /** Describes one option a factory accepts; shown by `bench list --verbose` and in docs. */
@@ -206,6 +217,8 @@ export interface EstimatorContext {
   values?: ReadonlyMap<string, readonly number[]>;
   /** Step index, for schedules. */
   step?: number;
+  /** The run's learned reward models, by name (score texts; train on examples). */
+  rewardModels?: Readonly<Record<string, RewardModelHandle>>;
 }
 
 export interface Advantages {
@@ -475,17 +488,184 @@ export interface RewardShaper extends PluginMeta {
    * the environment's, and `--set weights.<name>` overrides them).
    */
   adds?: readonly { name: string; weight: number }[];
-  /** Returns new rollouts; never mutates its input. */
+  /**
+   * Returns new rollouts; never mutates its input. Learned reward models have scored the rollouts
+   * before shapers run: their scores are reward components a shaper may read.
+   */
   shape(rollouts: readonly Rollout[], ctx: ShapeContext): Rollout[];
 }
 
-/** Decoding strategies (plain sampling, beam, value-guided, tree search). */
+// ---------------------------------------------------------------------------------------
+// Samplers: how the actions of a group are decoded
+
+/** One decoding position of every row being sampled: what a logits hook sees. */
+export interface LogitsRequest {
+  /** Per row: natural log-probabilities of the next token (after temperature), one per vocabulary entry. */
+  logprobs: readonly Float32Array[];
+  /** Per row: the token ids before this position (the prompt, then the action so far). */
+  contexts: readonly (readonly number[])[];
+  /** Index of the token being chosen within the action (0: its first token). */
+  position: number;
+}
+
+/**
+ * A decoding strategy. The trainer runs the decoding (the KV cache, the environment); the
+ * sampler chooses the strategy, its sizes and an optional hook on the next-token distribution.
+ */
 export interface Sampler extends PluginMeta {
-  /** How the trainer should decode: the built-in strategy this sampler selects. */
-  strategy: 'sample' | 'greedy' | 'beam' | 'tree';
-  temperature?: number;
-  topK?: number;
-  topP?: number;
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): Sampler;
+  /**
+   * 'sample': every action drawn token by token (from the distribution the logits hook returns,
+   * when there is one). 'beam': for each distinct context, the best distinct actions by the
+   * policy's log-probability (beam search, deterministic). 'tree': a group's first `roots`
+   * rollouts are sampled from the task; each further one restarts from a node of an earlier
+   * rollout (a prefix of one of its actions, after an environment snapshot when the node lies
+   * in a later turn) and samples the rest.
+   */
+  strategy: 'sample' | 'beam' | 'tree';
+  /** beam: hypotheses kept per context (at least the number of actions asked of it). */
+  width?: number;
+  /** tree: rollouts of a group drawn from the task before branching starts (>= 1). */
+  roots?: number;
+  /** tree: the rollout a branch restarts from: the best so far by scalar reward, or one drawn uniformly. */
+  branchFrom?: 'best' | 'uniform';
+  /**
+   * Re-weights the next-token distribution before a draw ('sample' and 'tree'): returns, per
+   * row, log-weights over the vocabulary (any scale; -Infinity removes a token). Top-k, top-p
+   * and value-guided decoding are hooks.
+   */
+  logits?(request: LogitsRequest): readonly Float32Array[] | Promise<readonly Float32Array[]>;
+  /**
+   * What each turn's `logprobs` record, the behaviour log-probabilities of importance ratios:
+   * 'proposal': the distribution the token was drawn from (temperature and the hook applied);
+   * 'policy': the policy's own at temperature 1 (a search has no proposal distribution).
+   */
+  behaviour: 'proposal' | 'policy';
+}
+
+// ---------------------------------------------------------------------------------------
+// Reward models: a second trainable model, owned by the trainer
+
+/** A text to score: what the model reads as the prompt and as the response. */
+export interface ScoredText {
+  context: string;
+  text: string;
+}
+
+/** What a reward model trains on. Its objective decides which field it reads. */
+export interface RewardExamples {
+  /** Bradley-Terry: `chosen` should score above `rejected` in the same context. */
+  pairs?: readonly { context: string; chosen: string; rejected: string }[];
+  /** Pointwise regression (target any number) or a discriminator (target 1 or 0). */
+  points?: readonly (ScoredText & { target: number })[];
+}
+
+/** The handle the trainer gives plugins for a reward model it owns. */
+export interface RewardModelHandle {
+  readonly name: string;
+  /** One score per text (the objective's scale: a logit for Bradley-Terry and discriminators). */
+  score(texts: readonly ScoredText[]): Promise<number[]>;
+  /** Gradient steps on the examples (charged to the budget); the mean loss before the first. */
+  train(examples: RewardExamples): Promise<{ loss: number; examples: number }>;
+}
+
+/** The architecture of a reward model: a transformer of its own, sized here. */
+export interface RewardModelArchitecture {
+  kind: 'transformer';
+  dim: number;
+  layers: number;
+  heads: number;
+}
+
+export type RewardModelObjective = 'bradley-terry' | 'pointwise' | 'discriminator';
+export const REWARD_MODEL_OBJECTIVES: readonly RewardModelObjective[] = ['bradley-terry', 'pointwise', 'discriminator'];
+
+/** What a reward model's `examples` and `text` read. */
+export interface RewardModelContext {
+  step: number;
+  rng: Rng;
+  /** Weighted sum of the environment's reward components. */
+  scalar(reward: RewardVector): number;
+}
+
+/**
+ * A learned reward model. The plugin declares the architecture, the objective and which
+ * examples to learn from; the trainer builds the model (seeded), trains it online after each
+ * step's rollouts are rewarded, saves it with checkpoints, charges its compute, and adds its
+ * score of every rollout to the reward as the component `component.name`.
+ */
+export interface RewardModel extends PluginMeta {
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): RewardModel;
+  architecture: RewardModelArchitecture;
+  objective: RewardModelObjective;
+  learningRate: number;
+  /** Gradient steps per training step (default 1). */
+  updatesPerStep?: number;
+  /** The reward component its score becomes, with its default weight (0: trained and logged, not rewarded). */
+  component: { name: string; weight: number };
+  /** What a rollout is scored as (default: the first observation as context, the actions as text). */
+  text?(rollout: Rollout): ScoredText;
+  /** The examples to train on from one step's groups (already rewarded by the environment). */
+  examples(groups: readonly (readonly Rollout[])[], ctx: RewardModelContext): RewardExamples;
+}
+
+// ---------------------------------------------------------------------------------------
+// Task sources: the stream of training tasks
+
+/** What one task's group earned in a step. */
+export interface TaskFeedback {
+  taskId: string;
+  task: unknown;
+  /** Scalar reward of each rollout of the group. */
+  rewards: readonly number[];
+  successes: readonly boolean[];
+}
+
+/** A run's stream of training tasks, opened by a TaskSource. */
+export interface TaskStream {
+  /** The next `count` tasks (each step's draw; resample rounds draw again). */
+  draw(count: number, rng: Rng): unknown[];
+  /** What the step's groups earned: the stream may rescore, add or retire tasks. */
+  observe?(feedback: readonly TaskFeedback[], step: number): void;
+  /** JSON state for checkpoints (scores, pool), restored on resume by `load`. */
+  save?(): unknown;
+  load?(state: unknown): void;
+  /** Numbers worth logging each step (pool size, entropy of the draw). */
+  metrics?(): Readonly<Record<string, number>>;
+}
+
+export interface TaskSource extends PluginMeta {
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): TaskSource;
+  /** Opens the stream over the environment's training split (the test split is never passed). */
+  open(tasks: readonly unknown[], ctx: { taskId(task: unknown): string }): TaskStream;
+}
+
+// ---------------------------------------------------------------------------------------
+// Step hooks
+
+/** What a hook sees and may change at the start or the end of a step. */
+export interface HookContext {
+  step: number;
+  config: Readonly<TrainConfig>;
+  rng: Rng;
+  /** The step's metrics (onStepEnd only). */
+  metrics?: Readonly<Record<string, number>>;
+  /** The divergence and entropy coefficients; setting them applies from now on (saved with checkpoints). */
+  coefficients: { divergenceCoef: number; entropyCoef: number };
+  /** Copies the current policy into the reference (GARDO's reset); an error when the run has no reference. */
+  resetReference(): Promise<void>;
+}
+
+export interface StepHook extends PluginMeta {
+  /** Rebuilds this plugin with other options (its factory): a plugin of the same kind. */
+  configure?(options: Readonly<Record<string, unknown>>): StepHook;
+  /** `reference`: it resets the reference, so the run must keep one (a divergence, or a loss that reads one). */
+  needs?: { reference?: boolean };
+  onStepStart?(ctx: HookContext): void | Promise<void>;
+  onStepEnd?(ctx: HookContext): void | Promise<void>;
 }
 
 /** A plugin referenced by name, optionally with options for its factory. */
@@ -497,7 +677,14 @@ export interface Method extends PluginMeta {
   loss: PluginRef;
   divergence?: PluginRef;
   shapers?: readonly PluginRef[];
+  /** How actions are decoded (default: plain sampling). */
   sampler?: PluginRef;
+  /** Learned reward models trained beside the policy. */
+  rewardModels?: readonly PluginRef[];
+  /** The stream of training tasks (default: uniform over the training split). */
+  taskSource?: PluginRef;
+  /** Called at the start and end of every step. */
+  hooks?: readonly PluginRef[];
   /** Per-method deviations from the shared hyperparameters, with the reason. */
   defaults?: Partial<TrainConfig>;
   /** Why `defaults` deviate (shown in compare reports). */
@@ -513,6 +700,9 @@ export interface Plugin {
   shapers?: readonly RewardShaper[];
   environments?: readonly Environment[];
   samplers?: readonly Sampler[];
+  rewardModels?: readonly RewardModel[];
+  taskSources?: readonly TaskSource[];
+  hooks?: readonly StepHook[];
   methods?: readonly Method[];
 }
 
@@ -533,6 +723,10 @@ export interface BudgetLimit {
   episodes?: number;
   generatedTokens?: number;
   seconds?: number;
+  /** Tokens read by any model other than the sampling policy (reference, teacher, reward models). */
+  auxScoredTokens?: number;
+  /** Tokens trained by any model other than the policy (reward models). */
+  auxTrainedTokens?: number;
 }
 
 export interface BudgetConsumption {
@@ -541,6 +735,10 @@ export interface BudgetConsumption {
   generatedTokens: number;
   trainedTokens: number;
   seconds: number;
+  /** Tokens read by any model other than the sampling policy (reference, teacher, reward models). */
+  auxScoredTokens: number;
+  /** Tokens trained by any model other than the policy (reward models). */
+  auxTrainedTokens: number;
 }
 
 export interface TrainConfig {
@@ -592,6 +790,19 @@ export interface TrainConfig {
   estimator?: string;
   /** Reward shapers added after the Method's own (--set shapers=overlong,spurious). */
   shapers?: string[];
+  /** Replaces the Method's sampler (--set sampler=beam), with options (--set samplerOptions.width=8). */
+  sampler?: string;
+  samplerOptions?: Record<string, unknown>;
+  /** Replaces the Method's task source (--set taskSource=prioritized), with options. */
+  taskSource?: string;
+  taskSourceOptions?: Record<string, unknown>;
+  /** Reward models added after the Method's own (--set rewardModels=bt-outcome). */
+  rewardModels?: string[];
+  /** Options of reward models by name (--set rewardModelOptions.bt-outcome.learningRate=0.001). */
+  rewardModelOptions?: Record<string, Record<string, unknown>>;
+  /** Step hooks added after the Method's own (--set hooks=reference-reset), with options by hook name. */
+  hooks?: string[];
+  hookOptions?: Record<string, Record<string, unknown>>;
   /** Learning-rate schedule after warm-up: constant (default) or cosine decay to 0 over the budget. */
   schedule?: 'constant' | 'cosine';
   /** Where the divergence penalty goes: in the loss (default) or subtracted from the reward (k1 per sequence). */

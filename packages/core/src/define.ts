@@ -5,9 +5,12 @@ import type {
   Method,
   Plugin,
   PolicyLoss,
+  RewardModel,
   RewardShaper,
   RewardVector,
   Sampler,
+  StepHook,
+  TaskSource,
 } from './contracts.js';
 
 // Identity helpers: they do nothing at run time and give third parties type inference.
@@ -18,6 +21,9 @@ export const defineDivergence = <D extends Divergence<any, any>>(divergence: D):
 export const defineShaper = <S extends RewardShaper>(shaper: S): S => shaper;
 export const defineEnvironment = <E extends Environment<any>>(environment: E): E => environment;
 export const defineSampler = <S extends Sampler>(sampler: S): S => sampler;
+export const defineRewardModel = <R extends RewardModel>(model: R): R => model;
+export const defineTaskSource = <T extends TaskSource>(source: T): T => source;
+export const defineHook = <H extends StepHook>(hook: H): H => hook;
 export const defineMethod = <M extends Method>(method: M): M => method;
 
 /**

@@ -13,8 +13,10 @@ export type {
   EnvironmentRequirements,
   Episode,
   EstimatorContext,
+  HookContext,
   LabelledLoss,
   LabelledLossNeeds,
+  LogitsRequest,
   LossBatch,
   LossKind,
   LossResult,
@@ -32,6 +34,12 @@ export type {
   PluginRef,
   PolicyLoss,
   PreferenceBatch,
+  RewardExamples,
+  RewardModel,
+  RewardModelArchitecture,
+  RewardModelContext,
+  RewardModelHandle,
+  RewardModelObjective,
   RewardShaper,
   RewardVector,
   Rollout,
@@ -39,24 +47,32 @@ export type {
   RowLossNeeds,
   RowRollouts,
   Sampler,
+  ScoredText,
   ScoreRequest,
   ShapeContext,
+  StepHook,
   StepResult,
+  TaskFeedback,
+  TaskSource,
   TaskSplitOptions,
+  TaskStream,
   TrainConfig,
   Turn,
   UnpairedBatch,
 } from './contracts.js';
-export { AGGREGATIONS, LOSS_KINDS, PLUGIN_KINDS } from './contracts.js';
+export { AGGREGATIONS, LOSS_KINDS, PLUGIN_KINDS, REWARD_MODEL_OBJECTIVES } from './contracts.js';
 export {
   defineDivergence,
   defineEnvironment,
   defineEstimator,
+  defineHook,
   defineLoss,
   defineMethod,
   definePlugin,
+  defineRewardModel,
   defineSampler,
   defineShaper,
+  defineTaskSource,
   weightedSum,
 } from './define.js';
 export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from './diagnostics.js';
@@ -68,6 +84,7 @@ export { missingRequirements } from './requirements.js';
 export type { RngState } from './rng.js';
 export { Rng } from './rng.js';
 export { SCHEMA_KINDS, SCHEMA_VERSION, schemaPath } from './schemas.js';
+export { rolloutText } from './scored-text.js';
 export { closestNames, suggestionText } from './suggest.js';
 export type { OptionKind, TrainOption } from './train-options.js';
 export {

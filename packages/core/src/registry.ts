@@ -9,8 +9,11 @@ import {
   type PluginMeta,
   type PluginRef,
   type PolicyLoss,
+  type RewardModel,
   type RewardShaper,
   type Sampler,
+  type StepHook,
+  type TaskSource,
 } from './contracts.js';
 import { UsageError } from './errors.js';
 import { suggestionText } from './suggest.js';
@@ -24,6 +27,9 @@ export interface KindMap {
   shapers: RewardShaper;
   environments: Environment;
   samplers: Sampler;
+  rewardModels: RewardModel;
+  taskSources: TaskSource;
+  hooks: StepHook;
   methods: Method;
 }
 
@@ -35,6 +41,9 @@ export const KIND_NOUN: Record<PluginKind, string> = {
   shapers: 'shaper',
   environments: 'environment',
   samplers: 'sampler',
+  rewardModels: 'reward model',
+  taskSources: 'task source',
+  hooks: 'hook',
   methods: 'method',
 };
 

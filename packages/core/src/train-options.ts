@@ -120,6 +120,26 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
   { name: 'estimator', kind: 'name', doc: "replaces the Method's estimator (bench list --kind estimators)" },
   { name: 'loss', kind: 'name', doc: "replaces the Method's loss (bench list --kind losses)" },
   { name: 'shapers', kind: 'names', doc: "reward shapers added after the Method's own (shapers=overlong,spurious)" },
+  { name: 'sampler', kind: 'name', doc: "replaces the Method's sampler: how actions are decoded (bench list --kind samplers)" },
+  { name: 'samplerOptions', kind: 'object', doc: "options of the sampler's factory (samplerOptions.width=8)" },
+  {
+    name: 'taskSource',
+    kind: 'name',
+    doc: "replaces the Method's task source: the stream of training tasks (bench list --kind taskSources)",
+  },
+  { name: 'taskSourceOptions', kind: 'object', doc: "options of the task source's factory (taskSourceOptions.temperature=0.5)" },
+  {
+    name: 'rewardModels',
+    kind: 'names',
+    doc: "learned reward models added after the Method's own (bench list --kind rewardModels)",
+  },
+  {
+    name: 'rewardModelOptions',
+    kind: 'object',
+    doc: 'options of a reward model by its name (rewardModelOptions.bt-outcome.learningRate=0.001)',
+  },
+  { name: 'hooks', kind: 'names', doc: "step hooks added after the Method's own (bench list --kind hooks)" },
+  { name: 'hookOptions', kind: 'object', doc: 'options of a hook by its name (hookOptions.reference-reset.every=10)' },
   { name: 'teacher', kind: 'path', doc: 'a finished run folder whose policy is the teacher of distillation' },
   {
     name: 'weights',

@@ -1,18 +1,21 @@
-import { PLUGIN_KINDS, type Plugin, type PluginKind } from './contracts.js';
+import { PLUGIN_KINDS, type Plugin, type PluginKind, REWARD_MODEL_OBJECTIVES } from './contracts.js';
 import { UsageError } from './errors.js';
 
 type Check = (value: unknown) => string | undefined;
 
 const isFunction: Check = (v) => (typeof v === 'function' ? undefined : 'a function');
-const isString: Check = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'a non-empty string');
 const isNumber: Check = (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : 'a finite number');
 const isRef: Check = (v) =>
   typeof v === 'string' || (typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string')
     ? undefined
     : 'a plugin name or { name, options }';
 const isArray: Check = (v) => (Array.isArray(v) ? undefined : 'an array');
-const isLossKind: Check = (v) =>
-  v === 'rows' || v === 'pairs' || v === 'labelled' ? undefined : "one of 'rows', 'pairs', 'labelled'";
+const isObject: Check = (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'an object');
+const oneOf =
+  (...values: readonly string[]): Check =>
+  (v) =>
+    values.includes(v as string) ? undefined : `one of ${values.map((x) => `'${x}'`).join(', ')}`;
+const isLossKind: Check = oneOf('rows', 'pairs', 'labelled');
 
 /** Fields each kind requires beyond the common `name` and `summary`. */
 const REQUIRED: Record<PluginKind, Record<string, Check>> = {
@@ -27,7 +30,15 @@ const REQUIRED: Record<PluginKind, Record<string, Check>> = {
     taskId: isFunction,
     start: isFunction,
   },
-  samplers: { strategy: isString },
+  samplers: { strategy: oneOf('sample', 'beam', 'tree'), behaviour: oneOf('proposal', 'policy') },
+  rewardModels: {
+    architecture: isObject,
+    objective: oneOf(...REWARD_MODEL_OBJECTIVES),
+    examples: isFunction,
+    component: isObject,
+  },
+  taskSources: { open: isFunction },
+  hooks: {},
   methods: { estimator: isRef, loss: isRef },
 };
 
@@ -88,6 +99,8 @@ function validateEntry(kind: PluginKind, entry: unknown, where: string): void {
     const problem = check(e[field]);
     if (problem) throw new UsageError(`${label}: field '${field}' must be ${problem}`);
   }
+  if (kind === 'hooks' && typeof e.onStepStart !== 'function' && typeof e.onStepEnd !== 'function')
+    throw new UsageError(`${label}: a hook needs onStepStart or onStepEnd (a function)`);
   if (kind === 'environments') {
     const components = e.rewardComponents as unknown[];
     components.forEach((c, i) => {

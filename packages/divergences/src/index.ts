@@ -1,5 +1,6 @@
 import type { Plugin } from '@policy-lab/core';
 import { builtInDivergences } from './divergences.js';
+import { referenceReset } from './hooks/reference-reset.js';
 import { builtInLosses } from './losses.js';
 import { builtInMethods } from './methods.js';
 import { objectiveLosses } from './objectives.js';
@@ -39,6 +40,8 @@ export {
   reverseKlGenerator,
   totalVariationGenerator,
 } from './generators.js';
+/** Registered by discovery like any third-party plugin package. */
+export { referenceReset } from './hooks/reference-reset.js';
 export type { KlEstimatorName } from './kl-estimators.js';
 export { K3_CLAMP, KL_ESTIMATOR_NAMES, klEstimators, klEstimatorTensor, LOG_RATIO_CLAMP } from './kl-estimators.js';
 export type { GopdLossInputs, RapoOptions, SftOptions, TensorLoss } from './losses.js';
@@ -108,10 +111,10 @@ export { bald, dpoLoss, dpoMargin, tokenDpoLoss, tokenImplicitRewards, upoLoss, 
 export type { Tensor, Tf } from './tensor-types.js';
 export { stopGradient } from './tensor-types.js';
 
-/** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/divergences',
   divergences: builtInDivergences(),
   losses: [...builtInLosses(), ...preferenceLosses(), ...objectiveLosses()],
   methods: builtInMethods(),
+  hooks: [referenceReset()],
 };

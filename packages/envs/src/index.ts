@@ -4,6 +4,7 @@ import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
 import { gridnav } from './gridnav/gridnav.js';
 import { nextSegment } from './next-segment/next-segment.js';
+import { prioritized } from './task-sources/prioritized.js';
 import { translate } from './translate/translate.js';
 import { webshop } from './webshop/webshop.js';
 
@@ -30,6 +31,9 @@ export type { NextSegmentOptions, NextSegmentTask } from './next-segment/next-se
 export { nextSegment } from './next-segment/next-segment.js';
 export type { SplitSizes } from './shared/split.js';
 export { splitSizes, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from './shared/split.js';
+/** Registered by discovery like any third-party plugin package. */
+export type { PrioritizedOptions, PriorityScore } from './task-sources/prioritized.js';
+export { prioritized, priorityOf } from './task-sources/prioritized.js';
 export type { TranslationData } from './translate/data.js';
 export { loadTranslationData } from './translate/data.js';
 export type { DictionaryEntry, Lexicon } from './translate/language.js';
@@ -43,8 +47,8 @@ export { normalizeColor, optionReward, webshopReward } from './webshop/reward.js
 export type { WebshopOptions } from './webshop/webshop.js';
 export { parseWebshopAction, webshop } from './webshop/webshop.js';
 
-/** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
   environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment()],
+  taskSources: [prioritized()],
 };

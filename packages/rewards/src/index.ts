@@ -1,10 +1,13 @@
 import type { Plugin } from '@policy-lab/core';
+import { outcomeRewardModel } from './models/outcome-reward-model.js';
 import { builtInShapers } from './shapers/index.js';
 
 export type { ComposeOptions, MissingRule } from './compose.js';
 export { compose } from './compose.js';
 export type { BleuOptions, BleuResult, ChrfOptions, ChrfResult, Smoothing, Tokenizer } from './metrics/index.js';
 export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13a, tokenSetRatio } from './metrics/index.js';
+export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
+export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
 export type {
   ConditionalOptions,
   CurriculumOptions,
@@ -39,4 +42,4 @@ export {
 } from './shapers/index.js';
 
 /** Registered by discovery like any third-party plugin package. */
-export const plugin: Plugin = { name: '@policy-lab/rewards', shapers: builtInShapers() };
+export const plugin: Plugin = { name: '@policy-lab/rewards', shapers: builtInShapers(), rewardModels: [outcomeRewardModel()] };

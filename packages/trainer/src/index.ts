@@ -14,7 +14,15 @@ export type { FastKernelStatus } from './kernels/fast-kernels.js';
 export { installFastKernels, restoreStockKernels } from './kernels/fast-kernels.js';
 export type { ThreadedWasmSetup } from './kernels/threaded-wasm.js';
 export { prepareThreadedWasm } from './kernels/threaded-wasm.js';
-export type { CurvePoint, EvalResult, TrainOptions, TrainProgress, TrainResult } from './loop/api.js';
+export type {
+  CurvePoint,
+  EvalResult,
+  JudgeAccuracy,
+  RunExtensions,
+  TrainOptions,
+  TrainProgress,
+  TrainResult,
+} from './loop/api.js';
 export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './loop/config.js';
 export type { PreferencePair, UnpairedExample } from './loop/data.js';
 export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';
@@ -54,6 +62,7 @@ export { createPolicy, TransformerPolicy } from './model/transformer.js';
 export type { AdamOptions, AdamState } from './optim/adam.js';
 export { Adam, clipByGlobalNorm } from './optim/adam.js';
 export { plugin } from './plugin.js';
+export { beam, builtinSamplers, keepTopK, keepTopP, topK, topP, tree } from './samplers/samplers.js';
 export type { Workload } from './speed/reference.js';
 export { referenceDecode, referenceRollouts, referenceTrainStep } from './speed/reference.js';
 export type { TokenizerJson } from './tokenizer/char-tokenizer.js';

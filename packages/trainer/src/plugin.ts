@@ -1,6 +1,7 @@
 import { type Aggregation, defineMethod, type Method, type Plugin } from '@policy-lab/core';
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
+import { builtinSamplers } from './samplers/samplers.js';
 
 /**
  * TRL's GRPOTrainer `loss_type` values as Methods: one token loss (`trl-clip`), four
@@ -36,9 +37,31 @@ function trlLossTypes(): Method[] {
   ];
 }
 
-/** The trainer's built-in plugins (losses and TRL's loss types), registered by discovery like any other package. */
+/** Methods whose novelty is the decoder: GRPO's recipe over another sampler. */
+function samplerMethods(): Method[] {
+  return [
+    defineMethod({
+      name: 'grpo-beam',
+      summary:
+        "GRPO over beam search: each group is its task's G most likely distinct answers (behaviour log-probs: the policy's)",
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      sampler: 'beam',
+    }),
+    defineMethod({
+      name: 'grpo-tree',
+      summary: 'GRPO over tree search: after the first rollout, each restarts from a random node of the best so far',
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      sampler: 'tree',
+    }),
+  ];
+}
+
+/** The trainer's built-in plugins (losses, samplers, TRL's loss types), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
-  methods: trlLossTypes(),
+  samplers: builtinSamplers(),
+  methods: [...trlLossTypes(), ...samplerMethods()],
 };

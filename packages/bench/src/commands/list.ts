@@ -1,4 +1,4 @@
-import { KIND_NOUN, PLUGIN_KINDS, type PluginKind, type PluginMeta, type RegistryEntry } from '@policy-lab/core';
+import { PLUGIN_KINDS, type PluginKind, type PluginMeta, type RegistryEntry } from '@policy-lab/core';
 import type { Command } from 'commander';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
@@ -17,6 +17,12 @@ export interface ListEntry {
   math?: string;
   recipe?: Record<string, unknown>;
   rewardComponents?: readonly { name: string; weight: number }[];
+  /** Samplers: the strategy, its sizes and the behaviour log-probs it records. */
+  decoding?: Record<string, unknown>;
+  /** Reward models: architecture, objective, learning rate, reward component. */
+  model?: Record<string, unknown>;
+  /** Hooks: the phases they run in. */
+  phases?: string[];
 }
 
 function toEntry(entry: RegistryEntry): ListEntry {
@@ -29,10 +35,35 @@ function toEntry(entry: RegistryEntry): ListEntry {
   if (item.resolved && Object.keys(item.resolved).length) out.resolved = item.resolved;
   if (typeof item.math === 'string') out.math = item.math;
   if (entry.kind === 'methods') {
-    const { estimator, loss, divergence, shapers, defaults, defaultsSource } = item;
-    out.recipe = JSON.parse(JSON.stringify({ estimator, loss, divergence, shapers, defaults, defaultsSource }));
+    const { estimator, loss, divergence, shapers, sampler, rewardModels, taskSource, hooks, defaults, defaultsSource } = item;
+    out.recipe = JSON.parse(
+      JSON.stringify({
+        estimator,
+        loss,
+        divergence,
+        shapers,
+        sampler,
+        rewardModels,
+        taskSource,
+        hooks,
+        defaults,
+        defaultsSource,
+      }),
+    );
   }
   if (entry.kind === 'environments') out.rewardComponents = item.rewardComponents as ListEntry['rewardComponents'];
+  if (entry.kind === 'samplers') {
+    const { strategy, behaviour, width, roots, branchFrom } = item;
+    out.decoding = JSON.parse(
+      JSON.stringify({ strategy, behaviour, width, roots, branchFrom, logitsHook: typeof item.logits === 'function' }),
+    );
+  }
+  if (entry.kind === 'rewardModels') {
+    const { architecture, objective, learningRate, component } = item;
+    out.model = JSON.parse(JSON.stringify({ architecture, objective, learningRate, component }));
+  }
+  if (entry.kind === 'hooks')
+    out.phases = (['onStepStart', 'onStepEnd'] as const).filter((phase) => typeof item[phase] === 'function');
   return out;
 }
 
@@ -46,6 +77,9 @@ function renderText(kind: PluginKind, entries: ListEntry[], verbose: boolean): s
     if (!verbose) continue;
     if (e.paper) lines.push(`      paper: ${e.paper.title} (${e.paper.year})${e.paper.arxiv ? ` arXiv:${e.paper.arxiv}` : ''}`);
     if (e.recipe) lines.push(`      recipe: ${JSON.stringify(e.recipe)}`);
+    if (e.decoding) lines.push(`      decoding: ${JSON.stringify(e.decoding)}`);
+    if (e.model) lines.push(`      model: ${JSON.stringify(e.model)}`);
+    if (e.phases) lines.push(`      runs: ${e.phases.join(', ')}`);
     if (e.resolved) lines.push(`      options: ${JSON.stringify(e.resolved)}`);
     if (e.math) for (const line of e.math.split('\n')) lines.push(`      ${line}`);
     for (const u of e.unverified ?? []) lines.push(`      unverified: ${u}`);
@@ -69,9 +103,7 @@ function renderSources(sources: Record<string, string>, installed: ReadonlyMap<s
 export function register(program: Command, io: Io): void {
   program
     .command('list')
-    .description(
-      'list every registered plugin of every kind (estimators, losses, divergences, shapers, environments, samplers, methods)',
-    )
+    .description(`list every registered plugin of every kind (${PLUGIN_KINDS.join(', ')})`)
     .option('-v, --verbose', 'also print papers, options, resolved math and unverified parts')
     .option('--kind <kind>', `only one kind: ${PLUGIN_KINDS.join(', ')}`)
     .addHelpText(
@@ -93,6 +125,6 @@ export function register(program: Command, io: Io): void {
       }
       io.stdout(`${kinds.map((kind) => renderText(kind, lists[kind] as ListEntry[], Boolean(opts.verbose))).join('\n\n')}\n`);
       if (!opts.kind) io.stdout(`\n${renderSources(registry.sources(), new Map(discovered.map((d) => [d.name, d.dir])))}\n`);
-      if (!opts.verbose) io.stdout(`\n(${KIND_NOUN.methods} details: bench list --verbose)\n`);
+      if (!opts.verbose) io.stdout(`\n(details: bench list --verbose${opts.kind ? ` --kind ${opts.kind}` : ''})\n`);
     });
 }

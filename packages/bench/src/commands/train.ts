@@ -128,7 +128,8 @@ export function register(program: Command, io: Io): void {
         [
           `${result.method} on ${result.env}, seed ${result.seed}, backend ${result.backend}${info?.kernels === 'fast' ? ' (fast kernels)' : ''}`,
           `budget ${budgetWords(result.budget.limit)}${envOptions ? `; environment options ${JSON.stringify(envOptions)}` : ''}`,
-          `steps ${result.steps}; consumed ${result.budget.consumed.episodes} episodes, ${result.budget.consumed.generatedTokens} generated tokens, ${result.budget.consumed.trainedTokens} trained tokens, ${result.budget.consumed.seconds.toFixed(1)} s`,
+          ...extensionsLine(result.extensions ?? {}),
+          `steps ${result.steps}; consumed ${result.budget.consumed.episodes} episodes, ${result.budget.consumed.generatedTokens} generated tokens, ${result.budget.consumed.trainedTokens} trained tokens, ${result.budget.consumed.seconds.toFixed(1)} s${auxWork(result.budget.consumed)}`,
           `evaluated on ${testTasks ?? config.evalTasks} test tasks x ${config.evalSamples} samples${testTasks !== undefined && testTasks < config.evalTasks ? ` (evalTasks ${config.evalTasks}: the test split holds ${testTasks})` : ''}`,
           `sampled success  ${pct(result.initial.success)} -> ${pct(result.final.success)}`,
           `greedy success   ${pct(result.initial.greedySuccess)} -> ${pct(result.final.greedySuccess)}`,
@@ -137,8 +138,30 @@ export function register(program: Command, io: Io): void {
             (k) =>
               `reward ${k.padEnd(10)} ${(result.initial.reward[k] ?? 0).toFixed(3)} -> ${(result.final.reward[k] ?? 0).toFixed(3)}`,
           ),
+          ...Object.entries(result.final.rewardModels ?? {}).map(
+            ([name, j]) =>
+              `reward model ${name}: ranks ${pct(j.accuracy)} of ${j.pairs} held-out (succeeded, failed) pairs right (untrained ${pct(j.untrainedAccuracy)}; one-sided exact McNemar p = ${j.pValue.toPrecision(2)})`,
+          ),
           '',
         ].join('\n'),
       );
     });
+}
+
+/** The sampler, task source, reward models and hooks the run used, when it used any. */
+function extensionsLine(config: { sampler?: string; taskSource?: string; rewardModels?: string[]; hooks?: string[] }): string[] {
+  const parts = [
+    config.sampler ? `sampler ${config.sampler}` : '',
+    config.taskSource ? `task source ${config.taskSource}` : '',
+    config.rewardModels?.length ? `reward models ${config.rewardModels.join(', ')}` : '',
+    config.hooks?.length ? `hooks ${config.hooks.join(', ')}` : '',
+  ].filter(Boolean);
+  return parts.length ? [parts.join('; ')] : [];
+}
+
+/** The work of models other than the policy (reference, teacher, reward models), when there was any. */
+function auxWork(consumed: { auxScoredTokens?: number; auxTrainedTokens?: number }): string {
+  const scored = consumed.auxScoredTokens ?? 0;
+  const trained = consumed.auxTrainedTokens ?? 0;
+  return scored || trained ? `; other models scored ${scored} and trained ${trained} tokens` : '';
 }

@@ -208,12 +208,12 @@ export function renderMarkdown(doc: ComparisonDocument): string {
     lines.push(`## ${env.env}`, '', `Normalisation: ${env.normalisation}.`, '');
     if (env.twoLevelMissing) lines.push(`No interval over seeds and tasks: ${env.twoLevelMissing}.`, '');
     lines.push(
-      `| method | runs | success IQM [95% CI over seeds] | 95% CI over seeds and tasks | greedy | pass@k | ${components.join(' | ')} | episodes | generated tokens | trained tokens |`,
+      `| method | runs | success IQM [95% CI over seeds] | 95% CI over seeds and tasks | greedy | pass@k | ${components.join(' | ')} | episodes | generated tokens | trained tokens | tokens scored by other models | tokens trained in other models |`,
     );
-    lines.push(`|---|---|---|---|---|---|${components.map(() => '---|').join('')}---|---|---|`);
+    lines.push(`|---|---|---|---|---|---|${components.map(() => '---|').join('')}---|---|---|---|---|`);
     for (const m of env.methods) {
       lines.push(
-        `| ${m.method} | ${m.runs} | ${interval(m.success)} | ${m.successTwoLevel ? `[${pct(m.successTwoLevel.low)}, ${pct(m.successTwoLevel.high)}]` : '-'} | ${pct(m.greedySuccess)} | ${pct(m.passAtK)} | ${components.map((c) => (m.reward[c] ?? 0).toFixed(3)).join(' | ')} | ${m.consumed.episodes?.toFixed(0) ?? '-'} | ${m.consumed.generatedTokens?.toFixed(0) ?? '-'} | ${m.consumed.trainedTokens?.toFixed(0) ?? '-'} |`,
+        `| ${m.method} | ${m.runs} | ${interval(m.success)} | ${m.successTwoLevel ? `[${pct(m.successTwoLevel.low)}, ${pct(m.successTwoLevel.high)}]` : '-'} | ${pct(m.greedySuccess)} | ${pct(m.passAtK)} | ${components.map((c) => (m.reward[c] ?? 0).toFixed(3)).join(' | ')} | ${m.consumed.episodes?.toFixed(0) ?? '-'} | ${m.consumed.generatedTokens?.toFixed(0) ?? '-'} | ${m.consumed.trainedTokens?.toFixed(0) ?? '-'} | ${m.consumed.auxScoredTokens?.toFixed(0) ?? '-'} | ${m.consumed.auxTrainedTokens?.toFixed(0) ?? '-'} |`,
       );
     }
     lines.push(

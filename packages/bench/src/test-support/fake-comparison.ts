@@ -75,7 +75,15 @@ export function fakeResult(request: UnitRequest, shift: Record<string, number> =
     config: { method, env, seed } as never,
     budget: {
       limit: request.budget,
-      consumed: { episodes: 480, envSteps: 480, generatedTokens: 1900, trainedTokens: 1500, seconds: 1 },
+      consumed: {
+        episodes: 480,
+        envSteps: 480,
+        generatedTokens: 1900,
+        trainedTokens: 1500,
+        seconds: 1,
+        auxScoredTokens: 0,
+        auxTrainedTokens: 0,
+      },
     },
     initial: evaluation(start),
     final: evaluation(start + lift),

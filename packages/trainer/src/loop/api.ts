@@ -64,6 +64,20 @@ export interface EvalResult {
    * their mean is `success`. A comparison resamples them to include the choice of tasks in its intervals.
    */
   perTask: number[];
+  /**
+   * Per learned reward model, how well it ranks held-out pairs: on each test task, every
+   * (succeeded, failed) pair of its samples; the untrained model (same seed) on the same pairs.
+   */
+  rewardModels?: Record<string, JudgeAccuracy>;
+}
+
+export interface JudgeAccuracy {
+  pairs: number;
+  /** Share of pairs where the succeeded sample scores strictly higher. */
+  accuracy: number;
+  untrainedAccuracy: number;
+  /** One-sided exact McNemar test (a binomial test on the pairs where the two disagree): trained better than untrained. */
+  pValue: number;
 }
 
 export interface CurvePoint {
@@ -74,12 +88,21 @@ export interface CurvePoint {
   reward: Record<string, number>;
 }
 
+/** The run's sampler, task source, reward models and hooks (the Method's and --set's), when it has any. */
+export interface RunExtensions {
+  sampler?: string;
+  taskSource?: string;
+  rewardModels?: string[];
+  hooks?: string[];
+}
+
 export interface TrainResult {
   method: string;
   env: string;
   seed: number;
   backend: string;
   config: TrainConfig;
+  extensions?: RunExtensions;
   budget: { limit: BudgetLimit; consumed: BudgetConsumption };
   initial: EvalResult;
   final: EvalResult;

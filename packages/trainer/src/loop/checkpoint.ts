@@ -8,9 +8,16 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type BudgetConsumption, type BudgetMeter, type TrainConfig, UsageError } from '@policy-lab/core';
-import { encodeSafetensors, loadSafetensors, saveSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
+import {
+  encodeSafetensors,
+  loadSafetensors,
+  type NamedTensor,
+  saveSafetensors,
+  writeFileAtomic,
+} from '../checkpoint/safetensors.js';
+import type { PolicyModel } from '../model/policy.js';
 import type { TransformerPolicy } from '../model/transformer.js';
-import type { Adam } from '../optim/adam.js';
+import type { Adam, AdamState } from '../optim/adam.js';
 import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import type { CurvePoint, EvalResult } from './api.js';
 import type { EntropyState } from './schedules.js';
@@ -33,6 +40,23 @@ export interface RunState {
   initial?: EvalResult;
   sums: Record<string, number>;
   timings: Record<string, number>;
+  /** The task source's own state (scores, pool), when it keeps one. */
+  taskStream?: unknown;
+  /** The entropy coefficient a step hook set (it then replaces the configured one). */
+  hookEntropyCoef?: number;
+  /** The last step's work of other models: the estimate of the next step's, for a budget that limits it. */
+  lastStepAux?: { auxScoredTokens: number; auxTrainedTokens: number };
+  /** The step at which a hook last copied the policy into the reference (the checkpoint then holds the reference). */
+  referenceResetStep?: number;
+}
+
+/** A model saved with the checkpoint besides the policy: a reward model (with its Adam), or the reference after a reset. */
+export interface ExtraModel {
+  /** Prefix of its tensors in the weights file, e.g. `rewardModel.bt-outcome.`. */
+  prefix: string;
+  model: PolicyModel;
+  names: readonly string[];
+  optimizer?: Adam;
 }
 
 export interface Sidecar {
@@ -44,6 +68,8 @@ export interface Sidecar {
   /** sha256 of the weights file. */
   weightsSha256: string;
   adamStep: number;
+  /** Adam steps of the extra models' optimizers, by prefix. */
+  extraAdamSteps?: Record<string, number>;
   consumed: BudgetConsumption;
   state: RunState;
   config: TrainConfig;
@@ -124,14 +150,20 @@ export class RunFolder {
     state: RunState,
     config: TrainConfig,
     tokenizer: CharTokenizer,
+    extras: readonly ExtraModel[] = [],
   ): Promise<void> {
     const names = policy.weightNames();
     const tensors = await readWeights(policy, names, 'model.');
     const adam = await optimizer.state();
-    policy.variables.forEach((v, i) => {
-      tensors[`adam.m.${names[i]}`] = { shape: [...v.shape], data: adam.m[i] as Float32Array };
-      tensors[`adam.v.${names[i]}`] = { shape: [...v.shape], data: adam.v[i] as Float32Array };
-    });
+    addMoments(tensors, policy, names, adam, 'adam.');
+    const extraAdamSteps: Record<string, number> = {};
+    for (const extra of extras) {
+      Object.assign(tensors, await readWeights(extra.model, extra.names, extra.prefix));
+      if (!extra.optimizer) continue;
+      const state = await extra.optimizer.state();
+      addMoments(tensors, extra.model, extra.names, state, `${extra.prefix}adam.`);
+      extraAdamSteps[extra.prefix] = state.step;
+    }
     // Weights first (a new file per step), then the sidecar that names them, then the old weights go:
     // a kill at any moment leaves a sidecar whose weights file exists.
     const weights = `checkpoint-step${state.step}.safetensors`;
@@ -146,6 +178,7 @@ export class RunFolder {
       weights,
       weightsSha256: sha256(bytes),
       adamStep: adam.step,
+      ...(extras.length ? { extraAdamSteps } : {}),
       consumed: meter.consumed,
       state,
       config,
@@ -190,7 +223,43 @@ export class RunFolder {
   }
 
   /** Restores weights, Adam moments and the budget consumed; cuts the logs back to the checkpoint's step. */
-  restore(saved: Sidecar, policy: TransformerPolicy, optimizer: Adam, meter: BudgetMeter): RunState {
+  restore(
+    saved: Sidecar,
+    policy: TransformerPolicy,
+    optimizer: Adam,
+    meter: BudgetMeter,
+    extras: readonly ExtraModel[] = [],
+  ): RunState {
+    const { file, tensors } = this.checkedWeights(saved);
+    const names = policy.weightNames();
+    writeWeights(policy, names, tensors, file, 'model.');
+    optimizer.restore(momentsOf(tensors, names, saved.adamStep, 'adam.'));
+    this.restoreExtras(saved, extras);
+    meter.charge(saved.consumed);
+    this.truncateLog(this.metrics, saved.step, true);
+    this.truncateLog(this.timings, saved.step, false);
+    return saved.state;
+  }
+
+  /** Writes the extra models' tensors (and Adam moments) from the checkpoint; a model the checkpoint lacks is an error. */
+  restoreExtras(saved: Sidecar, extras: readonly ExtraModel[]): void {
+    if (extras.length === 0) return;
+    const { file, tensors } = this.checkedWeights(saved);
+    for (const extra of extras) {
+      writeWeights(extra.model, extra.names, tensors, file, extra.prefix);
+      if (extra.optimizer)
+        extra.optimizer.restore(
+          momentsOf(tensors, extra.names, saved.extraAdamSteps?.[extra.prefix] ?? 0, `${extra.prefix}adam.`),
+        );
+    }
+  }
+
+  /** The saved reference after a hook reset it, when the checkpoint holds one. */
+  holdsTensors(saved: Sidecar, prefix: string): boolean {
+    return Object.keys(this.checkedWeights(saved).tensors).some((name) => name.startsWith(prefix));
+  }
+
+  private checkedWeights(saved: Sidecar): { file: string; tensors: Record<string, { shape: number[]; data: Float32Array }> } {
     const file = path.join(this.dir, saved.weights);
     if (!existsSync(file)) throw new UsageError(`${file}: missing (named by ${this.sidecar})`);
     const digest = sha256(readFileSync(file));
@@ -202,17 +271,7 @@ export class RunFolder {
     for (const [name, tensor] of Object.entries(tensors))
       if (tensor.data.some((x) => !Number.isFinite(x)))
         throw new UsageError(`${file}: tensor '${name}' holds a non-finite value (a corrupted checkpoint)`);
-    const names = policy.weightNames();
-    writeWeights(policy, names, tensors, file, 'model.');
-    optimizer.restore({
-      step: saved.adamStep,
-      m: names.map((n) => (tensors[`adam.m.${n}`] as { data: Float32Array }).data),
-      v: names.map((n) => (tensors[`adam.v.${n}`] as { data: Float32Array }).data),
-    });
-    meter.charge(saved.consumed);
-    this.truncateLog(this.metrics, saved.step, true);
-    this.truncateLog(this.timings, saved.step, false);
-    return saved.state;
+    return { file, tensors };
   }
 
   appendMetrics(step: number, metrics: Record<string, number>, consumed: BudgetConsumption): void {
@@ -250,6 +309,28 @@ export class RunFolder {
     });
     writeFileAtomic(file, kept.length ? `${kept.join('\n')}\n` : '');
   }
+}
+
+function addMoments(
+  tensors: Record<string, NamedTensor>,
+  model: PolicyModel,
+  names: readonly string[],
+  adam: AdamState,
+  prefix: string,
+): void {
+  model.variables.forEach((v, i) => {
+    tensors[`${prefix}m.${names[i]}`] = { shape: [...v.shape], data: adam.m[i] as Float32Array };
+    tensors[`${prefix}v.${names[i]}`] = { shape: [...v.shape], data: adam.v[i] as Float32Array };
+  });
+}
+
+function momentsOf(tensors: Record<string, NamedTensor>, names: readonly string[], step: number, prefix: string): AdamState {
+  const moment = (kind: 'm' | 'v', n: string) => {
+    const found = tensors[`${prefix}${kind}.${n}`];
+    if (!found) throw new UsageError(`the checkpoint has no Adam moment '${prefix}${kind}.${n}' (a damaged checkpoint)`);
+    return found.data;
+  };
+  return { step, m: names.map((n) => moment('m', n)), v: names.map((n) => moment('v', n)) };
 }
 
 function sha256(bytes: Uint8Array): string {

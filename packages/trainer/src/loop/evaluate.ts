@@ -3,18 +3,25 @@
  * the headline, since RL moves it first), greedy success, pass@k (RL can raise mean@k while
  * narrowing pass@k, so both are reported), mean reward per component, mean action length.
  */
-import type { Environment, Rng } from '@policy-lab/core';
+import type { Environment, Rng, Rollout } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
 import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
-import type { EvalResult } from './api.js';
+import type { EvalResult, JudgeAccuracy } from './api.js';
+import { type OwnedRewardModel, textOf } from './reward-models.js';
 import { collectRollouts } from './rollouts.js';
+
+/** A learned reward model and the same model before training. */
+export interface Judge {
+  trained: OwnedRewardModel;
+  untrained: OwnedRewardModel;
+}
 
 export async function evaluate(
   policy: PolicyModel,
   tokenizer: CharTokenizer,
   env: Environment,
   tasks: readonly unknown[],
-  options: { samples: number; maxNewTokens: number; rng: Rng },
+  options: { samples: number; maxNewTokens: number; rng: Rng; judges?: readonly Judge[] },
 ): Promise<EvalResult> {
   const requests = tasks.map((task, k) => ({ task, groupId: `eval${k}`, count: options.samples }));
   const sampled = await collectRollouts(policy, tokenizer, env, requests, {
@@ -45,5 +52,47 @@ export async function evaluate(
     reward,
     meanLength: lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length),
     perTask: sampled.map((group) => group.filter((r) => r.success).length / group.length),
+    ...(options.judges?.length ? { rewardModels: await judgeAccuracies(options.judges, sampled) } : {}),
   };
+}
+
+async function judgeAccuracies(judges: readonly Judge[], groups: readonly Rollout[][]): Promise<Record<string, JudgeAccuracy>> {
+  const pairs: [Rollout, Rollout][] = [];
+  for (const group of groups)
+    for (const won of group.filter((r) => r.success)) for (const lost of group.filter((r) => !r.success)) pairs.push([won, lost]);
+  const out: Record<string, JudgeAccuracy> = {};
+  for (const { trained, untrained } of judges) {
+    const texts = pairs.flatMap(([won, lost]) => [textOf(trained.plugin, won), textOf(trained.plugin, lost)]);
+    const correct = async (model: OwnedRewardModel) => {
+      const scores = await model.evaluate(texts);
+      return pairs.map((_, i) => (scores[2 * i] as number) > (scores[2 * i + 1] as number));
+    };
+    const now = await correct(trained);
+    const before = await correct(untrained);
+    const onlyNow = now.filter((c, i) => c && !before[i]).length;
+    const onlyBefore = before.filter((c, i) => c && !now[i]).length;
+    out[trained.plugin.name] = {
+      pairs: pairs.length,
+      accuracy: pairs.length ? now.filter(Boolean).length / pairs.length : 0,
+      untrainedAccuracy: pairs.length ? before.filter(Boolean).length / pairs.length : 0,
+      pValue: binomialUpperTail(onlyNow, onlyNow + onlyBefore),
+    };
+  }
+  return out;
+}
+
+/** P(X >= k) for X ~ Binomial(n, 1/2), summed in log space (exact to double precision). */
+export function binomialUpperTail(k: number, n: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  const logChoose = (m: number) => logFactorial(n) - logFactorial(m) - logFactorial(n - m);
+  let total = 0;
+  for (let m = k; m <= n; m++) total += Math.exp(logChoose(m) - n * Math.LN2);
+  return Math.min(1, total);
+}
+
+function logFactorial(n: number): number {
+  let sum = 0;
+  for (let i = 2; i <= n; i++) sum += Math.log(i);
+  return sum;
 }

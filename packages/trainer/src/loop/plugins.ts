@@ -10,9 +10,14 @@ import {
   type EnvironmentRequirements,
   type Method,
   missingRequirements,
+  type PluginRef,
   type PolicyLoss,
   type Registry,
+  type RewardModel,
   type RewardShaper,
+  type Sampler,
+  type StepHook,
+  type TaskSource,
   type TrainConfig,
   UsageError,
 } from '@policy-lab/core';
@@ -30,6 +35,12 @@ export interface Resolved {
   loss: PolicyLoss<Tf, tf.Tensor>;
   divergence?: Divergence<Tf, tf.Tensor>;
   shapers: RewardShaper[];
+  /** How actions are decoded; plain sampling when absent. */
+  sampler?: Sampler;
+  rewardModels: RewardModel[];
+  /** The stream of training tasks; uniform draws when absent. */
+  taskSource?: TaskSource;
+  hooks: StepHook[];
   config: TrainConfig;
 }
 
@@ -77,7 +88,17 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
   if (divergence && !divergence.penalty)
     throw new UsageError(`divergence '${divergence.name}' has no tensor penalty; it cannot be used as the trainer's penalty`);
   const shapers = [...(method.shapers ?? []), ...(config.shapers ?? [])].map((ref) => registry.resolve('shapers', ref));
-  const resolved: Resolved = { method, env, estimator, loss, ...(divergence ? { divergence } : {}), shapers, config };
+  const extensions = resolveExtensions(registry, method, config);
+  const resolved: Resolved = {
+    method,
+    env,
+    estimator,
+    loss,
+    ...(divergence ? { divergence } : {}),
+    shapers,
+    ...extensions,
+    config,
+  };
   checkRequirements(resolved, registry);
   if (checks.readers !== false) checkOptionReaders(resolved, new Set(Object.keys(overrides)), registry);
   checkData(resolved, options);
@@ -85,8 +106,76 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
     throw new UsageError(
       `loss '${loss.name}' distils from a teacher: name one with --set teacher=<run folder> (a finished bench train --out folder on the same environment)`,
     );
+  const keepsReference = divergence !== undefined || Boolean(loss.needs?.reference) || Boolean(config.teacher);
+  for (const hook of resolved.hooks)
+    if (hook.needs?.reference && !keepsReference)
+      throw new UsageError(
+        `hook '${hook.name}' resets the reference policy, but this run keeps none: add a divergence (--set divergence=<${registry.names('divergences').join(', ')}>) or use a loss that reads a reference`,
+      );
   if (estimator.needsCritic && !config.model.valueHead) config.model.valueHead = true;
   return resolved;
+}
+
+/** A --set name replaces the Method's reference; --set options apply to whichever is chosen. */
+function chosen(
+  methodRef: PluginRef | undefined,
+  name: string | undefined,
+  options: Record<string, unknown> | undefined,
+): { ref: PluginRef; options?: Record<string, unknown> } | undefined {
+  const ref = name ?? methodRef;
+  if (ref === undefined) return undefined;
+  return { ref, ...(options && Object.keys(options).length ? { options } : {}) };
+}
+
+/** The sampler, reward models, task source and hooks of a run: the Method's, then --set's. */
+function resolveExtensions(
+  registry: Registry,
+  method: Method,
+  config: TrainConfig,
+): Pick<Resolved, 'sampler' | 'rewardModels' | 'taskSource' | 'hooks'> {
+  const sampler = chosen(method.sampler, config.sampler, config.samplerOptions);
+  const taskSource = chosen(method.taskSource, config.taskSource, config.taskSourceOptions);
+  if (!sampler && config.samplerOptions)
+    throw new UsageError('--set samplerOptions: this run has no sampler (name one with --set sampler=<name>)');
+  if (!taskSource && config.taskSourceOptions)
+    throw new UsageError('--set taskSourceOptions: this run has no task source (name one with --set taskSource=<name>)');
+  const byName = <K extends 'rewardModels' | 'hooks'>(
+    kind: K,
+    refs: readonly PluginRef[],
+    options: Record<string, Record<string, unknown>> | undefined,
+    optionKey: string,
+  ) => {
+    const names = refs.map((ref) => registry.canonical(kind, typeof ref === 'string' ? ref : ref.name));
+    for (const key of Object.keys(options ?? {}))
+      if (!names.includes(registry.canonical(kind, key)))
+        throw new UsageError(
+          `--set ${optionKey}.${key}: this run has no ${kind === 'hooks' ? 'hook' : 'reward model'} '${key}' (it has: ${names.join(', ') || 'none'})`,
+        );
+    return refs.map((ref) => {
+      const name = typeof ref === 'string' ? ref : ref.name;
+      return registry.resolve(kind, ref, options?.[name]);
+    });
+  };
+  const rewardModels = byName(
+    'rewardModels',
+    [...(method.rewardModels ?? []), ...(config.rewardModels ?? [])],
+    config.rewardModelOptions,
+    'rewardModelOptions',
+  );
+  const hooks = byName('hooks', [...(method.hooks ?? []), ...(config.hooks ?? [])], config.hookOptions, 'hookOptions');
+  for (const list of [rewardModels, hooks]) {
+    const seen = new Set<string>();
+    for (const p of list) {
+      if (seen.has(p.name)) throw new UsageError(`'${p.name}' is named twice (by the method and by --set); name it once`);
+      seen.add(p.name);
+    }
+  }
+  return {
+    ...(sampler ? { sampler: registry.resolve('samplers', sampler.ref, sampler.options) } : {}),
+    rewardModels,
+    ...(taskSource ? { taskSource: registry.resolve('taskSources', taskSource.ref, taskSource.options) } : {}),
+    hooks,
+  };
 }
 
 /**
@@ -140,13 +229,15 @@ function checkData({ method, env, loss }: Resolved, options: TrainOptions): void
     );
 }
 
-/** Reward component weights: the environment's, the shapers' additions, then --set weights. */
+/** Reward component weights: the environment's, the reward models' and the shapers' additions, then --set weights. */
 export function componentWeights(
   env: Environment,
   config: TrainConfig,
   shapers: readonly RewardShaper[] = [],
+  rewardModels: readonly RewardModel[] = [],
 ): Record<string, number> {
   const weights = Object.fromEntries(env.rewardComponents.map((c) => [c.name, c.weight]));
+  for (const model of rewardModels) weights[model.component.name] = model.component.weight;
   for (const shaper of shapers) for (const c of shaper.adds ?? []) weights[c.name] = c.weight;
   for (const [name, weight] of Object.entries(config.weights ?? {})) {
     if (!(name in weights))

@@ -2,8 +2,13 @@
  * The rollout engine: multi-turn episodes against any Environment, decoded together.
  * Context rule: [bos] obs_1 [sep] action_1 [eos] obs_2 [sep] ... obs_t [sep]; when that is
  * longer than contextLength - maxNewTokens, the oldest tokens are dropped (the bos stays).
+ *
+ * How each action is decoded is the sampler's choice (samplers.ts): token-by-token sampling
+ * (optionally through a logits hook), beam search per distinct context, or a tree of restarts;
+ * this module runs episodes to their end from any starting point (the task, or a node of an
+ * earlier rollout: a snapshot and a forced action prefix).
  */
-import type { Environment, Episode, Rng, Rollout, Turn } from '@policy-lab/core';
+import type { Environment, Episode, Rng, Rollout, Sampler, Turn } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
 import { BOS, type CharTokenizer, EOS, SEP } from '../tokenizer/char-tokenizer.js';
 
@@ -18,19 +23,46 @@ export interface RolloutOptions {
   temperature: number;
   greedy?: boolean;
   rng: Rng;
+  /** How actions are decoded; plain sampling when absent. */
+  sampler?: Sampler;
 }
 
-interface Running {
+/** One episode being run: where it started, what it has done so far. */
+export interface Running {
+  request: RolloutRequest;
+  /** Its index within the group (the rollout id's suffix). */
+  index: number;
   episode: Episode;
   history: number[];
   turns: Turn[];
   done: boolean;
+  /** Tokens the next action starts with (a tree branch's restart inside an action), with their recorded log-probs. */
+  forced?: { tokens: number[]; logprobs: number[] };
+  /** Per turn: the episode's snapshot before that turn's action (kept for tree search). */
+  snapshots?: unknown[];
+  /** The rng key its episode was started with (a branch restarts its parent's episode with the same key). */
+  envKey: string;
 }
 
 export function promptFor(history: readonly number[], observation: number[], limit: number): number[] {
   const full = [...history, ...observation, SEP];
   if (full.length <= limit) return full;
   return [BOS, ...full.slice(full.length - (limit - 1))];
+}
+
+/** A fresh episode of a request's task. */
+export function startRunning(env: Environment, request: RolloutRequest, index: number, rng: Rng, keep: boolean): Running {
+  const envKey = `env/${request.groupId}/${index}`;
+  return {
+    request,
+    index,
+    episode: env.start(request.task, rng.split(envKey)),
+    history: [BOS],
+    turns: [],
+    done: false,
+    envKey,
+    ...(keep ? { snapshots: [] } : {}),
+  };
 }
 
 /** Runs every requested episode to the end; returns rollouts grouped as requested. */
@@ -41,29 +73,35 @@ export async function collectRollouts(
   requests: readonly RolloutRequest[],
   options: RolloutOptions,
 ): Promise<Rollout[][]> {
-  const limit = policy.config.contextLength - options.maxNewTokens;
-  const running: Running[][] = requests.map((request) =>
-    Array.from({ length: request.count }, (_, i) => ({
-      episode: env.start(request.task, options.rng.split(`env/${request.groupId}/${i}`)),
-      history: [BOS],
-      turns: [],
-      done: false,
-    })),
+  const running = requests.map((request) =>
+    Array.from({ length: request.count }, (_, i) => startRunning(env, request, i, options.rng, false)),
   );
+  await runEpisodes(policy, tokenizer, env, running.flat(), options, '');
+  return running.map((group) => group.map((r) => finish(env, r)));
+}
+
+/**
+ * Runs the given episodes to their end, a turn at a time, every active one decoded together.
+ * `tag` keeps the decoding randomness of different calls in one step apart.
+ */
+export async function runEpisodes(
+  policy: PolicyModel,
+  tokenizer: CharTokenizer,
+  env: Environment,
+  items: readonly Running[],
+  options: RolloutOptions,
+  tag: string,
+): Promise<void> {
+  const limit = policy.config.contextLength - options.maxNewTokens;
   for (let turn = 0; turn < env.maxTurns; turn++) {
-    const active = running.flat().filter((r) => !r.done);
+    const active = items.filter((r) => !r.done);
     if (active.length === 0) break;
     const observations = active.map((r) => r.episode.observation());
     const prompts = active.map((r, i) => promptFor(r.history, tokenizer.encode(observations[i] as string), limit));
-    const generation = await policy.generate(prompts, {
-      maxNewTokens: options.maxNewTokens,
-      temperature: options.temperature,
-      stopTokens: [EOS],
-      greedy: options.greedy ?? false,
-      rng: options.rng.split(`decode/turn${turn}`),
-    });
+    for (const r of active) r.snapshots?.push(r.episode.snapshot?.());
+    const actions = await decodeActions(policy, active, prompts, options, `${tag}turn${turn}`);
     active.forEach((r, i) => {
-      const actionTokens = generation.tokens[i] as number[];
+      const { tokens: actionTokens, logprobs, truncated } = actions[i] as DecodedAction;
       const text = tokenizer.decode(actionTokens.filter((t) => t !== EOS));
       const result = r.episode.step(text);
       r.turns.push({
@@ -71,30 +109,123 @@ export async function collectRollouts(
         action: text,
         promptTokens: prompts[i] as number[],
         actionTokens,
-        logprobs: generation.logprobs[i] as number[],
+        logprobs,
         reward: result.reward,
         valid: result.valid,
         ...(result.stateKey !== undefined ? { stateKey: result.stateKey } : {}),
-        truncated: generation.truncated[i] as boolean,
+        truncated,
       });
       r.history = [...(prompts[i] as number[]), ...actionTokens];
-      if (result.done || turn === env.maxTurns - 1) r.done = true;
+      delete r.forced;
+      if (result.done || r.turns.length >= env.maxTurns) r.done = true;
     });
   }
-  return running.map((group, g) =>
-    group.map((r, i) => {
-      const outcome = r.episode.outcome();
-      const request = requests[g] as RolloutRequest;
-      return {
-        id: `${request.groupId}/${i}`,
-        groupId: request.groupId,
-        taskId: env.taskId(request.task),
-        turns: r.turns,
-        reward: outcome.reward,
-        success: outcome.success,
-      };
-    }),
+}
+
+interface DecodedAction {
+  tokens: number[];
+  logprobs: number[];
+  truncated: boolean;
+}
+
+/** One action per active episode, decoded the sampler's way. */
+async function decodeActions(
+  policy: PolicyModel,
+  active: readonly Running[],
+  prompts: readonly number[][],
+  options: RolloutOptions,
+  key: string,
+): Promise<DecodedAction[]> {
+  if (options.sampler?.strategy === 'beam' && !options.greedy) return beamActions(policy, active, prompts, options);
+  const forcedLength = (r: Running) => r.forced?.tokens.length ?? 0;
+  const shortest = Math.min(...active.map(forcedLength));
+  const generation = await policy.generate(
+    active.map((r, i) => [...(prompts[i] as number[]), ...(r.forced?.tokens ?? [])]),
+    {
+      maxNewTokens: options.maxNewTokens - shortest,
+      temperature: options.temperature,
+      stopTokens: [EOS],
+      greedy: options.greedy ?? false,
+      rng: options.rng.split(`decode/${key}`),
+      ...(options.sampler?.logits && !options.greedy
+        ? { logits: options.sampler.logits.bind(options.sampler), behaviour: options.sampler.behaviour }
+        : {}),
+    },
   );
+  return active.map((r, i) => {
+    // A row with a longer forced prefix has less room: its continuation is cut at the action's limit.
+    const room = options.maxNewTokens - forcedLength(r);
+    const tokens = (generation.tokens[i] as number[]).slice(0, room);
+    const stopped = tokens.includes(EOS);
+    return {
+      tokens: [...(r.forced?.tokens ?? []), ...tokens],
+      logprobs: [...(r.forced?.logprobs ?? []), ...(generation.logprobs[i] as number[]).slice(0, room)],
+      truncated: !stopped,
+    };
+  });
+}
+
+/**
+ * Beam search: the episodes of a group that read the same context get that context's best
+ * distinct actions, one each, best first. A context with fewer hypotheses than episodes
+ * (a tiny vocabulary) leaves the rest to the last hypothesis; the group's duplicates are
+ * removed afterwards (`distinct`).
+ */
+async function beamActions(
+  policy: PolicyModel,
+  active: readonly Running[],
+  prompts: readonly number[][],
+  options: RolloutOptions,
+): Promise<DecodedAction[]> {
+  const clusters = new Map<string, number[]>();
+  active.forEach((r, i) => {
+    const key = `${r.request.groupId}\u0000${(prompts[i] as number[]).join(',')}`;
+    clusters.set(key, [...(clusters.get(key) ?? []), i]);
+  });
+  const out: DecodedAction[] = new Array(active.length);
+  for (const members of clusters.values()) {
+    const count = members.length;
+    const width = Math.max(options.sampler?.width ?? 1, count);
+    const found = await policy.beamSearch(prompts[members[0] as number] as number[], {
+      width,
+      count,
+      maxNewTokens: options.maxNewTokens,
+      stopTokens: [EOS],
+    });
+    members.forEach((member, k) => {
+      const h = Math.min(k, found.tokens.length - 1);
+      out[member] = {
+        tokens: found.tokens[h] as number[],
+        logprobs: found.logprobs[h] as number[],
+        truncated: found.truncated[h] as boolean,
+      };
+    });
+  }
+  return out;
+}
+
+/** The finished rollout of an episode. */
+export function finish(env: Environment, r: Running): Rollout {
+  const outcome = r.episode.outcome();
+  return {
+    id: `${r.request.groupId}/${r.index}`,
+    groupId: r.request.groupId,
+    taskId: env.taskId(r.request.task),
+    turns: r.turns,
+    reward: outcome.reward,
+    success: outcome.success,
+  };
+}
+
+/** The group without rollouts whose actions repeat an earlier one's, token for token. */
+export function distinct(group: readonly Rollout[]): Rollout[] {
+  const seen = new Set<string>();
+  return group.filter((r) => {
+    const key = r.turns.map((t) => t.actionTokens.join(',')).join('|');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 export function generatedTokens(rollouts: readonly Rollout[]): number {

@@ -7,6 +7,7 @@ import {
   type BudgetMeter,
   type RewardVector,
   Rng,
+  type TaskStream,
   type TrainConfig,
   weightedSum,
 } from '@policy-lab/core';
@@ -15,6 +16,7 @@ import type { TransformerPolicy } from '../model/transformer.js';
 import type { Adam } from '../optim/adam.js';
 import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import { componentWeights, type Resolved } from './plugins.js';
+import type { OwnedRewardModel } from './reward-models.js';
 
 /** Rollouts drawn for diagnostics only (the sign-flip baseline): never part of the RL budget. */
 export interface SideBudget {
@@ -33,7 +35,10 @@ export interface RunContext {
   tokenizer: CharTokenizer;
   optimizer: Adam;
   meter: BudgetMeter;
-  trainTasks: readonly unknown[];
+  /** The stream of training tasks (the task source's, or uniform draws). */
+  tasks: TaskStream;
+  /** Learned reward models, built and owned by the trainer, in the order the run names them. */
+  rewardModels: readonly OwnedRewardModel[];
   side: SideBudget;
 }
 
@@ -49,6 +54,11 @@ export interface StepContext extends RunContext {
   /** Reward component weights (the environment's, the shapers', --set weights, klPenalty when the divergence is in the reward). */
   weights: Record<string, number>;
   scalar(reward: RewardVector): number;
+  /** Weighted sum over the environment's own components only (before reward models and shapers add theirs). */
+  envScalar(reward: RewardVector): number;
+  /** Numbers a stage or plugin reports for this step (a reward model's loss, a task source's pool size). */
+  logged: Record<string, number>;
+  log(key: string, value: number): void;
   /** Work charged by the stages (rollouts as they are drawn, trained tokens by the charge stage). */
   charge(cost: Partial<BudgetConsumption>): void;
 }
@@ -59,7 +69,9 @@ export function stepContext(
   coefficients: { divergenceCoef: number; entropyCoef: number },
 ): StepContext {
   const config = { ...run.plugins.config, entropyCoef: coefficients.entropyCoef };
-  const weights = componentWeights(run.plugins.env, config, run.plugins.shapers);
+  const weights = componentWeights(run.plugins.env, config, run.plugins.shapers, run.plugins.rewardModels);
+  const envWeights = Object.fromEntries(run.plugins.env.rewardComponents.map((c) => [c.name, weights[c.name] as number]));
+  const logged: Record<string, number> = {};
   return {
     ...run,
     plugins: { ...run.plugins, config },
@@ -69,6 +81,11 @@ export function stepContext(
     divergenceCoef: coefficients.divergenceCoef,
     weights,
     scalar: (reward) => weightedSum(reward, weights),
+    envScalar: (reward) => weightedSum(reward, envWeights),
+    logged,
+    log: (key, value) => {
+      logged[key] = value;
+    },
     charge: (cost) => run.meter.charge(cost),
   };
 }

@@ -13,6 +13,7 @@ import { measureSignFlips, type StepMetrics, stepMetrics } from './stages/metric
 import { rolloutsPerGroup, sample } from './stages/sample.js';
 import { update, updateLabelled, updatePairs } from './stages/update.js';
 import type { StepContext } from './step-context.js';
+import { taskFeedback } from './task-stream.js';
 import { exampleRows, unpair } from './unpaired.js';
 
 export interface StepOutcome {
@@ -25,6 +26,10 @@ export async function runStep(ctx: StepContext): Promise<StepOutcome> {
   const started = performance.now();
   const sampled = await sample(ctx, (requests, groups) => estimatorContext(ctx, requests, groups));
   const advantages = await estimate(ctx, sampled);
+  ctx.tasks.observe?.(
+    taskFeedback(sampled.requests, sampled.groups, (r) => ctx.envScalar(r.reward)),
+    ctx.step,
+  );
   const signFlipRate = await measureSignFlips(ctx, sampled, advantages);
   const updated = await update(ctx, sampled, advantages);
   const seconds = (performance.now() - started) / 1000;

@@ -8,22 +8,26 @@
  * the budget consumed and the run state, and nothing else.
  */
 import path from 'node:path';
-import { BudgetMeter, Rng, RunError, UsageError } from '@policy-lab/core';
+import { type BudgetConsumption, BudgetMeter, Rng, RunError, UsageError } from '@policy-lab/core';
 import { backendInfo, initBackend } from '../backend/select-backend.js';
 import type { PolicyModel } from '../model/policy.js';
 import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
 import { Adam } from '../optim/adam.js';
 import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
-import type { EvalResult, TrainOptions, TrainResult } from './api.js';
+import type { EvalResult, RunExtensions, TrainOptions, TrainResult } from './api.js';
+import { chargedModel } from './charged-model.js';
 import { frozenStart, RunFolder, type RunState } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
 import { checkAlphabet } from './pairs.js';
 import { type Resolved, resolvePlugins } from './plugins.js';
+import { buildRewardModel, type OwnedRewardModel } from './reward-models.js';
 import { adaptCoefficient, adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
 import { sftWarmStart } from './sft.js';
 import { rolloutsPerGroup } from './stages/sample.js';
 import { runOfflineStep, runStep, worstCaseStep } from './step.js';
 import { type RunContext, stepContext } from './step-context.js';
+import { stepHooks } from './step-hooks.js';
+import { openTaskStream } from './task-stream.js';
 import { loadTeacher } from './teacher.js';
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
@@ -35,11 +39,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const policy = createPolicy({ ...config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(config.seed).split('init'));
   const optimizer = new Adam(policy.variables, { learningRate: config.learningRate, weightDecay: config.weightDecay });
   const meter = new BudgetMeter(options.budget);
+  const rewardModels = plugins.rewardModels.map((p) => buildRewardModel(p, config, tokenizer, (cost) => meter.charge(cost)));
+  // The same models before any training, for evaluation's "better than untrained?" (never trained, never charged).
+  const untrainedRewardModels = plugins.rewardModels.map((p) => buildRewardModel(p, config, tokenizer, () => {}));
+  const rewardModelExtras = rewardModels.map((m) => ({
+    prefix: `rewardModel.${m.plugin.name}.`,
+    model: m.model,
+    names: m.model.weightNames(),
+    optimizer: m.optimizer,
+  }));
   const folder = options.outDir ? new RunFolder(options.outDir) : undefined;
   const notice = (message: string) => options.onNotice?.(message);
   const resumed = folder?.prepare({ resume: Boolean(options.resume), force: Boolean(options.force) }, notice) ?? false;
   let state = freshState(config.divergenceCoef, config.entropyCoef);
-  if (folder && resumed) state = folder.restore(folder.readSidecar(config, tokenizer), policy, optimizer, meter);
+  const saved = folder && resumed ? folder.readSidecar(config, tokenizer) : undefined;
+  if (folder && saved) state = folder.restore(saved, policy, optimizer, meter, rewardModelExtras);
   else if (options.sft !== 'none') {
     options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
     const cacheDir = options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft');
@@ -47,7 +61,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await sftWarmStart(policy, tokenizer, env, config, { cacheDir, names: policy.weightNames() })
     ).seconds;
   }
-  const { reference, teacher } = await referencesOf(plugins, policy, tokenizer, folder, resumed);
+  const frozen = await referencesOf(plugins, policy, tokenizer, folder, resumed);
+  const charge = (cost: Partial<BudgetConsumption>) => meter.charge(cost);
+  const reference = frozen.reference ? chargedModel(frozen.reference, charge) : undefined;
+  const teacher = frozen.teacher ? chargedModel(frozen.teacher, charge) : undefined;
+  const referenceExtra = reference ? [{ prefix: 'reference.', model: reference, names: policy.weightNames() }] : [];
+  // A hook reset the reference before the checkpoint: the checkpoint holds that reference.
+  if (folder && saved && state.referenceResetStep !== undefined) folder.restoreExtras(saved, referenceExtra);
   const dataset = options.preferences;
   if (dataset) checkAlphabet([...(dataset.pairs ?? []), ...(dataset.examples ?? [])], tokenizer, dataset.file, env.name);
   const testTasks = env.tasks('test', { seed: 0, count: config.evalTasks });
@@ -64,6 +84,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const trainTasks = env.tasks('train', { seed: config.seed });
   if (trainTasks.length === 0 || testTasks.length === 0)
     throw new RunError(`environment '${env.name}' gave no ${trainTasks.length === 0 ? 'train' : 'test'} tasks`);
+  const tasks = openTaskStream(plugins.taskSource, trainTasks, env);
+  if (state.taskStream !== undefined) tasks.load?.(state.taskStream);
   const run: RunContext = {
     plugins,
     policy,
@@ -72,7 +94,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     tokenizer,
     optimizer,
     meter,
-    trainTasks,
+    tasks,
+    rewardModels,
     side: state.side,
   };
   const evaluateAt = async (step: number): Promise<EvalResult> => {
@@ -82,6 +105,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       samples: config.evalSamples,
       maxNewTokens: config.maxNewTokens,
       rng: Rng.seeded(config.seed).split(`eval/${step}`),
+      judges: rewardModels.map((m, i) => ({ trained: m, untrained: untrainedRewardModels[i] as OwnedRewardModel })),
     });
     state.timings.evalSeconds = (state.timings.evalSeconds ?? 0) + (performance.now() - t0) / 1000;
     const { episodes, generatedTokens } = meter.consumed;
@@ -98,13 +122,33 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       `the budget affords no training step: one step may use ${worstCase.episodes} episodes and ${worstCase.generatedTokens} generated tokens (tasksPerStep x rollouts per group, x maxTurns x maxNewTokens); raise --budget or lower tasksPerStep/groupSize`,
     );
   let finalEval: EvalResult | undefined;
-  while (meter.canAfford({ ...worstCase, seconds: state.timings.lastStepSeconds ?? 0 })) {
+  // Seconds and the other models' work cannot be bounded before a step: the last step's stand in.
+  const lastStepCost = () => ({
+    seconds: state.timings.lastStepSeconds ?? 0,
+    auxScoredTokens: state.lastStepAux?.auxScoredTokens ?? 0,
+    auxTrainedTokens: state.lastStepAux?.auxTrainedTokens ?? 0,
+  });
+  while (meter.canAfford({ ...worstCase, ...lastStepCost() })) {
+    const before = meter.consumed;
     state.step += 1;
-    const ctx = stepContext(run, state.step, {
+    const coefficients = {
       divergenceCoef: state.divergenceCoef,
-      entropyCoef: appliedEntropyCoef(config, state.entropy),
+      entropyCoef: state.hookEntropyCoef ?? appliedEntropyCoef(config, state.entropy),
+    };
+    const hooks = stepHooks(plugins.hooks, state, coefficients, config, {
+      reset: async () => {
+        if (!reference)
+          throw new RunError(
+            'a hook reset the reference, but this run has none (it needs a divergence or a loss that reads one)',
+          );
+        reference.copyFrom(policy);
+        state.referenceResetStep = state.step;
+      },
     });
+    await hooks.run('onStepStart');
+    const ctx = stepContext(run, state.step, coefficients);
     const { metrics, timing } = dataset ? await runOfflineStep(ctx, dataset) : await runStep(ctx);
+    await hooks.run('onStepEnd', metrics);
     if (config.entropyTarget !== undefined) {
       metrics.entropyCoef = ctx.config.entropyCoef;
       state.entropy = adaptEntropyCoef(state.entropy, metrics.entropy, config);
@@ -113,10 +157,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     state.timings.rolloutTokensPerSecond = timing.tokensPerSecond;
     state.timings.trainSeconds = (state.timings.trainSeconds ?? 0) + timing.seconds;
     state.timings.lastStepSeconds = timing.seconds;
+    state.lastStepAux = {
+      auxScoredTokens: meter.consumed.auxScoredTokens - before.auxScoredTokens,
+      auxTrainedTokens: meter.consumed.auxTrainedTokens - before.auxTrainedTokens,
+    };
     for (const [key, value] of Object.entries(metrics)) state.sums[key] = (state.sums[key] ?? 0) + value;
     folder?.appendMetrics(state.step, metrics, meter.consumed);
     folder?.appendTiming(state.step, timing, meter.consumed.seconds);
-    const lastStep = !meter.canAfford({ ...worstCase, seconds: timing.seconds });
+    const lastStep = !meter.canAfford({ ...worstCase, ...lastStepCost() });
     if (state.step % config.evalEvery === 0 || lastStep) {
       const result = await evaluateAt(state.step);
       if (lastStep) finalEval = result;
@@ -128,8 +176,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       phase: 'train',
       ...(success !== undefined ? { success } : {}),
     });
-    if (folder && (state.step % config.checkpointEvery === 0 || lastStep))
-      await folder.save(policy, optimizer, meter, state, config, tokenizer);
+    if (folder && (state.step % config.checkpointEvery === 0 || lastStep)) {
+      const taskState = tasks.save?.();
+      if (taskState !== undefined) state.taskStream = taskState;
+      await folder.save(policy, optimizer, meter, state, config, tokenizer, [
+        ...rewardModelExtras,
+        ...(state.referenceResetStep !== undefined ? referenceExtra : []),
+      ]);
+    }
   }
   finalEval ??= state.lastEval?.step === state.step ? state.lastEval.result : await evaluateAt(state.step);
   options.onProgress?.({ step: state.step, fraction: 1, phase: 'done', success: finalEval.success });
@@ -139,6 +193,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     seed: config.seed,
     backend: backend.name,
     config,
+    ...extensionsOf(plugins),
     budget: { limit: options.budget, consumed: meter.consumed },
     initial: state.initial,
     final: finalEval,
@@ -155,10 +210,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ...(backend.fallback ? { kernelsFallback: backend.fallback } : {}),
   };
   optimizer.dispose();
+  for (const m of [...rewardModels, ...untrainedRewardModels]) m.dispose();
   reference?.dispose();
   teacher?.dispose();
   policy.dispose();
   return result;
+}
+
+function extensionsOf({ sampler, taskSource, rewardModels, hooks }: Resolved): { extensions?: RunExtensions } {
+  const extensions: RunExtensions = {
+    ...(sampler ? { sampler: sampler.name } : {}),
+    ...(taskSource ? { taskSource: taskSource.name } : {}),
+    ...(rewardModels.length ? { rewardModels: rewardModels.map((m) => m.name) } : {}),
+    ...(hooks.length ? { hooks: hooks.map((h) => h.name) } : {}),
+  };
+  return Object.keys(extensions).length ? { extensions } : {};
 }
 
 /** A process starts its backend once (the CLI does it with its flags); start it here otherwise. */

@@ -2,7 +2,7 @@
  * The policy model's contract inside the trainer. `model/` implements it (transformer,
  * sampler with KV cache); `loop/` (rollouts, losses, optimizer, evaluation) uses only this.
  */
-import type { ModelConfig, Rng } from '@policy-lab/core';
+import type { LogitsRequest, ModelConfig, Rng } from '@policy-lab/core';
 import type * as tf from '@tensorflow/tfjs-core';
 
 export interface PolicyConfig extends ModelConfig {
@@ -19,6 +19,22 @@ export interface GenerateOptions {
   /** Argmax decoding (evaluation's greedy success). */
   greedy?: boolean;
   rng: Rng;
+  /**
+   * A sampler's hook on the next-token distribution: given per-row log-probabilities (after
+   * temperature, top-k, top-p) and contexts, returns per-row log-weights to draw from.
+   */
+  logits?: (request: LogitsRequest) => readonly Float32Array[] | Promise<readonly Float32Array[]>;
+  /** What `logprobs` record with a hook: the drawn-from distribution ('proposal', default) or the policy's ('policy'). */
+  behaviour?: 'proposal' | 'policy';
+}
+
+export interface BeamOptions {
+  /** Hypotheses kept at each position. */
+  width: number;
+  /** Hypotheses returned, best first (at most `width`). */
+  count: number;
+  maxNewTokens: number;
+  stopTokens: readonly number[];
 }
 
 export interface Generation {
@@ -58,6 +74,12 @@ export interface PolicyModel {
   ): ScoredTokens;
   /** Batched, seeded sampling with a KV cache. Prompts may differ in length. */
   generate(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation>;
+  /**
+   * Beam search from one prompt: the `count` most likely distinct continuations by summed
+   * log-probability at temperature 1, best first (a hypothesis ends at a stop token or the
+   * token limit). `logprobs` hold each token's log-probability under the policy.
+   */
+  beamSearch(prompt: readonly number[], options: BeamOptions): Promise<Generation & { scores: number[] }>;
   /** A frozen copy (the reference policy): same weights, its own variables, not trainable. */
   freeze(): PolicyModel;
   /** Copies weights from another model of the same config. */

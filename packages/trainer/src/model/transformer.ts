@@ -8,7 +8,7 @@ import { Rng } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedAddLayerNorm, fusedAttentionAvailable, fusedCausalAttention, fusedLayerNorm } from '../kernels/fused-ops.js';
 import { rowsWithinAttention } from './memory.js';
-import type { GenerateOptions, Generation, PolicyConfig, PolicyModel, ScoredTokens } from './policy.js';
+import type { BeamOptions, GenerateOptions, Generation, PolicyConfig, PolicyModel, ScoredTokens } from './policy.js';
 
 const NEG_INF = -1e9;
 
@@ -266,20 +266,24 @@ export class TransformerPolicy implements PolicyModel {
     });
     let cache = this.prefillInChunks(padded, pads, longest, padMask);
     let last = cache.logits;
+    const V = this.config.vocabSize;
     try {
       for (let step = 0; step < maxNew; step++) {
         const probabilities = tf.tidy(() => this.samplingDistribution(last, options));
         const probs = (await probabilities.data()) as Float32Array;
         probabilities.dispose();
+        const rowsOf = (values: Float32Array) => Array.from({ length: rows }, (_, r) => values.subarray(r * V, (r + 1) * V));
+        const policyRows = rowsOf(probs);
+        const drawRows = options.logits ? await this.hooked(policyRows, prompts, tokens, step, options) : policyRows;
         const next: number[] = [];
-        const V = this.config.vocabSize;
         for (let r = 0; r < rows; r++) {
-          const row = probs.subarray(r * V, (r + 1) * V);
+          const row = drawRows[r] as Float32Array;
           const token = options.greedy ? argmax(row) : options.rng.categorical(row);
           next.push(token);
           if (!finished[r]) {
+            const recorded = options.behaviour === 'policy' ? (policyRows[r] as Float32Array) : row;
             tokens[r]?.push(token);
-            logprobs[r]?.push(Math.log(row[token] as number));
+            logprobs[r]?.push(Math.log(recorded[token] as number));
             if (stop.has(token)) finished[r] = true;
           }
         }
@@ -295,6 +299,105 @@ export class TransformerPolicy implements PolicyModel {
       padMask.dispose();
     }
     return { tokens, logprobs, truncated: finished.map((done) => !done) };
+  }
+
+  /** The distribution a sampler's logits hook returns, normalised per row. */
+  private async hooked(
+    policyRows: readonly Float32Array[],
+    prompts: readonly (readonly number[])[],
+    tokens: readonly number[][],
+    position: number,
+    options: GenerateOptions,
+  ): Promise<Float32Array[]> {
+    const hook = options.logits as NonNullable<GenerateOptions['logits']>;
+    const weights = await hook({
+      logprobs: policyRows.map((row) => row.map((p) => Math.log(p))),
+      contexts: prompts.map((p, r) => [...p, ...(tokens[r] as number[])]),
+      position,
+    });
+    if (weights.length !== policyRows.length)
+      throw new RangeError(`the sampler's logits hook returned ${weights.length} rows for ${policyRows.length}`);
+    return weights.map((row, r) => {
+      if (row.length !== this.config.vocabSize)
+        throw new RangeError(
+          `the sampler's logits hook returned ${row.length} values in row ${r}, expected ${this.config.vocabSize}`,
+        );
+      return normalisedFromLogs(row, r);
+    });
+  }
+
+  async beamSearch(prompt: readonly number[], options: BeamOptions): Promise<Generation & { scores: number[] }> {
+    const { width, count } = options;
+    if (!(Number.isInteger(width) && width >= 1)) throw new RangeError(`beam width must be an integer >= 1, got ${width}`);
+    if (!(Number.isInteger(count) && count >= 1 && count <= width))
+      throw new RangeError(`beam count must be an integer from 1 to the width ${width}, got ${count}`);
+    if (prompt.length === 0) throw new RangeError('beamSearch: the prompt needs at least one token');
+    const maxNew = Math.min(options.maxNewTokens, this.config.contextLength - prompt.length);
+    if (maxNew <= 0)
+      throw new RangeError(
+        `beamSearch: a prompt of ${prompt.length} tokens leaves no room in a context of ${this.config.contextLength}`,
+      );
+    const stop = new Set(options.stopTokens);
+    const V = this.config.vocabSize;
+    const total = prompt.length + maxNew;
+    // One row per live hypothesis; no padding, so the pad mask is zeros wide enough for `width` rows.
+    const padMask = tf.zeros([width, 1, 1, total]);
+    let cache = this.prefill([[...prompt]], [0], prompt.length, padMask);
+    let live: Hypothesis[] = [{ tokens: [], logprobs: [], score: 0 }];
+    const done: Hypothesis[] = [];
+    try {
+      for (let step = 0; step < maxNew && live.length > 0; step++) {
+        const probabilities = tf.softmax(cache.logits);
+        const probs = (await probabilities.data()) as Float32Array;
+        probabilities.dispose();
+        const candidates: { parent: number; token: number; logprob: number; score: number }[] = [];
+        live.forEach((hypothesis, b) => {
+          for (let v = 0; v < V; v++) {
+            const logprob = Math.log(probs[b * V + v] as number);
+            if (logprob > Number.NEGATIVE_INFINITY)
+              candidates.push({ parent: b, token: v, logprob, score: hypothesis.score + logprob });
+          }
+        });
+        // Best first; ties go to the earlier hypothesis, then the lower token id (argmax's rule), so width 1 is greedy.
+        candidates.sort((a, b) => b.score - a.score || a.parent - b.parent || a.token - b.token);
+        const next: Hypothesis[] = [];
+        const parents: number[] = [];
+        for (const c of candidates.slice(0, width)) {
+          const parent = live[c.parent] as Hypothesis;
+          const grown = { tokens: [...parent.tokens, c.token], logprobs: [...parent.logprobs, c.logprob], score: c.score };
+          if (stop.has(c.token)) done.push(grown);
+          else {
+            next.push(grown);
+            parents.push(c.parent);
+          }
+        }
+        live = next;
+        // Scores only fall as hypotheses grow: stop once `count` finished ones beat every live one.
+        const ranked = [...done].sort((a, b) => b.score - a.score);
+        const worstKept = ranked[count - 1]?.score;
+        if (worstKept !== undefined && live.every((h) => h.score <= worstKept)) break;
+        if (live.length === 0 || step === maxNew - 1) break;
+        const reordered = reorderCache(cache, parents);
+        disposeCache(cache);
+        const last = live.map((h) => h.tokens.at(-1) as number);
+        cache = this.decodeStep(reordered, last, new Array(live.length).fill(0), prompt.length + step, padMask);
+        disposeCache(reordered);
+      }
+    } finally {
+      disposeCache(cache);
+      padMask.dispose();
+    }
+    const finishedCount = done.length;
+    const ranked = [...done, ...live]
+      .map((h, i) => ({ ...h, truncated: i >= finishedCount }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, count);
+    return {
+      tokens: ranked.map((h) => h.tokens),
+      logprobs: ranked.map((h) => h.logprobs),
+      truncated: ranked.map((h) => h.truncated),
+      scores: ranked.map((h) => h.score),
+    };
   }
 
   /** Probabilities [rows, V] of the distribution actually sampled from (temperature, top-k, top-p). */
@@ -425,6 +528,41 @@ interface Cache {
   keys: tf.Tensor4D[];
   values: tf.Tensor4D[];
   logits: tf.Tensor2D;
+}
+
+interface Hypothesis {
+  tokens: number[];
+  logprobs: number[];
+  score: number;
+}
+
+/** The cache rows of the kept hypotheses, in order (a parent kept twice is copied). */
+function reorderCache(cache: Cache, parents: readonly number[]): Cache {
+  return tf.tidy(() => {
+    const index = tf.tensor1d(parents as number[], 'int32');
+    return {
+      keys: cache.keys.map((k) => tf.gather(k, index)),
+      values: cache.values.map((v) => tf.gather(v, index)),
+      logits: tf.gather(cache.logits, index),
+    } as unknown as tf.TensorContainer;
+  }) as unknown as Cache;
+}
+
+/** Probabilities from per-row log-weights (any scale; -Infinity removes a token). */
+function normalisedFromLogs(row: Float32Array, index: number): Float32Array {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const x of row) if (x > max) max = x;
+  if (!(max > Number.NEGATIVE_INFINITY) || Number.isNaN(max))
+    throw new RangeError(`the sampler's logits hook left no token with a finite weight in row ${index}`);
+  const out = new Float32Array(row.length);
+  let total = 0;
+  for (let v = 0; v < row.length; v++) {
+    const w = Math.exp((row[v] as number) - max);
+    out[v] = w;
+    total += w;
+  }
+  for (let v = 0; v < row.length; v++) out[v] = (out[v] as number) / total;
+  return out;
 }
 
 function disposeCache(cache: Cache): void {

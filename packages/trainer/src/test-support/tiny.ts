@@ -211,6 +211,8 @@ export async function tinyStepContext(
   const { Adam } = await import('../optim/adam.js');
   const { CharTokenizer } = await import('../tokenizer/char-tokenizer.js');
   const { BudgetMeter, Rng } = await import('@policy-lab/core');
+  const { openTaskStream } = await import('../loop/task-stream.js');
+  const { buildRewardModel } = await import('../loop/reward-models.js');
   const registry = options.registry ?? tinyRegistry();
   const budget = options.budget ?? { episodes: 1000 };
   const plugins = resolvePlugins({
@@ -223,14 +225,16 @@ export async function tinyStepContext(
   });
   const tokenizer = CharTokenizer.fromAlphabet(plugins.env.alphabet?.() ?? '');
   const policy = createPolicy({ ...plugins.config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(1).split('init'));
+  const meter = new BudgetMeter(budget);
   const run = {
     plugins,
     policy,
     ...(options.reference ? { reference: policy.freeze() } : {}),
     tokenizer,
     optimizer: new Adam(policy.variables, { learningRate: plugins.config.learningRate }),
-    meter: new BudgetMeter(budget),
-    trainTasks: plugins.env.tasks('train', { seed: 1 }),
+    meter,
+    tasks: openTaskStream(plugins.taskSource, plugins.env.tasks('train', { seed: 1 }), plugins.env),
+    rewardModels: plugins.rewardModels.map((p) => buildRewardModel(p, plugins.config, tokenizer, (c) => meter.charge(c))),
     side: { episodes: 0, generatedTokens: 0 },
   };
   return stepContext(run, options.step ?? 1, {

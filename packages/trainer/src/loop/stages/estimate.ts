@@ -21,6 +21,9 @@ export async function estimatorContext(
     weights: ctx.weights,
     scalar: ctx.scalar,
     step: ctx.step,
+    ...(ctx.rewardModels.length
+      ? { rewardModels: Object.fromEntries(ctx.rewardModels.map((m) => [m.plugin.name, m.handle])) }
+      : {}),
     ...(plugins.estimator.needsCritic ? { values: await turnValues(policy, groups.flat()) } : {}),
     services: {
       score: async (texts, which) => scoreTexts(which === 'reference' && reference ? reference : policy, tokenizer, texts),

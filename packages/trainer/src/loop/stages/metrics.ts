@@ -43,7 +43,9 @@ export function stepMetrics(
   };
   for (const { name } of ctx.plugins.env.rewardComponents) metrics[`reward.${name}`] = mean(all.map((r) => r.reward[name] ?? 0));
   for (const [key, value] of Object.entries(advantages.diagnostics ?? {})) metrics[`estimator.${key}`] = value;
-  Object.assign(metrics, updated.metrics);
+  Object.assign(metrics, updated.metrics, ctx.logged);
+  for (const [key, value] of Object.entries(ctx.tasks.metrics?.() ?? {})) metrics[`taskSource.${key}`] = value;
+  if (ctx.plugins.sampler && ctx.plugins.sampler.strategy !== 'sample') metrics.groupSize = mean(groups.map((g) => g.length));
   metrics.divergenceCoef = ctx.divergenceCoef;
   return metrics;
 }

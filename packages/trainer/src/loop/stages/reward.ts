@@ -1,8 +1,12 @@
 /**
- * Stage 2, reward and shape: the shapers transform each round's reward vectors in order, then
- * the divergence goes into the reward as its own component when the run places it there.
+ * Stage 2, reward and shape: the learned reward models score every rollout (each score is a
+ * reward component), the shapers transform the reward vectors in order, then the divergence
+ * goes into the reward as its own component when the run places it there. The reward models
+ * train on the round's examples after scoring it, so a rollout is never scored by a model that
+ * has already learned from it.
  */
 import type { Rollout } from '@policy-lab/core';
+import { textOf } from '../reward-models.js';
 import { sequenceDivergence } from '../scoring.js';
 import type { StepContext } from '../step-context.js';
 
@@ -13,7 +17,8 @@ export async function rewardAndShape(
   tag: string,
 ): Promise<{ groups: Rollout[][]; divergences?: number[] }> {
   const { plugins, config, step, weights } = ctx;
-  let out = groups;
+  let out = await scoreWithRewardModels(ctx, groups);
+  await trainRewardModels(ctx, groups, tag);
   for (const shaper of plugins.shapers) {
     const shaped = shaper.shape(out.flat(), {
       rng: ctx.rng.split(`shape/${shaper.name}${tag}`),
@@ -36,6 +41,34 @@ export async function rewardAndShape(
     return { groups: out, divergences };
   }
   return { groups: out };
+}
+
+/** Each reward model's score of each rollout, added as its component. */
+async function scoreWithRewardModels(ctx: StepContext, groups: Rollout[][]): Promise<Rollout[][]> {
+  let out = groups;
+  for (const owned of ctx.rewardModels) {
+    const flat = out.flat();
+    const scores = await owned.handle.score(flat.map((r) => textOf(owned.plugin, r)));
+    let index = 0;
+    out = out.map((g) =>
+      g.map((r) => ({ ...r, reward: { ...r.reward, [owned.plugin.component.name]: scores[index++] as number } })),
+    );
+  }
+  return out;
+}
+
+/** Online training of each reward model on the examples it takes from the round's groups; its loss is logged. */
+async function trainRewardModels(ctx: StepContext, groups: readonly Rollout[][], tag: string): Promise<void> {
+  for (const owned of ctx.rewardModels) {
+    const examples = owned.plugin.examples(groups, {
+      step: ctx.step,
+      rng: ctx.rng.split(`reward-model/${owned.plugin.name}${tag}`),
+      scalar: ctx.envScalar,
+    });
+    const { loss, examples: count } = await owned.handle.train(examples);
+    ctx.log(`rewardModel.${owned.plugin.name}.examples`, count);
+    if (count > 0) ctx.log(`rewardModel.${owned.plugin.name}.loss`, loss);
+  }
 }
 
 /** Cuts a flat list back into groups of the given sizes. */

@@ -5,7 +5,8 @@
  * replaced by groups of new tasks for up to resampleRounds rounds.
  */
 import type { EstimatorContext, Rollout } from '@policy-lab/core';
-import { collectRollouts, generatedTokens, type RolloutRequest } from '../rollouts.js';
+import { generatedTokens, type RolloutRequest } from '../rollouts.js';
+import { sampleGroups } from '../samplers.js';
 import type { StepContext } from '../step-context.js';
 import { rewardAndShape } from './reward.js';
 
@@ -37,20 +38,25 @@ export async function sample(
   const taskRng = ctx.rng.split('tasks');
   const groupSize = rolloutsPerGroup(ctx);
   const draw = (count: number, prefix: string): RolloutRequest[] =>
-    Array.from({ length: count }, (_, k) => ({
-      task: ctx.trainTasks[taskRng.int(0, ctx.trainTasks.length - 1)],
-      groupId: `${prefix}g${k}`,
-      count: groupSize,
-    }));
+    ctx.tasks.draw(count, taskRng).map((task, k) => ({ task, groupId: `${prefix}g${k}`, count: groupSize }));
   const divergences: number[] = [];
   const round = async (requests: readonly RolloutRequest[], tag: string): Promise<Rollout[][]> => {
-    const drawn = await collectRollouts(ctx.policy, ctx.tokenizer, plugins.env, requests, {
-      maxNewTokens: config.maxNewTokens,
-      temperature: config.temperature,
-      rng: ctx.rng.split(`rollout${tag}`),
-    });
-    chargeRollouts(ctx, drawn.flat());
-    const shaped = await rewardAndShape(ctx, drawn, tag);
+    const sampled = await sampleGroups(
+      ctx.policy,
+      ctx.tokenizer,
+      plugins.env,
+      requests,
+      {
+        maxNewTokens: config.maxNewTokens,
+        temperature: config.temperature,
+        rng: ctx.rng.split(`rollout${tag}`),
+        ...(plugins.sampler ? { sampler: plugins.sampler } : {}),
+      },
+      // A tree sampler ranks rollouts before reward models and shapers: by the environment's own components.
+      (rollout) => ctx.envScalar(rollout.reward),
+    );
+    chargeRollouts(ctx, sampled.drawn);
+    const shaped = await rewardAndShape(ctx, sampled.groups, tag);
     divergences.push(...(shaped.divergences ?? []));
     return shaped.groups;
   };

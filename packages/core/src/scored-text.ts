@@ -1,0 +1,12 @@
+import type { Rollout, ScoredText } from './contracts.js';
+
+/**
+ * What a learned reward model reads of a rollout unless its plugin says otherwise: the task
+ * (the first observation) as context, and every action with the observations between them.
+ */
+export function rolloutText(rollout: Rollout): ScoredText {
+  return {
+    context: rollout.turns[0]?.observation ?? '',
+    text: rollout.turns.map((t, i) => (i === 0 ? t.action : `${t.observation} ${t.action}`)).join(' '),
+  };
+}

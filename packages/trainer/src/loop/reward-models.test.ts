@@ -1,0 +1,148 @@
+import { BudgetMeter, type RewardModel, type ScoredText } from '@policy-lab/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../backend/select-backend.js';
+import { createPolicy } from '../model/transformer.js';
+import { Adam } from '../optim/adam.js';
+import { temporaryFolder } from '../test-support/tiny.js';
+import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import { RunFolder } from './checkpoint.js';
+import { resolveTrainConfig } from './config.js';
+import { binomialUpperTail } from './evaluate.js';
+import { buildRewardModel } from './reward-models.js';
+
+beforeAll(async () => {
+  await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
+});
+
+const tokenizer = CharTokenizer.fromAlphabet('abcdefgh +=0123456789');
+const config = {
+  ...resolveTrainConfig(
+    {
+      method: { name: 'm', summary: 's', estimator: 'e', loss: 'l' },
+      env: {
+        name: 'x',
+        summary: 's',
+        rewardComponents: [],
+        maxTurns: 1,
+        tasks: () => [],
+        taskId: String,
+        start: () => ({}) as never,
+      },
+      seed: 5,
+      budget: { episodes: 1 },
+    },
+    {},
+  ),
+  model: { dim: 16, layers: 1, heads: 2, contextLength: 32, mlpRatio: 2, valueHead: false },
+};
+const model = (objective: RewardModel['objective'], learningRate = 0.01): RewardModel => ({
+  name: `rm-${objective}`,
+  summary: 'test',
+  architecture: { kind: 'transformer', dim: 16, layers: 1, heads: 2 },
+  objective,
+  learningRate,
+  updatesPerStep: 1,
+  component: { name: 'rm', weight: 0 },
+  examples: () => ({}),
+});
+
+// "a" answers are right, "b" answers wrong, whatever the task.
+const good = (k: number): ScoredText => ({ context: `task ${k}`, text: `a${k % 10}` });
+const bad = (k: number): ScoredText => ({ context: `task ${k}`, text: `b${k % 10}` });
+const pairs = Array.from({ length: 16 }, (_, k) => ({ context: good(k).context, chosen: good(k).text, rejected: bad(k).text }));
+
+describe('learned reward models', () => {
+  it('Bradley-Terry: the loss falls and held-out pairs are ranked; every token read or trained is charged', async () => {
+    const meter = new BudgetMeter({ episodes: 1 });
+    const rm = buildRewardModel(model('bradley-terry'), config, tokenizer, (c) => meter.charge(c));
+    const first = await rm.handle.train({ pairs });
+    let last = first;
+    for (let i = 0; i < 30; i++) last = await rm.handle.train({ pairs });
+    expect(first.examples).toBe(16);
+    expect(last.loss).toBeLessThan(first.loss * 0.5);
+    const heldOut = Array.from({ length: 10 }, (_, k) => k + 100);
+    const scores = await rm.handle.score(heldOut.flatMap((k) => [good(k), bad(k)]));
+    const right = heldOut.filter((_, i) => (scores[2 * i] as number) > (scores[2 * i + 1] as number)).length;
+    expect(right).toBe(10);
+    // 31 updates of 32 rows, then one scoring pass of 20 rows, each as padded rows x length.
+    expect(meter.consumed.auxTrainedTokens).toBeGreaterThanOrEqual(31 * 32 * 4);
+    expect(meter.consumed.auxScoredTokens).toBeGreaterThanOrEqual(20 * 4);
+    rm.dispose();
+  });
+
+  it('pointwise regression fits its targets; a discriminator separates its two classes; a target outside {0, 1} is refused', async () => {
+    const points = Array.from({ length: 12 }, (_, k) => ({ ...good(k), target: 2 }));
+    const regression = buildRewardModel(model('pointwise', 0.02), config, tokenizer, () => {});
+    let loss = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 60; i++) loss = (await regression.handle.train({ points })).loss;
+    expect(loss).toBeLessThan(0.1);
+    const discriminator = buildRewardModel(model('discriminator'), config, tokenizer, () => {});
+    const labelled = Array.from({ length: 12 }, (_, k) => [
+      { ...good(k), target: 1 },
+      { ...bad(k), target: 0 },
+    ]).flat();
+    for (let i = 0; i < 30; i++) await discriminator.handle.train({ points: labelled });
+    const [yes, no] = await discriminator.handle.score([good(200), bad(200)]);
+    expect(yes).toBeGreaterThan(0);
+    expect(no).toBeLessThan(0);
+    await expect(discriminator.handle.train({ points: [{ ...good(1), target: 0.5 }] })).rejects.toThrow(/targets are 0 or 1/);
+    for (const m of [regression, discriminator]) m.dispose();
+  });
+
+  it('is deterministic per seed, differs across seeds, and starts from a random (not constant) score', async () => {
+    const texts = [good(1), bad(1), good(2)];
+    const a = buildRewardModel(model('bradley-terry'), config, tokenizer, () => {});
+    const b = buildRewardModel(model('bradley-terry'), config, tokenizer, () => {});
+    const c = buildRewardModel(model('bradley-terry'), { ...config, seed: 6 }, tokenizer, () => {});
+    const scores = await a.handle.score(texts);
+    expect(await b.handle.score(texts)).toEqual(scores);
+    expect(await c.handle.score(texts)).not.toEqual(scores);
+    expect(new Set(scores).size).toBe(3);
+    for (const m of [a, b, c]) m.dispose();
+  });
+
+  it('is saved with the checkpoint and restored with its Adam state: the next update is the same', async () => {
+    const dir = temporaryFolder('rm-');
+    const folder = new RunFolder(dir);
+    folder.prepare({ resume: false, force: false }, () => {});
+    const policy = createPolicy(
+      { ...config.model, vocabSize: tokenizer.vocabSize },
+      (await import('@policy-lab/core')).Rng.seeded(1),
+    );
+    const optimizer = new Adam(policy.variables, { learningRate: 1e-3 });
+    const meter = new BudgetMeter({ episodes: 10 });
+    const trained = buildRewardModel(model('bradley-terry'), config, tokenizer, () => {});
+    for (let i = 0; i < 3; i++) await trained.handle.train({ pairs });
+    const extra = (m: typeof trained) => [
+      { prefix: 'rewardModel.x.', model: m.model, names: m.model.weightNames(), optimizer: m.optimizer },
+    ];
+    const state = {
+      step: 3,
+      side: { episodes: 0, generatedTokens: 0 },
+      divergenceCoef: 0,
+      entropy: { coef: 0, last: null },
+      curve: [],
+      sums: {},
+      timings: {},
+    };
+    for (let step = 1; step <= 3; step++) folder.appendMetrics(step, {}, meter.consumed);
+    await folder.save(policy, optimizer, meter, state, config, tokenizer, extra(trained));
+    const fresh = buildRewardModel(model('bradley-terry'), config, tokenizer, () => {});
+    folder.restore(folder.readSidecar(config, tokenizer), policy, optimizer, new BudgetMeter({ episodes: 10 }), extra(fresh));
+    expect(await fresh.handle.score([good(3)])).toEqual(await trained.handle.score([good(3)]));
+    await trained.handle.train({ pairs });
+    await fresh.handle.train({ pairs });
+    expect(await fresh.handle.score([good(4), bad(4)])).toEqual(await trained.handle.score([good(4), bad(4)]));
+    for (const m of [trained, fresh]) m.dispose();
+    optimizer.dispose();
+    policy.dispose();
+  });
+
+  it('the exact one-sided binomial tail', () => {
+    expect(binomialUpperTail(0, 5)).toBe(1);
+    expect(binomialUpperTail(5, 5)).toBeCloseTo(1 / 32, 12);
+    expect(binomialUpperTail(4, 5)).toBeCloseTo(6 / 32, 12);
+    expect(binomialUpperTail(6, 5)).toBe(0);
+    expect(binomialUpperTail(60, 100)).toBeCloseTo(0.028443966820490392, 10);
+  });
+});

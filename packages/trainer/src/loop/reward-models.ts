@@ -1,0 +1,196 @@
+/**
+ * Learned reward models: for each RewardModel plugin the trainer builds a transformer of the
+ * declared size with a scalar head (seeded by the run's seed and the plugin's name), its own
+ * Adam, and a handle that scores texts and trains on examples. Its compute is charged as
+ * auxScoredTokens and auxTrainedTokens (padded rows x length, the work actually done).
+ */
+import {
+  type BudgetConsumption,
+  type RewardExamples,
+  type RewardModel,
+  type RewardModelHandle,
+  Rng,
+  type Rollout,
+  RunError,
+  rolloutText,
+  type ScoredText,
+  type TrainConfig,
+  UsageError,
+} from '@policy-lab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
+import { Adam } from '../optim/adam.js';
+import { BOS, type CharTokenizer, EOS, SEP } from '../tokenizer/char-tokenizer.js';
+
+export interface OwnedRewardModel {
+  plugin: RewardModel;
+  model: TransformerPolicy;
+  optimizer: Adam;
+  /** What plugins get: scoring and training, both charged to the budget. */
+  handle: RewardModelHandle;
+  /** Scores for evaluation, which (like all evaluation) is not charged. */
+  evaluate(texts: readonly ScoredText[]): Promise<number[]>;
+  dispose(): void;
+}
+
+/** What a rollout is scored as: the plugin's `text`, or core's `rolloutText`. */
+export function textOf(plugin: RewardModel, rollout: Rollout): ScoredText {
+  return plugin.text ? plugin.text(rollout) : rolloutText(rollout);
+}
+
+export function buildRewardModel(
+  plugin: RewardModel,
+  config: TrainConfig,
+  tokenizer: CharTokenizer,
+  charge: (cost: Partial<BudgetConsumption>) => void,
+): OwnedRewardModel {
+  const { architecture: a } = plugin;
+  if (a.kind !== 'transformer')
+    throw new UsageError(
+      `reward model '${plugin.name}': architecture kind '${String(a.kind)}' is not available (accepted: transformer)`,
+    );
+  if (a.dim % a.heads !== 0) throw new UsageError(`reward model '${plugin.name}': heads ${a.heads} must divide dim ${a.dim}`);
+  const rng = Rng.seeded(config.seed).split(`reward-model/${plugin.name}`);
+  const model = createPolicy(
+    {
+      dim: a.dim,
+      layers: a.layers,
+      heads: a.heads,
+      contextLength: config.model.contextLength,
+      mlpRatio: config.model.mlpRatio,
+      valueHead: true,
+      vocabSize: tokenizer.vocabSize,
+    },
+    rng.split('init'),
+  );
+  // The scalar head starts random (the trunk's value head starts at zero, which would score every text alike).
+  const names = model.weightNames();
+  const head = model.variables[names.findIndex((n) => n.startsWith('value'))] as tf.Variable;
+  const headRng = rng.split('head');
+  const scale = 1 / Math.sqrt(a.dim);
+  head.assign(
+    tf.tensor(
+      Float32Array.from({ length: a.dim }, () => headRng.normal() * scale),
+      head.shape,
+    ),
+  );
+  // The language-model head takes no part in a score: its gradient is zero, so Adam leaves it as it is.
+  const optimizer = new Adam(model.variables, { learningRate: plugin.learningRate });
+  const limit = config.model.contextLength;
+  const encode = (item: ScoredText): number[] => {
+    const context = tokenizer.encode(item.context);
+    const text = [...tokenizer.encode(item.text), EOS];
+    const full = [BOS, ...context, SEP, ...text];
+    return full.length <= limit ? full : [BOS, ...full.slice(full.length - (limit - 1))];
+  };
+  /** Scores [rows] of the texts (differentiable), and the tokens the pass read. */
+  const forward = (items: readonly ScoredText[]): { scores: tf.Tensor1D; tokens: number } => {
+    const rows = items.map(encode);
+    const T = Math.max(...rows.map((r) => r.length));
+    const inputs = tf.tensor2d(
+      rows.map((r) => [...r, ...new Array(T - r.length).fill(0)]),
+      [rows.length, T],
+      'int32',
+    );
+    const last = tf.oneHot(
+      tf.tensor1d(
+        rows.map((r) => r.length - 1),
+        'int32',
+      ),
+      T,
+    );
+    const scored = model.score(inputs, inputs, { values: true });
+    const scores = tf.sum(tf.mul(scored.values as tf.Tensor2D, last), 1) as tf.Tensor1D;
+    return { scores, tokens: rows.length * T };
+  };
+  const scoreTexts = async (texts: readonly ScoredText[]): Promise<{ values: number[]; tokens: number }> => {
+    if (texts.length === 0) return { values: [], tokens: 0 };
+    let tokens = 0;
+    const scores = tf.tidy(() => {
+      const out = forward(texts);
+      tokens = out.tokens;
+      return out.scores;
+    });
+    const values = Array.from(await scores.data());
+    scores.dispose();
+    return { values, tokens };
+  };
+  const handle: RewardModelHandle = {
+    name: plugin.name,
+    async score(texts) {
+      const { values, tokens } = await scoreTexts(texts);
+      charge({ auxScoredTokens: tokens });
+      return values;
+    },
+    async train(examples) {
+      const count = objectiveExamples(plugin, examples);
+      if (count === 0) return { loss: Number.NaN, examples: 0 };
+      let first = Number.NaN;
+      for (let u = 0; u < (plugin.updatesPerStep ?? 1); u++) {
+        let tokens = 0;
+        const { value, grads } = tf.variableGrads(() => {
+          const out = objectiveLoss(plugin, examples, forward);
+          tokens = out.tokens;
+          return out.loss;
+        }, model.variables);
+        const ordered = model.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+        optimizer.apply(ordered);
+        const [loss] = await value.data();
+        tf.dispose([value, ...ordered]);
+        if (!Number.isFinite(loss))
+          throw new RunError(`reward model '${plugin.name}' produced a non-finite loss; lower its learningRate`);
+        if (u === 0) first = loss as number;
+        charge({ auxTrainedTokens: tokens });
+      }
+      return { loss: first, examples: count };
+    },
+  };
+  return {
+    plugin,
+    model,
+    optimizer,
+    handle,
+    evaluate: async (texts) => (await scoreTexts(texts)).values,
+    dispose() {
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+function objectiveExamples(plugin: RewardModel, examples: RewardExamples): number {
+  return plugin.objective === 'bradley-terry' ? (examples.pairs?.length ?? 0) : (examples.points?.length ?? 0);
+}
+
+/**
+ * The objective's mean loss over the examples:
+ * Bradley-Terry: -log sigmoid(s_chosen - s_rejected); pointwise: (s - target)^2;
+ * discriminator: binary cross-entropy of sigmoid(s) against a 0/1 target.
+ */
+function objectiveLoss(
+  plugin: RewardModel,
+  examples: RewardExamples,
+  forward: (items: readonly ScoredText[]) => { scores: tf.Tensor1D; tokens: number },
+): { loss: tf.Scalar; tokens: number } {
+  if (plugin.objective === 'bradley-terry') {
+    const pairs = examples.pairs ?? [];
+    const both = forward([
+      ...pairs.map((p) => ({ context: p.context, text: p.chosen })),
+      ...pairs.map((p) => ({ context: p.context, text: p.rejected })),
+    ]);
+    const chosen = tf.slice(both.scores, 0, pairs.length);
+    const rejected = tf.slice(both.scores, pairs.length, pairs.length);
+    // -log sigmoid(d) = softplus(-d).
+    return { loss: tf.mean(tf.softplus(tf.sub(rejected, chosen))) as tf.Scalar, tokens: both.tokens };
+  }
+  const points = examples.points ?? [];
+  const out = forward(points);
+  const targets = tf.tensor1d(points.map((p) => p.target));
+  if (plugin.objective === 'pointwise')
+    return { loss: tf.mean(tf.square(tf.sub(out.scores, targets))) as tf.Scalar, tokens: out.tokens };
+  for (const p of points)
+    if (p.target !== 0 && p.target !== 1)
+      throw new RunError(`reward model '${plugin.name}' (discriminator) got a target ${p.target}; targets are 0 or 1`);
+  // BCE with logits: softplus(s) - target * s.
+  return { loss: tf.mean(tf.sub(tf.softplus(out.scores), tf.mul(targets, out.scores))) as tf.Scalar, tokens: out.tokens };
+}

@@ -1,0 +1,126 @@
+/**
+ * The reference samplers. Top-k and top-p are logits hooks over plain sampling; beam and tree
+ * search are strategies the rollout engine runs (loop/rollouts.ts, loop/samplers.ts).
+ */
+import { defineSampler, type LogitsRequest, resolveOptions, type Sampler } from '@policy-lab/core';
+
+const NEG_INF = Number.NEGATIVE_INFINITY;
+
+/** Keeps each row's k most likely tokens (ties at the k-th value stay in). */
+export function keepTopK(row: Float32Array, k: number): Float32Array {
+  if (k >= row.length) return row;
+  const threshold = [...row].sort((a, b) => b - a)[k - 1] as number;
+  return row.map((x) => (x < threshold ? NEG_INF : x));
+}
+
+/** Keeps the smallest set of most likely tokens whose probability reaches p (always at least one). */
+export function keepTopP(row: Float32Array, p: number): Float32Array {
+  const order = [...row.keys()].sort((a, b) => (row[b] as number) - (row[a] as number));
+  const out = new Float32Array(row.length).fill(NEG_INF);
+  let mass = 0;
+  for (const v of order) {
+    if (mass >= p) break;
+    out[v] = row[v] as number;
+    mass += Math.exp(row[v] as number);
+  }
+  return out;
+}
+
+const BEHAVIOUR = {
+  type: 'enum',
+  values: ['proposal', 'policy'],
+  default: 'proposal',
+  doc: "behaviour log-probs recorded for the importance ratio: the truncated distribution drawn from ('proposal'), or the policy's own ('policy')",
+} as const;
+
+export function topK(options: { k?: number; behaviour?: 'proposal' | 'policy' } = {}): Sampler {
+  const OPTIONS = { k: { type: 'integer', default: 20, doc: 'tokens kept at each position' }, behaviour: BEHAVIOUR } as const;
+  const resolved = resolveOptions<{ k: number; behaviour: 'proposal' | 'policy' }>('top-k', OPTIONS, options);
+  if (!(Number.isInteger(resolved.k) && resolved.k >= 1))
+    throw new RangeError(`top-k: k must be an integer >= 1, got ${resolved.k}`);
+  return defineSampler({
+    name: 'top-k',
+    summary: 'sampling from the k most likely next tokens, renormalised',
+    paper: { title: 'Hierarchical Neural Story Generation', arxiv: '1805.04833', year: 2018 },
+    options: OPTIONS,
+    resolved,
+    strategy: 'sample',
+    behaviour: resolved.behaviour,
+    math: '$q(v) \\propto \\pi(v)\\,[v \\in \\text{top}_k(\\pi)]$',
+    logits: (request: LogitsRequest) => request.logprobs.map((row) => keepTopK(row, resolved.k)),
+    configure: (next) => topK({ ...resolved, ...next }),
+  });
+}
+
+export function topP(options: { p?: number; behaviour?: 'proposal' | 'policy' } = {}): Sampler {
+  const OPTIONS = {
+    p: { type: 'number', default: 0.9, doc: 'probability mass kept at each position (nucleus)' },
+    behaviour: BEHAVIOUR,
+  } as const;
+  const resolved = resolveOptions<{ p: number; behaviour: 'proposal' | 'policy' }>('top-p', OPTIONS, options);
+  if (!(resolved.p > 0 && resolved.p <= 1)) throw new RangeError(`top-p: p must be in (0, 1], got ${resolved.p}`);
+  return defineSampler({
+    name: 'top-p',
+    summary: 'nucleus sampling: the smallest set of most likely next tokens whose mass reaches p, renormalised',
+    paper: { title: 'The Curious Case of Neural Text Degeneration', arxiv: '1904.09751', year: 2020 },
+    options: OPTIONS,
+    resolved,
+    strategy: 'sample',
+    behaviour: resolved.behaviour,
+    math: '$q(v) \\propto \\pi(v)\\,[v \\in V_p]$, $V_p$ the smallest top set with $\\sum_{V_p} \\pi \\ge p$',
+    logits: (request: LogitsRequest) => request.logprobs.map((row) => keepTopP(row, resolved.p)),
+    configure: (next) => topP({ ...resolved, ...next }),
+  });
+}
+
+export function beam(options: { width?: number } = {}): Sampler {
+  const OPTIONS = {
+    width: { type: 'integer', default: 4, doc: 'hypotheses kept per context (raised to the group size when smaller)' },
+  } as const;
+  const resolved = resolveOptions<{ width: number }>('beam', OPTIONS, options);
+  if (!(Number.isInteger(resolved.width) && resolved.width >= 1))
+    throw new RangeError(`beam: width must be an integer >= 1, got ${resolved.width}`);
+  return defineSampler({
+    name: 'beam',
+    summary: "beam search: each context's G most likely distinct actions by summed log-probability (deterministic)",
+    options: OPTIONS,
+    resolved,
+    strategy: 'beam',
+    width: resolved.width,
+    behaviour: 'policy',
+    math: '$\\arg\\text{top-}G_{y} \\sum_t \\log \\pi(y_t \\mid x, y_{<t})$ by beam search of width $\\max(w, G)$; beam 1 is greedy decoding',
+    configure: (next) => beam({ ...resolved, ...next }),
+  });
+}
+
+export function tree(options: { roots?: number; branchFrom?: 'best' | 'uniform' } = {}): Sampler {
+  const OPTIONS = {
+    roots: { type: 'integer', default: 1, doc: 'rollouts of a group sampled from the task before branching' },
+    branchFrom: {
+      type: 'enum',
+      values: ['best', 'uniform'],
+      default: 'best',
+      doc: 'the rollout a branch restarts from: the best so far by reward, or one drawn uniformly',
+    },
+  } as const;
+  const resolved = resolveOptions<{ roots: number; branchFrom: 'best' | 'uniform' }>('tree', OPTIONS, options);
+  if (!(Number.isInteger(resolved.roots) && resolved.roots >= 1))
+    throw new RangeError(`tree: roots must be an integer >= 1, got ${resolved.roots}`);
+  return defineSampler({
+    name: 'tree',
+    summary:
+      'tree search: each further rollout restarts from a node of an earlier one (a prefix of an action, after an environment snapshot) and samples the rest',
+    options: OPTIONS,
+    resolved,
+    strategy: 'tree',
+    roots: resolved.roots,
+    branchFrom: resolved.branchFrom,
+    behaviour: 'proposal',
+    math: "node $(t, j)$ drawn uniformly over the parent's turns and token positions; the kept prefix keeps its recorded log-probs",
+    configure: (next) => tree({ ...resolved, ...next }),
+  });
+}
+
+export function builtinSamplers(): Sampler[] {
+  return [topK(), topP(), beam(), tree()];
+}
