@@ -18,6 +18,7 @@ Needs Debian's python3-torch (apt-get install python3-torch); no other package.
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -46,6 +47,14 @@ TRL_UNPINNED = {
     **TRL_GRPO,
     "commit": None,
     "note": "commit not pinned: read from stored copies of GRPOTrainer._compute_loss (loss_type dapo, cispo, luspo) that carried no commit",
+}
+# VESPO's weight: TRL's GRPOTrainer.get_gamma_weights as copied into Liger-Kernel's chunked
+# grpo_loss.py and a fork of TRL's trainer (both name TRL's method as their source); TRL's own file
+# at a commit with vespo is not stored.
+TRL_VESPO = {
+    **TRL_GRPO,
+    "commit": None,
+    "note": "commit not pinned: get_gamma_weights read from copies of TRL's GRPOTrainer.get_gamma_weights (Liger-Kernel chunked_loss/grpo_loss.py and a fork's grpo_trainer.py), not from TRL at a commit",
 }
 
 
@@ -321,7 +330,10 @@ def trl_loss(old_per_token_logps, per_token_logps, advantages, completion_mask, 
         log_importance_weights = (log_ratio * completion_mask).sum(-1) / completion_mask.sum(-1).clamp(min=1.0)
         log_importance_weights = log_importance_weights.unsqueeze(-1)
     coef_1 = torch.exp(log_importance_weights)
-    if loss_type == "cispo":
+    if loss_type == "vespo":
+        phi_seq = get_gamma_weights(advantages, log_ratio, completion_mask, 2.0, 3.0, 3.0, 2.0)
+        per_token_loss = -phi_seq * advantages.unsqueeze(1) * per_token_logps
+    elif loss_type == "cispo":
         clamped_ratios = torch.clamp(coef_1, max=eps_high).detach()
         per_token_loss = -clamped_ratios * advantages.unsqueeze(1) * per_token_logps
     else:
@@ -337,12 +349,26 @@ def trl_loss(old_per_token_logps, per_token_logps, advantages, completion_mask, 
         return (per_token_loss * completion_mask).sum() / completion_mask.sum().clamp(min=1.0)
     if loss_type == "dr_grpo":
         return (per_token_loss * completion_mask).sum() / (per_token_loss.size(0) * max_completion_length)
-    if loss_type in ["cispo", "dapo"]:
+    if loss_type in ["cispo", "dapo", "vespo"]:
         num_items_in_batch = completion_mask.sum()
         return (per_token_loss * completion_mask).sum() / num_items_in_batch
     if loss_type == "luspo":
         return (per_token_loss * completion_mask.sum(1, keepdim=True)).mean()
     raise ValueError(loss_type)
+
+
+def get_gamma_weights(advantages, log_ratio_per_token, mask, k_pos, lambda_pos, k_neg, lambda_neg):
+    with torch.no_grad():
+        lower_clamp = math.log(1e-8)
+        log_ratio_clamped = torch.clamp(log_ratio_per_token, -20.0, 20.0)
+        seq_log_ratio = torch.sum(log_ratio_clamped * mask, dim=-1, keepdim=True)
+        log_w_seq = torch.clamp(seq_log_ratio, lower_clamp, 20.0)
+        w_seq = torch.exp(log_w_seq)
+        is_nonneg_adv = advantages.unsqueeze(-1) >= 0
+        k_seq = torch.where(is_nonneg_adv, torch.tensor(k_pos), torch.tensor(k_neg))
+        lambda_seq = torch.where(is_nonneg_adv, torch.tensor(lambda_pos), torch.tensor(lambda_neg)).clamp(min=1e-4)
+        log_phi = lambda_seq + k_seq * log_w_seq - lambda_seq * w_seq
+        return torch.exp(log_phi).nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,6 +498,11 @@ def fixtures():
         TRL_UNPINNED,
         [case("mixed batch, importance_sampling_level=sequence", "luspo", {}, "token-mean", MIXED,
               lambda o, l, a, m: trl_loss(o, l, a, m, "luspo", 0.2, 0.2, level="sequence"))],
+    )
+    out["trl-vespo"] = (
+        TRL_VESPO,
+        [case("mixed batch, default k and lambda", "vespo", {}, "token-mean", MIXED,
+              lambda o, l, a, m: trl_loss(o, l, a, m, "vespo", 0.2, 0.2))],
     )
     return out
 

@@ -414,13 +414,13 @@ export function vespo(options: VespoOptions = {}): RowLoss<Tf, T> {
     kind: 'rows',
     summary: 'VESPO: REINFORCE on log pi weighted by a smooth Gamma-shaped function of the sequence importance ratio',
     matches: "TRL loss_type='vespo'",
-    references: [],
+    references: [trlLoss('trl-vespo', null, 'get_gamma_weights read from copies of TRL (Liger-Kernel, a fork)')],
     options: VESPO_OPTIONS,
     resolved: o,
     math: '$s_i = \\sum_t \\log\\rho_{i,t}$, $w = e^{s}$, $\\varphi = e^{\\lambda + k\\log w - \\lambda w}$ ($\\varphi(1) = 1$), $\\ell = -\\operatorname{sg}(\\varphi) A \\log\\pi$',
     unverified: [
       "From TRL's code (trl/trainer/grpo_trainer.py); the paper (arXiv 2602.10693) was not read.",
-      "No fixture yet: TRL's get_gamma_weights was not read at a stored commit, so the weight is not checked against TRL's code.",
+      "TRL's get_gamma_weights was read from copies (Liger-Kernel's chunked GRPO loss, a fork's trainer) that name it as their source, not from TRL at a commit.",
     ],
     configure: (next) => vespo({ ...o, ...next }),
     loss(batch, tfjs) {

@@ -117,7 +117,6 @@ const CLAIMS = /(^|[^-\w])(verl|TRL)(?![-\w])/;
 /** Losses that claim a reference with no fixture yet, and why. */
 const WITHOUT_FIXTURE: Record<string, string> = {
   dro: "verl's `dro` loss is in neither the core_algos.py read (018f23b5) nor any stored verl copy: the claim is unchecked",
-  vespo: "TRL's get_gamma_weights (the VESPO weight) was not read at a stored commit",
 };
 
 describe('checked references in loss meta', () => {
