@@ -205,6 +205,39 @@ describe('worked by hand', () => {
     expect(verl('token-mean')).toBeCloseTo(-1, 6);
   });
 
+  it('dppo-kl bounds a token moving with A > 0 by epsHigh, with A < 0 by epsLow; a move against A is always kept (verl)', () => {
+    // p_old = 0.5 -> 0.52 or 0.48: binary KL = 0.5 ln(0.5/0.52) + 0.5 ln(0.5/0.48) ~ 8.0e-4 either way.
+    const kl = 0.5 * Math.log(0.5 / 0.52) + 0.5 * Math.log(0.5 / 0.48);
+    expect(kl).toBeGreaterThan(5e-4);
+    expect(kl).toBeLessThan(2e-3);
+    const token = (p: number, a: number): Inputs => ({
+      logprobs: [[Math.log(p)]],
+      oldLogprobs: [[Math.log(0.5)]],
+      advantages: [[a]],
+      mask: [[1]],
+      weights: [1],
+    });
+    const value = (p: number, a: number, epsLow: number, epsHigh: number) =>
+      lossAndGradient(lossFor('dppo-kl', { epsLow, epsHigh, cap: 3 }), token(p, a), 'token-mean', 1).value;
+    // Inside the region l = -A sg(min(rho, C)) log p, outside 0.
+    const up = -1.04 * Math.log(0.52);
+    const down = 0.96 * Math.log(0.48);
+    expect(value(0.52, 1, 5e-4, 2e-3)).toBeCloseTo(up, 5);
+    expect(value(0.52, 1, 2e-3, 5e-4)).toBe(0);
+    expect(value(0.48, -1, 2e-3, 5e-4)).toBeCloseTo(down, 5);
+    expect(value(0.48, -1, 5e-4, 2e-3)).toBe(0);
+    // Against A (p fell with A > 0, rose with A < 0): kept whatever the bounds.
+    expect(value(0.48, 1, 5e-4, 5e-4)).toBeCloseTo(-0.96 * Math.log(0.48), 5);
+    expect(value(0.52, -1, 5e-4, 5e-4)).toBeCloseTo(1.04 * Math.log(0.52), 5);
+  });
+
+  it('gpg is -A log pi, aggregated by the run mode (verl gpg)', () => {
+    const inputs = onPolicy([[2, 2, 0]], [[1, 1, 0]]);
+    // log pi = -1 on both trained tokens: per token 2; token-mean 2; norm with N = 4: 4 / (1 x 4).
+    expect(lossAndGradient(lossFor('gpg', {}), inputs, 'token-mean', 4).value).toBeCloseTo(2, 6);
+    expect(lossAndGradient(lossFor('gpg', {}), inputs, 'seq-mean-token-sum-norm', 4).value).toBeCloseTo(1, 6);
+  });
+
   it('GSPO-token and GSPO-sequence: equal loss; equal gradient with one advantage per row, different otherwise', () => {
     // One row of 2 tokens, log ratios 0.01 and -0.01 (mean 0: s = 1, inside the clip).
     const base = { logprobs: [[-1, -2]], oldLogprobs: [[-1.01, -1.99]], mask: [[1, 1]], weights: [1] };
