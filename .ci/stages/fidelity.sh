@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Reference fixtures of @policy-lab/advantage: install Debian's python3-torch, re-run the generator
-# (verl's and TRL's formulas written out in torch) and fail when its output differs from the
-# committed JSON, so the fixtures the unit tests replay provably come from the script.
+# Reference fixtures of @policy-lab/advantage (estimators) and @policy-lab/trainer (row losses):
+# install Debian's python3-torch, re-run each generator (verl's and TRL's formulas written out in
+# torch) and fail when its output differs from the committed JSON, so the fixtures the unit tests
+# replay provably come from the scripts.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 started=$(date +%s)
@@ -16,16 +17,19 @@ echo "python3-torch $("$python" -c 'import torch; print(torch.__version__)') rea
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-"$python" packages/advantage/reference/generate.py --out "$out"
 status=0
-for fixture in packages/advantage/reference/*.json; do
-  name="$(basename "$fixture")"
-  if [ ! -f "$out/$name" ]; then echo "committed $name is not written by the generator"; status=1; continue; fi
-  diff -u "$fixture" "$out/$name" || { echo "$name differs from the generator's output"; status=1; }
+for folder in packages/advantage/reference packages/trainer/reference; do
+  mkdir -p "$out/$folder"
+  "$python" "$folder/generate.py" --out "$out/$folder"
+  for fixture in "$folder"/*.json; do
+    name="$(basename "$fixture")"
+    if [ ! -f "$out/$folder/$name" ]; then echo "committed $folder/$name is not written by the generator"; status=1; continue; fi
+    diff -u "$fixture" "$out/$folder/$name" || { echo "$folder/$name differs from the generator's output"; status=1; }
+  done
+  for generated in "$out/$folder"/*.json; do
+    [ -f "$folder/$(basename "$generated")" ] || { echo "$folder/$(basename "$generated") is generated but not committed"; status=1; }
+  done
+  [ "$status" -eq 0 ] && echo "$folder: fixtures match the generator ($(ls "$out/$folder" | wc -l) files)"
 done
-for generated in "$out"/*.json; do
-  [ -f "packages/advantage/reference/$(basename "$generated")" ] || { echo "$(basename "$generated") is generated but not committed"; status=1; }
-done
-[ "$status" -eq 0 ] && echo "fixtures match the generator ($(ls "$out" | wc -l) files)"
 echo "fidelity stage took $(( $(date +%s) - started )) s"
 exit "$status"

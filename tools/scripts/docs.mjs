@@ -167,7 +167,7 @@ function pluginPage(kind, entry) {
     ...(item.matches ? [`- matches: ${item.matches}`] : []),
     ...(item.references ?? []).map(
       (r) =>
-        `- checked against: ${r.framework} \`${r.function}\` in \`${r.repo}/${r.file}\` @ ${r.commit ? `\`${r.commit.slice(0, 12)}\`` : 'an unpinned copy'}${r.settings ? ` (${r.settings})` : ''}; fixture \`packages/advantage/reference/${r.fixture}.json\``,
+        `- checked against: ${r.framework} \`${r.function}\` in \`${r.repo}/${r.file}\` @ ${r.commit ? `\`${r.commit.slice(0, 12)}\`` : 'an unpinned copy'}${r.settings ? ` (${r.settings})` : ''}; fixture \`${r.folder ?? 'packages/advantage/reference'}/${r.fixture}.json\``,
     ),
     '',
     '## Formula',

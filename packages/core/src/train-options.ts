@@ -60,7 +60,7 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
     name: 'aggregation',
     kind: 'enum',
     values: AGGREGATIONS,
-    doc: 'how per-token losses reduce to one number (docs/training.md defines each)',
+    doc: "how per-token losses reduce to one number, verl's agg_loss modes (seq-mean-token-sum-norm divides by rows x maxNewTokens); docs/training.md 'Aggregation modes' gives each formula",
   },
   {
     name: 'temperature',

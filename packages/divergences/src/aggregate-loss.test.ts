@@ -63,6 +63,33 @@ describe('aggregateLoss (core), on TensorFlow.js', () => {
     );
   });
 
+  it("rows = 'all' (TRL) counts an empty completion of weight > 0 in B, never a weight-0 row; token-mean is unchanged", () => {
+    // Rows: sum 7 over 4 tokens, an empty completion, a weight-0 row of 2 tokens.
+    const losses: tf.Tensor = tf.tensor2d([
+      [1, 1, 1, 4],
+      [5, 5, 5, 5],
+      [9, 9, 0, 0],
+    ]);
+    const mask3: tf.Tensor = tf.tensor2d([
+      [1, 1, 1, 1],
+      [0, 0, 0, 0],
+      [1, 1, 0, 0],
+    ]);
+    const weights: tf.Tensor = tf.tensor1d([1, 1, 0]);
+    const agg = (mode: (typeof AGGREGATIONS)[number], rows: 'trained' | 'all') =>
+      scalar(aggregateLoss(tf, losses, mask3, weights, mode, 4, rows));
+    // verl: B = 1 non-empty row; TRL: B = 2 (the empty completion counts, the weight-0 row does not).
+    expect(agg('seq-mean-token-sum', 'trained')).toBeCloseTo(7, 6);
+    expect(agg('seq-mean-token-sum', 'all')).toBeCloseTo(3.5, 6);
+    expect(agg('seq-mean-token-mean', 'trained')).toBeCloseTo(1.75, 6);
+    expect(agg('seq-mean-token-mean', 'all')).toBeCloseTo(0.875, 6);
+    expect(agg('seq-mean-token-sum-norm', 'trained')).toBeCloseTo(7 / 4, 6);
+    expect(agg('seq-mean-token-sum-norm', 'all')).toBeCloseTo(7 / 8, 6);
+    expect(agg('token-mean', 'all')).toBeCloseTo(agg('token-mean', 'trained'), 6);
+    // Without weights every row counts: B = 3.
+    expect(scalar(aggregateLoss(tf, losses, mask3, undefined, 'seq-mean-token-sum', 4, 'all'))).toBeCloseTo(25 / 3, 5);
+  });
+
   it('an all-padding batch gives 0, not NaN', () => {
     for (const mode of AGGREGATIONS)
       expect(scalar(aggregateLoss(tf, tf.ones([2, 3]), tf.zeros([2, 3]), undefined, mode, 3))).toBe(0);

@@ -31,7 +31,7 @@ function trlLossTypes(): Method[] {
       'trl-dr-grpo',
       'dr_grpo',
       'seq-mean-token-sum-norm',
-      'token sums divided by batch size x the completion limit (add --set estimator=dr-grpo for scale_rewards=False)',
+      'token sums divided by batch size (empty completions included) x the completion limit (add --set estimator=dr-grpo for scale_rewards=False)',
     ),
     make('trl-dapo', 'dapo', 'token-mean', "averaged over the accumulated batch's active tokens (TRL's default)"),
   ];
@@ -58,10 +58,27 @@ function samplerMethods(): Method[] {
   ];
 }
 
-/** The trainer's built-in plugins (losses, samplers, TRL's loss types), registered by discovery like any other package. */
+/**
+ * GSPO-token as a Method, beside `gspo` (GSPO-sequence, `ppo-clip ratio=sequence`): verl's `gspo`
+ * loss, whose per-token gradient carries each token's own advantage.
+ */
+function gspoTokenMethod(): Method {
+  return defineMethod({
+    name: 'gspo-token',
+    summary:
+      "GSPO-token (verl loss_mode=gspo): GRPO advantages, the sequence ratio on every token with each token's own advantage in its gradient; the GSPO paper's main results use GSPO-sequence (the gspo Method)",
+    paper: { title: 'Group Sequence Policy Optimization', arxiv: '2507.18071', year: 2025 },
+    estimator: 'grpo',
+    loss: 'gspo-token',
+    defaults: { aggregation: 'seq-mean-token-mean' },
+    defaultsSource: 'GSPO paper: clip 3e-4/4e-4 (the loss defaults); verl forces seq-mean-token-mean for gspo',
+  });
+}
+
+/** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
   samplers: builtinSamplers(),
-  methods: [...trlLossTypes(), ...samplerMethods()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods()],
 };

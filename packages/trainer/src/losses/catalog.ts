@@ -5,12 +5,15 @@
  */
 import { aggregateLoss, defineLoss, type LossBatch, type RowLoss, resolveOptions } from '@policy-lab/core';
 import type * as tf from '@tensorflow/tfjs-core';
+import { type LossReference, TRL_GRPO_COMMIT, trlLoss, verlLoss } from './reference.js';
 
 type Tf = typeof tf;
 type T = tf.Tensor;
+/** A row loss with the public implementations it was checked against (reference.test.ts). */
+type Checked = RowLoss<Tf, T> & { references: readonly LossReference[] };
 
-const agg = (tfjs: Tf, perToken: T, batch: LossBatch<T>, mode = batch.aggregation) =>
-  aggregateLoss<T>(tfjs, perToken, batch.mask, batch.weights, mode, batch.normLength);
+const agg = (tfjs: Tf, perToken: T, batch: LossBatch<T>, mode = batch.aggregation, rows: 'trained' | 'all' = 'trained') =>
+  aggregateLoss<T>(tfjs, perToken, batch.mask, batch.weights, mode, batch.normLength, rows);
 
 /** Per-row mean of a [rows, T] tensor over the trained tokens, as [rows, 1]. */
 function rowMean(tfjs: Tf, x: T, mask: T): T {
@@ -60,7 +63,8 @@ const TRL_OPTIONS = {
 
 /**
  * TRL's GRPO token loss: -min(rho1 A, clip(rho) A), no log-ratio clamp. TRL's loss_type maps to
- * --set aggregation: grpo = seq-mean-token-mean, bnpo and dapo = token-mean, dr_grpo = seq-mean-token-sum-norm.
+ * --set aggregation: grpo = seq-mean-token-mean, bnpo and dapo = token-mean, dr_grpo = seq-mean-token-sum-norm;
+ * the row modes count every row of weight > 0, empty completions included, as TRL divides by B.
  */
 export function trlClip(options: TrlClipOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<Omit<TrlClipOptions, 'delta'>> & { delta?: number }>(
@@ -68,15 +72,19 @@ export function trlClip(options: TrlClipOptions = {}): RowLoss<Tf, T> {
     TRL_OPTIONS,
     options as Record<string, unknown>,
   );
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'trl-clip',
     kind: 'rows',
     summary: "TRL's GRPOTrainer token loss: clipped ratio, optional two-sided delta cap, token or sequence ratio",
     matches:
       'TRL GRPOTrainer loss_type grpo/bnpo/dr_grpo/dapo (pick with --set aggregation), `delta`, `importance_sampling_level`',
+    references: [
+      trlLoss('trl-grpo-loss', TRL_GRPO_COMMIT, 'loss_type grpo, bnpo, dr_grpo; delta; importance_sampling_level'),
+      trlLoss('trl-dapo-loss', null, "loss_type='dapo' (num_items_in_batch = the batch's trained tokens)"),
+    ],
     options: TRL_OPTIONS,
     resolved: o,
-    math: '$\\rho_1 = \\min(\\rho, \\delta)$, $\\ell = -\\min(\\rho_1 A, \\operatorname{clip}(\\rho, 1-\\epsilon, 1+\\epsilon_{high}) A)$; sequence level: $\\log\\rho_i = \\operatorname{mean}_t(\\log\\pi - \\log\\pi_{old})$',
+    math: '$\\rho_1 = \\min(\\rho, \\delta)$, $\\ell = -\\min(\\rho_1 A, \\operatorname{clip}(\\rho, 1-\\epsilon, 1+\\epsilon_{high}) A)$; sequence level: $\\log\\rho_i = \\operatorname{mean}_t(\\log\\pi - \\log\\pi_{old})$. The row modes divide by every row of weight > 0, empty completions included, as TRL divides by B (grpo: the mean of B row means; dr_grpo: the sum over B x max_completion_length).',
     configure: (next) => trlClip({ ...o, ...next }),
     loss(batch, tfjs) {
       let x = logRatio(tfjs, batch);
@@ -85,7 +93,8 @@ export function trlClip(options: TrlClipOptions = {}): RowLoss<Tf, T> {
       const unclipped = o.delta === undefined ? ratio : tfjs.minimum(ratio, o.delta);
       const clipped = tfjs.clipByValue(ratio, 1 - o.epsilon, 1 + o.epsilonHigh);
       const perToken = tfjs.neg(tfjs.minimum(tfjs.mul(unclipped, batch.advantages), tfjs.mul(clipped, batch.advantages)));
-      return { loss: agg(tfjs, perToken, batch) };
+      // TRL averages over all B completions, empty ones included (grpo: .mean(), dr_grpo: / B).
+      return { loss: agg(tfjs, perToken, batch, batch.aggregation, 'all') };
     },
   });
 }
@@ -106,17 +115,19 @@ const SAPO_OPTIONS = {
 /** SAPO: a sigmoid gate instead of a hard clip, f(rho) = sigmoid(tau (rho - 1)) 4 / tau, l = -f A. */
 export function sapo(options: SapoOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<SapoOptions>>('sapo', SAPO_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'sapo',
     kind: 'rows',
     summary: 'SAPO: a smooth sigmoid gate on the ratio instead of hard clipping (equals policy gradient on-policy)',
     paper: { title: 'Soft Adaptive Policy Optimization', arxiv: '2511.20347', year: 2025 },
     matches: "verl `loss_mode=sapo` (log-ratio clamped at +-20) / TRL loss_type='sapo'",
+    references: [verlLoss('compute_policy_loss_sapo', 'verl-sapo', 'aggregation seq-mean-token-mean, which verl forces')],
     options: SAPO_OPTIONS,
     resolved: o,
     math: '$f(\\rho) = \\sigma(\\tau(\\rho - 1))\\,4/\\tau$, $\\tau = \\tau_{pos}$ if $A > 0$ else $\\tau_{neg}$; $\\ell = -f(\\rho) A$',
     unverified: [
       'verl forces seq-mean-token-mean; here the run aggregation applies (set --set aggregation=seq-mean-token-mean to match verl).',
+      "TRL's sapo averages over all B rows, empty completions included; here, as in verl, a row without a trained token is in no denominator.",
     ],
     configure: (next) => sapo({ ...o, ...next }),
     loss(batch, tfjs) {
@@ -172,7 +183,7 @@ export function cispoVerl(options: Omit<CispoOptions, 'cap'> = {}): RowLoss<Tf, 
     CISPO_VERL_OPTIONS,
     options as Record<string, unknown>,
   );
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'cispo-verl',
     kind: 'rows',
     summary: "CISPO, verl's form: REINFORCE on log pi with a two-sided clipped, stop-gradient importance weight",
@@ -182,6 +193,7 @@ export function cispoVerl(options: Omit<CispoOptions, 'cap'> = {}): RowLoss<Tf, 
       year: 2025,
     },
     matches: 'verl `loss_mode=cispo`',
+    references: [verlLoss('compute_policy_loss_cispo', 'verl-cispo')],
     options: CISPO_VERL_OPTIONS,
     resolved: o,
     math: '$\\ell = -\\operatorname{sg}(\\operatorname{clip}(\\rho, 1-\\epsilon_{lo}, 1+\\epsilon_{hi}))\\,A\\log\\pi_\\theta$',
@@ -201,7 +213,7 @@ export function cispoTrl(options: Pick<CispoOptions, 'cap'> = {}): RowLoss<Tf, T
     CISPO_TRL_OPTIONS,
     options as Record<string, unknown>,
   );
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'cispo-trl',
     kind: 'rows',
     summary: "CISPO, TRL's form: REINFORCE on log pi with a one-sided, absolutely capped stop-gradient weight",
@@ -211,6 +223,7 @@ export function cispoTrl(options: Pick<CispoOptions, 'cap'> = {}): RowLoss<Tf, T
       year: 2025,
     },
     matches: "TRL loss_type='cispo' (epsilon_high as the cap)",
+    references: [trlLoss('trl-cispo', null, 'aggregation token-mean (num_items_in_batch)')],
     options: CISPO_TRL_OPTIONS,
     resolved: o,
     math: '$\\ell = -\\operatorname{sg}(\\min(\\rho, c))\\,A\\log\\pi_\\theta$',
@@ -241,12 +254,13 @@ const GMPO_OPTIONS = {
  */
 export function gmpo(options: GmpoOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<GmpoOptions>>('gmpo', GMPO_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'gmpo',
     kind: 'rows',
     summary: 'GMPO: maximise the geometric mean of token ratios, clipped per token in log space by the sign of A',
     paper: { title: 'Geometric-Mean Policy Optimization', arxiv: '2507.20673', year: 2025 },
     matches: 'verl `loss_mode=geo_mean` (aggregation forced: mean over sequences)',
+    references: [verlLoss('compute_policy_loss_geo_mean', 'verl-geo-mean')],
     options: GMPO_OPTIONS,
     resolved: o,
     math: '$\\tilde x = \\sigma\\min(\\sigma x, \\sigma\\operatorname{clip}(x, -\\epsilon_{lo}, \\epsilon_{hi}))$, $\\ell_i = -\\bar A_i \\exp(\\operatorname{mean}_t \\tilde x)$',
@@ -276,15 +290,15 @@ export interface DppoOptions {
 }
 
 const DPPO_OPTIONS = {
-  epsLow: { type: 'number', default: 0.2, doc: 'TV: allowed probability drop for A <= 0; KL: the binary-KL bound' },
-  epsHigh: { type: 'number', default: 0.2, doc: 'TV: allowed probability rise for A > 0' },
+  epsLow: { type: 'number', default: 0.2, doc: 'A <= 0: TV, the allowed probability drop; KL, the binary-KL bound' },
+  epsHigh: { type: 'number', default: 0.2, doc: 'A > 0: TV, the allowed probability rise; KL, the binary-KL bound' },
   cap: { type: 'number', default: 3, doc: 'cap C on the stop-gradient ratio (verl clip_ratio_c, 3.0 in its actor config)' },
 } as const;
 
 function dppo(kind: 'tv' | 'kl', options: DppoOptions): RowLoss<Tf, T> {
   const name = `dppo-${kind}`;
   const o = resolveOptions<Required<DppoOptions>>(name, DPPO_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name,
     kind: 'rows',
     summary:
@@ -292,12 +306,13 @@ function dppo(kind: 'tv' | 'kl', options: DppoOptions): RowLoss<Tf, T> {
         ? 'DPPO-TV: importance-weighted REINFORCE on tokens whose probability moved less than a total-variation trust region'
         : 'DPPO-KL: importance-weighted REINFORCE on tokens within a binary-KL trust region (or moving the safe way)',
     matches: `verl \`loss_mode=dppo_${kind}\``,
+    references: [verlLoss(`compute_policy_loss_dppo_${kind}`, `verl-dppo-${kind}`)],
     options: DPPO_OPTIONS,
     resolved: o,
     math:
       kind === 'tv'
         ? '$\\ell = -A\\,\\operatorname{sg}(\\min(\\rho, C))\\log\\pi$ where $p - p_{old} \\le \\epsilon_{hi}$ ($A > 0$) or $\\ge -\\epsilon_{lo}$, else 0'
-        : '$\\ell = -A\\,\\operatorname{sg}(\\min(\\rho, C))\\log\\pi$ where $KL_{bin}(p_{old}\\|p) \\le \\epsilon$ or the move follows $A$, else 0',
+        : '$\\ell = -A\\,\\operatorname{sg}(\\min(\\rho, C))\\log\\pi$ where $KL_{bin}(p_{old}\\|p) \\le \\epsilon_{hi}$ ($A > 0$, else $\\epsilon_{lo}$) or the move follows $A$, else 0',
     unverified: ["From verl's code (verl/trainer/ppo/core_algos.py); the paper (arXiv 2602.04879) was not read."],
     configure: (next) => dppo(kind, { ...o, ...next }),
     loss(batch, tfjs) {
@@ -321,7 +336,8 @@ function dppo(kind: 'tv' | 'kl', options: DppoOptions): RowLoss<Tf, T> {
             tfjs.mul(tfjs.sub(1, a), tfjs.log(tfjs.div(tfjs.sub(1, a), tfjs.sub(1, b)))),
           );
           const safe = tfjs.where(positive, f(tfjs.less(p, pOld)), f(tfjs.greater(p, pOld)));
-          valid = tfjs.maximum(f(tfjs.lessEqual(kl, o.epsLow)), safe);
+          const bound = tfjs.where(positive, tfjs.fill(kl.shape, o.epsHigh), tfjs.fill(kl.shape, o.epsLow));
+          valid = tfjs.maximum(f(tfjs.lessEqual(kl, bound)), safe);
         }
         const ratio = tfjs.minimum(tfjs.exp(tfjs.clipByValue(tfjs.sub(lp, batch.oldLogprobs), -20, 20)), o.cap);
         return tfjs.mul(ratio, valid);
@@ -346,14 +362,18 @@ const DRO_OPTIONS = {
 export function dro(options: DroOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<DroOptions>>('dro', DRO_OPTIONS, options as Record<string, unknown>);
   if (!(o.beta > 0)) throw new RangeError(`dro: option 'beta' must be > 0, got ${o.beta}`);
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'dro',
     kind: 'rows',
     summary: 'DRO: policy gradient with a quadratic penalty on the log-ratio to the sampling policy',
     matches: 'verl `loss_mode=dro`',
+    references: [],
     options: DRO_OPTIONS,
     resolved: o,
     math: '$\\ell = -\\big(A\\log\\pi_\\theta - \\tfrac{\\beta}{2}(\\log\\pi_\\theta - \\log\\pi_{old})^2\\big)$',
+    unverified: [
+      "No fixture: verl's `dro` loss is not in verl/trainer/ppo/core_algos.py at 018f23b5f83a nor in another stored copy of verl, so the claim was not checked against its code.",
+    ],
     configure: (next) => dro({ ...o, ...next }),
     loss(batch, tfjs) {
       const x = logRatio(tfjs, batch);
@@ -389,15 +409,19 @@ export function vespoWeight(s: number, positive: boolean, o: Required<VespoOptio
 /** VESPO (TRL): a smooth Gamma-shaped weight on the sequence ratio, no gradient through it; l = -phi A log pi. */
 export function vespo(options: VespoOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<VespoOptions>>('vespo', VESPO_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'vespo',
     kind: 'rows',
     summary: 'VESPO: REINFORCE on log pi weighted by a smooth Gamma-shaped function of the sequence importance ratio',
     matches: "TRL loss_type='vespo'",
+    references: [trlLoss('trl-vespo', null, 'get_gamma_weights read from copies of TRL (Liger-Kernel, a fork)')],
     options: VESPO_OPTIONS,
     resolved: o,
     math: '$s_i = \\sum_t \\log\\rho_{i,t}$, $w = e^{s}$, $\\varphi = e^{\\lambda + k\\log w - \\lambda w}$ ($\\varphi(1) = 1$), $\\ell = -\\operatorname{sg}(\\varphi) A \\log\\pi$',
-    unverified: ["From TRL's code (trl/trainer/grpo_trainer.py); the paper (arXiv 2602.10693) was not read."],
+    unverified: [
+      "From TRL's code (trl/trainer/grpo_trainer.py); the paper (arXiv 2602.10693) was not read.",
+      "TRL's get_gamma_weights was read from copies (Liger-Kernel's chunked GRPO loss, a fork's trainer) that name it as their source, not from TRL at a commit.",
+    ],
     configure: (next) => vespo({ ...o, ...next }),
     loss(batch, tfjs) {
       const weight = (lp: T) => {
@@ -420,11 +444,12 @@ export function vespo(options: VespoOptions = {}): RowLoss<Tf, T> {
 
 /** GPG's loss (verl `loss_mode=gpg`): -A log pi, no ratio and no old log-probs. */
 export function gpgLoss(): RowLoss<Tf, T> {
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'gpg',
     kind: 'rows',
     summary: "GPG's loss: advantage-weighted log-likelihood without a ratio (pair with the gpg estimator)",
     matches: 'verl `loss_mode=gpg`',
+    references: [verlLoss('compute_policy_loss_gpg', 'verl-gpg')],
     math: String.raw`$\ell = -A \log\pi_\theta$`,
     loss: (batch, tfjs) => ({ loss: agg(tfjs, tfjs.neg(tfjs.mul(batch.advantages, batch.logprobs)), batch) }),
   });
@@ -443,14 +468,15 @@ const LUSPO_OPTIONS = {
 /** LUSPO (TRL): GSPO's sequence-ratio loss with each sequence's loss scaled by its length, mean over sequences. */
 export function luspo(options: LuspoOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<LuspoOptions>>('luspo', LUSPO_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'luspo',
     kind: 'rows',
     summary: 'LUSPO: the sequence-ratio clipped loss with every sequence weighted by its length',
     matches: "TRL loss_type='luspo' with importance_sampling_level='sequence' (aggregation forced)",
+    references: [trlLoss('trl-luspo', null, "importance_sampling_level='sequence'")],
     options: LUSPO_OPTIONS,
     resolved: o,
-    math: String.raw`$\ell_i = \operatorname{mean}_t\big[-\min(s_i A, \operatorname{clip}(s_i) A)\big]$, $\mathcal L = \operatorname{mean}_i(\ell_i L_i)$`,
+    math: String.raw`$\ell_i = \operatorname{mean}_t\big[-\min(s_i A, \operatorname{clip}(s_i) A)\big]$, $\mathcal L = \operatorname{mean}_i(\ell_i L_i)$ over every row of weight > 0, empty completions included (TRL's mean over B)`,
     unverified: ["From TRL's code (trl/trainer/grpo_trainer.py); the paper (arXiv 2602.05261) was not read."],
     configure: (next) => luspo({ ...o, ...next }),
     loss(batch, tfjs) {
@@ -459,7 +485,8 @@ export function luspo(options: LuspoOptions = {}): RowLoss<Tf, T> {
       const perToken = tfjs.neg(tfjs.minimum(tfjs.mul(s, batch.advantages), tfjs.mul(clipped, batch.advantages)));
       const lengths = tfjs.sum(batch.mask, 1);
       const perSequence = tfjs.mul(tfjs.squeeze(rowMean(tfjs, perToken, batch.mask), [1]), lengths);
-      const active = tfjs.cast(tfjs.logicalAnd(tfjs.greater(batch.weights, 0), tfjs.greater(lengths, 0)), 'float32');
+      // TRL's .mean() runs over all B rows, empty ones included; weight-0 rows are in no denominator.
+      const active = tfjs.cast(tfjs.greater(batch.weights, 0), 'float32');
       return {
         loss: tfjs.div(tfjs.sum(tfjs.mul(tfjs.mul(perSequence, batch.weights), active)), tfjs.maximum(tfjs.sum(active), 1)),
       };
@@ -483,12 +510,13 @@ const KL_COV_OPTIONS = {
  */
 export function klCov(options: KlCovOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<KlCovOptions>>('kl-cov', KL_COV_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'kl-cov',
     kind: 'rows',
     summary:
       'KL-Cov: plain policy gradient plus a |log ratio| penalty on the tokens whose advantage and log-probability covary most',
     matches: 'verl `loss_mode=kl_cov`',
+    references: [verlLoss('compute_policy_loss_kl_cov', 'verl-kl-cov')],
     options: KL_COV_OPTIONS,
     resolved: o,
     math: String.raw`$\ell_t = -A\rho + c\,|\log\rho|$ on the top-$\max(1, \lfloor rN \rfloor)$ tokens by $\operatorname{cov}_t = (A - \bar A)(\log\pi - \overline{\log\pi})$, else $-A\rho$`,
@@ -565,7 +593,7 @@ export function clipCovKeep(
  */
 export function clipCov(options: ClipCovOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<ClipCovOptions>>('clip-cov', CLIP_COV_OPTIONS, options as Record<string, unknown>);
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'clip-cov',
     kind: 'rows',
     honours: ['clipLow', 'clipHigh'],
@@ -576,6 +604,13 @@ export function clipCov(options: ClipCovOptions = {}): RowLoss<Tf, T> {
       year: 2025,
     },
     matches: 'verl `loss_mode=clip_cov`',
+    references: [
+      verlLoss(
+        'compute_policy_loss_clip_cov',
+        'verl-clip-cov',
+        'cases with at most clip_num candidates, so torch.randperm does not matter',
+      ),
+    ],
     options: CLIP_COV_OPTIONS,
     resolved: o,
     math: String.raw`$\ell_t = \max(-A\rho, -A\,\mathrm{clip}(\rho))\cdot c_t$, $c_t = 0$ on $\max(1, \lfloor rN \rfloor)$ tokens drawn uniformly from those with $lb < (A-\bar A)(\log\pi - \overline{\log\pi}) < ub$ and not clipped, else 1`,
@@ -644,12 +679,13 @@ const BYPASS_OPTIONS = {
 export function bypass(options: BypassOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<BypassOptions>>('bypass', BYPASS_OPTIONS, options as Record<string, unknown>);
   if (!(o.threshold > 0)) throw new RangeError(`bypass: threshold must be > 0, got ${o.threshold}`);
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<Checked>({
     name: 'bypass',
     kind: 'rows',
     honours: ['clipLow', 'clipHigh'],
     summary: "verl's bypass mode: pi_old = the rollout log-probs; PPO clip, or REINFORCE with truncated importance weights",
     matches: 'verl `policy_loss.rollout_correction` with bypass_mode',
+    references: [verlLoss('compute_policy_loss_bypass_mode', 'verl-bypass', 'rollout_correction.loss_type=ppo_clip')],
     options: BYPASS_OPTIONS,
     resolved: o,
     math:
@@ -657,6 +693,8 @@ export function bypass(options: BypassOptions = {}): RowLoss<Tf, T> {
       String.raw`token $w = \min(e^{\mathrm{clamp}(\log\pi - \log\pi_{roll}, \pm 20)}, U)$, sequence $w = \min(e^{\mathrm{clamp}(\sum_t(\log\pi - \log\pi_{roll}), \pm 20)}, U)$`,
     unverified: [
       'Rejection sampling (rollout_rs) and IcePop thresholds are not built.',
+      "verl's ppo_clip form runs compute_policy_loss_vanilla, which always adds the dual clip (clip_ratio_c, 3 by default); here there is none, so the two differ where A < 0 and the ratio exceeds c.",
+      "The reinforce form's weights follow verl's rollout_corr_helper as described in core_algos.py; that helper was not read, and the fixture checks the ppo_clip form only.",
       'The rollout log-probs are the trainer policy’s own sampling log-probs, so on the first epoch w = 1 and the reinforce form is plain REINFORCE.',
     ],
     configure: (next) => bypass({ ...o, ...next }),
@@ -689,6 +727,58 @@ export function bypass(options: BypassOptions = {}): RowLoss<Tf, T> {
   });
 }
 
+// ---------------------------------------------------------------------------------------
+// GSPO-token
+
+export interface GspoTokenOptions {
+  clipLow?: number;
+  clipHigh?: number;
+}
+
+const GSPO_TOKEN_OPTIONS = {
+  clipLow: { type: 'number', default: 3e-4, doc: 'lower clip range of the ratio (GSPO paper 3e-4)' },
+  clipHigh: { type: 'number', default: 4e-4, doc: 'upper clip range of the ratio (GSPO paper 4e-4)' },
+} as const;
+
+const GSPO_PAPER = { title: 'Group Sequence Policy Optimization', arxiv: '2507.18071', year: 2025 };
+
+/**
+ * GSPO-token (verl `loss_mode=gspo`): s_{i,t} = sg[s_i] pi_t / sg[pi_t], s_i the geometric mean of the
+ * row's token ratios. Its value is s_i on every token, as in GSPO-sequence (`ppo-clip ratio=sequence`),
+ * but each token's gradient is weighted by its own advantage: the two agree only when a row's
+ * tokens share one advantage.
+ */
+export function gspoToken(options: GspoTokenOptions = {}): RowLoss<Tf, T> {
+  const o = resolveOptions<Required<GspoTokenOptions>>('gspo-token', GSPO_TOKEN_OPTIONS, options as Record<string, unknown>);
+  return defineLoss<Checked>({
+    name: 'gspo-token',
+    kind: 'rows',
+    honours: ['clipLow', 'clipHigh'],
+    summary: "GSPO-token: the sequence ratio sg[s_i] pi/sg[pi] per token, so a token's gradient carries its own advantage",
+    paper: GSPO_PAPER,
+    matches: 'verl `loss_mode=gspo` (aggregation forced: seq-mean-token-mean)',
+    references: [verlLoss('compute_policy_loss_gspo', 'verl-gspo')],
+    options: GSPO_TOKEN_OPTIONS,
+    resolved: o,
+    math: String.raw`$\log s_{i,t} = \min(\operatorname{sg}[\operatorname{mean}_t \log\rho_{i,t}] + \log\pi_{i,t} - \operatorname{sg}[\log\pi_{i,t}],\ 10)$, $\ell_{i,t} = -\min(s_{i,t} A_{i,t}, \operatorname{clip}(s_{i,t}, 1-\epsilon_{lo}, 1+\epsilon_{hi}) A_{i,t})$, seq-mean-token-mean. The GSPO paper's main results train GSPO-sequence (ppo-clip with ratio=sequence, the gspo Method); GSPO-token is its variant for per-token advantages (multi-turn), equal to GSPO-sequence in value, clipping and gradient when a row's tokens share one advantage.`,
+    configure: (next) => gspoToken({ ...o, ...next }),
+    loss(batch, tfjs) {
+      const sequence = constantOf(tfjs, batch.logprobs, (lp) =>
+        tfjs.mul(rowMean(tfjs, tfjs.sub(lp, batch.oldLogprobs), batch.mask), tfjs.onesLike(lp)),
+      );
+      // log pi - sg[log pi]: 0 in value, gradient 1 (a copy: tfjs's custom gradient must not return its input).
+      const self = tfjs.sub(
+        batch.logprobs,
+        constantOf(tfjs, batch.logprobs, (lp) => tfjs.add(lp, 0)),
+      );
+      const ratio = tfjs.exp(tfjs.minimum(tfjs.add(sequence, self), 10));
+      const clipped = tfjs.clipByValue(ratio, 1 - o.clipLow, 1 + o.clipHigh);
+      const perToken = tfjs.neg(tfjs.minimum(tfjs.mul(ratio, batch.advantages), tfjs.mul(clipped, batch.advantages)));
+      return { loss: agg(tfjs, perToken, batch, 'seq-mean-token-mean') };
+    },
+  });
+}
+
 /** Every loss of this catalog, default options (what the trainer plugin registers). */
 export function catalogLosses(): RowLoss<Tf, T>[] {
   return [
@@ -706,5 +796,6 @@ export function catalogLosses(): RowLoss<Tf, T>[] {
     klCov(),
     clipCov(),
     bypass(),
+    gspoToken(),
   ];
 }

@@ -1,5 +1,6 @@
 import { aggregateLoss, defineLoss, type LossBatch, type RowLoss, resolveOptions } from '@policy-lab/core';
 import type * as tf from '@tensorflow/tfjs-core';
+import { type LossReference, verlLoss } from './reference.js';
 
 export interface PpoClipOptions {
   ratio?: 'token' | 'sequence';
@@ -14,7 +15,7 @@ const OPTIONS = {
     type: 'enum',
     values: ['token', 'sequence'],
     default: 'token',
-    doc: 'importance ratio per token, or per sequence (geometric mean, GSPO)',
+    doc: "importance ratio per token, or per sequence: GSPO-sequence, exp(mean_t log ratio) on every token (TRL importance_sampling_level='sequence'; verl's gspo is GSPO-token, the loss gspo-token)",
   },
   clipLow: { type: 'number', default: 0.2, doc: 'lower clip range: ratio >= 1 - clipLow' },
   clipHigh: { type: 'number', default: 0.2, doc: 'upper clip range: ratio <= 1 + clipHigh (DAPO clip-higher: 0.28)' },
@@ -45,12 +46,19 @@ export function ppoClip(options: PpoClipOptions = {}): RowLoss<Tf, T> {
   if (resolved.clipHigh < 0) throw new RangeError(`ppo-clip: clipHigh must be >= 0, got ${resolved.clipHigh}`);
   if (resolved.dualClip !== undefined && resolved.dualClip <= 1)
     throw new RangeError(`ppo-clip: dualClip must be > 1, got ${resolved.dualClip}`);
-  return defineLoss<RowLoss<Tf, T>>({
+  return defineLoss<RowLoss<Tf, T> & { references: readonly LossReference[] }>({
     name: 'ppo-clip',
     kind: 'rows',
     honours: ['clipLow', 'clipHigh'],
     summary: 'PPO clipped surrogate (token or sequence ratio, asymmetric clip, optional dual clip)',
     paper: { title: 'Proximal Policy Optimization Algorithms', arxiv: '1707.06347', year: 2017 },
+    references: [
+      verlLoss(
+        'compute_policy_loss_vanilla',
+        'verl-vanilla',
+        'dualClip = clip_ratio_c, which verl always applies (3 by default)',
+      ),
+    ],
     options: OPTIONS,
     resolved,
     math: '$\\ell_t = -\\min(\\rho_t A_t, \\operatorname{clip}(\\rho_t, 1-\\epsilon_{low}, 1+\\epsilon_{high}) A_t)$; dual clip: $\\ell_t \\leftarrow \\min(\\ell_t, -c A_t)$ for $A_t < 0$',
