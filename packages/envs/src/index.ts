@@ -4,6 +4,7 @@ import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
 import { gridnav } from './gridnav/gridnav.js';
 import { nextSegment } from './next-segment/next-segment.js';
+import { policyJudge } from './policy-judge/policy-judge.js';
 import { translate } from './translate/translate.js';
 import { webshop } from './webshop/webshop.js';
 
@@ -28,6 +29,8 @@ export { segmentText, syntheticCorpus } from './next-segment/corpus.js';
 export { tokenF1 } from './next-segment/match.js';
 export type { NextSegmentOptions, NextSegmentTask } from './next-segment/next-segment.js';
 export { nextSegment } from './next-segment/next-segment.js';
+export type { PolicyJudgeOptions, PolicyJudgeTask } from './policy-judge/policy-judge.js';
+export { crossPolicyGap, judgeTaskId, policyJudge, scoreJudge } from './policy-judge/policy-judge.js';
 export type { SplitSizes } from './shared/split.js';
 export { splitSizes, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from './shared/split.js';
 export type { TranslationData } from './translate/data.js';
@@ -46,5 +49,5 @@ export { parseWebshopAction, webshop } from './webshop/webshop.js';
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
-  environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment()],
+  environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment(), policyJudge()],
 };
