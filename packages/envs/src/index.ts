@@ -29,6 +29,8 @@ export { segmentText, syntheticCorpus } from './next-segment/corpus.js';
 export { tokenF1 } from './next-segment/match.js';
 export type { NextSegmentOptions, NextSegmentTask } from './next-segment/next-segment.js';
 export { nextSegment } from './next-segment/next-segment.js';
+export type { PerturbationOptions, SmoothingOptions } from './observation-noise/observation-noise.js';
+export { perturbObservations, smoothObservations } from './observation-noise/observation-noise.js';
 export type { PolicyJudgeOptions, PolicyJudgeTask } from './policy-judge/policy-judge.js';
 export { crossPolicyGap, judgeTaskId, policyJudge, scoreJudge } from './policy-judge/policy-judge.js';
 export type { SplitSizes } from './shared/split.js';
