@@ -67,6 +67,19 @@ describe('observation wrappers', () => {
     );
   });
 
+  it("split 'test' perturbs test tasks only, after the test split was drawn, and composes with smoothing", () => {
+    const attacked = smoothObservations(perturbObservations(judge, { radius: 3, split: 'test' }), { rate: 0.2 });
+    const clean = smoothObservations(judge, { rate: 0.2 });
+    const train = attacked.tasks('train', { seed: 1, count: 20 });
+    const test = attacked.tasks('test', { seed: 0, count: 20 });
+    for (const [k, task] of train.entries())
+      expect(attacked.start(task, Rng.seeded(k)).observation()).toBe(clean.start(task, Rng.seeded(k)).observation());
+    const differs = test.filter(
+      (task, k) => attacked.start(task, Rng.seeded(k)).observation() !== clean.start(task, Rng.seeded(k)).observation(),
+    );
+    expect(differs.length).toBeGreaterThan(10);
+  });
+
   it('smoothing replaces a share rate * (1 - 1/K) of the characters, seeded by the episode rng', () => {
     const rate = 0.3;
     const smoothed = smoothObservations(judge, { rate });

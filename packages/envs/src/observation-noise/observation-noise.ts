@@ -40,8 +40,9 @@ function wrap<Task>(
   env: Environment<Task>,
   name: string,
   summary: string,
-  transformFor: (rng: Rng) => (text: string) => string,
+  transformFor: (rng: Rng, task: Task) => ((text: string) => string) | undefined,
   rewrap: (next: Environment<Task>) => Environment<Task>,
+  stream: string,
 ): Environment<Task> {
   const { configure } = env;
   return {
@@ -51,8 +52,11 @@ function wrap<Task>(
     // An option of the wrapped environment rebuilds it and wraps it again.
     ...(configure ? { configure: (next: Readonly<Record<string, unknown>>) => rewrap(configure(next)) } : {}),
     start(task, rng) {
-      // The noise has a stream of its own, so the wrapped environment draws exactly what it drew unwrapped.
-      return wrapEpisode(env.start(task, rng), transformFor(rng.split('observation-noise')));
+      // Each wrapper draws from a stream of its own, so the wrapped environment draws exactly what
+      // it drew unwrapped, and a perturbation inside smoothing leaves the smoothing noise unchanged.
+      const episode = env.start(task, rng);
+      const transform = transformFor(rng.split(stream), task);
+      return transform ? wrapEpisode(episode, transform) : episode;
     },
   };
 }
@@ -85,6 +89,7 @@ export function smoothObservations<Task>(env: Environment<Task>, options: Smooth
       return out;
     },
     (next) => smoothObservations(next, options),
+    'observation-noise',
   );
 }
 
@@ -93,6 +98,11 @@ export interface PerturbationOptions {
   radius: number;
   /** The wrapped environment's name (default `perturbed-<name>`). */
   name?: string;
+  /**
+   * 'test': only episodes of test-split tasks are perturbed, so a run trains exactly as it would
+   * unperturbed and only its evaluation is attacked (paired runs, `bench certify --attack`).
+   */
+  split?: 'all' | 'test';
 }
 
 /**
@@ -106,11 +116,13 @@ export function perturbObservations<Task>(env: Environment<Task>, options: Pertu
   if (!Number.isInteger(radius) || radius < 0)
     throw new UsageError(`observation perturbation: radius must be an integer >= 0, got ${radius}`);
   const alphabet = symbols(env);
-  return wrap(
+  const testIds = new Set<string>();
+  const wrapped = wrap(
     env,
     options.name ?? `perturbed-${env.name}`,
     `${env.name} with up to ${radius} observed characters per episode substituted`,
-    (rng) => {
+    (rng, task) => {
+      if (options.split === 'test' && !testIds.has(env.taskId(task))) return undefined;
       let left = radius;
       return (text) => {
         const chars = Array.from(text);
@@ -124,5 +136,16 @@ export function perturbObservations<Task>(env: Environment<Task>, options: Pertu
       };
     },
     (next) => perturbObservations(next, options),
+    'observation-perturbation',
   );
+  if (options.split !== 'test') return wrapped;
+  // Splits are disjoint by task id: the ids of every test task this environment handed out.
+  return {
+    ...wrapped,
+    tasks(split, taskOptions) {
+      const tasks = env.tasks(split, taskOptions);
+      if (split === 'test') for (const task of tasks) testIds.add(env.taskId(task));
+      return tasks;
+    },
+  };
 }
