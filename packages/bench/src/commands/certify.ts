@@ -87,7 +87,9 @@ export function register(program: Command, io: Io): void {
           `unknown policy '${policy}': accepted ${MODEL_FREE_POLICIES.join(', ')} or a method (${registry.names('methods').join(', ')})`,
         );
       const overrides = await ctx.overrides();
-      const envOptions = Object.keys(overrides).length ? overrides : undefined;
+      // Environment options as `bench train` takes them (envOptions.key=value) or as `bench env run` does (key=value).
+      const given = (overrides.envOptions as Record<string, unknown> | undefined) ?? overrides;
+      const envOptions = Object.keys(given).length ? given : undefined;
       const base = registry.resolve('environments', opts.env, modelFree ? envOptions : undefined) as Environment;
       const smoothed = smoothObservations(base, { rate });
 

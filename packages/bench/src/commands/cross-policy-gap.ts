@@ -8,12 +8,12 @@ import type { Io } from '../io.js';
 
 const HELP = `
 Reads a finished run of the policy-judge environment (its folder or result.json) that was
-evaluated with --set evalRules=mixed: every other test task then uses a training rule set. The
+evaluated with --set envOptions.evalRules=mixed: every other test task then uses a training rule set. The
 gap is success on held-out rule sets minus success on training rule sets (negative: the judge
 does worse on policies it never trained on; SafeGuard-VL, arXiv 2603.01228).
 
 Examples:
-  bench train grpo --env policy-judge --set evalRules=mixed --out runs/judge
+  bench train grpo --env policy-judge --set envOptions.evalRules=mixed --out runs/judge
   bench cross-policy-gap runs/judge --json`;
 
 interface RunResult {
@@ -44,7 +44,7 @@ export function register(program: Command, io: Io): void {
   program
     .command('cross-policy-gap')
     .description("a policy-judge run's success on held-out rule sets minus on training rule sets")
-    .argument('<run>', 'a run folder or its result.json (trained with --set evalRules=mixed)')
+    .argument('<run>', 'a run folder or its result.json (trained with --set envOptions.evalRules=mixed)')
     .addHelpText('after', HELP)
     .action(function (this: Command, target: string) {
       const ctx = new CommandContext(io, this);
@@ -54,7 +54,7 @@ export function register(program: Command, io: Io): void {
       const options = result.config?.envOptions ?? {};
       if (options.evalRules !== 'mixed')
         throw new UsageError(
-          `bad run ${file}: evalRules '${String(options.evalRules ?? 'held-out')}'; accepted: mixed (train with --set evalRules=mixed)`,
+          `bad run ${file}: evalRules '${String(options.evalRules ?? 'held-out')}'; accepted: mixed (train with --set envOptions.evalRules=mixed)`,
         );
       const final = perTaskOf(result.final?.perTask, file, 'final');
       const initial = perTaskOf(result.initial?.perTask, file, 'initial');

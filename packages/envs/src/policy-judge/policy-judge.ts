@@ -77,7 +77,8 @@ export function policyJudge(options: PolicyJudgeOptions = {}): Environment<Polic
       'judge content items safe or unsafe under an allowed-content policy given in the prompt; test policies are held out; components correct (1.0) and format (0.1)',
     paper: { title: 'Towards Policy-Adaptive Image Guardrail: Benchmark and Method', arxiv: '2603.01228', year: 2026 },
     unverified: [
-      'adapted from images to text items with three attributes; the rule language and sizes are ours, not SafeEditBench',
+      'adaptation: adapted. Images become text items with three attributes; the rule language, sizes and minimal pairs are ours, not SafeEditBench',
+      "SafeGuard-VL's descriptive SFT stage (self-recaptioning) has no analogue here; its RL settings are not reproduced",
     ],
     options: OPTION_SPECS,
     resolved: o,
