@@ -128,6 +128,10 @@ export function register(program: Command, io: Io): void {
               name: smoothed.name,
             });
             const result = await trainRun(ctx, { ...request, registry: (await registryWith(ctx, [env])).registry });
+            // Training never sees a test task, so the training diagnostics must match the clean run's exactly.
+            const trained = (r: typeof result) => JSON.stringify([r.diagnostics, r.budget.consumed.episodes, r.steps]);
+            if (trained(result) !== trained(clean))
+              throw new Error(`certify --attack: the paired run at radius ${radius} trained differently from the clean run`);
             attacked.push({ radius, success: result.final.success });
           }
         }
