@@ -22,6 +22,8 @@ probability --rate, by a random symbol of the environment's alphabet. The certif
 success under any adversary (adaptive, knowing the policy) that substitutes at most --radius
 characters per episode: success >= lower - (1 - rate^radius), where lower is a one-sided
 lower confidence bound on the smoothed success from Monte Carlo episodes (docs/robustness-certificates.md).
+A radius B is certified with a loss of at most d only when rate >= (1 - d)^(1/B): 0.8 for d = 0.2
+at B = 1. Low rates keep a policy working but certify nothing beyond radius 0.
 
 <policy> is expert or random (no model: iid episodes on test tasks drawn with replacement), or a
 method: it trains a smoothed policy (SFT and RL read noisy observations) within --budget and
@@ -65,7 +67,10 @@ export function register(program: Command, io: Io): void {
     .option('--threshold <t>', 'report the largest radius whose certified success is at least this', '0.5')
     .option('--seed <n>', 'seed', '1')
     .option('--budget <budget>', 'a method: RL budget of the smoothed run (episodes=N | tokens=N)', 'episodes=256')
-    .option('--attack', 'a method: also train paired runs whose evaluation is attacked at each radius')
+    .option(
+      '--attack',
+      'also measure success under a random attack at each radius (a method: one paired run per radius, training identical)',
+    )
     .addHelpText('after', HELP)
     .action(async function (this: Command, policy: string, opts: Options) {
       const ctx = new CommandContext(io, this);
