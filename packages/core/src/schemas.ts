@@ -5,7 +5,18 @@ import { fileURLToPath } from 'node:url';
 export const SCHEMA_VERSION = 1;
 
 /** Every `--json` document kind; each has `schemas/<kind>.schema.json` in this package. */
-export const SCHEMA_KINDS = ['list', 'advantages', 'train', 'compare', 'env', 'metric', 'speed'] as const;
+export const SCHEMA_KINDS = [
+  'list',
+  'advantages',
+  'train',
+  'compare',
+  'env',
+  'metric',
+  'speed',
+  'certify',
+  'policy-cliff',
+  'cross-policy-gap',
+] as const;
 
 /** Absolute path of a kind's JSON Schema (works from src/ and dist/). */
 export function schemaPath(kind: (typeof SCHEMA_KINDS)[number]): string {

@@ -4,6 +4,7 @@ import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
 import { gridnav } from './gridnav/gridnav.js';
 import { nextSegment } from './next-segment/next-segment.js';
+import { policyJudge } from './policy-judge/policy-judge.js';
 import { prioritized } from './task-sources/prioritized.js';
 import { translate } from './translate/translate.js';
 import { webshop } from './webshop/webshop.js';
@@ -29,9 +30,12 @@ export { segmentText, syntheticCorpus } from './next-segment/corpus.js';
 export { tokenF1 } from './next-segment/match.js';
 export type { NextSegmentOptions, NextSegmentTask } from './next-segment/next-segment.js';
 export { nextSegment } from './next-segment/next-segment.js';
+export type { PerturbationOptions, SmoothingOptions } from './observation-noise/observation-noise.js';
+export { perturbObservations, smoothObservations } from './observation-noise/observation-noise.js';
+export type { PolicyJudgeOptions, PolicyJudgeTask } from './policy-judge/policy-judge.js';
+export { crossPolicyGap, judgeTaskId, policyJudge, scoreJudge } from './policy-judge/policy-judge.js';
 export type { SplitSizes } from './shared/split.js';
 export { splitSizes, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from './shared/split.js';
-/** Registered by discovery like any third-party plugin package. */
 export type { PrioritizedOptions, PriorityScore } from './task-sources/prioritized.js';
 export { prioritized, priorityOf } from './task-sources/prioritized.js';
 export type { TranslationData } from './translate/data.js';
@@ -47,8 +51,9 @@ export { normalizeColor, optionReward, webshopReward } from './webshop/reward.js
 export type { WebshopOptions } from './webshop/webshop.js';
 export { parseWebshopAction, webshop } from './webshop/webshop.js';
 
+/** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
-  environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment()],
+  environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment(), policyJudge()],
   taskSources: [prioritized()],
 };

@@ -230,6 +230,8 @@ export function renderMarkdown(doc: ComparisonDocument): string {
       'zeroStdGroupFraction',
       'clipFractionLow',
       'clipFractionHigh',
+      'clipEntropyBias',
+      'clipCorrectionShare',
       'entropy',
       'kl',
       'meanActionTokens',

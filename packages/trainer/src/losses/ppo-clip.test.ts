@@ -1,9 +1,10 @@
 import { aggregateLoss } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
 import { Adam } from '../optim/adam.js';
-import { ppoClip, reinforce } from './ppo-clip.js';
+import { clippingBias, ppoClip, reinforce } from './ppo-clip.js';
 
 beforeAll(async () => {
   await initBackend({ name: 'cpu' });
@@ -63,6 +64,45 @@ describe('ppo-clip (hand-computed)', () => {
     expect(await value(symmetric.metrics?.clipFractionLow as tf.Tensor)).toBeCloseTo(1 / 3, 6);
     // clip-higher 0.28 on the upper side only: -min(1.5, 1.28) = -1.28
     expect(await value(ppoClip({ clipHigh: 0.28 }).loss(batch([1, -1, 2]), tf).loss)).toBeCloseTo((-1.28 + 0.8 - 2) / 3, 6);
+  });
+
+  it('reports the clip entropy bias and correction share (closed form)', async () => {
+    // w = rho A = [1.5, -0.5, 2]; the clip blocks tokens 1 (high side) and 2 (low side): c = [1.5, -0.5, 0]
+    const metrics = ppoClip().loss(batch([1, -1, 2]), tf).metrics ?? {};
+    const logp = [Math.log(1.5), Math.log(0.5), 0];
+    const removed = [1.5, -0.5, 0];
+    const mean = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
+    const covariance = mean(logp.map((l, i) => (l - mean(logp)) * ((removed[i] as number) - mean(removed))));
+    expect(await value(metrics.clipEntropyBias as tf.Tensor)).toBeCloseTo(covariance, 5);
+    expect(await value(metrics.clipCorrectionShare as tf.Tensor)).toBeCloseTo(2 / 4, 6);
+    // a clip range wide enough to block nothing removes nothing and biases nothing
+    const wide = ppoClip({ clipLow: 0.9, clipHigh: 9 }).loss(batch([1, -1, 2]), tf).metrics ?? {};
+    expect(await value(wide.clipEntropyBias as tf.Tensor)).toBe(0);
+    expect(await value(wide.clipCorrectionShare as tf.Tensor)).toBe(0);
+  });
+
+  it('clip-high alone lowers entropy: the bias is <= 0 when only positive-advantage tokens are clipped', () => {
+    // Rows of positive advantages whose ratios grow as their probabilities shrink, as a small
+    // token's ratio does: the clip removes the push on the least likely tokens first.
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -6, max: -0.01, noNaN: true }), { minLength: 2, maxLength: 12 }),
+        fc.double({ min: 0.1, max: 3, noNaN: true }),
+        (logps, advantage) => {
+          const ratios = logps.map((l) => 1 + 0.1 * -l);
+          const out = tf.tidy(() => {
+            const weight = tf.tensor2d([ratios.map((r) => r * advantage)]);
+            const blocked = tf.tensor2d([ratios.map((r) => (r > 1.2 ? 1 : 0))]);
+            const m = clippingBias(tf, tf.tensor2d([logps]), weight, blocked, tf.ones([1, logps.length]) as tf.Tensor2D);
+            return [m.clipEntropyBias.dataSync()[0] as number, m.clipCorrectionShare.dataSync()[0] as number];
+          });
+          expect(out[0]).toBeLessThanOrEqual(1e-6);
+          expect(out[1]).toBeGreaterThanOrEqual(0);
+          expect(out[1]).toBeLessThanOrEqual(1 + 1e-6);
+        },
+      ),
+      { numRuns: 50, seed: 3 },
+    );
   });
 
   it('dual clip caps the loss of negative advantages at c|A|', async () => {

@@ -35,6 +35,32 @@ function ratios(tfjs: Tf, batch: LossBatch<T>, kind: 'token' | 'sequence'): tf.T
   return tfjs.mul(tfjs.exp(mean), tfjs.onesLike(logRatio));
 }
 
+/**
+ * The clip's entropy bias (docs/clipping-bias.md). A token's share of the unclipped surrogate's
+ * gradient is w = rho A times grad log pi; the clip removes c = w on tokens where it blocks the
+ * gradient. To first order a softmax step moves entropy by -eta Cov(log pi, w) (Cui et al. 2025,
+ * arXiv 2505.22617), so the clip shifts the step's entropy change by +eta Cov(log pi, c):
+ * `clipEntropyBias` is that covariance over the trained tokens (negative: the clip pushes toward
+ * confident tokens, as clip-high does; Chen et al. 2025, arXiv 2512.16912; Park et al. 2025,
+ * arXiv 2509.26114). `clipCorrectionShare` is sum |c| / sum |w|, the removed part of the signal.
+ */
+export function clippingBias(
+  tfjs: Tf,
+  logprobs: tf.Tensor2D,
+  weight: tf.Tensor2D,
+  blocked: tf.Tensor2D,
+  mask: tf.Tensor2D,
+): { clipEntropyBias: tf.Scalar; clipCorrectionShare: tf.Scalar } {
+  const count = tfjs.maximum(tfjs.sum(mask), 1);
+  const mean = (x: tf.Tensor) => tfjs.div(tfjs.sum(tfjs.mul(x, mask)), count);
+  const removed = tfjs.mul(weight, blocked);
+  const centred = tfjs.sub(logprobs, mean(logprobs));
+  const covariance = mean(tfjs.mul(centred, tfjs.sub(removed, mean(removed)))) as tf.Scalar;
+  const total = tfjs.sum(tfjs.mul(tfjs.abs(weight), mask));
+  const share = tfjs.div(tfjs.sum(tfjs.mul(tfjs.abs(removed), mask)), tfjs.maximum(total, 1e-12)) as tf.Scalar;
+  return { clipEntropyBias: covariance, clipCorrectionShare: share };
+}
+
 export function ppoClip(options: PpoClipOptions = {}): RowLoss<Tf, T> {
   const resolved = resolveOptions<Required<Omit<PpoClipOptions, 'dualClip'>> & { dualClip?: number }>(
     'ppo-clip',
@@ -86,11 +112,18 @@ export function ppoClip(options: PpoClipOptions = {}): RowLoss<Tf, T> {
         'float32',
       ) as tf.Tensor2D;
       const ones = tfjs.onesLike(weights);
+      let blocked = tfjs.add(clipLow, clipHigh);
+      if (resolved.dualClip !== undefined)
+        blocked = tfjs.maximum(
+          blocked,
+          tfjs.cast(tfjs.logicalAnd(tfjs.less(advantages, 0), tfjs.greater(ratio, resolved.dualClip)), 'float32'),
+        );
       return {
         loss,
         metrics: {
           clipFractionLow: aggregateLoss<T>(tfjs, clipLow, mask, ones, 'token-mean', 1),
           clipFractionHigh: aggregateLoss<T>(tfjs, clipHigh, mask, ones, 'token-mean', 1),
+          ...clippingBias(tfjs, batch.logprobs as tf.Tensor2D, unclipped as tf.Tensor2D, blocked as tf.Tensor2D, mask),
         },
       };
     },
