@@ -6,7 +6,7 @@
  * (succeeded, failed) pair of the policy's samples, ranked by the trained model and by the same
  * model untrained (same seed), with a one-sided exact McNemar test.
  *
- *   node packages/bench/scripts/reward-model-accuracy.mjs [--episodes 3200] [--seed 1] [--json]
+ *   node packages/bench/scripts/reward-model-accuracy.mjs [--episodes 12800] [--seed 1] [--json]
  *
  * Exits 1 unless there are at least 200 held-out pairs, the trained model ranks at least 70% of
  * them right and beats the untrained model at p < 0.01. A benchmark, not a unit test (minutes).
@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 const bin = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'bench.js');
 const { values } = parseArgs({
   options: {
-    episodes: { type: 'string', default: '3200' },
+    episodes: { type: 'string', default: '12800' },
     seed: { type: 'string', default: '1' },
     env: { type: 'string', default: 'countdown' },
     json: { type: 'boolean', default: false },

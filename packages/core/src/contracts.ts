@@ -603,6 +603,11 @@ export interface RewardModel extends PluginMeta {
   learningRate: number;
   /** Gradient steps per training step (default 1). */
   updatesPerStep?: number;
+  /**
+   * Keep the newest `capacity` examples seen and train each update on `batch` of them drawn
+   * uniformly (kept in checkpoints); without it, each update trains on the step's examples.
+   */
+  replay?: { capacity: number; batch: number };
   /** The reward component its score becomes, with its default weight (0: trained and logged, not rewarded). */
   component: { name: string; weight: number };
   /** What a rollout is scored as (default: the first observation as context, the actions as text). */

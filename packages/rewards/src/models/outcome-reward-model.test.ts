@@ -63,10 +63,11 @@ describe('bt-outcome reward model', () => {
   it('declares a Bradley-Terry transformer and a weight-0 component by default; options are checked', () => {
     const rm = outcomeRewardModel();
     expect(rm.objective).toBe('bradley-terry');
-    expect(rm.architecture).toEqual({ kind: 'transformer', dim: 32, layers: 1, heads: 2 });
+    expect(rm.architecture).toEqual({ kind: 'transformer', dim: 64, layers: 2, heads: 4 });
+    expect(rm.replay).toEqual({ capacity: 8192, batch: 64 });
     expect(rm.component).toEqual({ name: 'rmScore', weight: 0 });
     expect(rm.configure?.({ weight: 0.5 })).toMatchObject({ component: { name: 'rmScore', weight: 0.5 } });
-    expect(() => outcomeRewardModel({ heads: 3 })).toThrow(/heads 3 must divide dim 32/);
+    expect(() => outcomeRewardModel({ heads: 3 })).toThrow(/heads 3 must divide dim 64/);
     expect(() => outcomeRewardModel({ learningRate: 0 })).toThrow(/learningRate must be > 0, got 0/);
   });
 });

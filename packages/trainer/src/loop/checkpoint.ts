@@ -40,6 +40,8 @@ export interface RunState {
   initial?: EvalResult;
   sums: Record<string, number>;
   timings: Record<string, number>;
+  /** Each reward model's replay buffer, by name, when it keeps one. */
+  rewardModelReplay?: Record<string, unknown>;
   /** The task source's own state (scores, pool), when it keeps one. */
   taskStream?: unknown;
   /** The entropy coefficient a step hook set (it then replaces the configured one). */

@@ -138,6 +138,29 @@ describe('learned reward models', () => {
     policy.dispose();
   });
 
+  it('with replay, each update trains on a seeded batch of everything kept; the buffer round-trips through JSON', async () => {
+    const replaying = { ...model('bradley-terry'), replay: { capacity: 20, batch: 8 }, updatesPerStep: 2 };
+    const a = buildRewardModel(replaying, config, tokenizer, () => {});
+    const b = buildRewardModel(replaying, config, tokenizer, () => {});
+    await a.handle.train({ pairs: pairs.slice(0, 12) });
+    await a.handle.train({ pairs: pairs.slice(12) });
+    const saved = JSON.parse(JSON.stringify(a.saveReplay())) as { pairs: unknown[]; updates: number };
+    expect(saved.pairs).toHaveLength(16);
+    expect(saved.updates).toBe(4);
+    // Same seed, same examples: the same batches, so the same model.
+    await b.handle.train({ pairs: pairs.slice(0, 12) });
+    await b.handle.train({ pairs: pairs.slice(12) });
+    expect(await b.handle.score([good(5)])).toEqual(await a.handle.score([good(5)]));
+    // A restored buffer draws the batches the saved one would have drawn next.
+    const c = buildRewardModel(replaying, config, tokenizer, () => {});
+    c.loadReplay(saved);
+    expect(c.saveReplay()).toEqual(a.saveReplay());
+    // Capacity keeps the newest examples.
+    await a.handle.train({ pairs: pairs.slice(0, 10) });
+    expect((a.saveReplay() as { pairs: unknown[] }).pairs).toHaveLength(20);
+    for (const m of [a, b, c]) m.dispose();
+  });
+
   it('the exact one-sided binomial tail', () => {
     expect(binomialUpperTail(0, 5)).toBe(1);
     expect(binomialUpperTail(5, 5)).toBeCloseTo(1 / 32, 12);

@@ -30,6 +30,9 @@ export interface OwnedRewardModel {
   handle: RewardModelHandle;
   /** Scores for evaluation, which (like all evaluation) is not charged. */
   evaluate(texts: readonly ScoredText[]): Promise<number[]>;
+  /** The replay buffer as JSON for checkpoints (undefined without replay), and its restore. */
+  saveReplay(): unknown;
+  loadReplay(state: unknown): void;
   dispose(): void;
 }
 
@@ -115,6 +118,7 @@ export function buildRewardModel(
     scores.dispose();
     return { values, tokens };
   };
+  const replay: ReplayBuffer = { pairs: [], points: [], updates: 0 };
   const handle: RewardModelHandle = {
     name: plugin.name,
     async score(texts) {
@@ -125,11 +129,14 @@ export function buildRewardModel(
     async train(examples) {
       const count = objectiveExamples(plugin, examples);
       if (count === 0) return { loss: Number.NaN, examples: 0 };
+      if (plugin.replay) remember(replay, examples, plugin.replay.capacity);
       let first = Number.NaN;
       for (let u = 0; u < (plugin.updatesPerStep ?? 1); u++) {
         let tokens = 0;
+        // With replay, each update is a batch drawn from the buffer (seeded by the update's index).
+        const batch = plugin.replay ? drawBatch(replay, plugin.replay.batch, rng.split(`replay/${replay.updates++}`)) : examples;
         const { value, grads } = tf.variableGrads(() => {
-          const out = objectiveLoss(plugin, examples, forward);
+          const out = objectiveLoss(plugin, batch, forward);
           tokens = out.tokens;
           return out.loss;
         }, model.variables);
@@ -151,11 +158,38 @@ export function buildRewardModel(
     optimizer,
     handle,
     evaluate: async (texts) => (await scoreTexts(texts)).values,
+    saveReplay: () => (plugin.replay ? JSON.parse(JSON.stringify(replay)) : undefined),
+    loadReplay(state) {
+      if (state === undefined) return;
+      const saved = state as ReplayBuffer;
+      replay.pairs = saved.pairs;
+      replay.points = saved.points;
+      replay.updates = saved.updates;
+    },
     dispose() {
       optimizer.dispose();
       model.dispose();
     },
   };
+}
+
+/** The examples seen so far (the newest `capacity` of each kind) and the updates drawn from them. */
+interface ReplayBuffer {
+  pairs: NonNullable<RewardExamples['pairs']>[number][];
+  points: NonNullable<RewardExamples['points']>[number][];
+  updates: number;
+}
+
+function remember(buffer: ReplayBuffer, examples: RewardExamples, capacity: number): void {
+  buffer.pairs = [...buffer.pairs, ...(examples.pairs ?? [])].slice(-capacity);
+  buffer.points = [...buffer.points, ...(examples.points ?? [])].slice(-capacity);
+}
+
+/** `size` examples drawn uniformly with replacement from the buffer. */
+function drawBatch(buffer: ReplayBuffer, size: number, rng: Rng): RewardExamples {
+  const pick = <T>(pool: readonly T[]) =>
+    Array.from({ length: pool.length ? size : 0 }, () => pool[rng.int(0, pool.length - 1)] as T);
+  return { pairs: pick(buffer.pairs), points: pick(buffer.points) };
 }
 
 function objectiveExamples(plugin: RewardModel, examples: RewardExamples): number {

@@ -53,8 +53,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const resumed = folder?.prepare({ resume: Boolean(options.resume), force: Boolean(options.force) }, notice) ?? false;
   let state = freshState(config.divergenceCoef, config.entropyCoef);
   const saved = folder && resumed ? folder.readSidecar(config, tokenizer) : undefined;
-  if (folder && saved) state = folder.restore(saved, policy, optimizer, meter, rewardModelExtras);
-  else if (options.sft !== 'none') {
+  if (folder && saved) {
+    state = folder.restore(saved, policy, optimizer, meter, rewardModelExtras);
+    for (const m of rewardModels) m.loadReplay(state.rewardModelReplay?.[m.plugin.name]);
+  } else if (options.sft !== 'none') {
     options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
     const cacheDir = options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft');
     state.timings.sftSeconds = (
@@ -179,6 +181,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (folder && (state.step % config.checkpointEvery === 0 || lastStep)) {
       const taskState = tasks.save?.();
       if (taskState !== undefined) state.taskStream = taskState;
+      const replays = rewardModels.filter((m) => m.plugin.replay);
+      if (replays.length) state.rewardModelReplay = Object.fromEntries(replays.map((m) => [m.plugin.name, m.saveReplay()]));
       await folder.save(policy, optimizer, meter, state, config, tokenizer, [
         ...rewardModelExtras,
         ...(state.referenceResetStep !== undefined ? referenceExtra : []),
