@@ -88,17 +88,17 @@ const metricsOf = (dir: string) =>
 const hookRun = (
   steps: number,
   overrides: Record<string, unknown>,
-  extra: { outDir?: string; registry?: ReturnType<typeof registry> } = {},
+  extra: Partial<Pick<Parameters<typeof train>[0], 'outDir' | 'registry' | 'onProgress' | 'resume'>> = {},
 ) =>
   train({
-    registry: extra.registry ?? registry(),
+    registry: registry(),
     method: 'reinforce-mean',
     env: 'echo',
     seed: 2,
     budget: { episodes: steps * 24 },
     overrides: { ...TINY, ...overrides },
     sft: 'none',
-    ...(extra.outDir ? { outDir: extra.outDir } : {}),
+    ...extra,
   });
 
 describe('step hooks', () => {
@@ -110,6 +110,15 @@ describe('step hooks', () => {
     expect(kl[0]).toBe(0); // the reference starts as the policy
     expect([kl[2], kl[4]]).toEqual([0, 0]); // after the resets at steps 2 and 4
     for (const k of [kl[1], kl[3], kl[5]]) expect(k).toBeGreaterThan(0);
+    // Killed after the reset of step 4 was checkpointed and resumed: the same divergences (the checkpoint holds the reset reference).
+    const resumedDir = temporaryFolder();
+    const overrides = { divergence: 'k2-test', divergenceCoef: 0.05, hooks: ['reset-2'], checkpointEvery: 1 };
+    const killAt = (p: TrainProgress) => {
+      if (p.phase === 'train' && p.step === 5) throw new Error('simulated kill');
+    };
+    await expect(hookRun(6, overrides, { outDir: resumedDir, onProgress: killAt })).rejects.toThrow('simulated kill');
+    await hookRun(6, overrides, { outDir: resumedDir, resume: true });
+    expect(metricsOf(resumedDir).map((m) => m.kl)).toEqual(kl);
   });
 
   it('a hook that sets a coefficient at the start of a step: that step uses it, and it is kept', async () => {
