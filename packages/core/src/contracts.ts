@@ -200,6 +200,14 @@ export interface ScoreRequest {
 export interface ModelServices {
   /** Per-token log-probabilities of each continuation (teacher forcing). */
   score(requests: readonly ScoreRequest[], policy: 'current' | 'reference'): Promise<number[][]>;
+  /**
+   * Teacher-forced next-token distributions: per continuation token, the log-probabilities of
+   * every token of `vocabulary` before it (what VA-pi's alignment term reads). The trainer
+   * always provides it; optional so that test doubles of the services need not.
+   */
+  distributions?(requests: readonly ScoreRequest[], policy: 'current' | 'reference'): Promise<number[][][]>;
+  /** Each token id's text (special tokens by name, e.g. '<eos>'). */
+  vocabulary?: readonly string[];
   /** Extra episodes on the task of the given group, charged to the budget. */
   rollouts(request: { groupId: string; count: number; greedy?: boolean; policy?: 'current' | 'reference' }): Promise<Rollout[]>;
 }
@@ -578,8 +586,18 @@ export interface RewardModelArchitecture {
   heads: number;
 }
 
-export type RewardModelObjective = 'bradley-terry' | 'pointwise' | 'discriminator';
-export const REWARD_MODEL_OBJECTIVES: readonly RewardModelObjective[] = ['bradley-terry', 'pointwise', 'discriminator'];
+/**
+ * 'bradley-terry' (pairs), 'pointwise' regression and 'discriminator' (points) train the scalar
+ * head; 'generative' (points, targets 0/1) trains the model as a next-token judge: after the text it
+ * predicts an accept or a reject token, and its score is log p(accept) - log p(reject).
+ */
+export type RewardModelObjective = 'bradley-terry' | 'pointwise' | 'discriminator' | 'generative';
+export const REWARD_MODEL_OBJECTIVES: readonly RewardModelObjective[] = [
+  'bradley-terry',
+  'pointwise',
+  'discriminator',
+  'generative',
+];
 
 /** What a reward model's `examples` and `text` read. */
 export interface RewardModelContext {
@@ -623,6 +641,8 @@ export interface RewardModel extends PluginMeta {
 export interface TaskFeedback {
   taskId: string;
   task: unknown;
+  /** The instruction the group was generated under, when the stream gave one. */
+  instruction?: string;
   /** Scalar reward of each rollout of the group. */
   rewards: readonly number[];
   successes: readonly boolean[];
@@ -632,6 +652,13 @@ export interface TaskFeedback {
 export interface TaskStream {
   /** The next `count` tasks (each step's draw; resample rounds draw again). */
   draw(count: number, rng: Rng): unknown[];
+  /**
+   * An instruction per drawn task (undefined: none), shown ahead of the task's first observation
+   * in training rollouts and recorded in each rollout's `meta.instruction` and in the feedback, so
+   * a stream can keep statistics per instruction (INSPO's instruction population). Evaluation never
+   * shows one. The text should use the environment's alphabet (other characters become <unk>).
+   */
+  instructions?(tasks: readonly unknown[], rng: Rng): (string | undefined)[];
   /** What the step's groups earned: the stream may rescore, add or retire tasks. */
   observe?(feedback: readonly TaskFeedback[], step: number): void;
   /** JSON state for checkpoints (scores, pool), restored on resume by `load`. */

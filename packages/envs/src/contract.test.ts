@@ -89,3 +89,58 @@ describe.each(environments.map((env) => [env.name, env] as const))('%s keeps the
     );
   });
 });
+
+describe('snapshot and restore (tree search restarts from them)', () => {
+  const branching = environments.filter((env) => env.maxTurns > 1);
+  it('every multi-turn environment can snapshot and restore its episodes', () => {
+    for (const env of branching) {
+      const episode = env.start(env.tasks('train', { seed: 1, count: 1 })[0], Rng.seeded(1));
+      expect(typeof episode.snapshot, env.name).toBe('function');
+      expect(typeof episode.restore, env.name).toBe('function');
+    }
+  });
+
+  it.each(branching.map((env) => [env.name, env] as const))(
+    '%s: a restored episode continues exactly as the one it was taken from',
+    (_, env) => {
+      const tasks = env.tasks('train', { seed: 3, count: 20 });
+      // Expert actions mixed with syntax fragments, so the episode passes through varied states.
+      const step = fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ maxLength: 12 }));
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: tasks.length - 1 }),
+          fc.array(fc.oneof(step, fc.constant('expert')), { minLength: 1, maxLength: env.maxTurns }),
+          fc.nat(),
+          (k, plan, cutSeed) => {
+            const task = tasks[k];
+            const expert = env.demonstrate?.(task) ?? [];
+            const actions = plan.map((a, i) => (a === 'expert' ? (expert[i] ?? 'x') : a));
+            const original = env.start(task, Rng.seeded(k));
+            const cut = cutSeed % actions.length;
+            let snapshot: unknown;
+            const trace = (episode: typeof original, from: number) => {
+              const out: unknown[] = [];
+              for (let i = from; i < actions.length; i++) {
+                if (i === cut && episode === original) snapshot = JSON.parse(JSON.stringify(episode.snapshot?.()));
+                out.push(episode.observation());
+                const result = episode.step(actions[i] as string);
+                out.push(result.reward, result.valid, result.done, result.stateKey);
+                if (result.done) break;
+              }
+              out.push(episode.outcome());
+              return out;
+            };
+            const full = trace(original, 0);
+            if (snapshot === undefined) return; // the episode ended before the cut
+            const restored = env.start(task, Rng.seeded(k));
+            restored.restore?.(snapshot);
+            const tail = trace(restored, cut);
+            // The restored run reproduces the original from the cut on: same observations, rewards and outcome.
+            expect(tail).toEqual(full.slice(full.length - tail.length));
+          },
+        ),
+        { numRuns: 60 },
+      );
+    },
+  );
+});

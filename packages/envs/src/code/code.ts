@@ -181,6 +181,11 @@ export function code(options: CodeOptions = {}): Environment<CodeTask> {
           const reward = rewardOf(last ?? { parsed: false, tests: task.hidden.map(() => 0) });
           return { reward, success: reward.passed === 1 };
         },
+        // A score is never mutated after it is made, so a snapshot can share it.
+        snapshot: () => ({ attempt, last, feedback, done }),
+        restore(state) {
+          ({ attempt, last, feedback, done } = state as { attempt: number; last?: CodeScore; feedback: string; done: boolean });
+        },
       };
     },
   };

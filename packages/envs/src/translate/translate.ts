@@ -215,6 +215,16 @@ export function translate(options: TranslateOptions = {}): Environment<Translate
           const reward = final ?? zero;
           return { reward, success: reward.chrf * 100 >= o.successChrf - 1e-9 };
         },
+        // Tree search restarts from any turn: the episode's whole state is these four values.
+        snapshot: () => ({ lookups, turns, observation, final }),
+        restore(state) {
+          ({ lookups, turns, observation, final } = state as {
+            lookups: number;
+            turns: number;
+            observation: string;
+            final?: { bleu: number; chrf: number };
+          });
+        },
       };
     },
   };

@@ -268,6 +268,11 @@ export function webshop(options: WebshopOptions = {}): Environment<WebshopTask> 
             : ZERO;
           return { reward, success: r !== undefined && Math.abs(r.total - 1) < 1e-9 };
         },
+        // Each step replaces `state` (never mutates it), so a snapshot can share it.
+        snapshot: () => ({ state, first }),
+        restore(saved) {
+          ({ state, first } = saved as { state: State; first: boolean });
+        },
       };
     },
   };

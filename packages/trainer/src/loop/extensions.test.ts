@@ -7,8 +7,10 @@ import path from 'node:path';
 import type { Plugin, RewardModel, StepHook, TaskSource } from '@policy-lab/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
-import { TINY, temporaryFolder, tinyRegistry } from '../test-support/tiny.js';
+import { TINY, temporaryFolder, tinyRegistry, tinyStepContext } from '../test-support/tiny.js';
 import type { TrainProgress } from './api.js';
+import { sample } from './stages/sample.js';
+import { taskFeedback } from './task-stream.js';
 import { train } from './train.js';
 
 beforeAll(async () => {
@@ -48,6 +50,22 @@ const firstOnly: TaskSource = {
     };
   },
 };
+/** Uniform tasks, every other group under one of two instructions; rollouts counted per instruction. */
+const instructed: TaskSource = {
+  name: 'instructed',
+  summary: 'uniform tasks, each group under one of two instructions',
+  open(tasks) {
+    const seen: Record<string, number> = {};
+    return {
+      draw: (count, rng) => Array.from({ length: count }, () => tasks[rng.int(0, tasks.length - 1)]),
+      instructions: (drawn) => drawn.map((_, k) => (k % 2 === 0 ? 'say' : 'a')),
+      observe: (feedback) => {
+        for (const f of feedback) seen[f.instruction ?? 'none'] = (seen[f.instruction ?? 'none'] ?? 0) + f.successes.length;
+      },
+      metrics: () => ({ ...seen }),
+    };
+  },
+};
 const judge: RewardModel = {
   name: 'judge-test',
   summary: 'Bradley-Terry on (correct, incorrect) pairs of each group',
@@ -74,7 +92,7 @@ const judge: RewardModel = {
 const extensions: Plugin = {
   name: 'extensions',
   hooks: [resetEvery2, halveDivergence],
-  taskSources: [firstOnly],
+  taskSources: [firstOnly, instructed],
   rewardModels: [judge],
 };
 const registry = () => tinyRegistry(extensions);
@@ -162,6 +180,28 @@ describe('task sources', () => {
     await expect(train({ ...base, outDir: resumed, onProgress: killAt })).rejects.toThrow('simulated kill');
     await train({ ...base, outDir: resumed, resume: true });
     expect(metricsOf(resumed).map((m) => m['taskSource.observed'])).toEqual([4, 8, 12, 16, 20, 24]);
+  });
+});
+
+describe('instructions from the task stream', () => {
+  it('are shown ahead of the first observation, recorded on the rollout, and given back with the feedback', async () => {
+    const ctx = await tinyStepContext({ registry: registry(), overrides: { taskSource: 'instructed' } });
+    const sampled = await sample(ctx, async () => ({ rng: ctx.rng, weights: ctx.weights, scalar: ctx.scalar }));
+    const used = new Set<string>();
+    for (const group of sampled.groups) {
+      const instruction = group[0]?.meta?.instruction as string;
+      used.add(instruction);
+      for (const rollout of group) {
+        expect(rollout.meta?.instruction).toBe(instruction);
+        expect(rollout.turns[0]?.observation.startsWith(`${instruction} say `)).toBe(true);
+      }
+    }
+    expect([...used].sort()).toEqual(['a', 'say']);
+    const feedback = taskFeedback(sampled.requests, sampled.groups, (r) => ctx.envScalar(r.reward));
+    expect(feedback.map((f) => f.instruction)).toEqual(sampled.groups.map((g) => g[0]?.meta?.instruction));
+    ctx.tasks.observe?.(feedback, 1);
+    const counts = ctx.tasks.metrics?.() ?? {};
+    expect((counts.a ?? 0) + (counts.say ?? 0)).toBe(sampled.groups.flat().length);
   });
 });
 

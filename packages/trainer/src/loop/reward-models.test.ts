@@ -86,7 +86,17 @@ describe('learned reward models', () => {
     expect(yes).toBeGreaterThan(0);
     expect(no).toBeLessThan(0);
     await expect(discriminator.handle.train({ points: [{ ...good(1), target: 0.5 }] })).rejects.toThrow(/targets are 0 or 1/);
-    for (const m of [regression, discriminator]) m.dispose();
+    // The generative judge learns to predict the accept token after good texts and the reject token after bad ones.
+    const judge = buildRewardModel(model('generative'), config, tokenizer, () => {});
+    const before = await judge.handle.train({ points: labelled });
+    let after = before;
+    for (let i = 0; i < 60; i++) after = await judge.handle.train({ points: labelled });
+    expect(after.loss).toBeLessThan(before.loss * 0.5);
+    const [accept, reject] = await judge.handle.score([good(300), bad(300)]);
+    expect(accept).toBeGreaterThan(0);
+    expect(reject).toBeLessThan(0);
+    await expect(judge.handle.train({ points: [{ ...good(1), target: 2 }] })).rejects.toThrow(/\(generative\) got a target 2/);
+    for (const m of [regression, discriminator, judge]) m.dispose();
   });
 
   it('is deterministic per seed, differs across seeds, and starts from a random (not constant) score', async () => {

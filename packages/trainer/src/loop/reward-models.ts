@@ -20,7 +20,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
 import { Adam } from '../optim/adam.js';
-import { BOS, type CharTokenizer, EOS, SEP } from '../tokenizer/char-tokenizer.js';
+import { BOS, type CharTokenizer, EOS, SEP, UNK } from '../tokenizer/char-tokenizer.js';
 
 export interface OwnedRewardModel {
   plugin: RewardModel;
@@ -77,7 +77,8 @@ export function buildRewardModel(
       head.shape,
     ),
   );
-  // The language-model head takes no part in a score: its gradient is zero, so Adam leaves it as it is.
+  // A head the objective does not use (the language-model head under a scalar objective, the scalar
+  // head under the generative one) gets a zero gradient, so Adam leaves it as it is.
   const optimizer = new Adam(model.variables, { learningRate: plugin.learningRate });
   const limit = config.model.contextLength;
   const encode = (item: ScoredText): number[] => {
@@ -86,8 +87,7 @@ export function buildRewardModel(
     const full = [BOS, ...context, SEP, ...text];
     return full.length <= limit ? full : [BOS, ...full.slice(full.length - (limit - 1))];
   };
-  /** Scores [rows] of the texts (differentiable), and the tokens the pass read. */
-  const forward = (items: readonly ScoredText[]): { scores: tf.Tensor1D; tokens: number } => {
+  const batchOf = (items: readonly ScoredText[]) => {
     const rows = items.map(encode);
     const T = Math.max(...rows.map((r) => r.length));
     const inputs = tf.tensor2d(
@@ -95,13 +95,31 @@ export function buildRewardModel(
       [rows.length, T],
       'int32',
     );
-    const last = tf.oneHot(
-      tf.tensor1d(
-        rows.map((r) => r.length - 1),
-        'int32',
-      ),
-      T,
+    const lastIndex = tf.tensor1d(
+      rows.map((r) => r.length - 1),
+      'int32',
     );
+    return { rows, T, inputs, last: tf.oneHot(lastIndex, T), lastIndex };
+  };
+  /**
+   * The generative judge's log-probabilities of the two verdict tokens after the text (the
+   * model predicts the token after the text's end): accept and reject, [rows] each.
+   */
+  const verdicts = (items: readonly ScoredText[]): Verdicts => {
+    const { rows, T, inputs, last, lastIndex } = batchOf(items);
+    const logprobOf = (verdict: number) => {
+      const targets = tf.oneHot(lastIndex, T, verdict, 0) as tf.Tensor2D;
+      return tf.sum(tf.mul(model.score(inputs, targets).logprobs, last), 1) as tf.Tensor1D;
+    };
+    return { accept: logprobOf(ACCEPT), reject: logprobOf(REJECT), tokens: 2 * rows.length * T };
+  };
+  /** Scores [rows] of the texts (differentiable), and the tokens the pass read. */
+  const forward = (items: readonly ScoredText[]): { scores: tf.Tensor1D; tokens: number } => {
+    if (plugin.objective === 'generative') {
+      const v = verdicts(items);
+      return { scores: tf.sub(v.accept, v.reject) as tf.Tensor1D, tokens: v.tokens };
+    }
+    const { rows, T, inputs, last } = batchOf(items);
     const scored = model.score(inputs, inputs, { values: true });
     const scores = tf.sum(tf.mul(scored.values as tf.Tensor2D, last), 1) as tf.Tensor1D;
     return { scores, tokens: rows.length * T };
@@ -136,7 +154,7 @@ export function buildRewardModel(
         // With replay, each update is a batch drawn from the buffer (seeded by the update's index).
         const batch = plugin.replay ? drawBatch(replay, plugin.replay.batch, rng.split(`replay/${replay.updates++}`)) : examples;
         const { value, grads } = tf.variableGrads(() => {
-          const out = objectiveLoss(plugin, batch, forward);
+          const out = objectiveLoss(plugin, batch, forward, verdicts);
           tokens = out.tokens;
           return out.loss;
         }, model.variables);
@@ -173,6 +191,22 @@ export function buildRewardModel(
   };
 }
 
+/** The generative judge's verdict tokens: two special tokens every character vocabulary has. */
+const ACCEPT = SEP;
+const REJECT = UNK;
+
+interface Verdicts {
+  accept: tf.Tensor1D;
+  reject: tf.Tensor1D;
+  tokens: number;
+}
+
+function checkBinary(plugin: RewardModel, points: readonly { target: number }[]): void {
+  for (const p of points)
+    if (p.target !== 0 && p.target !== 1)
+      throw new RunError(`reward model '${plugin.name}' (${plugin.objective}) got a target ${p.target}; targets are 0 or 1`);
+}
+
 /** The examples seen so far (the newest `capacity` of each kind) and the updates drawn from them. */
 interface ReplayBuffer {
   pairs: NonNullable<RewardExamples['pairs']>[number][];
@@ -199,12 +233,14 @@ function objectiveExamples(plugin: RewardModel, examples: RewardExamples): numbe
 /**
  * The objective's mean loss over the examples:
  * Bradley-Terry: -log sigmoid(s_chosen - s_rejected); pointwise: (s - target)^2;
- * discriminator: binary cross-entropy of sigmoid(s) against a 0/1 target.
+ * discriminator: binary cross-entropy of sigmoid(s) against a 0/1 target; generative: the
+ * next-token cross-entropy of the verdict token (accept for 1, reject for 0) after the text.
  */
 function objectiveLoss(
   plugin: RewardModel,
   examples: RewardExamples,
   forward: (items: readonly ScoredText[]) => { scores: tf.Tensor1D; tokens: number },
+  verdicts: (items: readonly ScoredText[]) => Verdicts,
 ): { loss: tf.Scalar; tokens: number } {
   if (plugin.objective === 'bradley-terry') {
     const pairs = examples.pairs ?? [];
@@ -218,13 +254,19 @@ function objectiveLoss(
     return { loss: tf.mean(tf.softplus(tf.sub(rejected, chosen))) as tf.Scalar, tokens: both.tokens };
   }
   const points = examples.points ?? [];
+  if (plugin.objective === 'generative') {
+    checkBinary(plugin, points);
+    // Next-token cross-entropy of the verdict the target names.
+    const v = verdicts(points);
+    const target = tf.tensor1d(points.map((p) => p.target));
+    const logprob = tf.add(tf.mul(target, v.accept), tf.mul(tf.sub(1, target), v.reject));
+    return { loss: tf.neg(tf.mean(logprob)) as tf.Scalar, tokens: v.tokens };
+  }
   const out = forward(points);
   const targets = tf.tensor1d(points.map((p) => p.target));
   if (plugin.objective === 'pointwise')
     return { loss: tf.mean(tf.square(tf.sub(out.scores, targets))) as tf.Scalar, tokens: out.tokens };
-  for (const p of points)
-    if (p.target !== 0 && p.target !== 1)
-      throw new RunError(`reward model '${plugin.name}' (discriminator) got a target ${p.target}; targets are 0 or 1`);
+  checkBinary(plugin, points);
   // BCE with logits: softplus(s) - target * s.
   return { loss: tf.mean(tf.sub(tf.softplus(out.scores), tf.mul(targets, out.scores))) as tf.Scalar, tokens: out.tokens };
 }

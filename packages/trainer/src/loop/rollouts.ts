@@ -16,6 +16,8 @@ export interface RolloutRequest {
   task: unknown;
   groupId: string;
   count: number;
+  /** Shown ahead of the first observation (a task stream's instruction). */
+  instruction?: string;
 }
 
 export interface RolloutOptions {
@@ -96,7 +98,7 @@ export async function runEpisodes(
   for (let turn = 0; turn < env.maxTurns; turn++) {
     const active = items.filter((r) => !r.done);
     if (active.length === 0) break;
-    const observations = active.map((r) => r.episode.observation());
+    const observations = active.map((r) => shown(r));
     const prompts = active.map((r, i) => promptFor(r.history, tokenizer.encode(observations[i] as string), limit));
     for (const r of active) r.snapshots?.push(r.episode.snapshot?.());
     const actions = await decodeActions(policy, active, prompts, options, `${tag}turn${turn}`);
@@ -204,6 +206,12 @@ async function beamActions(
   return out;
 }
 
+/** What the policy reads before its next action: the observation, after the instruction on the first turn. */
+function shown(r: Running): string {
+  const observation = r.episode.observation();
+  return r.turns.length === 0 && r.request.instruction ? `${r.request.instruction} ${observation}` : observation;
+}
+
 /** The finished rollout of an episode. */
 export function finish(env: Environment, r: Running): Rollout {
   const outcome = r.episode.outcome();
@@ -214,6 +222,7 @@ export function finish(env: Environment, r: Running): Rollout {
     turns: r.turns,
     reward: outcome.reward,
     success: outcome.success,
+    ...(r.request.instruction !== undefined ? { meta: { instruction: r.request.instruction } } : {}),
   };
 }
 

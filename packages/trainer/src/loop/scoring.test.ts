@@ -1,7 +1,10 @@
+import { Rng } from '@policy-lab/core';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { BOS } from '../tokenizer/char-tokenizer.js';
-import { scoringSequence } from './scoring.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../backend/select-backend.js';
+import { createPolicy } from '../model/transformer.js';
+import { BOS, CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import { scoreTexts, scoringSequence, textDistributions } from './scoring.js';
 
 describe('scoringSequence', () => {
   it('keeps short contexts whole: [bos] context continuation', () => {
@@ -31,5 +34,37 @@ describe('scoringSequence', () => {
     expect(() => scoringSequence([], Array(64).fill(5), 64)).toThrow(
       /continuation of 64 tokens with a context length of 64 \(at most 63\)/,
     );
+  });
+});
+
+describe('teacher-forced distributions', () => {
+  beforeAll(async () => {
+    await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
+  });
+
+  it('give, before each continuation token, a distribution whose entry for that token is its scored log-probability', async () => {
+    const tokenizer = CharTokenizer.fromAlphabet('abc ');
+    const policy = createPolicy(
+      { dim: 16, layers: 1, heads: 2, contextLength: 16, mlpRatio: 2, valueHead: false, vocabSize: tokenizer.vocabSize },
+      Rng.seeded(4),
+    );
+    const requests = [
+      { context: 'ab', continuation: 'cab' },
+      { context: 'c', continuation: 'a' },
+    ];
+    const distributions = await textDistributions(policy, tokenizer, requests);
+    const logprobs = await scoreTexts(policy, tokenizer, requests);
+    expect(tokenizer.vocabulary()).toHaveLength(tokenizer.vocabSize);
+    requests.forEach((request, r) => {
+      const ids = tokenizer.encode(request.continuation);
+      expect(distributions[r]).toHaveLength(ids.length);
+      ids.forEach((id, t) => {
+        const row = distributions[r]?.[t] as number[];
+        expect(row).toHaveLength(tokenizer.vocabSize);
+        expect(row.reduce((a, x) => a + Math.exp(x), 0)).toBeCloseTo(1, 5);
+        expect(row[id]).toBeCloseTo(logprobs[r]?.[t] as number, 5);
+      });
+    });
+    policy.dispose();
   });
 });

@@ -37,11 +37,39 @@ export async function scoreTexts(
   tokenizer: CharTokenizer,
   requests: readonly ScoreRequest[],
 ): Promise<number[][]> {
-  const out: number[][] = [];
+  return teacherForced(policy, tokenizer, requests, false, async ({ logprobs }, from) =>
+    Array.from(await logprobs.data()).slice(from),
+  );
+}
+
+/**
+ * The whole next-token distribution (log-probabilities over the vocabulary, ids as the
+ * tokenizer's `vocabulary()`) before each token of each continuation, teacher-forced.
+ */
+export async function textDistributions(
+  policy: Scorer,
+  tokenizer: CharTokenizer,
+  requests: readonly ScoreRequest[],
+): Promise<number[][][]> {
+  return teacherForced(policy, tokenizer, requests, true, async ({ distributions }, from) => {
+    const rows = (await (distributions as tf.Tensor3D).array())[0] as number[][];
+    return rows.slice(from);
+  });
+}
+
+/** One teacher-forced pass per request; `read` takes what it needs from the continuation's positions on. */
+async function teacherForced<T>(
+  policy: Scorer,
+  tokenizer: CharTokenizer,
+  requests: readonly ScoreRequest[],
+  distributions: boolean,
+  read: (scored: ReturnType<Scorer['score']>, from: number) => Promise<T>,
+): Promise<T[]> {
+  const out: T[] = [];
   for (const request of requests) {
     const continuation = tokenizer.encode(request.continuation);
     if (continuation.length === 0) {
-      out.push([]);
+      out.push([] as unknown as T);
       continue;
     }
     const { sequence, contextTokens } = scoringSequence(
@@ -51,9 +79,9 @@ export async function scoreTexts(
     );
     const inputs = tf.tensor2d([sequence.slice(0, -1)], [1, sequence.length - 1], 'int32');
     const targets = tf.tensor2d([sequence.slice(1)], [1, sequence.length - 1], 'int32');
-    const { logprobs } = policy.score(inputs, targets);
-    out.push(Array.from(await logprobs.data()).slice(contextTokens - 1));
-    tf.dispose([inputs, targets, logprobs]);
+    const scored = policy.score(inputs, targets, distributions ? { distributions: true } : {});
+    out.push(await read(scored, contextTokens - 1));
+    tf.dispose([inputs, targets, scored.logprobs, ...(scored.distributions ? [scored.distributions] : [])]);
   }
   return out;
 }

@@ -16,14 +16,16 @@ export function taskFeedback(
   groups: readonly (readonly Rollout[])[],
   scalar: (rollout: Rollout) => number,
 ): TaskFeedback[] {
-  const taskOf = new Map(requests.map((r) => [r.groupId, r.task]));
+  const requestOf = new Map(requests.map((r) => [r.groupId, r]));
   return groups
     .filter((g) => g.length > 0)
     .map((g) => {
       const first = g[0] as Rollout;
+      const request = requestOf.get(first.groupId);
       return {
         taskId: first.taskId,
-        task: taskOf.get(first.groupId),
+        task: request?.task,
+        ...(request?.instruction !== undefined ? { instruction: request.instruction } : {}),
         rewards: g.map(scalar),
         successes: g.map((r) => r.success),
       };

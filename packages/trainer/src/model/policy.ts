@@ -56,6 +56,8 @@ export interface ScoredTokens {
   values?: tf.Tensor2D;
   /** [rows, T] log sum_v pi(v)^2 of the next-token distribution, when requested (WPO). */
   logSquaredMass?: tf.Tensor2D;
+  /** [rows, T, V] log-probabilities of every next token, when requested (teacher-forced distributions). */
+  distributions?: tf.Tensor3D;
 }
 
 export interface PolicyModel {
@@ -70,7 +72,7 @@ export interface PolicyModel {
   score(
     inputs: tf.Tensor2D,
     targets: tf.Tensor2D,
-    options?: { entropy?: boolean; values?: boolean; squaredMass?: boolean },
+    options?: { entropy?: boolean; values?: boolean; squaredMass?: boolean; distributions?: boolean },
   ): ScoredTokens;
   /** Batched, seeded sampling with a KV cache. Prompts may differ in length. */
   generate(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation>;

@@ -47,12 +47,17 @@ export class CharTokenizer {
     return SPECIAL_TOKENS.length + this.characters.length;
   }
 
-  /** Characters outside the alphabet become <unk>. */
+  /** Each id's text: the special tokens by name ('<eos>'), then the characters. */
+  vocabulary(): string[] {
+    return [...SPECIAL_TOKENS, ...this.characters];
+  }
+
   /** True when the character has its own id (not unk). */
   has(character: string): boolean {
     return this.ids.has(character);
   }
 
+  /** Characters outside the alphabet become <unk>. */
   encode(text: string): number[] {
     return Array.from(text, (character) => this.ids.get(character) ?? UNK);
   }

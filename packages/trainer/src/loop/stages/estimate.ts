@@ -6,7 +6,7 @@
  */
 import { type Advantages, type EstimatorContext, type Rollout, RunError } from '@policy-lab/core';
 import { collectRollouts, type RolloutRequest } from '../rollouts.js';
-import { scoreTexts, turnValues } from '../scoring.js';
+import { scoreTexts, textDistributions, turnValues } from '../scoring.js';
 import type { StepContext } from '../step-context.js';
 import { chargeRollouts, type Sampled } from './sample.js';
 
@@ -27,6 +27,9 @@ export async function estimatorContext(
     ...(plugins.estimator.needsCritic ? { values: await turnValues(policy, groups.flat()) } : {}),
     services: {
       score: async (texts, which) => scoreTexts(which === 'reference' && reference ? reference : policy, tokenizer, texts),
+      distributions: async (texts, which) =>
+        textDistributions(which === 'reference' && reference ? reference : policy, tokenizer, texts),
+      vocabulary: tokenizer.vocabulary(),
       rollouts: async ({ groupId, count, greedy, policy: which }) => {
         const request = requests.find((r) => r.groupId === groupId);
         if (!request) throw new RunError(`estimator asked for rollouts of unknown group '${groupId}'`);

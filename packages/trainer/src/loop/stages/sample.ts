@@ -37,8 +37,14 @@ export async function sample(
   const started = performance.now();
   const taskRng = ctx.rng.split('tasks');
   const groupSize = rolloutsPerGroup(ctx);
-  const draw = (count: number, prefix: string): RolloutRequest[] =>
-    ctx.tasks.draw(count, taskRng).map((task, k) => ({ task, groupId: `${prefix}g${k}`, count: groupSize }));
+  const draw = (count: number, prefix: string): RolloutRequest[] => {
+    const tasks = ctx.tasks.draw(count, taskRng);
+    const instructions = ctx.tasks.instructions?.(tasks, ctx.rng.split(`instructions/${prefix}`)) ?? [];
+    return tasks.map((task, k) => {
+      const instruction = instructions[k];
+      return { task, groupId: `${prefix}g${k}`, count: groupSize, ...(instruction !== undefined ? { instruction } : {}) };
+    });
+  };
   const divergences: number[] = [];
   const round = async (requests: readonly RolloutRequest[], tag: string): Promise<Rollout[][]> => {
     const sampled = await sampleGroups(
