@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AdvantageEstimator, Plugin } from './contracts.js';
+import { isUsageError } from './errors.js';
 import { Registry } from './registry.js';
 
 const estimator = (name: string, extra: Partial<AdvantageEstimator> = {}): AdvantageEstimator => ({
@@ -10,6 +11,26 @@ const estimator = (name: string, extra: Partial<AdvantageEstimator> = {}): Advan
 });
 
 describe('Registry', () => {
+  it('an option value a factory refuses is a usage error (exit 2) naming the plugin, not a crash', () => {
+    const registry = new Registry();
+    const configurable = estimator('scaled', {
+      configure(options) {
+        if ((options.scale as number) <= 0) throw new RangeError(`scaled: scale must be > 0, got ${options.scale}`);
+        return estimator('scaled');
+      },
+    });
+    registry.register({ name: 'p', estimators: [configurable] }, 'pkg-p');
+    let caught: unknown;
+    try {
+      registry.resolve('estimators', 'scaled', { scale: -1 });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isUsageError(caught)).toBe(true);
+    expect((caught as Error).message).toBe('scaled: scale must be > 0, got -1');
+    expect(registry.resolve('estimators', 'scaled', { scale: 2 }).name).toBe('scaled');
+  });
+
   it('registers every kind and looks entries up by name', () => {
     const registry = new Registry();
     const plugin: Plugin = {

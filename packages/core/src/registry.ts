@@ -149,7 +149,13 @@ export class Registry {
     if (typeof meta.configure !== 'function') {
       throw new UsageError(`${KIND_NOUN[kind]} '${name}' takes no options, got ${Object.keys(options).join(', ')}`);
     }
-    return meta.configure.call(item, options) as KindMap[K];
+    try {
+      return meta.configure.call(item, options) as KindMap[K];
+    } catch (error) {
+      // A factory refuses a value with a RangeError naming itself and the value: bad input, not a failed run.
+      if (error instanceof RangeError) throw new UsageError(error.message);
+      throw error;
+    }
   }
 
   /** Sources of every registered plugin, by plugin name. */
