@@ -17,8 +17,7 @@ const OPTIONS = {
 
 export function referenceReset(options: { every?: number } = {}): StepHook {
   const resolved = resolveOptions<{ every: number }>('reference-reset', OPTIONS, options);
-  if (!(Number.isInteger(resolved.every) && resolved.every >= 1))
-    throw new RangeError(`reference-reset: every must be an integer >= 1, got ${resolved.every}`);
+  if (!(resolved.every >= 1)) throw new RangeError(`reference-reset: every must be an integer >= 1, got ${resolved.every}`);
   return defineHook({
     name: 'reference-reset',
     summary: 'copies the current policy into the reference every K steps (a periodic reference reset)',

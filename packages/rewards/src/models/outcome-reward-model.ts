@@ -74,11 +74,9 @@ export function outcomePairs(
 
 export function outcomeRewardModel(options: OutcomeRewardModelOptions = {}): RewardModel {
   const resolved = resolveOptions<Required<OutcomeRewardModelOptions>>('bt-outcome', OPTIONS, options as Record<string, unknown>);
-  if (!(Number.isInteger(resolved.replay) && resolved.replay >= 0))
-    throw new RangeError(`bt-outcome: replay must be an integer >= 0, got ${resolved.replay}`);
+  if (!(resolved.replay >= 0)) throw new RangeError(`bt-outcome: replay must be an integer >= 0, got ${resolved.replay}`);
   for (const key of ['dim', 'layers', 'heads', 'updatesPerStep', 'maxPairsPerGroup', 'batch'] as const)
-    if (!(Number.isInteger(resolved[key]) && resolved[key] >= 1))
-      throw new RangeError(`bt-outcome: ${key} must be an integer >= 1, got ${resolved[key]}`);
+    if (!(resolved[key] >= 1)) throw new RangeError(`bt-outcome: ${key} must be an integer >= 1, got ${resolved[key]}`);
   if (resolved.dim % resolved.heads !== 0)
     throw new RangeError(`bt-outcome: heads ${resolved.heads} must divide dim ${resolved.dim}`);
   if (!(resolved.learningRate > 0)) throw new RangeError(`bt-outcome: learningRate must be > 0, got ${resolved.learningRate}`);

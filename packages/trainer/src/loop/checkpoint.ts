@@ -236,7 +236,7 @@ export class RunFolder {
     const names = policy.weightNames();
     writeWeights(policy, names, tensors, file, 'model.');
     optimizer.restore(momentsOf(tensors, names, saved.adamStep, 'adam.'));
-    this.restoreExtras(saved, extras);
+    writeExtras(saved, extras, tensors, file);
     meter.charge(saved.consumed);
     this.truncateLog(this.metrics, saved.step, true);
     this.truncateLog(this.timings, saved.step, false);
@@ -247,21 +247,10 @@ export class RunFolder {
   restoreExtras(saved: Sidecar, extras: readonly ExtraModel[]): void {
     if (extras.length === 0) return;
     const { file, tensors } = this.checkedWeights(saved);
-    for (const extra of extras) {
-      writeWeights(extra.model, extra.names, tensors, file, extra.prefix);
-      if (extra.optimizer)
-        extra.optimizer.restore(
-          momentsOf(tensors, extra.names, saved.extraAdamSteps?.[extra.prefix] ?? 0, `${extra.prefix}adam.`),
-        );
-    }
+    writeExtras(saved, extras, tensors, file);
   }
 
-  /** The saved reference after a hook reset it, when the checkpoint holds one. */
-  holdsTensors(saved: Sidecar, prefix: string): boolean {
-    return Object.keys(this.checkedWeights(saved).tensors).some((name) => name.startsWith(prefix));
-  }
-
-  private checkedWeights(saved: Sidecar): { file: string; tensors: Record<string, { shape: number[]; data: Float32Array }> } {
+  private checkedWeights(saved: Sidecar): { file: string; tensors: Record<string, NamedTensor> } {
     const file = path.join(this.dir, saved.weights);
     if (!existsSync(file)) throw new UsageError(`${file}: missing (named by ${this.sidecar})`);
     const digest = sha256(readFileSync(file));
@@ -310,6 +299,14 @@ export class RunFolder {
       if (typeof entry.step === 'number' && entry.step <= step) kept.push(line);
     });
     writeFileAtomic(file, kept.length ? `${kept.join('\n')}\n` : '');
+  }
+}
+
+function writeExtras(saved: Sidecar, extras: readonly ExtraModel[], tensors: Record<string, NamedTensor>, file: string): void {
+  for (const extra of extras) {
+    writeWeights(extra.model, extra.names, tensors, file, extra.prefix);
+    if (extra.optimizer)
+      extra.optimizer.restore(momentsOf(tensors, extra.names, saved.extraAdamSteps?.[extra.prefix] ?? 0, `${extra.prefix}adam.`));
   }
 }
 

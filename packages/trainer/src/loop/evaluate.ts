@@ -85,14 +85,11 @@ async function judgeAccuracies(judges: readonly Judge[], groups: readonly Rollou
 export function binomialUpperTail(k: number, n: number): number {
   if (k <= 0) return 1;
   if (k > n) return 0;
-  const logChoose = (m: number) => logFactorial(n) - logFactorial(m) - logFactorial(n - m);
+  // log m! for m = 0..n, once.
+  const logFactorial = [0];
+  for (let m = 1; m <= n; m++) logFactorial.push((logFactorial[m - 1] as number) + Math.log(m));
+  const at = (m: number) => logFactorial[m] as number;
   let total = 0;
-  for (let m = k; m <= n; m++) total += Math.exp(logChoose(m) - n * Math.LN2);
+  for (let m = k; m <= n; m++) total += Math.exp(at(n) - at(m) - at(n - m) - n * Math.LN2);
   return Math.min(1, total);
-}
-
-function logFactorial(n: number): number {
-  let sum = 0;
-  for (let i = 2; i <= n; i++) sum += Math.log(i);
-  return sum;
 }

@@ -147,6 +147,7 @@ export function buildRewardModel(
     async train(examples) {
       const count = objectiveExamples(plugin, examples);
       if (count === 0) return { loss: Number.NaN, examples: 0 };
+      if (plugin.objective === 'discriminator' || plugin.objective === 'generative') checkBinary(plugin, examples.points ?? []);
       if (plugin.replay) remember(replay, examples, plugin.replay.capacity);
       let first = Number.NaN;
       for (let u = 0; u < (plugin.updatesPerStep ?? 1); u++) {
@@ -255,7 +256,6 @@ function objectiveLoss(
   }
   const points = examples.points ?? [];
   if (plugin.objective === 'generative') {
-    checkBinary(plugin, points);
     // Next-token cross-entropy of the verdict the target names.
     const v = verdicts(points);
     const target = tf.tensor1d(points.map((p) => p.target));
@@ -266,7 +266,6 @@ function objectiveLoss(
   const targets = tf.tensor1d(points.map((p) => p.target));
   if (plugin.objective === 'pointwise')
     return { loss: tf.mean(tf.square(tf.sub(out.scores, targets))) as tf.Scalar, tokens: out.tokens };
-  checkBinary(plugin, points);
   // BCE with logits: softplus(s) - target * s.
   return { loss: tf.mean(tf.sub(tf.softplus(out.scores), tf.mul(targets, out.scores))) as tf.Scalar, tokens: out.tokens };
 }

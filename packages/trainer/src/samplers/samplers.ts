@@ -36,8 +36,7 @@ const BEHAVIOUR = {
 export function topK(options: { k?: number; behaviour?: 'proposal' | 'policy' } = {}): Sampler {
   const OPTIONS = { k: { type: 'integer', default: 20, doc: 'tokens kept at each position' }, behaviour: BEHAVIOUR } as const;
   const resolved = resolveOptions<{ k: number; behaviour: 'proposal' | 'policy' }>('top-k', OPTIONS, options);
-  if (!(Number.isInteger(resolved.k) && resolved.k >= 1))
-    throw new RangeError(`top-k: k must be an integer >= 1, got ${resolved.k}`);
+  if (!(resolved.k >= 1)) throw new RangeError(`top-k: k must be an integer >= 1, got ${resolved.k}`);
   return defineSampler({
     name: 'top-k',
     summary: 'sampling from the k most likely next tokens, renormalised',
@@ -78,8 +77,7 @@ export function beam(options: { width?: number } = {}): Sampler {
     width: { type: 'integer', default: 4, doc: 'hypotheses kept per context (raised to the group size when smaller)' },
   } as const;
   const resolved = resolveOptions<{ width: number }>('beam', OPTIONS, options);
-  if (!(Number.isInteger(resolved.width) && resolved.width >= 1))
-    throw new RangeError(`beam: width must be an integer >= 1, got ${resolved.width}`);
+  if (!(resolved.width >= 1)) throw new RangeError(`beam: width must be an integer >= 1, got ${resolved.width}`);
   return defineSampler({
     name: 'beam',
     summary: "beam search: each context's G most likely distinct actions by summed log-probability (deterministic)",
@@ -104,8 +102,7 @@ export function tree(options: { roots?: number; branchFrom?: 'best' | 'uniform' 
     },
   } as const;
   const resolved = resolveOptions<{ roots: number; branchFrom: 'best' | 'uniform' }>('tree', OPTIONS, options);
-  if (!(Number.isInteger(resolved.roots) && resolved.roots >= 1))
-    throw new RangeError(`tree: roots must be an integer >= 1, got ${resolved.roots}`);
+  if (!(resolved.roots >= 1)) throw new RangeError(`tree: roots must be an integer >= 1, got ${resolved.roots}`);
   return defineSampler({
     name: 'tree',
     summary:
