@@ -6,7 +6,9 @@
  * (succeeded, failed) pair of the policy's samples, ranked by the trained model and by the same
  * model untrained (same seed), with a one-sided exact McNemar test.
  *
- *   node packages/bench/scripts/reward-model-accuracy.mjs [--episodes 12800] [--seed 1] [--json]
+ *   node packages/bench/scripts/reward-model-accuracy.mjs [--episodes 12800] [--seed 1] [--architecture transformer|head] [--json]
+ *
+ * `--architecture head` puts the model's scalar head on the policy's trunk instead of a transformer of its own.
  *
  * Exits 1 unless there are at least 200 held-out pairs, the trained model ranks at least 70% of
  * them right and beats the untrained model at p < 0.01. A benchmark, not a unit test (minutes).
@@ -22,13 +24,15 @@ const { values } = parseArgs({
     episodes: { type: 'string', default: '12800' },
     seed: { type: 'string', default: '1' },
     env: { type: 'string', default: 'countdown' },
+    architecture: { type: 'string', default: 'transformer' },
     json: { type: 'boolean', default: false },
   },
 });
 
 const args = [bin, 'train', 'grpo', '--env', values.env, '--seed', values.seed, '--budget', `episodes=${values.episodes}`];
 // Evaluate only at the start and the end, on enough test tasks and samples for 200+ pairs.
-for (const set of ['rewardModels=bt-outcome', 'evalTasks=256', 'evalSamples=8', 'evalEvery=100000']) args.push('--set', set);
+const sets = ['rewardModels=bt-outcome', `rewardModelOptions.bt-outcome.architecture=${values.architecture}`];
+for (const set of [...sets, 'evalTasks=256', 'evalSamples=8', 'evalEvery=100000']) args.push('--set', set);
 const started = performance.now();
 const run = spawnSync(process.execPath, [...args, '--json'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
 if (run.status !== 0) {
@@ -43,6 +47,7 @@ if (!judged) {
 }
 const report = {
   env: values.env,
+  architecture: values.architecture,
   seed: Number(values.seed),
   episodes: result.budget.consumed.episodes,
   steps: result.steps,

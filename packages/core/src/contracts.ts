@@ -514,6 +514,15 @@ export interface LogitsRequest {
   contexts: readonly (readonly number[])[];
   /** Index of the token being chosen within the action (0: its first token). */
   position: number;
+  /**
+   * Per row, as text (given by the trainer's rollouts): `context`, this turn's prompt (the
+   * history and the observation), and `text`, the action so far. A value model scores these.
+   */
+  texts?: readonly ScoredText[];
+  /** The text a token id adds to an action ('' for the special tokens). */
+  tokenText?(id: number): string;
+  /** The run's reward models by name (a value model is one): their scoring is charged to the budget. */
+  rewardModels?: Readonly<Record<string, RewardModelHandle>>;
 }
 
 /**
@@ -578,13 +587,14 @@ export interface RewardModelHandle {
   train(examples: RewardExamples): Promise<{ loss: number; examples: number }>;
 }
 
-/** The architecture of a reward model: a transformer of its own, sized here. */
-export interface RewardModelArchitecture {
-  kind: 'transformer';
-  dim: number;
-  layers: number;
-  heads: number;
-}
+/**
+ * The architecture of a reward model: 'transformer', a model of its own sized here; 'head', a
+ * scalar head on the policy's trunk (it reads the policy's final hidden state at the text's last
+ * token; only the head trains: the trunk's gradient is stopped, so the policy learns from its own
+ * loss alone, and the head follows the trunk as the policy changes).
+ */
+export type RewardModelArchitecture = { kind: 'transformer'; dim: number; layers: number; heads: number } | { kind: 'head' };
+export const REWARD_MODEL_ARCHITECTURES: readonly RewardModelArchitecture['kind'][] = ['transformer', 'head'];
 
 /**
  * 'bradley-terry' (pairs), 'pointwise' regression and 'discriminator' (points) train the scalar

@@ -60,7 +60,13 @@ export type {
   Turn,
   UnpairedBatch,
 } from './contracts.js';
-export { AGGREGATIONS, LOSS_KINDS, PLUGIN_KINDS, REWARD_MODEL_OBJECTIVES } from './contracts.js';
+export {
+  AGGREGATIONS,
+  LOSS_KINDS,
+  PLUGIN_KINDS,
+  REWARD_MODEL_ARCHITECTURES,
+  REWARD_MODEL_OBJECTIVES,
+} from './contracts.js';
 export {
   defineDivergence,
   defineEnvironment,

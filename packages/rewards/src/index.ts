@@ -1,5 +1,6 @@
 import type { Plugin } from '@policy-lab/core';
 import { outcomeRewardModel } from './models/outcome-reward-model.js';
+import { prefixValue } from './models/prefix-value.js';
 import { builtInShapers } from './shapers/index.js';
 
 export type { ComposeOptions, MissingRule } from './compose.js';
@@ -8,6 +9,7 @@ export type { BleuOptions, BleuResult, ChrfOptions, ChrfResult, Smoothing, Token
 export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13a, tokenSetRatio } from './metrics/index.js';
 export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
 export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
+export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
 export type {
   ConditionalOptions,
   CurriculumOptions,
@@ -42,4 +44,8 @@ export {
 } from './shapers/index.js';
 
 /** Registered by discovery like any third-party plugin package. */
-export const plugin: Plugin = { name: '@policy-lab/rewards', shapers: builtInShapers(), rewardModels: [outcomeRewardModel()] };
+export const plugin: Plugin = {
+  name: '@policy-lab/rewards',
+  shapers: builtInShapers(),
+  rewardModels: [outcomeRewardModel(), prefixValue()],
+};

@@ -62,7 +62,7 @@ export { createPolicy, TransformerPolicy } from './model/transformer.js';
 export type { AdamOptions, AdamState } from './optim/adam.js';
 export { Adam, clipByGlobalNorm } from './optim/adam.js';
 export { plugin } from './plugin.js';
-export { beam, builtinSamplers, keepTopK, keepTopP, topK, topP, tree } from './samplers/samplers.js';
+export { beam, builtinSamplers, keepTopK, keepTopP, topIds, topK, topP, tree, valueGuided } from './samplers/samplers.js';
 export type { Workload } from './speed/reference.js';
 export { referenceDecode, referenceRollouts, referenceTrainStep } from './speed/reference.js';
 export type { TokenizerJson } from './tokenizer/char-tokenizer.js';

@@ -49,6 +49,15 @@ function samplerMethods(): Method[] {
       sampler: 'beam',
     }),
     defineMethod({
+      name: 'grpo-value-guided',
+      summary:
+        'GRPO over value-guided decoding: a prefix value model trained beside the policy re-weights the most likely next tokens',
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      sampler: 'value-guided',
+      rewardModels: ['prefix-value'],
+    }),
+    defineMethod({
       name: 'grpo-tree',
       summary: 'GRPO over tree search: after the first rollout, each restarts from a random node of the best so far',
       estimator: 'grpo',

@@ -69,5 +69,9 @@ describe('bt-outcome reward model', () => {
     expect(rm.configure?.({ weight: 0.5 })).toMatchObject({ component: { name: 'rmScore', weight: 0.5 } });
     expect(() => outcomeRewardModel({ heads: 3 })).toThrow(/heads 3 must divide dim 64/);
     expect(() => outcomeRewardModel({ learningRate: 0 })).toThrow(/learningRate must be > 0, got 0/);
+    expect(outcomeRewardModel({ architecture: 'head' }).architecture).toEqual({ kind: 'head' });
+    expect(() => outcomeRewardModel({ architecture: 'cnn' as never })).toThrow(
+      /option 'architecture' must be one of transformer, head, got "cnn"/,
+    );
   });
 });

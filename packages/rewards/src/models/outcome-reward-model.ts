@@ -18,33 +18,19 @@ import {
   rolloutText,
   type ScoredText,
 } from '@policy-lab/core';
+import { checkModelOptions, type ModelSizeOptions, modelDeclaration, modelOptionSpecs } from './model-options.js';
 
-export interface OutcomeRewardModelOptions {
-  dim?: number;
-  layers?: number;
-  heads?: number;
-  learningRate?: number;
-  updatesPerStep?: number;
+export interface OutcomeRewardModelOptions extends Partial<ModelSizeOptions> {
   /** Weight of its score in the reward (0: trained and evaluated only). */
   weight?: number;
   /** At most this many pairs per group (all of them when the group has fewer). */
   maxPairsPerGroup?: number;
-  /** Pairs kept for replay (0: each update trains on the step's pairs only). */
-  replay?: number;
-  /** Pairs per update drawn from the replay buffer. */
-  batch?: number;
 }
 
 const OPTIONS = {
-  dim: { type: 'integer', default: 64, doc: 'width of the reward model transformer' },
-  layers: { type: 'integer', default: 2, doc: 'its layers' },
-  heads: { type: 'integer', default: 4, doc: 'its attention heads (must divide dim)' },
-  learningRate: { type: 'number', default: 2e-3, doc: 'its Adam learning rate' },
-  updatesPerStep: { type: 'integer', default: 8, doc: 'its gradient steps per training step' },
+  ...modelOptionSpecs({ dim: 64, layers: 2, heads: 4, learningRate: 2e-3, updatesPerStep: 8, replay: 8192, batch: 64 }),
   weight: { type: 'number', default: 0, doc: "weight of its score (component 'rmScore') in the reward" },
   maxPairsPerGroup: { type: 'integer', default: 16, doc: 'pairs taken from one group at most' },
-  replay: { type: 'integer', default: 8192, doc: 'pairs kept for replay (0: each update trains on the step’s pairs only)' },
-  batch: { type: 'integer', default: 64, doc: 'pairs per update drawn from the replay buffer' },
 } as const;
 
 /** The (succeeded, failed) pairs of each group, at most `cap` per group, drawn without replacement when there are more. */
@@ -74,12 +60,7 @@ export function outcomePairs(
 
 export function outcomeRewardModel(options: OutcomeRewardModelOptions = {}): RewardModel {
   const resolved = resolveOptions<Required<OutcomeRewardModelOptions>>('bt-outcome', OPTIONS, options as Record<string, unknown>);
-  if (!(resolved.replay >= 0)) throw new RangeError(`bt-outcome: replay must be an integer >= 0, got ${resolved.replay}`);
-  for (const key of ['dim', 'layers', 'heads', 'updatesPerStep', 'maxPairsPerGroup', 'batch'] as const)
-    if (!(resolved[key] >= 1)) throw new RangeError(`bt-outcome: ${key} must be an integer >= 1, got ${resolved[key]}`);
-  if (resolved.dim % resolved.heads !== 0)
-    throw new RangeError(`bt-outcome: heads ${resolved.heads} must divide dim ${resolved.dim}`);
-  if (!(resolved.learningRate > 0)) throw new RangeError(`bt-outcome: learningRate must be > 0, got ${resolved.learningRate}`);
+  checkModelOptions('bt-outcome', resolved, ['maxPairsPerGroup']);
   return defineRewardModel({
     name: 'bt-outcome',
     summary: 'an outcome reward model trained online with Bradley-Terry on (succeeded, failed) pairs of each group',
@@ -87,11 +68,8 @@ export function outcomeRewardModel(options: OutcomeRewardModelOptions = {}): Rew
     options: OPTIONS,
     resolved,
     math: '$\\mathcal{L} = -\\log \\sigma(r_\\phi(x, y_w) - r_\\phi(x, y_l))$ over pairs with $y_w$ succeeded and $y_l$ failed in the same group',
-    architecture: { kind: 'transformer', dim: resolved.dim, layers: resolved.layers, heads: resolved.heads },
+    ...modelDeclaration(resolved),
     objective: 'bradley-terry',
-    learningRate: resolved.learningRate,
-    updatesPerStep: resolved.updatesPerStep,
-    ...(resolved.replay > 0 ? { replay: { capacity: resolved.replay, batch: resolved.batch } } : {}),
     component: { name: 'rmScore', weight: resolved.weight },
     examples: (groups, ctx) => ({ pairs: outcomePairs(groups, rolloutText, resolved.maxPairsPerGroup, ctx) }),
     configure: (next) => outcomeRewardModel({ ...resolved, ...next }),

@@ -15,14 +15,13 @@ import {
   saveSafetensors,
   writeFileAtomic,
 } from '../checkpoint/safetensors.js';
-import type { PolicyModel } from '../model/policy.js';
 import type { TransformerPolicy } from '../model/transformer.js';
 import type { Adam, AdamState } from '../optim/adam.js';
 import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import type { CurvePoint, EvalResult } from './api.js';
 import type { EntropyState } from './schedules.js';
 import type { SideBudget } from './step-context.js';
-import { readWeights, writeWeights } from './weights.js';
+import { readWeights, type Weighted, writeWeights } from './weights.js';
 
 export const SIDECAR_VERSION = 2;
 /** The files a run writes in its folder (what --force may remove). */
@@ -56,7 +55,7 @@ export interface RunState {
 export interface ExtraModel {
   /** Prefix of its tensors in the weights file, e.g. `rewardModel.bt-outcome.`. */
   prefix: string;
-  model: PolicyModel;
+  model: Weighted;
   names: readonly string[];
   optimizer?: Adam;
 }
@@ -312,7 +311,7 @@ function writeExtras(saved: Sidecar, extras: readonly ExtraModel[], tensors: Rec
 
 function addMoments(
   tensors: Record<string, NamedTensor>,
-  model: PolicyModel,
+  model: Weighted,
   names: readonly string[],
   adam: AdamState,
   prefix: string,

@@ -99,6 +99,44 @@ describe('learned reward models', () => {
     for (const m of [regression, discriminator, judge]) m.dispose();
   });
 
+  it("a head on the policy's trunk: learns from pairs, trains the head alone (the policy is bit-identical), is charged and checkpointed", async () => {
+    const trunk = createPolicy(
+      { ...config.model, dim: 32, heads: 4, vocabSize: tokenizer.vocabSize },
+      (await import('@policy-lab/core')).Rng.seeded(3),
+    );
+    const before = await Promise.all(trunk.variables.map((v) => v.data()));
+    const onTrunk: RewardModel = { ...model('bradley-terry', 0.05), architecture: { kind: 'head' } };
+    const meter = new BudgetMeter({ episodes: 1 });
+    const rm = buildRewardModel(onTrunk, config, tokenizer, (c) => meter.charge(c), trunk);
+    expect(rm.names).toEqual(['head']);
+    expect(rm.weights.variables[0]?.shape).toEqual([32, 1]);
+    const first = await rm.handle.train({ pairs });
+    let last = first;
+    for (let i = 0; i < 60; i++) last = await rm.handle.train({ pairs });
+    expect(last.loss).toBeLessThan(first.loss * 0.5);
+    const heldOut = Array.from({ length: 10 }, (_, k) => k + 100);
+    const scores = await rm.handle.score(heldOut.flatMap((k) => [good(k), bad(k)]));
+    expect(heldOut.filter((_, i) => (scores[2 * i] as number) > (scores[2 * i + 1] as number)).length).toBe(10);
+    const after = await Promise.all(trunk.variables.map((v) => v.data()));
+    after.forEach((data, i) => expect(Array.from(data)).toEqual(Array.from(before[i] as Float32Array)));
+    expect(meter.consumed.auxTrainedTokens).toBeGreaterThanOrEqual(61 * 32 * 4);
+    expect(meter.consumed.auxScoredTokens).toBeGreaterThanOrEqual(20 * 4);
+    // The same seed and trunk give the same head; the untrained head already scores texts differently.
+    const again = buildRewardModel(onTrunk, config, tokenizer, () => {}, trunk);
+    const fresh = await again.handle.score([good(1), bad(1)]);
+    expect(fresh[0]).not.toBe(fresh[1]);
+    expect(await buildRewardModel(onTrunk, config, tokenizer, () => {}, trunk).handle.score([good(1), bad(1)])).toEqual(fresh);
+    expect(() => buildRewardModel(onTrunk, config, tokenizer, () => {})).toThrow(/needs the policy/);
+    expect(() => buildRewardModel({ ...onTrunk, objective: 'generative' }, config, tokenizer, () => {}, trunk)).toThrow(
+      /generative objective needs a language-model head of its own/,
+    );
+    expect(() =>
+      buildRewardModel({ ...onTrunk, architecture: { kind: 'cnn' } as never }, config, tokenizer, () => {}, trunk),
+    ).toThrow(/architecture kind 'cnn' is not available \(accepted: transformer, head\)/);
+    for (const m of [rm, again]) m.dispose();
+    trunk.dispose();
+  });
+
   it('is deterministic per seed, differs across seeds, and starts from a random (not constant) score', async () => {
     const texts = [good(1), bad(1), good(2)];
     const a = buildRewardModel(model('bradley-terry'), config, tokenizer, () => {});
@@ -123,9 +161,7 @@ describe('learned reward models', () => {
     const meter = new BudgetMeter({ episodes: 10 });
     const trained = buildRewardModel(model('bradley-terry'), config, tokenizer, () => {});
     for (let i = 0; i < 3; i++) await trained.handle.train({ pairs });
-    const extra = (m: typeof trained) => [
-      { prefix: 'rewardModel.x.', model: m.model, names: m.model.weightNames(), optimizer: m.optimizer },
-    ];
+    const extra = (m: typeof trained) => [{ prefix: 'rewardModel.x.', model: m.weights, names: m.names, optimizer: m.optimizer }];
     const state = {
       step: 3,
       side: { episodes: 0, generatedTokens: 0 },

@@ -1,11 +1,12 @@
 /**
  * Learned reward models: for each RewardModel plugin the trainer builds a transformer of the
- * declared size with a scalar head (seeded by the run's seed and the plugin's name), its own
- * Adam, and a handle that scores texts and trains on examples. Its compute is charged as
+ * declared size with a scalar head, or a scalar head on the policy's trunk (seeded by the run's
+ * seed and the plugin's name), its own Adam, and a handle that scores texts and trains on examples. Its compute is charged as
  * auxScoredTokens and auxTrainedTokens (padded rows x length, the work actually done).
  */
 import {
   type BudgetConsumption,
+  REWARD_MODEL_ARCHITECTURES,
   type RewardExamples,
   type RewardModel,
   type RewardModelHandle,
@@ -18,13 +19,17 @@ import {
   UsageError,
 } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
+import type { PolicyModel } from '../model/policy.js';
+import { createPolicy } from '../model/transformer.js';
 import { Adam } from '../optim/adam.js';
 import { BOS, type CharTokenizer, EOS, SEP, UNK } from '../tokenizer/char-tokenizer.js';
+import type { Weighted } from './weights.js';
 
 export interface OwnedRewardModel {
   plugin: RewardModel;
-  model: TransformerPolicy;
+  /** The weights it trains and checkpoints save (a transformer's, or the head's alone), by name. */
+  weights: Weighted;
+  names: string[];
   optimizer: Adam;
   /** What plugins get: scoring and training, both charged to the budget. */
   handle: RewardModelHandle;
@@ -41,45 +46,46 @@ export function textOf(plugin: RewardModel, rollout: Rollout): ScoredText {
   return plugin.text ? plugin.text(rollout) : rolloutText(rollout);
 }
 
+/**
+ * The network behind a reward model: `hidden` gives the final hidden state [rows, T, D] of the
+ * encoded texts (the model's own, or the policy's trunk), `head` the scalar head [D, 1] on it.
+ */
+interface Network {
+  variables: tf.Variable[];
+  names: string[];
+  hidden(inputs: tf.Tensor2D): tf.Tensor3D;
+  head: tf.Variable;
+  /** The generative judge's next-token log-probabilities (a transformer of its own only). */
+  logprobs?(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D;
+  dispose(): void;
+}
+
+/**
+ * Builds the reward model a plugin declares. `trunk` is the policy, read by a head on its trunk
+ * (the policy's weights are neither trained nor saved here: they are the run's).
+ */
 export function buildRewardModel(
   plugin: RewardModel,
   config: TrainConfig,
   tokenizer: CharTokenizer,
   charge: (cost: Partial<BudgetConsumption>) => void,
+  trunk?: PolicyModel,
 ): OwnedRewardModel {
-  const { architecture: a } = plugin;
-  if (a.kind !== 'transformer')
-    throw new UsageError(
-      `reward model '${plugin.name}': architecture kind '${String(a.kind)}' is not available (accepted: transformer)`,
-    );
-  if (a.dim % a.heads !== 0) throw new UsageError(`reward model '${plugin.name}': heads ${a.heads} must divide dim ${a.dim}`);
   const rng = Rng.seeded(config.seed).split(`reward-model/${plugin.name}`);
-  const model = createPolicy(
-    {
-      dim: a.dim,
-      layers: a.layers,
-      heads: a.heads,
-      contextLength: config.model.contextLength,
-      mlpRatio: config.model.mlpRatio,
-      valueHead: true,
-      vocabSize: tokenizer.vocabSize,
-    },
-    rng.split('init'),
-  );
-  // The scalar head starts random (the trunk's value head starts at zero, which would score every text alike).
-  const names = model.weightNames();
-  const head = model.variables[names.findIndex((n) => n.startsWith('value'))] as tf.Variable;
+  const network = buildNetwork(plugin, config, tokenizer, rng, trunk);
+  const { head } = network;
+  // The scalar head starts random (a zero head, like the policy's value head, would score every text alike).
   const headRng = rng.split('head');
-  const scale = 1 / Math.sqrt(a.dim);
+  const width = head.shape[0] as number;
   head.assign(
     tf.tensor(
-      Float32Array.from({ length: a.dim }, () => headRng.normal() * scale),
+      Float32Array.from({ length: width }, () => headRng.normal() / Math.sqrt(width)),
       head.shape,
     ),
   );
   // A head the objective does not use (the language-model head under a scalar objective, the scalar
   // head under the generative one) gets a zero gradient, so Adam leaves it as it is.
-  const optimizer = new Adam(model.variables, { learningRate: plugin.learningRate });
+  const optimizer = new Adam(network.variables, { learningRate: plugin.learningRate });
   const limit = config.model.contextLength;
   const encode = (item: ScoredText): number[] => {
     const context = tokenizer.encode(item.context);
@@ -107,9 +113,10 @@ export function buildRewardModel(
    */
   const verdicts = (items: readonly ScoredText[]): Verdicts => {
     const { rows, T, inputs, last, lastIndex } = batchOf(items);
+    const logprobs = network.logprobs as NonNullable<Network['logprobs']>;
     const logprobOf = (verdict: number) => {
       const targets = tf.oneHot(lastIndex, T, verdict, 0) as tf.Tensor2D;
-      return tf.sum(tf.mul(model.score(inputs, targets).logprobs, last), 1) as tf.Tensor1D;
+      return tf.sum(tf.mul(logprobs(inputs, targets), last), 1) as tf.Tensor1D;
     };
     return { accept: logprobOf(ACCEPT), reject: logprobOf(REJECT), tokens: 2 * rows.length * T };
   };
@@ -120,8 +127,9 @@ export function buildRewardModel(
       return { scores: tf.sub(v.accept, v.reject) as tf.Tensor1D, tokens: v.tokens };
     }
     const { rows, T, inputs, last } = batchOf(items);
-    const scored = model.score(inputs, inputs, { values: true });
-    const scores = tf.sum(tf.mul(scored.values as tf.Tensor2D, last), 1) as tf.Tensor1D;
+    // The hidden state at each text's last token [rows, D], then the head.
+    const atLast = tf.sum(tf.mul(network.hidden(inputs), tf.expandDims(last, 2)), 1) as tf.Tensor2D;
+    const scores = tf.reshape(tf.matMul(atLast, head), [rows.length]) as tf.Tensor1D;
     return { scores, tokens: rows.length * T };
   };
   const scoreTexts = async (texts: readonly ScoredText[]): Promise<{ values: number[]; tokens: number }> => {
@@ -158,8 +166,8 @@ export function buildRewardModel(
           const out = objectiveLoss(plugin, batch, forward, verdicts);
           tokens = out.tokens;
           return out.loss;
-        }, model.variables);
-        const ordered = model.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+        }, network.variables);
+        const ordered = network.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
         optimizer.apply(ordered);
         const [loss] = await value.data();
         tf.dispose([value, ...ordered]);
@@ -173,7 +181,8 @@ export function buildRewardModel(
   };
   return {
     plugin,
-    model,
+    weights: network,
+    names: network.names,
     optimizer,
     handle,
     evaluate: async (texts) => (await scoreTexts(texts)).values,
@@ -187,10 +196,66 @@ export function buildRewardModel(
     },
     dispose() {
       optimizer.dispose();
-      model.dispose();
+      network.dispose();
     },
   };
 }
+
+function buildNetwork(
+  plugin: RewardModel,
+  config: TrainConfig,
+  tokenizer: CharTokenizer,
+  rng: Rng,
+  trunk: PolicyModel | undefined,
+): Network {
+  const a = plugin.architecture;
+  const where = `reward model '${plugin.name}'`;
+  if (a.kind === 'head') {
+    if (!trunk) throw new UsageError(`${where}: a head on the policy's trunk needs the policy (none was given)`);
+    if (plugin.objective === 'generative')
+      throw new UsageError(
+        `${where}: the generative objective needs a language-model head of its own; use architecture 'transformer' (a head on the policy's trunk takes bradley-terry, pointwise or discriminator)`,
+      );
+    const dim = trunk.config.dim;
+    const head = tf.variable(tf.zeros([dim, 1]), true, `reward-model/${plugin.name}/head/${headCounter++}`);
+    return {
+      variables: [head],
+      names: ['head'],
+      head,
+      // Only `head` is in the gradient's variable list: the trunk's gradient is never taken.
+      hidden: (inputs) => trunk.score(inputs, inputs, { hidden: true }).hidden as tf.Tensor3D,
+      dispose: () => head.dispose(),
+    };
+  }
+  if (a.kind !== 'transformer')
+    throw new UsageError(
+      `${where}: architecture kind '${String((a as { kind: unknown }).kind)}' is not available (accepted: ${REWARD_MODEL_ARCHITECTURES.join(', ')})`,
+    );
+  if (a.dim % a.heads !== 0) throw new UsageError(`${where}: heads ${a.heads} must divide dim ${a.dim}`);
+  const model = createPolicy(
+    {
+      dim: a.dim,
+      layers: a.layers,
+      heads: a.heads,
+      contextLength: config.model.contextLength,
+      mlpRatio: config.model.mlpRatio,
+      valueHead: true,
+      vocabSize: tokenizer.vocabSize,
+    },
+    rng.split('init'),
+  );
+  const names = model.weightNames();
+  return {
+    variables: model.variables,
+    names,
+    head: model.variables[names.indexOf('value_head')] as tf.Variable,
+    hidden: (inputs) => model.score(inputs, inputs, { hidden: true }).hidden as tf.Tensor3D,
+    logprobs: (inputs, targets) => model.score(inputs, targets).logprobs,
+    dispose: () => model.dispose(),
+  };
+}
+
+let headCounter = 0;
 
 /** The generative judge's verdict tokens: two special tokens every character vocabulary has. */
 const ACCEPT = SEP;

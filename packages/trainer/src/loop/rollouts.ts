@@ -8,8 +8,8 @@
  * this module runs episodes to their end from any starting point (the task, or a node of an
  * earlier rollout: a snapshot and a forced action prefix).
  */
-import type { Environment, Episode, Rng, Rollout, Sampler, Turn } from '@policy-lab/core';
-import type { PolicyModel } from '../model/policy.js';
+import type { Environment, Episode, LogitsRequest, RewardModelHandle, Rng, Rollout, Sampler, Turn } from '@policy-lab/core';
+import type { GenerateOptions, PolicyModel } from '../model/policy.js';
 import { BOS, type CharTokenizer, EOS, SEP } from '../tokenizer/char-tokenizer.js';
 
 export interface RolloutRequest {
@@ -27,6 +27,8 @@ export interface RolloutOptions {
   rng: Rng;
   /** How actions are decoded; plain sampling when absent. */
   sampler?: Sampler;
+  /** The run's reward models, which a logits hook may query (a value model re-weighting tokens). */
+  rewardModels?: Readonly<Record<string, RewardModelHandle>>;
 }
 
 /** One episode being run: where it started, what it has done so far. */
@@ -101,7 +103,8 @@ export async function runEpisodes(
     const observations = active.map((r) => shown(r));
     const prompts = active.map((r, i) => promptFor(r.history, tokenizer.encode(observations[i] as string), limit));
     for (const r of active) r.snapshots?.push(r.episode.snapshot?.());
-    const actions = await decodeActions(policy, active, prompts, options, `${tag}turn${turn}`);
+    const hook = logitsHook(options, tokenizer, prompts);
+    const actions = await decodeActions(policy, active, prompts, options, `${tag}turn${turn}`, hook);
     active.forEach((r, i) => {
       const { tokens: actionTokens, logprobs, truncated } = actions[i] as DecodedAction;
       const text = tokenizer.decode(actionTokens.filter((t) => t !== EOS));
@@ -130,6 +133,32 @@ interface DecodedAction {
   truncated: boolean;
 }
 
+/**
+ * The sampler's logits hook for one turn, its requests completed with the rows as text (this
+ * turn's prompt, the action so far) and the run's reward models; undefined without a hook.
+ */
+function logitsHook(
+  options: RolloutOptions,
+  tokenizer: CharTokenizer,
+  prompts: readonly number[][],
+): GenerateOptions['logits'] | undefined {
+  const sampler = options.sampler;
+  if (!sampler?.logits || options.greedy) return undefined;
+  const contexts = prompts.map((p) => tokenizer.decode(p));
+  const tokenText = (id: number) => tokenizer.decode([id]);
+  return (request: LogitsRequest) =>
+    (sampler.logits as NonNullable<Sampler['logits']>).call(sampler, {
+      ...request,
+      // A row's context is its prompt, then (a forced prefix and) the tokens drawn so far.
+      texts: request.contexts.map((ids, r) => ({
+        context: contexts[r] as string,
+        text: tokenizer.decode(ids.slice((prompts[r] as number[]).length)),
+      })),
+      tokenText,
+      ...(options.rewardModels ? { rewardModels: options.rewardModels } : {}),
+    });
+}
+
 /** One action per active episode, decoded the sampler's way. */
 async function decodeActions(
   policy: PolicyModel,
@@ -137,6 +166,7 @@ async function decodeActions(
   prompts: readonly number[][],
   options: RolloutOptions,
   key: string,
+  logits: GenerateOptions['logits'] | undefined,
 ): Promise<DecodedAction[]> {
   if (options.sampler?.strategy === 'beam' && !options.greedy) return beamActions(policy, active, prompts, options);
   const forcedLength = (r: Running) => r.forced?.tokens.length ?? 0;
@@ -149,9 +179,7 @@ async function decodeActions(
       stopTokens: [EOS],
       greedy: options.greedy ?? false,
       rng: options.rng.split(`decode/${key}`),
-      ...(options.sampler?.logits && !options.greedy
-        ? { logits: options.sampler.logits.bind(options.sampler), behaviour: options.sampler.behaviour }
-        : {}),
+      ...(logits && options.sampler ? { logits, behaviour: options.sampler.behaviour } : {}),
     },
   );
   return active.map((r, i) => {

@@ -1,9 +1,9 @@
-import { type Environment, Rng, type Rollout } from '@policy-lab/core';
+import { type Environment, type RewardModelHandle, Rng, type Rollout, type ScoredText } from '@policy-lab/core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
 import { createPolicy } from '../model/transformer.js';
-import { keepTopK, keepTopP, topK, tree } from '../samplers/samplers.js';
+import { keepTopK, keepTopP, topIds, topK, tree, valueGuided } from '../samplers/samplers.js';
 import { TINY, tinyRegistry, tinyStepContext } from '../test-support/tiny.js';
 import { CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import { resolvePlugins } from './plugins.js';
@@ -104,6 +104,88 @@ describe('logits hooks', () => {
     for (const r of proposal.flat()) for (const lp of r.turns[0]?.logprobs ?? []) expect(lp).toBe(0);
     expect(onPolicy.flat()[0]?.turns[0]?.logprobs).toEqual(greedy.flat()[0]?.turns[0]?.logprobs);
     policy.dispose();
+  });
+});
+
+describe('value-guided decoding', () => {
+  /** A value model that likes the letter c: 100 per c in the action so far; it records what it was asked. */
+  const likesC = () => {
+    const asked: ScoredText[] = [];
+    const handle: RewardModelHandle = {
+      name: 'v',
+      score: async (texts) => {
+        asked.push(...texts);
+        return texts.map((t) => 100 * (t.text.split('c').length - 1));
+      },
+      train: async () => ({ loss: 0, examples: 0 }),
+    };
+    return { asked, handle };
+  };
+
+  it("re-weights the policy's top tokens by exp(beta x value): the value model's favourite is drawn; it reads the prompt and the action so far", async () => {
+    const policy = tinyPolicy(3);
+    const { asked, handle } = likesC();
+    const rollouts = await collectRollouts(policy, tokenizer, echoLike(), [{ task: 'a', groupId: 'g', count: 2 }], {
+      maxNewTokens: 5,
+      temperature: 1,
+      rng: Rng.seeded(2),
+      sampler: valueGuided({ model: 'v', candidates: tokenizer.vocabSize }),
+      rewardModels: { v: handle },
+    });
+    for (const r of rollouts.flat()) expect(r.turns[0]?.action).toBe('ccccc');
+    // The observation as the policy read it ('s' and 'y' are outside this alphabet).
+    expect(new Set(asked.map((t) => t.context))).toEqual(new Set([tokenizer.decode(tokenizer.encode('say a'))]));
+    // Position k asks for the k c's drawn so far plus each candidate token.
+    expect(asked.some((t) => t.text === 'cccc' + 'h')).toBe(true);
+    policy.dispose();
+  });
+
+  it('beta 0 is top-k on the policy; the weights are log pi + beta V on the top tokens and -Infinity elsewhere (any row)', async () => {
+    const { handle } = likesC();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.double({ min: -20, max: 0, noNaN: true }), { minLength: 2, maxLength: 10 }),
+        fc.integer({ min: 1, max: 10 }),
+        fc.double({ min: 0, max: 3, noNaN: true }),
+        async (values, k, beta) => {
+          const row = Float32Array.from(values);
+          const letters = 'abcdefghij';
+          const request = {
+            logprobs: [row],
+            contexts: [[1]],
+            position: 0,
+            texts: [{ context: 'x', text: 'c' }],
+            tokenText: (id: number) => letters[id] ?? '',
+            rewardModels: { v: handle },
+          };
+          const [out] = (await valueGuided({ model: 'v', beta, candidates: k }).logits?.(request)) ?? [];
+          const top = new Set(topIds(row, k));
+          row.forEach((lp, id) => {
+            const expected = top.has(id) ? lp + beta * 100 * (1 + (letters[id] === 'c' ? 1 : 0)) : Number.NEGATIVE_INFINITY;
+            expect(out?.[id]).toBeCloseTo(expected, 3);
+          });
+          if (beta === 0) expect([...(out ?? [])].map(Number.isFinite).filter(Boolean)).toHaveLength(Math.min(k, row.length));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('names the missing value model and the ones the run has', async () => {
+    const sampler = valueGuided({ model: 'prefix-value' });
+    await expect(
+      Promise.resolve(
+        sampler.logits?.({
+          logprobs: [new Float32Array(3)],
+          contexts: [[1]],
+          position: 0,
+          texts: [{ context: '', text: '' }],
+          tokenText: () => '',
+          rewardModels: { 'bt-outcome': likesC().handle },
+        }),
+      ),
+    ).rejects.toThrow(/no reward model 'prefix-value' \(it has: bt-outcome\); add it with --set rewardModels=prefix-value/);
+    expect(() => valueGuided({ candidates: 0 })).toThrow(/candidates must be an integer >= 1, got 0/);
   });
 });
 

@@ -39,13 +39,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const policy = createPolicy({ ...config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(config.seed).split('init'));
   const optimizer = new Adam(policy.variables, { learningRate: config.learningRate, weightDecay: config.weightDecay });
   const meter = new BudgetMeter(options.budget);
-  const rewardModels = plugins.rewardModels.map((p) => buildRewardModel(p, config, tokenizer, (cost) => meter.charge(cost)));
+  const rewardModels = plugins.rewardModels.map((p) =>
+    buildRewardModel(p, config, tokenizer, (cost) => meter.charge(cost), policy),
+  );
   // The same models before any training, for evaluation's "better than untrained?" (never trained, never charged).
-  const untrainedRewardModels = plugins.rewardModels.map((p) => buildRewardModel(p, config, tokenizer, () => {}));
+  const untrainedRewardModels = plugins.rewardModels.map((p) => buildRewardModel(p, config, tokenizer, () => {}, policy));
   const rewardModelExtras = rewardModels.map((m) => ({
     prefix: `rewardModel.${m.plugin.name}.`,
-    model: m.model,
-    names: m.model.weightNames(),
+    model: m.weights,
+    names: m.names,
     optimizer: m.optimizer,
   }));
   const folder = options.outDir ? new RunFolder(options.outDir) : undefined;

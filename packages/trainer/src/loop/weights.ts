@@ -3,12 +3,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from '../checkpoint/safetensors.js';
 import type { PolicyModel } from '../model/policy.js';
 
+/** Anything with weights in a fixed order: a policy, or a head of its own. */
+export type Weighted = Pick<PolicyModel, 'variables'>;
+
 /** The model's weights by name (the order of `variables`). */
-export async function readWeights(
-  policy: PolicyModel,
-  names: readonly string[],
-  prefix = '',
-): Promise<Record<string, NamedTensor>> {
+export async function readWeights(policy: Weighted, names: readonly string[], prefix = ''): Promise<Record<string, NamedTensor>> {
   const out: Record<string, NamedTensor> = {};
   for (let i = 0; i < policy.variables.length; i++) {
     const v = policy.variables[i] as tf.Variable;
@@ -18,7 +17,7 @@ export async function readWeights(
 }
 
 export function writeWeights(
-  policy: PolicyModel,
+  policy: Weighted,
   names: readonly string[],
   tensors: Record<string, NamedTensor>,
   file: string,

@@ -58,6 +58,8 @@ export interface ScoredTokens {
   logSquaredMass?: tf.Tensor2D;
   /** [rows, T, V] log-probabilities of every next token, when requested (teacher-forced distributions). */
   distributions?: tf.Tensor3D;
+  /** [rows, T, D] final hidden states (after the last layer norm), when requested (a head on the trunk). */
+  hidden?: tf.Tensor3D;
 }
 
 export interface PolicyModel {
@@ -72,7 +74,7 @@ export interface PolicyModel {
   score(
     inputs: tf.Tensor2D,
     targets: tf.Tensor2D,
-    options?: { entropy?: boolean; values?: boolean; squaredMass?: boolean; distributions?: boolean },
+    options?: { entropy?: boolean; values?: boolean; squaredMass?: boolean; distributions?: boolean; hidden?: boolean },
   ): ScoredTokens;
   /** Batched, seeded sampling with a KV cache. Prompts may differ in length. */
   generate(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation>;

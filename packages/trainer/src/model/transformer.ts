@@ -144,7 +144,7 @@ export class TransformerPolicy implements PolicyModel {
   score(
     inputs: tf.Tensor2D,
     targets: tf.Tensor2D,
-    options: { entropy?: boolean; values?: boolean; squaredMass?: boolean; distributions?: boolean } = {},
+    options: { entropy?: boolean; values?: boolean; squaredMass?: boolean; distributions?: boolean; hidden?: boolean } = {},
   ): ScoredTokens {
     return tf.tidy(() => {
       const [rows, T] = inputs.shape;
@@ -163,6 +163,7 @@ export class TransformerPolicy implements PolicyModel {
         out.logSquaredMass = tf.reshape(tf.logSumExp(tf.mul(logProbsAll, 2), -1), [rows, T]) as tf.Tensor2D;
       }
       if (options.distributions) out.distributions = tf.reshape(logProbsAll, [rows, T, V]) as tf.Tensor3D;
+      if (options.hidden) out.hidden = tf.reshape(hidden, [rows, T, this.config.dim]) as tf.Tensor3D;
       if (options.values && this.weights.value) {
         out.values = tf.reshape(tf.matMul(hidden, this.weights.value), [rows, T]) as tf.Tensor2D;
       }

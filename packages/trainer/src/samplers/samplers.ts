@@ -2,7 +2,7 @@
  * The reference samplers. Top-k and top-p are logits hooks over plain sampling; beam and tree
  * search are strategies the rollout engine runs (loop/rollouts.ts, loop/samplers.ts).
  */
-import { defineSampler, type LogitsRequest, resolveOptions, type Sampler } from '@policy-lab/core';
+import { defineSampler, type LogitsRequest, resolveOptions, type Sampler, UsageError } from '@policy-lab/core';
 
 const NEG_INF = Number.NEGATIVE_INFINITY;
 
@@ -118,6 +118,72 @@ export function tree(options: { roots?: number; branchFrom?: 'best' | 'uniform' 
   });
 }
 
+/** The k most likely token ids of a row, most likely first. */
+export function topIds(row: Float32Array, k: number): number[] {
+  return [...row.keys()].sort((a, b) => (row[b] as number) - (row[a] as number) || a - b).slice(0, k);
+}
+
+/**
+ * Value-guided decoding: at each position the `candidates` most likely next tokens are each
+ * scored by a value model (a reward model of the run, trained on action prefixes) as the action
+ * so far plus that token, and drawn from q(v) ∝ π(v) exp(β V(s, v)); the other tokens are
+ * removed. Every value call is charged as the other model's scoring.
+ */
+export function valueGuided(
+  options: { model?: string; beta?: number; candidates?: number; behaviour?: 'proposal' | 'policy' } = {},
+): Sampler {
+  const OPTIONS = {
+    model: { type: 'string', default: 'prefix-value', doc: "the run's reward model that scores partial actions" },
+    beta: { type: 'number', default: 1, doc: 'weight of the value in the log-weights (0: top-k sampling)' },
+    candidates: { type: 'integer', default: 8, doc: 'most likely next tokens scored at each position' },
+    behaviour: BEHAVIOUR,
+  } as const;
+  const resolved = resolveOptions<{ model: string; beta: number; candidates: number; behaviour: 'proposal' | 'policy' }>(
+    'value-guided',
+    OPTIONS,
+    options,
+  );
+  if (!(resolved.candidates >= 1))
+    throw new RangeError(`value-guided: candidates must be an integer >= 1, got ${resolved.candidates}`);
+  if (!(resolved.beta >= 0)) throw new RangeError(`value-guided: beta must be >= 0, got ${resolved.beta}`);
+  return defineSampler({
+    name: 'value-guided',
+    summary:
+      "value-guided decoding: the most likely next tokens re-weighted by exp(beta x a value model's score of the action so far plus the token)",
+    paper: {
+      title: 'Value Augmented Sampling for Language Model Alignment and Personalization',
+      arxiv: '2405.06639',
+      year: 2024,
+    },
+    options: OPTIONS,
+    resolved,
+    strategy: 'sample',
+    behaviour: resolved.behaviour,
+    math: '$q(v mid s) propto pi(v mid s), e^{\beta V_phi(s oplus v)}$ over the top-$k$ tokens of $pi$',
+    logits: async (request: LogitsRequest) => {
+      const model = request.rewardModels?.[resolved.model];
+      if (!model || !request.texts || !request.tokenText)
+        throw new UsageError(
+          `value-guided: the run has no reward model '${resolved.model}' (it has: ${Object.keys(request.rewardModels ?? {}).join(', ') || 'none'}); add it with --set rewardModels=${resolved.model}`,
+        );
+      const texts = request.texts;
+      const tokenText = request.tokenText;
+      const ids = request.logprobs.map((row) => topIds(row, resolved.candidates));
+      const scored = ids.flatMap((row, r) =>
+        row.map((id) => ({ context: texts[r]?.context ?? '', text: `${texts[r]?.text ?? ''}${tokenText(id)}` })),
+      );
+      const values = await model.score(scored);
+      let next = 0;
+      return request.logprobs.map((row, r) => {
+        const out = new Float32Array(row.length).fill(NEG_INF);
+        for (const id of ids[r] as number[]) out[id] = (row[id] as number) + resolved.beta * (values[next++] as number);
+        return out;
+      });
+    },
+    configure: (next) => valueGuided({ ...resolved, ...next }),
+  });
+}
+
 export function builtinSamplers(): Sampler[] {
-  return [topK(), topP(), beam(), tree()];
+  return [topK(), topP(), beam(), tree(), valueGuided()];
 }

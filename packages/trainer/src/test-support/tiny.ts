@@ -234,7 +234,7 @@ export async function tinyStepContext(
     optimizer: new Adam(policy.variables, { learningRate: plugins.config.learningRate }),
     meter,
     tasks: openTaskStream(plugins.taskSource, plugins.env.tasks('train', { seed: 1 }), plugins.env),
-    rewardModels: plugins.rewardModels.map((p) => buildRewardModel(p, plugins.config, tokenizer, (c) => meter.charge(c))),
+    rewardModels: plugins.rewardModels.map((p) => buildRewardModel(p, plugins.config, tokenizer, (c) => meter.charge(c), policy)),
     side: { episodes: 0, generatedTokens: 0 },
   };
   return stepContext(run, options.step ?? 1, {

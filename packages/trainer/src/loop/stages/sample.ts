@@ -57,6 +57,9 @@ export async function sample(
         temperature: config.temperature,
         rng: ctx.rng.split(`rollout${tag}`),
         ...(plugins.sampler ? { sampler: plugins.sampler } : {}),
+        ...(ctx.rewardModels.length
+          ? { rewardModels: Object.fromEntries(ctx.rewardModels.map((m) => [m.plugin.name, m.handle])) }
+          : {}),
       },
       // A tree sampler ranks rollouts before reward models and shapers: by the environment's own components.
       (rollout) => ctx.envScalar(rollout.reward),
