@@ -192,7 +192,7 @@ export function ktoPair(options: { beta?: number } = {}): PairedPreferenceObject
     needsReference: true,
     needs: { reference: true, lengths: false, batchCoupled: true },
     unverified: [
-      "Not TRL's former DPOTrainer `loss_type='kto_pair'` (since removed): that computed the same value but did not detach the anchors, so its gradient also flows through z_{0,w} = max(0, mean r) and z_{0,l} = max(0, mean c) (d/dc_k gains beta/n sigma'(beta(z_{0,l} - r_j)) summed over the rejected terms while mean c > 0). This loss holds both anchors constant, as KTO's paper and TRL's KTOTrainer (KL pass under no_grad) do.",
+      "Not TRL's former DPOTrainer `loss_type='kto_pair'` (since removed): that computed the same value but did not detach the anchors, so its gradient also flows through z_{0,w} = max(0, mean r) and z_{0,l} = max(0, mean c) (with n pairs and mean c > 0, d loss / d c_k gains -beta/(2n^2) sum_j sigma'(beta(z_{0,l} - r_j)); with mean r > 0, d loss / d r_k gains +beta/(2n^2) sum_i sigma'(beta(c_i - z_{0,w}))). This loss holds both anchors constant, as KTO's paper and TRL's KTOTrainer (KL pass under no_grad) do.",
     ],
     loss(batch, tf) {
       const { refChosen, refRejected } = referenceLogps(batch, 'kto-pair');

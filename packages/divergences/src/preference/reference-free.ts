@@ -65,7 +65,8 @@ export function orpo(options: OrpoOptions = {}): PairedPreferenceObjective {
     name: 'orpo',
     summary: 'ORPO: supervised NLL on chosen plus a penalty on the log odds ratio of chosen over rejected; no reference model.',
     paper: { title: 'ORPO: Monolithic Preference Optimization without Reference Model', arxiv: '2403.07691', year: 2024 },
-    matches: 'TRL ORPOTrainer (trl.experimental.orpo)',
+    matches:
+      'TRL ORPOTrainer (trl.experimental.orpo), with the NLL over the completion tokens only (TRL also averages over the prompt tokens)',
     references: [trlReference(TRL_SOURCES.ORPO, 'prompts of no tokens (see the NLL term)')],
     options: ORPO_OPTIONS,
     resolved,
