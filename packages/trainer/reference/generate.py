@@ -41,21 +41,11 @@ TRL_GRPO = {
     "commit": "d2b69d769dab6f77acbfd33252bcd7d22765571b",
     "function": "GRPOTrainer._compute_loss",
 }
-# dapo, cispo and luspo are newer than d2b69d7: read from stored copies of GRPOTrainer._compute_loss
-# that carried no commit.
-TRL_UNPINNED = {
-    **TRL_GRPO,
-    "commit": None,
-    "note": "commit not pinned: read from stored copies of GRPOTrainer._compute_loss (loss_type dapo, cispo, luspo) that carried no commit",
-}
-# VESPO's weight: TRL's GRPOTrainer.get_gamma_weights as copied into Liger-Kernel's chunked
-# grpo_loss.py and a fork of TRL's trainer (both name TRL's method as their source); TRL's own file
-# at a commit with vespo is not stored.
-TRL_VESPO = {
-    **TRL_GRPO,
-    "commit": None,
-    "note": "commit not pinned: get_gamma_weights read from copies of TRL's GRPOTrainer.get_gamma_weights (Liger-Kernel chunked_loss/grpo_loss.py and a fork's grpo_trainer.py), not from TRL at a commit",
-}
+# dapo, cispo, luspo and vespo are newer than d2b69d7: GRPOTrainer._compute_loss and
+# GRPOTrainer.get_gamma_weights as stored at 20463989 (which also has sapo and fipo). The vespo
+# shape and rate (2, 3, 3, 2) are get_gamma_weights' defaults there (GRPOConfig's vespo_* defaults,
+# read from copies of grpo_config.py, are the same; the config file is not stored at this commit).
+TRL_GRPO_LATEST = {**TRL_GRPO, "commit": "20463989e8d9fef8dbba7230c7fb11bdd7f6387f"}
 
 
 def verl(function):
@@ -316,7 +306,7 @@ def policy_loss_clip_cov(old_log_prob, log_prob, advantages, response_mask, mode
 
 
 # ---------------------------------------------------------------------------------------------
-# trl/trainer/grpo_trainer.py, GRPOTrainer._compute_loss (TRL_GRPO; dapo, cispo, luspo: TRL_UNPINNED).
+# trl/trainer/grpo_trainer.py, GRPOTrainer._compute_loss (TRL_GRPO; dapo, cispo, luspo, vespo: TRL_GRPO_LATEST).
 # Advantages are one per completion, (B,); beta = 0; one process, one accumulation step.
 
 
@@ -482,12 +472,12 @@ def fixtures():
         ],
     )
     out["trl-dapo-loss"] = (
-        TRL_UNPINNED,
+        TRL_GRPO_LATEST,
         [case("mixed batch, loss_type=dapo, epsilon_high 0.28", "trl-clip", {"epsilonHigh": 0.28}, "token-mean", MIXED,
               lambda o, l, a, m: trl_loss(o, l, a, m, "dapo", 0.2, 0.28))],
     )
     out["trl-cispo"] = (
-        TRL_UNPINNED,
+        TRL_GRPO_LATEST,
         [
             case(f"mixed batch, epsilon_high {cap}", "cispo-trl", {"cap": cap}, "token-mean", MIXED,
                  lambda o, l, a, m, cap=cap: trl_loss(o, l, a, m, "cispo", 0.2, cap))
@@ -495,12 +485,12 @@ def fixtures():
         ],
     )
     out["trl-luspo"] = (
-        TRL_UNPINNED,
+        TRL_GRPO_LATEST,
         [case("mixed batch, importance_sampling_level=sequence", "luspo", {}, "token-mean", MIXED,
               lambda o, l, a, m: trl_loss(o, l, a, m, "luspo", 0.2, 0.2, level="sequence"))],
     )
     out["trl-vespo"] = (
-        TRL_VESPO,
+        TRL_GRPO_LATEST,
         [case("mixed batch, default k and lambda", "vespo", {}, "token-mean", MIXED,
               lambda o, l, a, m: trl_loss(o, l, a, m, "vespo", 0.2, 0.2))],
     )

@@ -5,6 +5,7 @@
  */
 import type { PreferenceBatch as CorePreferenceBatch, OptionSpec, PaperRef } from '@policy-lab/core';
 import type { Tensor, Tf } from '../tensor-types.js';
+import type { PreferenceReference } from './reference.js';
 
 /**
  * Chosen/rejected pairs as [pairs] tensors: the core contract the trainer already builds for
@@ -92,6 +93,8 @@ interface PreferenceObjectiveBase {
   paper: PaperRef;
   /** The public implementation this one matches. */
   matches?: string;
+  /** The TRL code `matches` names, with the fixture that checks it (packages/divergences/reference). */
+  references?: readonly PreferenceReference[];
   options: Readonly<Record<string, OptionSpec>>;
   resolved: object;
   /** Markdown math. */

@@ -5,7 +5,7 @@ import type { PreferenceBatch, PreferenceMetrics } from './batch.js';
 
 /** The provenance caveat every objective carries. */
 export const CATALOG_NOTE =
-  'Formula and defaults taken from TRL at commit f2cd5771 (trl/trainer/dpo_trainer.py and kto_trainer.py), not re-read from the paper.';
+  "Formula and defaults from TRL's code at the commit this page names (checked by its fixture), not re-read from the paper.";
 
 /** TRL's exponent cap for the alpha-divergence score (float32; 11 for fp16). */
 export const EXPONENT_CAP = 80;

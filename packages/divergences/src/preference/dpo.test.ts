@@ -454,11 +454,11 @@ describe("TRL's ld_alpha (LD-DPO) and use_weighting (WPO)", () => {
     expect(() => dpoSigmoid({ ldAlpha: 2 })).toThrow(/ldAlpha/);
   });
 
-  it('useWeighting multiplies each pair by min(1, exp(aligned_w + aligned_l)), then the plain mean', () => {
+  it('useWeighting multiplies each pair by exp(aligned_w + aligned_l), uncapped as in TRL, then the plain mean', () => {
     const aligned = { chosenAlignedLogps: tf.tensor1d([-0.2, 0.3]), rejectedAlignedLogps: tf.tensor1d([-0.5, 0.4]) };
     const wpo = dpoHinge({ useWeighting: true });
     expect(wpo.needs.aligned).toBe(true);
-    const weights = [Math.exp(-0.7), 1];
+    const weights = [Math.exp(-0.7), Math.exp(0.7)];
     const hinge = [0, 1].map((i) => {
       const delta = [-10 + 11 - (-12 + 11.5), -4 + 5 - (-9 + 8)][i] as number;
       return Math.max(0, 1 - 0.1 * delta);
@@ -472,7 +472,10 @@ describe("TRL's ld_alpha (LD-DPO) and use_weighting (WPO)", () => {
     const perPair = [0, 1].map((i) =>
       sigmoidLoss([[-10, -4][i] as number], [[-12, -9][i] as number], [[-11, -5][i] as number], [[-11.5, -8][i] as number]),
     );
-    expect(sig).toBeCloseTo(((weights[0] as number) * (perPair[0] as number) + (perPair[1] as number)) / 2, 5);
+    expect(sig).toBeCloseTo(
+      ((weights[0] as number) * (perPair[0] as number) + (weights[1] as number) * (perPair[1] as number)) / 2,
+      5,
+    );
     expect(() => wpo.loss(base, tf)).toThrow(/useWeighting needs the aligned/);
   });
 });

@@ -21,9 +21,17 @@ import {
   safeLengths,
   sortedDifferentiable,
 } from './common.js';
+import { type PreferenceReference, TRL_SOURCES, trlReference } from './reference.js';
 
 export type DpoDivergence = 'reverse-kl' | 'forward-kl' | 'js' | 'alpha';
 export const DPO_DIVERGENCES: readonly DpoDivergence[] = ['reverse-kl', 'forward-kl', 'js', 'alpha'];
+/** TRL's `f_divergence_type` value of each divergence. */
+const TRL_F_DIVERGENCE: Record<DpoDivergence, string> = {
+  'reverse-kl': 'reverse_kl',
+  'forward-kl': 'forward_kl',
+  js: 'js_divergence',
+  alpha: 'alpha_divergence',
+};
 
 export interface DpoObjectiveOptions {
   beta?: number;
@@ -39,7 +47,7 @@ export interface DpoObjectiveOptions {
   tau?: number;
   /** LD-DPO: weight of the tokens past the pair's shared length (1 = off). */
   ldAlpha?: number;
-  /** WPO: weigh each pair by min(1, exp of both responses' mean aligned log-probability). */
+  /** WPO: weigh each pair by exp of both responses' mean aligned log-probability (no cap, as TRL). */
   useWeighting?: boolean;
 }
 
@@ -77,6 +85,8 @@ interface DpoSpec {
   /** No reference at all (the SFT term). */
   referenceFreeAlways?: boolean;
   unverified?: readonly string[];
+  /** The TRL code checked (default: DPOTrainer._compute_loss after the refactor, with this loss type). */
+  references?: readonly PreferenceReference[];
   validate?(resolved: Resolved, owner: string): void;
   /** Scalar loss (most: the mean of a per-pair loss). */
   loss(terms: PairTerms, resolved: Resolved, tf: Tf): Tensor;
@@ -85,7 +95,7 @@ interface DpoSpec {
 const REFERENCE_FREE_OPTION: OptionSpec = {
   type: 'boolean',
   default: false,
-  doc: 'TRL reference_free: take the reference log-probs as 0 (no reference model)',
+  doc: 'TRL reference_free (DPOTrainer before its refactor, bc13ae6): take the reference log-probs as 0 (no reference model)',
 };
 const DIVERGENCE_OPTIONS: Record<string, OptionSpec> = {
   divergence: {
@@ -110,7 +120,7 @@ const LENGTH_AND_WEIGHTING_OPTIONS: Record<string, OptionSpec> = {
   useWeighting: {
     type: 'boolean',
     default: false,
-    doc: "WPO (TRL use_weighting): multiply each pair's loss by min(1, exp(aligned_w + aligned_l)), aligned = mean of log pi(y_t) - log sum_v pi(v)^2",
+    doc: "WPO (TRL use_weighting): multiply each pair's loss by exp(aligned_w) exp(aligned_l) (no cap), aligned = mean of log pi(y_t) - log sum_v pi(v)^2",
   },
 };
 const smoothing = (defaultValue: number, doc: string): Record<string, OptionSpec> => ({
@@ -177,7 +187,8 @@ function buildDpo(spec: DpoSpec, options: DpoObjectiveOptions): PairedPreference
     ...(spec.aliases ? { aliases: spec.aliases } : {}),
     summary: spec.summary,
     paper: spec.paper,
-    matches: `TRL DPOTrainer \`loss_type='${spec.lossType}'\`${divergence === 'reverse-kl' ? '' : `, \`f_divergence_type='${divergence}'\``}`,
+    matches: `TRL DPOTrainer \`loss_type='${spec.lossType}'\`${divergence === 'reverse-kl' ? '' : `, \`f_divergence_type='${TRL_F_DIVERGENCE[divergence]}'\``}`,
+    references: spec.references ?? [trlReference(TRL_SOURCES.DPO, `loss_type='${spec.lossType}'`)],
     options: specs,
     resolved,
     math: spec.math,
@@ -237,13 +248,16 @@ function downweightTails(batch: PreferenceBatch, alpha: number, withReference: b
   };
 }
 
-/** WPO: min(1, exp(aligned_w + aligned_l)) per pair, no gradient (the trainer computes aligned without one). */
+/**
+ * WPO: exp(aligned_w) x exp(aligned_l) per pair, no gradient (the trainer computes aligned without
+ * one). TRL's DPOTrainer (535544b) does not cap it; older TRL capped it at 1.
+ */
 function wpoWeights(batch: PreferenceBatch, owner: string, tf: Tf): Tensor {
   if (!batch.chosenAlignedLogps || !batch.rejectedAlignedLogps)
     throw new UsageError(
       `${owner}: useWeighting needs the aligned log-probabilities (the trainer supplies them when needs.aligned is set)`,
     );
-  return tf.minimum(tf.exp(tf.add(batch.chosenAlignedLogps, batch.rejectedAlignedLogps)), 1);
+  return tf.exp(tf.add(batch.chosenAlignedLogps, batch.rejectedAlignedLogps));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -259,9 +273,13 @@ export function dpoSigmoid(options: DpoObjectiveOptions = {}): PairedPreferenceO
       summary: 'DPO: the negative log-sigmoid of beta times the implicit-reward margin of chosen over rejected.',
       paper: DPO_PAPER,
       usesScores: true,
+      references: [
+        trlReference(TRL_SOURCES.DPO, "loss_type='sigmoid'"),
+        trlReference(TRL_SOURCES.DPO_LEGACY, "loss_type='sigmoid' with label_smoothing (cDPO) or reference_free"),
+      ],
       extraOptions: smoothing(
         0,
-        'cDPO label smoothing epsilon in [0, 0.5): -(1-eps) log sigma(beta Delta) - eps log sigma(-beta Delta) (old TRL; current TRL has none, so 0)',
+        'cDPO label smoothing epsilon in [0, 0.5): -(1-eps) log sigma(beta Delta) - eps log sigma(-beta Delta) (TRL label_smoothing before the DPO refactor, bc13ae6; the refactored sigmoid loss has none, so 0)',
       ),
       math: '$\\ell = -(1-\\varepsilon)\\log\\sigma(\\beta\\Delta) - \\varepsilon\\log\\sigma(-\\beta\\Delta)$, $\\Delta = s(c) - s(r)$; $\\varepsilon = 0$ is DPO.',
       validate: validateSmoothing(0, 0.5, 'in [0, 0.5)', true),
@@ -351,6 +369,9 @@ export function dpoExoPair(options: DpoObjectiveOptions = {}): PairedPreferenceO
         'label smoothing epsilon in (0, 1); 0 would take log 0, so the default is 1e-3 (what older TRL forced)',
       ),
       validate: validateSmoothing(0, 1, 'in (0, 1) (0 takes log 0)', false),
+      unverified: [
+        "TRL's refactored DPOTrainer (535544b) takes label_smoothing as given, so its default 0 makes exo_pair infinite; this loss refuses 0 and defaults to 1e-3, the value TRL forced before the refactor (bc13ae6).",
+      ],
       math: '$q_w = \\sigma(\\beta\\Delta)$, $q_l = \\sigma(-\\beta\\Delta)$: $\\ell = q_w(\\log q_w - \\log(1-\\varepsilon)) + q_l(\\log q_l - \\log\\varepsilon)$',
       loss({ delta, weights }, resolved, tf) {
         const epsilon = resolved.labelSmoothing ?? 1e-3;
@@ -631,8 +652,12 @@ export function dpoSigmoidNorm(options: DpoObjectiveOptions = {}): PairedPrefere
       },
       usesScores: false,
       needsLengths: true,
+      references: [trlReference(TRL_SOURCES.DPO_SIGMOID_NORM, "loss_type='sigmoid_norm'")],
       math: '$\\ell = -\\log\\sigma\\big(\\beta(c/L_w - r/L_l)\\big)$, $L \\ge 1$',
-      unverified: ['Attributed to length-normalised DPO as used in Tulu 3; the TRL docs were not checked for the citation.'],
+      unverified: [
+        'Attributed to length-normalised DPO as used in Tulu 3; the TRL docs were not checked for the citation.',
+        "Checked against a fork's copy of TRL's DPOTrainer (carbonteq-ai/trl): no stored huggingface/trl commit has loss_type sigmoid_norm.",
+      ],
       loss({ chosen, rejected, batch, weights }, resolved, tf) {
         const averaged = tf.sub(
           tf.div(chosen, safeLengths(batch.chosenLengths, tf)),
@@ -670,6 +695,7 @@ function fDpo(name: string, divergence: DpoDivergence, summary: string) {
       name,
       summary,
       paper: F_DPO_PAPER,
+      references: [trlReference(TRL_SOURCES.DPO, `loss_type='sigmoid', f_divergence_type='${TRL_F_DIVERGENCE[divergence]}'`)],
       options: specs,
       resolved,
       unverified: [

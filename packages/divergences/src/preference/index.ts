@@ -48,6 +48,7 @@ export type { KtoOptions } from './kto.js';
 export { kto, ktoApoZeroUnpaired, ktoMismatchedCompletions, ktoPair } from './kto.js';
 export type { DpoMixOptions } from './mix.js';
 export { dpoMix, TRL_DPO_LOSS_TYPES } from './mix.js';
+export type { PreferenceReference } from './reference.js';
 export type { CpoFamilyOptions, CpoLossType, OrpoOptions } from './reference-free.js';
 export { alphapo, cpo, log1mExp, orpo, simpo } from './reference-free.js';
 
@@ -68,6 +69,7 @@ export function asPairwiseLoss(objective: PairedPreferenceObjective): PairLoss<T
     summary: objective.summary,
     paper: objective.paper,
     ...(objective.matches ? { matches: objective.matches } : {}),
+    ...(objective.references ? { references: objective.references } : {}),
     options: objective.options,
     resolved: objective.resolved,
     math: objective.math,
@@ -98,6 +100,7 @@ export function asUnpairedLoss(objective: UnpairedPreferenceObjective): Labelled
     summary: objective.summary,
     paper: objective.paper,
     ...(objective.matches ? { matches: objective.matches } : {}),
+    ...(objective.references ? { references: objective.references } : {}),
     options: objective.options,
     resolved: objective.resolved,
     math: objective.math,

@@ -7,6 +7,7 @@ import { type OptionSpec, type PaperRef, RunError, resolveOptions } from '@polic
 import { stopGradient, type Tensor, type Tf } from '../tensor-types.js';
 import type { KtoBatch, PairedPreferenceObjective, PreferenceMetrics, UnpairedPreferenceObjective } from './batch.js';
 import { BETA_OPTION, CATALOG_NOTE, check, checkBeta, pairMetrics, referenceLogps } from './common.js';
+import { TRL_SOURCES, trlReference } from './reference.js';
 
 const KTO_PAPER: PaperRef = { title: 'KTO: Model Alignment as Prospect Theoretic Optimization', arxiv: '2402.01306', year: 2024 };
 
@@ -71,6 +72,8 @@ interface KtoVariant {
   summary: string;
   math: string;
   matches: string;
+  /** TRL's KTOConfig settings this variant stands for. */
+  settings: string;
   usesAnchor: boolean;
   unverified: readonly string[];
   /** Per-example loss before the label weights, from beta z and the desirable mask. */
@@ -88,6 +91,7 @@ function buildKto(variant: KtoVariant, options: KtoOptions): UnpairedPreferenceO
     summary: variant.summary,
     paper: KTO_PAPER,
     matches: variant.matches,
+    references: [trlReference(TRL_SOURCES.KTO, variant.settings)],
     options: KTO_OPTIONS,
     resolved,
     math: variant.math,
@@ -124,6 +128,7 @@ export function kto(options: KtoOptions = {}): UnpairedPreferenceObjective {
       summary:
         'KTO: pushes each desirable completion above and each undesirable one below a KL anchor, from unpaired thumbs-up/down data.',
       matches: "TRL KTOTrainer `loss_type='kto'`",
+      settings: "loss_type='kto' (calculate_KL)",
       usesAnchor: true,
       math:
         "$z = lp - lp_{ref}$, $z_0 = \\mathrm{sg}\\,\\max(0, \\overline{lp(y'|x) - lp_{ref}(y'|x)})$ over mismatched completions $y'$; " +
@@ -149,6 +154,7 @@ export function ktoApoZeroUnpaired(options: KtoOptions = {}): UnpairedPreference
       summary:
         'APO-zero on unpaired data: raises desirable and lowers undesirable likelihoods relative to the reference, with no KL pass.',
       matches: "TRL KTOTrainer `loss_type='apo_zero_unpaired'`",
+      settings: "loss_type='apo_zero_unpaired'",
       usesAnchor: false,
       math: 'desirable $\\lambda_D(1 - \\sigma(\\beta z))$, undesirable $\\lambda_U\\,\\sigma(\\beta z)$, $z = lp - lp_{ref}$',
       unverified: [],
@@ -178,7 +184,6 @@ export function ktoPair(options: { beta?: number } = {}): PairedPreferenceObject
     summary:
       'KTO on chosen/rejected pairs: chosen is desirable, rejected undesirable, each compared with a KL anchor estimated from the other half of the batch.',
     paper: KTO_PAPER,
-    matches: "TRL DPOTrainer `loss_type='kto_pair'` (removed from current TRL)",
     options: KTO_PAIR_OPTIONS,
     resolved,
     math:
@@ -186,7 +191,9 @@ export function ktoPair(options: { beta?: number } = {}): PairedPreferenceObject
       '$\\ell = \\mathrm{mean}\\big[1 - \\sigma(\\beta(c - z_{0,w})),\\ 1 - \\sigma(\\beta(z_{0,l} - r))\\big]$ over the $2\\times$pairs terms',
     needsReference: true,
     needs: { reference: true, lengths: false, batchCoupled: true },
-    unverified: ["Old TRL did not detach the anchors in kto_pair; we hold them constant as KTO's paper and KTOTrainer do."],
+    unverified: [
+      "Not TRL's former DPOTrainer `loss_type='kto_pair'` (since removed): that computed the same value but did not detach the anchors, so its gradient also flows through z_{0,w} = max(0, mean r) and z_{0,l} = max(0, mean c) (with n pairs and mean c > 0, d loss / d c_k gains -beta/(2n^2) sum_j sigma'(beta(z_{0,l} - r_j)); with mean r > 0, d loss / d r_k gains +beta/(2n^2) sum_i sigma'(beta(c_i - z_{0,w}))). This loss holds both anchors constant, as KTO's paper and TRL's KTOTrainer (KL pass under no_grad) do.",
+    ],
     loss(batch, tf) {
       const { refChosen, refRejected } = referenceLogps(batch, 'kto-pair');
       const chosen = tf.sub(batch.chosenLogps, refChosen);

@@ -22,6 +22,7 @@ import {
   dpoSigmoidNorm,
   dpoSppoHard,
 } from './dpo.js';
+import { TRL_SOURCES, trlReference } from './reference.js';
 
 /** TRL loss_type strings (aot_pair is TRL's deprecated alias of aot_unpaired). */
 const BY_TRL_NAME: Record<string, (options: { beta: number }) => PairedPreferenceObjective> = {
@@ -93,6 +94,7 @@ export function dpoMix(options: DpoMixOptions = {}): PairedPreferenceObjective {
       year: 2024,
     },
     matches: 'TRL DPOTrainer with `loss_type=[...]` and `loss_weights=[...]`',
+    references: [trlReference(TRL_SOURCES.DPO, 'loss_type and loss_weights as lists')],
     options: MIX_OPTIONS,
     resolved,
     math: `$\\mathcal L = \\sum_k w_k\\,\\mathrm{mean}(\\ell_k)$ over ${lossTypes.map((type, k) => `${lossWeights[k]} x ${type}`).join(' + ')}`,

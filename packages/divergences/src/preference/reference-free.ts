@@ -17,6 +17,7 @@ import {
   pairMetrics,
   safeLengths,
 } from './common.js';
+import { TRL_SOURCES, trlReference } from './reference.js';
 
 /** Per-pair average log-probability, lp / max(L, 1). */
 function averaged(logps: Tensor, lengths: Tensor, tf: Tf): Tensor {
@@ -64,7 +65,9 @@ export function orpo(options: OrpoOptions = {}): PairedPreferenceObjective {
     name: 'orpo',
     summary: 'ORPO: supervised NLL on chosen plus a penalty on the log odds ratio of chosen over rejected; no reference model.',
     paper: { title: 'ORPO: Monolithic Preference Optimization without Reference Model', arxiv: '2403.07691', year: 2024 },
-    matches: 'TRL ORPOTrainer (trl.experimental.orpo)',
+    matches:
+      'TRL ORPOTrainer (trl.experimental.orpo), with the NLL over the completion tokens only (TRL also averages over the prompt tokens)',
+    references: [trlReference(TRL_SOURCES.ORPO, 'prompts of no tokens (see the NLL term)')],
     options: ORPO_OPTIONS,
     resolved,
     math:
@@ -75,6 +78,7 @@ export function orpo(options: OrpoOptions = {}): PairedPreferenceObjective {
     unverified: [
       CATALOG_NOTE,
       `Average log-probs are clamped at ${ORPO_LOGP_CEILING} (log(1 - e^0) is -infinity); TRL does not clamp.`,
+      "TRL's NLL term is the cross-entropy over the prompt and the chosen tokens (its labels come from the attention mask); this one is over the chosen completion tokens only, -sum(lp_w) / sum(L_w). The two agree when prompts carry no tokens, which is what the fixture checks.",
     ],
     loss(batch, tf) {
       const chosen = averaged(batch.chosenLogps, batch.chosenLengths, tf);
@@ -136,6 +140,8 @@ interface CpoVariant {
   summary: string;
   paper: PaperRef;
   matches: string;
+  /** TRL's CPOConfig settings this variant stands for. */
+  settings: string;
   options: Record<string, OptionSpec>;
   /** Fixed settings the variant stands for (SimPO's loss type). */
   fixed: Partial<CpoFamilyOptions>;
@@ -209,6 +215,7 @@ function buildCpo(variant: CpoVariant, options: CpoFamilyOptions): PairedPrefere
     summary: variant.summary,
     paper: variant.paper,
     matches: variant.matches,
+    references: [trlReference(TRL_SOURCES.CPO, variant.settings)],
     options: variant.options,
     resolved,
     math: cpoMath(lossType, settings),
@@ -274,6 +281,7 @@ export function cpo(options: CpoFamilyOptions = {}): PairedPreferenceObjective {
         'CPO: a reference-free preference loss on the policy log-probs of chosen and rejected, plus NLL on chosen (behaviour cloning).',
       paper: CPO_PAPER,
       matches: 'TRL CPOTrainer (trl.experimental.cpo), loss_type sigmoid / hinge / ipo / simpo',
+      settings: 'loss_type sigmoid, hinge, ipo, simpo; cpo_alpha; label_smoothing; alpha',
       options: cpoOptionSpecs({ nllWeight: 1, gamma: 0.5, lossType: true }),
       fixed: {},
       unverified: [],
@@ -291,6 +299,7 @@ export function simpo(options: Omit<CpoFamilyOptions, 'lossType'> = {}): PairedP
         'SimPO: a sigmoid loss on the length-averaged log-probability margin minus a target margin gamma, no reference model.',
       paper: SIMPO_PAPER,
       matches: "TRL CPOTrainer `loss_type='simpo'` with cpo_alpha = 0",
+      settings: "loss_type='simpo', cpo_alpha=0",
       options: cpoOptionSpecs({ nllWeight: 0, gamma: 0.5 }),
       fixed: { lossType: 'simpo' },
       unverified: [
@@ -308,7 +317,8 @@ export function alphapo(options: Omit<CpoFamilyOptions, 'lossType'> = {}): Paire
       name: 'alphapo',
       summary: 'AlphaPO: SimPO with each side scored by (1 - p^-alpha)/alpha, which changes how hard likelihoods are pushed.',
       paper: ALPHAPO_PAPER,
-      matches: "TRL CPOTrainer `loss_type='alphapo'` (simpo with cpo_alpha = 0 and alpha != 0)",
+      matches: "TRL CPOTrainer with `alpha` != 0, `loss_type='simpo'`, `cpo_alpha=0` (TRL has no loss_type 'alphapo')",
+      settings: "loss_type='simpo', cpo_alpha=0, alpha != 0",
       options: cpoOptionSpecs({ nllWeight: 0, gamma: 0.5, alpha: 0.25 }),
       fixed: { lossType: 'simpo' },
       unverified: [

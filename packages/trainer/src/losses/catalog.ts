@@ -5,7 +5,7 @@
  */
 import { aggregateLoss, defineLoss, type LossBatch, type RowLoss, resolveOptions } from '@policy-lab/core';
 import type * as tf from '@tensorflow/tfjs-core';
-import { type LossReference, TRL_GRPO_COMMIT, trlLoss, verlLoss } from './reference.js';
+import { type LossReference, TRL_GRPO_COMMIT, TRL_GRPO_LATEST_COMMIT, trlLoss, verlLoss } from './reference.js';
 
 type Tf = typeof tf;
 type T = tf.Tensor;
@@ -80,7 +80,7 @@ export function trlClip(options: TrlClipOptions = {}): RowLoss<Tf, T> {
       'TRL GRPOTrainer loss_type grpo/bnpo/dr_grpo/dapo (pick with --set aggregation), `delta`, `importance_sampling_level`',
     references: [
       trlLoss('trl-grpo-loss', TRL_GRPO_COMMIT, 'loss_type grpo, bnpo, dr_grpo; delta; importance_sampling_level'),
-      trlLoss('trl-dapo-loss', null, "loss_type='dapo' (num_items_in_batch = the batch's trained tokens)"),
+      trlLoss('trl-dapo-loss', TRL_GRPO_LATEST_COMMIT, "loss_type='dapo' (num_items_in_batch = the batch's trained tokens)"),
     ],
     options: TRL_OPTIONS,
     resolved: o,
@@ -223,7 +223,7 @@ export function cispoTrl(options: Pick<CispoOptions, 'cap'> = {}): RowLoss<Tf, T
       year: 2025,
     },
     matches: "TRL loss_type='cispo' (epsilon_high as the cap)",
-    references: [trlLoss('trl-cispo', null, 'aggregation token-mean (num_items_in_batch)')],
+    references: [trlLoss('trl-cispo', TRL_GRPO_LATEST_COMMIT, 'aggregation token-mean (num_items_in_batch)')],
     options: CISPO_TRL_OPTIONS,
     resolved: o,
     math: '$\\ell = -\\operatorname{sg}(\\min(\\rho, c))\\,A\\log\\pi_\\theta$',
@@ -355,10 +355,10 @@ export interface DroOptions {
 }
 
 const DRO_OPTIONS = {
-  beta: { type: 'number', default: 0.5, doc: 'weight of the squared log-ratio (verl dro_beta, > 0)' },
+  beta: { type: 'number', default: 0.5, doc: 'weight of the squared log-ratio to the sampling policy, > 0' },
 } as const;
 
-/** DRO (verl): l = -(A log pi - beta/2 (log pi - log pi_old)^2). */
+/** DRO: l = -(A log pi - beta/2 (log pi - log pi_old)^2), aggregated by the run's mode. */
 export function dro(options: DroOptions = {}): RowLoss<Tf, T> {
   const o = resolveOptions<Required<DroOptions>>('dro', DRO_OPTIONS, options as Record<string, unknown>);
   if (!(o.beta > 0)) throw new RangeError(`dro: option 'beta' must be > 0, got ${o.beta}`);
@@ -366,13 +366,12 @@ export function dro(options: DroOptions = {}): RowLoss<Tf, T> {
     name: 'dro',
     kind: 'rows',
     summary: 'DRO: policy gradient with a quadratic penalty on the log-ratio to the sampling policy',
-    matches: 'verl `loss_mode=dro`',
     references: [],
     options: DRO_OPTIONS,
     resolved: o,
-    math: '$\\ell = -\\big(A\\log\\pi_\\theta - \\tfrac{\\beta}{2}(\\log\\pi_\\theta - \\log\\pi_{old})^2\\big)$',
+    math: "$\\ell = -\\big(A\\log\\pi_\\theta - \\tfrac{\\beta}{2}(\\log\\pi_\\theta - \\log\\pi_{old})^2\\big)$ per token, aggregated by the run's mode; no clip, no ratio.",
     unverified: [
-      "No fixture: verl's `dro` loss is not in verl/trainer/ppo/core_algos.py at 018f23b5f83a nor in another stored copy of verl, so the claim was not checked against its code.",
+      "Not checked against verl: verl's `loss_mode=dro` is in no stored copy of verl/trainer/ppo/core_algos.py (018f23b5f83a, 5b98636684f9), so this loss makes no claim to match it. The per-token formula is the one third-party restatements give for it (ModelScope Twinkle's DROLoss, a SkyRL teacher-distillation example: -(A log pi - beta/2 (log pi - log pi_old)^2)); their aggregation and default beta (0.1 in Twinkle) were not compared.",
     ],
     configure: (next) => dro({ ...o, ...next }),
     loss(batch, tfjs) {
@@ -414,14 +413,11 @@ export function vespo(options: VespoOptions = {}): RowLoss<Tf, T> {
     kind: 'rows',
     summary: 'VESPO: REINFORCE on log pi weighted by a smooth Gamma-shaped function of the sequence importance ratio',
     matches: "TRL loss_type='vespo'",
-    references: [trlLoss('trl-vespo', null, 'get_gamma_weights read from copies of TRL (Liger-Kernel, a fork)')],
+    references: [trlLoss('trl-vespo', TRL_GRPO_LATEST_COMMIT, 'get_gamma_weights with its default k and lambda')],
     options: VESPO_OPTIONS,
     resolved: o,
     math: '$s_i = \\sum_t \\log\\rho_{i,t}$, $w = e^{s}$, $\\varphi = e^{\\lambda + k\\log w - \\lambda w}$ ($\\varphi(1) = 1$), $\\ell = -\\operatorname{sg}(\\varphi) A \\log\\pi$',
-    unverified: [
-      "From TRL's code (trl/trainer/grpo_trainer.py); the paper (arXiv 2602.10693) was not read.",
-      "TRL's get_gamma_weights was read from copies (Liger-Kernel's chunked GRPO loss, a fork's trainer) that name it as their source, not from TRL at a commit.",
-    ],
+    unverified: ["From TRL's code (trl/trainer/grpo_trainer.py); the paper (arXiv 2602.10693) was not read."],
     configure: (next) => vespo({ ...o, ...next }),
     loss(batch, tfjs) {
       const weight = (lp: T) => {
@@ -473,7 +469,7 @@ export function luspo(options: LuspoOptions = {}): RowLoss<Tf, T> {
     kind: 'rows',
     summary: 'LUSPO: the sequence-ratio clipped loss with every sequence weighted by its length',
     matches: "TRL loss_type='luspo' with importance_sampling_level='sequence' (aggregation forced)",
-    references: [trlLoss('trl-luspo', null, "importance_sampling_level='sequence'")],
+    references: [trlLoss('trl-luspo', TRL_GRPO_LATEST_COMMIT, "importance_sampling_level='sequence'")],
     options: LUSPO_OPTIONS,
     resolved: o,
     math: String.raw`$\ell_i = \operatorname{mean}_t\big[-\min(s_i A, \operatorname{clip}(s_i) A)\big]$, $\mathcal L = \operatorname{mean}_i(\ell_i L_i)$ over every row of weight > 0, empty completions included (TRL's mean over B)`,

@@ -115,9 +115,7 @@ describe('loss fixtures (verl and TRL formulas in float64, replayed in float32 t
 /** Claims of verl's own or TRL's behaviour. */
 const CLAIMS = /(^|[^-\w])(verl|TRL)(?![-\w])/;
 /** Losses that claim a reference with no fixture yet, and why. */
-const WITHOUT_FIXTURE: Record<string, string> = {
-  dro: "verl's `dro` loss is in neither the core_algos.py read (018f23b5) nor any stored verl copy: the claim is unchecked",
-};
+const WITHOUT_FIXTURE: Record<string, string> = {};
 
 describe('checked references in loss meta', () => {
   it('every loss whose meta claims verl or TRL behaviour declares a reference with a fixture', () => {
@@ -130,6 +128,12 @@ describe('checked references in loss meta', () => {
       const loss = losses.find((l) => l.name === name);
       expect(loss && lossReferencesOf(loss).length, `${name} is exempt but declares references`).toBe(0);
     }
+  });
+
+  it("dro claims no reference implementation: verl's code for loss_mode=dro is in no stored copy", () => {
+    const loss = losses.find((l) => l.name === 'dro') as Loss;
+    expect(CLAIMS.test(`${loss.matches ?? ''} ${loss.summary}`)).toBe(false);
+    expect(loss.unverified?.join(' ')).toMatch(/no claim to match/);
   });
 
   it('each declared reference names its fixture, and the fixture came from that file, commit and function', () => {
@@ -149,6 +153,7 @@ describe('checked references in loss meta', () => {
       expect(pick(source), `${name} -> ${r.fixture}`).toEqual(pick(r));
       if (r.commit === null) expect(source.note, `${r.fixture}: an unpinned reference says why`).toMatch(/commit/);
       else expect(r.commit).toMatch(/^[0-9a-f]{40}$/);
+      expect(r.commit, `${r.fixture}: every TRL and verl loss fixture is pinned to a commit`).not.toBeNull();
       expect(r.folder).toBe('packages/trainer/reference');
       expect(
         (fixture as Fixture).cases.some((c) => c.loss === name),

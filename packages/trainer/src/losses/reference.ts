@@ -50,9 +50,12 @@ export function verlLoss(fn: string, fixture: string, settings?: string): LossRe
 /** TRL's GRPOTrainer at d2b69d7 (grpo, bnpo, dr_grpo, delta, importance_sampling_level). */
 export const TRL_GRPO_COMMIT = 'd2b69d769dab6f77acbfd33252bcd7d22765571b';
 
+/** TRL's GRPOTrainer at 2046398 (dapo, cispo, luspo, vespo, sapo: the loss types added after d2b69d7). */
+export const TRL_GRPO_LATEST_COMMIT = '20463989e8d9fef8dbba7230c7fb11bdd7f6387f';
+
 /**
- * TRL's GRPOTrainer._compute_loss. The loss types added after d2b69d7 (dapo, cispo, sapo, luspo,
- * vespo) were read from stored copies that carried no commit: `commit` null, the fixture says so.
+ * TRL's GRPOTrainer._compute_loss at a pinned commit; `commit` null only for a copy read without one
+ * (the fixture then says why).
  */
 export function trlLoss(fixture: string, commit: string | null, settings?: string): LossReference {
   return {
