@@ -147,6 +147,22 @@ export function builtinMethods(): Method[] {
       defaultsSource: 'replacement needs dynamic sampling: up to 3 rounds of new tasks per step, every discarded group charged',
     }),
     defineMethod({
+      name: 'gardo',
+      summary:
+        'GARDO (adapted from diffusion models to text): diversity-amplified advantages, a KL penalty only on rollouts whose reward is uncertain, and a periodic reset of the reference to the current policy',
+      paper: { title: 'GARDO: Reinforcing Diffusion Models without Reward Hacking', arxiv: '2512.24138', year: 2025 },
+      unverified: [
+        "Adaptation: adapted. The mechanism (gate by rank disagreement between the proxy and auxiliary rewards, adaptive gated share, reference reset, diversity multiplier) is the released code's; the image embeddings, the auxiliary reward models and the diffusion KL become character trigrams, the run's reward components and the token k3 KL.",
+        "The reset period K = 15 follows GARDO's config (reset_freq, in epochs = our steps); its KL-threshold trigger (kl_thres 3e-4, a diffusion-KL scale) is off, set `--set hookOptions.reference-reset.klThreshold=<x>` to use one.",
+      ],
+      estimator: 'gardo',
+      loss: 'ppo-clip',
+      divergence: { name: 'kl', options: { estimator: 'k3' } },
+      hooks: [{ name: 'reference-reset', options: { every: 15 } }],
+      defaults: { divergenceCoef: 0.04 },
+      defaultsSource: "GARDO's config: KL coefficient beta = 0.04, applied to the gated rollouts only",
+    }),
+    defineMethod({
       name: 'pipo',
       summary:
         "PIPO: GRPO's update on the fresh batch plus a verification update on the previous one, scaled by the measured improvement",

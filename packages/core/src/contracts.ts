@@ -236,6 +236,11 @@ export interface Advantages {
   turns?: number[][][];
   /** Per rollout loss weight; 0 excludes the rollout from the loss. */
   weights: number[][];
+  /**
+   * Per rollout, a weight on the divergence penalty in the loss (GARDO's gate: 0 leaves the rollout
+   * unregularised); every rollout counts 1 when absent. The logged `kl` stays unweighted.
+   */
+  divergenceWeights?: number[][];
   /** Regression targets for a critic, per rollout per turn (PPO + GAE). */
   returns?: number[][][];
   /** Numbers worth logging (e.g. fraction of zero-variance groups). */

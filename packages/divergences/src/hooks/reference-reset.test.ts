@@ -37,6 +37,26 @@ describe('reference-reset hook', () => {
     );
   });
 
+  it('with a KL threshold, also resets after any step whose measured KL exceeded it (and only then)', async () => {
+    const hook = referenceReset({ every: 100, klThreshold: 0.01 });
+    const kl = [0.001, 0.02, 0.005, 0.011, 0.01];
+    const resets: number[] = [];
+    for (const [i, value] of kl.entries()) {
+      await hook.onStepEnd?.({
+        step: i + 1,
+        config: {} as HookContext['config'],
+        rng: Rng.seeded(1),
+        metrics: { kl: value },
+        coefficients: { divergenceCoef: 0.1, entropyCoef: 0 },
+        resetReference: async () => {
+          resets.push(i + 1);
+        },
+      });
+    }
+    expect(resets).toEqual([2, 4]);
+    expect(() => referenceReset({ klThreshold: -1 })).toThrow(/klThreshold must be >= 0 \(0 = off\), got -1/);
+  });
+
   it('refuses a period that is not a positive integer, naming it', () => {
     expect(() => referenceReset({ every: 0 })).toThrow(/every must be an integer >= 1, got 0/);
     expect(() => referenceReset({ every: 2.5 })).toThrow(/got 2.5/);

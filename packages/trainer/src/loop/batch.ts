@@ -14,6 +14,8 @@ export interface TrainingRow {
   oldLogprobs: number[];
   advantage: number;
   weight: number;
+  /** Weight of the divergence penalty on this row (GARDO's gate); 1 when absent. */
+  divergenceWeight?: number;
   /** Critic target of this turn, when the estimator gives returns. */
   target?: number;
   /** The rollout this row belongs to (losses that read `LossBatch.rollouts`). */
@@ -37,6 +39,7 @@ export function rowsFromRollouts(
     group.forEach((rollout, i) => {
       const weight = advantages.weights[g]?.[i] ?? 1;
       if (!(weight > 0)) return; // excluded rollouts (e.g. MC-GRPO's pivot) cost no compute
+      const divergenceWeight = advantages.divergenceWeights?.[g]?.[i];
       rollout.turns.forEach((turn, t) => {
         if (turn.actionTokens.length === 0) return;
         rows.push({
@@ -45,6 +48,7 @@ export function rowsFromRollouts(
           oldLogprobs: [...turn.logprobs],
           advantage: advantages.turns?.[g]?.[i]?.[t] ?? (advantages.rollout[g]?.[i] as number),
           weight,
+          ...(divergenceWeight !== undefined ? { divergenceWeight } : {}),
           ...(advantages.returns?.[g]?.[i]?.[t] !== undefined ? { target: advantages.returns[g]?.[i]?.[t] as number } : {}),
           ...(scalar
             ? { owner: { id: rollout.id, group: rollout.groupId, success: rollout.success, reward: scalar(rollout.reward) } }
@@ -68,6 +72,8 @@ export interface BatchTensors {
   oldLogprobs: tf.Tensor2D;
   advantages: tf.Tensor2D;
   weights: tf.Tensor1D;
+  /** [rows] weights of the divergence penalty, when some row has one (GARDO's gate). */
+  divergenceWeights?: tf.Tensor1D;
   /** Critic targets on trained tokens, when every row has one. */
   returns?: tf.Tensor2D;
   trainedTokens: number;
@@ -106,6 +112,9 @@ export function toTensors(rows: readonly TrainingRow[]): BatchTensors {
     oldLogprobs: tf.tensor2d(old, [R, T]),
     advantages: tf.tensor2d(adv, [R, T]),
     weights: tf.tensor1d(rows.map((r) => r.weight)),
+    ...(rows.some((r) => r.divergenceWeight !== undefined)
+      ? { divergenceWeights: tf.tensor1d(rows.map((r) => r.divergenceWeight ?? 1)) }
+      : {}),
     ...(withTargets ? { returns: tf.tensor2d(targetsOut, [R, T]) } : {}),
     trainedTokens,
   };
@@ -119,6 +128,7 @@ export function disposeBatch(batch: BatchTensors): void {
     batch.oldLogprobs,
     batch.advantages,
     batch.weights,
+    ...(batch.divergenceWeights ? [batch.divergenceWeights] : []),
     ...(batch.returns ? [batch.returns] : []),
   ]);
 }

@@ -84,6 +84,16 @@ function entropyMask(entropy: tf.Tensor, mask: tf.Tensor, rho: number): tf.Tenso
   return tf.tensor(out, mask.shape);
 }
 
+/**
+ * The divergence penalty's mean over the trained tokens with each row's tokens weighted by its
+ * divergence weight (GARDO's gate: 0 on a rollout whose reward is certain). The denominator
+ * counts every trained token, so chunks accumulate like the unweighted penalty.
+ */
+export function weightedPenalty(perToken: tf.Tensor, mask: tf.Tensor, rowWeights: tf.Tensor): tf.Scalar {
+  const weighted = tf.mul(tf.mul(perToken, mask), tf.expandDims(rowWeights, 1));
+  return tf.div(tf.sum(weighted), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
+}
+
 /** Gradients of one chunk's weighted loss (loss share on the loss, token share on the extras) and its metrics. */
 function rowGradients(chunk: Chunk<TrainingRow>, update: RowUpdate, index: number): ChunkGradients {
   const { config, plugins, policy, reference, teacher, divergenceCoef } = update;
@@ -124,9 +134,11 @@ function rowGradients(chunk: Chunk<TrainingRow>, update: RowUpdate, index: numbe
     const masked = (x: tf.Tensor) => tf.div(tf.sum(tf.mul(x, batch.mask)), tf.maximum(tf.sum(batch.mask), 1)) as tf.Scalar;
     let extras = tf.scalar(0);
     if (divergence?.penalty && refLogprobs) {
-      const penalty = masked(divergence.penalty(scored.logprobs, refLogprobs, tf));
+      const perToken = divergence.penalty(scored.logprobs, refLogprobs, tf);
+      const penalty = masked(perToken);
       scalars.kl = tf.keep(tf.clone(penalty));
-      if (divergenceCoef > 0) extras = tf.add(extras, tf.mul(penalty, divergenceCoef));
+      const applied = batch.divergenceWeights ? weightedPenalty(perToken, batch.mask, batch.divergenceWeights) : penalty;
+      if (divergenceCoef > 0) extras = tf.add(extras, tf.mul(applied, divergenceCoef));
     }
     if (valueLoss && scored.values && batch.returns) {
       // The critic regresses the estimator's return targets on the trained tokens.
