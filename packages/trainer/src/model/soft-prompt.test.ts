@@ -194,7 +194,7 @@ describe('conditioning vectors (prefix)', () => {
   });
 
   it('passes gradients into a [rows, P, D] prefix (finite differences), each row only into its own vectors', async () => {
-    const tiny: PolicyConfig = { vocabSize: 8, dim: 8, layers: 1, heads: 2, contextLength: 12, mlpRatio: 2 };
+    const tiny: PolicyConfig = { vocabSize: 8, dim: 8, layers: 1, heads: 2, contextLength: 12, mlpRatio: 2, valueHead: false };
     const policy = createPolicy(tiny, Rng.seeded(4));
     const inputs = tf.tensor2d(
       [
