@@ -5,7 +5,7 @@ import type { PolicyModel } from '../model/policy.js';
 
 /** The model's weights by name (the order of `variables`). */
 export async function readWeights(
-  policy: PolicyModel,
+  policy: Pick<PolicyModel, 'variables'>,
   names: readonly string[],
   prefix = '',
 ): Promise<Record<string, NamedTensor>> {
@@ -18,7 +18,7 @@ export async function readWeights(
 }
 
 export function writeWeights(
-  policy: PolicyModel,
+  policy: Pick<PolicyModel, 'variables'>,
   names: readonly string[],
   tensors: Record<string, NamedTensor>,
   file: string,
