@@ -136,6 +136,30 @@ describe('conditioning vectors (prefix)', () => {
     policy.dispose();
   });
 
+  it('prefills long batches in row chunks with each chunk’s own per-row vectors: the same tokens as small batches', async () => {
+    const long: PolicyConfig = { ...config, contextLength: 320 };
+    const policy = createPolicy(long, Rng.seeded(4));
+    const rng = Rng.seeded(9);
+    // 48 rows of up to 4 + 300 positions, 2 heads: above 8M attention floats, so the prefill is split.
+    const many = Array.from({ length: 48 }, (_, r) => [1, ...Array.from({ length: 290 + (r % 10) }, () => rng.int(3, 11))]);
+    const perRow = vectors([48, 4, config.dim], 31);
+    const options = { maxNewTokens: 6, temperature: 1, stopTokens: [2], greedy: true, rng: Rng.seeded(1) };
+    const together = await policy.generate(many, { ...options, prefix: perRow });
+    const halves = await Promise.all(
+      [0, 24].map(async (start) => {
+        const part = tf.slice(perRow, [start, 0, 0], [24, 4, config.dim]);
+        const generated = await policy.generate(many.slice(start, start + 24), { ...options, prefix: part });
+        part.dispose();
+        return generated;
+      }),
+    );
+    expect(together.tokens).toEqual(halves.flatMap((h) => h.tokens));
+    const flat = halves.flatMap((h) => h.logprobs.flat());
+    together.logprobs.flat().forEach((v, i) => expect(v).toBeCloseTo(flat[i] as number, 4));
+    perRow.dispose();
+    policy.dispose();
+  });
+
   it('beam search with a prefix scores its hypotheses as teacher forcing does, and width 1 is greedy decoding', async () => {
     const policy = createPolicy(config, Rng.seeded(3));
     const prefix = vectors([4, config.dim], 13) as tf.Tensor2D;
