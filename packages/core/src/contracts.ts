@@ -879,4 +879,11 @@ export interface TrainConfig {
   entropyCoefDelta?: number;
   /** Train only on the top-rho share of tokens by entropy (the "80/20" rule); 1 = off. */
   topEntropyQuantile?: number;
+  /**
+   * Length P of a learned soft prompt: P trainable vectors of the model's width ahead of every
+   * prompt the policy reads, in rollouts, updates and evaluation (not the reference's). 0 or unset: off.
+   */
+  softPrompt?: number;
+  /** 'joint' (default): the vectors train with the policy in each update; 'prompt-only': the policy stays frozen (prompt tuning). */
+  softPromptTraining?: 'joint' | 'prompt-only';
 }

@@ -108,6 +108,18 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
   integer('evalTasks', 1, 1e6, 'test tasks per evaluation (at most what the split holds)'),
   integer('evalSamples', 1, 1024, 'samples per test task (success is their mean; pass@k over them)'),
   integer('checkpointEvery', 1, 1e6, 'steps between checkpoints in --out'),
+  integer(
+    'softPrompt',
+    0,
+    4096,
+    'length P of a learned soft prompt: P trainable vectors ahead of every prompt of the policy (not the reference); unset or 0 = off; P + maxNewTokens must stay below model.contextLength',
+  ),
+  {
+    name: 'softPromptTraining',
+    kind: 'enum',
+    values: ['joint', 'prompt-only'],
+    doc: 'joint (default): the soft prompt trains with the policy in each update; prompt-only: only the soft prompt trains, the policy is frozen (prompt tuning)',
+  },
   integer('sftSteps', 0, 1e6, 'steps of the SFT warm start on the expert’s demonstrations'),
   positive('sftLearningRate', 'learning rate of the SFT warm start', 10),
   integer('sftBatch', 1, 65536, 'rows per step of the SFT warm start'),

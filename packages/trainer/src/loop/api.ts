@@ -4,6 +4,7 @@
  */
 import type { BudgetConsumption, BudgetLimit, Registry, TrainConfig } from '@policy-lab/core';
 import type { PreferencePair, UnpairedExample } from './data.js';
+import type { SoftPromptReport } from './soft-prompt.js';
 
 export interface TrainOptions {
   registry: Registry;
@@ -116,4 +117,6 @@ export interface TrainResult {
   sideBudget: { episodes: number; generatedTokens: number };
   /** Why the fast kernels were asked for and not used (the run fell back to the stock kernels). */
   kernelsFallback?: string;
+  /** The learned soft prompt, when the run has one (config.softPrompt > 0). */
+  softPrompt?: SoftPromptReport;
 }

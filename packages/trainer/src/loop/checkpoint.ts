@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type BudgetConsumption, type BudgetMeter, type TrainConfig, UsageError } from '@policy-lab/core';
+import type * as tf from '@tensorflow/tfjs-core';
 import {
   encodeSafetensors,
   loadSafetensors,
@@ -51,13 +52,26 @@ export interface RunState {
   referenceResetStep?: number;
 }
 
-/** A model saved with the checkpoint besides the policy: a reward model (with its Adam), or the reference after a reset. */
+/**
+ * A model saved with the checkpoint besides the policy: a reward model (with its Adam), the
+ * reference after a reset, or the soft prompt's vectors.
+ */
 export interface ExtraModel {
   /** Prefix of its tensors in the weights file, e.g. `rewardModel.bt-outcome.`. */
   prefix: string;
   model: Weighted;
   names: readonly string[];
   optimizer?: Adam;
+}
+
+/**
+ * The variables the run's optimizer trains, in its order, with the names of their Adam moments
+ * (`adam.m.<name>`): the policy's weights by default; with a soft prompt, its vectors after them
+ * (or alone, when only the soft prompt trains).
+ */
+export interface TrainedVariables {
+  names: readonly string[];
+  variables: readonly tf.Variable[];
 }
 
 export interface Sidecar {
@@ -152,11 +166,12 @@ export class RunFolder {
     config: TrainConfig,
     tokenizer: CharTokenizer,
     extras: readonly ExtraModel[] = [],
+    trained: TrainedVariables = { names: policy.weightNames(), variables: policy.variables },
   ): Promise<void> {
     const names = policy.weightNames();
     const tensors = await readWeights(policy, names, 'model.');
     const adam = await optimizer.state();
-    addMoments(tensors, policy, names, adam, 'adam.');
+    addMoments(tensors, trained, trained.names, adam, 'adam.');
     const extraAdamSteps: Record<string, number> = {};
     for (const extra of extras) {
       Object.assign(tensors, await readWeights(extra.model, extra.names, extra.prefix));
@@ -230,11 +245,11 @@ export class RunFolder {
     optimizer: Adam,
     meter: BudgetMeter,
     extras: readonly ExtraModel[] = [],
+    trained: TrainedVariables = { names: policy.weightNames(), variables: policy.variables },
   ): RunState {
     const { file, tensors } = this.checkedWeights(saved);
-    const names = policy.weightNames();
-    writeWeights(policy, names, tensors, file, 'model.');
-    optimizer.restore(momentsOf(tensors, names, saved.adamStep, 'adam.'));
+    writeWeights(policy, policy.weightNames(), tensors, file, 'model.');
+    optimizer.restore(momentsOf(tensors, trained.names, saved.adamStep, 'adam.'));
     writeExtras(saved, extras, tensors, file);
     meter.charge(saved.consumed);
     this.truncateLog(this.metrics, saved.step, true);

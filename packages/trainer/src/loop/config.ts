@@ -48,6 +48,12 @@ export function resolveTrainConfig(
       `maxNewTokens (${config.maxNewTokens}) must be smaller than model.contextLength (${config.model.contextLength})`,
     );
   }
+  // The soft prompt's vectors take context positions: at least one prompt token must still fit.
+  const softPrompt = config.softPrompt ?? 0;
+  if (softPrompt > 0 && softPrompt + config.maxNewTokens >= config.model.contextLength)
+    throw new UsageError(
+      `softPrompt (${softPrompt}) + maxNewTokens (${config.maxNewTokens}) must be smaller than model.contextLength (${config.model.contextLength}); accepted softPrompt: 0 to ${config.model.contextLength - config.maxNewTokens - 1}`,
+    );
   return config;
 }
 

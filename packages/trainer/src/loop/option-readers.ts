@@ -63,6 +63,10 @@ export const OPTION_READERS: Readonly<Record<string, Reader>> = {
   },
   aggregation: rowLosses,
   topEntropyQuantile: rowLosses,
+  softPromptTraining: {
+    reads: ({ config }) => (config.softPrompt ?? 0) > 0,
+    readers: () => 'a run with a soft prompt (--set softPrompt=<P> with P >= 1)',
+  },
   teacher: {
     reads: ({ loss, divergence }) =>
       divergence !== undefined || (loss.needs?.reference ?? false) || (loss.kind === 'rows' && (loss.needs?.teacher ?? false)),

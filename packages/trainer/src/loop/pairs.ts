@@ -42,7 +42,8 @@ export function checkAlphabet(
 
 /** A dataset pair as rows: the prompt as the environment's first observation would be, the completion + eos. */
 export function pairRows(pair: PreferencePair, tokenizer: CharTokenizer, config: TrainConfig): TokenPair {
-  const limit = config.model.contextLength - config.maxNewTokens;
+  // A soft prompt's vectors take positions of the policy's context too.
+  const limit = config.model.contextLength - (config.softPrompt ?? 0) - config.maxNewTokens;
   const prompt = promptFor([1], tokenizer.encode(pair.prompt), limit);
   const row = (text: string): TrainingRow => {
     const action = [...tokenizer.encode(text), EOS].slice(0, config.maxNewTokens);

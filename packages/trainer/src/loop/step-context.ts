@@ -11,8 +11,8 @@ import {
   type TrainConfig,
   weightedSum,
 } from '@policy-lab/core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { PolicyModel } from '../model/policy.js';
-import type { TransformerPolicy } from '../model/transformer.js';
 import type { Adam } from '../optim/adam.js';
 import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import { componentWeights, type Resolved } from './plugins.js';
@@ -27,7 +27,8 @@ export interface SideBudget {
 /** Fixed for the whole run. */
 export interface RunContext {
   plugins: Resolved;
-  policy: TransformerPolicy;
+  /** The policy as the run uses it (conditioned on the soft prompt when the run has one). */
+  policy: PolicyModel & { readonly variables: tf.Variable[] };
   /** The frozen reference (the SFT start, or a teacher's policy for OPD), when a loss or divergence reads one. */
   reference?: PolicyModel;
   /** The teacher read apart from the reference (G-OPD). */

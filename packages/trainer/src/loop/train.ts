@@ -16,13 +16,14 @@ import { Adam } from '../optim/adam.js';
 import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import type { EvalResult, RunExtensions, TrainOptions, TrainResult } from './api.js';
 import { chargedModel } from './charged-model.js';
-import { frozenStart, RunFolder, type RunState } from './checkpoint.js';
+import { type ExtraModel, frozenStart, RunFolder, type RunState } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
 import { checkAlphabet } from './pairs.js';
 import { type Resolved, resolvePlugins } from './plugins.js';
 import { buildRewardModel, type OwnedRewardModel } from './reward-models.js';
 import { adaptCoefficient, adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
 import { sftWarmStart } from './sft.js';
+import { conditionedPolicy, createSoftPrompt, softPromptExtra, softPromptReport, trainedVariables } from './soft-prompt.js';
 import { rolloutsPerGroup } from './stages/sample.js';
 import { runOfflineStep, runStep, worstCaseStep } from './step.js';
 import { type RunContext, stepContext } from './step-context.js';
@@ -37,26 +38,32 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   const tokenizer = CharTokenizer.fromAlphabet(env.alphabet?.() ?? '');
   const policy = createPolicy({ ...config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(config.seed).split('init'));
-  const optimizer = new Adam(policy.variables, { learningRate: config.learningRate, weightDecay: config.weightDecay });
+  // With a soft prompt the run uses the conditioned policy everywhere (rollouts, updates,
+  // evaluation); SFT, checkpoints and the reference work on the policy's own weights.
+  const softPrompt = createSoftPrompt(config, config.model.dim);
+  const conditioned = softPrompt ? conditionedPolicy(policy, softPrompt) : policy;
+  const trained = softPrompt ? trainedVariables(policy.weightNames(), policy, softPrompt) : undefined;
+  const optimizer = new Adam(conditioned.variables, { learningRate: config.learningRate, weightDecay: config.weightDecay });
   const meter = new BudgetMeter(options.budget);
   const rewardModels = plugins.rewardModels.map((p) =>
     buildRewardModel(p, config, tokenizer, (cost) => meter.charge(cost), policy),
   );
   // The same models before any training, for evaluation's "better than untrained?" (never trained, never charged).
   const untrainedRewardModels = plugins.rewardModels.map((p) => buildRewardModel(p, config, tokenizer, () => {}, policy));
-  const rewardModelExtras = rewardModels.map((m) => ({
+  const modelExtras: ExtraModel[] = rewardModels.map((m) => ({
     prefix: `rewardModel.${m.plugin.name}.`,
     model: m.weights,
     names: m.names,
     optimizer: m.optimizer,
   }));
+  if (softPrompt) modelExtras.push(softPromptExtra(softPrompt)); // its vectors; their Adam moments sit with the policy's
   const folder = options.outDir ? new RunFolder(options.outDir) : undefined;
   const notice = (message: string) => options.onNotice?.(message);
   const resumed = folder?.prepare({ resume: Boolean(options.resume), force: Boolean(options.force) }, notice) ?? false;
   let state = freshState(config.divergenceCoef, config.entropyCoef);
   const saved = folder && resumed ? folder.readSidecar(config, tokenizer) : undefined;
   if (folder && saved) {
-    state = folder.restore(saved, policy, optimizer, meter, rewardModelExtras);
+    state = folder.restore(saved, policy, optimizer, meter, modelExtras, trained);
     for (const m of rewardModels) m.loadReplay(state.rewardModelReplay?.[m.plugin.name]);
   } else if (options.sft !== 'none') {
     options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
@@ -92,7 +99,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (state.taskStream !== undefined) tasks.load?.(state.taskStream);
   const run: RunContext = {
     plugins,
-    policy,
+    policy: conditioned,
     ...(reference ? { reference } : {}),
     ...(teacher ? { teacher } : {}),
     tokenizer,
@@ -105,7 +112,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const evaluateAt = async (step: number): Promise<EvalResult> => {
     const t0 = performance.now();
     options.onProgress?.({ step, fraction: meter.progress(), phase: 'eval' });
-    const result = await evaluate(policy, tokenizer, env, testTasks, {
+    const result = await evaluate(conditioned, tokenizer, env, testTasks, {
       samples: config.evalSamples,
       maxNewTokens: config.maxNewTokens,
       rng: Rng.seeded(config.seed).split(`eval/${step}`),
@@ -185,10 +192,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (taskState !== undefined) state.taskStream = taskState;
       const replays = rewardModels.filter((m) => m.plugin.replay);
       if (replays.length) state.rewardModelReplay = Object.fromEntries(replays.map((m) => [m.plugin.name, m.saveReplay()]));
-      await folder.save(policy, optimizer, meter, state, config, tokenizer, [
-        ...rewardModelExtras,
-        ...(state.referenceResetStep !== undefined ? referenceExtra : []),
-      ]);
+      await folder.save(
+        policy,
+        optimizer,
+        meter,
+        state,
+        config,
+        tokenizer,
+        [...modelExtras, ...(state.referenceResetStep !== undefined ? referenceExtra : [])],
+        trained,
+      );
     }
   }
   finalEval ??= state.lastEval?.step === state.step ? state.lastEval.result : await evaluateAt(state.step);
@@ -200,6 +213,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     backend: backend.name,
     config,
     ...extensionsOf(plugins),
+    ...(softPrompt ? { softPrompt: await softPromptReport(softPrompt) } : {}),
     budget: { limit: options.budget, consumed: meter.consumed },
     initial: state.initial,
     final: finalEval,
@@ -219,7 +233,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   for (const m of [...rewardModels, ...untrainedRewardModels]) m.dispose();
   reference?.dispose();
   teacher?.dispose();
-  policy.dispose();
+  conditioned.dispose();
   return result;
 }
 

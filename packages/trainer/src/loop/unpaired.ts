@@ -33,7 +33,8 @@ export function unpair(pairs: readonly PreferencePair[]): UnpairedExample[] {
 
 /** A dataset example as one row: the prompt as the environment's first observation, the completion + eos. */
 export function exampleRows(example: UnpairedExample, tokenizer: CharTokenizer, config: TrainConfig): LabelledCompletion {
-  const limit = config.model.contextLength - config.maxNewTokens;
+  // A soft prompt's vectors take positions of the policy's context too.
+  const limit = config.model.contextLength - (config.softPrompt ?? 0) - config.maxNewTokens;
   const prompt = promptFor([1], tokenizer.encode(example.prompt), limit);
   const action = [...tokenizer.encode(example.completion), EOS].slice(0, config.maxNewTokens);
   return {

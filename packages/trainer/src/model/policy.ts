@@ -26,6 +26,12 @@ export interface GenerateOptions {
   logits?: (request: LogitsRequest) => readonly Float32Array[] | Promise<readonly Float32Array[]>;
   /** What `logprobs` record with a hook: the drawn-from distribution ('proposal', default) or the policy's ('policy'). */
   behaviour?: 'proposal' | 'policy';
+  /**
+   * Conditioning vectors ahead of each prompt: [P, D] shared by every row, or [rows, P, D] one
+   * set per row. They take positions 0..P-1 (right after a row's left padding), the prompt
+   * follows; P + prompt + new tokens must fit the context.
+   */
+  prefix?: tf.Tensor;
 }
 
 export interface BeamOptions {
@@ -35,6 +41,23 @@ export interface BeamOptions {
   count: number;
   maxNewTokens: number;
   stopTokens: readonly number[];
+  /** Conditioning vectors [P, D] ahead of the prompt (as in GenerateOptions). */
+  prefix?: tf.Tensor2D;
+}
+
+export interface ScoreOptions {
+  entropy?: boolean;
+  values?: boolean;
+  squaredMass?: boolean;
+  distributions?: boolean;
+  /** The final hidden states [rows, T, D] (a head on the trunk reads them). */
+  hidden?: boolean;
+  /**
+   * Conditioning vectors ahead of the first input token: [P, D] shared by every row, or
+   * [rows, P, D] one set per row. They take positions 0..P-1 and the tokens follow, so
+   * P + T <= contextLength; the outputs cover the T tokens only. Gradients flow into them.
+   */
+  prefix?: tf.Tensor;
 }
 
 export interface Generation {
@@ -69,13 +92,9 @@ export interface PolicyModel {
   /**
    * Teacher-forced scoring: `inputs` and `targets` are int32 [rows, T] (targets = inputs
    * shifted by one), rows padded on the right; padded positions give arbitrary values
-   * that callers mask. T <= contextLength.
+   * that callers mask. T (plus the prefix's P vectors) <= contextLength.
    */
-  score(
-    inputs: tf.Tensor2D,
-    targets: tf.Tensor2D,
-    options?: { entropy?: boolean; values?: boolean; squaredMass?: boolean; distributions?: boolean; hidden?: boolean },
-  ): ScoredTokens;
+  score(inputs: tf.Tensor2D, targets: tf.Tensor2D, options?: ScoreOptions): ScoredTokens;
   /** Batched, seeded sampling with a KV cache. Prompts may differ in length. */
   generate(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation>;
   /**

@@ -12,11 +12,16 @@ beforeAll(async () => {
 });
 
 /** Teacher-forced log-probs of each generated token, from the full sequence (no cache). */
-async function rescore(policy: ReturnType<typeof createPolicy>, prompt: number[], generated: number[]): Promise<number[]> {
+async function rescore(
+  policy: ReturnType<typeof createPolicy>,
+  prompt: number[],
+  generated: number[],
+  prefix?: tf.Tensor,
+): Promise<number[]> {
   const sequence = [...prompt, ...generated];
   const inputs = tf.tensor2d([sequence.slice(0, -1)], [1, sequence.length - 1], 'int32');
   const targets = tf.tensor2d([sequence.slice(1)], [1, sequence.length - 1], 'int32');
-  const { logprobs } = policy.score(inputs, targets);
+  const { logprobs } = policy.score(inputs, targets, prefix ? { prefix } : {});
   const all = Array.from(await logprobs.data());
   tf.dispose([inputs, targets, logprobs]);
   return all.slice(prompt.length - 1);
@@ -53,6 +58,35 @@ describe('TransformerPolicy', () => {
       (generation.logprobs[r] as number[]).forEach((lp, i) => expect(lp).toBeCloseTo(expected[i] as number, 5));
       expect(generation.truncated[r]).toBe(!generated.includes(2));
     }
+    policy.dispose();
+  });
+
+  it('with per-row conditioning vectors on the plain path, records log-probs equal to teacher forcing (ragged prompts)', async () => {
+    const policy = createPolicy(config, Rng.seeded(1));
+    const prompts = [
+      [1, 5, 6, 7],
+      [1, 8],
+      [1, 9, 10, 11, 5, 6],
+    ];
+    const rng = Rng.seeded(8);
+    const prefix = tf.tensor3d(
+      Array.from({ length: 3 * 2 * config.dim }, () => rng.normal()),
+      [3, 2, config.dim],
+    );
+    const generation = await policy.generate(prompts, {
+      maxNewTokens: 8,
+      temperature: 1,
+      stopTokens: [2],
+      rng: Rng.seeded(3),
+      prefix,
+    });
+    for (let r = 0; r < prompts.length; r++) {
+      const own = tf.slice(prefix, [r, 0, 0], [1, 2, config.dim]);
+      const expected = await rescore(policy, prompts[r] as number[], generation.tokens[r] as number[], own);
+      (generation.logprobs[r] as number[]).forEach((lp, i) => expect(lp).toBeCloseTo(expected[i] as number, 5));
+      own.dispose();
+    }
+    prefix.dispose();
     policy.dispose();
   });
 

@@ -8,7 +8,15 @@ import { Rng } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedAddLayerNorm, fusedAttentionAvailable, fusedCausalAttention, fusedLayerNorm } from '../kernels/fused-ops.js';
 import { rowsWithinAttention } from './memory.js';
-import type { BeamOptions, GenerateOptions, Generation, PolicyConfig, PolicyModel, ScoredTokens } from './policy.js';
+import type {
+  BeamOptions,
+  GenerateOptions,
+  Generation,
+  PolicyConfig,
+  PolicyModel,
+  ScoredTokens,
+  ScoreOptions,
+} from './policy.js';
 
 const NEG_INF = -1e9;
 
@@ -141,15 +149,11 @@ export class TransformerPolicy implements PolicyModel {
   // -------------------------------------------------------------------------------------
   // Teacher forcing
 
-  score(
-    inputs: tf.Tensor2D,
-    targets: tf.Tensor2D,
-    options: { entropy?: boolean; values?: boolean; squaredMass?: boolean; distributions?: boolean; hidden?: boolean } = {},
-  ): ScoredTokens {
+  score(inputs: tf.Tensor2D, targets: tf.Tensor2D, options: ScoreOptions = {}): ScoredTokens {
     return tf.tidy(() => {
       const [rows, T] = inputs.shape;
       const V = this.config.vocabSize;
-      const hidden = this.forward(inputs); // [rows*T, D]
+      const hidden = this.forward(inputs, options.prefix); // [rows*T, D]
       const logits = tf.matMul(hidden, this.weights.output); // [rows*T, V]
       const logProbsAll = tf.logSoftmax(logits);
       const targetOneHot = tf.oneHot(tf.reshape(targets, [-1]), V);
@@ -171,15 +175,30 @@ export class TransformerPolicy implements PolicyModel {
     }) as unknown as ScoredTokens;
   }
 
-  /** Final hidden states [rows*T, D] for right-padded int32 inputs [rows, T]. */
-  private forward(inputs: tf.Tensor2D): tf.Tensor2D {
+  /**
+   * Final hidden states [rows*T, D] for right-padded int32 inputs [rows, T], after `prefix`'s P
+   * conditioning vectors when given (positions 0..P-1; the tokens' states only are returned).
+   */
+  private forward(inputs: tf.Tensor2D, prefix?: tf.Tensor): tf.Tensor2D {
     const [rows, T] = inputs.shape;
     const { dim: D, contextLength } = this.config;
-    if (T > contextLength) throw new RangeError(`sequence length ${T} exceeds the context length ${contextLength}`);
-    const tokens = tf.matMul(tf.oneHot(tf.reshape(inputs, [-1]), this.config.vocabSize), this.weights.tokenEmbedding);
-    const positions = tf.slice(this.weights.positionEmbedding, [0, 0], [T, D]);
-    let x = tf.reshape(tf.add(tf.reshape(tokens, [rows, T, D]), positions), [rows * T, D]) as tf.Tensor2D;
-    const mask = tf.slice(this.causalMask, [0, 0], [T, T]);
+    const P = this.prefixLength(prefix, rows, 'score');
+    if (P + T > contextLength)
+      throw new RangeError(
+        P > 0
+          ? `a prefix of ${P} vectors and ${T} tokens exceed the context length ${contextLength}`
+          : `sequence length ${T} exceeds the context length ${contextLength}`,
+      );
+    const tokens = tf.reshape(
+      tf.matMul(tf.oneHot(tf.reshape(inputs, [-1]), this.config.vocabSize), this.weights.tokenEmbedding),
+      [rows, T, D],
+    );
+    // Without a prefix the ops are exactly those of an unconditioned pass (the same numbers).
+    const embedded = P > 0 ? tf.concat([tf.broadcastTo(prefix as tf.Tensor, [rows, P, D]), tokens], 1) : tokens;
+    const S = P + T;
+    const positions = tf.slice(this.weights.positionEmbedding, [0, 0], [S, D]);
+    let x = tf.reshape(tf.add(embedded, positions), [rows * S, D]) as tf.Tensor2D;
+    const mask = tf.slice(this.causalMask, [0, 0], [S, S]);
     const { layers, lnFinalGain, lnFinalBias } = this.weights;
     // Each residual add is fused with the layer norm that reads its sum (the next sublayer's,
     // or the final one), so h is always the normalised input of the coming sublayer.
@@ -190,13 +209,13 @@ export class TransformerPolicy implements PolicyModel {
     let h = layerNorm(x, normBefore(0).gain, normBefore(0).bias);
     for (const [i, layer] of layers.entries()) {
       const merged =
-        this.fusedAttention(h, layer, rows, T) ??
+        this.fusedAttention(h, layer, rows, S) ??
         (() => {
-          const q = this.heads(tf.matMul(h, layer.wq), rows, T);
-          const k = this.heads(tf.matMul(h, layer.wk), rows, T);
-          const v = this.heads(tf.matMul(h, layer.wv), rows, T);
-          const attended = this.attend(q, k, v, mask); // [rows, H, T, dh]
-          return tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [rows * T, D]);
+          const q = this.heads(tf.matMul(h, layer.wq), rows, S);
+          const k = this.heads(tf.matMul(h, layer.wk), rows, S);
+          const v = this.heads(tf.matMul(h, layer.wv), rows, S);
+          const attended = this.attend(q, k, v, mask); // [rows, H, S, dh]
+          return tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [rows * S, D]);
         })();
       const afterAttention = addAndNorm(x, tf.matMul(merged, layer.wo), layer.ln2Gain, layer.ln2Bias);
       const next = normBefore(i + 1);
@@ -204,7 +223,21 @@ export class TransformerPolicy implements PolicyModel {
       x = fed.sum;
       h = fed.normed;
     }
-    return h;
+    if (P === 0) return h;
+    return tf.reshape(tf.slice(tf.reshape(h, [rows, S, D]), [0, P, 0], [rows, T, D]), [rows * T, D]) as tf.Tensor2D;
+  }
+
+  /** P of a [P, D] or [rows, P, D] prefix (0 without one); a wrong shape is a RangeError naming it. */
+  private prefixLength(prefix: tf.Tensor | undefined, rows: number, caller: string): number {
+    if (!prefix) return 0;
+    const D = this.config.dim;
+    const shape = prefix.shape;
+    const fits = (shape.length === 2 || (shape.length === 3 && shape[0] === rows)) && shape.at(-1) === D;
+    if (!fits || prefix.dtype !== 'float32')
+      throw new RangeError(
+        `${caller}: the prefix must be a float32 [P, ${D}] or [${rows}, P, ${D}] tensor, got ${prefix.dtype} [${shape.join(', ')}]`,
+      );
+    return shape.at(-2) as number;
   }
 
   /**
@@ -252,21 +285,35 @@ export class TransformerPolicy implements PolicyModel {
     if (rows === 0) return { tokens, logprobs, truncated: [] };
     const longest = Math.max(...prompts.map((p) => p.length));
     if (longest === 0) throw new RangeError('generate: every prompt needs at least one token');
-    const maxNew = Math.min(options.maxNewTokens, this.config.contextLength - longest);
+    const P = this.prefixLength(options.prefix, rows, 'generate');
+    const maxNew = Math.min(options.maxNewTokens, this.config.contextLength - P - longest);
     if (maxNew <= 0)
-      throw new RangeError(`generate: prompts of ${longest} tokens leave no room in a context of ${this.config.contextLength}`);
+      throw new RangeError(
+        `generate: ${P > 0 ? `a prefix of ${P} vectors and ` : ''}prompts of ${longest} tokens leave no room in a context of ${this.config.contextLength}`,
+      );
     const stop = new Set(options.stopTokens);
-    // Left-pad to a common length; each row's positions start at 0 on its first real token.
+    // Left-pad to a common length; each row's positions start at 0 on its first real token
+    // (its first prefix vector when there is a prefix: pads, vectors, then the prompt).
     const pads = prompts.map((p) => longest - p.length);
     const padded = prompts.map((p, r) => [...new Array(pads[r]).fill(0), ...p]);
+    const total = P + longest + maxNew;
     const padMask = tf.tidy(() => {
-      const values = new Float32Array(rows * (longest + maxNew));
+      const values = new Float32Array(rows * total);
       pads.forEach((pad, r) => {
-        for (let s = 0; s < pad; s++) values[r * (longest + maxNew) + s] = NEG_INF;
+        for (let s = 0; s < pad; s++) values[r * total + s] = NEG_INF;
       });
-      return tf.reshape(tf.tensor2d(values, [rows, longest + maxNew]), [rows, 1, 1, longest + maxNew]);
+      return tf.reshape(tf.tensor2d(values, [rows, total]), [rows, 1, 1, total]);
     });
-    let cache = this.prefillInChunks(padded, pads, longest, padMask);
+    const vectors = P > 0 ? tf.tidy(() => tf.broadcastTo(options.prefix as tf.Tensor, [rows, P, this.config.dim])) : undefined;
+    let cache: Cache;
+    try {
+      cache = this.prefillInChunks(padded, pads, longest, padMask, vectors as tf.Tensor3D | undefined);
+    } catch (error) {
+      padMask.dispose();
+      throw error;
+    } finally {
+      vectors?.dispose();
+    }
     let last = cache.logits;
     const V = this.config.vocabSize;
     try {
@@ -290,7 +337,7 @@ export class TransformerPolicy implements PolicyModel {
           }
         }
         if (finished.every(Boolean) || step === maxNew - 1) break;
-        const position = longest + step;
+        const position = P + longest + step;
         const advanced = this.decodeStep(cache, next, pads, position, padMask);
         disposeCache(cache);
         cache = advanced;
@@ -334,17 +381,24 @@ export class TransformerPolicy implements PolicyModel {
     if (!(Number.isInteger(count) && count >= 1 && count <= width))
       throw new RangeError(`beam count must be an integer from 1 to the width ${width}, got ${count}`);
     if (prompt.length === 0) throw new RangeError('beamSearch: the prompt needs at least one token');
-    const maxNew = Math.min(options.maxNewTokens, this.config.contextLength - prompt.length);
+    if (options.prefix && options.prefix.rank !== 2)
+      throw new RangeError(
+        `beamSearch: the prefix must be one [P, ${this.config.dim}] set of vectors, got [${options.prefix.shape.join(', ')}]`,
+      );
+    const P = this.prefixLength(options.prefix, 1, 'beamSearch');
+    const maxNew = Math.min(options.maxNewTokens, this.config.contextLength - P - prompt.length);
     if (maxNew <= 0)
       throw new RangeError(
-        `beamSearch: a prompt of ${prompt.length} tokens leaves no room in a context of ${this.config.contextLength}`,
+        `beamSearch: ${P > 0 ? `a prefix of ${P} vectors and ` : ''}a prompt of ${prompt.length} tokens leave${P > 0 ? '' : 's'} no room in a context of ${this.config.contextLength}`,
       );
     const stop = new Set(options.stopTokens);
     const V = this.config.vocabSize;
-    const total = prompt.length + maxNew;
+    const total = P + prompt.length + maxNew;
     // One row per live hypothesis; no padding, so the pad mask is zeros wide enough for `width` rows.
     const padMask = tf.zeros([width, 1, 1, total]);
-    let cache = this.prefill([[...prompt]], [0], prompt.length, padMask);
+    const vectors = P > 0 ? tf.expandDims(options.prefix as tf.Tensor2D, 0) : undefined;
+    let cache = this.prefill([[...prompt]], [0], prompt.length, padMask, vectors as tf.Tensor3D | undefined);
+    vectors?.dispose();
     let live: Hypothesis[] = [{ tokens: [], logprobs: [], score: 0 }];
     const done: Hypothesis[] = [];
     try {
@@ -382,7 +436,7 @@ export class TransformerPolicy implements PolicyModel {
         const reordered = reorderCache(cache, parents);
         disposeCache(cache);
         const last = live.map((h) => h.tokens.at(-1) as number);
-        cache = this.decodeStep(reordered, last, new Array(live.length).fill(0), prompt.length + step, padMask);
+        cache = this.decodeStep(reordered, last, new Array(live.length).fill(0), P + prompt.length + step, padMask);
         disposeCache(reordered);
       }
     } finally {
@@ -427,21 +481,40 @@ export class TransformerPolicy implements PolicyModel {
     return probs;
   }
 
-  private prefill(padded: number[][], pads: number[], length: number, padMask: tf.Tensor): Cache {
+  /**
+   * The KV cache and next-token logits of left-padded prompts (`length` tokens a row), after
+   * each row's `vectors` [rows, P, D] when given: a row reads pads, then its P vectors, then its
+   * prompt, and its positions start at 0 on the first vector.
+   */
+  private prefill(padded: number[][], pads: number[], tokenLength: number, padMask: tf.Tensor, vectors?: tf.Tensor3D): Cache {
     return tf.tidy(() => {
       const rows = padded.length;
-      const { dim: D } = this.config;
-      const ids = tf.tensor2d(padded, [rows, length], 'int32');
+      const { dim: D, vocabSize: V } = this.config;
+      const P = vectors ? (vectors.shape[1] as number) : 0;
+      const length = P + tokenLength;
+      // Vectors are looked up like tokens, from rows appended to the embedding table (ids V + r*P + j).
+      const idOf = (r: number, s: number) => {
+        const pad = pads[r] as number;
+        if (s < pad + P && s >= pad) return V + r * P + (s - pad);
+        return (padded[r] as number[])[s < pad ? s : s - P] as number;
+      };
+      const ids = tf.tensor2d(
+        padded.map((_, r) => Array.from({ length }, (_, s) => idOf(r, s))),
+        [rows, length],
+        'int32',
+      );
+      const table = vectors
+        ? tf.concat([this.weights.tokenEmbedding, tf.reshape(vectors, [rows * P, D])])
+        : this.weights.tokenEmbedding;
       const positions = tf.tensor2d(
         padded.map((_, r) => Array.from({ length }, (_, s) => Math.max(0, s - (pads[r] as number)))),
         [rows, length],
         'int32',
       );
-      let x = tf.reshape(
-        tf.add(tf.gather(this.weights.tokenEmbedding, ids), tf.gather(this.weights.positionEmbedding, positions)),
-        [rows * length, D],
-      ) as tf.Tensor2D;
-      const total = padMask.shape[3] as number;
+      let x = tf.reshape(tf.add(tf.gather(table, ids), tf.gather(this.weights.positionEmbedding, positions)), [
+        rows * length,
+        D,
+      ]) as tf.Tensor2D;
       const mask = tf.add(
         tf.slice(this.causalMask, [0, 0], [length, length]),
         tf.slice(padMask, [0, 0, 0, 0], [rows, 1, 1, length]),
@@ -461,7 +534,6 @@ export class TransformerPolicy implements PolicyModel {
       }
       const lastRows = tf.slice(tf.reshape(x, [rows, length, D]), [0, length - 1, 0], [rows, 1, D]);
       const final = layerNorm(tf.reshape(lastRows, [rows, D]) as tf.Tensor2D, this.weights.lnFinalGain, this.weights.lnFinalBias);
-      void total;
       return { keys, values, logits: tf.matMul(final, this.weights.output) as tf.Tensor2D } as unknown as tf.TensorContainer;
     }) as unknown as Cache;
   }
@@ -471,15 +543,18 @@ export class TransformerPolicy implements PolicyModel {
    * axis: the same numbers as one pass, without a [rows x heads x T x T] tensor that runs the
    * wasm heap out (an evaluation of 160 webshop prompts of 460 tokens did).
    */
-  private prefillInChunks(padded: number[][], pads: number[], length: number, padMask: tf.Tensor): Cache {
-    const size = rowsWithinAttention(length, this.config.heads, padded.length);
-    if (size >= padded.length) return this.prefill(padded, pads, length, padMask);
+  private prefillInChunks(padded: number[][], pads: number[], length: number, padMask: tf.Tensor, vectors?: tf.Tensor3D): Cache {
+    const P = vectors ? (vectors.shape[1] as number) : 0;
+    const size = rowsWithinAttention(P + length, this.config.heads, padded.length);
+    if (size >= padded.length) return this.prefill(padded, pads, length, padMask, vectors);
     const parts: Cache[] = [];
     for (let start = 0; start < padded.length; start += size) {
       const count = Math.min(size, padded.length - start);
       const mask = tf.slice(padMask, [start, 0, 0, 0], [count, 1, 1, padMask.shape[3] as number]);
-      parts.push(this.prefill(padded.slice(start, start + count), pads.slice(start, start + count), length, mask));
+      const own = vectors ? tf.slice(vectors, [start, 0, 0], [count, P, this.config.dim]) : undefined;
+      parts.push(this.prefill(padded.slice(start, start + count), pads.slice(start, start + count), length, mask, own));
       mask.dispose();
+      own?.dispose();
     }
     const joined: Cache = {
       keys: parts[0]?.keys.map((_, l) => tf.concat(parts.map((p) => p.keys[l] as tf.Tensor4D))) as tf.Tensor4D[],

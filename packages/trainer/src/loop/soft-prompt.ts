@@ -1,0 +1,115 @@
+/**
+ * The trainer's learned soft prompt: P trainable vectors of the model's width that the policy
+ * reads ahead of every prompt (prompt tuning: Lester, Al-Rfou and Constant 2021, "The Power of
+ * Scale for Parameter-Efficient Prompt Tuning", arXiv 2104.08691; a learned context vector as
+ * in OPPO, Kang et al. ICML 2023). The run wraps its policy once (`conditionedPolicy`), so
+ * every use of the policy in a step (rollouts, samplers, estimator scoring services, the
+ * update's scoring of rows, pairs and labelled completions) and evaluation read the same
+ * vectors; the reference and a teacher are separate models and stay unconditioned.
+ */
+import { Rng, type TrainConfig } from '@policy-lab/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { PolicyModel } from '../model/policy.js';
+import type { ExtraModel, TrainedVariables } from './checkpoint.js';
+
+export interface SoftPrompt {
+  /** [P, D], trainable. */
+  readonly vectors: tf.Variable;
+  readonly training: 'joint' | 'prompt-only';
+  /** Frobenius norm of the vectors as created (a resumed run reports the run's start, not the checkpoint's). */
+  readonly initialNorm: number;
+}
+
+/** What result.json reports about the soft prompt. */
+export interface SoftPromptReport {
+  length: number;
+  training: 'joint' | 'prompt-only';
+  /** Frobenius norm of the vectors at initialisation and at the end of the run. */
+  initialNorm: number;
+  finalNorm: number;
+}
+
+/** Token embeddings' initial scale (model/transformer.ts): the vectors start as small as a token. */
+const INIT_STD = 0.02;
+let created = 0;
+
+/** The run's soft prompt (config.softPrompt vectors of width `dim`), or undefined when it has none. */
+export function createSoftPrompt(config: TrainConfig, dim: number): SoftPrompt | undefined {
+  const length = config.softPrompt ?? 0;
+  if (length === 0) return undefined;
+  const rng = Rng.seeded(config.seed).split('soft-prompt');
+  const values = Float32Array.from({ length: length * dim }, () => rng.normal() * INIT_STD);
+  created += 1;
+  return {
+    vectors: tf.variable(tf.tensor2d(values, [length, dim]), true, `soft-prompt${created}/vectors`),
+    training: config.softPromptTraining ?? 'joint',
+    initialNorm: norm(values),
+  };
+}
+
+/**
+ * The policy as the run uses it: conditioned on the soft prompt, with `variables` the ones the
+ * run's optimizer trains (the policy's and the vectors, or the vectors alone for prompt-only),
+ * and `config.contextLength` the room left for tokens after the vectors.
+ */
+export function conditionedPolicy(policy: PolicyModel, prompt: SoftPrompt): PolicyModel & { readonly variables: tf.Variable[] } {
+  const { vectors } = prompt;
+  const length = vectors.shape[0] as number;
+  const config = { ...policy.config, contextLength: policy.config.contextLength - length };
+  const variables = prompt.training === 'joint' ? [...policy.variables, vectors] : [vectors];
+  const refuseOwn = (options: { prefix?: tf.Tensor } | undefined) => {
+    if (options?.prefix)
+      throw new RangeError("this policy is conditioned on the run's soft prompt; a second prefix is not supported");
+  };
+  return {
+    config,
+    variables,
+    score(inputs, targets, options) {
+      refuseOwn(options);
+      return policy.score(inputs, targets, { ...options, prefix: vectors });
+    },
+    generate(prompts, options) {
+      refuseOwn(options);
+      return policy.generate(prompts, { ...options, prefix: vectors });
+    },
+    beamSearch(tokens, options) {
+      refuseOwn(options);
+      return policy.beamSearch(tokens, { ...options, prefix: vectors as tf.Tensor2D });
+    },
+    // A frozen copy is of the policy's weights alone: a reference never reads the soft prompt.
+    freeze: () => policy.freeze(),
+    copyFrom: (other) => policy.copyFrom(other),
+    dispose: () => {
+      policy.dispose();
+      vectors.dispose();
+    },
+  };
+}
+
+/** The soft prompt in the checkpoint: its vectors as `softPrompt.vectors`. */
+export function softPromptExtra(prompt: SoftPrompt): ExtraModel {
+  return { prefix: 'softPrompt.', model: { variables: [prompt.vectors] }, names: ['vectors'] };
+}
+
+/** What the run's optimizer trains, named for the checkpoint's Adam moments. */
+export function trainedVariables(policyNames: readonly string[], policy: PolicyModel, prompt: SoftPrompt): TrainedVariables {
+  const own = { names: ['softPrompt.vectors'], variables: [prompt.vectors] };
+  if (prompt.training === 'prompt-only') return own;
+  return { names: [...policyNames, ...own.names], variables: [...policy.variables, ...own.variables] };
+}
+
+/** What result.json reports: P, how it trained, and the vectors' norm at the start and now. */
+export async function softPromptReport(prompt: SoftPrompt): Promise<SoftPromptReport> {
+  return {
+    length: prompt.vectors.shape[0] as number,
+    training: prompt.training,
+    initialNorm: prompt.initialNorm,
+    finalNorm: norm((await prompt.vectors.data()) as Float32Array),
+  };
+}
+
+function norm(values: Float32Array): number {
+  let sum = 0;
+  for (const x of values) sum += x * x;
+  return Math.sqrt(sum);
+}
