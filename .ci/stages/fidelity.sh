@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Reference fixtures of @policy-lab/advantage (estimators), @policy-lab/trainer (row losses) and
-# @policy-lab/divergences (preference losses): install Debian's python3-torch, re-run each generator
-# (verl's and TRL's formulas written out in torch) and fail when its output differs from the
+# Reference fixtures of @policy-lab/advantage (estimators), @policy-lab/trainer (row losses),
+# @policy-lab/divergences (preference losses) and @policy-lab/rewards (the overlong shaper): install
+# Debian's python3-torch, re-run each generator (verl's and TRL's formulas written out again) and fail when its output differs from the
 # committed JSON, so the fixtures the unit tests replay provably come from the scripts.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +18,7 @@ echo "python3-torch $("$python" -c 'import torch; print(torch.__version__)') rea
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 status=0
-for folder in packages/advantage/reference packages/trainer/reference packages/divergences/reference; do
+for folder in packages/advantage/reference packages/trainer/reference packages/divergences/reference packages/rewards/reference; do
   mkdir -p "$out/$folder"
   "$python" "$folder/generate.py" --out "$out/$folder"
   for fixture in "$folder"/*.json; do

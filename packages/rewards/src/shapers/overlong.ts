@@ -4,6 +4,7 @@
  * min(-(len - L_exp) / L_cache x factor, 0). Summed over a rollout's turns into `overlong`.
  */
 import { defineShaper, type RewardShaper, resolveOptions } from '@policy-lab/core';
+import { VERL_OVERLONG } from '../reference.js';
 import { reshaped } from './common.js';
 
 export interface OverlongOptions {
@@ -32,6 +33,7 @@ export function overlong(options: OverlongOptions = {}): RewardShaper {
     summary: "DAPO's soft overlong punishment: a length penalty from L_max - L_cache down to -1 at the token limit",
     paper: { title: 'DAPO: An Open-Source LLM Reinforcement Learning System at Scale', arxiv: '2503.14476', year: 2025 },
     matches: 'verl `reward_model.overlong_buffer` (DAPO reward manager)',
+    references: [VERL_OVERLONG],
     options: OPTIONS,
     resolved: o,
     adds: [{ name: 'overlong', weight: 1 }],
