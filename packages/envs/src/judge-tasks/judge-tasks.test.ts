@@ -183,7 +183,7 @@ describe('judge-tasks task source', () => {
     const feedback = train.slice(0, 3).map((task) => ({ ...group(base.taskId(task), [false, false]), task }));
     a.observe?.(feedback, 1);
     b.load?.(JSON.parse(JSON.stringify(a.save?.())));
-    expect(b.metrics?.()).toMatchObject({ judgeQueued: 3, poolSize: 4, addedTotal: 3, retiredTotal: 3 });
+    expect(b.metrics?.()).toMatchObject({ judgeQueued: 3, poolSize: 4, trainTasksUsed: 7 });
     expect(b.draw(8, Rng.seeded(3))).toEqual(a.draw(8, Rng.seeded(3)));
     // Its environment is the wrapper.
     expect(source.environment?.(base).rewardComponents.map((c) => c.name)).toContain(JUDGE_COMPONENT);

@@ -259,9 +259,6 @@ export function openEvolvingPool(
         pending: pending.length,
         trainTasksUsed: cursor,
         ...step,
-        addedTotal: totals.added,
-        retiredTotal: totals.retired,
-        writtenAcceptedTotal: totals.writtenAccepted,
       };
     },
   };
