@@ -236,6 +236,12 @@ function extensionSection(kind, item) {
       '## The stream',
       '',
       "It draws each step's training tasks from the environment's training split (the test split never reaches it), sees what each group earned after the estimator, and keeps its state in checkpoints.",
+      ...(typeof item.environment === 'function'
+        ? [
+            '',
+            "It also draws tasks of its own kind, played in its wrapper of the run's environment (the same name, alphabet and splits: they never reach the test split, and evaluation reports the environment's own success).",
+          ]
+        : []),
       '',
       `Try it: \`npx bench train grpo --env countdown --set taskSource=${item.name} --budget episodes=256\`.`,
       '',

@@ -146,6 +146,14 @@ export interface Environment<Task = unknown> extends PluginMeta {
   demonstrate?(task: Task): string[];
   /** Every character the environment can show or expect, for a character tokenizer. */
   alphabet?(): string;
+  /**
+   * A task written as text (by the policy, for an evolving pool), parsed and validated: undefined
+   * when the text is malformed, the task is unsolvable or outside the environment's settings, or
+   * it belongs to the test split (a written task never reaches evaluation's tasks). The text is
+   * read in the form the task's first observation shows it (countdown also reads an equation as
+   * the task of reaching its value with its numbers).
+   */
+  parseTask?(text: string): Task | undefined;
   recommended?: EnvironmentRecommendation;
 }
 
@@ -661,6 +669,37 @@ export interface TaskFeedback {
   /** Scalar reward of each rollout of the group. */
   rewards: readonly number[];
   successes: readonly boolean[];
+  /** The text of each rollout of the group, turn by turn (what the policy read and wrote), for sources that build tasks from it. */
+  turns?: readonly (readonly TurnText[])[];
+}
+
+/** One turn of a rollout as text. */
+export interface TurnText {
+  observation: string;
+  action: string;
+}
+
+/**
+ * What a stream's `propose` may use at the end of a step: the current policy writing text
+ * (charged to the run's budget as generated tokens) and the environment reading it back.
+ */
+export interface ProposeContext {
+  step: number;
+  rng: Rng;
+  /**
+   * `count` continuations of `prompt` by the current policy (sampled at the run's temperature, at
+   * most `maxTokens` tokens each, the prompt read as an observation). Charged as generated tokens;
+   * fewer (possibly none) when the budget cannot afford them.
+   */
+  generate(prompt: string, options: { count: number; maxTokens?: number }): Promise<string[]>;
+  /**
+   * The environment's `parseTask`, with test-split tasks refused once more by the trainer; absent
+   * when the environment cannot read written tasks.
+   */
+  parseTask?(text: string): unknown | undefined;
+  /** The first observation of a task (what the policy reads when it plays it). */
+  observation(task: unknown): string;
+  taskId(task: unknown): string;
 }
 
 /** A run's stream of training tasks, opened by a TaskSource. */
@@ -676,6 +715,12 @@ export interface TaskStream {
   instructions?(tasks: readonly unknown[], rng: Rng): (string | undefined)[];
   /** What the step's groups earned: the stream may rescore, add or retire tasks. */
   observe?(feedback: readonly TaskFeedback[], step: number): void;
+  /**
+   * Called after `observe` in each step: the stream may ask the current policy to write text
+   * (tasks, for an evolving pool) and read it back through the environment; what it generates is
+   * charged to the budget.
+   */
+  propose?(ctx: ProposeContext): Promise<void>;
   /** JSON state for checkpoints (scores, pool), restored on resume by `load`. */
   save?(): unknown;
   load?(state: unknown): void;
@@ -688,6 +733,13 @@ export interface TaskSource extends PluginMeta {
   configure?(options: Readonly<Record<string, unknown>>): TaskSource;
   /** Opens the stream over the environment's training split (the test split is never passed). */
   open(tasks: readonly unknown[], ctx: { taskId(task: unknown): string }): TaskStream;
+  /**
+   * The environment the run trains and evaluates in, when this source draws tasks of its own kind
+   * (judge tasks built from rollouts): a wrapper of the run's environment that plays both. It must
+   * keep the wrapped environment's name, alphabet, training and test splits; evaluation then
+   * reports the wrapped environment's success.
+   */
+  environment?(env: Environment): Environment;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ export type {
   PluginRef,
   PolicyLoss,
   PreferenceBatch,
+  ProposeContext,
   RewardExamples,
   RewardModel,
   RewardModelArchitecture,
@@ -58,6 +59,7 @@ export type {
   TaskStream,
   TrainConfig,
   Turn,
+  TurnText,
   UnpairedBatch,
 } from './contracts.js';
 export {

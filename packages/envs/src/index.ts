@@ -3,8 +3,10 @@ import { arithmetic } from './arithmetic/arithmetic.js';
 import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
 import { gridnav } from './gridnav/gridnav.js';
+import { judgeTasks } from './judge-tasks/judge-tasks.js';
 import { nextSegment } from './next-segment/next-segment.js';
 import { policyJudge } from './policy-judge/policy-judge.js';
+import { evolvingPool } from './task-sources/evolving-pool.js';
 import { prioritized } from './task-sources/prioritized.js';
 import { translate } from './translate/translate.js';
 import { webshop } from './webshop/webshop.js';
@@ -21,10 +23,22 @@ export type { CountdownOptions, CountdownTask } from './countdown/countdown.js';
 export { countdown, scoreCountdown } from './countdown/countdown.js';
 export type { ParsedExpression } from './countdown/expression.js';
 export { parseExpression } from './countdown/expression.js';
+export { solveCountdown } from './countdown/solve.js';
 export type { GridnavOptions, GridnavPreset, GridnavTask } from './gridnav/gridnav.js';
 export { gridnav, parseGridnavAction } from './gridnav/gridnav.js';
 export type { ActionId as GridnavActionId, GridLayout, GridObject, Pose } from './gridnav/world.js';
 export { oraclePlan, stepReward as gridnavStepReward } from './gridnav/world.js';
+export type { JudgeItem, JudgeTask, JudgeTasksOptions, JudgeWords } from './judge-tasks/judge-tasks.js';
+export {
+  isJudgeTask,
+  JUDGE_COMPONENT,
+  judgeItems,
+  judgeTasks,
+  judgeWords,
+  openJudgeTasks,
+  transcriptOf,
+  withJudgeTasks,
+} from './judge-tasks/judge-tasks.js';
 export type { Animal, Document as TextDocument } from './next-segment/corpus.js';
 export { segmentText, syntheticCorpus } from './next-segment/corpus.js';
 export { tokenF1 } from './next-segment/match.js';
@@ -36,6 +50,8 @@ export type { PolicyJudgeOptions, PolicyJudgeTask } from './policy-judge/policy-
 export { crossPolicyGap, judgeTaskId, policyJudge, scoreJudge } from './policy-judge/policy-judge.js';
 export type { SplitSizes } from './shared/split.js';
 export { splitSizes, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from './shared/split.js';
+export type { EvolvingPoolOptions } from './task-sources/evolving-pool.js';
+export { evolvingPool, openEvolvingPool } from './task-sources/evolving-pool.js';
 export type { PrioritizedOptions, PriorityScore } from './task-sources/prioritized.js';
 export { prioritized, priorityOf } from './task-sources/prioritized.js';
 export type { TranslationData } from './translate/data.js';
@@ -55,5 +71,5 @@ export { parseWebshopAction, webshop } from './webshop/webshop.js';
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
   environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment(), policyJudge()],
-  taskSources: [prioritized()],
+  taskSources: [prioritized(), evolvingPool(), judgeTasks()],
 };

@@ -129,6 +129,7 @@ export function register(program: Command, io: Io): void {
           `${result.method} on ${result.env}, seed ${result.seed}, backend ${result.backend}${info?.kernels === 'fast' ? ' (fast kernels)' : ''}`,
           `budget ${budgetWords(result.budget.limit)}${envOptions ? `; environment options ${JSON.stringify(envOptions)}` : ''}`,
           ...extensionsLine(result.extensions ?? {}),
+          ...taskSourceLine(result.diagnostics),
           `steps ${result.steps}; consumed ${result.budget.consumed.episodes} episodes, ${result.budget.consumed.generatedTokens} generated tokens, ${result.budget.consumed.trainedTokens} trained tokens, ${result.budget.consumed.seconds.toFixed(1)} s${auxWork(result.budget.consumed)}`,
           `evaluated on ${testTasks ?? config.evalTasks} test tasks x ${config.evalSamples} samples${testTasks !== undefined && testTasks < config.evalTasks ? ` (evalTasks ${config.evalTasks}: the test split holds ${testTasks})` : ''}`,
           `sampled success  ${pct(result.initial.success)} -> ${pct(result.final.success)}`,
@@ -157,6 +158,16 @@ function extensionsLine(config: { sampler?: string; taskSource?: string; rewardM
     config.hooks?.length ? `hooks ${config.hooks.join(', ')}` : '',
   ].filter(Boolean);
   return parts.length ? [parts.join('; ')] : [];
+}
+
+/** The task source's own numbers (pool size, tasks added and retired, ...), as a mean per step. */
+function taskSourceLine(diagnostics: Readonly<Record<string, number>>): string[] {
+  const entries = Object.entries(diagnostics).filter(([key]) => key.startsWith('taskSource.'));
+  if (entries.length === 0) return [];
+  const figure = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
+  return [
+    `task source, mean per step: ${entries.map(([key, value]) => `${key.slice('taskSource.'.length)} ${figure(value)}`).join(', ')}`,
+  ];
 }
 
 /** The work of models other than the policy (reference, teacher, reward models), when there was any. */

@@ -6,8 +6,9 @@
  * `correct`, and per-reward normalisation (GDPO) would then cancel the correctness signal.
  */
 import { type Environment, type Episode, type Rng, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
-import { drawSplit, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from '../shared/split.js';
+import { drawSplit, isTestKey, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from '../shared/split.js';
 import { parseExpression } from './expression.js';
+import { solveCountdown } from './solve.js';
 
 export interface CountdownTask {
   numbers: number[];
@@ -73,6 +74,37 @@ export function scoreCountdown(task: CountdownTask, answer: string): { correct: 
   return { correct, format: 1 };
 }
 
+/**
+ * A task written as text, within the environment's difficulty (as many numbers, each in
+ * 1..maxNumber, a target in 1..maxTarget) and solvable: either its statement as the observation
+ * shows it (`use 3 5 make 8`, checked by the exhaustive solver) or an equation over the numbers
+ * (`3*5`: the task of reaching its value, 15, with them; the equation is its solution, as a
+ * proposer writes a problem whose answer the environment computes).
+ */
+function readTask(text: string, o: Required<CountdownOptions>): CountdownTask | undefined {
+  const source = text.trim().replace(/\s+/g, ' ');
+  if (source.length === 0 || source.length > 64) return undefined;
+  const inRange = (numbers: readonly number[], target: number) =>
+    numbers.length === o.numbers &&
+    numbers.every((n) => Number.isInteger(n) && n >= 1 && n <= o.maxNumber) &&
+    Number.isInteger(target) &&
+    target >= 1 &&
+    target <= o.maxTarget;
+  const statement = /^use((?: [0-9]+)+) make ([0-9]+)$/.exec(source);
+  if (statement) {
+    const numbers = (statement[1] as string).trim().split(' ').map(Number);
+    const target = Number(statement[2]);
+    if (!inRange(numbers, target)) return undefined;
+    const solution = solveCountdown(numbers, target);
+    return solution === undefined ? undefined : { numbers, target, solution };
+  }
+  const equation = parseExpression(source);
+  if (!equation) return undefined;
+  const target = Math.round(equation.value);
+  if (Math.abs(equation.value - target) > 1e-9 || !inRange(equation.numbers, target)) return undefined;
+  return { numbers: equation.numbers, target, solution: source.replace(/ /g, '') };
+}
+
 export function countdown(options: CountdownOptions = {}): Environment<CountdownTask> {
   const resolved = resolveOptions<Required<CountdownOptions>>('countdown', OPTION_SPECS, options as Record<string, unknown>);
   if (resolved.numbers < 2 || resolved.numbers > 6)
@@ -101,6 +133,11 @@ export function countdown(options: CountdownOptions = {}): Environment<Countdown
     },
     taskId: (task) => taskKey(task),
     demonstrate: (task) => [task.solution],
+    parseTask(text) {
+      const task = readTask(text, resolved);
+      if (!task || isTestKey(taskKey(task)) || scoreCountdown(task, task.solution).correct !== 1) return undefined;
+      return task;
+    },
     alphabet: () => 'usemak 0123456789+-*/()',
     start(task): Episode {
       let answer: string | undefined;

@@ -91,7 +91,8 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
   const extensions = resolveExtensions(registry, method, config);
   const resolved: Resolved = {
     method,
-    env,
+    // A source that draws tasks of its own kind (judge tasks) trains and evaluates in its wrapper of the environment.
+    env: extensions.taskSource?.environment?.(env) ?? env,
     estimator,
     loss,
     ...(divergence ? { divergence } : {}),

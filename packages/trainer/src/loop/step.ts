@@ -13,7 +13,7 @@ import { measureSignFlips, type StepMetrics, stepMetrics } from './stages/metric
 import { rolloutsPerGroup, sample } from './stages/sample.js';
 import { update, updateLabelled, updatePairs } from './stages/update.js';
 import type { StepContext } from './step-context.js';
-import { taskFeedback } from './task-stream.js';
+import { proposeContext, taskFeedback } from './task-stream.js';
 import { exampleRows, unpair } from './unpaired.js';
 
 export interface StepOutcome {
@@ -30,6 +30,7 @@ export async function runStep(ctx: StepContext): Promise<StepOutcome> {
     taskFeedback(sampled.requests, sampled.groups, (r) => ctx.envScalar(r.reward)),
     ctx.step,
   );
+  if (ctx.tasks.propose) await ctx.tasks.propose(proposeContext(ctx));
   const signFlipRate = await measureSignFlips(ctx, sampled, advantages);
   const updated = await update(ctx, sampled, advantages);
   const seconds = (performance.now() - started) / 1000;

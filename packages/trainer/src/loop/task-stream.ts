@@ -1,9 +1,13 @@
 /**
  * The run's stream of training tasks: the named task source's, or uniform draws with
- * replacement over the training split (the default, the same draws as before sources existed).
+ * replacement over the training split (the default, the same draws as before sources existed);
+ * what each step's groups earned goes back to it (`observe`), and a stream that writes tasks gets
+ * the current policy as a writer (`propose`).
  */
-import type { Environment, Rng, Rollout, TaskFeedback, TaskSource, TaskStream } from '@policy-lab/core';
-import type { RolloutRequest } from './rollouts.js';
+import type { Environment, ProposeContext, Rng, Rollout, TaskFeedback, TaskSource, TaskStream } from '@policy-lab/core';
+import { BOS, EOS } from '../tokenizer/char-tokenizer.js';
+import { promptFor, type RolloutRequest } from './rollouts.js';
+import type { StepContext } from './step-context.js';
 
 export function openTaskStream(source: TaskSource | undefined, tasks: readonly unknown[], env: Environment): TaskStream {
   if (source) return source.open(tasks, { taskId: (task) => env.taskId(task) });
@@ -28,6 +32,79 @@ export function taskFeedback(
         ...(request?.instruction !== undefined ? { instruction: request.instruction } : {}),
         rewards: g.map(scalar),
         successes: g.map((r) => r.success),
+        turns: g.map((r) => r.turns.map((t) => ({ observation: t.observation, action: t.action }))),
       };
     });
+}
+
+/** Ids of an environment's test split (as evaluation draws it, seed 0), computed once per environment. */
+const testIdsOf = new WeakMap<Environment, Set<string>>();
+function testIds(env: Environment): Set<string> {
+  let ids = testIdsOf.get(env);
+  if (!ids) {
+    ids = new Set(env.tasks('test', { seed: 0 }).map((task) => env.taskId(task)));
+    testIdsOf.set(env, ids);
+  }
+  return ids;
+}
+
+/**
+ * The services a stream's `propose` gets at the end of step `ctx.step`: the current policy
+ * writes (sampled at the run's temperature; every generated token charged as a generated token,
+ * and logged as `taskSource.generatedTokens`), the environment reads a written task back (a task
+ * of the test split is refused here too, whatever the environment's own check says).
+ */
+export function proposeContext(ctx: StepContext): ProposeContext {
+  const { env } = ctx.plugins;
+  const { config } = ctx;
+  const rng = ctx.rng.split('propose');
+  let calls = 0;
+  let generated = 0;
+  const parseTask = env.parseTask;
+  return {
+    step: ctx.step,
+    rng,
+    async generate(prompt, { count, maxTokens }) {
+      const limit = Math.min(maxTokens ?? config.maxNewTokens, config.model.contextLength - 2);
+      if (!(Number.isInteger(count) && count > 0) || !(limit > 0)) return [];
+      // Stop before writing what the budget cannot afford: each continuation may use `limit` tokens.
+      const affordable = affordableCount(ctx, limit, count);
+      if (affordable === 0) return [];
+      const tokens = promptFor([BOS], ctx.tokenizer.encode(prompt), config.model.contextLength - limit);
+      const generation = await ctx.policy.generate(
+        Array.from({ length: affordable }, () => tokens),
+        {
+          maxNewTokens: limit,
+          temperature: config.temperature,
+          stopTokens: [EOS],
+          greedy: false,
+          rng: rng.split(`generate/${calls++}`),
+        },
+      );
+      const outputs = generation.tokens.map((t) => t.slice(0, limit));
+      const spent = outputs.reduce((a, t) => a + t.length, 0);
+      ctx.charge({ generatedTokens: spent });
+      generated += spent;
+      ctx.log('taskSource.generatedTokens', generated);
+      return outputs.map((t) => ctx.tokenizer.decode(t.filter((token) => token !== EOS)));
+    },
+    ...(parseTask
+      ? {
+          parseTask(text: string) {
+            const task = parseTask.call(env, text);
+            if (task === undefined || testIds(env).has(env.taskId(task))) return undefined;
+            return task;
+          },
+        }
+      : {}),
+    observation: (task) => env.start(task, rng.split('observation')).observation(),
+    taskId: (task) => env.taskId(task),
+  };
+}
+
+/** How many of `wanted` continuations of `limit` tokens the budget still affords. */
+function affordableCount(ctx: StepContext, limit: number, wanted: number): number {
+  let count = 0;
+  while (count < wanted && ctx.meter.canAfford({ generatedTokens: (count + 1) * limit })) count++;
+  return count;
 }
