@@ -239,7 +239,7 @@ export function register(program: Command, io: Io): void {
             const seen = attacked?.find((a) => a.radius === c.radius);
             return `  radius ${String(c.radius).padStart(3)}: certified success >= ${pct(c.certified)} (distance ${c.distance.toFixed(4)})${seen ? `; attacked (random substitutions) ${pct(seen.success)}` : ''}`;
           }),
-          `largest radius certified at success >= ${threshold}: ${document.certifiedRadius.radius ?? 'every radius'}`,
+          `largest radius certified at success >= ${threshold}: ${largest < 0 ? `none (the lower bound ${pct(cleanLower)} is below it at radius 0)` : (document.certifiedRadius.radius ?? 'every radius')}`,
           ...(opts.out === undefined ? [] : [`wrote ${path.join(opts.out, 'results.json')} and report.html`]),
           '',
         ].join('\n'),

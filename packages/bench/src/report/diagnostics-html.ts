@@ -66,9 +66,14 @@ export async function renderCertifyHtml(doc: CertifyDocument): Promise<string> {
         data: { values: certifyPoints(doc) },
         mark: { type: 'line', point: true },
         encoding: {
-          x: { field: 'radius', type: 'quantitative', title: 'radius (substituted characters per episode)' },
+          x: {
+            field: 'radius',
+            type: 'quantitative',
+            title: 'radius (substituted characters per episode)',
+            axis: { tickMinStep: 1, format: 'd' },
+          },
           y: { field: 'success', type: 'quantitative', title: 'success', scale: { domain: [0, 1] } },
-          color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2 } },
+          color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 400 } },
         },
       },
       {
@@ -85,7 +90,7 @@ export async function renderCertifyHtml(doc: CertifyDocument): Promise<string> {
       (c) =>
         `radius ${c.radius}: smoothed success ${pct(c.mean)}, certified >= ${pct(c.certified)} (distance ${c.distance.toFixed(4)})`,
     ),
-    `Largest radius certified at success >= ${doc.certifiedRadius.threshold} (the dashed line): ${doc.certifiedRadius.radius ?? 'every radius'}.`,
+    `Largest radius certified at success >= ${doc.certifiedRadius.threshold} (the dashed line): ${doc.certifiedRadius.radius === null ? 'every radius' : doc.certifiedRadius.radius < 0 ? 'none, not even 0' : doc.certifiedRadius.radius}.`,
   ];
   return page('policy-lab certify', lines, [plot], doc);
 }
@@ -120,7 +125,7 @@ export async function renderPolicyCliffHtml(doc: PolicyCliffDocument): Promise<s
           transform: [{ filter: "datum.kind === 'mean'" }],
           mark: { type: 'bar', opacity: 0.6 },
           encoding: {
-            x: { field: 'entropyCoef', type: 'nominal', title: 'entropy coefficient' },
+            x: { field: 'entropyCoef', type: 'nominal', title: 'entropy coefficient', axis: { labelAngle: 0 } },
             y: { field: 'value', type: 'quantitative', title: 'distance (bars: mean over seeds; points: seeds)' },
           },
         },
@@ -219,7 +224,7 @@ export async function clipBiasSection(env: string, series: readonly StepSeries[]
       height: 200,
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'step', type: 'quantitative' },
+        x: { field: 'step', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } },
         y: { field: 'value', type: 'quantitative', title: null },
         color: { field: 'method' },
       },
