@@ -20,15 +20,19 @@ import type { Io } from '../io.js';
 import { renderCertifyHtml, writeDiagnosticReport } from '../report/diagnostics-html.js';
 import { parseSeed } from './train.js';
 
-/** A run folder: a path to a directory (a method name never holds a path separator). */
-function runFolderOf(policy: string, cwd: string): string | undefined {
+/**
+ * A run folder: a path holding a separator, or an existing folder whose name is not a method's
+ * (a method name never holds a path separator; `./grpo` names a folder called grpo).
+ */
+function runFolderOf(policy: string, cwd: string, isMethod: boolean): string | undefined {
+  const explicit = policy.includes('/') || policy.includes(path.sep);
+  if (isMethod && !explicit) return undefined;
   const folder = path.resolve(cwd, policy);
   let isDirectory = false;
   try {
     isDirectory = statSync(folder).isDirectory();
   } catch {
-    if (policy.includes('/') || policy.includes(path.sep))
-      throw new UsageError(`bad run '${policy}': no such folder; give the --out folder of a finished bench train`);
+    if (explicit) throw new UsageError(`bad run '${policy}': no such folder; give the --out folder of a finished bench train`);
   }
   return isDirectory ? folder : undefined;
 }
@@ -43,12 +47,14 @@ A radius B is certified with a loss of at most d only when rate >= (1 - d)^(1/B)
 at B = 1. Low rates keep a policy working but certify nothing beyond radius 0.
 
 <policy> is expert or random (no model: iid episodes on test tasks drawn with replacement), a
-finished run's folder (bench train --out): its last checkpoint plays --samples iid episodes, each
-on a test task drawn with replacement, reading smoothed observations (the run's environment and
-options; --env may be left out), or a method: it trains a smoothed policy (SFT and RL read noisy observations) within --budget and
+finished run's folder (bench train --out; a path, e.g. ./grpo for a folder named like a method):
+its last checkpoint plays --samples iid episodes, each on a test task drawn with replacement,
+reading smoothed observations (the run's environment and options; --env may be left out), or a
+method: it trains a smoothed policy (SFT and RL read noisy observations) within --budget and
 certifies its final evaluation (evalTasks x evalSamples episodes of fixed test tasks; Hoeffding,
 since the tasks are fixed, not drawn). --attack adds, for a method, one paired run per radius whose
-evaluation is attacked by a random substitution of that many characters (training is identical).
+evaluation is attacked by a random substitution of that many characters (training is identical);
+for a run folder, the same task draws, noise and decoding replayed under each radius's attack.
 
 --out <dir> writes results.json (the --json document) and report.html (certified success against
 the radius, with the smoothed success and its lower bound).
@@ -109,7 +115,8 @@ export function register(program: Command, io: Io): void {
       const threshold = numberFlag('--threshold', opts.threshold, { min: 0, max: 1 });
       const seed = parseSeed(opts.seed);
       const modelFree = (MODEL_FREE_POLICIES as readonly string[]).includes(policy);
-      const runFolder = modelFree ? undefined : runFolderOf(policy, ctx.io.cwd);
+      const { registry } = await ctx.registry();
+      const runFolder = modelFree ? undefined : runFolderOf(policy, ctx.io.cwd, registry.has('methods', policy));
       // A run folder's episodes are iid (tasks drawn with replacement), as the model-free policies' are.
       const iid = modelFree || runFolder !== undefined;
       const bound = opts.bound ?? (iid ? 'clopper-pearson' : 'hoeffding');
@@ -117,7 +124,6 @@ export function register(program: Command, io: Io): void {
         throw new UsageError(
           `bad --bound 'clopper-pearson' for a trained policy: its evaluation episodes are fixed test tasks, not iid draws; accepted: hoeffding`,
         );
-      const { registry } = await ctx.registry();
       if (!iid && !registry.has('methods', policy))
         throw new UsageError(
           `unknown policy '${policy}': accepted ${MODEL_FREE_POLICIES.join(', ')}, a run folder, or a method (${registry.names('methods').join(', ')})`,
