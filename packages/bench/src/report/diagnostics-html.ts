@@ -70,7 +70,7 @@ export async function renderCertifyHtml(doc: CertifyDocument): Promise<string> {
             field: 'radius',
             type: 'quantitative',
             title: 'radius (substituted characters per episode)',
-            axis: { tickMinStep: 1, format: 'd' },
+            axis: { values: doc.certificates.map((c) => c.radius), format: 'd' },
           },
           y: { field: 'success', type: 'quantitative', title: 'success', scale: { domain: [0, 1] } },
           color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 400 } },
@@ -204,6 +204,12 @@ export function meanOverSeeds(series: readonly StepSeries[]): { method: string; 
   return [...sums.values()].map(({ method, metric, step, total, count }) => ({ method, metric, step, value: total / count }));
 }
 
+/** Whole-number ticks: every step when there are few (else Vega puts ticks between them), Vega's own otherwise. */
+function wholeTicks(steps: readonly number[]): { format: string; values?: number[] } {
+  const distinct = [...new Set(steps)].sort((a, b) => a - b);
+  return distinct.length <= 12 ? { format: 'd', values: distinct } : { format: 'd' };
+}
+
 /**
  * The clipping bias over steps per method, or a sentence when it is 0 at every step (one epoch
  * and one minibatch keep the ratio at 1, so the clip never binds), or nothing without data.
@@ -224,7 +230,7 @@ export async function clipBiasSection(env: string, series: readonly StepSeries[]
       height: 200,
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'step', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } },
+        x: { field: 'step', type: 'quantitative', axis: wholeTicks(values.map((v) => v.step)) },
         y: { field: 'value', type: 'quantitative', title: null },
         color: { field: 'method' },
       },
