@@ -23,6 +23,8 @@ export type {
   TrainProgress,
   TrainResult,
 } from './loop/api.js';
+export type { CheckpointPolicy } from './loop/checkpoint-policy.js';
+export { loadCheckpointPolicy } from './loop/checkpoint-policy.js';
 export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './loop/config.js';
 export type { PreferencePair, UnpairedExample } from './loop/data.js';
 export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';

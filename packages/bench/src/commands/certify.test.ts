@@ -1,5 +1,9 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { clopperPearsonLower } from '../diagnostics/certificate.js';
 import { runCli, schemaErrors } from '../test-support/run-cli.js';
 
 const tiny = fileURLToPath(new URL('../../../trainer/src/test-support/tiny.ts', import.meta.url));
@@ -64,11 +68,60 @@ describe('bench certify', () => {
     for (const c of doc.certificates) expect(c.certified).toBeLessThanOrEqual(c.mean);
   }, 120_000);
 
+  it('certifies a finished run from its folder: its checkpoint plays iid episodes (closed-form bound), paired across radii', async () => {
+    const run = mkdtempSync(path.join(tmpdir(), 'bench-certify-run-'));
+    const trained = await runCli(
+      ['train', 'reinforce-mean', '--env', 'echo', '--budget', 'episodes=48', '--out', run, '--json', ...small],
+      { cwd: run },
+    );
+    expect(trained.code).toBe(0);
+    const out = path.join(run, 'certify');
+    const argv = ['certify', run, '--rate', '0.8', '--radius', '0,1,3', '--samples', '64', '--attack', '--plugin', tiny];
+    const result = await runCli([...argv, '--out', out, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(schemaErrors('certify', doc)).toEqual([]);
+    expect(doc).toMatchObject({
+      env: 'echo',
+      bound: 'clopper-pearson',
+      episodes: 64,
+      run: { folder: run, method: 'reinforce-mean', steps: 2 },
+    });
+    const [clean] = doc.certificates;
+    const successes = Math.round(clean.mean * 64);
+    expect(clean.mean).toBe(successes / 64);
+    expect(clean.cleanLower).toBeCloseTo(clopperPearsonLower(successes, 64, 0.99), 12);
+    for (const c of doc.certificates) expect(c.certified).toBeCloseTo(Math.max(0, clean.cleanLower - (1 - 0.8 ** c.radius)), 12);
+    // radius 0 attacks nothing: the same tasks, noise and decoding give exactly the clean episodes
+    expect(doc.attacked[0]).toEqual({ radius: 0, success: clean.mean });
+    // the same seed plays the same episodes again; results.json is the --json document
+    const again = await runCli([...argv, '--json']);
+    expect(JSON.parse(again.stdout).certificates).toEqual(doc.certificates);
+    expect(JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'))).toEqual(doc);
+    expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(
+      /<svg[\s\S]*certified: lower bound - \(1 - rate\^radius\)/,
+    );
+    // a run trained on echo cannot be certified on another environment
+    const other = await runCli(['certify', run, '--env', 'policy-judge', '--plugin', tiny]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/bad --env 'policy-judge': run .* was trained on 'echo'; accepted: echo/);
+  }, 180_000);
+
   it.each([
+    [['certify', 'expert'], /--env is required for policy 'expert'/],
+    [['certify', './no-such-run', '--rate', '0.5'], /bad run '.\/no-such-run': no such folder/],
+    [
+      ['certify', mkdtempSync(path.join(tmpdir(), 'bench-certify-empty-'))],
+      /checkpoint.json \(ENOENT\); give the --out folder of a finished bench train/,
+    ],
     [['certify', 'expert', '--env', 'policy-judge', '--rate', '1.5'], /bad --rate '1.5': expected a number in \[0, 1\]/],
     [['certify', 'expert', '--env', 'policy-judge', '--radius', '1,-2'], /bad --radius '-2': expected an integer in \[0, /],
     [['certify', 'expert', '--env', 'policy-judge', '--confidence', '1'], /bad --confidence '1'/],
-    [['certify', 'expurt', '--env', 'policy-judge'], /unknown policy 'expurt': accepted expert, random or a method \(/],
+    [
+      ['certify', 'expurt', '--env', 'policy-judge'],
+      /unknown policy 'expurt': accepted expert, random, a run folder, or a method \(/,
+    ],
     [
       ['certify', 'grpo', '--env', 'policy-judge', '--bound', 'clopper-pearson'],
       /bad --bound 'clopper-pearson' .*accepted: hoeffding/,

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCli, schemaErrors } from '../test-support/run-cli.js';
@@ -15,6 +18,7 @@ const small = [
 
 describe('bench policy-cliff', () => {
   it('a perturbation of 0 moves nothing (paired runs are identical), and the JSON is valid', async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'bench-cliff-')), 'report');
     const result = await runCli([
       'policy-cliff',
       'reinforce-mean',
@@ -25,6 +29,8 @@ describe('bench policy-cliff', () => {
       '--entropy',
       '0',
       '--json',
+      '--out',
+      out,
       ...small,
     ]);
     expect(result.code).toBe(0);
@@ -33,6 +39,9 @@ describe('bench policy-cliff', () => {
     expect(doc.pairs).toHaveLength(1);
     expect(doc.pairs[0]).toMatchObject({ successShift: 0, taskDistance: 0, styleShift: 0 });
     expect(doc.weights).toEqual({ correct: 1, format: 0.1, style: 0 });
+    // --out: results.json is the --json document; report.html plots it
+    expect(JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'))).toEqual(doc);
+    expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/<svg[\s\S]*styleShift/);
   }, 120_000);
 
   it('runs a scale perturbation with and without entropy, one pair each', async () => {

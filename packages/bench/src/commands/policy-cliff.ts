@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { type Environment, parseBudget, UsageError } from '@policy-lab/core';
 import { type Command, Option } from 'commander';
 import { CommandContext } from '../context.js';
@@ -11,6 +12,7 @@ import {
 } from '../diagnostics/policy-cliff.js';
 import { numberFlag, numberList, registryWith, trainRun } from '../diagnostics/runs.js';
 import type { Io } from '../io.js';
+import { renderPolicyCliffHtml, writeDiagnosticReport } from '../report/diagnostics-html.js';
 
 const HELP = `
 Paired runs: for every seed and entropy coefficient, one run under the reward and one under the
@@ -23,10 +25,13 @@ styleShift |style' - style| (the share of style-1 answers), with means over seed
 Cliff (arXiv 2507.20150) predicts jumps under ties without entropy regularisation and smooth,
 order-epsilon/tau moves with it. Two runs of the same seed differ by the perturbation only: a
 pair with epsilon 0 measures 0 (the runs are deterministic).
+--out <dir> writes results.json (the --json document) and report.html (the three distances per
+entropy coefficient: bars the mean over seeds, points each seed).
 
 Examples:
   bench policy-cliff grpo --env policy-judge --budget episodes=960 --seeds 1,2,3
-  bench policy-cliff grpo --env countdown --perturb scale --epsilon 0.02 --entropy 0,0.01 --json`;
+  bench policy-cliff grpo --env countdown --perturb scale --epsilon 0.02 --entropy 0,0.01 --json
+  bench policy-cliff grpo --env countdown --out runs/cliff`;
 
 interface Options {
   env: string;
@@ -35,6 +40,7 @@ interface Options {
   entropy: string;
   seeds: string;
   budget: string;
+  out?: string;
 }
 
 interface PairRow extends PairDistance {
@@ -57,6 +63,7 @@ export function register(program: Command, io: Io): void {
     .option('--entropy <list>', 'entropy coefficients to compare, comma-separated (0 = none)', '0,0.01')
     .option('--seeds <list>', 'seeds, comma-separated', '1,2')
     .option('--budget <budget>', 'RL budget of every run (episodes=N | tokens=N)', 'episodes=256')
+    .option('--out <dir>', 'write results.json and report.html there')
     .addHelpText('after', HELP)
     .action(async function (this: Command, method: string, opts: Options) {
       const ctx = new CommandContext(io, this);
@@ -124,6 +131,8 @@ export function register(program: Command, io: Io): void {
         pairs: rows,
         summaries,
       };
+      if (opts.out !== undefined)
+        await writeDiagnosticReport(path.resolve(ctx.io.cwd, opts.out), 'policy-cliff', document, renderPolicyCliffHtml);
       if (ctx.options.json) {
         ctx.printJson('policy-cliff', document);
         return;
@@ -137,6 +146,7 @@ export function register(program: Command, io: Io): void {
             (s) =>
               `${String(s.entropyCoef).padEnd(11)}  ${f(s.successShift).padStart(12)}  ${f(s.taskDistance).padStart(12)}  ${f(s.styleShift).padStart(10)} (${f(s.maxStyleShift)})`,
           ),
+          ...(opts.out === undefined ? [] : [`wrote ${path.join(opts.out, 'results.json')} and report.html`]),
           '',
         ].join('\n'),
       );

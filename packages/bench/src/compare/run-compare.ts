@@ -12,6 +12,7 @@ import type { TrainResult } from '@policy-lab/trainer';
 import { showValue } from '../io.js';
 import { aggregate, type RunRecord } from '../report/aggregate.js';
 import { compareWithBaseline } from '../report/baseline.js';
+import { readStepSeries } from '../report/diagnostics-html.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
 import { type CompareConfig, describeRun, fingerprint, overridesFor, type Unit, unitsOf } from './plan.js';
 import { runOnPool, type UnitRequest } from './pool.js';
@@ -261,7 +262,7 @@ export async function writeOutputs(out: string, document: ComparisonDocument): P
 export async function writeReports(out: string, document: ComparisonDocument): Promise<void> {
   writeAtomic(path.join(out, 'results.csv'), renderCsv(document));
   writeAtomic(path.join(out, 'report.md'), renderMarkdown(document));
-  writeAtomic(path.join(out, 'report.html'), await renderHtml(document));
+  writeAtomic(path.join(out, 'report.html'), await renderHtml(document, readStepSeries(out, document.runs)));
 }
 
 function versions(): Record<string, string> {

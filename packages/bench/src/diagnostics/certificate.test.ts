@@ -40,7 +40,9 @@ describe('smoothing certificate (closed forms)', () => {
     expect(c.mean).toBe(0.9);
     expect(c.certified).toBeCloseTo(c.cleanLower - 0.1, 12);
     expect(certifiedRadius(0.8, 0.9, 0.5)).toBe(3); // 0.8 - (1 - 0.9^3) = 0.529 >= 0.5; radius 4 gives 0.456
-    expect(certifiedRadius(0.4, 0.9, 0.5)).toBe(0);
+    // below the threshold at radius 0 already: no radius is certified, not even 0
+    expect(certifiedRadius(0.4, 0.9, 0.5)).toBe(-1);
+    expect(certifiedRadius(0.5, 0, 0.5)).toBe(0);
     expect(() => certify([0.5], { rate: 0.9, radius: 1, confidence: 0.9, bound: 'clopper-pearson' })).toThrow(/0\/1 values/);
   });
 });

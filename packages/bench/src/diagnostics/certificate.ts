@@ -115,9 +115,10 @@ export function certify(
   };
 }
 
-/** The largest radius whose certified value stays above `threshold` (0 when even radius 0 does not). */
+/** The largest radius whose certified value stays at or above `threshold`; -1 when even radius 0 falls below it. */
 export function certifiedRadius(cleanLower: number, rate: number, threshold: number, span = 1): number {
-  if (cleanLower < threshold || rate <= 0) return 0;
+  if (cleanLower < threshold) return -1;
+  if (rate <= 0) return 0;
   if (rate >= 1) return Number.POSITIVE_INFINITY;
   // cleanLower - span (1 - rate^B) >= threshold  <=>  B <= log(1 - (cleanLower - threshold) / span) / log(rate)
   const room = 1 - (cleanLower - threshold) / span;

@@ -71,14 +71,20 @@ export interface RunRequest {
 
 let backendReady: Promise<unknown> | undefined;
 
-/** Trains one run (no run folder: a diagnostic keeps only its result); the backend starts once per process. */
-export async function trainRun(ctx: CommandContext, request: RunRequest): Promise<TrainResult> {
+/** The tensor backend, started once per process; returns the trainer module. */
+export async function startBackend(ctx: CommandContext): Promise<typeof import('@policy-lab/trainer')> {
   const trainer = await import('@policy-lab/trainer');
   backendReady ??= trainer.initBackend({
     name: ctx.options.backend ?? 'wasm',
     warn: (line) => ctx.io.stderr(`${line}\n`),
   });
   await backendReady;
+  return trainer;
+}
+
+/** Trains one run (no run folder: a diagnostic keeps only its result). */
+export async function trainRun(ctx: CommandContext, request: RunRequest): Promise<TrainResult> {
+  const trainer = await startBackend(ctx);
   ctx.log(`  training ${request.method} on ${request.env}, seed ${request.seed}`);
   return trainer.train({
     registry: request.registry,

@@ -1,11 +1,12 @@
 /** Renders a comparison: the stdout table, report.md, results.csv and a self-contained report.html. */
 import { madZeroWarning } from '@policy-lab/advantage';
 import Table from 'cli-table3';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { budgetWords, describeRun, presetDeviations } from '../compare/plan.js';
 import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
 import type { BaselineComparison } from './baseline.js';
+import { clipBiasSection, type StepSeries } from './diagnostics-html.js';
+import { escapeHtml, svg } from './svg.js';
 
 /**
  * Warnings a reader must see beside the numbers: MC-GRPO's MAD scale is 0 in most groups (binary
@@ -296,14 +297,8 @@ export function renderMarkdown(doc: ComparisonDocument): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function svg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
-  const out = await view.toSVG();
-  view.finalize();
-  return out;
-}
-
-export async function renderHtml(doc: ComparisonDocument): Promise<string> {
+/** `steps`: the runs' per-step clipping diagnostics (readStepSeries), plotted per environment when given. */
+export async function renderHtml(doc: ComparisonDocument, steps: readonly StepSeries[] = []): Promise<string> {
   const sections: string[] = [];
   for (const env of doc.aggregates.envs) {
     const curve = env.curves.flatMap((c) =>
@@ -403,8 +398,12 @@ export async function renderHtml(doc: ComparisonDocument): Promise<string> {
         color: { field: 'method' },
       },
     } as TopLevelSpec);
+    const clipBias = await clipBiasSection(env.env, steps);
     sections.push(
-      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}<ul>${verdicts(env, doc.aggregates)
+      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}${clipBias}<ul>${verdicts(
+        env,
+        doc.aggregates,
+      )
         .map((v) => `<li>${escapeHtml(v)}</li>`)
         .join('')}</ul>`,
     );
@@ -415,8 +414,4 @@ export async function renderHtml(doc: ComparisonDocument): Promise<string> {
   )
     .map((line) => `<p>${escapeHtml(line)}</p>`)
     .join('')}${sections.join('')}<h2>Report</h2><pre>${markdown}</pre></body></html>\n`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

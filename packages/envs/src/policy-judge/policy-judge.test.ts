@@ -1,8 +1,30 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Rng } from '@policy-lab/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crossPolicyGap, judgeObservation, judgeTaskId, type PolicyJudgeTask, policyJudge, scoreJudge } from './policy-judge.js';
-import { AUDIENCES, FORMATS, type Item, type Rule, rulesKey, TOPICS, verdict } from './rules.js';
+import {
+  AUDIENCES,
+  FORMATS,
+  type Item,
+  itemText,
+  parseItem,
+  parseRule,
+  type Rule,
+  rulesKey,
+  ruleText,
+  TOPICS,
+  verdict,
+} from './rules.js';
+
+/** The verdict the rule engine gives a task's texts. */
+const engineVerdict = (task: PolicyJudgeTask) =>
+  verdict(
+    task.rules.map((r) => parseRule(r) as Rule),
+    parseItem(task.item) as Item,
+  );
 
 const knifeAd: Item = { topic: 'weapons', format: 'ad', audience: 'adults' };
 
@@ -34,6 +56,9 @@ describe('policy-judge rules', () => {
         const unsafe = rules.filter((r) => verdict([r], x) === 'unsafe').length > 0;
         expect(verdict(rules, x)).toBe(unsafe ? 'unsafe' : 'safe');
         expect(rulesKey([...rules].reverse())).toBe(rulesKey(rules));
+        // the texts parse back to the same rules and item
+        for (const r of rules) expect(parseRule(ruleText(r))).toEqual(r);
+        expect(parseItem(itemText(x))).toEqual(x);
       }),
       { numRuns: 200, seed: 5 },
     );
@@ -47,10 +72,10 @@ describe('policy-judge', () => {
     const train = env.tasks('train', { seed: 1, count: 5000 });
     const test = env.tasks('test', { seed: 0 });
     expect(test).toHaveLength(500);
-    const trainRules = new Set(train.map((t) => rulesKey(t.rules)));
+    const trainRules = new Set(train.map((t) => t.rules.join('; ')));
     for (const task of test) {
       expect(task.heldOut).toBe(true);
-      expect(trainRules.has(rulesKey(task.rules))).toBe(false);
+      expect(trainRules.has(task.rules.join('; '))).toBe(false);
     }
     expect(train.every((t) => !t.heldOut)).toBe(true);
     expect(env.tasks('train', { seed: 1, count: 5000 })).toEqual(train);
@@ -61,7 +86,7 @@ describe('policy-judge', () => {
     const unsafe = test.filter((t) => t.answer === 'unsafe').length / test.length;
     expect(unsafe).toBeGreaterThan(0.4);
     expect(unsafe).toBeLessThan(0.6);
-    for (const task of test) expect(verdict(task.rules, task.item)).toBe(task.answer);
+    for (const task of test) expect(engineVerdict(task)).toBe(task.answer);
   });
 
   it('the expert succeeds on every test task; a random policy mostly fails', () => {
@@ -81,8 +106,8 @@ describe('policy-judge', () => {
 
   it('scores correct and format independently', () => {
     const task: PolicyJudgeTask = {
-      rules: [{ kind: 'topic', topic: 'weapons' }],
-      item: knifeAd,
+      rules: ['no weapons'],
+      item: itemText(knifeAd),
       answer: 'unsafe',
       heldOut: false,
     };
@@ -129,5 +154,115 @@ describe('policy-judge', () => {
   it('refuses a bad option naming the accepted values', () => {
     expect(() => policyJudge({ maxRules: 4 })).toThrow(/'maxRules' must be 1, 2 or 3, got 4/);
     expect(() => policyJudge({ evalRules: 'all' as never })).toThrow(/held-out, mixed/);
+  });
+});
+
+/** Records in the built-in rule language: every rule set of 1 or 2 rules over two topics, with four items each. */
+function userRecords(): object[] {
+  const rules = ['no alcohol', 'no alcohol ad', 'no alcohol for kids', 'no drugs', 'no drugs news', 'no drugs for teens'];
+  const sets = [...rules.map((r) => [r]), ...rules.flatMap((a, i) => rules.slice(i + 1).map((b) => [a, b]))];
+  const items = ['alcohol ad for kids', 'alcohol news for adults', 'drugs news for teens', 'drugs joke for adults'];
+  return sets.flatMap((set, k) => items.map((item) => ({ rules: set, item, ...(k % 2 === 0 ? {} : { verdict: undefined }) })));
+}
+
+function dataFile(lines: string[], name = 'judge.jsonl'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'policy-judge-'));
+  const file = join(dir, name);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+describe('policy-judge --data', () => {
+  it('round-trips a small file: every record becomes one task with its verdict, in disjoint seeded splits', () => {
+    const records = [
+      { rules: ['no spoilers', 'no insults'], item: 'a film review that names the killer', verdict: 'unsafe' },
+      ...userRecords()
+        .map((r) => JSON.stringify(r))
+        .map((line) => JSON.parse(line)),
+    ];
+    const file = dataFile(records.map((r) => JSON.stringify(r)));
+    const env = policyJudge({ data: file });
+    const train = env.tasks('train', { seed: 1 });
+    const test = env.tasks('test', { seed: 0 });
+    const mixed = policyJudge({ data: file, evalRules: 'mixed' }).tasks('test', { seed: 0 });
+    // every record is in exactly one pool: training, held-out test, or (under mixed) seen-rule test
+    const all = new Set([...train, ...mixed].map(judgeTaskId));
+    expect(all.size).toBe(records.length);
+    expect(train.length + mixed.length).toBe(records.length);
+    const byId = new Map(records.map((r) => [`${[...r.rules].sort().join('; ')} | ${r.item}`, r]));
+    for (const task of [...train, ...mixed]) {
+      const record = byId.get(judgeTaskId(task)) as { verdict?: string; rules: string[]; item: string };
+      expect(task.answer).toBe(record.verdict ?? engineVerdict(task));
+    }
+    // held-out rule sets never train; the seen-rule tasks of mixed are not training tasks
+    const trainSets = new Set(train.map((t) => t.rules.join('; ')));
+    for (const task of test) expect(trainSets.has(task.rules.join('; '))).toBe(false);
+    expect(test.every((t) => t.heldOut)).toBe(true);
+    const trainIds = new Set(train.map(judgeTaskId));
+    for (const task of mixed) expect(trainIds.has(judgeTaskId(task))).toBe(false);
+    expect(mixed.filter((t) => t.heldOut)).toHaveLength(test.length);
+    // seeded: the same seed the same order, another seed another order of the same tasks
+    expect(env.tasks('train', { seed: 1 })).toEqual(train);
+    const other = env.tasks('train', { seed: 2 });
+    expect(other.map(judgeTaskId)).not.toEqual(train.map(judgeTaskId));
+    expect(new Set(other.map(judgeTaskId))).toEqual(trainIds);
+    // the expert succeeds on every test task; the policy reads only the alphabet's characters
+    const allowed = new Set(env.alphabet?.() ?? '');
+    for (const task of test) {
+      const episode = env.start(task, Rng.seeded(1));
+      expect(episode.observation().length + 8).toBeLessThanOrEqual(env.recommended?.contextLength as number);
+      for (const ch of episode.observation()) expect(allowed.has(ch)).toBe(true);
+      episode.step((env.demonstrate?.(task) ?? [])[0] as string);
+      expect(episode.outcome().success).toBe(true);
+    }
+  });
+
+  it('reads a folder holding policy-judge.jsonl (the form bench train --data <dir> passes on)', () => {
+    const file = dataFile(
+      userRecords().map((r) => JSON.stringify(r)),
+      'policy-judge.jsonl',
+    );
+    const folder = join(file, '..');
+    expect(policyJudge({ data: folder }).tasks('test', { seed: 0 })).toEqual(
+      policyJudge({ data: file }).tasks('test', { seed: 0 }),
+    );
+  });
+
+  it.each([
+    ['{"rules": ["no spoilers"], "item": "a review"', /:2: not a JSON object/],
+    [
+      '{"rules": ["no spoilers"], "item": "a review", "label": "unsafe"}',
+      /:2: unknown field 'label'; accepted: rules, item, verdict/,
+    ],
+    ['{"rules": [], "item": "a review", "verdict": "safe"}', /:2: field 'rules' must be a list of 1 to 8 strings/],
+    ['{"rules": ["no a; no b"], "item": "x", "verdict": "safe"}', /:2: field 'rules\[0\]' holds ';'/],
+    ['{"rules": ["no spoilers"], "item": "", "verdict": "safe"}', /:2: field 'item' must be a non-empty string/],
+    [
+      '{"rules": ["no spoilers"], "item": "a review", "verdict": "maybe"}',
+      /:2: field 'verdict' is "maybe"; accepted: safe, unsafe/,
+    ],
+    ['{"rules": ["no spoilers"], "item": "a review"}', /:2: field 'verdict' is missing; accepted: safe, unsafe/],
+    [
+      '{"rules": ["no alcohol"], "item": "alcohol ad for kids", "verdict": "safe"}',
+      /:2: field 'verdict' is 'safe', but the built-in rule engine gives 'unsafe'/,
+    ],
+    [
+      '{"rules": ["no spoilers"], "item": "the killer", "verdict": "unsafe"}',
+      /:2: field 'verdict' is 'unsafe', but line 1 gives the same rules and item 'safe'/,
+    ],
+  ])('names the line and the field of a bad record %#', (bad, message) => {
+    const file = dataFile(['{"rules": ["no spoilers"], "item": "the killer", "verdict": "safe"}', bad]);
+    expect(() => policyJudge({ data: file })).toThrow(message);
+  });
+
+  it('refuses a file that leaves a split empty, and a missing file, naming what is accepted', () => {
+    const one = dataFile(['{"rules": ["no alcohol"], "item": "alcohol ad for kids"}']);
+    expect(() => policyJudge({ data: one })).toThrow(/1 tasks under 1 rule sets give .* split needs at least one/);
+    expect(() => policyJudge({ data: join(tmpdir(), 'no-such-judge.jsonl') })).toThrow(
+      /cannot read .*no-such-judge.jsonl \(ENOENT\); --data takes a JSONL file or a folder with policy-judge.jsonl/,
+    );
+    const empty = mkdtempSync(join(tmpdir(), 'policy-judge-'));
+    mkdirSync(join(empty, 'sub'));
+    expect(() => policyJudge({ data: join(empty, 'sub') })).toThrow(/sub\/policy-judge.jsonl \(ENOENT\)/);
   });
 });

@@ -88,3 +88,37 @@ export function drawItem(rng: Rng, rules: readonly Rule[], wanted: 'safe' | 'uns
   }
   return undefined;
 }
+
+const RULE_PATTERNS: readonly [RegExp, (m: RegExpMatchArray) => Rule | undefined][] = [
+  [
+    /^no (\w+) for (\w+)$/,
+    (m) => (isTopic(m[1]) && isAudience(m[2]) ? { kind: 'audience', topic: m[1], audience: m[2] } : undefined),
+  ],
+  [/^no (\w+) (\w+)$/, (m) => (isTopic(m[1]) && isFormat(m[2]) ? { kind: 'format', topic: m[1], format: m[2] } : undefined)],
+  [/^no (\w+)$/, (m) => (isTopic(m[1]) ? { kind: 'topic', topic: m[1] } : undefined)],
+];
+function isTopic(word: string | undefined): word is Topic {
+  return (TOPICS as readonly string[]).includes(word ?? '');
+}
+function isFormat(word: string | undefined): word is Format {
+  return (FORMATS as readonly string[]).includes(word ?? '');
+}
+function isAudience(word: string | undefined): word is Audience {
+  return (AUDIENCES as readonly string[]).includes(word ?? '');
+}
+
+/** The rule a text states in this package's rule language (`no weapons`, `no weapons ad`, `no weapons for kids`), if any. */
+export function parseRule(text: string): Rule | undefined {
+  for (const [pattern, build] of RULE_PATTERNS) {
+    const match = text.trim().match(pattern);
+    if (match) return build(match);
+  }
+  return undefined;
+}
+
+/** The item a text describes in this package's item language (`weapons ad for kids`), if any. */
+export function parseItem(text: string): Item | undefined {
+  const match = text.trim().match(/^(\w+) (\w+) for (\w+)$/);
+  if (!match || !isTopic(match[1]) || !isFormat(match[2]) || !isAudience(match[3])) return undefined;
+  return { topic: match[1], format: match[2], audience: match[3] };
+}

@@ -1,0 +1,239 @@
+/**
+ * Plots of the diagnostics, drawn as the comparison's are (Vega-Lite compiled to inline SVG):
+ * the certificate against the radius (`bench certify --out`), the Policy Cliff's distances per
+ * entropy setting (`bench policy-cliff --out`), and the clipping bias over training steps per
+ * method (the comparison's report.html, from each run's metrics.jsonl).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import { jsonDocument } from '../io.js';
+import { escapeHtml, svg } from './svg.js';
+
+const STYLE =
+  'body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}svg{display:block;margin:1em 0}';
+
+/** A self-contained page: a title, lines of text, plots, and the document itself. */
+function page(title: string, lines: readonly string[], plots: readonly string[], document: unknown): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body><h1>${escapeHtml(title)}</h1>${lines
+    .map((line) => `<p>${escapeHtml(line)}</p>`)
+    .join('')}${plots.join('')}<h2>results.json</h2><pre>${escapeHtml(JSON.stringify(document, null, 2))}</pre></body></html>\n`;
+}
+
+/** results.json (exactly the --json document) and report.html in `out`. */
+export async function writeDiagnosticReport<T extends Record<string, unknown>>(
+  out: string,
+  kind: string,
+  document: T,
+  render: (document: T) => Promise<string>,
+): Promise<void> {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, 'results.json'), jsonDocument(kind, document));
+  writeFileSync(path.join(out, 'report.html'), await render(document));
+}
+
+interface CertifyDocument {
+  policy: string;
+  env: string;
+  rate: number;
+  bound: string;
+  confidence: number;
+  episodes: number;
+  certificates: { radius: number; mean: number; cleanLower: number; certified: number; distance: number }[];
+  certifiedRadius: { threshold: number; radius: number | null };
+  attacked?: { radius: number; success: number }[];
+}
+
+/** The certificate's curves against the radius: what was measured, its lower bound, and what is certified. */
+export function certifyPoints(doc: CertifyDocument): { radius: number; series: string; success: number }[] {
+  return [
+    ...doc.certificates.flatMap((c) => [
+      { radius: c.radius, series: 'smoothed success (Monte Carlo)', success: c.mean },
+      { radius: c.radius, series: `${doc.bound} lower bound at ${doc.confidence}`, success: c.cleanLower },
+      { radius: c.radius, series: 'certified: lower bound - (1 - rate^radius)', success: c.certified },
+    ]),
+    ...(doc.attacked ?? []).map((a) => ({ radius: a.radius, series: 'attacked (random substitutions)', success: a.success })),
+  ];
+}
+
+export async function renderCertifyHtml(doc: CertifyDocument): Promise<string> {
+  const plot = await svg({
+    title: `${doc.policy} on ${doc.env}: certified success vs attack radius (smoothing rate ${doc.rate})`,
+    width: 520,
+    height: 280,
+    layer: [
+      {
+        data: { values: certifyPoints(doc) },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: {
+            field: 'radius',
+            type: 'quantitative',
+            title: 'radius (substituted characters per episode)',
+            axis: { values: doc.certificates.map((c) => c.radius), format: 'd' },
+          },
+          y: { field: 'success', type: 'quantitative', title: 'success', scale: { domain: [0, 1] } },
+          color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 400 } },
+        },
+      },
+      {
+        data: { values: [{ threshold: doc.certifiedRadius.threshold }] },
+        mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' },
+        encoding: { y: { field: 'threshold', type: 'quantitative' } },
+      },
+    ],
+  } as TopLevelSpec);
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const lines = [
+    `${doc.episodes} episodes; ${doc.bound} bound at confidence ${doc.confidence}; an attacker of radius B moves the smoothed success by at most 1 - rate^B (docs/robustness-certificates.md).`,
+    ...doc.certificates.map(
+      (c) =>
+        `radius ${c.radius}: smoothed success ${pct(c.mean)}, certified >= ${pct(c.certified)} (distance ${c.distance.toFixed(4)})`,
+    ),
+    `Largest radius certified at success >= ${doc.certifiedRadius.threshold} (the dashed line): ${doc.certifiedRadius.radius === null ? 'every radius' : doc.certifiedRadius.radius < 0 ? 'none, not even 0' : doc.certifiedRadius.radius}.`,
+  ];
+  return page('policy-lab certify', lines, [plot], doc);
+}
+
+interface PolicyCliffDocument {
+  method: string;
+  env: string;
+  perturbation: string;
+  epsilon: number;
+  pairs: { seed: number; entropyCoef: number; successShift: number; taskDistance: number; styleShift: number }[];
+  summaries: { entropyCoef: number; pairs: number; successShift: number; taskDistance: number; styleShift: number }[];
+}
+
+const CLIFF_MEASURES = ['styleShift', 'taskDistance', 'successShift'] as const;
+
+export async function renderPolicyCliffHtml(doc: PolicyCliffDocument): Promise<string> {
+  const means = doc.summaries.flatMap((s) =>
+    CLIFF_MEASURES.map((measure) => ({ entropyCoef: String(s.entropyCoef), measure, value: s[measure] })),
+  );
+  const pairs = doc.pairs.flatMap((p) =>
+    CLIFF_MEASURES.map((measure) => ({ entropyCoef: String(p.entropyCoef), measure, value: p[measure], seed: p.seed })),
+  );
+  const plot = await svg({
+    title: `${doc.method} on ${doc.env}: how far a ${doc.perturbation} perturbation of ${doc.epsilon} moves the learned behaviour, per entropy coefficient`,
+    data: { values: [...means.map((m) => ({ ...m, kind: 'mean' })), ...pairs.map((p) => ({ ...p, kind: 'seed' }))] },
+    facet: { column: { field: 'measure', type: 'nominal', title: null, sort: [...CLIFF_MEASURES] } },
+    spec: {
+      width: 200,
+      height: 220,
+      layer: [
+        {
+          transform: [{ filter: "datum.kind === 'mean'" }],
+          mark: { type: 'bar', opacity: 0.6 },
+          encoding: {
+            x: { field: 'entropyCoef', type: 'nominal', title: 'entropy coefficient', axis: { labelAngle: 0 } },
+            y: { field: 'value', type: 'quantitative', title: 'distance (bars: mean over seeds; points: seeds)' },
+          },
+        },
+        {
+          transform: [{ filter: "datum.kind === 'seed'" }],
+          mark: { type: 'point', filled: true, color: 'black' },
+          encoding: {
+            x: { field: 'entropyCoef', type: 'nominal' },
+            y: { field: 'value', type: 'quantitative' },
+          },
+        },
+      ],
+    },
+  } as TopLevelSpec);
+  const lines = [
+    `Paired runs per seed and entropy coefficient, differing only in the reward (${doc.perturbation}, epsilon ${doc.epsilon}). styleShift: change in the share of style-1 answers; taskDistance: mean over test tasks of the change in success; successShift: change in test success.`,
+    ...doc.summaries.map(
+      (s) =>
+        `entropy ${s.entropyCoef} (${s.pairs} pairs): styleShift ${s.styleShift.toFixed(3)}, taskDistance ${s.taskDistance.toFixed(3)}, successShift ${s.successShift.toFixed(3)}`,
+    ),
+  ];
+  return page('policy-lab policy-cliff', lines, [plot], doc);
+}
+
+/** Per-step clipping diagnostics of one run, from its metrics.jsonl. */
+export interface StepSeries {
+  method: string;
+  env: string;
+  seed: number;
+  points: { step: number; metric: string; value: number }[];
+}
+
+export const CLIP_BIAS_METRICS = ['clipEntropyBias', 'clipCorrectionShare'] as const;
+
+/**
+ * Reads `runs/<id>/metrics.jsonl` of each run of a comparison in `out`; a run without the file
+ * (results of another machine, or an older version) is left out, and a partial last line (a kill
+ * during an append) is skipped.
+ */
+export function readStepSeries(
+  out: string,
+  runs: readonly { id: string; method: string; env: string; seed: number }[],
+): StepSeries[] {
+  return runs.flatMap((run) => {
+    const file = path.join(out, 'runs', run.id, 'metrics.jsonl');
+    if (!existsSync(file)) return [];
+    const points = readFileSync(file, 'utf8')
+      .split('\n')
+      .flatMap((line) => {
+        try {
+          const row = JSON.parse(line) as Record<string, unknown>;
+          return CLIP_BIAS_METRICS.flatMap((metric) =>
+            typeof row.step === 'number' && typeof row[metric] === 'number'
+              ? [{ step: row.step, metric, value: row[metric] as number }]
+              : [],
+          );
+        } catch {
+          return [];
+        }
+      });
+    return points.length ? [{ method: run.method, env: run.env, seed: run.seed, points }] : [];
+  });
+}
+
+/** Mean over seeds of each (method, metric, step). */
+export function meanOverSeeds(series: readonly StepSeries[]): { method: string; metric: string; step: number; value: number }[] {
+  const sums = new Map<string, { method: string; metric: string; step: number; total: number; count: number }>();
+  for (const s of series)
+    for (const p of s.points) {
+      const key = `${s.method}\u0000${p.metric}\u0000${p.step}`;
+      const entry = sums.get(key) ?? { method: s.method, metric: p.metric, step: p.step, total: 0, count: 0 };
+      entry.total += p.value;
+      entry.count += 1;
+      sums.set(key, entry);
+    }
+  return [...sums.values()].map(({ method, metric, step, total, count }) => ({ method, metric, step, value: total / count }));
+}
+
+/** Whole-number ticks: every step when there are few (else Vega puts ticks between them), Vega's own otherwise. */
+function wholeTicks(steps: readonly number[]): { format: string; values?: number[] } {
+  const distinct = [...new Set(steps)].sort((a, b) => a - b);
+  return distinct.length <= 12 ? { format: 'd', values: distinct } : { format: 'd' };
+}
+
+/**
+ * The clipping bias over steps per method, or a sentence when it is 0 at every step (one epoch
+ * and one minibatch keep the ratio at 1, so the clip never binds), or nothing without data.
+ */
+export async function clipBiasSection(env: string, series: readonly StepSeries[]): Promise<string> {
+  const mine = series.filter((s) => s.env === env);
+  if (mine.length === 0) return '';
+  const values = meanOverSeeds(mine);
+  if (values.every((v) => v.value === 0))
+    return `<p>${escapeHtml(`${env}: the clipping bias (clipEntropyBias, clipCorrectionShare) is 0 at every step of every run: with one epoch and one minibatch the ratio is 1 and the clip never binds.`)}</p>`;
+  return svg({
+    title: `${env}: clipping bias per step (mean over seeds; docs/clipping-bias.md)`,
+    data: { values },
+    facet: { column: { field: 'metric', type: 'nominal', title: null, sort: [...CLIP_BIAS_METRICS] } },
+    resolve: { scale: { y: 'independent' } },
+    spec: {
+      width: 260,
+      height: 200,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'step', type: 'quantitative', axis: wholeTicks(values.map((v) => v.step)) },
+        y: { field: 'value', type: 'quantitative', title: null },
+        color: { field: 'method' },
+      },
+    },
+  } as TopLevelSpec);
+}
