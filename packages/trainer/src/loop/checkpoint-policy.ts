@@ -10,6 +10,7 @@ import { loadSafetensors } from '../checkpoint/safetensors.js';
 import { createPolicy } from '../model/transformer.js';
 import { CharTokenizer, type TokenizerJson } from '../tokenizer/char-tokenizer.js';
 import { collectRollouts } from './rollouts.js';
+import { conditionedPolicy, createSoftPrompt, softPromptExtra } from './soft-prompt.js';
 import { writeWeights } from './weights.js';
 
 export interface CheckpointPolicy {
@@ -17,6 +18,8 @@ export interface CheckpointPolicy {
   step: number;
   /** The run's configuration (method, environment and its options, seed, model). */
   config: TrainConfig;
+  /** Soft-prompt vectors the policy plays under (the run's `softPrompt`; 0 without). */
+  softPrompt: number;
   /** Success (1) or failure (0) of one sampled episode per task, in order; the same seed gives the same draws. */
   play(env: Environment, tasks: readonly unknown[], seed: number): Promise<number[]>;
   dispose(): void;
@@ -41,18 +44,29 @@ export function loadCheckpointPolicy(folder: string): CheckpointPolicy {
   const file = path.join(folder, saved.weights);
   const { tensors } = loadSafetensors(file);
   writeWeights(policy, policy.weightNames(), tensors, file, 'model.');
+  // A run trained with a soft prompt is played under its learned vectors, as its own evaluation was.
+  const prompt = createSoftPrompt(config, config.model.dim);
+  if (prompt) {
+    const extra = softPromptExtra(prompt);
+    writeWeights(extra.model, extra.names, tensors, file, extra.prefix);
+  }
+  const played = prompt ? conditionedPolicy(policy, prompt) : policy;
   return {
     step: saved.step,
     config,
+    softPrompt: config.softPrompt ?? 0,
     async play(env, tasks, seed) {
       const requests = tasks.map((task, k) => ({ task, groupId: `play${k}`, count: 1 }));
-      const groups = await collectRollouts(policy, tokenizer, env, requests, {
+      const groups = await collectRollouts(played, tokenizer, env, requests, {
         maxNewTokens: config.maxNewTokens,
         temperature: 1,
         rng: Rng.seeded(seed).split('checkpoint-play'),
       });
       return groups.map((group) => (group[0]?.success ? 1 : 0));
     },
-    dispose: () => policy.dispose(),
+    dispose: () => {
+      policy.dispose();
+      prompt?.vectors.dispose();
+    },
   };
 }

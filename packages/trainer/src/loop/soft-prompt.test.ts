@@ -9,6 +9,7 @@ import { createPolicy } from '../model/transformer.js';
 import { echoEnv, TINY, temporaryFolder, tinyRegistry } from '../test-support/tiny.js';
 import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import type { TrainOptions, TrainProgress, TrainResult } from './api.js';
+import { loadCheckpointPolicy } from './checkpoint-policy.js';
 import { collectRollouts } from './rollouts.js';
 import { conditionedPolicy, createSoftPrompt } from './soft-prompt.js';
 import { train } from './train.js';
@@ -133,6 +134,44 @@ describe('a run with a soft prompt', () => {
     expect(unchanged.length).toBeLessThan(start.weightNames().length);
     start.dispose();
     initial?.vectors.dispose();
+  });
+
+  it("a finished run's checkpoint is played under its learned vectors (as bench certify loads it)", async () => {
+    const outDir = temporaryFolder();
+    await train(options({ softPrompt: 4 }, outDir));
+    const tensors = checkpointTensors(outDir);
+    const loaded = loadCheckpointPolicy(outDir);
+    expect(loaded.softPrompt).toBe(4);
+    // The same policy and vectors built by hand from the checkpoint's tensors play the same episodes.
+    const policy = startingPolicy();
+    policy.variables.forEach((v, i) => {
+      const saved = tensors[`model.${policy.weightNames()[i]}`] as NamedTensor;
+      v.assign(tf.tensor(saved.data, v.shape));
+    });
+    const prompt = createSoftPrompt(tinyConfig({ softPrompt: 4 }), 16) as NonNullable<ReturnType<typeof createSoftPrompt>>;
+    const vectors = tensors['softPrompt.vectors'] as NamedTensor;
+    prompt.vectors.assign(tf.tensor(vectors.data, prompt.vectors.shape));
+    const tasks = echoEnv.tasks('test', { seed: 0, count: 6 });
+    const byHand = await collectRollouts(
+      conditionedPolicy(policy, prompt),
+      tokenizer,
+      echoEnv,
+      tasks.map((task, k) => ({ task, groupId: `play${k}`, count: 1 })),
+      { maxNewTokens: loaded.config.maxNewTokens, temperature: 1, rng: Rng.seeded(11).split('checkpoint-play') },
+    );
+    const bare = await collectRollouts(
+      policy,
+      tokenizer,
+      echoEnv,
+      tasks.map((task, k) => ({ task, groupId: `play${k}`, count: 1 })),
+      { maxNewTokens: loaded.config.maxNewTokens, temperature: 1, rng: Rng.seeded(11).split('checkpoint-play') },
+    );
+    expect(await loaded.play(echoEnv, tasks, 11)).toEqual(byHand.map((g) => (g[0]?.success ? 1 : 0)));
+    // Not the bare policy's episodes: the vectors change what is played.
+    expect(byHand.map((g) => g[0]?.turns[0]?.logprobs)).not.toEqual(bare.map((g) => g[0]?.turns[0]?.logprobs));
+    loaded.dispose();
+    policy.dispose();
+    prompt.vectors.dispose();
   });
 
   it('prompt-only: the vectors change and every policy weight stays bit-identical', async () => {
