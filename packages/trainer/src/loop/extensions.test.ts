@@ -237,4 +237,19 @@ describe('reward models in a run', () => {
       steps.map((m) => m['rewardModel.judge-test.loss']),
     );
   });
+
+  it("leave the sign-flip diagnostic working: its side rollouts are judged by the environment's own reward", async () => {
+    // The comparison presets measure sign flips; side rollouts are not scored by reward models.
+    const result = await train({
+      registry: registry(),
+      method: 'reinforce-mean',
+      env: 'echo',
+      seed: 3,
+      budget: { episodes: 4 * 12 },
+      overrides: { ...TINY, sftSteps: 10, rewardModels: ['judge-test'], signFlipEvery: 1, signFlipRollouts: 4 },
+      sftCacheDir: temporaryFolder('sft-'),
+    });
+    expect(result.diagnostics.signFlipRate).toBeGreaterThanOrEqual(0);
+    expect(result.diagnostics.signFlipRate).toBeLessThanOrEqual(1);
+  });
 });

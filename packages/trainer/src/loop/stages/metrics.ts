@@ -54,6 +54,8 @@ export function stepMetrics(
  * Advantage sign flips against a many-rollout baseline per task, every signFlipEvery steps, on
  * a side budget and from its own random stream: the training trajectory is the same with or
  * without it. Measured before the update, since it judges the policy that sampled the groups.
+ * Shapers and reward models do not run on side rollouts, so both the groups and the baselines
+ * are read on the environment's own components.
  */
 export async function measureSignFlips(ctx: StepContext, sampled: Sampled, advantages: Advantages): Promise<number | undefined> {
   const every = ctx.config.signFlipEvery ?? 0;
@@ -73,10 +75,10 @@ export async function measureSignFlips(ctx: StepContext, sampled: Sampled, advan
   );
   ctx.side.episodes += sideRollouts.flat().length;
   ctx.side.generatedTokens += generatedTokens(sideRollouts.flat());
-  const baselines = sideRollouts.map((g) => mean(g.map((r) => ctx.scalar(r.reward))));
+  const baselines = sideRollouts.map((g) => mean(g.map((r) => ctx.envScalar(r.reward))));
   return signFlips(
     advantages.rollout,
-    groups.map((g) => g.map((r) => ctx.scalar(r.reward))),
+    groups.map((g) => g.map((r) => ctx.envScalar(r.reward))),
     baselines,
   );
 }
