@@ -1,4 +1,4 @@
-import { type LossBatch, Registry } from '@policy-lab/core';
+import { Registry } from '@policy-lab/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { scalar, tf, useCpu } from '../test-support/index.js';
 import {

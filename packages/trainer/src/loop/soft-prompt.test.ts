@@ -124,7 +124,7 @@ describe('a run with a soft prompt', () => {
     const initial = createSoftPrompt(tinyConfig({ softPrompt: 4 }), 16);
     const saved = tensors['softPrompt.vectors'] as NamedTensor;
     expect(saved.shape).toEqual([4, 16]);
-    expect(Array.from(saved.data)).not.toEqual(Array.from(await (initial?.vectors as tf.Variable).data()));
+    expect(Array.from(saved.data)).not.toEqual(Array.from(await (initial as NonNullable<typeof initial>).vectors.data()));
     expect(tensors['adam.m.softPrompt.vectors']?.shape).toEqual([4, 16]);
     const start = startingPolicy();
     const unchanged = start.weightNames().filter((name, i) => {
