@@ -159,7 +159,7 @@ export function valueGuided(
     resolved,
     strategy: 'sample',
     behaviour: resolved.behaviour,
-    math: '$q(v mid s) propto pi(v mid s), e^{\beta V_phi(s oplus v)}$ over the top-$k$ tokens of $pi$',
+    math: '$q(v \\mid s) \\propto \\pi(v \\mid s)\\, e^{\\beta V_\\phi(s \\oplus v)}$ over the top-$k$ tokens of $\\pi$',
     logits: async (request: LogitsRequest) => {
       const model = request.rewardModels?.[resolved.model];
       if (!model || !request.texts || !request.tokenText)
