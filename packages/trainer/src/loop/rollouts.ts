@@ -144,16 +144,21 @@ function logitsHook(
 ): GenerateOptions['logits'] | undefined {
   const sampler = options.sampler;
   if (!sampler?.logits || options.greedy) return undefined;
-  const contexts = prompts.map((p) => tokenizer.decode(p));
+  let contexts: string[] | undefined;
   const tokenText = (id: number) => tokenizer.decode([id]);
   return (request: LogitsRequest) =>
     (sampler.logits as NonNullable<Sampler['logits']>).call(sampler, {
       ...request,
+      // Decoded only when the hook reads them (top-k and top-p never do): this runs at every position.
       // A row's context is its prompt, then (a forced prefix and) the tokens drawn so far.
-      texts: request.contexts.map((ids, r) => ({
-        context: contexts[r] as string,
-        text: tokenizer.decode(ids.slice((prompts[r] as number[]).length)),
-      })),
+      get texts() {
+        contexts ??= prompts.map((p) => tokenizer.decode(p));
+        const decoded = contexts;
+        return request.contexts.map((ids, r) => ({
+          context: decoded[r] as string,
+          text: tokenizer.decode(ids.slice((prompts[r] as number[]).length)),
+        }));
+      },
       tokenText,
       ...(options.rewardModels ? { rewardModels: options.rewardModels } : {}),
     });
