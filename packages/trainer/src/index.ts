@@ -30,7 +30,7 @@ export type { PreferencePair, UnpairedExample } from './loop/data.js';
 export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';
 export { OPTION_READERS, readersOf } from './loop/option-readers.js';
 export { pairsFromGroups } from './loop/pairs.js';
-export { unreadOptions } from './loop/plugins.js';
+export { unreadOptions, whyUnfit } from './loop/plugins.js';
 export type { HeldLock, LockAttempt, LockOwner, WaitOptions } from './loop/run-lock.js';
 export { describeOwner, folderLockFile, holdFolder, ownerState, tryLock, waitForLock } from './loop/run-lock.js';
 export { train } from './loop/train.js';

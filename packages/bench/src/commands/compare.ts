@@ -6,6 +6,7 @@ import { budgetWords, describeRun, PRESETS, type PreferencesRef, planComparison,
 import { runComparison } from '../compare/run-compare.js';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
+import { selectLeaderboard } from '../leaderboard/select.js';
 import { progressBar } from '../progress.js';
 import { baselineDifferences, loadBaseline } from '../report/baseline.js';
 import { diagnosticWarnings, renderTable } from '../report/render.js';
@@ -27,6 +28,8 @@ interface CompareOptions {
   data?: string;
   baseline?: string;
   failOnRegression?: boolean;
+  all?: boolean;
+  reference: string;
 }
 
 /** --reps, for compare and report alike: an integer of at least 100 resamples. */
@@ -49,7 +52,7 @@ export function register(program: Command, io: Io): void {
     .description(
       'compare methods on equal budgets: same environments, seeds, SFT start, evaluation tasks and shared hyperparameters',
     )
-    .argument('<methods...>', 'registered methods (bench list --kind methods)')
+    .argument('[methods...]', 'registered methods (bench list --kind methods); with --all, the set to rank (default: every one)')
     .option('--env <envs>', "comma-separated environments (default: the preset's, countdown)")
     .option('--seeds <n>', "seeds per (method, environment): N for seeds 1..N, or a range A-B (default: the preset's count)")
     .option('--budget <budget>', "episodes=N | tokens=N | seconds=N per run (default: the preset's)")
@@ -61,7 +64,7 @@ export function register(program: Command, io: Io): void {
           .join('; '),
       )
         .choices(Object.keys(PRESETS))
-        .default('quick'),
+        .default('quick', 'quick; leaderboard with --all'),
     )
     .option('--out <dir>', 'output folder (default: bench-results/<timestamp>)')
     .option('--workers <n>', 'local worker processes (default: cores / threads per process)')
@@ -86,9 +89,14 @@ export function register(program: Command, io: Io): void {
       'an earlier comparison of the same protocol: each method is reported improved, no difference or regressed against it',
     )
     .option('--fail-on-regression', 'with --baseline: exit 3 when a method regressed (Holm-adjusted)')
+    .option(
+      '--all',
+      'a leaderboard: every registered method (or the methods named) on every environment (or --env), ranked across environments by normalised IQM with performance profiles; pairs a method cannot train (a teacher, a --data file, a missing reward component) are listed as skipped',
+    )
+    .option('--reference <method>', 'with --all: the method every other is compared with', 'grpo')
     .addHelpText(
       'after',
-      '\nExamples:\n  bench compare grpo mc-grpo gdpo                 quick preset (smoke level, minutes)\n  bench compare grpo gdpo --preset standard --out results/std\n  bench compare grpo mc-grpo --out results/std --resume   continue after a crash\n  bench compare dpo --set loss=dpo-ipo --data prefs.jsonl   offline preference objectives\n  bench compare grpo --preset standard --baseline results/std/results.json --fail-on-regression\n\nControls added automatically: sft-start (the SFT checkpoint without RL) and, with mc-grpo, grpo-plus-one.\nEvery run of a comparison gets the same budget; everything generated is charged (docs/benchmark-protocol.md).',
+      '\nExamples:\n  bench compare grpo mc-grpo gdpo                 quick preset (smoke level, minutes)\n  bench compare grpo gdpo --preset standard --out results/std\n  bench compare grpo mc-grpo --out results/std --resume   continue after a crash\n  bench compare dpo --set loss=dpo-ipo --data prefs.jsonl   offline preference objectives\n  bench compare grpo --preset standard --baseline results/std/results.json --fail-on-regression\n  bench compare --all --out results/board      leaderboard preset: every method on every environment\n  bench compare grpo gdpo rloo --all --env countdown,gridnav --preset quick\n\nControls added automatically: sft-start (the SFT checkpoint without RL) and, with mc-grpo, grpo-plus-one.\nEvery run of a comparison gets the same budget; everything generated is charged (docs/benchmark-protocol.md).',
     )
     .action(async function (this: Command, methods: string[], opts: CompareOptions) {
       const ctx = new CommandContext(io, this);
@@ -96,13 +104,36 @@ export function register(program: Command, io: Io): void {
       const overrides = await ctx.overrides();
       const preferences = opts.data === undefined ? undefined : await preferencesRef(path.resolve(io.cwd, opts.data), overrides);
       // Every unit's configuration is resolved now, so that bad input fails before --out exists.
-      const { readersOf, resolveTrainConfig, unreadOptions } = await import('@policy-lab/trainer');
+      const { readersOf, resolveTrainConfig, unreadOptions, whyUnfit } = await import('@policy-lab/trainer');
+      const preset = opts.all && this.getOptionValueSource('preset') === 'default' ? 'leaderboard' : opts.preset;
+      if (!opts.all && methods.length === 0)
+        throw new UsageError('name at least one method (bench list --kind methods), or --all for a leaderboard of every method');
+      if (!opts.all && this.getOptionValueSource('reference') === 'cli')
+        throw new UsageError('--reference is the leaderboard reference: it needs --all');
+      const selection = opts.all
+        ? selectLeaderboard(registry, {
+            methods,
+            envs: opts.env
+              ?.split(',')
+              .map((e) => e.trim())
+              .filter(Boolean),
+            overrides,
+            whyUnfit: (pair) => whyUnfit({ registry, ...pair, seed: 1 }),
+          })
+        : undefined;
+      if (selection && !selection.methods.includes(opts.reference))
+        throw new UsageError(
+          `--reference '${opts.reference}' is not among the leaderboard's methods that train (${selection.methods.join(', ')})`,
+        );
       const config = planComparison(registry, {
-        methods,
-        ...(opts.env ? { envs: opts.env } : {}),
+        methods: selection ? selection.methods : methods,
+        ...(selection
+          ? { envs: selection.envs.join(','), skipped: selection.skipped, leaderboard: { reference: opts.reference } }
+          : {}),
+        ...(opts.env && !selection ? { envs: opts.env } : {}),
         ...(opts.seeds !== undefined ? { seeds: opts.seeds } : {}),
         ...(opts.budget ? { budget: opts.budget } : {}),
-        preset: opts.preset,
+        preset,
         overrides,
         backend: ctx.options.backend ?? 'wasm',
         kernels: opts.kernels,
@@ -130,6 +161,8 @@ export function register(program: Command, io: Io): void {
         io.stderr(`${describeRun(config)}\n`);
         for (const [key, methods] of Object.entries(config.partialOptions ?? {}))
           io.stderr(`--set ${key} applies to ${methods.join(', ')} (the other methods do not read it)\n`);
+        for (const s of config.skipped ?? [])
+          io.stderr(`skipped: ${s.method}${s.env === '*' ? '' : ` on ${s.env}`}: ${s.reason}\n`);
         if (baselineFile && differences.length) io.stderr(`--baseline ${baselineFile} differs in: ${differences.join('; ')}\n`);
       }
       let runUnits: Parameters<typeof runComparison>[1]['runUnits'];

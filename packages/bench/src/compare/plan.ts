@@ -36,6 +36,14 @@ export const PRESETS = {
     overrides: { evalTasks: 128, evalEvery: 20, signFlipEvery: 20 },
     note: 'paper: 20 seeds and 20000 episodes per run (about 6 minutes per method on 2 cores)',
   },
+  leaderboard: {
+    seeds: 3,
+    // Every installed environment (with --all); a named --env set narrows it.
+    envs: ['countdown'],
+    budget: 'episodes=800',
+    overrides: { evalTasks: 200, evalEvery: 1000, signFlipEvery: 1000 },
+    note: 'leaderboard: with --all, every method on every environment, 3 seeds and 800 episodes per run, 200 test tasks (smoke-level per pair; the aggregate across environments is the point)',
+  },
 } as const;
 export type PresetName = keyof typeof PRESETS;
 
@@ -46,6 +54,10 @@ export interface CompareConfig {
   methods: string[];
   /** Methods added as controls (not asked for by name). */
   controls: string[];
+  /** A leaderboard (--all): every method is compared with `reference` (and the SFT start), and ranked across environments. */
+  leaderboard?: { reference: string };
+  /** A leaderboard (--all): the (method, environment) pairs not run, with the trainer's reason. */
+  skipped?: { method: string; env: string; reason: string }[];
   envs: string[];
   seeds: number[];
   budget: BudgetLimit;
@@ -97,6 +109,9 @@ export function planComparison(
     backend: string;
     kernels: string;
     preferences?: PreferencesRef;
+    leaderboard?: { reference: string };
+    /** A leaderboard's pairs that do not train (selectLeaderboard), left out of the units. */
+    skipped?: { method: string; env: string; reason: string }[];
     /**
      * Resolves one unit's training configuration (the trainer's resolveTrainConfig), so that a
      * bad --set fails here, before any folder exists, rather than in a worker.
@@ -192,8 +207,14 @@ export function planComparison(
     ...(input.preferences ? { preferences: input.preferences } : {}),
     envOptions,
     ...(partialOptions ? { partialOptions } : {}),
+    ...(input.leaderboard ? { leaderboard: input.leaderboard } : {}),
+    ...(input.skipped?.length ? { skipped: input.skipped } : {}),
   };
 }
+
+/** Whether a leaderboard left this (method, environment) out. */
+export const isSkipped = (skipped: CompareConfig['skipped'], method: string, env: string): boolean =>
+  skipped?.some((s) => s.method === method && (s.env === env || s.env === '*')) ?? false;
 
 /**
  * Resolves every (method, environment) of the plan as a worker will: the environment under
@@ -207,6 +228,7 @@ function checkUnits(
     envs: string[];
     budget: BudgetLimit;
     overrides: Record<string, unknown>;
+    skipped?: CompareConfig['skipped'];
     resolveTrainConfig?: Parameters<typeof planComparison>[1]['resolveTrainConfig'];
   },
 ): Record<string, Record<string, unknown>> {
@@ -219,6 +241,7 @@ function checkUnits(
     const env = registry.resolve('environments', name, options && Object.keys(options).length ? options : undefined);
     resolved[name] = { ...((env.resolved ?? {}) as Record<string, unknown>) };
     for (const methodName of plan.methods) {
+      if (isSkipped(plan.skipped, methodName, name)) continue;
       const method = registry.get('methods', methodName);
       const config = plan.resolveTrainConfig?.({ method, env, seed: 1, budget: plan.budget }, plan.overrides) as
         | { estimator?: unknown; loss?: unknown; divergence?: unknown; shapers?: unknown }
@@ -314,7 +337,7 @@ export function unitsOf(config: CompareConfig): Unit[] {
   for (const env of config.envs) {
     for (const seed of config.seeds) {
       for (const method of [...config.methods, ...config.controls])
-        units.push({ id: `${method}__${env}__s${seed}`, method, env, seed });
+        if (!isSkipped(config.skipped, method, env)) units.push({ id: `${method}__${env}__s${seed}`, method, env, seed });
     }
   }
   return units;
@@ -322,9 +345,12 @@ export function unitsOf(config: CompareConfig): Unit[] {
 
 /** Same fingerprint = same comparison (what --resume may continue). */
 export function fingerprint(config: CompareConfig): string {
-  const { methods, controls, envs, seeds, budget, overrides, backend, definitions, preferences } = config;
-  // Without --data the fingerprint is the one earlier versions computed (old runs still resume).
-  const data = preferences ? { preferences: preferences.sha256 } : {};
+  const { methods, controls, envs, seeds, budget, overrides, backend, definitions, preferences, skipped } = config;
+  // Without --data (or a leaderboard's skips) the fingerprint is the one earlier versions computed (old runs still resume).
+  const data = {
+    ...(preferences ? { preferences: preferences.sha256 } : {}),
+    ...(skipped?.length ? { skipped: skipped.map((s) => `${s.method}@${s.env}`) } : {}),
+  };
   return createHash('sha256')
     .update(
       JSON.stringify({ methods, controls, envs, seeds, budget: formatBudget(budget), overrides, backend, definitions, ...data }),
@@ -346,9 +372,11 @@ function optionAppliesTo(
   if (!input.unreadOptions) return undefined;
   const unread = new Map<string, Set<string>>();
   for (const method of methods)
-    for (const env of envs)
+    for (const env of envs) {
+      if (isSkipped(input.skipped, method, env)) continue;
       for (const key of input.unreadOptions({ method, env, overrides }))
         unread.set(key, (unread.get(key) ?? new Set()).add(method));
+    }
   const out: Record<string, string[]> = {};
   for (const [key, skipping] of unread) {
     const readers = methods.filter((m) => !skipping.has(m));

@@ -10,11 +10,13 @@ import path from 'node:path';
 import { SCHEMA_VERSION, UsageError } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
 import { showValue } from '../io.js';
+import { buildLeaderboard } from '../leaderboard/board.js';
+import { leaderboardMarkdown } from '../leaderboard/render.js';
 import { aggregate, type RunRecord } from '../report/aggregate.js';
 import { compareWithBaseline } from '../report/baseline.js';
 import { readStepSeries } from '../report/diagnostics-html.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
-import { type CompareConfig, describeRun, fingerprint, overridesFor, type Unit, unitsOf } from './plan.js';
+import { type CompareConfig, describeRun, fingerprint, overridesFor, SFT_START, type Unit, unitsOf } from './plan.js';
 import { runOnPool, type UnitRequest } from './pool.js';
 
 export interface CompareRunOptions {
@@ -41,7 +43,16 @@ function writeAtomic(file: string, text: string): void {
 }
 
 /** What a comparison writes into its --out folder; `--force` deletes these and nothing else. */
-const OWN_ENTRIES = ['comparison.json', 'results.json', 'results.csv', 'report.md', 'report.html', 'runs', 'sft-cache'];
+const OWN_ENTRIES = [
+  'comparison.json',
+  'results.json',
+  'results.csv',
+  'report.md',
+  'report.html',
+  'leaderboard.md',
+  'runs',
+  'sft-cache',
+];
 const isOwnEntry = (name: string) => OWN_ENTRIES.includes(name) || /\.tmp-\d+$/.test(name);
 
 /** Reads a JSON file this harness wrote; a damaged one is bad input naming the file (exit 2). */
@@ -242,9 +253,18 @@ async function compareInto(
       node: process.version,
     },
     runs,
-    aggregates: aggregate(runs, { ...(options.reps ? { reps: options.reps } : {}) }),
+    aggregates: aggregate(runs, {
+      ...(options.reps ? { reps: options.reps } : {}),
+      ...(config.leaderboard ? { pairsAgainst: [config.leaderboard.reference, SFT_START] } : {}),
+    }),
     ...(fallbacks.length ? { kernelsFallback: fallbacks } : {}),
   };
+  if (config.leaderboard)
+    document.leaderboard = buildLeaderboard(runs, {
+      reference: config.leaderboard.reference,
+      skipped: config.skipped ?? [],
+      bootstrap: { ...(options.reps ? { reps: options.reps } : {}) },
+    });
   if (options.baseline) {
     const { file, document: earlier, differences } = options.baseline;
     document.baseline = compareWithBaseline(document, earlier, file, differences, document.aggregates.bootstrap);
@@ -263,6 +283,7 @@ export async function writeReports(out: string, document: ComparisonDocument): P
   writeAtomic(path.join(out, 'results.csv'), renderCsv(document));
   writeAtomic(path.join(out, 'report.md'), renderMarkdown(document));
   writeAtomic(path.join(out, 'report.html'), await renderHtml(document, readStepSeries(out, document.runs)));
+  if (document.leaderboard) writeAtomic(path.join(out, 'leaderboard.md'), leaderboardMarkdown(document.leaderboard));
 }
 
 function versions(): Record<string, string> {

@@ -115,7 +115,19 @@ function meanRecord(records: readonly Record<string, number>[]): Record<string, 
   return Object.fromEntries([...keys].map((k) => [k, mean(records.map((r) => r[k] ?? 0))]));
 }
 
-export function aggregate(runs: readonly RunRecord[], options: { reps?: number; seed?: number } = {}): Aggregates {
+export function aggregate(
+  runs: readonly RunRecord[],
+  options: {
+    reps?: number;
+    seed?: number;
+    /**
+     * Compare every method with these only (a leaderboard's reference and the SFT start) rather
+     * than every pair: with dozens of methods all pairs would be thousands of tests, and Holm
+     * across them would detect nothing.
+     */
+    pairsAgainst?: readonly string[];
+  } = {},
+): Aggregates {
   const reps = options.reps ?? 2000;
   const seed = options.seed ?? 0;
   const bootstrap = { reps, level: 0.95, seed };
@@ -175,6 +187,7 @@ export function aggregate(runs: readonly RunRecord[], options: { reps?: number; 
       for (let j = i + 1; j < ordered.length; j++) {
         const x = ordered[i] as string;
         const y = ordered[j] as string;
+        if (options.pairsAgainst && !options.pairsAgainst.includes(x) && !options.pairsAgainst.includes(y)) continue;
         const a = summaries[names.indexOf(x)] as MethodSummary;
         const b = summaries[names.indexOf(y)] as MethodSummary;
         const better = overlaps(a.success, b.success) ? 'none' : a.success.estimate > b.success.estimate ? 'x' : 'y';

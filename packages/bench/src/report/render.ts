@@ -3,6 +3,8 @@ import { madZeroWarning } from '@policy-lab/advantage';
 import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
 import { budgetWords, describeRun, presetDeviations } from '../compare/plan.js';
+import type { Leaderboard } from '../leaderboard/board.js';
+import { leaderboardHtml, leaderboardMarkdown } from '../leaderboard/render.js';
 import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
 import type { BaselineComparison } from './baseline.js';
 import { clipBiasSection, type StepSeries } from './diagnostics-html.js';
@@ -33,6 +35,8 @@ export interface ComparisonDocument {
   kernelsFallback?: string[];
   /** The comparison against an earlier results.json (--baseline). */
   baseline?: BaselineComparison;
+  /** Every method ranked across environments (bench compare --all). */
+  leaderboard?: Leaderboard;
 }
 
 type Config = Parameters<typeof describeRun>[0] & { envOptions?: Record<string, Record<string, unknown>> };
@@ -294,6 +298,7 @@ export function renderMarkdown(doc: ComparisonDocument): string {
       `- ${d.method}: aggregation ${String(d.config.aggregation)}, groupSize ${String(d.config.groupSize)}, tasksPerStep ${String(d.config.tasksPerStep)}, learningRate ${String(d.config.learningRate)}`,
     );
   lines.push('');
+  if (doc.leaderboard) lines.push('', leaderboardMarkdown(doc.leaderboard).trimEnd());
   return `${lines.join('\n')}\n`;
 }
 
@@ -409,9 +414,10 @@ export async function renderHtml(doc: ComparisonDocument, steps: readonly StepSe
     );
   }
   const markdown = escapeHtml(renderMarkdown(doc));
+  const board = doc.leaderboard ? await leaderboardHtml(doc.leaderboard) : '';
   return `<!doctype html><html><head><meta charset="utf-8"><title>policy-lab comparison</title><style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}svg{display:block;margin:1em 0}</style></head><body><h1>policy-lab comparison</h1>${headerLines(
     doc,
   )
     .map((line) => `<p>${escapeHtml(line)}</p>`)
-    .join('')}${sections.join('')}<h2>Report</h2><pre>${markdown}</pre></body></html>\n`;
+    .join('')}${board}${sections.join('')}<h2>Report</h2><pre>${markdown}</pre></body></html>\n`;
 }

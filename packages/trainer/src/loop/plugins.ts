@@ -258,3 +258,18 @@ export function unreadOptions(options: Omit<TrainOptions, 'budget'> & { budget?:
   const run = resolvePlugins({ ...options, budget: options.budget ?? { episodes: 1 } }, { readers: false });
   return unreadKeys(run, Object.keys(options.overrides ?? {}));
 }
+
+/**
+ * Why this (method, environment) cannot train as configured, in the refusal's own words
+ * (a missing teacher, data, reward component, several turns), or undefined when it can.
+ * A leaderboard lists the pairs it skips with this reason.
+ */
+export function whyUnfit(options: Omit<TrainOptions, 'budget'> & { budget?: TrainOptions['budget'] }): string | undefined {
+  try {
+    resolvePlugins({ ...options, budget: options.budget ?? { episodes: 1 } }, { readers: false });
+    return undefined;
+  } catch (error) {
+    if (error instanceof UsageError) return error.message;
+    throw error;
+  }
+}
