@@ -7,6 +7,8 @@ import time
 
 import torch
 
+from blas_check import blas_in_use
+
 dim = int(sys.argv[1]) if len(sys.argv) > 1 else 64
 batch = int(sys.argv[2]) if len(sys.argv) > 2 else 32
 tokens = int(sys.argv[3]) if len(sys.argv) > 3 else 64
@@ -53,4 +55,4 @@ for _ in range(5):
     samples.append((time.perf_counter() - t0) * 1000)
 samples.sort()
 ms = samples[len(samples) // 2]
-print(json.dumps({"torch": torch.__version__, "threads": threads, "dim": dim, "batch": batch, "tokens": tokens, "msPerCall": ms, "tokensPerSecond": batch * tokens / ms * 1000}))
+print(json.dumps({**blas_in_use(), "torch": torch.__version__, "threads": threads, "dim": dim, "batch": batch, "tokens": tokens, "msPerCall": ms, "tokensPerSecond": batch * tokens / ms * 1000}))

@@ -12,6 +12,8 @@ import time
 
 import torch
 
+from blas_check import blas_in_use
+
 dim = int(sys.argv[1]) if len(sys.argv) > 1 else 64
 batch = int(sys.argv[2]) if len(sys.argv) > 2 else 32
 threads = int(sys.argv[3]) if len(sys.argv) > 3 else 1
@@ -85,4 +87,4 @@ for _ in range(10):
     samples.append((time.perf_counter() - t0) * 1000)
 samples.sort()
 ms = samples[len(samples) // 2]
-print(json.dumps({"torch": torch.__version__, "threads": threads, "dim": dim, "batch": batch, "msPerStep": ms, "tokensPerSecond": batch * length / ms * 1000}))
+print(json.dumps({**blas_in_use(), "torch": torch.__version__, "threads": threads, "dim": dim, "batch": batch, "msPerStep": ms, "tokensPerSecond": batch * length / ms * 1000}))

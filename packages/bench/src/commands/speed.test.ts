@@ -1,17 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, schemaErrors } from '../test-support/run-cli.js';
 
 const small = ['--dim', '16', '--batch', '2', '--iterations', '2'];
-
-function torchAvailable(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('bench speed', () => {
   it('measures stock and fast kernels side by side, as JSON valid against the speed schema', async () => {
@@ -33,17 +26,52 @@ describe('bench speed', () => {
     expect(doc.tokensPerSecond).toBeCloseTo((2 * 4 * 1000) / doc.msPerCall, 3);
   });
 
-  it('runs the PyTorch peer when torch is installed, and says how to install it otherwise', async () => {
-    const result = await runCli(['speed', 'train-step', ...small, '--peer', 'torch', '--json']);
-    if (torchAvailable()) {
-      expect(result.code).toBe(0);
-      const doc = JSON.parse(result.stdout);
-      expect(doc.peer.msPerStep).toBeGreaterThan(0);
-      expect(doc.ratioToPeer).toBeCloseTo(doc.msPerStep / doc.peer.msPerStep, 6);
-    } else {
-      expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/apt-get install -y python3-torch libopenblas0-pthread/);
-    }
+  /**
+   * A stand-in for the peer's Python: prints one JSON line as the peers do, with the thread count
+   * it was given (train-step's 3rd argument after the script) and its OMP_NUM_THREADS.
+   */
+  function stubPeer(json: Record<string, unknown>): string {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'stub-peer-')), 'python3');
+    // An unquoted here-document: the shell fills in $4 and $OMP_NUM_THREADS.
+    const template = JSON.stringify({ ...json, threads: '@T@', omp: '@O@' })
+      .replace('"@T@"', '$4')
+      .replace('@O@', '$OMP_NUM_THREADS');
+    writeFileSync(file, `#!/bin/sh\ncat <<EOF\n${template}\nEOF\n`);
+    chmodSync(file, 0o755);
+    return file;
+  }
+
+  it('refuses a PyTorch peer on the reference BLAS, naming the library and the install line', async () => {
+    const python = stubPeer({ blas: 'reference', blasLibraries: ['/usr/lib/x86_64-linux-gnu/blas/libblas.so.3'], msPerStep: 5 });
+    const result = await runCli(['speed', 'train-step', ...small, '--threads', '1', '--peer', 'torch'], {
+      env: { POLICY_LAB_PEER_PYTHON: python },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/runs? on the reference BLAS \(\/usr\/lib\/x86_64-linux-gnu\/blas\/libblas\.so\.3\)/);
+    expect(result.stderr).toMatch(/apt-get install -y python3-torch libopenblas0-pthread/);
+  });
+
+  it('takes a peer on an optimised BLAS, with as many threads as ours, and prints the CPU', async () => {
+    const python = stubPeer({
+      blas: 'openblas',
+      blasLibraries: ['/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3'],
+      msPerStep: 5,
+    });
+    const result = await runCli(['speed', 'train-step', ...small, '--threads', '2', '--peer', 'torch', '--json'], {
+      env: { POLICY_LAB_PEER_PYTHON: python },
+    });
+    expect(result.code).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.peer).toMatchObject({ blas: 'openblas', threads: 2, omp: '2' });
+    expect(doc.ratioToPeer).toBeCloseTo(doc.msPerStep / 5, 6);
+    expect(doc.machine.cpuFlags).toEqual(expect.any(Array));
+    const missing = await runCli(['speed', 'train-step', ...small, '--peer', 'torch'], {
+      env: { POLICY_LAB_PEER_PYTHON: path.join(tmpdir(), 'no-such-python') },
+    });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(
+      /--peer torch needs .*no-such-python with torch: apt-get install -y python3-torch libopenblas0-pthread/,
+    );
   });
 
   it('measures rollout throughput on an environment and advantage throughput of an estimator', async () => {

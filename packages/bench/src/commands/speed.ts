@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { RunError, UsageError } from '@policy-lab/core';
@@ -39,26 +39,61 @@ async function measure(
   return { ms, tokensPerSecond: (tokens() / ms) * 1000, samples: result.latency.samplesCount, rme: result.latency.rme };
 }
 
-function runPeer(suite: string, dim: number, batch: number, tokens: number): Record<string, number | string> {
+/** Where the peer's Python is: POLICY_LAB_PEER_PYTHON (tests point it at a stub), else Debian's. */
+const peerPython = (env: Record<string, string | undefined>) => env.POLICY_LAB_PEER_PYTHON ?? PYTHON;
+const INSTALL = 'apt-get install -y python3-torch libopenblas0-pthread';
+/** BLAS libraries that make PyTorch's matmuls fast; anything else times the peer at its worst. */
+const OPTIMISED_BLAS = ['openblas', 'blis', 'mkl'];
+
+function runPeer(
+  python: string,
+  suite: string,
+  shape: { dim: number; batch: number; tokens: number; threads: number },
+): Record<string, unknown> {
+  const { dim, batch, tokens, threads } = shape;
   const script = fileURLToPath(
     new URL(`../../peers/${suite === 'decode' ? 'torch_decode.py' : 'torch_train_step.py'}`, import.meta.url),
   );
   const args =
-    suite === 'decode' ? [script, String(dim), String(batch), String(tokens), '1'] : [script, String(dim), String(batch), '1'];
-  if (!existsSync(PYTHON))
-    throw new UsageError(`--peer torch needs ${PYTHON} with torch: apt-get install -y python3-torch libopenblas0-pthread`);
+    suite === 'decode'
+      ? [script, String(dim), String(batch), String(tokens), String(threads)]
+      : [script, String(dim), String(batch), String(threads)];
+  if (!existsSync(python)) throw new UsageError(`--peer torch needs ${python} with torch: ${INSTALL}`);
+  let peer: Record<string, unknown>;
   try {
-    const output = execFileSync(PYTHON, args, {
+    const output = execFileSync(python, args, {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, OMP_NUM_THREADS: '1' },
+      // As many threads as ours, for every pool torch may use.
+      env: {
+        ...process.env,
+        OMP_NUM_THREADS: String(threads),
+        OPENBLAS_NUM_THREADS: String(threads),
+        MKL_NUM_THREADS: String(threads),
+      },
     });
-    return JSON.parse(output.trim().split('\n').pop() as string);
+    peer = JSON.parse(output.trim().split('\n').pop() as string);
   } catch (error) {
     const text = String((error as { stderr?: string }).stderr ?? (error as Error).message);
-    if (/No module named 'torch'/.test(text))
-      throw new UsageError(`--peer torch: ${PYTHON} has no torch module: apt-get install -y python3-torch libopenblas0-pthread`);
+    if (/No module named 'torch'/.test(text)) throw new UsageError(`--peer torch: ${python} has no torch module: ${INSTALL}`);
     throw new RunError(`the PyTorch peer failed: ${text.split('\n').slice(-3).join(' ')}`);
+  }
+  // A peer on the reference BLAS is PyTorch at its worst: a ratio to it would flatter us.
+  if (!OPTIMISED_BLAS.includes(String(peer.blas)))
+    throw new UsageError(
+      `--peer torch: its matmuls run on ${peer.blas === 'reference' ? 'the reference BLAS' : `an unrecognised BLAS (${String(peer.blas)})`} (${((peer.blasLibraries as string[] | undefined) ?? []).join(', ') || 'no BLAS library found'}), not PyTorch at its best; install an optimised one (it becomes libblas.so.3): ${INSTALL}`,
+    );
+  return peer;
+}
+
+/** The CPU's model and the vector extensions that decide matmul speed (from /proc/cpuinfo on Linux). */
+function cpuFlags(): string[] {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '').split(/\s+/));
+    return ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_vnni', 'amx_tile'].filter((f) => flags.has(f));
+  } catch {
+    return [];
   }
 }
 
@@ -216,7 +251,12 @@ export function register(program: Command, io: Io): void {
         tokensPerSecond: main.tokensPerSecond,
         samples: main.samples,
         rme: main.rme,
-        machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version },
+        machine: {
+          cpus: os.cpus().length,
+          cpuModel: os.cpus()[0]?.model ?? 'unknown',
+          cpuFlags: cpuFlags(),
+          node: process.version,
+        },
         ...(info?.adapter ? { adapter: info.adapter } : {}),
         ...(info?.fallback ? { fallback: info.fallback } : {}),
       };
@@ -226,7 +266,7 @@ export function register(program: Command, io: Io): void {
         document.speedupOverStock = stock.ms / main.ms;
       }
       if (opts.peer === 'torch') {
-        const peer = runPeer(suite, dim, batch, tokens);
+        const peer = runPeer(peerPython(io.env), suite, { dim, batch, tokens, threads });
         document.peer = peer;
         document.ratioToPeer = main.ms / Number(peer[timeKey]);
       }
@@ -243,10 +283,14 @@ export function register(program: Command, io: Io): void {
         );
       if (document.speedupOverStock)
         lines.push(`  fast kernels: ${(document.speedupOverStock as number).toFixed(2)}x the stock step`);
-      if (document.peer)
+      if (document.peer) {
+        const peer = document.peer as Record<string, unknown>;
         lines.push(
-          `  torch ${Number((document.peer as Record<string, number>)[timeKey]).toFixed(1)} ms; ours / torch = ${(document.ratioToPeer as number).toFixed(2)}`,
+          `  torch ${Number(peer[timeKey]).toFixed(1)} ms on ${String(peer.threads)} thread(s), ${String(peer.blas)} BLAS; ours / torch = ${(document.ratioToPeer as number).toFixed(2)}`,
         );
+      }
+      const machine = document.machine as { cpuModel: string; cpuFlags: string[] };
+      lines.push(`  machine: ${machine.cpuModel} (${machine.cpuFlags.join(' ') || 'no flags read'})`);
       io.stdout(`${lines.join('\n')}\n`);
     });
 }
