@@ -14,6 +14,7 @@ import { buildLeaderboard } from '../leaderboard/board.js';
 import { leaderboardMarkdown } from '../leaderboard/render.js';
 import { aggregate, type RunRecord } from '../report/aggregate.js';
 import { compareWithBaseline } from '../report/baseline.js';
+import { comparisonCost } from '../report/cost.js';
 import { readStepSeries } from '../report/diagnostics-html.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
 import { type CompareConfig, describeRun, fingerprint, overridesFor, SFT_START, type Unit, unitsOf } from './plan.js';
@@ -165,6 +166,7 @@ function toRecord(unit: Unit, result: TrainResult): RunRecord {
     steps: result.steps,
     config: result.config as unknown as Record<string, unknown>,
     ...(result.sideBudget ? { sideBudget: result.sideBudget } : {}),
+    ...(result.timings ? { timings: result.timings } : {}),
   };
 }
 
@@ -259,6 +261,7 @@ async function compareInto(
     }),
     ...(fallbacks.length ? { kernelsFallback: fallbacks } : {}),
   };
+  document.cost = comparisonCost(runs);
   if (config.leaderboard)
     document.leaderboard = buildLeaderboard(runs, {
       reference: config.leaderboard.reference,

@@ -59,6 +59,11 @@ describe('bench compare --all (built CLI, real training)', () => {
     ]);
     // Pairs only against the reference and the SFT start: picky-reference, picky-start, reference-start.
     expect(doc.aggregates.multipleComparisons.pairs).toBe(3);
+    // Where the time went, from the runs' own clocks (every run of this version records its phases).
+    expect(doc.cost.runsTimed).toBe(4);
+    expect(doc.cost.total.rollouts).toBeGreaterThan(0);
+    expect(doc.cost.total.updates).toBeGreaterThan(0);
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/## Where the time went/);
     const board = readFileSync(path.join(out, 'leaderboard.md'), 'utf8');
     expect(board).toMatch(/\| rank \| method \| normalised IQM \[95% CI\] \| P\(> reinforce-mean\) \| echo \|/);
     expect(board).toMatch(/- srgpo: estimator 'srgpo' needs/);

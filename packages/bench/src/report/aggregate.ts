@@ -48,6 +48,8 @@ export interface RunRecord {
   config: Record<string, unknown>;
   /** Diagnostics-only rollouts (sign-flip baseline), outside the RL budget. */
   sideBudget?: { episodes: number; generatedTokens: number };
+  /** The run's own clock by phase (sftSeconds, rolloutSeconds, updateSeconds, evalSeconds, totalSeconds). */
+  timings?: Record<string, number>;
 }
 
 export interface MethodSummary {

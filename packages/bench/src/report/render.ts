@@ -7,6 +7,7 @@ import type { Leaderboard } from '../leaderboard/board.js';
 import { leaderboardHtml, leaderboardMarkdown } from '../leaderboard/render.js';
 import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
 import type { BaselineComparison } from './baseline.js';
+import { type ComparisonCost, costMarkdown } from './cost.js';
 import { clipBiasSection, type StepSeries } from './diagnostics-html.js';
 import { escapeHtml, svg } from './svg.js';
 
@@ -37,6 +38,8 @@ export interface ComparisonDocument {
   baseline?: BaselineComparison;
   /** Every method ranked across environments (bench compare --all). */
   leaderboard?: Leaderboard;
+  /** Where the time went (worker seconds by phase). */
+  cost?: ComparisonCost;
 }
 
 type Config = Parameters<typeof describeRun>[0] & { envOptions?: Record<string, Record<string, unknown>> };
@@ -298,6 +301,7 @@ export function renderMarkdown(doc: ComparisonDocument): string {
       `- ${d.method}: aggregation ${String(d.config.aggregation)}, groupSize ${String(d.config.groupSize)}, tasksPerStep ${String(d.config.tasksPerStep)}, learningRate ${String(d.config.learningRate)}`,
     );
   lines.push('');
+  if (doc.cost) lines.push('', ...costMarkdown(doc.cost, doc.runs.length));
   if (doc.leaderboard) lines.push('', leaderboardMarkdown(doc.leaderboard).trimEnd());
   return `${lines.join('\n')}\n`;
 }

@@ -18,13 +18,17 @@ import { exampleRows, unpair } from './unpaired.js';
 
 export interface StepOutcome {
   metrics: StepMetrics;
-  /** Wall clock, for the timing log only. */
-  timing: { seconds: number; tokensPerSecond: number };
+  /**
+   * Wall clock, for the timing log and the cost report only: the whole step, and its sampling
+   * (rollouts, scoring, reward models) and update stages; the rest is advantages and diagnostics.
+   */
+  timing: { seconds: number; tokensPerSecond: number; rolloutSeconds?: number; updateSeconds?: number };
 }
 
 export async function runStep(ctx: StepContext): Promise<StepOutcome> {
   const started = performance.now();
   const sampled = await sample(ctx, (requests, groups) => estimatorContext(ctx, requests, groups));
+  const sampledAt = performance.now();
   const advantages = await estimate(ctx, sampled);
   ctx.tasks.observe?.(
     taskFeedback(sampled.requests, sampled.groups, (r) => ctx.envScalar(r.reward)),
@@ -32,12 +36,19 @@ export async function runStep(ctx: StepContext): Promise<StepOutcome> {
   );
   if (ctx.tasks.propose) await ctx.tasks.propose(proposeContext(ctx));
   const signFlipRate = await measureSignFlips(ctx, sampled, advantages);
+  const updateFrom = performance.now();
   const updated = await update(ctx, sampled, advantages);
-  const seconds = (performance.now() - started) / 1000;
+  const ended = performance.now();
+  const seconds = (ended - started) / 1000;
   chargeStep(ctx, updated, seconds);
   return {
     metrics: stepMetrics(ctx, sampled, advantages, signFlipRate, updated),
-    timing: { seconds, tokensPerSecond: sampled.tokensPerSecond },
+    timing: {
+      seconds,
+      tokensPerSecond: sampled.tokensPerSecond,
+      rolloutSeconds: (sampledAt - started) / 1000,
+      updateSeconds: (ended - updateFrom) / 1000,
+    },
   };
 }
 
@@ -76,7 +87,7 @@ export async function runOfflineStep(ctx: StepContext, dataset: NonNullable<Trai
   const seconds = (performance.now() - started) / 1000;
   chargeStep(ctx, { metrics, trainedTokens }, seconds);
   metrics.divergenceCoef = ctx.divergenceCoef;
-  return { metrics, timing: { seconds, tokensPerSecond: 0 } };
+  return { metrics, timing: { seconds, tokensPerSecond: 0, updateSeconds: seconds } };
 }
 
 /** The worst case of one step, for "stop before a step that could exceed the budget". */

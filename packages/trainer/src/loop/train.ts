@@ -167,6 +167,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     state.divergenceCoef = adaptCoefficient(state.divergenceCoef, metrics.kl, config.targetDivergence);
     state.timings.rolloutTokensPerSecond = timing.tokensPerSecond;
     state.timings.trainSeconds = (state.timings.trainSeconds ?? 0) + timing.seconds;
+    state.timings.rolloutSeconds = (state.timings.rolloutSeconds ?? 0) + (timing.rolloutSeconds ?? 0);
+    state.timings.updateSeconds = (state.timings.updateSeconds ?? 0) + (timing.updateSeconds ?? 0);
     state.timings.lastStepSeconds = timing.seconds;
     state.lastStepAux = {
       auxScoredTokens: meter.consumed.auxScoredTokens - before.auxScoredTokens,
