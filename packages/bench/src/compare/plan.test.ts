@@ -139,5 +139,11 @@ describe('test splits and evalTasks', () => {
       overrides: { ...small, evalTasks: 3 },
     });
     expect(fits.evalTasksCapped).toBeUndefined();
+    // The evaluation set may run past the test split's default 500: countdown's default holds 1507 distinct test tasks.
+    const many = planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdown', overrides: { evalTasks: 600 } });
+    expect(overridesFor(many, 'grpo', 'countdown').evalTasks).toBe(600);
+    expect(() =>
+      planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdown', overrides: { evalTasks: 2000 } }),
+    ).toThrow("--set evalTasks=2000: environment 'countdown' has 1507 test tasks under its options (accepted: 1..1507)");
   });
 });

@@ -150,8 +150,8 @@ export function planComparison(
   const seeds = input.seeds === undefined ? Array.from({ length: preset.seeds }, (_, i) => i + 1) : parseSeeds(input.seeds);
   const budget = parseBudget(input.budget ?? preset.budget);
   const overrides = { ...preset.overrides, ...input.overrides };
-  const { resolved: envOptions, splits } = checkUnits(registry, { ...input, envs, budget, overrides });
-  const evalTasksCapped = checkEvalTasks(splits, overrides.evalTasks, input.overrides.evalTasks !== undefined);
+  const { resolved: envOptions, splits, testHolds } = checkUnits(registry, { ...input, envs, budget, overrides });
+  const evalTasksCapped = checkEvalTasks(testHolds, overrides.evalTasks, input.overrides.evalTasks !== undefined);
   const controls: string[] = [];
   // MC-GRPO's fair control: GRPO on the same G+1 rollouts.
   if (input.methods.includes('mc-grpo') && !input.methods.includes('grpo-plus-one') && registry.has('methods', 'grpo-plus-one'))
@@ -215,13 +215,13 @@ export function planComparison(
  * beyond a small split is capped to the split for that environment (returned, and said).
  */
 function checkEvalTasks(
-  splits: Record<string, SplitSizes>,
+  testHolds: Record<string, number>,
   evalTasks: unknown,
   explicit: boolean,
 ): Record<string, number> | undefined {
   if (typeof evalTasks !== 'number') return undefined;
   const capped: Record<string, number> = {};
-  for (const [env, { test }] of Object.entries(splits)) {
+  for (const [env, test] of Object.entries(testHolds)) {
     // A split that gives no test tasks at all is the trainer's error to report (exit 1, naming the split).
     if (test === 0 || test >= evalTasks) continue;
     if (explicit)
@@ -255,17 +255,30 @@ function checkUnits(
     overrides: Record<string, unknown>;
     resolveTrainConfig?: Parameters<typeof planComparison>[1]['resolveTrainConfig'];
   },
-): { resolved: Record<string, Record<string, unknown>>; splits: Record<string, SplitSizes> } {
+): {
+  resolved: Record<string, Record<string, unknown>>;
+  splits: Record<string, SplitSizes>;
+  /** How many distinct test tasks an evaluation of evalTasks tasks gets. */
+  testHolds: Record<string, number>;
+} {
   const given = plan.overrides.envOptions;
   if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given)))
     throw new UsageError(`--set envOptions must be an object of environment options, got ${JSON.stringify(given)}`);
   const options = given as Record<string, unknown> | undefined;
   const resolved: Record<string, Record<string, unknown>> = {};
   const splits: Record<string, SplitSizes> = {};
+  const testHolds: Record<string, number> = {};
   for (const name of plan.envs) {
     const env = registry.resolve('environments', name, options && Object.keys(options).length ? options : undefined);
     resolved[name] = { ...((env.resolved ?? {}) as Record<string, unknown>) };
     splits[name] = splitSizes(env, 1);
+    // The evaluation set is the first evalTasks of the test split, which may run past its default size.
+    const evalTasks = plan.overrides.evalTasks;
+    const test = splits[name].test;
+    testHolds[name] =
+      typeof evalTasks === 'number' && evalTasks > test
+        ? new Set(env.tasks('test', { seed: 0, count: evalTasks }).map((task) => env.taskId(task))).size
+        : test;
     for (const methodName of plan.methods) {
       const method = registry.get('methods', methodName);
       const config = plan.resolveTrainConfig?.({ method, env, seed: 1, budget: plan.budget }, plan.overrides) as
@@ -287,7 +300,7 @@ function checkUnits(
       }
     }
   }
-  return { resolved, splits };
+  return { resolved, splits, testHolds };
 }
 
 /**

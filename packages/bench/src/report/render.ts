@@ -131,7 +131,7 @@ function headerLines(doc: ComparisonDocument): string[] {
         : capped !== undefined
           ? ` (evalTasks ${JSON.stringify(requested)} in the ${config.preset} preset; the test split holds ${capped} under these options, so all ${capped} are evaluated)`
           : ` (evalTasks ${JSON.stringify(requested)}${!split && env.testTasks !== null && typeof requested === 'number' && env.testTasks < requested ? `: the test split holds ${env.testTasks}` : ''})`;
-    const of = split && capped === undefined ? `, of the ${split.test} of its test split` : '';
+    const of = capped === undefined ? testSplitWords(doc, env.env, env.testTasks, ', of the $ of its test split') : '';
     lines.push(
       env.testTasks === null
         ? `Evaluation on ${env.env}: the runs did not record how many test tasks they ran${asked}; ${String(samples)} samples per task.`
@@ -150,10 +150,10 @@ function baselineLines(baseline: BaselineComparison): string[] {
   );
 }
 
-/** ", of the 500 of its test split" when the split was measured. */
-function testSplitWords(doc: ComparisonDocument, env: string): string {
+/** `words` with $ replaced by the test split's default size, when it was measured and holds the tasks evaluated. */
+function testSplitWords(doc: ComparisonDocument, env: string, evaluated: number | null, words: string): string {
   const test = configOf(doc).splits?.[env]?.test;
-  return test === undefined ? '' : ` (of the ${test} of its test split)`;
+  return test === undefined || evaluated === null || evaluated > test ? '' : words.replace('$', String(test));
 }
 
 export function renderTable(doc: ComparisonDocument): string {
@@ -186,7 +186,7 @@ export function renderTable(doc: ComparisonDocument): string {
       ]);
     }
     out.push(
-      `${env.env}: final test success (sampled, temperature 1) on ${env.testTasks ?? 'an unrecorded number of'} test tasks${testSplitWords(doc, env.env)}`,
+      `${env.env}: final test success (sampled, temperature 1) on ${env.testTasks ?? 'an unrecorded number of'} test tasks${testSplitWords(doc, env.env, env.testTasks, ' (of the $ of its test split)')}`,
       table.toString(),
       ...verdicts(env, doc.aggregates).map((v) => `  ${v}`),
       '',
