@@ -68,13 +68,19 @@ describe('bench compare says what ran', () => {
     const out = path.join(dir, 'out');
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...argv(out)], { cwd: dir, timeout: 150_000 });
     const doc = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as ComparisonDocument & {
-      config: { seeds: number[]; budget: { episodes: number }; envOptions: Record<string, object> };
+      config: {
+        seeds: number[];
+        budget: { episodes: number };
+        envOptions: Record<string, object>;
+        splits: Record<string, { test: number; trainDistinct: number }>;
+      };
     };
     expect(schemaErrors('compare', doc)).toEqual([]);
     const seeds = doc.config.seeds.length;
     const episodes = doc.config.budget.episodes;
     expect([seeds, episodes]).toEqual([2, 8]);
     expect(doc.config.envOptions.countdown).toMatchObject({ numbers: 3, maxNumber: 20 });
+    expect(doc.config.splits.countdown?.test).toBeGreaterThanOrEqual(200);
     const testTasks = (doc.runs[0] as RunRecord).final.perTask?.length;
     expect(testTasks).toBe(4);
     for (const run of doc.runs) {
@@ -105,7 +111,11 @@ describe('bench compare says what ran', () => {
     expect(stdout).toContain(`Note: ${doc.config.note}`);
     for (const text of [markdown, html]) {
       expect(text).toContain(`Environment options (envOptions) of countdown: ${JSON.stringify(doc.config.envOptions.countdown)}`);
-      expect(text).toContain(`Evaluation on countdown: ${testTasks} test tasks per run (evalTasks 4), 2 samples per task`);
+      expect(text).toContain(
+        `Evaluation on countdown: ${testTasks} test tasks per run, of the ${doc.config.splits.countdown.test} of its test split (evalTasks 4), 2 samples per task`,
+      );
+      // The pool the runs drew from, as measured when the comparison was planned.
+      expect(text).toContain(`from a pool of ${doc.config.splits.countdown.trainDistinct} distinct tasks`);
       expect(text).toContain(`${seeds} seeds (${doc.config.seeds.join(', ')}); budget episodes ${episodes} per run`);
     }
     // The table's figures are the aggregates of results.json.

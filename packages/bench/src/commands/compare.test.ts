@@ -100,4 +100,15 @@ describe('bench compare (built CLI, real training on the local process pool)', (
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/bad --seeds '0'|unknown method/);
   });
+
+  it('exits 2 naming both numbers when an explicit evalTasks exceeds the test split, before --out exists', async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'bench-compare-split-')), 'out');
+    const small = ['--set', 'envOptions.numbers=2', '--set', 'envOptions.maxNumber=3'];
+    const result = await runCli(['compare', 'grpo', '--out', out, ...small, '--set', 'evalTasks=4']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      "bench: --set evalTasks=4: environment 'countdown' has 3 test tasks under its options (accepted: 1..3)",
+    );
+    expect(existsSync(out)).toBe(false);
+  });
 });

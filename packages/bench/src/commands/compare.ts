@@ -2,7 +2,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { RegressionError, UsageError } from '@policy-lab/core';
 import { type Command, Option } from 'commander';
-import { budgetWords, describeRun, PRESETS, type PreferencesRef, planComparison, seedWords } from '../compare/plan.js';
+import {
+  budgetWords,
+  describeRun,
+  evalTasksWarnings,
+  PRESETS,
+  type PreferencesRef,
+  planComparison,
+  seedWords,
+} from '../compare/plan.js';
 import { runComparison } from '../compare/run-compare.js';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
@@ -147,6 +155,8 @@ export function register(program: Command, io: Io): void {
       const baselineFile = opts.baseline === undefined ? undefined : path.resolve(io.cwd, opts.baseline);
       const baseline = baselineFile === undefined ? undefined : loadBaseline(baselineFile);
       const differences = baseline && baselineFile ? baselineDifferences(config, baseline, baselineFile) : [];
+      // Said in --json mode too: stderr carries the logs either way.
+      for (const warning of evalTasksWarnings(config)) io.stderr(`${warning}\n`);
       const threads = Number(opts.threads);
       if (![1, 2].includes(threads)) throw new UsageError(`bad --threads '${opts.threads}': accepted 1, 2`);
       const workers = opts.workers === undefined ? Math.max(1, Math.floor(os.cpus().length / threads)) : Number(opts.workers);

@@ -1,7 +1,16 @@
 import { parseBudget } from '@policy-lab/core';
 import { describe, expect, it } from 'vitest';
 import { fakeComparison, registry } from '../test-support/fake-comparison.js';
-import { describeRun, overridesFor, parseSeeds, planComparison, presetDeviations, runLevel } from './plan.js';
+import {
+  describeRun,
+  evalTasksWarnings,
+  overridesFor,
+  PRESETS,
+  parseSeeds,
+  planComparison,
+  presetDeviations,
+  runLevel,
+} from './plan.js';
 
 const input = { overrides: {}, backend: 'wasm', kernels: 'fast' };
 
@@ -83,5 +92,58 @@ describe('shared options that only some methods read', () => {
     expect(overridesFor(mixed, 'dpo')).not.toHaveProperty('clipLow');
     expect(() => plan(['dpo'], { clipLow: 0.1 })).toThrow(/--set clipLow: no method of this comparison reads it \(dpo\)/);
     expect(plan(['grpo', 'mc-grpo'], { clipLow: 0.1 }).partialOptions).toBeUndefined();
+  });
+});
+
+describe('test splits and evalTasks', () => {
+  const full = async () => {
+    const { createRegistry } = await import('@policy-lab/core/node');
+    const root = new URL('../../../..', import.meta.url).pathname;
+    return (await createRegistry({ cwd: root, discoverFrom: [root] })).registry;
+  };
+  // 2 numbers from 1-3: a test split of 3 tasks (as a user's small --data split would be).
+  const small = { envOptions: { numbers: 2, maxNumber: 3 } };
+
+  it("records each environment's splits; the standard and paper presets evaluate at least 200 tasks the split holds", async () => {
+    const registry = await full();
+    const quick = planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdown' });
+    const splits = quick.splits?.countdown;
+    expect(splits?.test).toBe(500);
+    // The quick preset's runs draw 1600 / 4 = 400 tasks: the pool holds at least 10x that.
+    expect(splits?.trainDistinct).toBeGreaterThanOrEqual(10 * 400);
+    for (const preset of ['standard', 'paper'] as const) {
+      const config = planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdown', preset });
+      expect(PRESETS[preset].overrides.evalTasks).toBeGreaterThanOrEqual(200);
+      expect(config.evalTasksCapped).toBeUndefined();
+      expect(overridesFor(config, 'grpo', 'countdown').evalTasks).toBe(PRESETS[preset].overrides.evalTasks);
+    }
+  });
+
+  it("caps the preset's evalTasks to a small split with a warning; an explicit evalTasks beyond it is bad input", async () => {
+    const registry = await full();
+    const config = planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdown', overrides: small });
+    expect(config.splits?.countdown?.test).toBe(3);
+    expect(config.evalTasksCapped).toEqual({ countdown: 3 });
+    expect(overridesFor(config, 'grpo', 'countdown').evalTasks).toBe(3);
+    expect(overridesFor(config, 'grpo').evalTasks).toBe(32);
+    expect(evalTasksWarnings(config)).toEqual([
+      "warning: the quick preset evaluates 32 test tasks, but countdown's test split holds 3 under its options: its runs evaluate all 3",
+    ]);
+    expect(() =>
+      planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdown', overrides: { ...small, evalTasks: 4 } }),
+    ).toThrow("--set evalTasks=4: environment 'countdown' has 3 test tasks under its options (accepted: 1..3)");
+    const fits = planComparison(registry, {
+      ...input,
+      methods: ['grpo'],
+      envs: 'countdown',
+      overrides: { ...small, evalTasks: 3 },
+    });
+    expect(fits.evalTasksCapped).toBeUndefined();
+    // The evaluation set may run past the test split's default 500: countdown's default holds 1507 distinct test tasks.
+    const many = planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdown', overrides: { evalTasks: 600 } });
+    expect(overridesFor(many, 'grpo', 'countdown').evalTasks).toBe(600);
+    expect(() =>
+      planComparison(registry, { ...input, methods: ['grpo'], envs: 'countdown', overrides: { evalTasks: 2000 } }),
+    ).toThrow("--set evalTasks=2000: environment 'countdown' has 1507 test tasks under its options (accepted: 1..1507)");
   });
 });

@@ -13,6 +13,7 @@ import {
   type Registry,
   UsageError,
 } from '@policy-lab/core';
+import { type SplitSizes, splitSizes } from '@policy-lab/envs';
 
 export const PRESETS = {
   quick: {
@@ -26,15 +27,15 @@ export const PRESETS = {
     seeds: 10,
     envs: ['countdown'],
     budget: 'episodes=8000',
-    overrides: { evalTasks: 64, evalEvery: 10, signFlipEvery: 10 },
-    note: 'standard: 10 seeds and 8000 episodes per run; where conclusions start (1-2 minutes per method on 2 cores)',
+    overrides: { evalTasks: 200, evalEvery: 25, signFlipEvery: 10 },
+    note: 'standard: 10 seeds and 8000 episodes per run, 200 test tasks; where conclusions start (1-2 minutes per method on 2 cores)',
   },
   paper: {
     seeds: 20,
     envs: ['countdown'],
     budget: 'episodes=20000',
-    overrides: { evalTasks: 128, evalEvery: 20, signFlipEvery: 20 },
-    note: 'paper: 20 seeds and 20000 episodes per run (about 6 minutes per method on 2 cores)',
+    overrides: { evalTasks: 256, evalEvery: 50, signFlipEvery: 20 },
+    note: 'paper: 20 seeds and 20000 episodes per run, 256 test tasks (about 6 minutes per method on 2 cores)',
   },
   leaderboard: {
     seeds: 3,
@@ -76,6 +77,16 @@ export interface CompareConfig {
   partialOptions?: Record<string, string[]>;
   /** What each method is made of, with the estimator's resolved math (for the report). */
   recipes?: Record<string, { estimator: string; loss: string; math?: string; unverified?: readonly string[]; paper?: string }>;
+  /**
+   * Each environment's splits under its options, measured when the comparison was planned:
+   * distinct test tasks and the training pool a run draws from (seed 1's; see `splitSizes`).
+   */
+  splits?: Record<string, SplitSizes>;
+  /**
+   * Environments whose test split holds fewer tasks than the preset's evalTasks (a user's small
+   * --data, a small difficulty setting): their runs evaluate the whole split, this many tasks.
+   */
+  evalTasksCapped?: Record<string, number>;
   /**
    * What the named plugins are, as installed: each environment's alphabet and options, each
    * method's parts and defaults. Part of the fingerprint, so that a changed environment or
@@ -154,7 +165,8 @@ export function planComparison(
   const seeds = input.seeds === undefined ? Array.from({ length: preset.seeds }, (_, i) => i + 1) : parseSeeds(input.seeds);
   const budget = parseBudget(input.budget ?? preset.budget);
   const overrides = { ...preset.overrides, ...input.overrides };
-  const envOptions = checkUnits(registry, { ...input, envs, budget, overrides });
+  const { resolved: envOptions, splits, testHolds } = checkUnits(registry, { ...input, envs, budget, overrides });
+  const evalTasksCapped = checkEvalTasks(testHolds, overrides.evalTasks, input.overrides.evalTasks !== undefined);
   const controls: string[] = [];
   // MC-GRPO's fair control: GRPO on the same G+1 rollouts.
   if (input.methods.includes('mc-grpo') && !input.methods.includes('grpo-plus-one') && registry.has('methods', 'grpo-plus-one'))
@@ -206,6 +218,8 @@ export function planComparison(
     kernels: input.kernels,
     ...(input.preferences ? { preferences: input.preferences } : {}),
     envOptions,
+    splits,
+    ...(evalTasksCapped ? { evalTasksCapped } : {}),
     ...(partialOptions ? { partialOptions } : {}),
     ...(input.leaderboard ? { leaderboard: input.leaderboard } : {}),
     ...(input.skipped?.length ? { skipped: input.skipped } : {}),
@@ -215,6 +229,38 @@ export function planComparison(
 /** Whether a leaderboard left this (method, environment) out. */
 export const isSkipped = (skipped: CompareConfig['skipped'], method: string, env: string): boolean =>
   skipped?.some((s) => s.method === method && (s.env === env || s.env === '*')) ?? false;
+
+/**
+ * evalTasks against each environment's test split: asked for by name (--set evalTasks, a
+ * config file) beyond what a split holds is bad input naming both numbers; the preset's value
+ * beyond a small split is capped to the split for that environment (returned, and said).
+ */
+function checkEvalTasks(
+  testHolds: Record<string, number>,
+  evalTasks: unknown,
+  explicit: boolean,
+): Record<string, number> | undefined {
+  if (typeof evalTasks !== 'number') return undefined;
+  const capped: Record<string, number> = {};
+  for (const [env, test] of Object.entries(testHolds)) {
+    // A split that gives no test tasks at all is the trainer's error to report (exit 1, naming the split).
+    if (test === 0 || test >= evalTasks) continue;
+    if (explicit)
+      throw new UsageError(
+        `--set evalTasks=${evalTasks}: environment '${env}' has ${test} test tasks under its options (accepted: 1..${test})`,
+      );
+    capped[env] = test;
+  }
+  return Object.keys(capped).length ? capped : undefined;
+}
+
+/** The warnings of a capped preset evalTasks, one line per environment. */
+export function evalTasksWarnings(config: Pick<CompareConfig, 'preset' | 'overrides' | 'evalTasksCapped'>): string[] {
+  return Object.entries(config.evalTasksCapped ?? {}).map(
+    ([env, test]) =>
+      `warning: the ${config.preset} preset evaluates ${String(config.overrides.evalTasks)} test tasks, but ${env}'s test split holds ${test} under its options: its runs evaluate all ${test}`,
+  );
+}
 
 /**
  * Resolves every (method, environment) of the plan as a worker will: the environment under
@@ -231,15 +277,30 @@ function checkUnits(
     skipped?: CompareConfig['skipped'];
     resolveTrainConfig?: Parameters<typeof planComparison>[1]['resolveTrainConfig'];
   },
-): Record<string, Record<string, unknown>> {
+): {
+  resolved: Record<string, Record<string, unknown>>;
+  splits: Record<string, SplitSizes>;
+  /** How many distinct test tasks an evaluation of evalTasks tasks gets. */
+  testHolds: Record<string, number>;
+} {
   const given = plan.overrides.envOptions;
   if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given)))
     throw new UsageError(`--set envOptions must be an object of environment options, got ${JSON.stringify(given)}`);
   const options = given as Record<string, unknown> | undefined;
   const resolved: Record<string, Record<string, unknown>> = {};
+  const splits: Record<string, SplitSizes> = {};
+  const testHolds: Record<string, number> = {};
   for (const name of plan.envs) {
     const env = registry.resolve('environments', name, options && Object.keys(options).length ? options : undefined);
     resolved[name] = { ...((env.resolved ?? {}) as Record<string, unknown>) };
+    splits[name] = splitSizes(env, 1);
+    // The evaluation set is the first evalTasks of the test split, which may run past its default size.
+    const evalTasks = plan.overrides.evalTasks;
+    const test = splits[name].test;
+    testHolds[name] =
+      typeof evalTasks === 'number' && evalTasks > test
+        ? new Set(env.tasks('test', { seed: 0, count: evalTasks }).map((task) => env.taskId(task))).size
+        : test;
     for (const methodName of plan.methods) {
       if (isSkipped(plan.skipped, methodName, name)) continue;
       const method = registry.get('methods', methodName);
@@ -262,7 +323,7 @@ function checkUnits(
       }
     }
   }
-  return resolved;
+  return { resolved, splits, testHolds };
 }
 
 /**
@@ -389,11 +450,17 @@ function optionAppliesTo(
   return Object.keys(out).length ? out : undefined;
 }
 
-/** A unit's overrides: the comparison's, without the keys its method does not read. */
+/**
+ * A unit's overrides: the comparison's, without the keys its method does not read, and with
+ * evalTasks capped to its environment's test split where the preset's value exceeds it.
+ */
 export function overridesFor(
-  config: Pick<CompareConfig, 'overrides' | 'partialOptions'>,
+  config: Pick<CompareConfig, 'overrides' | 'partialOptions' | 'evalTasksCapped'>,
   method: string,
+  env?: string,
 ): Record<string, unknown> {
   const partial = config.partialOptions ?? {};
-  return Object.fromEntries(Object.entries(config.overrides).filter(([key]) => partial[key]?.includes(method) ?? true));
+  const own = Object.fromEntries(Object.entries(config.overrides).filter(([key]) => partial[key]?.includes(method) ?? true));
+  const capped = env === undefined ? undefined : config.evalTasksCapped?.[env];
+  return capped === undefined ? own : { ...own, evalTasks: capped };
 }

@@ -210,7 +210,7 @@ async function compareInto(
     kernels: config.kernels,
     threads: options.threads,
     budget: config.budget,
-    overrides: overridesFor(config, unit.method),
+    overrides: overridesFor(config, unit.method, unit.env),
     ...(config.preferences ? { preferences: config.preferences } : {}),
     outDir: path.join(options.out, 'runs', unit.id),
     // One SFT checkpoint per (environment, seed), shared by every method of the comparison.

@@ -2,7 +2,7 @@
 import { madZeroWarning } from '@policy-lab/advantage';
 import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
-import { budgetWords, describeRun, presetDeviations } from '../compare/plan.js';
+import { budgetWords, type CompareConfig, describeRun, presetDeviations } from '../compare/plan.js';
 import type { Leaderboard } from '../leaderboard/board.js';
 import { leaderboardHtml, leaderboardMarkdown } from '../leaderboard/render.js';
 import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
@@ -42,7 +42,7 @@ export interface ComparisonDocument {
   cost?: ComparisonCost;
 }
 
-type Config = Parameters<typeof describeRun>[0] & { envOptions?: Record<string, Record<string, unknown>> };
+type Config = Parameters<typeof describeRun>[0] & Pick<CompareConfig, 'envOptions' | 'splits' | 'evalTasksCapped'>;
 const configOf = (doc: ComparisonDocument) => doc.config as unknown as Config;
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
@@ -74,6 +74,41 @@ function verdicts(env: EnvAggregate, aggregates: Aggregates): string[] {
   });
 }
 
+/**
+ * How often a run's training draws repeat, when `draws` tasks are drawn uniformly with
+ * replacement from a pool of `pool` distinct tasks (the trainer's default task stream): each
+ * task is drawn draws / pool times on average, and the expected number of distinct tasks drawn
+ * is pool (1 - (1 - 1/pool)^draws), so the rest of the draws repeat an earlier one.
+ */
+export function repeatedDraws(pool: number, draws: number): { perTask: number; repeatFraction: number } {
+  if (pool <= 0 || draws <= 0) return { perTask: 0, repeatFraction: 0 };
+  const distinct = pool * -Math.expm1(draws * Math.log1p(-1 / pool));
+  return { perTask: draws / pool, repeatFraction: 1 - distinct / draws };
+}
+
+/** The pool should hold at least this many times the tasks a run draws (else the report says how often they repeat). */
+export const POOL_PER_DRAW = 10;
+
+/**
+ * One line on the training tasks of an environment: the pool a run drew from, how many it drew
+ * (steps x tasksPerStep, the most any run of the comparison drew) and how often draws repeat.
+ */
+function trainingDrawsLine(env: string, split: { trainDistinct: number } | undefined, runs: readonly RunRecord[]) {
+  const drawsOf = (r: RunRecord) => r.steps * Number(r.config.tasksPerStep);
+  const envRuns = runs.filter((r) => r.env === env && Number.isFinite(drawsOf(r)));
+  if (!split || split.trainDistinct === 0 || envRuns.length === 0) return undefined;
+  const draws = Math.max(...envRuns.map(drawsOf));
+  const pool = split.trainDistinct;
+  const { perTask, repeatFraction } = repeatedDraws(pool, draws);
+  const sources = [...new Set(envRuns.flatMap((r) => (typeof r.config.taskSource === 'string' ? [r.config.taskSource] : [])))];
+  const ratio = pool / draws;
+  const verdict =
+    ratio >= POOL_PER_DRAW
+      ? `the pool is ${ratio.toFixed(1)}x the draws (at least ${POOL_PER_DRAW}x)`
+      : `the pool is only ${ratio.toFixed(1)}x the draws (below ${POOL_PER_DRAW}x), so tasks repeat`;
+  return `Training tasks on ${env}: a run draws up to ${draws} (steps x tasksPerStep) from a pool of ${pool} distinct tasks; ${verdict}: each task is drawn ${perTask.toFixed(2)} times on average and about ${(100 * repeatFraction).toFixed(0)}% of a run's draws repeat a task it drew before${sources.length ? ` (if drawn uniformly with replacement; these runs drew through the task source ${sources.join(', ')})` : ' (uniform draws with replacement)'}.`;
+}
+
 /** The header every report starts with: what ran, what differs from the preset, what was evaluated. */
 function headerLines(doc: ComparisonDocument): string[] {
   const config = configOf(doc);
@@ -95,15 +130,22 @@ function headerLines(doc: ComparisonDocument): string[] {
   const requested = config.overrides.evalTasks;
   for (const env of doc.aggregates.envs) {
     const samples = doc.runs.find((r) => r.env === env.env)?.config.evalSamples;
+    const split = config.splits?.[env.env];
+    const capped = config.evalTasksCapped?.[env.env];
     const asked =
       requested === undefined
         ? ''
-        : ` (evalTasks ${JSON.stringify(requested)}${env.testTasks !== null && typeof requested === 'number' && env.testTasks < requested ? `: the test split holds ${env.testTasks}` : ''})`;
+        : capped !== undefined
+          ? ` (evalTasks ${JSON.stringify(requested)} in the ${config.preset} preset; the test split holds ${capped} under these options, so all ${capped} are evaluated)`
+          : ` (evalTasks ${JSON.stringify(requested)}${!split && env.testTasks !== null && typeof requested === 'number' && env.testTasks < requested ? `: the test split holds ${env.testTasks}` : ''})`;
+    const of = capped === undefined ? testSplitWords(doc, env.env, env.testTasks, ', of the $ of its test split') : '';
     lines.push(
       env.testTasks === null
         ? `Evaluation on ${env.env}: the runs did not record how many test tasks they ran${asked}; ${String(samples)} samples per task.`
-        : `Evaluation on ${env.env}: ${env.testTasks} test tasks per run${asked}, ${String(samples)} samples per task.`,
+        : `Evaluation on ${env.env}: ${env.testTasks} test tasks per run${of}${asked}, ${String(samples)} samples per task.`,
     );
+    const training = trainingDrawsLine(env.env, split, doc.runs);
+    if (training) lines.push(training);
   }
   return lines;
 }
@@ -113,6 +155,12 @@ function baselineLines(baseline: BaselineComparison): string[] {
     (v) =>
       `${v.method} on ${v.env}: ${v.verdict} (${interval(v.current)} now, ${interval(v.baseline)} then; difference ${signedInterval(v.difference)} over ${v.resampled}, p ${pValue(v.p)}, Holm over ${plural(baseline.verdicts.length, 'comparison')}: p ${pValue(v.pHolm)})`,
   );
+}
+
+/** `words` with $ replaced by the test split's default size, when it was measured and holds the tasks evaluated. */
+function testSplitWords(doc: ComparisonDocument, env: string, evaluated: number | null, words: string): string {
+  const test = configOf(doc).splits?.[env]?.test;
+  return test === undefined || evaluated === null || evaluated > test ? '' : words.replace('$', String(test));
 }
 
 export function renderTable(doc: ComparisonDocument): string {
@@ -145,7 +193,7 @@ export function renderTable(doc: ComparisonDocument): string {
       ]);
     }
     out.push(
-      `${env.env}: final test success (sampled, temperature 1) on ${env.testTasks ?? 'an unrecorded number of'} test tasks`,
+      `${env.env}: final test success (sampled, temperature 1) on ${env.testTasks ?? 'an unrecorded number of'} test tasks${testSplitWords(doc, env.env, env.testTasks, ' (of the $ of its test split)')}`,
       table.toString(),
       ...verdicts(env, doc.aggregates).map((v) => `  ${v}`),
       '',
