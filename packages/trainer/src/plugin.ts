@@ -2,6 +2,7 @@ import { type Aggregation, defineMethod, type Method, type Plugin } from '@polic
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
 import { builtinSamplers } from './samplers/samplers.js';
+import { serialExits } from './samplers/serial-exits.js';
 
 /**
  * TRL's GRPOTrainer `loss_type` values as Methods: one token loss (`trl-clip`), four
@@ -84,10 +85,31 @@ function gspoTokenMethod(): Method {
   });
 }
 
+/**
+ * S-GRPO (arXiv 2505.07686): the serial group of early exits of one path, rewarded by the
+ * s-grpo estimator's decay (the earliest correct exit earns the most).
+ */
+function sGrpoMethod(): Method {
+  return defineMethod({
+    name: 's-grpo',
+    summary:
+      'S-GRPO: one reasoning path per task cut into early exits (answer-inducing text, then an answer), rewards decaying with the exit position among correct exits',
+    paper: { title: 'S-GRPO: Early Exit via Reinforcement Learning in Reasoning Models', arxiv: '2505.07686', year: 2025 },
+    unverified: [
+      "Adaptation: adapted. The serial group (one path, exits cut at random thought positions, an answer-inducing text, a sampled answer) and the decaying reward are the paper's; its </think> exit text becomes the arithmetic environment's answer delimiter ' #### ', so the method runs on single-turn environments whose answer follows a marker (arithmetic) and refuses others.",
+      "The serial group size m is the run's group size minus one (the paper's m is not confirmed); a path with fewer thought positions than m gives a smaller group.",
+      "Each exit's action repeats the path's prefix, so the prefix's tokens are charged again per exit (as a tree search's branches are): the budget counts more generated tokens than were decoded.",
+    ],
+    estimator: 's-grpo',
+    loss: 'ppo-clip',
+    sampler: 'serial-exits',
+  });
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
-  samplers: builtinSamplers(),
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods()],
+  samplers: [...builtinSamplers(), serialExits()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), sGrpoMethod()],
 };
