@@ -1,7 +1,7 @@
 /**
  * Seed-paper methods whose mechanism lives across plugin kinds, run end to end from the installed
  * catalog on a tiny model: GARDO's gated KL with its reference-reset hook; S-GRPO's serial groups
- * (the serial-exits sampler feeding the s-grpo estimator).
+ * (the serial-exits sampler feeding the s-grpo estimator); ROVER's uniform-policy Q targets and Q-regression loss.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,5 +115,32 @@ describe('s-grpo', () => {
         sft: 'none',
       }),
     ).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/serial-exits: .*countdown/) });
+  });
+});
+
+describe('rover', () => {
+  it('is registered with its Q-target estimator and its Q-regression loss', () => {
+    expect(registry.get('methods', 'rover')).toMatchObject({ estimator: 'rover', loss: 'rover' });
+  });
+
+  it('a tiny countdown run: token targets carry the regressed next-state Q, the loss stays finite', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'rover-'));
+    const result = await train({
+      registry,
+      method: 'rover',
+      env: 'countdown',
+      seed: 3,
+      budget: { episodes: 4 * 16 },
+      overrides: TINY,
+      outDir,
+    });
+    const metrics = metricsOf(outDir);
+    expect(metrics).toHaveLength(4);
+    // Rollouts of a group share their first states (the prompt, common prefixes): some targets bootstrap.
+    const shares = metrics.map((m) => m['estimator.bootstrappedTokens'] as number);
+    expect(Math.max(...shares)).toBeGreaterThan(0);
+    for (const share of shares) expect(share).toBeLessThanOrEqual(1);
+    for (const m of metrics) expect(Number.isFinite(m.loss)).toBe(true);
+    expect(result.budget.consumed.trainedTokens).toBeGreaterThan(0);
   });
 });

@@ -242,6 +242,11 @@ export interface Advantages {
   rollout: number[][];
   /** Per rollout, one value per turn; when absent each turn gets `rollout`. */
   turns?: number[][][];
+  /**
+   * Per rollout, per turn, one value per action token (ROVER's token-level Q targets); when
+   * present a token gets its own value instead of its turn's.
+   */
+  tokens?: number[][][][];
   /** Per rollout loss weight; 0 excludes the rollout from the loss. */
   weights: number[][];
   /**

@@ -1,6 +1,7 @@
 import { type Aggregation, defineMethod, type Method, type Plugin } from '@policy-lab/core';
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
+import { roverLoss } from './losses/rover.js';
 import { builtinSamplers } from './samplers/samplers.js';
 import { serialExits } from './samplers/serial-exits.js';
 
@@ -106,10 +107,33 @@ function sGrpoMethod(): Method {
   });
 }
 
+/**
+ * ROVER (arXiv 2509.24981): Q-values of the uniform random policy as token targets, the policy's
+ * log-ratio regressed onto them, so that it samples by a softmax over Q.
+ */
+function roverMethod(): Method {
+  return defineMethod({
+    name: 'rover',
+    summary:
+      "ROVER: the uniform random policy's Q-values regressed from the group's rollouts, and the policy as a softmax over them (its log-ratio regressed onto the Q targets)",
+    paper: {
+      title: 'Random Policy Valuation is Enough for LLM Reasoning with Verifiable Rewards',
+      arxiv: '2509.24981',
+      year: 2025,
+    },
+    unverified: [
+      "Adaptation: adapted. The Q target (the centred reward plus the vocabulary mean of the uniform policy's Q at the next state) and the squared-error regression of rho log(pi/pi_old) onto it are the paper's; the vocabulary mean at the next state comes from a table regressed on the group's rollouts instead of the network's full next-token distribution during the update.",
+      "ROVER's defaults (8 rollouts, temperature 0.6, learning rate 1e-6 for an 8B model) are not taken: the shared hyperparameters apply, so that the comparison is at equal settings.",
+    ],
+    estimator: 'rover',
+    loss: 'rover',
+  });
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
-  losses: [ppoClip(), reinforce(), ...catalogLosses()],
+  losses: [ppoClip(), reinforce(), ...catalogLosses(), roverLoss()],
   samplers: [...builtinSamplers(), serialExits()],
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), sGrpoMethod()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), sGrpoMethod(), roverMethod()],
 };
