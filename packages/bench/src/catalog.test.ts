@@ -162,9 +162,11 @@ describe("every environment's expert succeeds on every test task", () => {
 
 describe('every registered method trains two steps without NaN', () => {
   const methods = registry.list('methods').map((e) => e.item);
-  // SRGPO reads the verifiable step reward, which gridnav has; the rest run on countdown.
+  // SRGPO reads the verifiable step reward, which gridnav has; S-GRPO's serial exits need an answer
+  // after a marker, which arithmetic has; the rest run on countdown.
+  const ENV_OF: Record<string, string> = { srgpo: 'gridnav', 's-grpo': 'arithmetic' };
   const envFor = (method: (typeof methods)[number]) =>
-    (typeof method.estimator === 'string' ? method.estimator : method.estimator.name) === 'srgpo' ? 'gridnav' : 'countdown';
+    ENV_OF[typeof method.estimator === 'string' ? method.estimator : method.estimator.name] ?? 'countdown';
 
   it.each(methods.map((m) => [m.name, m] as const))('%s', async (name, method) => {
     const env = envFor(method);

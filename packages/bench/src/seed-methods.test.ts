@@ -1,6 +1,7 @@
 /**
  * Seed-paper methods whose mechanism lives across plugin kinds, run end to end from the installed
- * catalog on a tiny model: GARDO's gated KL with its reference-reset hook.
+ * catalog on a tiny model: GARDO's gated KL with its reference-reset hook; S-GRPO's serial groups
+ * (the serial-exits sampler feeding the s-grpo estimator); ROVER's uniform-policy Q targets and Q-regression loss.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,5 +69,78 @@ describe('gardo', () => {
       expect(m['estimator.gatedFraction']).toBeLessThanOrEqual(0.2);
       expect(m['estimator.kappa']).toBeGreaterThanOrEqual(0.02);
     }
+  });
+});
+
+// Arithmetic's prompts are longer than countdown's; a short SFT start so that paths reach the answer marker.
+const SERIAL_TINY = { ...TINY, model: { ...TINY.model, contextLength: 96 }, sftSteps: 30 };
+
+describe('s-grpo', () => {
+  it('is registered with the serial-exits sampler', () => {
+    expect(registry.get('methods', 's-grpo')).toMatchObject({ estimator: 's-grpo', sampler: 'serial-exits' });
+  });
+
+  it('a tiny arithmetic run: every group the estimator sees is serial, and every exit is charged as an episode', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 's-grpo-'));
+    const result = await train({
+      registry,
+      method: 's-grpo',
+      env: 'arithmetic',
+      seed: 2,
+      budget: { episodes: 3 * 16 },
+      overrides: SERIAL_TINY,
+      outDir,
+    });
+    const metrics = metricsOf(outDir);
+    expect(metrics).toHaveLength(result.steps);
+    expect(result.steps).toBeGreaterThanOrEqual(1);
+    for (const m of metrics) expect(m['estimator.serialGroups']).toBe(1);
+    // Groups are a path and its exits: at most the group size, more than the path alone on average.
+    const sizes = metrics.map((m) => m.groupSize as number);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(4);
+    expect(sizes.reduce((a, b) => a + b, 0) / sizes.length).toBeGreaterThan(1);
+    const drawn = sizes.reduce((a, size) => a + size * SERIAL_TINY.tasksPerStep, 0);
+    expect(result.budget.consumed.episodes).toBe(drawn);
+  });
+
+  it('refuses an environment whose answers follow no marker, with exit code 2 naming what is missing', async () => {
+    await expect(
+      train({
+        registry,
+        method: 's-grpo',
+        env: 'countdown',
+        seed: 1,
+        budget: { episodes: 16 },
+        overrides: SERIAL_TINY,
+        sft: 'none',
+      }),
+    ).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/serial-exits: .*countdown/) });
+  });
+});
+
+describe('rover', () => {
+  it('is registered with its Q-target estimator and its Q-regression loss', () => {
+    expect(registry.get('methods', 'rover')).toMatchObject({ estimator: 'rover', loss: 'rover' });
+  });
+
+  it('a tiny countdown run: token targets carry the regressed next-state Q, the loss stays finite', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'rover-'));
+    const result = await train({
+      registry,
+      method: 'rover',
+      env: 'countdown',
+      seed: 3,
+      budget: { episodes: 4 * 16 },
+      overrides: TINY,
+      outDir,
+    });
+    const metrics = metricsOf(outDir);
+    expect(metrics).toHaveLength(4);
+    // Rollouts of a group share their first states (the prompt, common prefixes): some targets bootstrap.
+    const shares = metrics.map((m) => m['estimator.bootstrappedTokens'] as number);
+    expect(Math.max(...shares)).toBeGreaterThan(0);
+    for (const share of shares) expect(share).toBeLessThanOrEqual(1);
+    for (const m of metrics) expect(Number.isFinite(m.loss)).toBe(true);
+    expect(result.budget.consumed.trainedTokens).toBeGreaterThan(0);
   });
 });

@@ -242,6 +242,11 @@ export interface Advantages {
   rollout: number[][];
   /** Per rollout, one value per turn; when absent each turn gets `rollout`. */
   turns?: number[][][];
+  /**
+   * Per rollout, per turn, one value per action token (ROVER's token-level Q targets); when
+   * present a token gets its own value instead of its turn's.
+   */
+  tokens?: number[][][][];
   /** Per rollout loss weight; 0 excludes the rollout from the loss. */
   weights: number[][];
   /**
@@ -551,9 +556,13 @@ export interface Sampler extends PluginMeta {
    * policy's log-probability (beam search, deterministic). 'tree': a group's first `roots`
    * rollouts are sampled from the task; each further one restarts from a node of an earlier
    * rollout (a prefix of one of its actions, after an environment snapshot when the node lies
-   * in a later turn) and samples the rest.
+   * in a later turn) and samples the rest. 'serial': one path per task, then early exits cut
+   * from it (its first j tokens, then `exitText`, then a sampled answer): the group is the exits,
+   * earliest first, and the path last (S-GRPO's serial group; single-turn environments).
    */
-  strategy: 'sample' | 'beam' | 'tree';
+  strategy: 'sample' | 'beam' | 'tree' | 'serial';
+  /** serial: the answer-inducing text inserted at each exit (its trimmed form marks where a path's thoughts end). */
+  exitText?: string;
   /** beam: hypotheses kept per context (at least the number of actions asked of it). */
   width?: number;
   /** tree: rollouts of a group drawn from the task before branching starts (>= 1). */

@@ -1,7 +1,9 @@
 import { type Aggregation, defineMethod, type Method, type Plugin } from '@policy-lab/core';
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
+import { roverLoss } from './losses/rover.js';
 import { builtinSamplers } from './samplers/samplers.js';
+import { serialExits } from './samplers/serial-exits.js';
 
 /**
  * TRL's GRPOTrainer `loss_type` values as Methods: one token loss (`trl-clip`), four
@@ -84,10 +86,54 @@ function gspoTokenMethod(): Method {
   });
 }
 
+/**
+ * S-GRPO (arXiv 2505.07686): the serial group of early exits of one path, rewarded by the
+ * s-grpo estimator's decay (the earliest correct exit earns the most).
+ */
+function sGrpoMethod(): Method {
+  return defineMethod({
+    name: 's-grpo',
+    summary:
+      'S-GRPO: one reasoning path per task cut into early exits (answer-inducing text, then an answer), rewards decaying with the exit position among correct exits',
+    paper: { title: 'S-GRPO: Early Exit via Reinforcement Learning in Reasoning Models', arxiv: '2505.07686', year: 2025 },
+    unverified: [
+      "Adaptation: adapted. The serial group (one path, exits cut at random thought positions, an answer-inducing text, a sampled answer) and the decaying reward are the paper's; its </think> exit text becomes the arithmetic environment's answer delimiter ' #### ', so the method runs on single-turn environments whose answer follows a marker (arithmetic) and refuses others.",
+      "The serial group size m is the run's group size minus one (the paper's m is not confirmed); a path with fewer thought positions than m gives a smaller group.",
+      "Each exit's action repeats the path's prefix, so the prefix's tokens are charged again per exit (as a tree search's branches are): the budget counts more generated tokens than were decoded.",
+    ],
+    estimator: 's-grpo',
+    loss: 'ppo-clip',
+    sampler: 'serial-exits',
+  });
+}
+
+/**
+ * ROVER (arXiv 2509.24981): Q-values of the uniform random policy as token targets, the policy's
+ * log-ratio regressed onto them, so that it samples by a softmax over Q.
+ */
+function roverMethod(): Method {
+  return defineMethod({
+    name: 'rover',
+    summary:
+      "ROVER: the uniform random policy's Q-values regressed from the group's rollouts, and the policy as a softmax over them (its log-ratio regressed onto the Q targets)",
+    paper: {
+      title: 'Random Policy Valuation is Enough for LLM Reasoning with Verifiable Rewards',
+      arxiv: '2509.24981',
+      year: 2025,
+    },
+    unverified: [
+      "Adaptation: adapted. The Q target (the centred reward plus the vocabulary mean of the uniform policy's Q at the next state) and the squared-error regression of rho log(pi/pi_old) onto it are the paper's; the vocabulary mean at the next state comes from a table regressed on the group's rollouts instead of the network's full next-token distribution during the update.",
+      "ROVER's defaults (8 rollouts, temperature 0.6, learning rate 1e-6 for an 8B model) are not taken: the shared hyperparameters apply, so that the comparison is at equal settings.",
+    ],
+    estimator: 'rover',
+    loss: 'rover',
+  });
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
-  losses: [ppoClip(), reinforce(), ...catalogLosses()],
-  samplers: builtinSamplers(),
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods()],
+  losses: [ppoClip(), reinforce(), ...catalogLosses(), roverLoss()],
+  samplers: [...builtinSamplers(), serialExits()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), sGrpoMethod(), roverMethod()],
 };

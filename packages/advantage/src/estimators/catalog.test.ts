@@ -6,7 +6,7 @@ import { gardo } from './gardo.js';
 import { gdpo } from './gdpo.js';
 import { pfPpo } from './pf-ppo.js';
 import { quantile, riskpo } from './riskpo.js';
-import { decayingRewards, sGrpo } from './s-grpo.js';
+import { decayingRewards, exitOrder, sGrpo } from './s-grpo.js';
 import { gpg, grpoPassk, opo, rlooVectorized } from './verl-catalog.js';
 
 const ctx = (weights: Record<string, number> = { reward: 1 }): EstimatorContext => ({
@@ -157,6 +157,21 @@ describe('s-grpo', () => {
       [false, true, true].map((success, i) => ({ ...(groupsOf([[0]])[0]?.[0] as Rollout), id: `g/${i}`, success })),
     ];
     close((await sGrpo().compute(groups, ctx())).rollout[0], [-0.5, 0.5, 0]);
+  });
+
+  it("orders a serial group's exits by their position (meta.serialExit), whatever the rollout order", async () => {
+    const base = groupsOf([[0]])[0]?.[0] as Rollout;
+    // exits at 9 (path), 2, 5: correctness by position 2 -> false, 5 -> true, 9 -> true
+    const group = [
+      { ...base, id: 'g/0', success: true, meta: { serialExit: 9 } },
+      { ...base, id: 'g/1', success: false, meta: { serialExit: 2 } },
+      { ...base, id: 'g/2', success: true, meta: { serialExit: 5 } },
+    ];
+    const result = await sGrpo().compute([group], ctx());
+    close(result.rollout[0], [0.5 - 0.5, 0 - 0.5, 1 - 0.5]);
+    expect(result.diagnostics?.serialGroups).toBe(1);
+    expect(exitOrder(group)).toEqual([1, 2, 0]);
+    expect(exitOrder([group[0] as Rollout, base])).toBeUndefined();
   });
 });
 

@@ -24,7 +24,13 @@ describe('rover', () => {
     // r = [1, 0, 1]: mean 2/3
     out.rollout[0]?.forEach((a, i) => expect(a).toBeCloseTo([1 / 3, -2 / 3, 1 / 3][i] as number, 12));
     expect(out.turns?.[0]?.[0]).toEqual([out.rollout[0]?.[0], out.rollout[0]?.[0]]);
-    expect(out.returns).toEqual(out.turns);
+    // One target per action token of every turn.
+    expect(out.tokens?.[0]?.map((turns) => turns.map((t) => t.length))).toEqual(
+      groups[0]?.map((r) => r.turns.map((t) => t.actionTokens.length)),
+    );
+    const reward = await rover({ target: 'reward' }).compute(groups, contextWith());
+    expect(reward.tokens).toBeUndefined();
+    expect(reward.turns).toEqual(out.turns);
     // z-score: sample std 0.57735 -> [0.57735, -1.1547, 0.57735]
     const z = (await rover({ center: 'z-score', eps: 0 }).compute(groups, contextWith())) as Advantages;
     z.rollout[0]?.forEach((a, i) => expect(a).toBeCloseTo([0.57735, -1.1547, 0.57735][i] as number, 4));

@@ -13,6 +13,8 @@ export interface TrainingRow {
   actionStart: number;
   oldLogprobs: number[];
   advantage: number;
+  /** One advantage per action token, when the estimator gives them (ROVER); else `advantage` on each. */
+  tokenAdvantages?: number[];
   weight: number;
   /** Weight of the divergence penalty on this row (GARDO's gate); 1 when absent. */
   divergenceWeight?: number;
@@ -42,11 +44,13 @@ export function rowsFromRollouts(
       const divergenceWeight = advantages.divergenceWeights?.[g]?.[i];
       rollout.turns.forEach((turn, t) => {
         if (turn.actionTokens.length === 0) return;
+        const tokenAdvantages = advantages.tokens?.[g]?.[i]?.[t];
         rows.push({
           tokens: [...turn.promptTokens, ...turn.actionTokens],
           actionStart: turn.promptTokens.length,
           oldLogprobs: [...turn.logprobs],
           advantage: advantages.turns?.[g]?.[i]?.[t] ?? (advantages.rollout[g]?.[i] as number),
+          ...(tokenAdvantages ? { tokenAdvantages: [...tokenAdvantages] } : {}),
           weight,
           ...(divergenceWeight !== undefined ? { divergenceWeight } : {}),
           ...(advantages.returns?.[g]?.[i]?.[t] !== undefined ? { target: advantages.returns[g]?.[i]?.[t] as number } : {}),
@@ -99,7 +103,7 @@ export function toTensors(rows: readonly TrainingRow[]): BatchTensors {
       if (actionIndex >= 0) {
         mask[r * T + t] = 1;
         old[r * T + t] = row.oldLogprobs[actionIndex] ?? 0;
-        adv[r * T + t] = row.advantage;
+        adv[r * T + t] = row.tokenAdvantages?.[actionIndex] ?? row.advantage;
         if (withTargets) targetsOut[r * T + t] = row.target as number;
         trainedTokens += 1;
       }

@@ -8,6 +8,7 @@
  */
 import type { Environment, Rng, Rollout } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
+import { serialRollouts } from '../samplers/serial-exits.js';
 import { BOS, type CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import {
   collectRollouts,
@@ -37,6 +38,7 @@ export async function sampleGroups(
 ): Promise<SampledGroups> {
   const strategy = options.sampler?.strategy ?? 'sample';
   if (strategy === 'tree') return treeRollouts(policy, tokenizer, env, requests, options, scalar);
+  if (strategy === 'serial') return serialRollouts(policy, tokenizer, env, requests, options);
   const groups = await collectRollouts(policy, tokenizer, env, requests, options);
   return { groups: strategy === 'beam' ? groups.map(distinct) : groups, drawn: groups.flat() };
 }
