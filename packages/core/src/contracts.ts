@@ -572,6 +572,13 @@ export interface Sampler extends PluginMeta {
    * 'policy': the policy's own at temperature 1 (a search has no proposal distribution).
    */
   behaviour: 'proposal' | 'policy';
+  /**
+   * Which rollouts it decodes: 'training' (the default: the step's rollouts; evaluation samples the
+   * policy plainly), 'evaluation' (training rollouts stay the policy's plain samples, evaluation's
+   * sampled success is decoded by it: a decode-time method such as VAS learns from the former and
+   * is judged on the latter), or 'both'.
+   */
+  decodes?: 'training' | 'evaluation' | 'both';
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import { type Aggregation, defineMethod, type Method, type Plugin } from '@polic
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
 import { builtinSamplers } from './samplers/samplers.js';
+import { frozenPolicy, vas } from './samplers/vas.js';
 
 /**
  * TRL's GRPOTrainer `loss_type` values as Methods: one token loss (`trl-clip`), four
@@ -84,10 +85,37 @@ function gspoTokenMethod(): Method {
   });
 }
 
+/**
+ * VAS (Han et al., arXiv 2405.06639): the base policy frozen, a prefix value model trained on its
+ * plain samples, and evaluation decoded by the `vas` sampler over that value model.
+ */
+function vasMethod(): Method {
+  return defineMethod({
+    name: 'vas',
+    summary:
+      'Value Augmented Sampling: the policy stays frozen; a value model learns from its samples and re-weights its top-k next tokens at decode time (evaluation decoded by VAS)',
+    paper: {
+      title: 'Value Augmented Sampling for Language Model Alignment and Personalization',
+      arxiv: '2405.06639',
+      year: 2024,
+    },
+    estimator: 'frozen-policy',
+    loss: 'ppo-clip',
+    sampler: 'vas',
+    rewardModels: ['prefix-value'],
+    unverified: [
+      "adaptation: adapted. The paper's mechanism (frozen base policy, a value model fitted on its samples, top-k logits shifted by beta x the centred value; VAS code defaults top-k 20, beta 1) on the trainer's own models: the value model is the prefix-value reward model (a small transformer of its own, Monte Carlo targets on 4 random prefixes per action) where the VAS code fits a value head on a copy of the base model with TD(lambda) targets (gamma 1, lambda 0.95).",
+      "The budget's episodes are the base samples the value model learns from (the paper's 2k base samples are a fixed data set fitted for 20k steps); evaluation's sampled success is VAS decoding at beta 1, and every value call (training rollouts' scoring, evaluation's top-k scoring) is charged as auxScoredTokens.",
+      "Evaluation before training decodes with the untrained value model, so the run's starting point is not exactly the base policy; greedy success is the base policy's (no hook on greedy decoding).",
+    ],
+  });
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
-  samplers: builtinSamplers(),
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods()],
+  samplers: [...builtinSamplers(), vas()],
+  estimators: [frozenPolicy()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), vasMethod()],
 };
