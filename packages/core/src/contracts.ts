@@ -206,8 +206,12 @@ export interface ScoreRequest {
  * Everything they generate is charged to the run's budget by the trainer.
  */
 export interface ModelServices {
-  /** Per-token log-probabilities of each continuation (teacher forcing). */
-  score(requests: readonly ScoreRequest[], policy: 'current' | 'reference'): Promise<number[][]>;
+  /**
+   * Per-token log-probabilities of each continuation (teacher forcing). 'teacher': the run named
+   * with --set teacher=<run folder>, for an estimator that declares `needsTeacher` (charged as the
+   * reference's scoring is).
+   */
+  score(requests: readonly ScoreRequest[], policy: 'current' | 'reference' | 'teacher'): Promise<number[][]>;
   /**
    * Teacher-forced next-token distributions: per continuation token, the log-probabilities of
    * every token of `vocabulary` before it (what VA-pi's alignment term reads). The trainer
@@ -264,6 +268,11 @@ export interface AdvantageEstimator extends PluginMeta {
   needsModel?: boolean;
   /** True when it needs a critic's values. */
   needsCritic?: boolean;
+  /**
+   * True when it scores texts under a teacher run (`--set teacher=<run folder>`) beside the frozen
+   * reference (the starting policy): the run is refused (exit 2) without one.
+   */
+  needsTeacher?: boolean;
   /**
    * Groups that should be thrown away and replaced (DAPO's dynamic sampling); the
    * trainer charges the discarded rollouts and samples again.

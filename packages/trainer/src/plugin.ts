@@ -1,6 +1,7 @@
 import { type Aggregation, defineMethod, type Method, type Plugin } from '@policy-lab/core';
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
+import { beamLikelihood } from './samplers/beam-likelihood.js';
 import { builtinSamplers } from './samplers/samplers.js';
 import { frozenPolicy, vas } from './samplers/vas.js';
 
@@ -111,11 +112,45 @@ function vasMethod(): Method {
   });
 }
 
+const FROM_R_TO_Q = { title: 'From r to Q*: Your Language Model is Secretly a Q-Function', arxiv: '2404.12358', year: 2024 };
+
+/**
+ * From r to Q* (Rafailov et al., arXiv 2404.12358) as Methods: token-level DPO online with
+ * evaluation decoded by likelihood beam search, and a second RL stage on a DPO run's dense
+ * implicit rewards.
+ */
+function fromRToQMethods(): Method[] {
+  return [
+    defineMethod({
+      name: 'token-dpo-beam',
+      summary:
+        "token-level DPO on each group's best and worst rollouts, evaluation decoded by likelihood beam search (on a DPO policy, a search over the implicit reward)",
+      paper: FROM_R_TO_Q,
+      // The estimator's advantages are not used by a preference objective; GRPO's feed the diagnostics.
+      estimator: 'grpo',
+      loss: 'token-dpo',
+      sampler: 'beam-likelihood',
+      unverified: [
+        "adaptation: adapted. The paper's DPO is offline on a preference data set; here the pairs are online (each group's best and worst rollout), as the dpo Method's; beam search decodes evaluation's sampled success (the mean over each test task's best evalSamples beams).",
+      ],
+    }),
+    defineMethod({
+      name: 'dpo-dense',
+      summary:
+        "a second RL stage on a DPO run's dense implicit rewards (--set teacher=<DPO run folder>): PPO-clip on outcome plus per-turn beta log(pi_dpo/pi_ref) returns",
+      paper: FROM_R_TO_Q,
+      estimator: 'dpo-implicit-dense',
+      loss: 'ppo-clip',
+      defaultsSource: 'name the DPO run with --set teacher=<run folder> (bench train dpo --out <folder> on the same environment)',
+    }),
+  ];
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
-  samplers: [...builtinSamplers(), vas()],
+  samplers: [...builtinSamplers(), vas(), beamLikelihood()],
   estimators: [frozenPolicy()],
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), vasMethod()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), vasMethod(), ...fromRToQMethods()],
 };

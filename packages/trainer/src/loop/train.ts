@@ -281,13 +281,13 @@ function freshState(divergenceCoef: number, entropyCoef: number): RunState {
  * apart from the reference (G-OPD) gets both.
  */
 async function referencesOf(
-  { loss, divergence, config }: Resolved,
+  { loss, divergence, estimator, config }: Resolved,
   policy: TransformerPolicy,
   tokenizer: CharTokenizer,
   folder: RunFolder | undefined,
   resumed: boolean,
 ): Promise<{ reference?: PolicyModel; teacher?: PolicyModel }> {
-  const separateTeacher = loss.kind === 'rows' && loss.needs?.teacher === true;
+  const separateTeacher = (loss.kind === 'rows' && loss.needs?.teacher === true) || estimator.needsTeacher === true;
   const teacher = separateTeacher ? loadTeacher(config.teacher as string, config, tokenizer) : undefined;
   const reference =
     config.teacher && !separateTeacher
