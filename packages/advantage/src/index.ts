@@ -2,6 +2,7 @@ import type { Plugin } from '@policy-lab/core';
 import { catalogEstimators } from './catalog/index.js';
 import { gigpo, srgpo } from './estimators/agent.js';
 import { dapo } from './estimators/dapo.js';
+import { dpoImplicitDense } from './estimators/dpo-implicit-dense.js';
 import { gardo } from './estimators/gardo.js';
 import { gdpo } from './estimators/gdpo.js';
 import { drGrpo, grpo, rloo } from './estimators/grpo.js';
@@ -41,6 +42,8 @@ export {
 export type { GigpoOptions, NormMode, SrgpoOptions } from './estimators/agent.js';
 export { episodeAdvantages, gigpo, srgpo } from './estimators/agent.js';
 export { dapo } from './estimators/dapo.js';
+export type { DpoImplicitDenseOptions } from './estimators/dpo-implicit-dense.js';
+export { denseAdvantages, dpoImplicitDense, turnImplicitRewards } from './estimators/dpo-implicit-dense.js';
 export type { GardoOptions } from './estimators/gardo.js';
 export { cosineDistance, diversityMultipliers, gardo } from './estimators/gardo.js';
 export type { GdpoOptions } from './estimators/gdpo.js';
@@ -99,6 +102,7 @@ export const plugin: Plugin = {
     pfPpo(),
     ...catalogEstimators(),
     ...modelEstimators(),
+    dpoImplicitDense(),
   ],
   methods: builtinMethods(),
 };

@@ -206,8 +206,12 @@ export interface ScoreRequest {
  * Everything they generate is charged to the run's budget by the trainer.
  */
 export interface ModelServices {
-  /** Per-token log-probabilities of each continuation (teacher forcing). */
-  score(requests: readonly ScoreRequest[], policy: 'current' | 'reference'): Promise<number[][]>;
+  /**
+   * Per-token log-probabilities of each continuation (teacher forcing). 'teacher': the run named
+   * with --set teacher=<run folder>, for an estimator that declares `needsTeacher` (charged as the
+   * reference's scoring is).
+   */
+  score(requests: readonly ScoreRequest[], policy: 'current' | 'reference' | 'teacher'): Promise<number[][]>;
   /**
    * Teacher-forced next-token distributions: per continuation token, the log-probabilities of
    * every token of `vocabulary` before it (what VA-pi's alignment term reads). The trainer
@@ -269,6 +273,11 @@ export interface AdvantageEstimator extends PluginMeta {
   needsModel?: boolean;
   /** True when it needs a critic's values. */
   needsCritic?: boolean;
+  /**
+   * True when it scores texts under a teacher run (`--set teacher=<run folder>`) beside the frozen
+   * reference (the starting policy): the run is refused (exit 2) without one.
+   */
+  needsTeacher?: boolean;
   /**
    * Groups that should be thrown away and replaced (DAPO's dynamic sampling); the
    * trainer charges the discarded rollouts and samples again.
@@ -581,6 +590,13 @@ export interface Sampler extends PluginMeta {
    * 'policy': the policy's own at temperature 1 (a search has no proposal distribution).
    */
   behaviour: 'proposal' | 'policy';
+  /**
+   * Which rollouts it decodes: 'training' (the default: the step's rollouts; evaluation samples the
+   * policy plainly), 'evaluation' (training rollouts stay the policy's plain samples, evaluation's
+   * sampled success is decoded by it: a decode-time method such as VAS learns from the former and
+   * is judged on the latter), or 'both'.
+   */
+  decodes?: 'training' | 'evaluation' | 'both';
 }
 
 // ---------------------------------------------------------------------------------------

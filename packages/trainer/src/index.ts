@@ -26,6 +26,8 @@ export type {
 export type { CheckpointPolicy } from './loop/checkpoint-policy.js';
 export { loadCheckpointPolicy } from './loop/checkpoint-policy.js';
 export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig } from './loop/config.js';
+export type { CreditedAnswer, CreditMap } from './loop/credit-map.js';
+export { creditAnswers, creditMapOfRun } from './loop/credit-map.js';
 export type { PreferencePair, UnpairedExample } from './loop/data.js';
 export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';
 export { OPTION_READERS, readersOf } from './loop/option-readers.js';

@@ -2,8 +2,10 @@ import { type Aggregation, defineMethod, type Method, type Plugin } from '@polic
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
 import { roverLoss } from './losses/rover.js';
+import { beamLikelihood } from './samplers/beam-likelihood.js';
 import { builtinSamplers } from './samplers/samplers.js';
 import { serialExits } from './samplers/serial-exits.js';
+import { frozenPolicy, vas } from './samplers/vas.js';
 
 /**
  * TRL's GRPOTrainer `loss_type` values as Methods: one token loss (`trl-clip`), four
@@ -130,10 +132,79 @@ function roverMethod(): Method {
   });
 }
 
+/**
+ * VAS (Han et al., arXiv 2405.06639): the base policy frozen, a prefix value model trained on its
+ * plain samples, and evaluation decoded by the `vas` sampler over that value model.
+ */
+function vasMethod(): Method {
+  return defineMethod({
+    name: 'vas',
+    summary:
+      'Value Augmented Sampling: the policy stays frozen; a value model learns from its samples and re-weights its top-k next tokens at decode time (evaluation decoded by VAS)',
+    paper: {
+      title: 'Value Augmented Sampling for Language Model Alignment and Personalization',
+      arxiv: '2405.06639',
+      year: 2024,
+    },
+    estimator: 'frozen-policy',
+    loss: 'ppo-clip',
+    sampler: 'vas',
+    rewardModels: ['prefix-value'],
+    unverified: [
+      "adaptation: adapted. The paper's mechanism (frozen base policy, a value model fitted on its samples, top-k logits shifted by beta x the centred value; VAS code defaults top-k 20, beta 1) on the trainer's own models: the value model is the prefix-value reward model (a small transformer of its own, Monte Carlo targets on 4 random prefixes per action) where the VAS code fits a value head on a copy of the base model with TD(lambda) targets (gamma 1, lambda 0.95).",
+      "The budget's episodes are the base samples the value model learns from (the paper's 2k base samples are a fixed data set fitted for 20k steps); evaluation's sampled success is VAS decoding at beta 1, and every value call (training rollouts' scoring, evaluation's top-k scoring) is charged as auxScoredTokens.",
+      "Evaluation before training decodes with the untrained value model, so the run's starting point is not exactly the base policy; greedy success is the base policy's (no hook on greedy decoding).",
+    ],
+  });
+}
+
+const FROM_R_TO_Q = { title: 'From r to Q*: Your Language Model is Secretly a Q-Function', arxiv: '2404.12358', year: 2024 };
+
+/**
+ * From r to Q* (Rafailov et al., arXiv 2404.12358) as Methods: token-level DPO online with
+ * evaluation decoded by likelihood beam search, and a second RL stage on a DPO run's dense
+ * implicit rewards.
+ */
+function fromRToQMethods(): Method[] {
+  return [
+    defineMethod({
+      name: 'token-dpo-beam',
+      summary:
+        "token-level DPO on each group's best and worst rollouts, evaluation decoded by likelihood beam search (on a DPO policy, a search over the implicit reward)",
+      paper: FROM_R_TO_Q,
+      // The estimator's advantages are not used by a preference objective; GRPO's feed the diagnostics.
+      estimator: 'grpo',
+      loss: 'token-dpo',
+      sampler: 'beam-likelihood',
+      unverified: [
+        "adaptation: adapted. The paper's DPO is offline on a preference data set; here the pairs are online (each group's best and worst rollout), as the dpo Method's; beam search decodes evaluation's sampled success (the mean over each test task's best evalSamples beams).",
+      ],
+    }),
+    defineMethod({
+      name: 'dpo-dense',
+      summary:
+        "a second RL stage on a DPO run's dense implicit rewards (--set teacher=<DPO run folder>): PPO-clip on outcome plus per-turn beta log(pi_dpo/pi_ref) returns",
+      paper: FROM_R_TO_Q,
+      estimator: 'dpo-implicit-dense',
+      loss: 'ppo-clip',
+      defaultsSource: 'name the DPO run with --set teacher=<run folder> (bench train dpo --out <folder> on the same environment)',
+    }),
+  ];
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses(), roverLoss()],
-  samplers: [...builtinSamplers(), serialExits()],
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), sGrpoMethod(), roverMethod()],
+  samplers: [...builtinSamplers(), serialExits(), vas(), beamLikelihood()],
+  estimators: [frozenPolicy()],
+  methods: [
+    ...trlLossTypes(),
+    gspoTokenMethod(),
+    ...samplerMethods(),
+    sGrpoMethod(),
+    roverMethod(),
+    vasMethod(),
+    ...fromRToQMethods(),
+  ],
 };

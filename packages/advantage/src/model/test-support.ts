@@ -10,13 +10,13 @@ import {
 } from '@policy-lab/core';
 
 export interface ScriptedServices extends ModelServices {
-  scoreCalls: { requests: ScoreRequest[]; policy: 'current' | 'reference' }[];
+  scoreCalls: { requests: ScoreRequest[]; policy: 'current' | 'reference' | 'teacher' }[];
   rolloutCalls: { groupId: string; count: number; greedy?: boolean; policy?: 'current' | 'reference' }[];
 }
 
 export interface Script {
   /** Per-token log-probabilities of a continuation; default: -1 per character. */
-  score?(request: ScoreRequest, policy: 'current' | 'reference'): number[];
+  score?(request: ScoreRequest, policy: 'current' | 'reference' | 'teacher'): number[];
   /** The extra rollouts for a request; default: `count` rollouts with reward 0. */
   rollouts?(request: { groupId: string; count: number; greedy?: boolean }, call: number): Rollout[];
 }

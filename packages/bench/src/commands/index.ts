@@ -3,6 +3,7 @@ import type { Io } from '../io.js';
 import * as advantages from './advantages.js';
 import * as certify from './certify.js';
 import * as compare from './compare.js';
+import * as creditMap from './credit-map.js';
 import * as crossPolicyGap from './cross-policy-gap.js';
 import * as env from './env.js';
 import * as list from './list.js';
@@ -27,4 +28,5 @@ export const COMMANDS: readonly { register(program: Command, io: Io): void }[] =
   certify,
   policyCliff,
   crossPolicyGap,
+  creditMap,
 ];

@@ -14,7 +14,7 @@ const STYLE =
   'body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}svg{display:block;margin:1em 0}';
 
 /** A self-contained page: a title, lines of text, plots, and the document itself. */
-function page(title: string, lines: readonly string[], plots: readonly string[], document: unknown): string {
+export function page(title: string, lines: readonly string[], plots: readonly string[], document: unknown): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body><h1>${escapeHtml(title)}</h1>${lines
     .map((line) => `<p>${escapeHtml(line)}</p>`)
     .join('')}${plots.join('')}<h2>results.json</h2><pre>${escapeHtml(JSON.stringify(document, null, 2))}</pre></body></html>\n`;

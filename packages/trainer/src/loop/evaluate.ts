@@ -3,7 +3,7 @@
  * the headline, since RL moves it first), greedy success, pass@k (RL can raise mean@k while
  * narrowing pass@k, so both are reported), mean reward per component, mean action length.
  */
-import type { Environment, Rng, Rollout } from '@policy-lab/core';
+import type { Environment, RewardModelHandle, Rng, Rollout, Sampler } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
 import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import type { EvalResult, JudgeAccuracy } from './api.js';
@@ -21,13 +21,23 @@ export async function evaluate(
   tokenizer: CharTokenizer,
   env: Environment,
   tasks: readonly unknown[],
-  options: { samples: number; maxNewTokens: number; rng: Rng; judges?: readonly Judge[] },
+  options: {
+    samples: number;
+    maxNewTokens: number;
+    rng: Rng;
+    judges?: readonly Judge[];
+    /** A sampler that decodes evaluation (`decodes` 'evaluation' or 'both'): the sampled success is its; greedy stays the policy's. */
+    sampler?: Sampler;
+    rewardModels?: Readonly<Record<string, RewardModelHandle>>;
+  },
 ): Promise<EvalResult> {
   const requests = tasks.map((task, k) => ({ task, groupId: `eval${k}`, count: options.samples }));
   const sampled = await collectRollouts(policy, tokenizer, env, requests, {
     maxNewTokens: options.maxNewTokens,
     temperature: 1,
     rng: options.rng.split('sampled'),
+    ...(options.sampler ? { sampler: options.sampler } : {}),
+    ...(options.sampler && options.rewardModels ? { rewardModels: options.rewardModels } : {}),
   });
   const greedy = await collectRollouts(
     policy,

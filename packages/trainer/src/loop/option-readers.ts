@@ -68,9 +68,13 @@ export const OPTION_READERS: Readonly<Record<string, Reader>> = {
     readers: () => 'a run with a soft prompt (--set softPrompt=<P> with P >= 1)',
   },
   teacher: {
-    reads: ({ loss, divergence }) =>
-      divergence !== undefined || (loss.needs?.reference ?? false) || (loss.kind === 'rows' && (loss.needs?.teacher ?? false)),
-    readers: () => 'losses that read a reference or a teacher (opd, gopd, dpo, ...) or a run with a divergence',
+    reads: ({ loss, divergence, estimator }) =>
+      divergence !== undefined ||
+      (loss.needs?.reference ?? false) ||
+      (loss.kind === 'rows' && (loss.needs?.teacher ?? false)) ||
+      (estimator.needsTeacher ?? false),
+    readers: () =>
+      'losses that read a reference or a teacher (opd, gopd, dpo, ...), estimators that score under a teacher (dpo-implicit-dense) or a run with a divergence',
   },
 };
 

@@ -107,6 +107,10 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
     throw new UsageError(
       `loss '${loss.name}' distils from a teacher: name one with --set teacher=<run folder> (a finished bench train --out folder on the same environment)`,
     );
+  if (resolved.estimator.needsTeacher && !config.teacher)
+    throw new UsageError(
+      `estimator '${resolved.estimator.name}' scores under a teacher: name one with --set teacher=<run folder> (a finished bench train --out folder on the same environment)`,
+    );
   const keepsReference = divergence !== undefined || Boolean(loss.needs?.reference) || Boolean(config.teacher);
   for (const hook of resolved.hooks)
     if (hook.needs?.reference && !keepsReference)

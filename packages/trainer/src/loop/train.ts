@@ -109,6 +109,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     rewardModels,
     side: state.side,
   };
+  // A decode-time sampler (VAS) decodes evaluation's sampled success; others leave evaluation plain.
+  const evalSampler =
+    plugins.sampler && plugins.sampler.decodes !== undefined && plugins.sampler.decodes !== 'training'
+      ? plugins.sampler
+      : undefined;
   const evaluateAt = async (step: number): Promise<EvalResult> => {
     const t0 = performance.now();
     options.onProgress?.({ step, fraction: meter.progress(), phase: 'eval' });
@@ -117,6 +122,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       maxNewTokens: config.maxNewTokens,
       rng: Rng.seeded(config.seed).split(`eval/${step}`),
       judges: rewardModels.map((m, i) => ({ trained: m, untrained: untrainedRewardModels[i] as OwnedRewardModel })),
+      ...(evalSampler
+        ? { sampler: evalSampler, rewardModels: Object.fromEntries(rewardModels.map((m) => [m.plugin.name, m.handle])) }
+        : {}),
     });
     state.timings.evalSeconds = (state.timings.evalSeconds ?? 0) + (performance.now() - t0) / 1000;
     const { episodes, generatedTokens } = meter.consumed;
@@ -275,13 +283,13 @@ function freshState(divergenceCoef: number, entropyCoef: number): RunState {
  * apart from the reference (G-OPD) gets both.
  */
 async function referencesOf(
-  { loss, divergence, config }: Resolved,
+  { loss, divergence, estimator, config }: Resolved,
   policy: TransformerPolicy,
   tokenizer: CharTokenizer,
   folder: RunFolder | undefined,
   resumed: boolean,
 ): Promise<{ reference?: PolicyModel; teacher?: PolicyModel }> {
-  const separateTeacher = loss.kind === 'rows' && loss.needs?.teacher === true;
+  const separateTeacher = (loss.kind === 'rows' && loss.needs?.teacher === true) || estimator.needsTeacher === true;
   const teacher = separateTeacher ? loadTeacher(config.teacher as string, config, tokenizer) : undefined;
   const reference =
     config.teacher && !separateTeacher

@@ -26,7 +26,14 @@ export async function estimatorContext(
       : {}),
     ...(plugins.estimator.needsCritic ? { values: await turnValues(policy, groups.flat()) } : {}),
     services: {
-      score: async (texts, which) => scoreTexts(which === 'reference' && reference ? reference : policy, tokenizer, texts),
+      score: async (texts, which) => {
+        if (which === 'teacher' && !ctx.teacher)
+          throw new RunError(
+            `estimator '${plugins.estimator.name}' scored under a teacher, but this run has none (needsTeacher)`,
+          );
+        const model = which === 'teacher' ? ctx.teacher : which === 'reference' && reference ? reference : policy;
+        return scoreTexts(model as NonNullable<typeof model>, tokenizer, texts);
+      },
       distributions: async (texts, which) =>
         textDistributions(which === 'reference' && reference ? reference : policy, tokenizer, texts),
       vocabulary: tokenizer.vocabulary(),

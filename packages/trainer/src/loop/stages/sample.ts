@@ -56,7 +56,7 @@ export async function sample(
         maxNewTokens: config.maxNewTokens,
         temperature: config.temperature,
         rng: ctx.rng.split(`rollout${tag}`),
-        ...(plugins.sampler ? { sampler: plugins.sampler } : {}),
+        ...(plugins.sampler && plugins.sampler.decodes !== 'evaluation' ? { sampler: plugins.sampler } : {}),
         ...(ctx.rewardModels.length
           ? { rewardModels: Object.fromEntries(ctx.rewardModels.map((m) => [m.plugin.name, m.handle])) }
           : {}),
