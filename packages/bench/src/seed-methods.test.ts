@@ -1,6 +1,7 @@
 /**
  * Seed-paper methods whose mechanism lives across plugin kinds, run end to end from the installed
- * catalog on a tiny model: GARDO's gated KL with its reference-reset hook.
+ * catalog on a tiny model: GARDO's gated KL with its reference-reset hook; VeriRL's trace-back partial
+ * credit and sample-balanced weights on the code environment.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,5 +69,38 @@ describe('gardo', () => {
       expect(m['estimator.gatedFraction']).toBeLessThanOrEqual(0.2);
       expect(m['estimator.kappa']).toBeGreaterThanOrEqual(0.02);
     }
+  });
+});
+
+// The code environment's observations are longer, and a few more SFT steps give the batch mixed rewards.
+const CODE = { ...TINY, model: { ...TINY.model, contextLength: 96 }, sftSteps: 40 };
+
+describe('verirl', () => {
+  it('is registered with its shaper and estimator', () => {
+    expect(registry.get('methods', 'verirl')).toMatchObject({
+      estimator: 'sbw-weighting',
+      shapers: ['tbr-partial-credit'],
+    });
+  });
+
+  it('a tiny code run: the reward carries the partial credit and the sample weights leave 1', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'verirl-'));
+    await train({ registry, method: 'verirl', env: 'code', seed: 3, budget: { episodes: 4 * 16 }, overrides: CODE, outDir });
+    const metrics = metricsOf(outDir);
+    expect(metrics).toHaveLength(4);
+    for (const m of metrics) {
+      // one attempt: the traced-back credit is the share of tests passed, weighted 0.5 beside `passed`
+      expect(m.rewardMean).toBeCloseTo((m['reward.passed'] as number) + 0.5 * (m['reward.partial'] as number), 9);
+      expect(m['estimator.sbwWeightMin']).toBeLessThanOrEqual(1 + 1e-9);
+      expect(m['estimator.sbwWeightMax']).toBeLessThanOrEqual(4 + 1e-9);
+    }
+    // some step's batch is skewed, and its rare rewards are weighted up
+    expect(Math.max(...metrics.map((m) => m['estimator.sbwWeightMax'] as number))).toBeGreaterThan(1.5);
+  });
+
+  it('is refused on an environment without per-test components', async () => {
+    await expect(
+      train({ registry, method: 'verirl', env: 'countdown', seed: 3, budget: { episodes: 16 }, overrides: CODE }),
+    ).rejects.toThrow(/tbr-partial-credit.*test\*/);
   });
 });

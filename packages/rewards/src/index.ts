@@ -20,6 +20,7 @@ export type {
   ProgressPotentialOptions,
   PrsOptions,
   SpuriousOptions,
+  TbrOptions,
   VerpoOptions,
 } from './shapers/index.js';
 export {
@@ -40,6 +41,8 @@ export {
   shapingTerm,
   spurious,
   stageWeights,
+  tbrPartialCredit,
+  traceBackCredit,
   verpo,
 } from './shapers/index.js';
 

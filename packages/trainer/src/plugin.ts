@@ -89,5 +89,30 @@ export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
   samplers: builtinSamplers(),
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), verirlMethod()],
 };
+
+/**
+ * VeriRL (arXiv 2508.18462) on the code environment: trace-back partial credit from the per-test
+ * pass vectors (the `tbr-partial-credit` shaper) and sample-balanced weighting of the advantages
+ * (`sbw-weighting`, our formula), with the paper's REINFORCE++ batch whitening as the base advantage.
+ */
+function verirlMethod(): Method {
+  return defineMethod({
+    name: 'verirl',
+    summary:
+      "VeriRL (adapted from Verilog to the code environment): trace-back partial credit from per-test pass vectors, sample-balanced advantage weights over REINFORCE++'s batch-whitened rewards",
+    paper: {
+      title: 'VeriRL: Boosting the LLM-based Verilog Code Generation via Reinforcement Learning',
+      arxiv: '2508.18462',
+      year: 2025,
+    },
+    unverified: [
+      "Adaptation: adapted. Verilog testbenches become the code environment's hidden unit tests; the trained rescoring reward model, the cold-start SFT on reasoning traces and the rejection-sampling rounds are not built.",
+      "The SbW weight formula is ours (the paper's was not reachable); see the sbw-weighting estimator.",
+    ],
+    estimator: 'sbw-weighting',
+    loss: 'ppo-clip',
+    shapers: ['tbr-partial-credit'],
+  });
+}
