@@ -104,3 +104,23 @@ describe('verirl', () => {
     ).rejects.toThrow(/tbr-partial-credit.*test\*/);
   });
 });
+
+describe('oprl', () => {
+  it('is registered with its implicit PRM', () => {
+    expect(registry.get('methods', 'oprl')).toMatchObject({ estimator: 'oprl', rewardModels: ['implicit-prm'] });
+  });
+
+  it('a tiny countdown run: the PRM trains on the groups (charged) and its step rewards reach the estimator', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'oprl-'));
+    await train({ registry, method: 'oprl', env: 'countdown', seed: 4, budget: { episodes: 4 * 16 }, overrides: CODE, outDir });
+    const metrics = metricsOf(outDir);
+    expect(metrics).toHaveLength(4);
+    const examples = metrics.map((m) => m['rewardModel.implicit-prm.examples'] as number);
+    expect(Math.max(...examples)).toBeGreaterThan(0);
+    // trained after the first pairs: the PRM differs from the policy, so the step rewards are not all 0
+    expect(metrics.some((m) => Math.abs(m['estimator.stepRewardMean'] as number) > 0)).toBe(true);
+    const last = metrics[metrics.length - 1]?.consumed as unknown as Record<string, number>;
+    expect(last.auxTrainedTokens).toBeGreaterThan(0);
+    expect(last.auxScoredTokens).toBeGreaterThan(last.auxTrainedTokens);
+  });
+});

@@ -89,7 +89,7 @@ export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
   samplers: builtinSamplers(),
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), verirlMethod()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), verirlMethod(), oprlMethod()],
 };
 
 /**
@@ -114,5 +114,29 @@ function verirlMethod(): Method {
     estimator: 'sbw-weighting',
     loss: 'ppo-clip',
     shapers: ['tbr-partial-credit'],
+  });
+}
+
+/**
+ * OPRL / iStar (arXiv 2509.19199): an implicit PRM, a copy of the policy trained by trajectory DPO
+ * on each group's (better, worse) rollouts, alternating with the policy; its step rewards join the
+ * episode advantage (the `oprl` estimator).
+ */
+function oprlMethod(): Method {
+  return defineMethod({
+    name: 'oprl',
+    summary:
+      'OPRL/iStar: an implicit PRM (a copy of the policy trained online by trajectory DPO) gives step rewards beta log(pi_prm / pi_old); A = A_E + alpha A_S',
+    paper: {
+      title: 'Online Process Reward Learning (v2; v1: Agentic RL with Implicit Step Rewards, iStar)',
+      arxiv: '2509.19199',
+      year: 2025,
+    },
+    unverified: [
+      'Adaptation: direct in mechanism (a second model, trajectory DPO against the sampling policy, one PRM update before each policy update, A = A_E + alpha A_S); our models are small transformers trained in the run, where the paper uses pretrained LLMs.',
+    ],
+    estimator: 'oprl',
+    loss: 'ppo-clip',
+    rewardModels: ['implicit-prm'],
   });
 }
