@@ -163,8 +163,13 @@ describe("every environment's expert succeeds on every test task", () => {
 describe('every registered method trains two steps without NaN', () => {
   const methods = registry.list('methods').map((e) => e.item);
   // SRGPO reads the verifiable step reward, which gridnav has; the rest run on countdown.
+  // VeriRL's shaper reads the code environment's per-test components.
   const envFor = (method: (typeof methods)[number]) =>
-    (typeof method.estimator === 'string' ? method.estimator : method.estimator.name) === 'srgpo' ? 'gridnav' : 'countdown';
+    (typeof method.estimator === 'string' ? method.estimator : method.estimator.name) === 'srgpo'
+      ? 'gridnav'
+      : (method.shapers ?? []).includes('tbr-partial-credit')
+        ? 'code'
+        : 'countdown';
 
   it.each(methods.map((m) => [m.name, m] as const))('%s', async (name, method) => {
     const env = envFor(method);
@@ -253,6 +258,8 @@ describe('every estimator and shaper trains two steps on every environment it su
         ...SMALL,
         ...(ENV_OPTIONS[env] ? { envOptions: ENV_OPTIONS[env] } : {}),
         ...(kind === 'estimators' ? { estimator: plugin.name } : { shapers: plugin.name }),
+        // OPRL reads the step rewards of its implicit PRM, a reward model of the run.
+        ...(plugin.name === 'oprl' ? { rewardModels: ['implicit-prm'] } : {}),
       },
       sft: 'none' as const,
     };
