@@ -12,6 +12,7 @@ import { ppoGae } from './estimators/ppo-gae.js';
 import { reinforcePp, reinforcePpBaseline } from './estimators/reinforce-pp.js';
 import { riskpo } from './estimators/riskpo.js';
 import { sGrpo } from './estimators/s-grpo.js';
+import { sbwWeighting } from './estimators/sbw.js';
 import { gpg, grpoPassk, opo, rlooVectorized } from './estimators/verl-catalog.js';
 import { builtinMethods } from './methods.js';
 import { modelEstimators } from './model/index.js';
@@ -67,6 +68,8 @@ export type { RiskpoOptions } from './estimators/riskpo.js';
 export { mvarAdvantage, quantile, riskpo } from './estimators/riskpo.js';
 export type { SGrpoOptions } from './estimators/s-grpo.js';
 export { decayingRewards, sGrpo } from './estimators/s-grpo.js';
+export type { SbwOptions } from './estimators/sbw.js';
+export { sbwBuckets, sbwWeighting, sbwWeights } from './estimators/sbw.js';
 export type { PasskOptions } from './estimators/verl-catalog.js';
 export { gpg, grpoPassk, opo, rlooVectorized } from './estimators/verl-catalog.js';
 export { lowerMedian, mean, medianPivot, std, zScores } from './group-math.js';
@@ -103,6 +106,7 @@ export const plugin: Plugin = {
     ...catalogEstimators(),
     ...modelEstimators(),
     dpoImplicitDense(),
+    sbwWeighting(),
   ],
   methods: builtinMethods(),
 };

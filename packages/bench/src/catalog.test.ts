@@ -163,10 +163,13 @@ describe("every environment's expert succeeds on every test task", () => {
 describe('every registered method trains two steps without NaN', () => {
   const methods = registry.list('methods').map((e) => e.item);
   // SRGPO reads the verifiable step reward, which gridnav has; S-GRPO's serial exits need an answer
-  // after a marker, which arithmetic has; the rest run on countdown.
+  // after a marker, which arithmetic has; VeriRL's shaper reads the code environment's per-test
+  // components; the rest run on countdown.
   const ENV_OF: Record<string, string> = { srgpo: 'gridnav', 's-grpo': 'arithmetic' };
   const envFor = (method: (typeof methods)[number]) =>
-    ENV_OF[typeof method.estimator === 'string' ? method.estimator : method.estimator.name] ?? 'countdown';
+    (method.shapers ?? []).includes('tbr-partial-credit')
+      ? 'code'
+      : (ENV_OF[typeof method.estimator === 'string' ? method.estimator : method.estimator.name] ?? 'countdown');
 
   it.each(methods.map((m) => [m.name, m] as const))('%s', async (name, method) => {
     const env = envFor(method);
@@ -255,6 +258,8 @@ describe('every estimator and shaper trains two steps on every environment it su
         ...SMALL,
         ...(ENV_OPTIONS[env] ? { envOptions: ENV_OPTIONS[env] } : {}),
         ...(kind === 'estimators' ? { estimator: plugin.name } : { shapers: plugin.name }),
+        // OPRL reads the step rewards of its implicit PRM, a reward model of the run.
+        ...(plugin.name === 'oprl' ? { rewardModels: ['implicit-prm'] } : {}),
       },
       sft: 'none' as const,
     };

@@ -1,7 +1,8 @@
 /**
  * Seed-paper methods whose mechanism lives across plugin kinds, run end to end from the installed
  * catalog on a tiny model: GARDO's gated KL with its reference-reset hook; S-GRPO's serial groups
- * (the serial-exits sampler feeding the s-grpo estimator); ROVER's uniform-policy Q targets and Q-regression loss.
+ * (the serial-exits sampler feeding the s-grpo estimator); ROVER's uniform-policy Q targets and Q-regression loss;
+ * VeriRL's trace-back partial credit and sample-balanced weights on the code environment.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -142,5 +143,55 @@ describe('rover', () => {
     for (const share of shares) expect(share).toBeLessThanOrEqual(1);
     for (const m of metrics) expect(Number.isFinite(m.loss)).toBe(true);
     expect(result.budget.consumed.trainedTokens).toBeGreaterThan(0);
+// The code environment's observations are longer, and a few more SFT steps give the batch mixed rewards.
+const CODE = { ...TINY, model: { ...TINY.model, contextLength: 96 }, sftSteps: 40 };
+
+describe('verirl', () => {
+  it('is registered with its shaper and estimator', () => {
+    expect(registry.get('methods', 'verirl')).toMatchObject({
+      estimator: 'sbw-weighting',
+      shapers: ['tbr-partial-credit'],
+    });
+  });
+
+  it('a tiny code run: the reward carries the partial credit and the sample weights leave 1', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'verirl-'));
+    await train({ registry, method: 'verirl', env: 'code', seed: 3, budget: { episodes: 4 * 16 }, overrides: CODE, outDir });
+    const metrics = metricsOf(outDir);
+    expect(metrics).toHaveLength(4);
+    for (const m of metrics) {
+      // one attempt: the traced-back credit is the share of tests passed, weighted 0.5 beside `passed`
+      expect(m.rewardMean).toBeCloseTo((m['reward.passed'] as number) + 0.5 * (m['reward.partial'] as number), 9);
+      expect(m['estimator.sbwWeightMin']).toBeLessThanOrEqual(1 + 1e-9);
+      expect(m['estimator.sbwWeightMax']).toBeLessThanOrEqual(4 + 1e-9);
+    }
+    // some step's batch is skewed, and its rare rewards are weighted up
+    expect(Math.max(...metrics.map((m) => m['estimator.sbwWeightMax'] as number))).toBeGreaterThan(1.5);
+  });
+
+  it('is refused on an environment without per-test components', async () => {
+    await expect(
+      train({ registry, method: 'verirl', env: 'countdown', seed: 3, budget: { episodes: 16 }, overrides: CODE }),
+    ).rejects.toThrow(/tbr-partial-credit.*test\*/);
+  });
+});
+
+describe('oprl', () => {
+  it('is registered with its implicit PRM', () => {
+    expect(registry.get('methods', 'oprl')).toMatchObject({ estimator: 'oprl', rewardModels: ['implicit-prm'] });
+  });
+
+  it('a tiny countdown run: the PRM trains on the groups (charged) and its step rewards reach the estimator', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'oprl-'));
+    await train({ registry, method: 'oprl', env: 'countdown', seed: 4, budget: { episodes: 4 * 16 }, overrides: CODE, outDir });
+    const metrics = metricsOf(outDir);
+    expect(metrics).toHaveLength(4);
+    const examples = metrics.map((m) => m['rewardModel.implicit-prm.examples'] as number);
+    expect(Math.max(...examples)).toBeGreaterThan(0);
+    // trained after the first pairs: the PRM differs from the policy, so the step rewards are not all 0
+    expect(metrics.some((m) => Math.abs(m['estimator.stepRewardMean'] as number) > 0)).toBe(true);
+    const last = metrics[metrics.length - 1]?.consumed as unknown as Record<string, number>;
+    expect(last.auxTrainedTokens).toBeGreaterThan(0);
+    expect(last.auxScoredTokens).toBeGreaterThan(last.auxTrainedTokens);
   });
 });

@@ -614,6 +614,11 @@ export interface RewardExamples {
   pairs?: readonly { context: string; chosen: string; rejected: string }[];
   /** Pointwise regression (target any number) or a discriminator (target 1 or 0). */
   points?: readonly (ScoredText & { target: number })[];
+  /**
+   * Implicit PRM (trajectory DPO): `chosen` preferred to `rejected`, each a trajectory given as its
+   * steps (the context each action was taken in, and the action); only the actions' tokens count.
+   */
+  trajectories?: readonly { chosen: readonly ScoredText[]; rejected: readonly ScoredText[] }[];
 }
 
 /** The handle the trainer gives plugins for a reward model it owns. */
@@ -629,22 +634,32 @@ export interface RewardModelHandle {
  * The architecture of a reward model: 'transformer', a model of its own sized here; 'head', a
  * scalar head on the policy's trunk (it reads the policy's final hidden state at the text's last
  * token; only the head trains: the trunk's gradient is stopped, so the policy learns from its own
- * loss alone, and the head follows the trunk as the policy changes).
+ * loss alone, and the head follows the trunk as the policy changes); 'policy-copy', a language model
+ * of the policy's size whose weights are copied from the policy when RL starts (after the SFT warm
+ * start), then trained apart from it.
  */
-export type RewardModelArchitecture = { kind: 'transformer'; dim: number; layers: number; heads: number } | { kind: 'head' };
-export const REWARD_MODEL_ARCHITECTURES: readonly RewardModelArchitecture['kind'][] = ['transformer', 'head'];
+export type RewardModelArchitecture =
+  | { kind: 'transformer'; dim: number; layers: number; heads: number }
+  | { kind: 'head' }
+  | { kind: 'policy-copy' };
+export const REWARD_MODEL_ARCHITECTURES: readonly RewardModelArchitecture['kind'][] = ['transformer', 'head', 'policy-copy'];
 
 /**
  * 'bradley-terry' (pairs), 'pointwise' regression and 'discriminator' (points) train the scalar
  * head; 'generative' (points, targets 0/1) trains the model as a next-token judge: after the text it
- * predicts an accept or a reject token, and its score is log p(accept) - log p(reject).
+ * predicts an accept or a reject token, and its score is log p(accept) - log p(reject);
+ * 'implicit-prm' (trajectories) trains a language model by trajectory DPO against the policy
+ * (the implicit PRM of iStar/OPRL): its score of a text is beta * (log pi_prm(text | context) -
+ * log pi_policy(text | context)), summed over the text's tokens, so the scores of a trajectory's
+ * steps sum to the trajectory's implicit reward. It needs architecture 'policy-copy'.
  */
-export type RewardModelObjective = 'bradley-terry' | 'pointwise' | 'discriminator' | 'generative';
+export type RewardModelObjective = 'bradley-terry' | 'pointwise' | 'discriminator' | 'generative' | 'implicit-prm';
 export const REWARD_MODEL_OBJECTIVES: readonly RewardModelObjective[] = [
   'bradley-terry',
   'pointwise',
   'discriminator',
   'generative',
+  'implicit-prm',
 ];
 
 /** What a reward model's `examples` and `text` read. */
@@ -666,6 +681,8 @@ export interface RewardModel extends PluginMeta {
   configure?(options: Readonly<Record<string, unknown>>): RewardModel;
   architecture: RewardModelArchitecture;
   objective: RewardModelObjective;
+  /** 'implicit-prm': the scale beta of the implicit reward (default 1). */
+  beta?: number;
   learningRate: number;
   /** Gradient steps per training step (default 1). */
   updatesPerStep?: number;

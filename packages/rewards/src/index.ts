@@ -1,4 +1,5 @@
 import type { Plugin } from '@policy-lab/core';
+import { implicitPrm } from './models/implicit-prm.js';
 import { outcomeRewardModel } from './models/outcome-reward-model.js';
 import { prefixValue } from './models/prefix-value.js';
 import { builtInShapers } from './shapers/index.js';
@@ -7,6 +8,8 @@ export type { ComposeOptions, MissingRule } from './compose.js';
 export { compose } from './compose.js';
 export type { BleuOptions, BleuResult, ChrfOptions, ChrfResult, Smoothing, Tokenizer } from './metrics/index.js';
 export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13a, tokenSetRatio } from './metrics/index.js';
+export type { ImplicitPrmOptions } from './models/implicit-prm.js';
+export { implicitPrm, trajectoryPairs } from './models/implicit-prm.js';
 export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
 export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
@@ -20,6 +23,7 @@ export type {
   ProgressPotentialOptions,
   PrsOptions,
   SpuriousOptions,
+  TbrOptions,
   VerpoOptions,
 } from './shapers/index.js';
 export {
@@ -40,6 +44,8 @@ export {
   shapingTerm,
   spurious,
   stageWeights,
+  tbrPartialCredit,
+  traceBackCredit,
   verpo,
 } from './shapers/index.js';
 
@@ -47,5 +53,5 @@ export {
 export const plugin: Plugin = {
   name: '@policy-lab/rewards',
   shapers: builtInShapers(),
-  rewardModels: [outcomeRewardModel(), prefixValue()],
+  rewardModels: [outcomeRewardModel(), prefixValue(), implicitPrm()],
 };

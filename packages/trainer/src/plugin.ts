@@ -206,5 +206,56 @@ export const plugin: Plugin = {
     roverMethod(),
     vasMethod(),
     ...fromRToQMethods(),
+    verirlMethod(),
+    oprlMethod(),
   ],
 };
+
+/**
+ * VeriRL (arXiv 2508.18462) on the code environment: trace-back partial credit from the per-test
+ * pass vectors (the `tbr-partial-credit` shaper) and sample-balanced weighting of the advantages
+ * (`sbw-weighting`, our formula), with the paper's REINFORCE++ batch whitening as the base advantage.
+ */
+function verirlMethod(): Method {
+  return defineMethod({
+    name: 'verirl',
+    summary:
+      "VeriRL (adapted from Verilog to the code environment): trace-back partial credit from per-test pass vectors, sample-balanced advantage weights over REINFORCE++'s batch-whitened rewards",
+    paper: {
+      title: 'VeriRL: Boosting the LLM-based Verilog Code Generation via Reinforcement Learning',
+      arxiv: '2508.18462',
+      year: 2025,
+    },
+    unverified: [
+      "Adaptation: adapted. Verilog testbenches become the code environment's hidden unit tests; the trained rescoring reward model, the cold-start SFT on reasoning traces and the rejection-sampling rounds are not built.",
+      "The SbW weight formula is ours (the paper's was not reachable); see the sbw-weighting estimator.",
+    ],
+    estimator: 'sbw-weighting',
+    loss: 'ppo-clip',
+    shapers: ['tbr-partial-credit'],
+  });
+}
+
+/**
+ * OPRL / iStar (arXiv 2509.19199): an implicit PRM, a copy of the policy trained by trajectory DPO
+ * on each group's (better, worse) rollouts, alternating with the policy; its step rewards join the
+ * episode advantage (the `oprl` estimator).
+ */
+function oprlMethod(): Method {
+  return defineMethod({
+    name: 'oprl',
+    summary:
+      'OPRL/iStar: an implicit PRM (a copy of the policy trained online by trajectory DPO) gives step rewards beta log(pi_prm / pi_old); A = A_E + alpha A_S',
+    paper: {
+      title: 'Online Process Reward Learning (v2; v1: Agentic RL with Implicit Step Rewards, iStar)',
+      arxiv: '2509.19199',
+      year: 2025,
+    },
+    unverified: [
+      'Adaptation: direct in mechanism (a second model, trajectory DPO against the sampling policy, one PRM update before each policy update, A = A_E + alpha A_S); our models are small transformers trained in the run, where the paper uses pretrained LLMs.',
+    ],
+    estimator: 'oprl',
+    loss: 'ppo-clip',
+    rewardModels: ['implicit-prm'],
+  });
+}

@@ -1,13 +1,28 @@
-import type { Advantages, ScoreRequest } from '@policy-lab/core';
+import type { Advantages, RewardModelHandle, ScoredText } from '@policy-lab/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { zScores } from '../group-math.js';
 import { oprl } from './oprl.js';
-import { contextWith, rolloutOf, scriptedServices, singleTurnGroups } from './test-support.js';
+import { contextWith, rolloutOf, singleTurnGroups } from './test-support.js';
 
-// The reference finds 'good' unlikely (-2 per character), the policy does not (-1): log-ratio +4 on 'good'.
-const scores = (request: ScoreRequest, policy: 'current' | 'reference') =>
-  Array.from(request.continuation, () => (policy === 'reference' && request.continuation === 'good' ? -2 : -1));
+/** A scripted implicit PRM: its step reward is `reward(step)`; every call is recorded. */
+const scriptedPrm = (reward: (step: ScoredText) => number) => {
+  const calls: ScoredText[][] = [];
+  const handle: RewardModelHandle = {
+    name: 'implicit-prm',
+    async score(texts) {
+      calls.push([...texts]);
+      return texts.map(reward);
+    },
+    async train() {
+      return { loss: 0, examples: 0 };
+    },
+  };
+  return { calls, handle };
+};
+const withPrm = (handle: RewardModelHandle) => ({ ...contextWith(), rewardModels: { [handle.name]: handle } });
+// The PRM gives the step 'good' an implicit reward of 2 and every other step 0.
+const goodIsTwo = (step: ScoredText) => (step.text === 'good' ? 2 : 0);
 const twoTurnGroup = () => [
   [
     rolloutOf(
@@ -32,35 +47,35 @@ const twoTurnGroup = () => [
 ];
 
 describe('oprl', () => {
-  it('hand-computed: step rewards [2, 0, 0, 0] give A_S = [1.5, -0.5, -0.5, -0.5]; A_E = +-0.7071', async () => {
-    const services = scriptedServices({ score: scores });
-    const out = (await oprl({ beta: 0.5, eps: 0 }).compute(twoTurnGroup(), contextWith(services))) as Advantages;
-    // step rewards 0.5 * (-4 - -8) = 2 and 0: mean 0.5, sample std sqrt((2.25 + 3 * 0.25) / 3) = 1
+  it("hand-computed: the PRM's step rewards [2, 0, 0, 0] give A_S = [1.5, -0.5, -0.5, -0.5]; A_E = +-0.7071", async () => {
+    const prm = scriptedPrm(goodIsTwo);
+    const out = (await oprl({ eps: 0 }).compute(twoTurnGroup(), withPrm(prm.handle))) as Advantages;
+    // step rewards 2, 0, 0, 0: mean 0.5, sample std sqrt((2.25 + 3 * 0.25) / 3) = 1
     const [good, bad] = (out.turns ?? [])[0] as number[][];
     good?.forEach((a, t) => expect(a).toBeCloseTo([Math.SQRT1_2 + 1.5, Math.SQRT1_2 - 0.5][t] as number, 10));
     bad?.forEach((a) => expect(a).toBeCloseTo(-Math.SQRT1_2 - 0.5, 10));
     expect(out.rollout[0]?.[0]).toBeCloseTo(Math.SQRT1_2, 10);
-    // one request per turn, to the policy and to the reference
-    expect(services.scoreCalls.map((c) => c.policy).sort()).toEqual(['current', 'reference']);
-    expect(services.scoreCalls[0]?.requests).toEqual([
-      { context: 'q\n', continuation: 'good' },
-      { context: 'q\ngood\no\n', continuation: 'x' },
-      { context: 'q\n', continuation: 'bad' },
-      { context: 'q\nbad\no\n', continuation: 'x' },
+    // one PRM call for the batch, one step per turn: the context it was taken in, and its action
+    expect(prm.calls).toEqual([
+      [
+        { context: 'q', text: 'good' },
+        { context: 'qgoodo', text: 'x' },
+        { context: 'q', text: 'bad' },
+        { context: 'qbado', text: 'x' },
+      ],
     ]);
-    expect(services.rolloutCalls).toHaveLength(0);
+    expect(out.diagnostics?.stepRewardMean).toBe(0.5);
   });
 
-  it('alpha = 0, or a reference equal to the policy, gives GRPO on every turn', async () => {
+  it('alpha = 0, or a PRM that scores every step alike (its start, a copy of the policy), gives GRPO on every turn', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(fc.integer({ min: -20, max: 20 }), { minLength: 2, maxLength: 6 }), { minLength: 1, maxLength: 3 }),
         fc.boolean(),
         async (rewards, alphaZero) => {
-          const services = scriptedServices(alphaZero ? { score: scores } : {});
-          const estimator = oprl(alphaZero ? { alpha: 0 } : {});
+          const prm = scriptedPrm(alphaZero ? goodIsTwo : () => 0);
           const groups = singleTurnGroups(rewards).map((g) => g.map((r, i) => ({ ...r, turns: i % 2 ? r.turns : [] })));
-          const out = (await estimator.compute(groups, contextWith(services))) as Advantages;
+          const out = (await oprl(alphaZero ? { alpha: 0 } : {}).compute(groups, withPrm(prm.handle))) as Advantages;
           rewards.forEach((group, g) => {
             const expected = zScores(group, 'sample', 1e-4);
             out.turns?.[g]?.forEach((row, i) => row.forEach((a) => expect(a).toBeCloseTo(expected[i] as number, 10)));
@@ -91,10 +106,7 @@ describe('oprl', () => {
               reward,
             ),
           );
-          const out = (await oprl({ stepScope, eps: 0 }).compute(
-            [group],
-            contextWith(scriptedServices({ score: scores })),
-          )) as Advantages;
+          const out = (await oprl({ stepScope, eps: 0 }).compute([group], withPrm(scriptedPrm(goodIsTwo).handle))) as Advantages;
           const all = (out.turns?.[0] ?? []).flat();
           expect(all).toHaveLength(2 * spec.length);
           expect(all.every(Number.isFinite)).toBe(true);
@@ -105,14 +117,18 @@ describe('oprl', () => {
     );
   });
 
-  it('errors: missing services, G < 2 naming the group, bad beta', async () => {
+  it('errors: no PRM in the run (naming the reward models it has), G < 2 naming the group, bad options', async () => {
     await expect(async () => oprl().compute(twoTurnGroup(), contextWith())).rejects.toThrow(
-      /oprl needs the trainer's model services/,
+      /oprl needs the implicit PRM 'implicit-prm' among the run's reward models \(it has: none\)/,
     );
-    await expect(async () => oprl().compute([[], ...twoTurnGroup()], contextWith(scriptedServices()))).rejects.toThrow(
+    const prm = scriptedPrm(goodIsTwo);
+    await expect(async () => oprl().compute([[], ...twoTurnGroup()], withPrm(prm.handle))).rejects.toThrow(
       /group 0 has 0 rollout/,
     );
-    expect(() => oprl({ beta: 0 })).toThrow(/beta.*0/);
+    await expect(async () => oprl({ prm: 'other' }).compute(twoTurnGroup(), withPrm(prm.handle))).rejects.toThrow(
+      /'other'.*it has: implicit-prm/,
+    );
+    expect(() => oprl({ eps: -1 })).toThrow(/eps.*-1/);
     expect(() => oprl({ stepScope: 'episode' as never })).toThrow(/stepScope.*episode/);
   });
 });

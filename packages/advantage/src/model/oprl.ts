@@ -1,13 +1,13 @@
-import { type AdvantageEstimator, defineEstimator, resolveOptions } from '@policy-lab/core';
+import { type AdvantageEstimator, defineEstimator, resolveOptions, stepTexts, UsageError } from '@policy-lab/core';
 import { zScores } from '../group-math.js';
 import { checkGroupSize, ones } from '../groups.js';
-import { contextText, requireServices, scalarOf, scoreAll } from './shared.js';
+import { scalarOf } from './shared.js';
 
 export interface OprlOptions {
   /** Weight of the step-level advantage: A = A_E + alpha A_S. */
   alpha?: number;
-  /** Scale of the implicit step reward beta * log-ratio. */
-  beta?: number;
+  /** The run's implicit PRM (a reward model with the implicit-prm objective) that scores the steps. */
+  prm?: string;
   std?: 'sample' | 'population';
   eps?: number;
   /** Where the step rewards are normalised: over the group's steps or over every step of the batch. */
@@ -16,7 +16,11 @@ export interface OprlOptions {
 
 const OPTIONS = {
   alpha: { type: 'number', default: 1, doc: 'weight of the step advantage, A = A_E + alpha * A_S (proposal: 1)' },
-  beta: { type: 'number', default: 0.05, doc: 'scale of the implicit step reward beta * log(pi_prm / pi_base)' },
+  prm: {
+    type: 'string',
+    default: 'implicit-prm',
+    doc: "the run's implicit PRM (reward model) whose step rewards beta log(pi_prm / pi_old) are read",
+  },
   std: { type: 'enum', values: ['sample', 'population'], default: 'sample', doc: 'std of both z-scores' },
   eps: { type: 'number', default: 1e-4, doc: 'added to the std of both z-scores' },
   stepScope: {
@@ -34,34 +38,35 @@ const PAPER = {
 };
 
 /**
- * OPRL / iStar: the episode advantage (group z-score of the outcome) plus alpha
- * times a step advantage, the z-scored implicit step reward beta * log(pi_prm(a_t|c_t) / pi_base(a_t|c_t))
- * summed over each action's tokens. Adaptation: the trainer holds one policy and a frozen
- * reference, not a separately trained PRM, so the step reward is the policy's own implicit reward
- * against the reference (pi_prm = current, pi_base = reference).
+ * OPRL / iStar: the episode advantage (group z-score of the outcome) plus alpha times a step
+ * advantage, the z-scored implicit step reward r_t = beta * log(pi_prm(a_t|c_t) / pi_old(a_t|c_t))
+ * summed over each action's tokens. The implicit PRM is a second model the trainer owns (the
+ * `implicit-prm` reward model), trained by trajectory DPO on the step's groups before this
+ * estimator runs; its scoring is charged to the budget by the trainer.
  */
 export function oprl(options: OprlOptions = {}): AdvantageEstimator {
   const resolved = resolveOptions<Required<OprlOptions>>('oprl', OPTIONS, options as Record<string, unknown>);
   if (resolved.eps < 0) throw new RangeError(`oprl: option 'eps' must be >= 0, got ${resolved.eps}`);
-  if (!Number.isFinite(resolved.beta) || resolved.beta <= 0)
-    throw new RangeError(`oprl: option 'beta' must be > 0, got ${resolved.beta}`);
   return defineEstimator({
     name: 'oprl',
     summary:
-      'OPRL/iStar: group-normalised outcome advantage plus alpha times z-scored implicit step rewards beta log(pi/pi_base)',
+      'OPRL/iStar: group-normalised outcome advantage plus alpha times z-scored step rewards of an implicit PRM trained by trajectory DPO',
     paper: PAPER,
     options: OPTIONS,
     resolved,
     needsModel: true,
     unverified: [
-      "the paper's implicit PRM is a second LM trained online by trajectory DPO against pi_old; it is not built: the step reward is beta log(pi_current / pi_reference) of the policy itself (at estimation time pi_current = pi_old, so the paper's ratio would be 0 without a separate PRM)",
       'alpha (default 1) and the normalisation scope of A_S (default: the group) are our proposals',
-      "without a reference model in the run the trainer scores 'reference' with the policy: the step rewards are 0 and OPRL reduces to GRPO",
+      "the step rewards come from the run's reward model named by `prm` (the oprl Method adds `implicit-prm`); its own page lists its unverified parts",
     ],
-    math: `$r_t = ${resolved.beta} \\sum_{j \\in a_t} \\log\\frac{\\pi_\\theta(a_{t,j} \\mid \\cdot)}{\\pi_{ref}(a_{t,j} \\mid \\cdot)}$; $A_{i,t} = \\operatorname{z}_{group}(R)_i + ${resolved.alpha}\\, \\operatorname{z}_{${resolved.stepScope}}(r)_{i,t}$ (std ${resolved.std}, $\\epsilon = ${resolved.eps}$)`,
+    math: `$r_t = \\beta \\sum_{j \\in a_t} \\log\\frac{\\pi_{prm}(a_{t,j} \\mid \\cdot)}{\\pi_{\\theta_{old}}(a_{t,j} \\mid \\cdot)}$ (reward model \`${resolved.prm}\`); $A_{i,t} = \\operatorname{z}_{group}(R)_i + ${resolved.alpha}\\, \\operatorname{z}_{${resolved.stepScope}}(r)_{i,t}$ (std ${resolved.std}, $\\epsilon = ${resolved.eps}$)`,
     configure: (next) => oprl({ ...resolved, ...next }),
     async compute(groups, ctx) {
-      const services = requireServices('oprl', ctx);
+      const prm = ctx.rewardModels?.[resolved.prm];
+      if (!prm)
+        throw new UsageError(
+          `oprl needs the implicit PRM '${resolved.prm}' among the run's reward models (it has: ${Object.keys(ctx.rewardModels ?? {}).join(', ') || 'none'}); use the oprl Method or --set rewardModels=${resolved.prm}`,
+        );
       const episode = groups.map((group, g) => {
         checkGroupSize('oprl', group, g);
         return zScores(
@@ -70,21 +75,14 @@ export function oprl(options: OprlOptions = {}): AdvantageEstimator {
           resolved.eps,
         );
       });
-      const requests = groups.flatMap((group) =>
-        group.flatMap((r) => r.turns.map((turn, t) => ({ context: `${contextText(r, t)}\n`, continuation: turn.action }))),
-      );
-      const [current, reference] = await Promise.all([
-        scoreAll('oprl', services, requests, 'current'),
-        scoreAll('oprl', services, requests, 'reference'),
-      ]);
+      const scores = await prm.score(groups.flatMap((group) => group.flatMap((r) => stepTexts(r))));
       let offset = 0;
       const stepRewards = groups.map((group) =>
         group.map((r) =>
           r.turns.map(() => {
-            const k = offset++;
-            const value = resolved.beta * (sum(current[k] as number[]) - sum(reference[k] as number[]));
+            const value = scores[offset++] as number;
             if (!Number.isFinite(value))
-              throw new RangeError(`oprl: rollout ${r.id}: the step reward is not finite (${value}); check the scores`);
+              throw new RangeError(`oprl: rollout ${r.id}: the step reward is not finite (${value}); check the PRM`);
             return value;
           }),
         ),

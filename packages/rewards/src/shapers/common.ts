@@ -25,3 +25,20 @@ export function requireComponent(shaper: string, rollout: Rollout, name: string)
     );
   return value;
 }
+
+/** The option naming per-test components, shared by the shapers that read per-test pass vectors. */
+export const TEST_PREFIX_OPTION = {
+  type: 'string',
+  default: 'test',
+  doc: "per-test components are named <prefix>1..N (the code environment's test1..N)",
+} as const;
+
+/** The names `<prefix>1..N` present in a reward vector, in test order. */
+export function testComponents(reward: RewardVector, prefix: string): string[] {
+  const pattern = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d+)$`);
+  return Object.keys(reward)
+    .map((k) => ({ k, n: Number(pattern.exec(k)?.[1]) }))
+    .filter((t) => Number.isInteger(t.n))
+    .sort((a, b) => a.n - b.n)
+    .map((t) => t.k);
+}

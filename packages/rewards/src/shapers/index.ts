@@ -6,6 +6,7 @@ import { multiFidelity } from './multi-fidelity.js';
 import { overlong } from './overlong.js';
 import { potential, progressPotential } from './potential.js';
 import { spurious } from './spurious.js';
+import { tbrPartialCredit } from './tbr.js';
 import { verpo } from './verpo.js';
 
 export type { CurriculumOptions } from './curriculum.js';
@@ -22,6 +23,8 @@ export type { PotentialOptions, ProgressPotentialOptions } from './potential.js'
 export { applyHop, hop, potential, progressPotential, shapingTerm } from './potential.js';
 export type { SpuriousOptions } from './spurious.js';
 export { spurious } from './spurious.js';
+export type { TbrOptions } from './tbr.js';
+export { tbrPartialCredit, traceBackCredit } from './tbr.js';
 export type { VerpoOptions } from './verpo.js';
 export { difficultyWeights, verpo } from './verpo.js';
 
@@ -38,5 +41,6 @@ export function builtInShapers(): RewardShaper[] {
     spurious(),
     curriculum(),
     multiFidelity(),
+    tbrPartialCredit(),
   ];
 }

@@ -4,7 +4,7 @@
  * weighted share of passed tests, added to the outcome as `verpo`.
  */
 import { defineShaper, type RewardShaper, resolveOptions } from '@policy-lab/core';
-import { byGroup, reshaped } from './common.js';
+import { byGroup, reshaped, TEST_PREFIX_OPTION, testComponents } from './common.js';
 
 export interface VerpoOptions {
   testPrefix?: string;
@@ -12,11 +12,7 @@ export interface VerpoOptions {
 }
 
 const OPTIONS = {
-  testPrefix: {
-    type: 'string',
-    default: 'test',
-    doc: "per-test components are named <prefix>1..N (the code environment's test1..N)",
-  },
+  testPrefix: TEST_PREFIX_OPTION,
   lambda: { type: 'number', default: 0.5, doc: 'weight of the dense term next to the outcome (our proposal: 0.5)' },
 } as const;
 
@@ -31,7 +27,6 @@ export function difficultyWeights(passes: readonly (readonly number[])[]): numbe
 
 export function verpo(options: VerpoOptions = {}): RewardShaper {
   const o = resolveOptions<Required<VerpoOptions>>('verpo', OPTIONS, options as Record<string, unknown>);
-  const testPattern = new RegExp(`^${o.testPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d+)$`);
   return defineShaper({
     name: 'verpo',
     summary: "VeRPO's dense reward: partial test passes weighted by each test's difficulty in the group, added to the outcome",
@@ -47,11 +42,7 @@ export function verpo(options: VerpoOptions = {}): RewardShaper {
       const out = [...rollouts];
       for (const members of byGroup(rollouts)) {
         const first = rollouts[members[0] as number];
-        const tests = Object.keys(first?.reward ?? {})
-          .map((k) => ({ k, n: Number(testPattern.exec(k)?.[1]) }))
-          .filter((t) => Number.isInteger(t.n))
-          .sort((a, b) => a.n - b.n)
-          .map((t) => t.k);
+        const tests = testComponents(first?.reward ?? {}, o.testPrefix);
         if (tests.length === 0)
           throw new RangeError(
             `verpo: rollout ${first?.id} has no per-test components '${o.testPrefix}1..N' (has: ${Object.keys(first?.reward ?? {}).join(', ')})`,

@@ -132,7 +132,7 @@ describe('learned reward models', () => {
     );
     expect(() =>
       buildRewardModel({ ...onTrunk, architecture: { kind: 'cnn' } as never }, config, tokenizer, () => {}, trunk),
-    ).toThrow(/architecture kind 'cnn' is not available \(accepted: transformer, head\)/);
+    ).toThrow(/architecture kind 'cnn' is not available \(accepted: transformer, head, policy-copy\)/);
     for (const m of [rm, again]) m.dispose();
     trunk.dispose();
   });

@@ -35,6 +35,11 @@ export interface OwnedRewardModel {
   handle: RewardModelHandle;
   /** Scores for evaluation, which (like all evaluation) is not charged. */
   evaluate(texts: readonly ScoredText[]): Promise<number[]>;
+  /**
+   * Called once when RL starts (after the SFT warm start, not on resume): a 'policy-copy' model
+   * copies the policy's weights; other architectures ignore it.
+   */
+  startFrom(policy: PolicyModel): void;
   /** The replay buffer as JSON for checkpoints (undefined without replay), and its restore. */
   saveReplay(): unknown;
   loadReplay(state: unknown): void;
@@ -57,6 +62,10 @@ interface Network {
   head: tf.Variable;
   /** The generative judge's next-token log-probabilities (a transformer of its own only). */
   logprobs?(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D;
+  /** The same log-probabilities under the policy (an implicit PRM's reference), never differentiated. */
+  referenceLogprobs?(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D;
+  /** A policy copy's start: the policy's weights. */
+  startFrom?(policy: PolicyModel): void;
   dispose(): void;
 }
 
@@ -108,6 +117,30 @@ export function buildRewardModel(
     return { rows, T, inputs, last: tf.oneHot(lastIndex, T), lastIndex };
   };
   /**
+   * The implicit PRM's reward of each text, beta * sum over the text's tokens (its end token
+   * included) of log pi_prm - log pi_policy, differentiable in the PRM; the policy's pass is a
+   * scoring pass (`scoredTokens`).
+   */
+  const implicit = (items: readonly ScoredText[]): Forward => {
+    const { rows, T, inputs } = batchOf(items);
+    const encoded = rows.map((r) => [...r.slice(1), ...new Array<number>(T - r.length + 1).fill(0)]);
+    const targets = tf.tensor2d(encoded, [rows.length, T], 'int32');
+    // A row ends with the text and EOS: positions predicting them are the last (text length + 1) before the row's end.
+    const textLengths = items.map((item) => tokenizer.encode(item.text).length + 1);
+    const mask = tf.tensor2d(
+      rows.map((r, i) => {
+        const start = Math.max(0, r.length - 1 - (textLengths[i] as number));
+        return Array.from({ length: T }, (_, t) => (t >= start && t < r.length - 1 ? 1 : 0));
+      }),
+      [rows.length, T],
+    );
+    const own = (network.logprobs as NonNullable<Network['logprobs']>)(inputs, targets);
+    // The policy's variables are not in the gradient's list: the reference is a constant of the PRM's update.
+    const reference = (network.referenceLogprobs as NonNullable<Network['referenceLogprobs']>)(inputs, targets);
+    const ratio = tf.sum(tf.mul(tf.sub(own, reference), mask), 1) as tf.Tensor1D;
+    return { scores: tf.mul(ratio, plugin.beta ?? 1) as tf.Tensor1D, tokens: rows.length * T, scoredTokens: rows.length * T };
+  };
+  /**
    * The generative judge's log-probabilities of the two verdict tokens after the text (the
    * model predicts the token after the text's end): accept and reject, [rows] each.
    */
@@ -121,7 +154,8 @@ export function buildRewardModel(
     return { accept: logprobOf(ACCEPT), reject: logprobOf(REJECT), tokens: 2 * rows.length * T };
   };
   /** Scores [rows] of the texts (differentiable), and the tokens the pass read. */
-  const forward = (items: readonly ScoredText[]): { scores: tf.Tensor1D; tokens: number } => {
+  const forward = (items: readonly ScoredText[]): Forward => {
+    if (plugin.objective === 'implicit-prm') return implicit(items);
     if (plugin.objective === 'generative') {
       const v = verdicts(items);
       return { scores: tf.sub(v.accept, v.reject) as tf.Tensor1D, tokens: v.tokens };
@@ -137,14 +171,14 @@ export function buildRewardModel(
     let tokens = 0;
     const scores = tf.tidy(() => {
       const out = forward(texts);
-      tokens = out.tokens;
+      tokens = out.tokens + (out.scoredTokens ?? 0);
       return out.scores;
     });
     const values = Array.from(await scores.data());
     scores.dispose();
     return { values, tokens };
   };
-  const replay: ReplayBuffer = { pairs: [], points: [], updates: 0 };
+  const replay: ReplayBuffer = { pairs: [], points: [], trajectories: [], updates: 0 };
   const handle: RewardModelHandle = {
     name: plugin.name,
     async score(texts) {
@@ -160,11 +194,13 @@ export function buildRewardModel(
       let first = Number.NaN;
       for (let u = 0; u < (plugin.updatesPerStep ?? 1); u++) {
         let tokens = 0;
+        let scoredTokens = 0;
         // With replay, each update is a batch drawn from the buffer (seeded by the update's index).
         const batch = plugin.replay ? drawBatch(replay, plugin.replay.batch, rng.split(`replay/${replay.updates++}`)) : examples;
         const { value, grads } = tf.variableGrads(() => {
           const out = objectiveLoss(plugin, batch, forward, verdicts);
           tokens = out.tokens;
+          scoredTokens = out.scoredTokens ?? 0;
           return out.loss;
         }, network.variables);
         const ordered = network.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
@@ -174,7 +210,7 @@ export function buildRewardModel(
         if (!Number.isFinite(loss))
           throw new RunError(`reward model '${plugin.name}' produced a non-finite loss; lower its learningRate`);
         if (u === 0) first = loss as number;
-        charge({ auxTrainedTokens: tokens });
+        charge({ auxTrainedTokens: tokens, ...(scoredTokens > 0 ? { auxScoredTokens: scoredTokens } : {}) });
       }
       return { loss: first, examples: count };
     },
@@ -186,12 +222,14 @@ export function buildRewardModel(
     optimizer,
     handle,
     evaluate: async (texts) => (await scoreTexts(texts)).values,
+    startFrom: (policy) => network.startFrom?.(policy),
     saveReplay: () => (plugin.replay ? JSON.parse(JSON.stringify(replay)) : undefined),
     loadReplay(state) {
       if (state === undefined) return;
       const saved = state as ReplayBuffer;
       replay.pairs = saved.pairs;
       replay.points = saved.points;
+      replay.trajectories = saved.trajectories ?? [];
       replay.updates = saved.updates;
     },
     dispose() {
@@ -225,6 +263,29 @@ function buildNetwork(
       // Only `head` is in the gradient's variable list: the trunk's gradient is never taken.
       hidden: (inputs) => trunk.score(inputs, inputs, { hidden: true }).hidden as tf.Tensor3D,
       dispose: () => head.dispose(),
+    };
+  }
+  if ((plugin.objective === 'implicit-prm') !== (a.kind === 'policy-copy'))
+    throw new UsageError(
+      `${where}: the implicit-prm objective and the policy-copy architecture go together (an implicit PRM is a language model that starts as the policy; got objective '${plugin.objective}' with architecture '${a.kind}')`,
+    );
+  if (a.kind === 'policy-copy') {
+    if (!trunk) throw new UsageError(`${where}: a copy of the policy needs the policy (none was given)`);
+    const model = createPolicy(trunk.config, rng.split('init'));
+    // Never trained or saved: the scalar head buildRewardModel initialises (an implicit PRM's score is its log-ratio).
+    const head = tf.variable(tf.zeros([trunk.config.dim, 1]), false, `reward-model/${plugin.name}/unused-head/${headCounter++}`);
+    return {
+      variables: model.variables as tf.Variable[],
+      names: model.weightNames(),
+      head,
+      hidden: (inputs) => model.score(inputs, inputs, { hidden: true }).hidden as tf.Tensor3D,
+      logprobs: (inputs, targets) => model.score(inputs, targets).logprobs,
+      referenceLogprobs: (inputs, targets) => trunk.score(inputs, targets).logprobs,
+      startFrom: (policy) => model.copyFrom(policy),
+      dispose: () => {
+        model.dispose();
+        head.dispose();
+      },
     };
   }
   if (a.kind !== 'transformer')
@@ -261,6 +322,13 @@ let headCounter = 0;
 const ACCEPT = SEP;
 const REJECT = UNK;
 
+/** A differentiable scoring pass: [rows] scores, the model's tokens, and the policy's scoring tokens (an implicit PRM's reference). */
+interface Forward {
+  scores: tf.Tensor1D;
+  tokens: number;
+  scoredTokens?: number;
+}
+
 interface Verdicts {
   accept: tf.Tensor1D;
   reject: tf.Tensor1D;
@@ -277,22 +345,25 @@ function checkBinary(plugin: RewardModel, points: readonly { target: number }[])
 interface ReplayBuffer {
   pairs: NonNullable<RewardExamples['pairs']>[number][];
   points: NonNullable<RewardExamples['points']>[number][];
+  trajectories: NonNullable<RewardExamples['trajectories']>[number][];
   updates: number;
 }
 
 function remember(buffer: ReplayBuffer, examples: RewardExamples, capacity: number): void {
   buffer.pairs = [...buffer.pairs, ...(examples.pairs ?? [])].slice(-capacity);
   buffer.points = [...buffer.points, ...(examples.points ?? [])].slice(-capacity);
+  buffer.trajectories = [...buffer.trajectories, ...(examples.trajectories ?? [])].slice(-capacity);
 }
 
 /** `size` examples drawn uniformly with replacement from the buffer. */
 function drawBatch(buffer: ReplayBuffer, size: number, rng: Rng): RewardExamples {
   const pick = <T>(pool: readonly T[]) =>
     Array.from({ length: pool.length ? size : 0 }, () => pool[rng.int(0, pool.length - 1)] as T);
-  return { pairs: pick(buffer.pairs), points: pick(buffer.points) };
+  return { pairs: pick(buffer.pairs), points: pick(buffer.points), trajectories: pick(buffer.trajectories) };
 }
 
 function objectiveExamples(plugin: RewardModel, examples: RewardExamples): number {
+  if (plugin.objective === 'implicit-prm') return examples.trajectories?.length ?? 0;
   return plugin.objective === 'bradley-terry' ? (examples.pairs?.length ?? 0) : (examples.points?.length ?? 0);
 }
 
@@ -300,14 +371,32 @@ function objectiveExamples(plugin: RewardModel, examples: RewardExamples): numbe
  * The objective's mean loss over the examples:
  * Bradley-Terry: -log sigmoid(s_chosen - s_rejected); pointwise: (s - target)^2;
  * discriminator: binary cross-entropy of sigmoid(s) against a 0/1 target; generative: the
- * next-token cross-entropy of the verdict token (accept for 1, reject for 0) after the text.
+ * next-token cross-entropy of the verdict token (accept for 1, reject for 0) after the text;
+ * implicit PRM (trajectory DPO): -log sigmoid(sum of the chosen steps' implicit rewards - sum of
+ * the rejected steps').
  */
 function objectiveLoss(
   plugin: RewardModel,
   examples: RewardExamples,
-  forward: (items: readonly ScoredText[]) => { scores: tf.Tensor1D; tokens: number },
+  forward: (items: readonly ScoredText[]) => Forward,
   verdicts: (items: readonly ScoredText[]) => Verdicts,
-): { loss: tf.Scalar; tokens: number } {
+): { loss: tf.Scalar; tokens: number; scoredTokens?: number } {
+  if (plugin.objective === 'implicit-prm') {
+    const trajectories = examples.trajectories ?? [];
+    const steps = trajectories.flatMap((p) => [...p.chosen, ...p.rejected]);
+    // Row p of `sides` adds pair p's chosen steps and subtracts its rejected ones: the DPO margin.
+    const sides: number[][] = [];
+    let offset = 0;
+    for (const p of trajectories) {
+      const row = new Array<number>(steps.length).fill(0);
+      for (let k = 0; k < p.chosen.length; k++) row[offset++] = 1;
+      for (let k = 0; k < p.rejected.length; k++) row[offset++] = -1;
+      sides.push(row);
+    }
+    const out = forward(steps);
+    const margins = tf.matMul(tf.tensor2d(sides, [trajectories.length, steps.length]), tf.reshape(out.scores, [steps.length, 1]));
+    return { loss: tf.mean(tf.softplus(tf.neg(margins))) as tf.Scalar, tokens: out.tokens, scoredTokens: out.scoredTokens ?? 0 };
+  }
   if (plugin.objective === 'bradley-terry') {
     const pairs = examples.pairs ?? [];
     const both = forward([

@@ -72,6 +72,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await sftWarmStart(policy, tokenizer, env, config, { cacheDir, names: policy.weightNames() })
     ).seconds;
   }
+  // A reward model that starts as the policy (an implicit PRM) copies it here, after the SFT warm start;
+  // a resumed run restored its trained weights instead.
+  if (!(folder && saved)) for (const m of [...rewardModels, ...untrainedRewardModels]) m.startFrom(policy);
   const frozen = await referencesOf(plugins, policy, tokenizer, folder, resumed);
   const charge = (cost: Partial<BudgetConsumption>) => meter.charge(cost);
   const reference = frozen.reference ? chargedModel(frozen.reference, charge) : undefined;
