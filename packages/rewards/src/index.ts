@@ -10,9 +10,12 @@ export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13
 export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
 export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
+export type { ProgressExample } from './models/progress-model.js';
+export { ProgressModel, progressExamples, spearman } from './models/progress-model.js';
 export type {
   ConditionalOptions,
   CurriculumOptions,
+  DopaminePbrsOptions,
   FormatOptions,
   MultiFidelityOptions,
   OverlongOptions,
@@ -29,6 +32,7 @@ export {
   curriculum,
   curriculumWeight,
   difficultyWeights,
+  dopaminePbrs,
   format,
   hop,
   multiFidelity,

@@ -84,10 +84,35 @@ function gspoTokenMethod(): Method {
   });
 }
 
+/**
+ * Methods whose reward is learned from expert demonstrations (the shapers of @policy-lab/rewards
+ * that read them), on a step-level estimator where the learned signal is per turn.
+ */
+function learnedRewardMethods(): Method[] {
+  return [
+    defineMethod({
+      name: 'dopamine-pbrs',
+      summary:
+        "Robo-Dopamine: GiGPO with potential-based shaping by a progress model learned from expert demonstrations (the estimator's gamma)",
+      paper: {
+        title: 'Robo-Dopamine: General Process Reward Modeling for High-Precision Robotic Manipulation',
+        arxiv: '2512.23703',
+        year: 2025,
+      },
+      unverified: [
+        'adaptation: adapted (see the dopamine-pbrs shaper). The paper trains its policy with its own RL recipe; GiGPO (step-level advantages over anchor states) is our choice of a turn-level estimator, since an outcome-level one sees only the telescoped sum -Phi(s_0), the same for a whole group.',
+      ],
+      estimator: 'gigpo',
+      loss: 'ppo-clip',
+      shapers: ['dopamine-pbrs'],
+    }),
+  ];
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
   samplers: builtinSamplers(),
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), ...learnedRewardMethods()],
 };

@@ -1,5 +1,6 @@
 import type { RewardShaper } from '@policy-lab/core';
 import { curriculum } from './curriculum.js';
+import { dopaminePbrs } from './dopamine.js';
 import { format } from './format.js';
 import { conditional, prs } from './gates.js';
 import { multiFidelity } from './multi-fidelity.js';
@@ -10,6 +11,8 @@ import { verpo } from './verpo.js';
 
 export type { CurriculumOptions } from './curriculum.js';
 export { curriculum, curriculumWeight } from './curriculum.js';
+export type { DopaminePbrsOptions } from './dopamine.js';
+export { dopaminePbrs } from './dopamine.js';
 export type { FormatOptions } from './format.js';
 export { format } from './format.js';
 export type { ConditionalOptions, PrsOptions } from './gates.js';
@@ -38,5 +41,6 @@ export function builtInShapers(): RewardShaper[] {
     spurious(),
     curriculum(),
     multiFidelity(),
+    dopaminePbrs(),
   ];
 }
