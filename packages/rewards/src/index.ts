@@ -7,6 +7,8 @@ export type { ComposeOptions, MissingRule } from './compose.js';
 export { compose } from './compose.js';
 export type { BleuOptions, BleuResult, ChrfOptions, ChrfResult, Smoothing, Tokenizer } from './metrics/index.js';
 export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13a, tokenSetRatio } from './metrics/index.js';
+export type { CorrectionEnsembleOptions, LabelledItem } from './models/correction-ensemble.js';
+export { CorrectionEnsemble, mostUncertain } from './models/correction-ensemble.js';
 export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
 export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
@@ -18,6 +20,7 @@ export type {
   DopaminePbrsOptions,
   FormatOptions,
   MultiFidelityOptions,
+  MultifidelityRewardOptions,
   OverlongOptions,
   PotentialOptions,
   ProgressPotentialOptions,
@@ -36,6 +39,7 @@ export {
   format,
   hop,
   multiFidelity,
+  multifidelityReward,
   overlong,
   overlongPenalty,
   potential,

@@ -106,6 +106,22 @@ function learnedRewardMethods(): Method[] {
       loss: 'ppo-clip',
       shapers: ['dopamine-pbrs'],
     }),
+    defineMethod({
+      name: 'multifidelity-reward',
+      summary:
+        "Multi-fidelity RL: GRPO on the cheap reward corrected by a learned ensemble, the exact reward spent where the ensemble's spread is largest",
+      paper: {
+        title: 'Multi-Fidelity Reinforcement Learning for Time-Optimal Quadrotor Re-planning',
+        arxiv: '2403.08152',
+        year: 2024,
+      },
+      unverified: [
+        'adaptation: analogue (see the multifidelity-reward shaper): a text policy with a cheap and an exact reward component.',
+      ],
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      shapers: ['multifidelity-reward'],
+    }),
   ];
 }
 

@@ -31,12 +31,12 @@ beforeAll(async () => {
 });
 
 type Metrics = Record<string, number> & { consumed: Record<string, number> };
-async function run(method: string, overrides: Record<string, unknown> = {}): Promise<Metrics[]> {
+async function run(method: string, env = 'gridnav', overrides: Record<string, unknown> = {}): Promise<Metrics[]> {
   const outDir = mkdtempSync(path.join(tmpdir(), `${method}-`));
   await train({
     registry,
     method,
-    env: 'gridnav',
+    env,
     seed: 3,
     budget: { episodes: 2 * 16 },
     overrides: { ...TINY, ...overrides },
@@ -62,5 +62,17 @@ describe('learned rewards on a short gridnav run', () => {
     expect(shaped[shaped.length - 1]?.consumed.auxScoredTokens).toBeGreaterThan(0);
     expect(shaped[shaped.length - 1]?.consumed.auxTrainedTokens).toBeGreaterThan(0);
     expect(plain[plain.length - 1]?.consumed.auxScoredTokens ?? 0).toBe(0);
-  });
+  }, 600_000);
+
+  it('multifidelity-reward: a quarter of each batch gets the exact reward, charged as environment steps beside the correction model', async () => {
+    const fused = await run('multifidelity-reward', 'code', { model: { dim: 16, layers: 1, heads: 2, contextLength: 160 } });
+    const plain = await run('grpo', 'code', { model: { dim: 16, layers: 1, heads: 2, contextLength: 160 } });
+    for (const m of fused) {
+      expect(m['shaper.multifidelity-reward.exactCalls']).toBe(4);
+      expect(m['shaper.multifidelity-reward.cheapCalls']).toBe(16);
+    }
+    // The first step samples the same rollouts in both runs: the fused one adds its 4 exact evaluations.
+    expect(fused[0]?.consumed.envSteps).toBe((plain[0]?.consumed.envSteps as number) + 4);
+    expect(fused[fused.length - 1]?.consumed.auxTrainedTokens).toBeGreaterThan(0);
+  }, 600_000);
 });

@@ -4,6 +4,7 @@ import { dopaminePbrs } from './dopamine.js';
 import { format } from './format.js';
 import { conditional, prs } from './gates.js';
 import { multiFidelity } from './multi-fidelity.js';
+import { multifidelityReward } from './multifidelity-reward.js';
 import { overlong } from './overlong.js';
 import { potential, progressPotential } from './potential.js';
 import { spurious } from './spurious.js';
@@ -19,6 +20,8 @@ export type { ConditionalOptions, PrsOptions } from './gates.js';
 export { conditional, prs, stageWeights } from './gates.js';
 export type { MultiFidelityOptions } from './multi-fidelity.js';
 export { multiFidelity } from './multi-fidelity.js';
+export type { MultifidelityRewardOptions } from './multifidelity-reward.js';
+export { multifidelityReward } from './multifidelity-reward.js';
 export type { OverlongOptions } from './overlong.js';
 export { overlong, overlongPenalty } from './overlong.js';
 export type { PotentialOptions, ProgressPotentialOptions } from './potential.js';
@@ -42,5 +45,6 @@ export function builtInShapers(): RewardShaper[] {
     curriculum(),
     multiFidelity(),
     dopaminePbrs(),
+    multifidelityReward(),
   ];
 }
