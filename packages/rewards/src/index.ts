@@ -14,11 +14,13 @@ export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
 export type { ProgressExample } from './models/progress-model.js';
 export { ProgressModel, progressExamples, spearman } from './models/progress-model.js';
+export { TrajectoryDiscriminator, trajectoryText } from './models/trajectory-discriminator.js';
 export type {
   ConditionalOptions,
   CurriculumOptions,
   DopaminePbrsOptions,
   FormatOptions,
+  IrlRewardOptions,
   MultiFidelityOptions,
   MultifidelityRewardOptions,
   OverlongOptions,
@@ -38,6 +40,7 @@ export {
   dopaminePbrs,
   format,
   hop,
+  irlRewardWorldModel,
   multiFidelity,
   multifidelityReward,
   overlong,

@@ -122,6 +122,22 @@ function learnedRewardMethods(): Method[] {
       loss: 'ppo-clip',
       shapers: ['multifidelity-reward'],
     }),
+    defineMethod({
+      name: 'irl-reward-world-model',
+      summary:
+        'IRL-VLA: GRPO against a reward learned by adversarial inverse RL from expert demonstrations; the true reward is kept for evaluation only',
+      paper: {
+        title: 'IRL-VLA: Training an Vision-Language-Action Policy via Reward World Model',
+        arxiv: '2508.06571',
+        year: 2025,
+      },
+      unverified: [
+        'adaptation: adapted (see the irl-reward-world-model shaper). The paper trains with PPO against its reward world model after imitation pre-training; here GRPO from the SFT start (the imitation stage).',
+      ],
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      shapers: ['irl-reward-world-model'],
+    }),
   ];
 }
 

@@ -75,4 +75,16 @@ describe('learned rewards on a short gridnav run', () => {
     expect(fused[0]?.consumed.envSteps).toBe((plain[0]?.consumed.envSteps as number) + 4);
     expect(fused[fused.length - 1]?.consumed.auxTrainedTokens).toBeGreaterThan(0);
   }, 600_000);
+
+  it('irl-reward-world-model: the policy trains on the learned reward alone while the discriminator learns, charged', async () => {
+    const learned = await run('irl-reward-world-model');
+    for (const m of learned) {
+      expect(Number.isFinite(m['shaper.irl-reward-world-model.loss'])).toBe(true);
+      expect(m['reward.won']).toBeDefined();
+    }
+    expect(learned[0]?.['shaper.irl-reward-world-model.rewardMean']).not.toBe(
+      learned[1]?.['shaper.irl-reward-world-model.rewardMean'],
+    );
+    expect(learned[learned.length - 1]?.consumed.auxTrainedTokens).toBeGreaterThan(0);
+  }, 600_000);
 });

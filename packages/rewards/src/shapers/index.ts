@@ -3,6 +3,7 @@ import { curriculum } from './curriculum.js';
 import { dopaminePbrs } from './dopamine.js';
 import { format } from './format.js';
 import { conditional, prs } from './gates.js';
+import { irlRewardWorldModel } from './irl-reward.js';
 import { multiFidelity } from './multi-fidelity.js';
 import { multifidelityReward } from './multifidelity-reward.js';
 import { overlong } from './overlong.js';
@@ -18,6 +19,8 @@ export type { FormatOptions } from './format.js';
 export { format } from './format.js';
 export type { ConditionalOptions, PrsOptions } from './gates.js';
 export { conditional, prs, stageWeights } from './gates.js';
+export type { IrlRewardOptions } from './irl-reward.js';
+export { irlRewardWorldModel } from './irl-reward.js';
 export type { MultiFidelityOptions } from './multi-fidelity.js';
 export { multiFidelity } from './multi-fidelity.js';
 export type { MultifidelityRewardOptions } from './multifidelity-reward.js';
@@ -46,5 +49,6 @@ export function builtInShapers(): RewardShaper[] {
     multiFidelity(),
     dopaminePbrs(),
     multifidelityReward(),
+    irlRewardWorldModel(),
   ];
 }
