@@ -163,8 +163,14 @@ describe("every environment's expert succeeds on every test task", () => {
 describe('every registered method trains two steps without NaN', () => {
   const methods = registry.list('methods').map((e) => e.item);
   // SRGPO reads the verifiable step reward, which gridnav has; the rest run on countdown.
+  // dopamine-pbrs needs several turns (gridnav), multifidelity-reward a cheap and an exact component (code).
   const envFor = (method: (typeof methods)[number]) =>
-    (typeof method.estimator === 'string' ? method.estimator : method.estimator.name) === 'srgpo' ? 'gridnav' : 'countdown';
+    (typeof method.estimator === 'string' ? method.estimator : method.estimator.name) === 'srgpo' ||
+    method.name === 'dopamine-pbrs'
+      ? 'gridnav'
+      : method.name === 'multifidelity-reward'
+        ? 'code'
+        : 'countdown';
 
   it.each(methods.map((m) => [m.name, m] as const))('%s', async (name, method) => {
     const env = envFor(method);
