@@ -162,14 +162,18 @@ describe("every environment's expert succeeds on every test task", () => {
 
 describe('every registered method trains two steps without NaN', () => {
   const methods = registry.list('methods').map((e) => e.item);
-  // SRGPO reads the verifiable step reward, which gridnav has; S-GRPO's serial exits need an answer
-  // after a marker, which arithmetic has; VeriRL's shaper reads the code environment's per-test
-  // components; the rest run on countdown.
+  // SRGPO reads the verifiable step reward and dopamine-pbrs needs several turns (gridnav); S-GRPO's
+  // serial exits need an answer after a marker (arithmetic); VeriRL's shaper reads the code
+  // environment's per-test components and multifidelity-reward a cheap and an exact component
+  // (code); the rest run on countdown.
   const ENV_OF: Record<string, string> = { srgpo: 'gridnav', 's-grpo': 'arithmetic' };
+  const METHOD_ENV: Record<string, string> = { 'dopamine-pbrs': 'gridnav', 'multifidelity-reward': 'code' };
   const envFor = (method: (typeof methods)[number]) =>
     (method.shapers ?? []).includes('tbr-partial-credit')
       ? 'code'
-      : (ENV_OF[typeof method.estimator === 'string' ? method.estimator : method.estimator.name] ?? 'countdown');
+      : (METHOD_ENV[method.name] ??
+        ENV_OF[typeof method.estimator === 'string' ? method.estimator : method.estimator.name] ??
+        'countdown');
 
   it.each(methods.map((m) => [m.name, m] as const))('%s', async (name, method) => {
     const env = envFor(method);

@@ -83,6 +83,8 @@ export interface EnvironmentRequirements {
   components?: readonly string[];
   /** Episodes of more than one turn (turn-level credit assignment). */
   multiTurn?: boolean;
+  /** An expert (`demonstrate`): rewards learned from demonstrations. */
+  demonstrations?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -513,6 +515,38 @@ export interface ShapeContext {
   maxNewTokens: number;
   /** Charge extra work (a multi-fidelity reward's exact check) to the budget. */
   charge?(cost: Partial<BudgetConsumption>): void;
+  /** The discount of the run's advantage estimator (its `gamma` option; 1 when it has none). */
+  gamma?: number;
+  /** The environment's expert demonstrations, when it has `demonstrate` (learned-from-demonstration rewards read them). */
+  demonstrations?: Demonstrations;
+  /** Numbers a shaper reports for this step (logged as `shaper.<name>.<key>`). */
+  log?(key: string, value: number): void;
+}
+
+/** One turn of an expert demonstration replayed in the environment. */
+export interface DemonstrationTurn {
+  observation: string;
+  action: string;
+  stateKey?: string;
+  reward: RewardVector;
+}
+
+/** An expert's episode on one task: its demonstrated actions replayed through `start` and `step`. */
+export interface Demonstration {
+  taskId: string;
+  turns: readonly DemonstrationTurn[];
+  success: boolean;
+}
+
+/**
+ * Expert demonstrations a plugin may read: the demonstration of a step's group (its task), and
+ * demonstrations of training tasks for a pre-training phase. Replaying them is environment work
+ * on data, like the SFT warm start's, and is not charged to the RL budget.
+ */
+export interface Demonstrations {
+  ofGroup(groupId: string): Demonstration | undefined;
+  /** Demonstrations of `count` training tasks (a seeded draw; the test split is never read). */
+  training(count: number): Demonstration[];
 }
 
 export interface RewardShaper extends PluginMeta {

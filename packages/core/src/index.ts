@@ -7,6 +7,9 @@ export type {
   Aggregation,
   BudgetConsumption,
   BudgetLimit,
+  Demonstration,
+  Demonstrations,
+  DemonstrationTurn,
   Divergence,
   Environment,
   EnvironmentRecommendation,
@@ -83,6 +86,7 @@ export {
   defineTaskSource,
   weightedSum,
 } from './define.js';
+export { replayDemonstration } from './demonstrations.js';
 export { collapsedRewardVectors, phantomAdvantages, signFlips, zeroAdvantageFraction } from './diagnostics.js';
 export { isUsageError, RegressionError, RunError, UsageError } from './errors.js';
 export { parseSetEntry, parseSetOptions, resolveOptions } from './options.js';

@@ -8,7 +8,7 @@ import type { Environment, EnvironmentRequirements } from './contracts.js';
  */
 export function missingRequirements(
   requires: EnvironmentRequirements | undefined,
-  env: Pick<Environment, 'maxTurns'>,
+  env: Pick<Environment, 'maxTurns'> & Partial<Pick<Environment, 'demonstrate'>>,
   components: readonly string[],
 ): string[] {
   if (!requires) return [];
@@ -18,5 +18,6 @@ export function missingRequirements(
     if (!found) missing.push(`reward component '${wanted}'`);
   }
   if (requires.multiTurn && !(env.maxTurns > 1)) missing.push('episodes of more than one turn');
+  if (requires.demonstrations && !env.demonstrate) missing.push('expert demonstrations (demonstrate)');
   return missing;
 }

@@ -10,14 +10,22 @@ export type { BleuOptions, BleuResult, ChrfOptions, ChrfResult, Smoothing, Token
 export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13a, tokenSetRatio } from './metrics/index.js';
 export type { ImplicitPrmOptions } from './models/implicit-prm.js';
 export { implicitPrm, trajectoryPairs } from './models/implicit-prm.js';
+export type { CorrectionEnsembleOptions, LabelledItem } from './models/correction-ensemble.js';
+export { CorrectionEnsemble, mostUncertain } from './models/correction-ensemble.js';
 export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
 export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
+export type { ProgressExample } from './models/progress-model.js';
+export { ProgressModel, progressExamples, spearman } from './models/progress-model.js';
+export { TrajectoryDiscriminator, trajectoryText } from './models/trajectory-discriminator.js';
 export type {
   ConditionalOptions,
   CurriculumOptions,
+  DopaminePbrsOptions,
   FormatOptions,
+  IrlRewardOptions,
   MultiFidelityOptions,
+  MultifidelityRewardOptions,
   OverlongOptions,
   PotentialOptions,
   ProgressPotentialOptions,
@@ -33,9 +41,12 @@ export {
   curriculum,
   curriculumWeight,
   difficultyWeights,
+  dopaminePbrs,
   format,
   hop,
+  irlRewardWorldModel,
   multiFidelity,
+  multifidelityReward,
   overlong,
   overlongPenalty,
   potential,

@@ -192,6 +192,63 @@ function fromRToQMethods(): Method[] {
   ];
 }
 
+/**
+ * Methods whose reward is learned from expert demonstrations (the shapers of @policy-lab/rewards
+ * that read them), on a step-level estimator where the learned signal is per turn.
+ */
+function learnedRewardMethods(): Method[] {
+  return [
+    defineMethod({
+      name: 'dopamine-pbrs',
+      summary:
+        "Robo-Dopamine: GiGPO with potential-based shaping by a progress model learned from expert demonstrations (the estimator's gamma)",
+      paper: {
+        title: 'Robo-Dopamine: General Process Reward Modeling for High-Precision Robotic Manipulation',
+        arxiv: '2512.23703',
+        year: 2025,
+      },
+      unverified: [
+        'adaptation: adapted (see the dopamine-pbrs shaper). The paper trains its policy with its own RL recipe; GiGPO (step-level advantages over anchor states) is our choice of a turn-level estimator, since an outcome-level one sees only the telescoped sum -Phi(s_0), the same for a whole group.',
+      ],
+      estimator: 'gigpo',
+      loss: 'ppo-clip',
+      shapers: ['dopamine-pbrs'],
+    }),
+    defineMethod({
+      name: 'multifidelity-reward',
+      summary:
+        "Multi-fidelity RL: GRPO on the cheap reward corrected by a learned ensemble, the exact reward spent where the ensemble's spread is largest",
+      paper: {
+        title: 'Multi-Fidelity Reinforcement Learning for Time-Optimal Quadrotor Re-planning',
+        arxiv: '2403.08152',
+        year: 2024,
+      },
+      unverified: [
+        'adaptation: analogue (see the multifidelity-reward shaper): a text policy with a cheap and an exact reward component.',
+      ],
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      shapers: ['multifidelity-reward'],
+    }),
+    defineMethod({
+      name: 'irl-reward-world-model',
+      summary:
+        'IRL-VLA: GRPO against a reward learned by adversarial inverse RL from expert demonstrations; the true reward is kept for evaluation only',
+      paper: {
+        title: 'IRL-VLA: Training an Vision-Language-Action Policy via Reward World Model',
+        arxiv: '2508.06571',
+        year: 2025,
+      },
+      unverified: [
+        'adaptation: adapted (see the irl-reward-world-model shaper). The paper trains with PPO against its reward world model after imitation pre-training; here GRPO from the SFT start (the imitation stage).',
+      ],
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      shapers: ['irl-reward-world-model'],
+    }),
+  ];
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
@@ -208,6 +265,7 @@ export const plugin: Plugin = {
     ...fromRToQMethods(),
     verirlMethod(),
     oprlMethod(),
+    ...learnedRewardMethods(),
   ],
 };
 

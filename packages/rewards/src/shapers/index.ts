@@ -1,8 +1,11 @@
 import type { RewardShaper } from '@policy-lab/core';
 import { curriculum } from './curriculum.js';
+import { dopaminePbrs } from './dopamine.js';
 import { format } from './format.js';
 import { conditional, prs } from './gates.js';
+import { irlRewardWorldModel } from './irl-reward.js';
 import { multiFidelity } from './multi-fidelity.js';
+import { multifidelityReward } from './multifidelity-reward.js';
 import { overlong } from './overlong.js';
 import { potential, progressPotential } from './potential.js';
 import { spurious } from './spurious.js';
@@ -11,12 +14,18 @@ import { verpo } from './verpo.js';
 
 export type { CurriculumOptions } from './curriculum.js';
 export { curriculum, curriculumWeight } from './curriculum.js';
+export type { DopaminePbrsOptions } from './dopamine.js';
+export { dopaminePbrs } from './dopamine.js';
 export type { FormatOptions } from './format.js';
 export { format } from './format.js';
 export type { ConditionalOptions, PrsOptions } from './gates.js';
 export { conditional, prs, stageWeights } from './gates.js';
+export type { IrlRewardOptions } from './irl-reward.js';
+export { irlRewardWorldModel } from './irl-reward.js';
 export type { MultiFidelityOptions } from './multi-fidelity.js';
 export { multiFidelity } from './multi-fidelity.js';
+export type { MultifidelityRewardOptions } from './multifidelity-reward.js';
+export { multifidelityReward } from './multifidelity-reward.js';
 export type { OverlongOptions } from './overlong.js';
 export { overlong, overlongPenalty } from './overlong.js';
 export type { PotentialOptions, ProgressPotentialOptions } from './potential.js';
@@ -42,5 +51,8 @@ export function builtInShapers(): RewardShaper[] {
     curriculum(),
     multiFidelity(),
     tbrPartialCredit(),
+    dopaminePbrs(),
+    multifidelityReward(),
+    irlRewardWorldModel(),
   ];
 }

@@ -15,10 +15,10 @@ export function shapingTerm(phi: number, phiNext: number, gamma: number): number
   return gamma * phiNext - phi;
 }
 
-type Potential = (stateKey: string | undefined, rollout: Rollout, turn: number) => number;
+export type Potential = (stateKey: string | undefined, rollout: Rollout, turn: number) => number;
 
 /** Adds F_t per turn (component `shaping`) and their sum to the episode reward. */
-function applyPotential(rollouts: readonly Rollout[], phi: Potential, gamma: number): Rollout[] {
+export function applyPotential(rollouts: readonly Rollout[], phi: Potential, gamma: number): Rollout[] {
   return rollouts.map((r) => {
     const values = r.turns.map((t, k) => phi(t.stateKey, r, k));
     const terms = r.turns.map((_, k) =>

@@ -5,8 +5,9 @@
  * train on the round's examples after scoring it, so a rollout is never scored by a model that
  * has already learned from it.
  */
-import type { Rollout } from '@policy-lab/core';
+import { type Demonstration, type Demonstrations, type Rollout, replayDemonstration } from '@policy-lab/core';
 import { textOf } from '../reward-models.js';
+import type { RolloutRequest } from '../rollouts.js';
 import { sequenceDivergence } from '../scoring.js';
 import type { StepContext } from '../step-context.js';
 
@@ -15,10 +16,13 @@ export async function rewardAndShape(
   ctx: StepContext,
   groups: Rollout[][],
   tag: string,
+  requests: readonly RolloutRequest[] = [],
 ): Promise<{ groups: Rollout[][]; divergences?: number[] }> {
   const { plugins, config, step, weights } = ctx;
   let out = await scoreWithRewardModels(ctx, groups);
   await trainRewardModels(ctx, groups, tag);
+  const demonstrations = plugins.env.demonstrate ? demonstrationsOf(ctx, requests) : undefined;
+  const estimatorGamma = (plugins.estimator.resolved as { gamma?: unknown } | undefined)?.gamma;
   for (const shaper of plugins.shapers) {
     const shaped = shaper.shape(out.flat(), {
       rng: ctx.rng.split(`shape/${shaper.name}${tag}`),
@@ -27,6 +31,9 @@ export async function rewardAndShape(
       components: plugins.env.rewardComponents.map((c) => c.name),
       maxNewTokens: config.maxNewTokens,
       charge: (cost) => ctx.charge(cost),
+      gamma: typeof estimatorGamma === 'number' ? estimatorGamma : 1,
+      ...(demonstrations ? { demonstrations } : {}),
+      log: (key, value) => ctx.log(`shaper.${shaper.name}.${key}`, value),
     });
     out = regroup(out, shaped);
   }
@@ -41,6 +48,30 @@ export async function rewardAndShape(
     return { groups: out, divergences };
   }
   return { groups: out };
+}
+
+/**
+ * The environment's expert on the round's tasks and on training tasks, replayed on demand (each
+ * once per step). Like the SFT warm start's, this replay reads data and is not charged.
+ */
+function demonstrationsOf(ctx: StepContext, requests: readonly RolloutRequest[]): Demonstrations {
+  const env = ctx.plugins.env;
+  const cache = new Map<string, Demonstration | undefined>();
+  const rng = ctx.rng.split('demonstrations');
+  return {
+    ofGroup(groupId) {
+      if (!cache.has(groupId)) {
+        const request = requests.find((r) => r.groupId === groupId);
+        cache.set(groupId, request ? replayDemonstration(env, request.task, rng.split(groupId)) : undefined);
+      }
+      return cache.get(groupId);
+    },
+    training(count) {
+      const tasks = env.tasks('train', { seed: ctx.config.seed, count });
+      const seeded = rng.split('training');
+      return tasks.flatMap((task, k) => replayDemonstration(env, task, seeded.split(`${k}`)) ?? []);
+    },
+  };
 }
 
 /** Each reward model's score of each rollout, added as its component. */

@@ -65,7 +65,7 @@ export async function sample(
       (rollout) => ctx.envScalar(rollout.reward),
     );
     chargeRollouts(ctx, sampled.drawn);
-    const shaped = await rewardAndShape(ctx, sampled.groups, tag);
+    const shaped = await rewardAndShape(ctx, sampled.groups, tag, requests);
     divergences.push(...(shaped.divergences ?? []));
     return shaped.groups;
   };
