@@ -218,6 +218,20 @@ export interface ModelServices {
   vocabulary?: readonly string[];
   /** Extra episodes on the task of the given group, charged to the budget. */
   rollouts(request: { groupId: string; count: number; greedy?: boolean; policy?: 'current' | 'reference' }): Promise<Rollout[]>;
+  /**
+   * Episodes restarted at a prefix of a sampled rollout: its first `turns` turns are replayed in a
+   * fresh episode of its task (the same observations, or an error), then `count` continuations are
+   * decoded from there. Each returned rollout holds the kept turns then its own; the episodes and
+   * the continuation's tokens and environment steps are charged. Optional so that test doubles of
+   * the services need not provide it; the trainer always does.
+   */
+  prefixRollouts?(request: {
+    rollout: Rollout;
+    turns: number;
+    count: number;
+    greedy?: boolean;
+    policy?: 'current' | 'reference';
+  }): Promise<Rollout[]>;
 }
 
 export interface EstimatorContext {

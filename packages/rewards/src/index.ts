@@ -1,5 +1,6 @@
 import type { Plugin } from '@policy-lab/core';
 import { outcomeRewardModel } from './models/outcome-reward-model.js';
+import { pavVerifier } from './models/pav-verifier.js';
 import { prefixValue } from './models/prefix-value.js';
 import { builtInShapers } from './shapers/index.js';
 
@@ -9,6 +10,7 @@ export type { BleuOptions, BleuResult, ChrfOptions, ChrfResult, Smoothing, Token
 export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13a, tokenSetRatio } from './metrics/index.js';
 export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
 export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
+export { pavVerifier } from './models/pav-verifier.js';
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
 export type {
   ConditionalOptions,
@@ -47,5 +49,5 @@ export {
 export const plugin: Plugin = {
   name: '@policy-lab/rewards',
   shapers: builtInShapers(),
-  rewardModels: [outcomeRewardModel(), prefixValue()],
+  rewardModels: [outcomeRewardModel(), prefixValue(), pavVerifier()],
 };

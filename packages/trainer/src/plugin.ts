@@ -84,10 +84,34 @@ function gspoTokenMethod(): Method {
   });
 }
 
+/**
+ * PAV (Setlur et al., arXiv 2410.08146) as a Method: the `pav` estimator restarts episodes at
+ * step prefixes for a Best-of-K prover's Monte Carlo values and trains the `pav-verifier` reward
+ * model on them; each step's advantage adds alpha times the verifier's predicted progress.
+ */
+function pavMethods(): Method[] {
+  const paper = {
+    title: 'Rewarding Progress: Scaling Automated Process Verifiers for LLM Reasoning',
+    arxiv: '2410.08146',
+    year: 2024,
+  };
+  return [
+    defineMethod({
+      name: 'pav',
+      summary:
+        "PAV: outcome advantage plus alpha x a process advantage verifier's progress per step, the verifier trained on Monte Carlo restarts at step prefixes",
+      paper,
+      estimator: 'pav',
+      loss: 'ppo-clip',
+      rewardModels: ['pav-verifier'],
+    }),
+  ];
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
   samplers: builtinSamplers(),
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), ...pavMethods()],
 };
