@@ -567,9 +567,18 @@ export interface Sampler extends PluginMeta {
    * rollout (a prefix of one of its actions, after an environment snapshot when the node lies
    * in a later turn) and samples the rest.
    */
-  strategy: 'sample' | 'beam' | 'tree';
-  /** beam: hypotheses kept per context (at least the number of actions asked of it). */
+  strategy: 'sample' | 'beam' | 'tree' | 'step-beam';
+  /** beam: hypotheses kept per context (at least the number of actions asked of it); step-beam: partial episodes kept per task. */
   width?: number;
+  /**
+   * step-beam: a beam search over steps (turns). Each kept partial episode proposes its `expand`
+   * most likely distinct next actions (token-level beam search; 1: the greedy action), each
+   * candidate is scored by the run's reward model `verifier` reading the turn's observation and
+   * the action, Q(s, a), and the `width` best by Q + alpha x (Q - Q of the parent step) are kept.
+   */
+  expand?: number;
+  verifier?: string;
+  alpha?: number;
   /** tree: rollouts of a group drawn from the task before branching starts (>= 1). */
   roots?: number;
   /** tree: the rollout a branch restarts from: the best so far by scalar reward, or one drawn uniformly. */

@@ -105,6 +105,16 @@ function pavMethods(): Method[] {
       loss: 'ppo-clip',
       rewardModels: ['pav-verifier'],
     }),
+    defineMethod({
+      name: 'pav-beam',
+      summary:
+        "PAV's search side: groups drawn by beam search over steps scored by the process advantage verifier, which the pav estimator trains on Monte Carlo restarts",
+      paper,
+      estimator: 'pav',
+      loss: 'ppo-clip',
+      sampler: 'pav-beam',
+      rewardModels: ['pav-verifier'],
+    }),
   ];
 }
 
