@@ -224,6 +224,20 @@ export interface ModelServices {
   vocabulary?: readonly string[];
   /** Extra episodes on the task of the given group, charged to the budget. */
   rollouts(request: { groupId: string; count: number; greedy?: boolean; policy?: 'current' | 'reference' }): Promise<Rollout[]>;
+  /**
+   * Episodes restarted at a prefix of a sampled rollout: its first `turns` turns are replayed in a
+   * fresh episode of its task (the same observations, or an error), then `count` continuations are
+   * decoded from there. Each returned rollout holds the kept turns then its own; the episodes and
+   * the continuation's tokens and environment steps are charged. Optional so that test doubles of
+   * the services need not provide it; the trainer always does.
+   */
+  prefixRollouts?(request: {
+    rollout: Rollout;
+    turns: number;
+    count: number;
+    greedy?: boolean;
+    policy?: 'current' | 'reference';
+  }): Promise<Rollout[]>;
 }
 
 export interface EstimatorContext {
@@ -603,11 +617,20 @@ export interface Sampler extends PluginMeta {
    * from it (its first j tokens, then `exitText`, then a sampled answer): the group is the exits,
    * earliest first, and the path last (S-GRPO's serial group; single-turn environments).
    */
-  strategy: 'sample' | 'beam' | 'tree' | 'serial';
+  strategy: 'sample' | 'beam' | 'tree' | 'serial' | 'step-beam';
   /** serial: the answer-inducing text inserted at each exit (its trimmed form marks where a path's thoughts end). */
   exitText?: string;
-  /** beam: hypotheses kept per context (at least the number of actions asked of it). */
+  /** beam: hypotheses kept per context (at least the number of actions asked of it); step-beam: partial episodes kept per task. */
   width?: number;
+  /**
+   * step-beam: a beam search over steps (turns). Each kept partial episode proposes its `expand`
+   * most likely distinct next actions (token-level beam search; 1: the greedy action), each
+   * candidate is scored by the run's reward model `verifier` reading the turn's observation and
+   * the action, Q(s, a), and the `width` best by Q + alpha x (Q - Q of the parent step) are kept.
+   */
+  expand?: number;
+  verifier?: string;
+  alpha?: number;
   /** tree: rollouts of a group drawn from the task before branching starts (>= 1). */
   roots?: number;
   /** tree: the rollout a branch restarts from: the best so far by scalar reward, or one drawn uniformly. */

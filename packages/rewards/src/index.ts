@@ -1,6 +1,7 @@
 import type { Plugin } from '@policy-lab/core';
 import { implicitPrm } from './models/implicit-prm.js';
 import { outcomeRewardModel } from './models/outcome-reward-model.js';
+import { pavVerifier } from './models/pav-verifier.js';
 import { prefixValue } from './models/prefix-value.js';
 import { builtInShapers } from './shapers/index.js';
 
@@ -14,6 +15,7 @@ export type { CorrectionEnsembleOptions, LabelledItem } from './models/correctio
 export { CorrectionEnsemble, mostUncertain } from './models/correction-ensemble.js';
 export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
 export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
+export { pavVerifier } from './models/pav-verifier.js';
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
 export type { ProgressExample } from './models/progress-model.js';
 export { ProgressModel, progressExamples, spearman } from './models/progress-model.js';
@@ -64,5 +66,5 @@ export {
 export const plugin: Plugin = {
   name: '@policy-lab/rewards',
   shapers: builtInShapers(),
-  rewardModels: [outcomeRewardModel(), prefixValue(), implicitPrm()],
+  rewardModels: [outcomeRewardModel(), prefixValue(), implicitPrm(), pavVerifier()],
 };

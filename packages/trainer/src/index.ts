@@ -33,6 +33,8 @@ export { parsePreferenceData, parsePreferenceJsonl } from './loop/data.js';
 export { OPTION_READERS, readersOf } from './loop/option-readers.js';
 export { pairsFromGroups } from './loop/pairs.js';
 export { unreadOptions, whyUnfit } from './loop/plugins.js';
+export type { OwnedRewardModel } from './loop/reward-models.js';
+export { buildRewardModel } from './loop/reward-models.js';
 export type { HeldLock, LockAttempt, LockOwner, WaitOptions } from './loop/run-lock.js';
 export { describeOwner, folderLockFile, holdFolder, ownerState, tryLock, waitForLock } from './loop/run-lock.js';
 export { train } from './loop/train.js';

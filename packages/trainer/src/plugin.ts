@@ -249,6 +249,40 @@ function learnedRewardMethods(): Method[] {
   ];
 }
 
+/**
+ * PAV (Setlur et al., arXiv 2410.08146) as a Method: the `pav` estimator restarts episodes at
+ * step prefixes for a Best-of-K prover's Monte Carlo values and trains the `pav-verifier` reward
+ * model on them; each step's advantage adds alpha times the verifier's predicted progress.
+ */
+function pavMethods(): Method[] {
+  const paper = {
+    title: 'Rewarding Progress: Scaling Automated Process Verifiers for LLM Reasoning',
+    arxiv: '2410.08146',
+    year: 2024,
+  };
+  return [
+    defineMethod({
+      name: 'pav',
+      summary:
+        "PAV: outcome advantage plus alpha x a process advantage verifier's progress per step, the verifier trained on Monte Carlo restarts at step prefixes",
+      paper,
+      estimator: 'pav',
+      loss: 'ppo-clip',
+      rewardModels: ['pav-verifier'],
+    }),
+    defineMethod({
+      name: 'pav-beam',
+      summary:
+        "PAV's search side: groups drawn by beam search over steps scored by the process advantage verifier, which the pav estimator trains on Monte Carlo restarts",
+      paper,
+      estimator: 'pav',
+      loss: 'ppo-clip',
+      sampler: 'pav-beam',
+      rewardModels: ['pav-verifier'],
+    }),
+  ];
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
@@ -266,6 +300,7 @@ export const plugin: Plugin = {
     verirlMethod(),
     oprlMethod(),
     ...learnedRewardMethods(),
+    ...pavMethods(),
   ],
 };
 

@@ -6,7 +6,7 @@
  * a group is its distinct rollouts (duplicates removed, so a group may be smaller than asked);
  * every rollout drawn is returned apart so that it is charged.
  */
-import type { Environment, Rng, Rollout } from '@policy-lab/core';
+import type { BudgetConsumption, Environment, Rng, Rollout } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
 import { serialRollouts } from '../samplers/serial-exits.js';
 import { BOS, type CharTokenizer } from '../tokenizer/char-tokenizer.js';
@@ -20,12 +20,15 @@ import {
   runEpisodes,
   startRunning,
 } from './rollouts.js';
+import { stepBeamRollouts } from './step-beam.js';
 
 export interface SampledGroups {
   /** The groups the estimator sees. */
   groups: Rollout[][];
   /** Every rollout drawn, kept or not: what the budget is charged for. */
   drawn: Rollout[];
+  /** Work beyond the drawn rollouts (a step-level search's discarded candidates), charged too. */
+  extra?: Partial<BudgetConsumption>;
 }
 
 export async function sampleGroups(
@@ -37,6 +40,7 @@ export async function sampleGroups(
   scalar: (rollout: Rollout) => number,
 ): Promise<SampledGroups> {
   const strategy = options.sampler?.strategy ?? 'sample';
+  if (strategy === 'step-beam') return stepBeamRollouts(policy, tokenizer, env, requests, options);
   if (strategy === 'tree') return treeRollouts(policy, tokenizer, env, requests, options, scalar);
   if (strategy === 'serial') return serialRollouts(policy, tokenizer, env, requests, options);
   const groups = await collectRollouts(policy, tokenizer, env, requests, options);

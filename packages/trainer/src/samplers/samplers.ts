@@ -3,6 +3,7 @@
  * search are strategies the rollout engine runs (loop/rollouts.ts, loop/samplers.ts).
  */
 import { defineSampler, type LogitsRequest, resolveOptions, type Sampler, UsageError } from '@policy-lab/core';
+import { pavBeam } from './pav-beam.js';
 
 const NEG_INF = Number.NEGATIVE_INFINITY;
 
@@ -185,5 +186,5 @@ export function valueGuided(
 }
 
 export function builtinSamplers(): Sampler[] {
-  return [topK(), topP(), beam(), tree(), valueGuided()];
+  return [topK(), topP(), beam(), tree(), valueGuided(), pavBeam()];
 }

@@ -5,6 +5,7 @@
  * group's task, which are charged like any other.
  */
 import { type Advantages, type EstimatorContext, type Rollout, RunError } from '@policy-lab/core';
+import { episodeRng, prefixRollouts } from '../prefix-rollouts.js';
 import { collectRollouts, type RolloutRequest } from '../rollouts.js';
 import { scoreTexts, textDistributions, turnValues } from '../scoring.js';
 import type { StepContext } from '../step-context.js';
@@ -58,6 +59,26 @@ export async function estimatorContext(
         ).flat();
         chargeRollouts(ctx, extra);
         return extra;
+      },
+      prefixRollouts: async ({ rollout, turns, count, greedy, policy: which }) => {
+        const request = requests.find((r) => r.groupId === rollout.groupId);
+        if (!request) throw new RunError(`estimator asked for prefix rollouts of unknown group '${rollout.groupId}'`);
+        if (which === 'reference' && !reference)
+          throw new RunError('estimator asked for prefix rollouts of the reference policy, but this run has none');
+        return prefixRollouts(
+          which === 'reference' && reference ? reference : policy,
+          tokenizer,
+          plugins.env,
+          request,
+          { rollout, turns, count, ...(greedy !== undefined ? { greedy } : {}) },
+          {
+            maxNewTokens: config.maxNewTokens,
+            temperature: config.temperature,
+            rng: ctx.rng.split(`prefix/${rollout.id}/${turns}`),
+            envRng: episodeRng(ctx.rng, rollout),
+          },
+          ctx.charge,
+        );
       },
     },
   };

@@ -65,6 +65,7 @@ export async function sample(
       (rollout) => ctx.envScalar(rollout.reward),
     );
     chargeRollouts(ctx, sampled.drawn);
+    if (sampled.extra) ctx.charge(sampled.extra);
     const shaped = await rewardAndShape(ctx, sampled.groups, tag, requests);
     divergences.push(...(shaped.divergences ?? []));
     return shaped.groups;
