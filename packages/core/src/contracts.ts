@@ -176,6 +176,12 @@ export interface Turn {
   stateKey?: string;
   /** The action hit the token limit before a stop token. */
   truncated: boolean;
+  /**
+   * Teacher forcing (the `teacher-forced` sampler, VA-pi): the reference output the policy read at
+   * the action's positions, as many tokens as `actionTokens`; action token j was drawn given the
+   * prompt and the first j reference tokens, not the first j drawn ones.
+   */
+  forcedTokens?: readonly number[];
 }
 
 /** One episode as the trainer recorded it. Estimators and shapers read these. */
@@ -321,6 +327,12 @@ export interface LossBatch<T = unknown> {
   rollouts?: RowRollouts;
   /** Seeded per step and micro-batch, for losses that draw at random (Clip-Cov). */
   rng?: Rng;
+  /**
+   * Teacher-forced rows (`Turn.forcedTokens`): log-probabilities of the reference tokens the
+   * policy read, at the same positions as `logprobs` (differentiable; VA-pi's cross-entropy
+   * term), for losses with `needs.forced`. On a row without forced tokens they equal `logprobs`.
+   */
+  forcedLogprobs?: T;
 }
 
 export interface RowRollouts {
@@ -404,6 +416,8 @@ export interface RowLossNeeds {
   teacher?: boolean;
   /** `rollouts`: which rollout each row belongs to; whole groups stay in one micro-batch (DRPO). */
   rollouts?: boolean;
+  /** `forcedLogprobs`: rows drawn under teacher forcing against a reference output (the `teacher-forced` sampler; VA-pi). */
+  forced?: boolean;
 }
 
 /** What a loss over chosen/rejected pairs reads besides their summed log-probabilities. */
@@ -551,9 +565,11 @@ export interface Sampler extends PluginMeta {
    * policy's log-probability (beam search, deterministic). 'tree': a group's first `roots`
    * rollouts are sampled from the task; each further one restarts from a node of an earlier
    * rollout (a prefix of one of its actions, after an environment snapshot when the node lies
-   * in a later turn) and samples the rest.
+   * in a later turn) and samples the rest. 'teacher-forced': every action token is drawn given
+   * the prompt and the environment's reference output before that position (VA-pi), one
+   * teacher-forced pass per task; single-turn environments with an expert demonstration only.
    */
-  strategy: 'sample' | 'beam' | 'tree';
+  strategy: 'sample' | 'beam' | 'tree' | 'teacher-forced';
   /** beam: hypotheses kept per context (at least the number of actions asked of it). */
   width?: number;
   /** tree: rollouts of a group drawn from the task before branching starts (>= 1). */

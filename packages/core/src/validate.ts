@@ -30,7 +30,7 @@ const REQUIRED: Record<PluginKind, Record<string, Check>> = {
     taskId: isFunction,
     start: isFunction,
   },
-  samplers: { strategy: oneOf('sample', 'beam', 'tree'), behaviour: oneOf('proposal', 'policy') },
+  samplers: { strategy: oneOf('sample', 'beam', 'tree', 'teacher-forced'), behaviour: oneOf('proposal', 'policy') },
   rewardModels: {
     architecture: isObject,
     objective: oneOf(...REWARD_MODEL_OBJECTIVES),

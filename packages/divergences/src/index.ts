@@ -5,6 +5,7 @@ import { builtInLosses } from './losses.js';
 import { builtInMethods } from './methods.js';
 import { objectiveLosses } from './objectives.js';
 import { preferenceLosses } from './preference/index.js';
+import { vaPiTfGrpo } from './va-pi.js';
 
 export type { AlphaOptions, FDivergence, KlOptions } from './divergences.js';
 export {
@@ -110,11 +111,13 @@ export type { DpoInputs, PairLogprobs, TokenDpoInputs, VpoInputs } from './prefe
 export { bald, dpoLoss, dpoMargin, tokenDpoLoss, tokenImplicitRewards, upoLoss, upoWeight, vpoLoss } from './preference.js';
 export type { Tensor, Tf } from './tensor-types.js';
 export { stopGradient } from './tensor-types.js';
+export type { VaPiInputs, VaPiOptions } from './va-pi.js';
+export { VA_PI_PAPER, vaPiLoss, vaPiTfGrpo } from './va-pi.js';
 
 export const plugin: Plugin = {
   name: '@policy-lab/divergences',
   divergences: builtInDivergences(),
-  losses: [...builtInLosses(), ...preferenceLosses(), ...objectiveLosses()],
+  losses: [...builtInLosses(), ...preferenceLosses(), ...objectiveLosses(), vaPiTfGrpo()],
   methods: builtInMethods(),
   hooks: [referenceReset()],
 };

@@ -2,6 +2,7 @@ import { type Aggregation, defineMethod, type Method, type Plugin } from '@polic
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
 import { builtinSamplers } from './samplers/samplers.js';
+import { teacherForced, VA_PI_PAPER } from './samplers/teacher-forced.js';
 
 /**
  * TRL's GRPOTrainer `loss_type` values as Methods: one token loss (`trl-clip`), four
@@ -84,10 +85,34 @@ function gspoTokenMethod(): Method {
   });
 }
 
+/**
+ * VA-pi (arXiv 2512.19680) on text: GRPO advantages over actions drawn under teacher forcing
+ * against the expert's reference, the clipped surrogate plus the reference's cross-entropy.
+ */
+function vaPiMethod(): Method {
+  return defineMethod({
+    name: 'va-pi-tf-grpo',
+    summary:
+      "VA-pi adapted to text: G actions drawn token by token under teacher forcing on the expert's reference, rewarded by the environment, GRPO advantages, clipped surrogate + 0.1 x the reference's cross-entropy",
+    paper: VA_PI_PAPER,
+    estimator: 'grpo',
+    loss: 'va-pi-tf-grpo',
+    sampler: 'teacher-forced',
+    unverified: [
+      "adaptation: adapted. VA-pi trains an image generator whose tokens a VQ decoder maps to pixels, rewarded by -(MSE + LPIPS) against the original image; here the detokeniser is the character tokenizer, the original is the environment's expert action, and the reward is the environment's own check of the decoded action (countdown: the equation reaches the target with the given numbers; arithmetic: the answer is right).",
+      'Single-turn environments with an expert only (countdown, arithmetic, code with one attempt, next-segment, policy-judge); multi-turn ones are refused (exit 2).',
+      "The released script's learning rate (1e-6, for a 1.4B model) and gradient accumulation are not carried over: the shared learning rate and batch are used, as for every method in a comparison.",
+    ],
+    defaults: { aggregation: 'seq-mean-token-mean', temperature: 1 },
+    defaultsSource:
+      'VA-pi script (train_c2i_grpo_8gpu.sh): temperature 1.0, per-token loss averaged per sequence then over sequences; its lr 1e-6 is for a 1.4B model, the shared rate is kept',
+  });
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
-  samplers: builtinSamplers(),
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods()],
+  samplers: [...builtinSamplers(), teacherForced()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), vaPiMethod()],
 };
