@@ -390,6 +390,13 @@ export interface PreferenceBatch<T = unknown> {
   reliability?: T;
   /** Dataset pairs ('offline') or pairs drawn from rollout groups ('online'). */
   source?: 'offline' | 'online';
+  /**
+   * OPPO's contexts, for losses with `needs.context`: the trajectory encoder's context of each
+   * chosen and rejected completion, [pairs, K] (differentiable in the encoder; the log-probs above
+   * are then the policy's conditioned on these), and the learned optimal context z*, [K] (the run's
+   * soft prompt, flattened; differentiable).
+   */
+  context?: { chosen: T; rejected: T; optimal: T };
 }
 
 /**
@@ -438,6 +445,11 @@ export interface PairLossNeeds {
   aligned?: boolean;
   /** The loss couples the pairs of a batch (AOT sorts them): never split into micro-batches. */
   batchCoupled?: boolean;
+  /**
+   * OPPO: each completion is scored under its own context from a trajectory encoder the trainer
+   * owns (hindsight information matching), and `context` carries those contexts and z* (the soft prompt).
+   */
+  context?: boolean;
 }
 
 /** What a loss over labelled completions reads. */

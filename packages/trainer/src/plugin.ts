@@ -109,10 +109,32 @@ function vaPiMethod(): Method {
   });
 }
 
+/**
+ * OPPO (Kang et al., ICML 2023) on text: the trajectory encoder's contexts condition the policy
+ * per completion; the soft prompt is the optimal context z* the policy rolls out and is evaluated with.
+ */
+function oppoMethod(): Method {
+  return defineMethod({
+    name: 'oppo-context',
+    summary:
+      "OPPO adapted to text agents: preference pairs (--data, or the expert's answer against sampled ones) train a trajectory encoder, the policy conditioned on its contexts, and an optimal context z* (a 4-vector soft prompt) the policy is deployed with",
+    paper: { title: 'Beyond Reward: Offline Preference-guided Policy Optimization', year: 2023 },
+    // The estimator's advantages are not read by a pair objective; GRPO's feed the logged diagnostics.
+    estimator: 'grpo',
+    loss: 'oppo-context',
+    unverified: [
+      'adaptation: adapted. OPPO is offline preference-based control (D4RL, a Decision Transformer conditioned on z); here a trajectory is one completion and z is P = 4 soft-prompt vectors ahead of the prompt.',
+      'The context size P = 4 and the encoder (bag of tokens, hidden 32) are ours; the paper does not fix them for text.',
+    ],
+    defaults: { softPrompt: 4 },
+    defaultsSource: 'z* is the soft prompt: 4 vectors of the model width (ours)',
+  });
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses()],
   samplers: [...builtinSamplers(), teacherForced()],
-  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), vaPiMethod()],
+  methods: [...trlLossTypes(), gspoTokenMethod(), ...samplerMethods(), vaPiMethod(), oppoMethod()],
 };

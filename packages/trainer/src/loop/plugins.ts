@@ -104,6 +104,10 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
   if (checks.readers !== false) checkOptionReaders(resolved, new Set(Object.keys(overrides)), registry);
   checkData(resolved, options);
   checkTeacherForcing(resolved, registry);
+  if (loss.kind === 'pairs' && loss.needs?.context && !((config.softPrompt ?? 0) > 0))
+    throw new UsageError(
+      `loss '${loss.name}' learns an optimal context z* as the run's soft prompt; give it one with --set softPrompt=P (P >= 1; got ${config.softPrompt ?? 0})`,
+    );
   if (loss.kind === 'rows' && loss.needs?.teacher && !config.teacher)
     throw new UsageError(
       `loss '${loss.name}' distils from a teacher: name one with --set teacher=<run folder> (a finished bench train --out folder on the same environment)`,
