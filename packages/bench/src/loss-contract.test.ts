@@ -60,6 +60,8 @@ function lossAndGradient(loss: Loss, rows: Rows, aggregation: Aggregation, keep:
     oldLogprobs: tf.tensor2d(rows.old),
     refLogprobs: tf.tensor2d(rows.ref),
     teacherLogprobs: tf.tensor2d(rows.ref),
+    // Teacher-forced rows (VA-pi): the reference tokens' log-probs; a weight-0 row must leave them out too.
+    forcedLogprobs: tf.tensor2d(rows.ref),
     entropy: tf.onesLike(logprobs),
     advantages: tf.tensor2d(rows.advantages),
     mask: tf.tensor2d(rows.mask),

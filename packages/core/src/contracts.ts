@@ -178,6 +178,12 @@ export interface Turn {
   stateKey?: string;
   /** The action hit the token limit before a stop token. */
   truncated: boolean;
+  /**
+   * Teacher forcing (the `teacher-forced` sampler, VA-pi): the reference output the policy read at
+   * the action's positions, as many tokens as `actionTokens`; action token j was drawn given the
+   * prompt and the first j reference tokens, not the first j drawn ones.
+   */
+  forcedTokens?: readonly number[];
 }
 
 /** One episode as the trainer recorded it. Estimators and shapers read these. */
@@ -351,6 +357,12 @@ export interface LossBatch<T = unknown> {
   rollouts?: RowRollouts;
   /** Seeded per step and micro-batch, for losses that draw at random (Clip-Cov). */
   rng?: Rng;
+  /**
+   * Teacher-forced rows (`Turn.forcedTokens`): log-probabilities of the reference tokens the
+   * policy read, at the same positions as `logprobs` (differentiable; VA-pi's cross-entropy
+   * term), for losses with `needs.forced`. On a row without forced tokens they equal `logprobs`.
+   */
+  forcedLogprobs?: T;
 }
 
 export interface RowRollouts {
@@ -408,6 +420,13 @@ export interface PreferenceBatch<T = unknown> {
   reliability?: T;
   /** Dataset pairs ('offline') or pairs drawn from rollout groups ('online'). */
   source?: 'offline' | 'online';
+  /**
+   * OPPO's contexts, for losses with `needs.context`: the trajectory encoder's context of each
+   * chosen and rejected completion, [pairs, K] (differentiable in the encoder; the log-probs above
+   * are then the policy's conditioned on these), and the learned optimal context z*, [K] (the run's
+   * soft prompt, flattened; differentiable).
+   */
+  context?: { chosen: T; rejected: T; optimal: T };
 }
 
 /**
@@ -434,6 +453,8 @@ export interface RowLossNeeds {
   teacher?: boolean;
   /** `rollouts`: which rollout each row belongs to; whole groups stay in one micro-batch (DRPO). */
   rollouts?: boolean;
+  /** `forcedLogprobs`: rows drawn under teacher forcing against a reference output (the `teacher-forced` sampler; VA-pi). */
+  forced?: boolean;
 }
 
 /** What a loss over chosen/rejected pairs reads besides their summed log-probabilities. */
@@ -454,6 +475,11 @@ export interface PairLossNeeds {
   aligned?: boolean;
   /** The loss couples the pairs of a batch (AOT sorts them): never split into micro-batches. */
   batchCoupled?: boolean;
+  /**
+   * OPPO: each completion is scored under its own context from a trajectory encoder the trainer
+   * owns (hindsight information matching), and `context` carries those contexts and z* (the soft prompt).
+   */
+  context?: boolean;
 }
 
 /** What a loss over labelled completions reads. */
@@ -616,8 +642,11 @@ export interface Sampler extends PluginMeta {
    * in a later turn) and samples the rest. 'serial': one path per task, then early exits cut
    * from it (its first j tokens, then `exitText`, then a sampled answer): the group is the exits,
    * earliest first, and the path last (S-GRPO's serial group; single-turn environments).
+   * 'teacher-forced': every action token is drawn given the prompt and the environment's reference
+   * output before that position (VA-pi), one teacher-forced pass per task; single-turn environments
+   * with an expert demonstration only.
    */
-  strategy: 'sample' | 'beam' | 'tree' | 'serial' | 'step-beam';
+  strategy: 'sample' | 'beam' | 'tree' | 'serial' | 'step-beam' | 'teacher-forced';
   /** serial: the answer-inducing text inserted at each exit (its trimmed form marks where a path's thoughts end). */
   exitText?: string;
   /** beam: hypotheses kept per context (at least the number of actions asked of it); step-beam: partial episodes kept per task. */

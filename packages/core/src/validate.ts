@@ -30,7 +30,10 @@ const REQUIRED: Record<PluginKind, Record<string, Check>> = {
     taskId: isFunction,
     start: isFunction,
   },
-  samplers: { strategy: oneOf('sample', 'beam', 'tree', 'serial', 'step-beam'), behaviour: oneOf('proposal', 'policy') },
+  samplers: {
+    strategy: oneOf('sample', 'beam', 'tree', 'serial', 'step-beam', 'teacher-forced'),
+    behaviour: oneOf('proposal', 'policy'),
+  },
   rewardModels: {
     architecture: isObject,
     objective: oneOf(...REWARD_MODEL_OBJECTIVES),

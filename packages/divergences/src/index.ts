@@ -4,7 +4,9 @@ import { referenceReset } from './hooks/reference-reset.js';
 import { builtInLosses } from './losses.js';
 import { builtInMethods } from './methods.js';
 import { objectiveLosses } from './objectives.js';
+import { oppoContext } from './oppo.js';
 import { preferenceLosses } from './preference/index.js';
+import { vaPiTfGrpo } from './va-pi.js';
 
 export type { AlphaOptions, FDivergence, KlOptions } from './divergences.js';
 export {
@@ -49,6 +51,8 @@ export { builtInLosses, gopdLoss, gopdReward, opd, rapo, sft } from './losses.js
 export { builtInMethods } from './methods.js';
 export type { DrpoOptions, FSftOptions, GopdOptions, TokenDpoOptions, UpoOptions, VpoOptions } from './objectives.js';
 export { drpo, fSft, gopd, objectiveLosses, tokenDpo, upo, vpo } from './objectives.js';
+export type { OppoInputs, OppoOptions } from './oppo.js';
+export { OPPO_PAPER, oppoContext, oppoLoss, tripletLoss } from './oppo.js';
 export type { DpoOptions } from './pairwise.js';
 export { dpo } from './pairwise.js';
 export type {
@@ -110,11 +114,13 @@ export type { DpoInputs, PairLogprobs, TokenDpoInputs, VpoInputs } from './prefe
 export { bald, dpoLoss, dpoMargin, tokenDpoLoss, tokenImplicitRewards, upoLoss, upoWeight, vpoLoss } from './preference.js';
 export type { Tensor, Tf } from './tensor-types.js';
 export { stopGradient } from './tensor-types.js';
+export type { VaPiInputs, VaPiOptions } from './va-pi.js';
+export { VA_PI_PAPER, vaPiLoss, vaPiTfGrpo } from './va-pi.js';
 
 export const plugin: Plugin = {
   name: '@policy-lab/divergences',
   divergences: builtInDivergences(),
-  losses: [...builtInLosses(), ...preferenceLosses(), ...objectiveLosses()],
+  losses: [...builtInLosses(), ...preferenceLosses(), ...objectiveLosses(), vaPiTfGrpo(), oppoContext()],
   methods: builtInMethods(),
   hooks: [referenceReset()],
 };

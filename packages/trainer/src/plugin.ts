@@ -5,6 +5,7 @@ import { roverLoss } from './losses/rover.js';
 import { beamLikelihood } from './samplers/beam-likelihood.js';
 import { builtinSamplers } from './samplers/samplers.js';
 import { serialExits } from './samplers/serial-exits.js';
+import { teacherForced, VA_PI_PAPER } from './samplers/teacher-forced.js';
 import { frozenPolicy, vas } from './samplers/vas.js';
 
 /**
@@ -283,11 +284,57 @@ function pavMethods(): Method[] {
   ];
 }
 
+/**
+ * VA-pi (arXiv 2512.19680) on text: GRPO advantages over actions drawn under teacher forcing
+ * against the expert's reference, the clipped surrogate plus the reference's cross-entropy.
+ */
+function vaPiMethod(): Method {
+  return defineMethod({
+    name: 'va-pi-tf-grpo',
+    summary:
+      "VA-pi adapted to text: G actions drawn token by token under teacher forcing on the expert's reference, rewarded by the environment, GRPO advantages, clipped surrogate + 0.1 x the reference's cross-entropy",
+    paper: VA_PI_PAPER,
+    estimator: 'grpo',
+    loss: 'va-pi-tf-grpo',
+    sampler: 'teacher-forced',
+    unverified: [
+      "adaptation: adapted. VA-pi trains an image generator whose tokens a VQ decoder maps to pixels, rewarded by -(MSE + LPIPS) against the original image; here the detokeniser is the character tokenizer, the original is the environment's expert action, and the reward is the environment's own check of the decoded action (countdown: the equation reaches the target with the given numbers; arithmetic: the answer is right).",
+      'Single-turn environments with an expert only (countdown, arithmetic, code with one attempt, next-segment, policy-judge); multi-turn ones are refused (exit 2).',
+      "The released script's learning rate (1e-6, for a 1.4B model) and gradient accumulation are not carried over: the shared learning rate and batch are used, as for every method in a comparison.",
+    ],
+    defaults: { aggregation: 'seq-mean-token-mean', temperature: 1 },
+    defaultsSource:
+      'VA-pi script (train_c2i_grpo_8gpu.sh): temperature 1.0, per-token loss averaged per sequence then over sequences; its lr 1e-6 is for a 1.4B model, the shared rate is kept',
+  });
+}
+
+/**
+ * OPPO (Kang et al., ICML 2023) on text: the trajectory encoder's contexts condition the policy
+ * per completion; the soft prompt is the optimal context z* the policy rolls out and is evaluated with.
+ */
+function oppoMethod(): Method {
+  return defineMethod({
+    name: 'oppo-context',
+    summary:
+      "OPPO adapted to text agents: preference pairs (--data, or the expert's answer against sampled ones) train a trajectory encoder, the policy conditioned on its contexts, and an optimal context z* (a 4-vector soft prompt) the policy is deployed with",
+    paper: { title: 'Beyond Reward: Offline Preference-guided Policy Optimization', year: 2023 },
+    // The estimator's advantages are not read by a pair objective; GRPO's feed the logged diagnostics.
+    estimator: 'grpo',
+    loss: 'oppo-context',
+    unverified: [
+      'adaptation: adapted. OPPO is offline preference-based control (D4RL, a Decision Transformer conditioned on z); here a trajectory is one completion and z is P = 4 soft-prompt vectors ahead of the prompt.',
+      'The context size P = 4 and the encoder (bag of tokens, hidden 32) are ours; the paper does not fix them for text.',
+    ],
+    defaults: { softPrompt: 4 },
+    defaultsSource: 'z* is the soft prompt: 4 vectors of the model width (ours)',
+  });
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses(), roverLoss()],
-  samplers: [...builtinSamplers(), serialExits(), vas(), beamLikelihood()],
+  samplers: [...builtinSamplers(), serialExits(), vas(), beamLikelihood(), teacherForced()],
   estimators: [frozenPolicy()],
   methods: [
     ...trlLossTypes(),
@@ -301,6 +348,8 @@ export const plugin: Plugin = {
     oprlMethod(),
     ...learnedRewardMethods(),
     ...pavMethods(),
+    vaPiMethod(),
+    oppoMethod(),
   ],
 };
 

@@ -22,6 +22,8 @@ export interface TrainingRow {
   target?: number;
   /** The rollout this row belongs to (losses that read `LossBatch.rollouts`). */
   owner?: RowOwner;
+  /** Teacher forcing: the reference tokens read at the action's positions (as many as the action's). */
+  forcedTokens?: readonly number[];
 }
 
 export interface RowOwner {
@@ -52,6 +54,7 @@ export function rowsFromRollouts(
           advantage: advantages.turns?.[g]?.[i]?.[t] ?? (advantages.rollout[g]?.[i] as number),
           ...(tokenAdvantages ? { tokenAdvantages: [...tokenAdvantages] } : {}),
           weight,
+          ...(turn.forcedTokens ? { forcedTokens: turn.forcedTokens } : {}),
           ...(divergenceWeight !== undefined ? { divergenceWeight } : {}),
           ...(advantages.returns?.[g]?.[i]?.[t] !== undefined ? { target: advantages.returns[g]?.[i]?.[t] as number } : {}),
           ...(scalar
@@ -80,6 +83,11 @@ export interface BatchTensors {
   divergenceWeights?: tf.Tensor1D;
   /** Critic targets on trained tokens, when every row has one. */
   returns?: tf.Tensor2D;
+  /**
+   * When some row is teacher-forced: the reference token each position reads next, [rows, T]
+   * (equal to `targets` on rows without forced tokens); `targets` then hold the drawn tokens.
+   */
+  forcedTargets?: tf.Tensor2D;
   trainedTokens: number;
 }
 
@@ -93,11 +101,16 @@ export function toTensors(rows: readonly TrainingRow[]): BatchTensors {
   const adv = new Float32Array(R * T);
   const withTargets = rows.length > 0 && rows.every((r) => r.target !== undefined);
   const targetsOut = new Float32Array(withTargets ? R * T : 0);
+  const forced = rows.some((r) => r.forcedTokens !== undefined);
+  const forcedTargets = new Int32Array(forced ? R * T : 0).fill(PAD);
   let trainedTokens = 0;
   rows.forEach((row, r) => {
+    // Teacher forcing: the policy reads the reference at the action's positions and is scored on the drawn tokens.
+    const read = row.forcedTokens ? [...row.tokens.slice(0, row.actionStart), ...row.forcedTokens] : row.tokens;
     for (let t = 0; t < row.tokens.length - 1; t++) {
-      inputs[r * T + t] = row.tokens[t] as number;
+      inputs[r * T + t] = read[t] as number;
       targets[r * T + t] = row.tokens[t + 1] as number;
+      if (forced) forcedTargets[r * T + t] = read[t + 1] as number;
       // position t predicts token t+1: action tokens are predicted from actionStart - 1 on
       const actionIndex = t + 1 - row.actionStart;
       if (actionIndex >= 0) {
@@ -120,6 +133,7 @@ export function toTensors(rows: readonly TrainingRow[]): BatchTensors {
       ? { divergenceWeights: tf.tensor1d(rows.map((r) => r.divergenceWeight ?? 1)) }
       : {}),
     ...(withTargets ? { returns: tf.tensor2d(targetsOut, [R, T]) } : {}),
+    ...(forced ? { forcedTargets: tf.tensor2d(forcedTargets, [R, T], 'int32') } : {}),
     trainedTokens,
   };
 }
@@ -134,5 +148,6 @@ export function disposeBatch(batch: BatchTensors): void {
     batch.weights,
     ...(batch.divergenceWeights ? [batch.divergenceWeights] : []),
     ...(batch.returns ? [batch.returns] : []),
+    ...(batch.forcedTargets ? [batch.forcedTargets] : []),
   ]);
 }

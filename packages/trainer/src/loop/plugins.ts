@@ -103,6 +103,11 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
   checkRequirements(resolved, registry);
   if (checks.readers !== false) checkOptionReaders(resolved, new Set(Object.keys(overrides)), registry);
   checkData(resolved, options);
+  checkTeacherForcing(resolved, registry);
+  if (loss.kind === 'pairs' && loss.needs?.context && !((config.softPrompt ?? 0) > 0))
+    throw new UsageError(
+      `loss '${loss.name}' learns an optimal context z* as the run's soft prompt; give it one with --set softPrompt=P (P >= 1; got ${config.softPrompt ?? 0})`,
+    );
   if (loss.kind === 'rows' && loss.needs?.teacher && !config.teacher)
     throw new UsageError(
       `loss '${loss.name}' distils from a teacher: name one with --set teacher=<run folder> (a finished bench train --out folder on the same environment)`,
@@ -232,6 +237,29 @@ function checkData({ method, env, loss }: Resolved, options: TrainOptions): void
     throw new UsageError(
       `loss '${loss.name}' trains on the environment's expert demonstrations, and environment '${env.name}' has none (give a dataset with --data)`,
     );
+}
+
+/**
+ * Teacher forcing (VA-pi) reads the expert's one action per task: a single-turn environment with
+ * `demonstrate`; a loss over teacher-forced rows needs the sampler that makes them.
+ */
+function checkTeacherForcing({ env, loss, sampler }: Resolved, registry: Registry): void {
+  const teacherForced = sampler?.strategy === 'teacher-forced';
+  if (loss.kind === 'rows' && loss.needs?.forced && !teacherForced)
+    throw new UsageError(
+      `loss '${loss.name}' trains on teacher-forced rows; run it with --set sampler=teacher-forced (this run's sampler: ${sampler?.name ?? 'plain sampling'})`,
+    );
+  if (!teacherForced) return;
+  const fits = (e: Environment) => e.maxTurns === 1 && typeof e.demonstrate === 'function';
+  if (fits(env)) return;
+  const fitting = registry
+    .list('environments')
+    .map((e) => e.item)
+    .filter(fits)
+    .map((e) => e.name);
+  throw new UsageError(
+    `sampler '${sampler?.name}' forces the expert's reference action, which needs a single-turn environment with an expert (demonstrate); '${env.name}' ${env.maxTurns !== 1 ? `has up to ${env.maxTurns} turns` : 'has no expert'}; environments that fit: ${fitting.join(', ') || 'none installed'}`,
+  );
 }
 
 /** Reward component weights: the environment's, the reward models' and the shapers' additions, then --set weights. */

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Adam } from '../optim/adam.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import type { Completion, TokenPair } from './pairs.js';
+import type { ContextConditioning } from './soft-prompt.js';
 import { accumulateAndApply, type ChunkGradients, chunksByCount } from './update/accumulate.js';
 
 type Tf = typeof tf;
@@ -117,6 +118,29 @@ export function chunksOf<T>(items: readonly T[], rowsOf: (item: T) => readonly T
   return out;
 }
 
+/** The policy's OPPO conditioning (encoder, bare policy, z*), or an error naming what the run lacks. */
+function contextOf(policy: object, lossName: string): ContextConditioning {
+  const context = (policy as { context?: ContextConditioning }).context;
+  if (!context)
+    throw new RunError(
+      `loss '${lossName}' conditions the policy on a trajectory encoder's contexts; the run needs a soft prompt (--set softPrompt=P) for z*`,
+    );
+  return context;
+}
+
+/** Each completion's context (the mean of its rows' encodings, flattened to [pairs, P x D]) and z* flattened to [P x D]. */
+function completionContexts(
+  encoded: tf.Tensor3D,
+  pickChosen: tf.Tensor2D,
+  pickRejected: tf.Tensor2D,
+  optimal: tf.Variable,
+): { chosen: tf.Tensor; rejected: tf.Tensor; optimal: tf.Tensor } {
+  const [rows, length, dim] = encoded.shape;
+  const flat = tf.reshape(encoded, [rows, length * dim]);
+  const mean = (pick: tf.Tensor2D) => tf.div(tf.matMul(pick, flat), tf.maximum(tf.sum(pick, 1, true), 1));
+  return { chosen: mean(pickChosen), rejected: mean(pickRejected), optimal: tf.reshape(optimal, [length * dim]) };
+}
+
 /** Gradients of one chunk of pairs (its loss weighted by `share`) and its metrics as scalars. */
 function pairGradients(
   pairs: readonly TokenPair[],
@@ -180,8 +204,14 @@ function pairGradients(
     refRows = undefined;
   }
   const scalars: Record<string, tf.Scalar> = {};
+  const conditioning = needs.context ? contextOf(policy, loss.name) : undefined;
   const { value, grads } = tf.variableGrads(() => {
-    const { logprobs } = policy.score(batch.inputs, batch.targets);
+    // OPPO: each completion scored under its own encoder context (hindsight information matching).
+    const encoded = conditioning ? conditioning.encoder.encode(batch.targets, batch.mask) : undefined;
+    const { logprobs } =
+      conditioning && encoded
+        ? conditioning.bare.score(batch.inputs, batch.targets, { prefix: encoded })
+        : policy.score(batch.inputs, batch.targets);
     const preference: PreferenceBatch<tf.Tensor> = {
       chosenLogps: perCompletion(logprobs, pickChosen),
       rejectedLogps: perCompletion(logprobs, pickRejected),
@@ -204,6 +234,9 @@ function pairGradients(
               rejectedRows: pickRejected,
             },
           }
+        : {}),
+      ...(conditioning && encoded
+        ? { context: completionContexts(encoded, pickChosen, pickRejected, conditioning.optimal) }
         : {}),
     };
     const result = loss.loss(preference, tf);

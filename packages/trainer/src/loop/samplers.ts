@@ -4,6 +4,7 @@
  * search gives each context its best distinct actions. Tree search draws `roots` episodes per
  * task, then restarts each further one from a node of an earlier one. Under beam and tree search
  * a group is its distinct rollouts (duplicates removed, so a group may be smaller than asked);
+ * teacher forcing draws every action token given the reference output before it (VA-pi);
  * every rollout drawn is returned apart so that it is charged.
  */
 import type { BudgetConsumption, Environment, Rng, Rollout } from '@policy-lab/core';
@@ -21,6 +22,7 @@ import {
   startRunning,
 } from './rollouts.js';
 import { stepBeamRollouts } from './step-beam.js';
+import { teacherForcedRollouts } from './teacher-forced.js';
 
 export interface SampledGroups {
   /** The groups the estimator sees. */
@@ -43,6 +45,10 @@ export async function sampleGroups(
   if (strategy === 'step-beam') return stepBeamRollouts(policy, tokenizer, env, requests, options);
   if (strategy === 'tree') return treeRollouts(policy, tokenizer, env, requests, options, scalar);
   if (strategy === 'serial') return serialRollouts(policy, tokenizer, env, requests, options);
+  if (strategy === 'teacher-forced' && !options.greedy) {
+    const forced = await teacherForcedRollouts(policy, tokenizer, env, requests, options);
+    return { groups: forced, drawn: forced.flat() };
+  }
   const groups = await collectRollouts(policy, tokenizer, env, requests, options);
   return { groups: strategy === 'beam' ? groups.map(distinct) : groups, drawn: groups.flat() };
 }

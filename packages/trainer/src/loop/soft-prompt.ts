@@ -11,6 +11,20 @@ import { Rng, type TrainConfig } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { PolicyModel } from '../model/policy.js';
 import type { ExtraModel, TrainedVariables } from './checkpoint.js';
+import type { TrajectoryEncoder } from './trajectory-encoder.js';
+
+/**
+ * OPPO's two contexts on one policy: the soft prompt is the optimal context z* the policy is
+ * deployed with, and an encoder gives each completion its own context z = E(completion) for
+ * hindsight information matching (the policy without the soft prompt, conditioned on z per row).
+ */
+export interface ContextConditioning {
+  /** The policy without the soft prompt (it takes a per-row prefix). */
+  readonly bare: PolicyModel;
+  readonly encoder: TrajectoryEncoder;
+  /** z*: the soft prompt's vectors, [P, D]. */
+  readonly optimal: tf.Variable;
+}
 
 export interface SoftPrompt {
   /** [P, D], trainable. */
@@ -52,11 +66,18 @@ export function createSoftPrompt(config: TrainConfig, dim: number): SoftPrompt |
  * run's optimizer trains (the policy's and the vectors, or the vectors alone for prompt-only),
  * and `config.contextLength` the room left for tokens after the vectors.
  */
-export function conditionedPolicy(policy: PolicyModel, prompt: SoftPrompt): PolicyModel & { readonly variables: tf.Variable[] } {
+export function conditionedPolicy(
+  policy: PolicyModel,
+  prompt: SoftPrompt,
+  encoder?: TrajectoryEncoder,
+): PolicyModel & { readonly variables: tf.Variable[]; readonly context?: ContextConditioning } {
   const { vectors } = prompt;
   const length = vectors.shape[0] as number;
   const config = { ...policy.config, contextLength: policy.config.contextLength - length };
-  const variables = prompt.training === 'joint' ? [...policy.variables, vectors] : [vectors];
+  const variables = [
+    ...(prompt.training === 'joint' ? [...policy.variables, vectors] : [vectors]),
+    ...(encoder?.variables ?? []),
+  ];
   const refuseOwn = (options: { prefix?: tf.Tensor } | undefined) => {
     if (options?.prefix)
       throw new RangeError("this policy is conditioned on the run's soft prompt; a second prefix is not supported");
@@ -64,6 +85,7 @@ export function conditionedPolicy(policy: PolicyModel, prompt: SoftPrompt): Poli
   return {
     config,
     variables,
+    ...(encoder ? { context: { bare: policy, encoder, optimal: vectors } } : {}),
     score(inputs, targets, options) {
       refuseOwn(options);
       return policy.score(inputs, targets, { ...options, prefix: vectors });
@@ -82,6 +104,7 @@ export function conditionedPolicy(policy: PolicyModel, prompt: SoftPrompt): Poli
     dispose: () => {
       policy.dispose();
       vectors.dispose();
+      encoder?.dispose();
     },
   };
 }
@@ -91,9 +114,22 @@ export function softPromptExtra(prompt: SoftPrompt): ExtraModel {
   return { prefix: 'softPrompt.', model: { variables: [prompt.vectors] }, names: ['vectors'] };
 }
 
+/** The trajectory encoder in the checkpoint, as `trajectoryEncoder.<name>`. */
+export function encoderExtra(encoder: TrajectoryEncoder): ExtraModel {
+  return { prefix: 'trajectoryEncoder.', model: { variables: encoder.variables }, names: encoder.names };
+}
+
 /** What the run's optimizer trains, named for the checkpoint's Adam moments. */
-export function trainedVariables(policyNames: readonly string[], policy: PolicyModel, prompt: SoftPrompt): TrainedVariables {
-  const own = { names: ['softPrompt.vectors'], variables: [prompt.vectors] };
+export function trainedVariables(
+  policyNames: readonly string[],
+  policy: PolicyModel,
+  prompt: SoftPrompt,
+  encoder?: TrajectoryEncoder,
+): TrainedVariables {
+  const own = {
+    names: ['softPrompt.vectors', ...(encoder?.names.map((n) => `trajectoryEncoder.${n}`) ?? [])],
+    variables: [prompt.vectors, ...(encoder?.variables ?? [])],
+  };
   if (prompt.training === 'prompt-only') return own;
   return { names: [...policyNames, ...own.names], variables: [...policy.variables, ...own.variables] };
 }

@@ -23,13 +23,21 @@ import { type Resolved, resolvePlugins } from './plugins.js';
 import { buildRewardModel, type OwnedRewardModel } from './reward-models.js';
 import { adaptCoefficient, adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
 import { sftWarmStart } from './sft.js';
-import { conditionedPolicy, createSoftPrompt, softPromptExtra, softPromptReport, trainedVariables } from './soft-prompt.js';
+import {
+  conditionedPolicy,
+  createSoftPrompt,
+  encoderExtra,
+  softPromptExtra,
+  softPromptReport,
+  trainedVariables,
+} from './soft-prompt.js';
 import { rolloutsPerGroup } from './stages/sample.js';
 import { runOfflineStep, runStep, worstCaseStep } from './step.js';
 import { type RunContext, stepContext } from './step-context.js';
 import { stepHooks } from './step-hooks.js';
 import { openTaskStream } from './task-stream.js';
 import { loadTeacher } from './teacher.js';
+import { createTrajectoryEncoder } from './trajectory-encoder.js';
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const plugins = resolvePlugins(options);
@@ -41,8 +49,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // With a soft prompt the run uses the conditioned policy everywhere (rollouts, updates,
   // evaluation); SFT, checkpoints and the reference work on the policy's own weights.
   const softPrompt = createSoftPrompt(config, config.model.dim);
-  const conditioned = softPrompt ? conditionedPolicy(policy, softPrompt) : policy;
-  const trained = softPrompt ? trainedVariables(policy.weightNames(), policy, softPrompt) : undefined;
+  // OPPO: a trajectory encoder gives each completion its own context; the soft prompt is z*.
+  const encoder =
+    softPrompt && plugins.loss.kind === 'pairs' && plugins.loss.needs?.context
+      ? createTrajectoryEncoder(
+          { vocabSize: tokenizer.vocabSize, length: config.softPrompt as number, dim: config.model.dim },
+          config.seed,
+        )
+      : undefined;
+  const conditioned = softPrompt ? conditionedPolicy(policy, softPrompt, encoder) : policy;
+  const trained = softPrompt ? trainedVariables(policy.weightNames(), policy, softPrompt, encoder) : undefined;
   const optimizer = new Adam(conditioned.variables, { learningRate: config.learningRate, weightDecay: config.weightDecay });
   const meter = new BudgetMeter(options.budget);
   const rewardModels = plugins.rewardModels.map((p) =>
@@ -57,6 +73,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     optimizer: m.optimizer,
   }));
   if (softPrompt) modelExtras.push(softPromptExtra(softPrompt)); // its vectors; their Adam moments sit with the policy's
+  if (encoder) modelExtras.push(encoderExtra(encoder));
   const folder = options.outDir ? new RunFolder(options.outDir) : undefined;
   const notice = (message: string) => options.onNotice?.(message);
   const resumed = folder?.prepare({ resume: Boolean(options.resume), force: Boolean(options.force) }, notice) ?? false;

@@ -3,7 +3,7 @@
  * by its share of the aggregation's denominator, so that accumulating over chunks gives the
  * one-pass update for every aggregation mode.
  */
-import type { Rng, RowLoss, TrainConfig } from '@policy-lab/core';
+import { type Rng, type RowLoss, RunError, type TrainConfig } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { PolicyModel } from '../../model/policy.js';
 import type { Adam } from '../../optim/adam.js';
@@ -108,7 +108,17 @@ function rowGradients(chunk: Chunk<TrainingRow>, update: RowUpdate, index: numbe
   const scalars: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
     const valueLoss = (config.valueCoef ?? 0) > 0 && batch.returns !== undefined;
-    const scored = policy.score(batch.inputs, batch.targets, { entropy: true, values: valueLoss });
+    const forced = loss.needs?.forced === true;
+    if (forced && !batch.forcedTargets)
+      throw new RunError(
+        `loss '${loss.name}' trains on teacher-forced rows, and this batch has none (run it with --set sampler=teacher-forced)`,
+      );
+    const scored = policy.score(batch.inputs, batch.targets, { entropy: true, values: valueLoss, distributions: forced });
+    // One pass gives both: the drawn tokens' log-probs (targets) and the reference tokens' (VA-pi's cross-entropy).
+    const forcedLogprobs =
+      forced && scored.distributions && batch.forcedTargets
+        ? tf.sum(tf.mul(scored.distributions, tf.oneHot(batch.forcedTargets, scored.distributions.shape[2] as number)), 2)
+        : undefined;
     const advantages =
       (config.topEntropyQuantile ?? 1) < 1 && scored.entropy
         ? tf.mul(batch.advantages, entropyMask(scored.entropy, batch.mask, config.topEntropyQuantile as number))
@@ -126,6 +136,7 @@ function rowGradients(chunk: Chunk<TrainingRow>, update: RowUpdate, index: numbe
         normLength: config.maxNewTokens,
         ...(teacherLogprobs ? { teacherLogprobs } : {}),
         ...(rollouts ? { rollouts } : {}),
+        ...(forcedLogprobs ? { forcedLogprobs } : {}),
         rng,
       },
       tf,
