@@ -143,6 +143,9 @@ describe('rover', () => {
     for (const share of shares) expect(share).toBeLessThanOrEqual(1);
     for (const m of metrics) expect(Number.isFinite(m.loss)).toBe(true);
     expect(result.budget.consumed.trainedTokens).toBeGreaterThan(0);
+  });
+});
+
 // The code environment's observations are longer, and a few more SFT steps give the batch mixed rewards.
 const CODE = { ...TINY, model: { ...TINY.model, contextLength: 96 }, sftSteps: 40 };
 
