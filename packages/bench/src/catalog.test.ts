@@ -49,6 +49,16 @@ beforeAll(async () => {
 
 describe('every registered loss trains without NaN', () => {
   const losses = registry.list('losses').map((e) => e.item);
+  /**
+   * What a loss needs besides its name: rows drawn under teacher forcing (VA-pi) come from the
+   * teacher-forced sampler; a pair loss that learns the context z* (OPPO) reads the soft prompt.
+   */
+  const needed = (loss: (typeof losses)[number]): Record<string, unknown> =>
+    loss.kind === 'rows' && loss.needs?.forced
+      ? { sampler: 'teacher-forced' }
+      : loss.kind === 'pairs' && loss.needs?.context
+        ? { softPrompt: 4 }
+        : {};
 
   it('has the built-in losses', () => {
     expect(losses.map((l) => l.name)).toEqual(expect.arrayContaining(['ppo-clip', 'reinforce', 'sft', 'opd', 'rapo']));
@@ -76,7 +86,12 @@ describe('every registered loss trains without NaN', () => {
       env: 'countdown',
       seed: 1,
       budget: { episodes: 16 },
-      overrides: { ...TINY, loss: name, ...(loss.kind === 'rows' && loss.needs?.teacher ? { teacher: teacherDir } : {}) },
+      overrides: {
+        ...TINY,
+        loss: name,
+        ...needed(loss),
+        ...(loss.kind === 'rows' && loss.needs?.teacher ? { teacher: teacherDir } : {}),
+      },
       sft: 'none',
       ...(preferences ? { preferences } : {}),
     });
@@ -88,14 +103,14 @@ describe('every registered loss trains without NaN', () => {
   // Online, preference objectives train on pairs or labels drawn from the step's rollouts (and
   // f-sft on the expert's demonstrations against them); a short SFT start makes rewards differ.
   const preference = losses.filter((l) => l.kind !== 'rows');
-  it.each(preference.map((l) => [l.name] as const))('%s online', async (name) => {
+  it.each(preference.map((l) => [l.name, l] as const))('%s online', async (name, loss) => {
     const result = await train({
       registry,
       method: 'grpo',
       env: 'countdown',
       seed: 3,
       budget: { episodes: 16 },
-      overrides: { ...TINY, sftSteps: 20, loss: name },
+      overrides: { ...TINY, sftSteps: 20, loss: name, ...needed(loss) },
       sft: 'cache',
       sftCacheDir: teacherDir + '-sft',
     });
@@ -167,7 +182,13 @@ describe('every registered method trains two steps without NaN', () => {
   // environment's per-test components and multifidelity-reward a cheap and an exact component
   // (code); the rest run on countdown.
   const ENV_OF: Record<string, string> = { srgpo: 'gridnav', 's-grpo': 'arithmetic' };
-  const METHOD_ENV: Record<string, string> = { 'dopamine-pbrs': 'gridnav', 'multifidelity-reward': 'code' };
+  const METHOD_ENV: Record<string, string> = {
+    'dopamine-pbrs': 'gridnav',
+    'multifidelity-reward': 'code',
+    // PAV's steps are turns.
+    pav: 'gridnav',
+    'pav-beam': 'gridnav',
+  };
   const envFor = (method: (typeof methods)[number]) =>
     (method.shapers ?? []).includes('tbr-partial-credit')
       ? 'code'
@@ -188,6 +209,8 @@ describe('every registered method trains two steps without NaN', () => {
         ...(env === 'gridnav'
           ? { envOptions: { maxSteps: 6, minDistance: 1, maxDistance: 2 }, model: { ...TINY.model, contextLength: 128 } }
           : {}),
+        // Dense implicit rewards score under a finished run (a DPO run in use; any run here).
+        ...(name === 'dpo-dense' ? { teacher: teacherDir } : {}),
       },
       sft: 'none',
     });
@@ -215,24 +238,47 @@ describe('every estimator and shaper trains two steps on every environment it su
     translate: { maxLookups: 1 },
     code: { attempts: 1 },
   };
+  // An estimator that scores under a teacher run (dense implicit rewards) needs a run of the same
+  // environment and model: it is tried on countdown, against a SMALL run made once.
+  const readsTeacher = (plugin: object) => (plugin as { needsTeacher?: boolean }).needsTeacher === true;
+  let smallTeacher: Promise<string> | undefined;
+  const teacherOfSmall = () => {
+    smallTeacher ??= (async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'small-teacher-'));
+      await train({
+        registry,
+        method: 'grpo',
+        env: 'countdown',
+        seed: 2,
+        budget: { episodes: 4 },
+        overrides: SMALL,
+        sft: 'none',
+        outDir: dir,
+      });
+      return dir;
+    })();
+    return smallTeacher;
+  };
   const cases = (['estimators', 'shapers'] as const).flatMap((kind) =>
     registry.list(kind).flatMap((entry) => {
       const plugin = entry.item;
-      return environments.map((env) => {
-        const supported =
-          missingRequirements(
-            plugin.requires,
-            env,
-            env.rewardComponents.map((c) => c.name),
-          ).length === 0;
-        return [
-          `${kind === 'estimators' ? 'estimator' : 'shaper'} ${plugin.name} on ${env.name}`,
-          kind,
-          plugin,
-          env.name,
-          supported,
-        ] as const;
-      });
+      return environments
+        .filter((env) => !readsTeacher(plugin) || env.name === 'countdown')
+        .map((env) => {
+          const supported =
+            missingRequirements(
+              plugin.requires,
+              env,
+              env.rewardComponents.map((c) => c.name),
+            ).length === 0;
+          return [
+            `${kind === 'estimators' ? 'estimator' : 'shaper'} ${plugin.name} on ${env.name}`,
+            kind,
+            plugin,
+            env.name,
+            supported,
+          ] as const;
+        });
     }),
   );
 
@@ -264,6 +310,9 @@ describe('every estimator and shaper trains two steps on every environment it su
         ...(kind === 'estimators' ? { estimator: plugin.name } : { shapers: plugin.name }),
         // OPRL reads the step rewards of its implicit PRM, a reward model of the run.
         ...(plugin.name === 'oprl' ? { rewardModels: ['implicit-prm'] } : {}),
+        // PAV's progress comes from its verifier, trained on the Monte Carlo restarts.
+        ...(plugin.name === 'pav' ? { rewardModels: ['pav-verifier'] } : {}),
+        ...(readsTeacher(plugin) ? { teacher: await teacherOfSmall() } : {}),
       },
       sft: 'none' as const,
     };
