@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRegistry } from '@policy-lab/core/node';
-import { initBackend, train } from '@policy-lab/trainer';
+import { initBackend, train, whyUnfit } from '@policy-lab/trainer';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -116,6 +116,14 @@ describe('s-grpo', () => {
         sft: 'none',
       }),
     ).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/serial-exits: .*countdown/) });
+  });
+
+  it('is refused before a run starts, so a leaderboard lists the pair as skipped instead of failing mid-run', () => {
+    expect(whyUnfit({ registry, method: 's-grpo', env: 'countdown', seed: 1 })).toMatch(
+      /serial-exits: exitText ' #### ' has characters outside environment 'countdown''s alphabet/,
+    );
+    expect(whyUnfit({ registry, method: 's-grpo', env: 'gridnav', seed: 1 })).toMatch(/single-turn environment/);
+    expect(whyUnfit({ registry, method: 's-grpo', env: 'arithmetic', seed: 1 })).toBeUndefined();
   });
 });
 

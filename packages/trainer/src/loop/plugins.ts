@@ -22,6 +22,7 @@ import {
   UsageError,
 } from '@policy-lab/core';
 import type * as tf from '@tensorflow/tfjs-core';
+import { serialUnfit } from '../samplers/serial-exits.js';
 import type { TrainOptions } from './api.js';
 import { explicitKeys, resolveTrainConfig } from './config.js';
 import { checkOptionReaders, unreadKeys } from './option-readers.js';
@@ -101,6 +102,11 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
     config,
   };
   checkRequirements(resolved, registry);
+  // Serial groups need a single-turn environment whose answer follows the exit marker: refused here, before a run starts.
+  if (resolved.sampler?.strategy === 'serial') {
+    const problem = serialUnfit(resolved.env, resolved.sampler.exitText);
+    if (problem) throw new UsageError(problem);
+  }
   if (checks.readers !== false) checkOptionReaders(resolved, new Set(Object.keys(overrides)), registry);
   checkData(resolved, options);
   checkTeacherForcing(resolved, registry);

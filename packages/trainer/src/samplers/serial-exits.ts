@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { finish, type RolloutOptions, type RolloutRequest, type Running, runEpisodes, startRunning } from '../loop/rollouts.js';
 import type { SampledGroups } from '../loop/samplers.js';
 import type { PolicyModel } from '../model/policy.js';
-import { BOS, type CharTokenizer, EOS, UNK } from '../tokenizer/char-tokenizer.js';
+import { BOS, CharTokenizer, EOS, UNK } from '../tokenizer/char-tokenizer.js';
 
 /**
  * The paper's text is "Time is limited, stop thinking and start answering.\n</think>\n\n"; the
@@ -76,6 +76,17 @@ function unfit(env: Environment, tokenizer: CharTokenizer, exitText: string, tas
   if (demonstration !== undefined && !demonstration.includes(exitText.trim()))
     return `serial-exits: environment '${env.name}''s answers do not follow the marker '${exitText.trim()}' (its expert writes '${demonstration}'); serial groups need an environment whose answer follows a marker (arithmetic), or --set samplerOptions.exitText=<its marker>`;
   return undefined;
+}
+
+/**
+ * Why a run cannot draw serial groups on this environment, decided before it starts (a
+ * comparison or leaderboard skips the pair instead of failing mid-run): the tokenizer is the
+ * environment's alphabet, the task one training task.
+ */
+export function serialUnfit(env: Environment, exitText = DEFAULT_EXIT): string | undefined {
+  const tokenizer = CharTokenizer.fromAlphabet(env.alphabet?.() ?? '');
+  const task = env.maxTurns > 1 ? undefined : env.tasks('train', { seed: 0, count: 1 })[0];
+  return unfit(env, tokenizer, exitText, task);
 }
 
 /**
