@@ -35,6 +35,27 @@ describe('compare --baseline', () => {
     expect(verdicts(improved).grpo).toBe('improved');
   });
 
+  it('pairs seeds when both comparisons ran the same seeds, so a small regression under a large seed effect is caught', async () => {
+    // The stand-in's seed effect spans 0.10; a drop of 0.04 on every seed hides in it when the
+    // seeds are resampled on each side, and stands out when seed k now is compared with seed k then.
+    const baseline = await run(plan());
+    const planted = await run(plan(), { grpo: -0.04 });
+    const comparison = compareWithBaseline(planted, baseline, 'b.json', [], bootstrap);
+    const grpo = comparison.verdicts.find((v) => v.method === 'grpo');
+    expect(grpo?.pairedSeeds).toBe(true);
+    expect(grpo?.difference.estimate).toBeCloseTo(-0.04, 12);
+    expect(grpo?.verdict).toBe('regressed');
+    expect(verdicts(comparison)['sft-start']).toBe('no difference');
+    // Other seeds share no randomness with the baseline: resampled on their own side, as before.
+    const reseeded = await run(
+      planComparison(registry, { methods: ['grpo', 'gdpo'], seeds: '6-10', overrides: {}, backend: 'wasm', kernels: 'fast' }),
+      { grpo: -0.04 },
+    );
+    const unpaired = compareWithBaseline(reseeded, baseline, 'b.json', [], bootstrap).verdicts.find((v) => v.method === 'grpo');
+    expect(unpaired?.pairedSeeds).toBe(false);
+    expect(unpaired?.verdict).toBe('no difference');
+  });
+
   it('requires the same budget, evaluation and environment options, and lists other differences', async () => {
     const baseline = await run(plan());
     expect(baselineDifferences(plan({ learningRate: 3e-5 }), baseline, 'b.json')).toEqual([

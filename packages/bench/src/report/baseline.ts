@@ -1,10 +1,12 @@
 /**
  * A comparison against an earlier results.json of the same protocol (`bench compare --baseline`):
  * per (environment, method) present in both, IQM now minus IQM then, with the statistics of
- * the pairs. The seeds of two comparisons are different runs, so they are resampled on their
- * own side; the test tasks are the same (the first evalTasks of the test split, same
- * environment options), so one task draw serves both. Verdicts are Holm-adjusted across every
- * (environment, method) compared.
+ * the pairs. The test tasks are the same (the first evalTasks of the test split, same
+ * environment options), so one task draw serves both. When both sides ran the same seeds, seed
+ * k now and seed k then share their randomness (SFT start, initial evaluation, task draws:
+ * common random numbers), so the seeds are paired too and the seed effect cancels from the
+ * difference; with other seeds they are different runs, resampled on their own side. Verdicts
+ * are Holm-adjusted across every (environment, method) compared.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { formatBudget, UsageError } from '@policy-lab/core';
@@ -24,6 +26,8 @@ export interface BaselineVerdict {
   /** current - baseline. */
   difference: Interval;
   resampled: 'seeds and tasks' | 'seeds';
+  /** Seed k now was compared with seed k then (both sides ran the same seeds). */
+  pairedSeeds: boolean;
   p: number;
   pHolm: number;
   verdict: 'improved' | 'no difference' | 'regressed';
@@ -98,12 +102,15 @@ export function baselineDifferences(config: CompareConfig, baseline: ComparisonD
   return differences;
 }
 
-/** Each seed's evaluation of a method in one environment (the SFT start: the initial evaluations). */
-function evaluations(runs: readonly RunRecord[], env: string, method: string): Evaluation[] {
-  const envRuns = runs.filter((r) => r.env === env);
-  if (method !== SFT_START) return envRuns.filter((r) => r.method === method).map((r) => r.final);
-  return [...new Map(envRuns.map((r) => [r.seed, r.initial])).values()];
+/** Each seed's evaluation of a method in one environment, in seed order (the SFT start: the initial evaluations). */
+function evaluations(runs: readonly RunRecord[], env: string, method: string): { seed: number; evaluation: Evaluation }[] {
+  const envRuns = runs.filter((r) => r.env === env).sort((a, b) => a.seed - b.seed);
+  if (method !== SFT_START) return envRuns.filter((r) => r.method === method).map((r) => ({ seed: r.seed, evaluation: r.final }));
+  return [...new Map(envRuns.map((r) => [r.seed, r.initial])).entries()].map(([seed, evaluation]) => ({ seed, evaluation }));
 }
+
+const sameSeeds = (a: readonly { seed: number }[], b: readonly { seed: number }[]) =>
+  a.length === b.length && a.every((x, i) => x.seed === b[i]?.seed);
 
 export function compareWithBaseline(
   current: Pick<ComparisonDocument, 'runs'>,
@@ -117,9 +124,12 @@ export function compareWithBaseline(
   for (const env of envs) {
     const methods = [SFT_START, ...new Set(current.runs.filter((r) => r.env === env).map((r) => r.method))];
     for (const method of methods) {
-      const now = evaluations(current.runs, env, method);
-      const then = evaluations(baseline.runs, env, method);
-      if (now.length === 0 || then.length === 0) continue;
+      const nowSeeds = evaluations(current.runs, env, method);
+      const thenSeeds = evaluations(baseline.runs, env, method);
+      if (nowSeeds.length === 0 || thenSeeds.length === 0) continue;
+      const pairedSeeds = sameSeeds(nowSeeds, thenSeeds);
+      const now = nowSeeds.map((s) => s.evaluation);
+      const then = thenSeeds.map((s) => s.evaluation);
       const tasks = new Set([...now, ...then].map((e) => e.perTask?.length ?? 0));
       const twoLevel = tasks.size === 1 && !tasks.has(0);
       const matrix = (side: Evaluation[]) => side.map((e) => (twoLevel ? (e.perTask as number[]) : [e.success]));
@@ -127,7 +137,7 @@ export function compareWithBaseline(
         reps: bootstrap.reps,
         seed: bootstrap.seed,
         tasks: twoLevel,
-        pairSeeds: false,
+        pairSeeds: pairedSeeds,
       });
       const [currentInterval, baselineInterval] = replicateIntervals(result, bootstrap.level) as [Interval, Interval];
       const { difference, p } = pairedDifference(result, 0, 1, bootstrap.level);
@@ -138,6 +148,7 @@ export function compareWithBaseline(
         baseline: baselineInterval,
         difference,
         resampled: twoLevel ? 'seeds and tasks' : 'seeds',
+        pairedSeeds,
         p,
       });
     }

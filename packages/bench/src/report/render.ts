@@ -153,7 +153,7 @@ function headerLines(doc: ComparisonDocument): string[] {
 function baselineLines(baseline: BaselineComparison): string[] {
   return baseline.verdicts.map(
     (v) =>
-      `${v.method} on ${v.env}: ${v.verdict} (${interval(v.current)} now, ${interval(v.baseline)} then; difference ${signedInterval(v.difference)} over ${v.resampled}, p ${pValue(v.p)}, Holm over ${plural(baseline.verdicts.length, 'comparison')}: p ${pValue(v.pHolm)})`,
+      `${v.method} on ${v.env}: ${v.verdict} (${interval(v.current)} now, ${interval(v.baseline)} then; difference ${signedInterval(v.difference)} over ${v.resampled}${v.pairedSeeds ? ' (seed k now with seed k then)' : ''}, p ${pValue(v.p)}, Holm over ${plural(baseline.verdicts.length, 'comparison')}: p ${pValue(v.pHolm)})`,
   );
 }
 
@@ -309,7 +309,7 @@ export function renderMarkdown(doc: ComparisonDocument): string {
     lines.push(
       '## Against the baseline',
       '',
-      `Baseline ${b.file} (git ${b.gitDescribe ?? 'unknown'}). Seeds resampled on each side, test tasks shared; ${b.bootstrap.reps}-sample bootstrap; verdicts Holm-adjusted across ${plural(b.verdicts.length, '(environment, method) pair')} at ${b.alpha}.`,
+      `Baseline ${b.file} (git ${b.gitDescribe ?? 'unknown'}). Seeds paired when both sides ran the same seeds (seed k shares its SFT start and task draws), else resampled on each side; test tasks shared; ${b.bootstrap.reps}-sample bootstrap; verdicts Holm-adjusted across ${plural(b.verdicts.length, '(environment, method) pair')} at ${b.alpha}.`,
       '',
       b.differences.length ? `Settings that differ: ${b.differences.join('; ')}.` : 'No setting differs.',
       '',
