@@ -1,4 +1,5 @@
 import { type Aggregation, defineMethod, type Method, type Plugin } from '@policy-lab/core';
+import { upoRounds } from './loop/upo-rounds.js';
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
 import { roverLoss } from './losses/rover.js';
@@ -350,7 +351,9 @@ export const plugin: Plugin = {
     ...pavMethods(),
     vaPiMethod(),
     oppoMethod(),
+    upoMethod(),
   ],
+  hooks: [upoRounds()],
 };
 
 /**
@@ -399,5 +402,32 @@ function oprlMethod(): Method {
     estimator: 'oprl',
     loss: 'ppo-clip',
     rewardModels: ['implicit-prm'],
+  });
+}
+
+/**
+ * UPO (arXiv 2409.11212): iterative DPO on self-generated pairs, each step's candidates judged by
+ * an MC-dropout pair estimator, reliable ones drawn by 1 - BALD and weighted in the DPO loss;
+ * R self-evolution rounds move the reference to the current policy.
+ */
+function upoMethod(): Method {
+  return defineMethod({
+    name: 'upo-dpo',
+    summary:
+      'UPO: self-generated pairs (top reward vs one of the rest) judged by an MC-dropout pair estimator (T = 10 passes, BALD); a quarter drawn by 1 - BALD, trained with reliability-weighted DPO; 3 self-evolution rounds',
+    paper: {
+      title: 'Self-Evolutionary Large Language Models through Uncertainty-Enhanced Preference Optimization',
+      arxiv: '2409.11212',
+      year: 2024,
+    },
+    // The estimator's advantages are not read by a pair objective; GRPO's feed the logged diagnostics.
+    estimator: 'grpo',
+    loss: { name: 'upo', options: { selection: 'uncertainty' } },
+    hooks: ['upo-rounds'],
+    unverified: [
+      "adaptation: adapted. The paper's estimator is a LoRA sequence classifier of the policy's size trained once on the labelled seed preferences; here it is a small MLP over hashed character n-grams with dropout, trained online after each step's judgement on the step's pairs ordered by the environment's own reward (the trusted labels).",
+      "The reward model that ranks the candidates is the run's reward (the environment's, plus any learned reward model component a run weights in); with the environment's exact reward alone every candidate is correctly ordered and the estimator only reweights and thins the pairs.",
+      'Pair construction and the noise filter follow the released code (main.py); its script subsamples 25% of the candidates at random before the estimator and keeps half of the agreed ones by 1 - BALD, where here one rate (0.25) of the agreed candidates is drawn by 1 - BALD. The hard (BALD-proportional) set and the 40% of the original labelled data the merge script mixes in are not built.',
+    ],
   });
 }
