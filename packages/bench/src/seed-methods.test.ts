@@ -282,3 +282,69 @@ describe('oppo-context', () => {
     );
   });
 });
+
+describe('upo-dpo', () => {
+  it('is registered: the upo loss selecting pairs by uncertainty, the upo-rounds hook', () => {
+    expect(registry.get('methods', 'upo-dpo')).toMatchObject({
+      estimator: 'grpo',
+      loss: { name: 'upo', options: { selection: 'uncertainty' } },
+      hooks: ['upo-rounds'],
+    });
+  });
+
+  it('a tiny countdown run: a quarter of the agreed candidates trained, the estimator charged, the reference moved at each round', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'upo-dpo-'));
+    const result = await train({
+      registry,
+      method: 'upo-dpo',
+      env: 'countdown',
+      seed: 4,
+      budget: { episodes: 9 * 32 },
+      overrides: { ...TINY, tasksPerStep: 8, learningRate: 0.02 },
+      outDir,
+    });
+    expect(result.steps).toBe(9);
+    const metrics = metricsOf(outDir);
+    const sum = (key: string) => metrics.reduce((s, m) => s + (m[key] ?? 0), 0);
+    for (const m of metrics) {
+      expect(m['upo.kept']).toBe(Math.ceil(0.25 * (m['upo.agreed'] as number)));
+      expect(m.preferencePairs).toBe(m['upo.kept']);
+    }
+    expect(sum('upo.kept')).toBeGreaterThan(0);
+    expect(sum('upo.kept')).toBeLessThan(sum('upo.candidates'));
+    // Nothing but the estimator trains besides the policy; it read T = 10 passes of every candidate.
+    expect(result.budget.consumed.auxTrainedTokens).toBe(sum('upo.trainedCharacters'));
+    expect(sum('upo.trainedCharacters')).toBeGreaterThan(0);
+    expect(result.budget.consumed.auxScoredTokens).toBeGreaterThan(sum('upo.scoredCharacters'));
+    expect(sum('upo.agreed')).toBeLessThan(sum('upo.candidates'));
+    // Rounds of 3 steps (96 of 288 episodes): after steps 3 and 6 the reference is the policy, so the
+    // next step's DPO margins start at 0 and its loss (one update, measured before it) is log 2.
+    const lossAt = (step: number) => metrics[step - 1]?.loss as number;
+    for (const step of [1, 4, 7]) expect(lossAt(step)).toBeCloseTo(Math.LN2, 6);
+    for (const step of [2, 5, 8]) expect(Math.abs(lossAt(step) - Math.LN2)).toBeGreaterThan(1e-3);
+  });
+
+  it('a killed and resumed run ends exactly like an uninterrupted one (the estimator is in the checkpoint)', async () => {
+    const options = (outDir: string) => ({
+      registry,
+      method: 'upo-dpo',
+      env: 'countdown',
+      seed: 4,
+      budget: { episodes: 6 * 32 },
+      overrides: { ...TINY, tasksPerStep: 8, learningRate: 0.02, checkpointEvery: 2 },
+      outDir,
+    });
+    const wholeDir = mkdtempSync(path.join(tmpdir(), 'upo-dpo-whole-'));
+    const whole = await train(options(wholeDir));
+    const outDir = mkdtempSync(path.join(tmpdir(), 'upo-dpo-killed-'));
+    const killAt = (p: { phase: string; step: number }) => {
+      if (p.phase === 'train' && p.step === 3) throw new Error('simulated kill');
+    };
+    await expect(train({ ...options(outDir), onProgress: killAt })).rejects.toThrow('simulated kill');
+    const resumed = await train({ ...options(outDir), resume: true });
+    expect(resumed.final).toEqual(whole.final);
+    const upoOf = (dir: string) =>
+      metricsOf(dir).map((m) => Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith('upo.') || k === 'loss')));
+    expect(upoOf(outDir)).toEqual(upoOf(wholeDir));
+  });
+});

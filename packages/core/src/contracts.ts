@@ -480,6 +480,26 @@ export interface PairLossNeeds {
    * owns (hindsight information matching), and `context` carries those contexts and z* (the soft prompt).
    */
   context?: boolean;
+  /**
+   * UPO's reliable-feedback selection of online pairs: per group one candidate pair (the top-reward
+   * rollout against one drawn from the rest), judged by a pair classifier with MC dropout that the
+   * trainer owns; pairs are drawn in proportion to 1 - BALD and carry their reliability.
+   */
+  uncertainty?: UncertaintySelection;
+}
+
+/** The options of UPO's pair selection (`PairLossNeeds.uncertainty`). */
+export interface UncertaintySelection {
+  /** Monte-Carlo dropout passes per pair (T). */
+  passes: number;
+  /** Share of the candidate pairs kept, drawn in proportion to 1 - BALD. */
+  sampleRate: number;
+  /** Dropout probability of the estimator's hidden units. */
+  dropout: number;
+  /** Hidden width of the estimator. */
+  hidden: number;
+  /** Drop the pairs whose order the estimator's majority vote contradicts before sampling. */
+  dropDisagreements: boolean;
 }
 
 /** What a loss over labelled completions reads. */
@@ -884,6 +904,8 @@ export interface HookContext {
   coefficients: { divergenceCoef: number; entropyCoef: number };
   /** Copies the current policy into the reference (GARDO's reset); an error when the run has no reference. */
   resetReference(): Promise<void>;
+  /** Fraction of the run's budget consumed, in [0, 1] (for hooks that act per share of the run). */
+  progress?: number;
 }
 
 export interface StepHook extends PluginMeta {

@@ -1,3 +1,4 @@
+export { adamStep } from './adam.js';
 export type { AggregationOps } from './aggregate.js';
 export { aggregateLoss } from './aggregate.js';
 export { BUDGET_UNITS, BudgetMeter, emptyConsumption, formatBudget, parseBudget } from './budget.js';
@@ -63,6 +64,7 @@ export type {
   TrainConfig,
   Turn,
   TurnText,
+  UncertaintySelection,
   UnpairedBatch,
 } from './contracts.js';
 export {

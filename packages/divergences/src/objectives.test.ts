@@ -106,6 +106,17 @@ describe('upo', () => {
     expect(scalar(filtered?.loss as tf.Tensor)).toBeCloseTo(per[0] as number, 5);
     expect(scalar(filtered?.metrics?.keptPairs as tf.Tensor)).toBeCloseTo(0.5, 6);
   });
+
+  it("selection=uncertainty asks the trainer for UPO's estimator with the released code's defaults; bad options are refused", () => {
+    expect(upo().needs?.uncertainty).toBeUndefined();
+    expect(upo({ selection: 'uncertainty' }).needs).toEqual({
+      reference: true,
+      uncertainty: { passes: 10, sampleRate: 0.25, dropout: 0.1, hidden: 32, dropDisagreements: true },
+    });
+    expect(() => upo({ selection: 'best' as 'all' })).toThrow(/option 'selection' must be one of all, uncertainty/);
+    expect(() => upo({ selection: 'uncertainty', passes: 1 })).toThrow(/'passes' must be an integer >= 2/);
+    expect(() => upo({ selection: 'uncertainty', sampleRate: 0 })).toThrow(/'sampleRate' must be in \(0, 1\]/);
+  });
 });
 
 describe('token-dpo', () => {

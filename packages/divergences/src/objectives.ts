@@ -17,6 +17,7 @@ import {
   type PreferenceBatch,
   RunError,
   resolveOptions,
+  UsageError,
 } from '@policy-lab/core';
 import { DRPO_DEFAULTS, drpoPositiveWeights } from './drpo.js';
 import { CONJUGATES, fDivergenceSftLoss } from './f-sft.js';
@@ -186,11 +187,39 @@ const UPO_OPTIONS: Record<string, OptionSpec> = {
     default: 0,
     doc: 'pairs whose reliability (1 - BALD / log 2) is below this get weight 0: the reliable-feedback filter',
   },
+  selection: {
+    type: 'string',
+    default: 'all',
+    doc: "online pairs: 'all' (each group's best and worst rollout, every one trusted) or 'uncertainty' (UPO's estimator judges one candidate per group; a share drawn by 1 - BALD)",
+  },
+  passes: { type: 'integer', default: 10, doc: "Monte-Carlo dropout passes per pair (T; UPO's code: 10)" },
+  sampleRate: {
+    type: 'number',
+    default: 0.25,
+    doc: "share of the estimator-agreed candidate pairs kept, drawn in proportion to 1 - BALD (UPO's script: 0.25)",
+  },
+  dropout: {
+    type: 'number',
+    default: 0.1,
+    doc: "dropout probability of the estimator's hidden units (UPO's code: lora_dropout 0.1)",
+  },
+  hidden: { type: 'integer', default: 32, doc: 'hidden width of the estimator (ours)' },
+  dropDisagreements: {
+    type: 'boolean',
+    default: true,
+    doc: "drop candidates whose order the estimator's majority vote contradicts before sampling (UPO's code)",
+  },
 };
 
 export interface UpoOptions {
   beta?: number;
   minReliability?: number;
+  selection?: 'all' | 'uncertainty';
+  passes?: number;
+  sampleRate?: number;
+  dropout?: number;
+  hidden?: number;
+  dropDisagreements?: boolean;
 }
 
 /**
@@ -204,6 +233,19 @@ export function upo(options: UpoOptions = {}): PairLoss<Tf, Tensor> {
   positive('upo', 'beta', resolved.beta);
   if (!(resolved.minReliability >= 0 && resolved.minReliability <= 1))
     throw new RunError(`upo: option 'minReliability' must be in [0, 1], got ${resolved.minReliability}`);
+  if (resolved.selection !== 'all' && resolved.selection !== 'uncertainty')
+    throw new UsageError(`upo: option 'selection' must be one of all, uncertainty; got ${JSON.stringify(resolved.selection)}`);
+  if (!(Number.isInteger(resolved.passes) && resolved.passes >= 2))
+    throw new UsageError(`upo: option 'passes' must be an integer >= 2 (T Monte-Carlo passes), got ${resolved.passes}`);
+  if (!(resolved.sampleRate > 0 && resolved.sampleRate <= 1))
+    throw new UsageError(`upo: option 'sampleRate' must be in (0, 1], got ${resolved.sampleRate}`);
+  if (!(resolved.dropout > 0 && resolved.dropout < 1))
+    throw new UsageError(`upo: option 'dropout' must be in (0, 1), got ${resolved.dropout}`);
+  if (!(Number.isInteger(resolved.hidden) && resolved.hidden >= 1))
+    throw new UsageError(`upo: option 'hidden' must be an integer >= 1, got ${resolved.hidden}`);
+  const { passes, sampleRate, dropout, hidden, dropDisagreements } = resolved;
+  const uncertainty =
+    resolved.selection === 'uncertainty' ? { passes, sampleRate, dropout, hidden, dropDisagreements } : undefined;
   return {
     name: 'upo',
     kind: 'pairs',
@@ -212,11 +254,11 @@ export function upo(options: UpoOptions = {}): PairLoss<Tf, Tensor> {
     paper: UPO_PAPER,
     options: UPO_OPTIONS,
     resolved,
-    needs: { reference: true },
+    needs: { reference: true, ...(uncertainty ? { uncertainty } : {}) },
     math: '$w = 1 - \\mathrm{BALD}/\\log 2$, $\\mathrm{BALD} = H[\\bar p] - \\overline{H[p_t]}$ over MC-dropout passes; $\\mathcal L = \\sum w\\,\\ell_{DPO} / \\sum w$ over pairs with $w \\ge$ minReliability.',
     unverified: [
-      'The estimator model (a pair classifier with MC dropout) is not built: reliabilities come with the dataset (`reliability` or `passes` per JSONL record); online pairs from a verifiable reward are taken as reliable, so UPO online equals DPO.',
-      'Using the reliability as the DPO weight is our instantiation: the released sampler returns a per-pair weight whose use in the loss was not checked.',
+      "Offline (--data) the reliabilities come with the dataset (`reliability` or `passes` per JSONL record). Online, `selection=all` trusts every pair (UPO is then DPO); `selection=uncertainty` (the upo-dpo Method) has the trainer's MC-dropout pair estimator judge and draw them.",
+      "Using the reliability 1 - BALD / log 2 as the DPO weight is our instantiation: the released sampler returns each pair's MC variance as a weight, and the released merge script writes only (prompt, chosen, rejected) for the DPO run, so how the paper's loss consumes a weight was not confirmed.",
     ],
     loss(batch, tf): LossResult<Tensor> {
       const { refChosen, refRejected } = pairReferences(batch, 'upo');

@@ -6,7 +6,7 @@
  * them, so a plugin can score every turn of every rollout synchronously; what they read and train
  * is charged by the plugin in characters (the trainer's tokens are characters).
  */
-import { Rng } from '@policy-lab/core';
+import { adamStep, Rng } from '@policy-lab/core';
 
 /** FNV-1a, 32 bits: a stable bucket for a word or a word pair. */
 function bucket(word: string, size: number): number {
@@ -118,19 +118,8 @@ export class SmallNet {
   }
 
   private adam(grad: Float64Array): void {
-    const b1 = 0.9;
-    const b2 = 0.999;
     this.t += 1;
-    const c1 = 1 - b1 ** this.t;
-    const c2 = 1 - b2 ** this.t;
-    for (let i = 0; i < grad.length; i++) {
-      const g = grad[i] as number;
-      this.m[i] = b1 * (this.m[i] as number) + (1 - b1) * g;
-      this.v[i] = b2 * (this.v[i] as number) + (1 - b2) * g * g;
-      this.params[i] =
-        (this.params[i] as number) -
-        (this.learningRate * ((this.m[i] as number) / c1)) / (Math.sqrt((this.v[i] as number) / c2) + 1e-8);
-    }
+    adamStep(this.params, { m: this.m, v: this.v }, grad, this.t, this.learningRate);
   }
 
   /**

@@ -22,6 +22,7 @@ import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import type { CurvePoint, EvalResult } from './api.js';
 import type { EntropyState } from './schedules.js';
 import type { SideBudget } from './step-context.js';
+import type { EstimatorState } from './upo-estimator.js';
 import { readWeights, type Weighted, writeWeights } from './weights.js';
 
 export const SIDECAR_VERSION = 2;
@@ -50,6 +51,8 @@ export interface RunState {
   lastStepAux?: { auxScoredTokens: number; auxTrainedTokens: number };
   /** The step at which a hook last copied the policy into the reference (the checkpoint then holds the reference). */
   referenceResetStep?: number;
+  /** UPO's pair estimator (weights and Adam moments), when the run has one. */
+  pairEstimator?: EstimatorState;
 }
 
 /**

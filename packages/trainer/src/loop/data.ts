@@ -53,7 +53,7 @@ function jsonlRecords(text: string, file: string): { record: Record<string, unkn
 }
 
 /** BALD of T passes of [p(chosen better), p(rejected better)], as in UPO: H[mean] - mean H, in nats. */
-function baldOfPasses(passes: readonly (readonly number[])[]): number {
+export function baldOfPasses(passes: readonly (readonly number[])[]): number {
   const entropy = (p: readonly number[]) => -p.reduce((sum, x) => (x > 0 ? sum + x * Math.log(x) : sum), 0);
   const mean = [0, 1].map((k) => passes.reduce((sum, pass) => sum + (pass[k] as number), 0) / passes.length);
   return Math.max(0, entropy(mean) - passes.reduce((sum, pass) => sum + entropy(pass), 0) / passes.length);

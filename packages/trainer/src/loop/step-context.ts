@@ -17,6 +17,7 @@ import type { Adam } from '../optim/adam.js';
 import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import { componentWeights, type Resolved } from './plugins.js';
 import type { OwnedRewardModel } from './reward-models.js';
+import type { PairEstimator } from './upo-estimator.js';
 
 /** Rollouts drawn for diagnostics only (the sign-flip baseline): never part of the RL budget. */
 export interface SideBudget {
@@ -40,6 +41,8 @@ export interface RunContext {
   tasks: TaskStream;
   /** Learned reward models, built and owned by the trainer, in the order the run names them. */
   rewardModels: readonly OwnedRewardModel[];
+  /** UPO's pair estimator, when the loss selects its online pairs by uncertainty. */
+  pairEstimator?: PairEstimator;
   side: SideBudget;
 }
 

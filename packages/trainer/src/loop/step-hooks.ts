@@ -12,6 +12,7 @@ export function stepHooks(
   coefficients: { divergenceCoef: number; entropyCoef: number },
   config: TrainConfig,
   reference: { reset(): Promise<void> },
+  progress: () => number = () => 0,
 ) {
   return {
     async run(phase: 'onStepStart' | 'onStepEnd', metrics?: Readonly<Record<string, number>>): Promise<void> {
@@ -26,6 +27,7 @@ export function stepHooks(
           ...(metrics ? { metrics } : {}),
           coefficients,
           resetReference: () => reference.reset(),
+          progress: progress(),
         };
         await call.call(hook, ctx);
         // A coefficient a hook set is kept for the rest of the run (and in checkpoints).

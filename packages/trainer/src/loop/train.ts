@@ -8,7 +8,7 @@
  * the budget consumed and the run state, and nothing else.
  */
 import path from 'node:path';
-import { type BudgetConsumption, BudgetMeter, Rng, RunError, UsageError } from '@policy-lab/core';
+import { type BudgetConsumption, BudgetMeter, type PolicyLoss, Rng, RunError, UsageError } from '@policy-lab/core';
 import { backendInfo, initBackend } from '../backend/select-backend.js';
 import type { PolicyModel } from '../model/policy.js';
 import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
@@ -38,6 +38,7 @@ import { stepHooks } from './step-hooks.js';
 import { openTaskStream } from './task-stream.js';
 import { loadTeacher } from './teacher.js';
 import { createTrajectoryEncoder } from './trajectory-encoder.js';
+import { PairEstimator } from './upo-estimator.js';
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const plugins = resolvePlugins(options);
@@ -117,8 +118,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new RunError(`environment '${env.name}' gave no ${trainTasks.length === 0 ? 'train' : 'test'} tasks`);
   const tasks = openTaskStream(plugins.taskSource, trainTasks, env);
   if (state.taskStream !== undefined) tasks.load?.(state.taskStream);
+  const pairEstimator = pairEstimatorOf(plugins.loss, config.seed);
+  if (pairEstimator && state.pairEstimator) pairEstimator.load(state.pairEstimator);
   const run: RunContext = {
     plugins,
+    ...(pairEstimator ? { pairEstimator } : {}),
     policy: conditioned,
     ...(reference ? { reference } : {}),
     ...(teacher ? { teacher } : {}),
@@ -174,16 +178,23 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       divergenceCoef: state.divergenceCoef,
       entropyCoef: state.hookEntropyCoef ?? appliedEntropyCoef(config, state.entropy),
     };
-    const hooks = stepHooks(plugins.hooks, state, coefficients, config, {
-      reset: async () => {
-        if (!reference)
-          throw new RunError(
-            'a hook reset the reference, but this run has none (it needs a divergence or a loss that reads one)',
-          );
-        reference.copyFrom(policy);
-        state.referenceResetStep = state.step;
+    const hooks = stepHooks(
+      plugins.hooks,
+      state,
+      coefficients,
+      config,
+      {
+        reset: async () => {
+          if (!reference)
+            throw new RunError(
+              'a hook reset the reference, but this run has none (it needs a divergence or a loss that reads one)',
+            );
+          reference.copyFrom(policy);
+          state.referenceResetStep = state.step;
+        },
       },
-    });
+      () => meter.progress(),
+    );
     await hooks.run('onStepStart');
     const ctx = stepContext(run, state.step, coefficients);
     const { metrics, timing } = dataset ? await runOfflineStep(ctx, dataset) : await runStep(ctx);
@@ -220,6 +231,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (folder && (state.step % config.checkpointEvery === 0 || lastStep)) {
       const taskState = tasks.save?.();
       if (taskState !== undefined) state.taskStream = taskState;
+      if (pairEstimator) state.pairEstimator = pairEstimator.save();
       const replays = rewardModels.filter((m) => m.plugin.replay);
       if (replays.length) state.rewardModelReplay = Object.fromEntries(replays.map((m) => [m.plugin.name, m.saveReplay()]));
       await folder.save(
@@ -318,4 +330,17 @@ async function referencesOf(
         ? await frozenStart(policy, folder, resumed)
         : undefined;
   return { ...(reference ? { reference } : {}), ...(teacher ? { teacher } : {}) };
+}
+
+/** UPO's pair estimator, seeded by the run's seed, when the loss selects online pairs by uncertainty. */
+function pairEstimatorOf(loss: PolicyLoss, seed: number): PairEstimator | undefined {
+  const selection = loss.kind === 'pairs' ? loss.needs?.uncertainty : undefined;
+  if (!selection) return undefined;
+  return new PairEstimator({
+    buckets: 128,
+    hidden: selection.hidden,
+    dropout: selection.dropout,
+    learningRate: 3e-3,
+    rng: Rng.seeded(seed).split('upo-estimator'),
+  });
 }

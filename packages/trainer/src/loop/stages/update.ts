@@ -4,7 +4,15 @@
  * chosen/rejected pairs, or labelled completions; divergence placement and loss inputs are
  * the same on every path, the verification pass (PIPO) included.
  */
-import type { Advantages, LabelledLoss, PairLoss, Rollout, RowLoss } from '@policy-lab/core';
+import {
+  type Advantages,
+  type LabelledLoss,
+  type PairLoss,
+  type Rollout,
+  type RowLoss,
+  RunError,
+  type UncertaintySelection,
+} from '@policy-lab/core';
 import type * as tf from '@tensorflow/tfjs-core';
 import { rowsFromRollouts, type TrainingRow } from '../batch.js';
 import { minibatchesOf, rowGroup } from '../minibatches.js';
@@ -16,6 +24,7 @@ import { lossDivergenceCoef, type StepContext } from '../step-context.js';
 import { type LabelledCompletion, labelledFromGroups, optimizeUnpaired } from '../unpaired.js';
 import type { UpdateMetrics } from '../update/accumulate.js';
 import { updateOnRows } from '../update/rows.js';
+import { type UncertaintyStep, uncertaintyPairs } from '../upo.js';
 import type { Sampled } from './sample.js';
 
 type Tf = typeof tf;
@@ -35,9 +44,10 @@ export async function update(ctx: StepContext, sampled: Sampled, advantages: Adv
     case 'rows':
       return updateRowsStep(ctx, sampled.groups, advantages, loss);
     case 'pairs': {
-      const pairs = onlinePairs(ctx, sampled, loss);
+      const selected = loss.needs?.uncertainty ? selectByUncertainty(ctx, sampled, loss.needs.uncertainty) : undefined;
+      const pairs = selected ? selected.pairs : onlinePairs(ctx, sampled, loss);
       const done = await updatePairs(ctx, pairs, loss, 'online');
-      return { ...done, metrics: { preferencePairs: pairs.length, ...done.metrics } };
+      return { ...done, metrics: { preferencePairs: pairs.length, ...selected?.metrics, ...done.metrics } };
     }
     case 'labelled': {
       const examples = labelledFromGroups(sampled.groups, (r) => ctx.scalar(r.reward));
@@ -93,6 +103,27 @@ async function updateRowsStep(
     }
   }
   return done;
+}
+
+/**
+ * UPO's online pairs: candidates ranked by the run's reward (the reward model), judged by the pair
+ * estimator, drawn by reliability; the estimator's passes and training are charged as the other
+ * models' work (characters: the trainer's tokens are characters).
+ */
+function selectByUncertainty(ctx: StepContext, sampled: Sampled, selection: UncertaintySelection): UncertaintyStep {
+  const estimator = ctx.pairEstimator;
+  if (!estimator)
+    throw new RunError(`loss '${ctx.plugins.loss.name}' selects pairs by uncertainty, but the run built no estimator`);
+  const step = uncertaintyPairs(
+    estimator,
+    sampled.groups,
+    (r) => ctx.scalar(r.reward),
+    (r) => ctx.envScalar(r.reward),
+    selection,
+    ctx.rng.split('upo'),
+  );
+  ctx.charge({ auxScoredTokens: step.scoredCharacters, auxTrainedTokens: step.trainedCharacters });
+  return step;
 }
 
 /** Online pairs: each group's best and worst rollout, or the expert's demonstration against each rollout. */
