@@ -350,6 +350,7 @@ export const plugin: Plugin = {
     ...pavMethods(),
     vaPiMethod(),
     oppoMethod(),
+    reasonfluxMethod(),
   ],
 };
 
@@ -399,5 +400,31 @@ function oprlMethod(): Method {
     estimator: 'oprl',
     loss: 'ppo-clip',
     rewardModels: ['implicit-prm'],
+  });
+}
+
+/**
+ * ReasonFlux-PRM (arXiv 2506.18896) as an RL recipe: the `reasonflux-prm` estimator blends a
+ * trajectory-aware PRM (per thinking step: alignment, quality, coherence; per trajectory: the
+ * success rate of template-guided episodes) with the rule reward, beta = 0.75, and the
+ * `reasonflux-prm` reward model is its quality judge, trained on the run's own steps.
+ */
+function reasonfluxMethod(): Method {
+  return defineMethod({
+    name: 'reasonflux-prm',
+    summary:
+      'ReasonFlux-PRM: GRPO on 0.75 x a trajectory-aware PRM (fused alignment, quality and coherence of each thinking turn; template-guided success) + 0.25 x the rule reward',
+    paper: {
+      title: 'ReasonFlux-PRM: Trajectory-Aware PRMs for Long Chain-of-Thought Reasoning in LLMs',
+      arxiv: '2506.18896',
+      year: 2025,
+    },
+    unverified: [
+      'Adaptation: adapted (see the reasonflux-prm estimator): thinking steps are the turns before the answer of a multi-turn episode, the encoder a hashed bag of words, the judge a small model trained in the run; single-turn environments are refused.',
+      "The released recipe's DAPO settings (n = 6, learning rate 1e-6 for a 7B policy) are not carried over: the shared group size and learning rate are kept, as for every method in a comparison.",
+    ],
+    estimator: 'reasonflux-prm',
+    loss: 'ppo-clip',
+    rewardModels: ['reasonflux-prm'],
   });
 }
