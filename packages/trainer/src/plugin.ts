@@ -420,7 +420,7 @@ function reasonfluxMethod(): Method {
       year: 2025,
     },
     unverified: [
-      'Adaptation: adapted (see the reasonflux-prm estimator): thinking steps are the turns before the answer of a multi-turn episode, the encoder a hashed bag of words, the judge a small model trained in the run; single-turn environments are refused.',
+      'Adaptation: adapted; the estimator’s items below say how.',
       "The released recipe's DAPO settings (n = 6, learning rate 1e-6 for a 7B policy) are not carried over: the shared group size and learning rate are kept, as for every method in a comparison.",
     ],
     estimator: 'reasonflux-prm',
