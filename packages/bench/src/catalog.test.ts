@@ -188,6 +188,8 @@ describe('every registered method trains two steps without NaN', () => {
     // PAV's steps are turns.
     pav: 'gridnav',
     'pav-beam': 'gridnav',
+    // ReasonFlux-PRM's thinking steps are the turns before the answer.
+    'reasonflux-prm': 'gridnav',
   };
   const envFor = (method: (typeof methods)[number]) =>
     (method.shapers ?? []).includes('tbr-partial-credit')
@@ -312,6 +314,8 @@ describe('every estimator and shaper trains two steps on every environment it su
         ...(plugin.name === 'oprl' ? { rewardModels: ['implicit-prm'] } : {}),
         // PAV's progress comes from its verifier, trained on the Monte Carlo restarts.
         ...(plugin.name === 'pav' ? { rewardModels: ['pav-verifier'] } : {}),
+        // ReasonFlux-PRM judges step quality with its reward model.
+        ...(plugin.name === 'reasonflux-prm' ? { rewardModels: ['reasonflux-prm'] } : {}),
         ...(readsTeacher(plugin) ? { teacher: await teacherOfSmall() } : {}),
       },
       sft: 'none' as const,

@@ -348,3 +348,67 @@ describe('upo-dpo', () => {
     expect(upoOf(outDir)).toEqual(upoOf(wholeDir));
   });
 });
+
+describe('reasonflux-prm', () => {
+  const tinyGridnav = (beta: number, outDir: string, episodes = 3 * 24) =>
+    train({
+      registry,
+      method: 'reasonflux-prm',
+      env: 'gridnav',
+      seed: 5,
+      budget: { episodes },
+      overrides: {
+        ...TINY,
+        model: { dim: 16, layers: 1, heads: 2 },
+        tasksPerStep: 2,
+        estimatorOptions: { beta },
+      },
+      outDir,
+    });
+
+  it('is registered with its blend estimator and its quality judge; single-turn environments are refused naming what is missing', () => {
+    expect(registry.get('methods', 'reasonflux-prm')).toMatchObject({
+      estimator: 'reasonflux-prm',
+      loss: 'ppo-clip',
+      rewardModels: ['reasonflux-prm'],
+    });
+    expect(registry.get('estimators', 'reasonflux-prm').resolved).toMatchObject({ beta: 0.75 });
+    expect(whyUnfit({ registry, method: 'reasonflux-prm', env: 'countdown', seed: 1 })).toMatch(
+      /estimator 'reasonflux-prm' needs episodes of more than one turn, which environment 'countdown' does not have/,
+    );
+    expect(whyUnfit({ registry, method: 'reasonflux-prm', env: 'gridnav', seed: 1 })).toBeUndefined();
+    expect(whyUnfit({ registry, method: 'reasonflux-prm', env: 'translate', seed: 1 })).toBeUndefined();
+  });
+
+  it('a tiny gridnav run: template episodes are charged, the judge trains, the hack rate is reported; on the same first rollouts the PRM changes the advantages that beta = 0 gives', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'reasonflux-'));
+    const result = await tinyGridnav(0.75, outDir);
+    const metrics = metricsOf(outDir);
+    expect(metrics.length).toBe(result.steps);
+    // 2 groups x 4 rollouts sampled, each followed by 2 template episodes.
+    for (const m of metrics) expect(m['estimator.templateEpisodes']).toBe(16);
+    expect(result.budget.consumed.episodes).toBe(metrics.length * (8 + 16));
+    expect(result.budget.consumed.auxTrainedTokens).toBeGreaterThan(0);
+    for (const m of metrics) {
+      expect(m['estimator.prmMean']).toBeGreaterThan(0);
+      expect(m['estimator.prmMean']).toBeLessThan(1);
+      expect(Number.isFinite(m['estimator.judgeLoss'])).toBe(true);
+    }
+    const hackRate = result.diagnostics['estimator.hackRate'] as number;
+    expect(hackRate).toBeGreaterThanOrEqual(0);
+    expect(hackRate).toBeLessThanOrEqual(1);
+    const ruleOnlyDir = mkdtempSync(path.join(tmpdir(), 'reasonflux-rule-'));
+    await tinyGridnav(0, ruleOnlyDir);
+    const [blended, ruleOnly] = [metrics[0], metricsOf(ruleOnlyDir)[0]] as Record<string, number>[];
+    expect(blended?.rewardMean).toBe(ruleOnly?.rewardMean);
+    expect(ruleOnly?.['estimator.templateEpisodes']).toBeUndefined();
+    expect(blended?.advantageAbsMean).not.toBeCloseTo(ruleOnly?.advantageAbsMean as number, 6);
+  }, 240_000);
+
+  it('never spends more episodes than its budget: the episodes a step draws inside its estimator count before the next step', async () => {
+    // 24 episodes a step (8 sampled + 16 template): 60 affords two steps, not a third (8 sampled would still fit).
+    const result = await tinyGridnav(0.75, mkdtempSync(path.join(tmpdir(), 'reasonflux-budget-')), 60);
+    expect(result.steps).toBe(2);
+    expect(result.budget.consumed.episodes).toBe(48);
+  }, 240_000);
+});

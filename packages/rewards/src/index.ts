@@ -3,6 +3,8 @@ import { implicitPrm } from './models/implicit-prm.js';
 import { outcomeRewardModel } from './models/outcome-reward-model.js';
 import { pavVerifier } from './models/pav-verifier.js';
 import { prefixValue } from './models/prefix-value.js';
+import { reasonfluxBlend } from './models/reasonflux-blend.js';
+import { reasonfluxJudge } from './models/reasonflux-prm.js';
 import { builtInShapers } from './shapers/index.js';
 
 export type { ComposeOptions, MissingRule } from './compose.js';
@@ -19,6 +21,18 @@ export { pavVerifier } from './models/pav-verifier.js';
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
 export type { ProgressExample } from './models/progress-model.js';
 export { ProgressModel, progressExamples, spearman } from './models/progress-model.js';
+export type { PrmBreakdown, ReasonfluxBlendOptions } from './models/reasonflux-blend.js';
+export { reasonfluxBlend } from './models/reasonflux-blend.js';
+export type { ThinkingTrace } from './models/reasonflux-prm.js';
+export {
+  alignmentScores,
+  blendReward,
+  coherenceScores,
+  fuseStep,
+  reasonfluxJudge,
+  thinkingTrace,
+  trajectoryScore,
+} from './models/reasonflux-prm.js';
 export { TrajectoryDiscriminator, trajectoryText } from './models/trajectory-discriminator.js';
 export type {
   ConditionalOptions,
@@ -66,5 +80,6 @@ export {
 export const plugin: Plugin = {
   name: '@policy-lab/rewards',
   shapers: builtInShapers(),
-  rewardModels: [outcomeRewardModel(), prefixValue(), implicitPrm(), pavVerifier()],
+  rewardModels: [outcomeRewardModel(), prefixValue(), implicitPrm(), pavVerifier(), reasonfluxJudge()],
+  estimators: [reasonfluxBlend()],
 };

@@ -352,6 +352,7 @@ export const plugin: Plugin = {
     vaPiMethod(),
     oppoMethod(),
     upoMethod(),
+    reasonfluxMethod(),
   ],
   hooks: [upoRounds()],
 };
@@ -431,5 +432,31 @@ function upoMethod(): Method {
       "Measured on a miniature of the paper's noisy-reward setting (packages/trainer/src/loop/upo.test.ts, 30% of the reward model's preferences flipped): drawing by 1 - BALD alone did not raise the share of correctly ordered pairs (0.66 against 0.70 for random selection of as many); with the estimator's majority-vote filter it was 1.00 against 0.71. The estimator's BALD is small (about 0.005 nats on countdown): with one dropout layer of 32 units its passes barely disagree, so the 1 - BALD draw is close to uniform.",
       'Pair construction and the noise filter follow the released code (main.py); its script subsamples 25% of the candidates at random before the estimator and keeps half of the agreed ones by 1 - BALD, where here one rate (0.25) of the agreed candidates is drawn by 1 - BALD. The hard (BALD-proportional) set and the 40% of the original labelled data the merge script mixes in are not built.',
     ],
+  });
+}
+
+/**
+ * ReasonFlux-PRM (arXiv 2506.18896) as an RL recipe: the `reasonflux-prm` estimator blends a
+ * trajectory-aware PRM (per thinking step: alignment, quality, coherence; per trajectory: the
+ * success rate of template-guided episodes) with the rule reward, beta = 0.75, and the
+ * `reasonflux-prm` reward model is its quality judge, trained on the run's own steps.
+ */
+function reasonfluxMethod(): Method {
+  return defineMethod({
+    name: 'reasonflux-prm',
+    summary:
+      'ReasonFlux-PRM: GRPO on 0.75 x a trajectory-aware PRM (fused alignment, quality and coherence of each thinking turn; template-guided success) + 0.25 x the rule reward',
+    paper: {
+      title: 'ReasonFlux-PRM: Trajectory-Aware PRMs for Long Chain-of-Thought Reasoning in LLMs',
+      arxiv: '2506.18896',
+      year: 2025,
+    },
+    unverified: [
+      'Adaptation: adapted; the estimator’s items below say how.',
+      "The released recipe's DAPO settings (n = 6, learning rate 1e-6 for a 7B policy) are not carried over: the shared group size and learning rate are kept, as for every method in a comparison.",
+    ],
+    estimator: 'reasonflux-prm',
+    loss: 'ppo-clip',
+    rewardModels: ['reasonflux-prm'],
   });
 }

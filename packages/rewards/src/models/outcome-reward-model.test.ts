@@ -2,23 +2,13 @@ import { Rng, type Rollout } from '@policy-lab/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { outcomePairs, outcomeRewardModel } from './outcome-reward-model.js';
+import { turnOf } from './test-support.js';
 
 const rollout = (id: string, success: boolean, action: string): Rollout => ({
   id,
   groupId: id.split('/')[0] as string,
   taskId: 't',
-  turns: [
-    {
-      observation: 'make 7',
-      action,
-      promptTokens: [1],
-      actionTokens: [5],
-      logprobs: [-1],
-      reward: {},
-      valid: true,
-      truncated: false,
-    },
-  ],
+  turns: [turnOf('make 7', action)],
   reward: { correct: success ? 1 : 0 },
   success,
 });

@@ -1,18 +1,9 @@
-import { Rng, type Rollout, type Turn } from '@policy-lab/core';
+import { Rng, type Rollout } from '@policy-lab/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { prefixPoints, prefixValue, turnContext } from './prefix-value.js';
+import { turnOf as turn } from './test-support.js';
 
-const turn = (observation: string, action: string): Turn => ({
-  observation,
-  action,
-  promptTokens: [1],
-  actionTokens: [5],
-  logprobs: [-1],
-  reward: {},
-  valid: true,
-  truncated: false,
-});
 const rollout = (turns: [string, string][], correct: number): Rollout => ({
   id: 'g/0',
   groupId: 'g',

@@ -48,7 +48,7 @@ export interface RunState {
   /** The entropy coefficient a step hook set (it then replaces the configured one). */
   hookEntropyCoef?: number;
   /** The last step's work of other models: the estimate of the next step's, for a budget that limits it. */
-  lastStepAux?: { auxScoredTokens: number; auxTrainedTokens: number };
+  lastStepAux?: { auxScoredTokens: number; auxTrainedTokens: number; extraEpisodes?: number };
   /** The step at which a hook last copied the policy into the reference (the checkpoint then holds the reference). */
   referenceResetStep?: number;
   /** UPO's pair estimator (weights and Adam moments), when the run has one. */

@@ -165,12 +165,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       `the budget affords no training step: one step may use ${worstCase.episodes} episodes and ${worstCase.generatedTokens} generated tokens (tasksPerStep x rollouts per group, x maxTurns x maxNewTokens); raise --budget or lower tasksPerStep/groupSize`,
     );
   let finalEval: EvalResult | undefined;
-  // Seconds and the other models' work cannot be bounded before a step: the last step's stand in.
-  const lastStepCost = () => ({
-    seconds: state.timings.lastStepSeconds ?? 0,
-    auxScoredTokens: state.lastStepAux?.auxScoredTokens ?? 0,
-    auxTrainedTokens: state.lastStepAux?.auxTrainedTokens ?? 0,
-  });
+  // Seconds, the other models' work and the episodes a stage draws beyond the sampled groups
+  // (PAV's prefix rollouts, ReasonFlux-PRM's template episodes) cannot be bounded before a step:
+  // the last step's stand in, added to the sampled worst case.
+  const lastStepCost = () => {
+    const extraEpisodes = state.lastStepAux?.extraEpisodes ?? 0;
+    return {
+      seconds: state.timings.lastStepSeconds ?? 0,
+      auxScoredTokens: state.lastStepAux?.auxScoredTokens ?? 0,
+      auxTrainedTokens: state.lastStepAux?.auxTrainedTokens ?? 0,
+      episodes: worstCase.episodes + extraEpisodes,
+      generatedTokens: worstCase.generatedTokens + extraEpisodes * env.maxTurns * config.maxNewTokens,
+    };
+  };
   while (meter.canAfford({ ...worstCase, ...lastStepCost() })) {
     const before = meter.consumed;
     state.step += 1;
@@ -212,6 +219,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     state.lastStepAux = {
       auxScoredTokens: meter.consumed.auxScoredTokens - before.auxScoredTokens,
       auxTrainedTokens: meter.consumed.auxTrainedTokens - before.auxTrainedTokens,
+      extraEpisodes: Math.max(0, meter.consumed.episodes - before.episodes - worstCase.episodes),
     };
     for (const [key, value] of Object.entries(metrics)) state.sums[key] = (state.sums[key] ?? 0) + value;
     folder?.appendMetrics(state.step, metrics, meter.consumed);
