@@ -83,6 +83,7 @@ export async function runCreditMap(
 const CELL = 22;
 const LABEL = 200;
 const TAIL = 190;
+const KEY = 460;
 
 /** A diverging colour for a credit scaled by the map's largest |credit|: red (-1), white (0), blue (+1). */
 export function creditColour(credit: number, scale: number): string {
@@ -99,11 +100,15 @@ export function creditMapSvg(map: CreditMap): string {
 }
 
 /** Labelled answers as heat strips on one colour scale (the largest |credit| of them all). */
-export function creditStripSvg(lines: readonly { label: string; answer: CreditedAnswer }[]): string {
+export function creditStripSvg(
+  lines: readonly { label: string; answer: CreditedAnswer }[],
+  heading = 'task, role (reward)',
+): string {
   const answers = lines.map((line) => line.answer);
   const scale = Math.max(0, ...answers.flatMap((a) => a.credits.map(Math.abs)));
   const longest = Math.max(1, ...answers.map((a) => a.tokens.length));
-  const width = LABEL + longest * CELL + TAIL;
+  // Wide enough for the colour key above the cells when the answers are short.
+  const width = LABEL + Math.max(longest * CELL + TAIL, KEY);
   const height = (answers.length + 1) * CELL;
   const rows = lines.map(({ label: text, answer }, r) => {
     const y = (r + 1) * CELL;
@@ -116,7 +121,7 @@ export function creditStripSvg(lines: readonly { label: string; answer: Credited
     const tail = `<text x="${LABEL + longest * CELL + 8}" y="${y + 15}" font-size="11">${escapeHtml(`sum ${answer.creditSum.toFixed(4)} = r ${answer.implicitReward.toFixed(4)}`)}</text>`;
     return label + cells.join('') + tail;
   });
-  const header = `<text x="0" y="15" font-size="11">task, role (reward)</text><text x="${LABEL}" y="15" font-size="11">tokens coloured by beta log(pi/pi_ref): blue +, red -, |max| ${scale.toFixed(4)}</text>`;
+  const header = `<text x="0" y="15" font-size="11">${escapeHtml(heading)}</text><text x="${LABEL}" y="15" font-size="11">tokens coloured by beta log(pi/pi_ref): blue +, red -, |max| ${scale.toFixed(4)}</text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${header}${rows.join('')}</svg>`;
 }
 

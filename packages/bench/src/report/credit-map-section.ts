@@ -106,7 +106,8 @@ export function creditMapHtml(env: string, runs: readonly RunRecord[]): string {
   const maps = creditMapsOf(env, runs);
   if (maps.length === 0) return '';
   const parts = maps.map(
-    (m) => `<p>${escapeHtml(m.line)}</p>${m.strips.length ? `<div class="credit-map">${creditStripSvg(m.strips)}</div>` : ''}`,
+    (m) =>
+      `<p>${escapeHtml(m.line)}</p>${m.strips.length ? `<div class="credit-map">${creditStripSvg(m.strips, 'seed: task, role (reward)')}</div>` : ''}`,
   );
   return `<h3>${escapeHtml(`${env}: ${CREDIT_MAP_TITLE}`)}</h3><p>${escapeHtml(CREDIT_MAP_INTRO)}</p>${parts.join('')}`;
 }
