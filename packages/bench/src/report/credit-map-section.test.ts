@@ -91,7 +91,7 @@ describe('the credit-map section (fixtures)', () => {
     expect(maps[0]?.line).toMatch(
       /holds 99% of an answer's total \|credit\| on average, at relative position 0\.00 .*most often "a" \(2\), "b" \(2\)/,
     );
-    expect(maps[0]?.line).toMatch(/side cost 16 episodes, 24 generated tokens, 80 tokens scored .*, 1\.0 s/);
+    expect(maps[0]?.line).toMatch(/side cost 16 sampled episodes, 24 generated tokens, 80 tokens scored .*, 1\.0 s/);
     expect(maps[1]?.line).toBe('grpo: no credit map: grpo trains against no reference policy.');
     const markdown = creditMapMarkdown('echo', runs).join('\n');
     expect(markdown).toMatch(/^### Credit map/);

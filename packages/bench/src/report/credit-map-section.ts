@@ -50,7 +50,7 @@ const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 function computedLine(method: string, maps: readonly Computed[], absent: number): string {
   const answers = maps.flatMap((m) => m.answers);
   const runs = `${plural(maps.length, 'run')}${absent ? ` (${absent} more without a map)` : ''}`;
-  const cost = `side cost ${maps.reduce((a, m) => a + m.cost.episodes, 0)} episodes, ${maps.reduce((a, m) => a + m.cost.generatedTokens, 0)} generated tokens, ${maps.reduce((a, m) => a + m.cost.scoredTokens, 0)} tokens scored by the policy and the reference, ${maps.reduce((a, m) => a + m.seconds, 0).toFixed(1)} s`;
+  const cost = `side cost ${maps.reduce((a, m) => a + m.cost.episodes, 0)} sampled episodes, ${maps.reduce((a, m) => a + m.cost.generatedTokens, 0)} generated tokens, ${maps.reduce((a, m) => a + m.cost.scoredTokens, 0)} tokens scored by the policy and the reference, ${maps.reduce((a, m) => a + m.seconds, 0).toFixed(1)} s`;
   if (answers.length === 0)
     return `${method}: ${runs}; no test task of the ${maps.reduce((a, m) => a + m.tasksTried, 0)} tried gave two answers of different reward, so no answer was mapped; ${cost}.`;
   const betas = [...new Set(maps.map((m) => m.beta))].join(', ');
