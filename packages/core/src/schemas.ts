@@ -16,6 +16,7 @@ export const SCHEMA_KINDS = [
   'certify',
   'policy-cliff',
   'cross-policy-gap',
+  'credit-map',
 ] as const;
 
 /** Absolute path of a kind's JSON Schema (works from src/ and dist/). */

@@ -1,8 +1,7 @@
 import path from 'node:path';
-import { UsageError } from '@policy-lab/core';
 import type { Command } from 'commander';
 import { CommandContext } from '../context.js';
-import { renderCreditMapHtml } from '../diagnostics/credit-map.js';
+import { creditMapBeta, renderCreditMapHtml, runConfig } from '../diagnostics/credit-map.js';
 import { numberFlag, registryWith, startBackend } from '../diagnostics/runs.js';
 import type { Io } from '../io.js';
 import { writeDiagnosticReport } from '../report/diagnostics-html.js';
@@ -26,7 +25,7 @@ export function register(program: Command, io: Io): void {
     .argument('<run>', 'the --out folder of a finished bench train whose run kept a reference')
     .option('--pairs <n>', 'answer pairs (best, worst of a test task)', '8')
     .option('--samples <n>', 'answers sampled per test task to pick the pair from', '8')
-    .option('--beta <b>', "the implicit reward's beta (DPO's; default the run's lossOptions.beta, else 0.1)")
+    .option('--beta <b>', "the implicit reward's beta (default: the run's loss's beta, else its divergenceCoef, else 0.1)")
     .option('--seed <n>', 'sampling seed', '1')
     .option('--out <dir>', 'write results.json and report.html (the heatmap) here')
     .addHelpText('after', HELP)
@@ -41,20 +40,10 @@ export function register(program: Command, io: Io): void {
       const seed = parseSeed(opts.seed);
       const folder = path.resolve(io.cwd, run);
       const trainer = await startBackend(ctx);
-      const { readFileSync } = await import('node:fs');
-      let config: { env?: string; envOptions?: Record<string, unknown>; lossOptions?: Record<string, unknown> } = {};
-      try {
-        config = JSON.parse(readFileSync(path.join(folder, 'checkpoint.json'), 'utf8')).config ?? {};
-      } catch {
-        throw new UsageError(`bad run '${run}': no readable checkpoint.json; give the --out folder of a finished bench train`);
-      }
-      const beta =
-        opts.beta !== undefined
-          ? numberFlag('--beta', opts.beta, { min: 1e-6, max: 100 })
-          : typeof config.lossOptions?.beta === 'number'
-            ? config.lossOptions.beta
-            : 0.1;
+      const config = runConfig(folder, run);
       const { registry } = await registryWith(ctx, []);
+      const beta =
+        opts.beta !== undefined ? numberFlag('--beta', opts.beta, { min: 1e-6, max: 100 }) : creditMapBeta(registry, config);
       const env = registry.resolve('environments', config.env ?? '', config.envOptions ?? {});
       const map = await trainer.creditMapOfRun(folder, env, { pairs, samples, beta, seed });
       const document = { run: folder, ...map };

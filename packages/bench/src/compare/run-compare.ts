@@ -19,6 +19,7 @@ import { readStepSeries } from '../report/diagnostics-html.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
 import { type CompareConfig, describeRun, fingerprint, overridesFor, SFT_START, type Unit, unitsOf } from './plan.js';
 import { runOnPool, type UnitRequest } from './pool.js';
+import type { UnitResult } from './run-unit.js';
 
 export interface CompareRunOptions {
   out: string;
@@ -152,7 +153,7 @@ function discardComparison(out: string, holdFolder: HoldFolder): void {
   for (const name of readdirSync(out).filter(isOwnEntry)) rmSync(path.join(out, name), { recursive: true, force: true });
 }
 
-function toRecord(unit: Unit, result: TrainResult): RunRecord {
+function toRecord(unit: Unit, result: UnitResult): RunRecord {
   return {
     id: unit.id,
     method: unit.method,
@@ -167,6 +168,7 @@ function toRecord(unit: Unit, result: TrainResult): RunRecord {
     config: result.config as unknown as Record<string, unknown>,
     ...(result.sideBudget ? { sideBudget: result.sideBudget } : {}),
     ...(result.timings ? { timings: result.timings } : {}),
+    ...(result.creditMap ? { creditMap: result.creditMap } : {}),
   };
 }
 

@@ -7,13 +7,17 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '@policy-lab/core';
 import { createRegistry } from '@policy-lab/core/node';
 import type { TrainProgress, TrainResult } from '@policy-lab/trainer';
+import { type RunCreditMap, runCreditMap } from '../diagnostics/credit-map.js';
 import type { PreferencesRef } from './plan.js';
 import type { UnitRequest } from './pool.js';
+
+/** A unit's result: the run's, and the comparison's diagnostics of its final policy. */
+export type UnitResult = TrainResult & { creditMap?: RunCreditMap };
 
 export async function runUnit(
   request: UnitRequest,
   where: { cwd: string; outDir: string; sftCacheDir: string; onProgress(progress: TrainProgress): void },
-): Promise<TrainResult> {
+): Promise<UnitResult> {
   const { registry } = await createRegistry({
     cwd: where.cwd,
     plugins: request.plugins,
@@ -25,7 +29,7 @@ export async function runUnit(
   // One writer per run folder: a unit still trained by an orphaned worker is refused, not interleaved.
   const hold = trainer.holdFolder(where.outDir, `bench compare unit ${request.unit.id}`);
   try {
-    return await trainer.train({
+    const result = await trainer.train({
       registry,
       method: request.unit.method,
       env: request.unit.env,
@@ -39,6 +43,8 @@ export async function runUnit(
       onProgress: where.onProgress,
       ...(preferences ? { preferences } : {}),
     });
+    // A diagnostic of the finished policy, on a side cost: never part of the run's budget or trajectory.
+    return { ...result, creditMap: await runCreditMap(where.outDir, registry, trainer.creditMapOfRun) };
   } finally {
     hold.release();
   }

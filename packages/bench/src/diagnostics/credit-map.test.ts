@@ -33,6 +33,8 @@ const map: CreditMap = {
   maxSumError: 0,
   chosenReward: 0.1,
   rejectedReward: -0.2,
+  tasksTried: 1,
+  cost: { episodes: 8, generatedTokens: 20, scoredTokens: 30 },
 };
 
 describe('credit map report', () => {

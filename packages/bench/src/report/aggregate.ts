@@ -9,6 +9,7 @@
  */
 
 import { SFT_START } from '../compare/plan.js';
+import type { RunCreditMap } from '../diagnostics/credit-map.js';
 import { holmAdjust } from '../stats/holm.js';
 import {
   type Interval,
@@ -50,6 +51,8 @@ export interface RunRecord {
   sideBudget?: { episodes: number; generatedTokens: number };
   /** The run's own clock by phase (sftSeconds, rolloutSeconds, updateSeconds, evalSeconds, totalSeconds). */
   timings?: Record<string, number>;
+  /** The per-token credit map of the final policy against its reference, or why the run has none (From r to Q*). */
+  creditMap?: RunCreditMap;
 }
 
 export interface MethodSummary {

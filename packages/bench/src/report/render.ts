@@ -8,6 +8,7 @@ import { leaderboardHtml, leaderboardMarkdown } from '../leaderboard/render.js';
 import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
 import type { BaselineComparison } from './baseline.js';
 import { type ComparisonCost, costMarkdown } from './cost.js';
+import { creditMapHtml, creditMapMarkdown } from './credit-map-section.js';
 import { clipBiasSection, type StepSeries } from './diagnostics-html.js';
 import { escapeHtml, svg } from './svg.js';
 
@@ -303,6 +304,7 @@ export function renderMarkdown(doc: ComparisonDocument): string {
     }
     lines.push('');
     for (const warning of diagnosticWarnings(env)) lines.push(`> ${warning}`, '');
+    lines.push(...creditMapMarkdown(env.env, doc.runs));
   }
   if (doc.baseline) {
     const b = doc.baseline;
@@ -457,7 +459,7 @@ export async function renderHtml(doc: ComparisonDocument, steps: readonly StepSe
     } as TopLevelSpec);
     const clipBias = await clipBiasSection(env.env, steps);
     sections.push(
-      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}${clipBias}<ul>${verdicts(
+      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}${clipBias}${creditMapHtml(env.env, doc.runs)}<ul>${verdicts(
         env,
         doc.aggregates,
       )

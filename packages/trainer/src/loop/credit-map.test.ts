@@ -34,6 +34,12 @@ describe('the per-token credit map', () => {
       expect(answer.creditSum).toBeCloseTo(answer.implicitReward, 4);
     }
     expect(map.maxSumError).toBeLessThan(1e-4);
+    // Its cost: every sampled answer, and two teacher-forced passes (policy, reference) per mapped answer.
+    expect(map.cost.episodes).toBe(6 * map.tasksTried);
+    expect(map.cost.scoredTokens).toBeGreaterThanOrEqual(2 * map.answers.reduce((a, x) => a + x.tokens.length, 0));
+    const capped = await creditMapOfRun(outDir, echoEnv, { pairs: 4, samples: 6, beta: 0.5, seed: 1, maxTasks: 1 });
+    expect(capped.tasksTried).toBe(1);
+    expect(capped.answers.length).toBeLessThanOrEqual(2);
     // The policy moved from its reference: some token carries credit.
     expect(Math.max(...map.answers.flatMap((a) => a.credits.map(Math.abs)))).toBeGreaterThan(1e-3);
   });

@@ -7,18 +7,29 @@
  * beta log pi(y|x) / pi_ref(y|x), computed here apart from them (teacher-forced sums), so the
  * map's sums check themselves.
  *
- * Answers: for each test task in order, `samples` rollouts of the run's policy (temperature 1);
- * the best and the worst by reward form a pair when they differ, until `pairs` pairs are found.
+ * Answers: for each test task in order (the first `maxTasks` at most), `samples` rollouts of the
+ * run's policy (temperature 1); the best and the worst by reward form a pair when they differ,
+ * until `pairs` pairs are found. What the map costs (its samples and the teacher-forced passes)
+ * is returned beside it: a diagnostic's side cost, never part of a run's budget.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type Environment, Rng, type Rollout, type TrainConfig, UsageError, weightedSum } from '@policy-lab/core';
+import {
+  type BudgetConsumption,
+  type Environment,
+  Rng,
+  type Rollout,
+  type TrainConfig,
+  UsageError,
+  weightedSum,
+} from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadSafetensors } from '../checkpoint/safetensors.js';
 import type { PolicyModel } from '../model/policy.js';
 import { createPolicy } from '../model/transformer.js';
 import { CharTokenizer, type TokenizerJson } from '../tokenizer/char-tokenizer.js';
-import { collectRollouts } from './rollouts.js';
+import { chargedModel } from './charged-model.js';
+import { collectRollouts, generatedTokens } from './rollouts.js';
 import { writeWeights } from './weights.js';
 
 export interface CreditedAnswer {
@@ -47,6 +58,9 @@ export interface CreditMap {
   /** Mean sequence implicit reward of the chosen and of the rejected answers. */
   chosenReward: number;
   rejectedReward: number;
+  /** Test tasks sampled, and what the map cost: its sampled episodes and generated tokens, and the tokens of its teacher-forced passes (policy and reference). */
+  tasksTried: number;
+  cost: { episodes: number; generatedTokens: number; scoredTokens: number };
 }
 
 /** Per-token log-probabilities of a turn's action tokens after its prompt, teacher-forced. */
@@ -104,7 +118,7 @@ function loadModel(file: string, config: TrainConfig, tokenizer: CharTokenizer, 
 export async function creditMapOfRun(
   folder: string,
   env: Environment,
-  options: { pairs: number; samples: number; beta: number; seed: number },
+  options: { pairs: number; samples: number; beta: number; seed: number; maxTasks?: number },
 ): Promise<CreditMap> {
   const sidecar = path.join(folder, 'checkpoint.json');
   let saved: { step?: unknown; weights?: unknown; config?: TrainConfig; tokenizer?: unknown };
@@ -134,7 +148,10 @@ export async function creditMapOfRun(
     const picked: { rollout: Rollout; role: 'chosen' | 'rejected'; reward: number }[] = [];
     const tasks = env.tasks('test', { seed: config.seed });
     const rng = Rng.seeded(options.seed).split('credit-map');
-    for (let k = 0; k < tasks.length && picked.length < 2 * options.pairs; k++) {
+    const cost = { episodes: 0, generatedTokens: 0, scoredTokens: 0 };
+    const limit = Math.min(tasks.length, options.maxTasks ?? tasks.length);
+    let k = 0;
+    for (; k < limit && picked.length < 2 * options.pairs; k++) {
       const [group] = await collectRollouts(
         policy,
         tokenizer,
@@ -146,6 +163,8 @@ export async function creditMapOfRun(
           rng: rng.split(`task/${k}`),
         },
       );
+      cost.episodes += group?.length ?? 0;
+      cost.generatedTokens += generatedTokens(group ?? []);
       const ranked = [...(group ?? [])].sort((a, b) => scalar(b) - scalar(a));
       const best = ranked[0];
       const worst = ranked.at(-1);
@@ -155,7 +174,16 @@ export async function creditMapOfRun(
         { rollout: worst, role: 'rejected', reward: scalar(worst) },
       );
     }
-    const answers = await creditAnswers(policy, reference, picked, options.beta, (id) => tokenizer.decode([id]));
+    const charge = (used: Partial<BudgetConsumption>) => {
+      cost.scoredTokens += used.auxScoredTokens ?? 0;
+    };
+    const answers = await creditAnswers(
+      chargedModel(policy, charge),
+      chargedModel(reference, charge),
+      picked,
+      options.beta,
+      (id) => tokenizer.decode([id]),
+    );
     const meanOf = (role: 'chosen' | 'rejected') => {
       const xs = answers.filter((a) => a.role === role).map((a) => a.implicitReward);
       return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
@@ -169,6 +197,8 @@ export async function creditMapOfRun(
       maxSumError: Math.max(0, ...answers.map((a) => Math.abs(a.creditSum - a.implicitReward))),
       chosenReward: meanOf('chosen'),
       rejectedReward: meanOf('rejected'),
+      tasksTried: k,
+      cost,
     };
   } finally {
     policy.dispose();
