@@ -11,7 +11,8 @@ output; weights stored [in, out] so a layer is x @ W.
 Usage: python3 torch_rl_step.py FOLDER THREADS MODE
   FOLDER  written by `bench speed rl-step`: spec.json (model, tasks, step settings) and the
           starting weights (a safetensors file, read here without the safetensors package
-          unless it is installed); for MODE check also ours.json (our sampled rollouts).
+          unless it is installed); for MODE check also ours.json: our sampled action tokens and
+          their sampling log-probs (it also holds our results, which this peer never reads).
   MODE    check: re-score our sampled rollouts (per-sequence log-probs through the KV cache and
           through the training pass, rewards, advantages, loss, gradient norm); no timing.
           time: one untimed warm-up step, then `steps` timed steps from the starting weights.
@@ -351,11 +352,15 @@ def prompts_of(spec):
 
 
 def rl_step(policy, optimizer, spec, generator):
+    started = time.perf_counter()
     prompts = prompts_of(spec)
     eos = spec["specials"]["eos"]
     tokens, logprobs = policy.generate(prompts, spec["maxNewTokens"], eos, generator=generator)
     rewards, scalars, advantages = rollouts_of(spec, tokens)
+    sampled = time.perf_counter()
     result = update(policy, optimizer, spec, prompts, tokens, logprobs, advantages)
+    result["rolloutMs"] = (sampled - started) * 1000
+    result["updateMs"] = (time.perf_counter() - sampled) * 1000
     result["generatedTokens"] = sum(len(t) for t in tokens)
     result["meanReward"] = sum(scalars) / len(scalars)
     return result

@@ -136,6 +136,8 @@ function startFrom(trainer: Trainer, options: RlStepOptions, vocabSize: number):
     return tensor.shape;
   };
   const [V, D] = shape('token_embedding') as [number, number];
+  if (V !== vocabSize)
+    throw new UsageError(`${file}: a vocabulary of ${V} tokens; countdown's tokenizer has ${vocabSize} (not a countdown policy)`);
   const layers = Object.keys(tensors).filter((name) => /^layer\d+\.wq$/.test(name)).length;
   const checkpointConfig = {
     ...config,
@@ -145,8 +147,6 @@ function startFrom(trainer: Trainer, options: RlStepOptions, vocabSize: number):
     contextLength: shape('position_embedding')[0] as number,
     mlpRatio: (shape('layer0.w1')[1] as number) / D,
   };
-  if (V !== vocabSize)
-    throw new UsageError(`${file}: a vocabulary of ${V} tokens; countdown's tokenizer has ${vocabSize} (not a countdown policy)`);
   if (D % MODEL.heads !== 0) throw new UsageError(`${file}: width ${D} is not divisible by ${MODEL.heads} heads`);
   const policy = trainer.createPolicy(checkpointConfig, Rng.seeded(0));
   const names = policy.weightNames();
@@ -207,12 +207,16 @@ interface StepRecord {
   entropy: number;
   generatedTokens: number;
   trainedTokens: number;
+  /** Wall time of sampling, scoring and advantages, and of the update (the trainer's rollout and update seconds). */
+  rolloutMs: number;
+  updateMs: number;
 }
 
 async function ourStep(w: Workload, optimizer: InstanceType<Trainer['Adam']>): Promise<StepRecord> {
   const { trainer, env, tokenizer, options, policy } = w;
   const G = options.groupSize;
   const rng = Rng.seeded(options.seed).split('rl-step');
+  const started = performance.now();
   const generation = await policy.generate(w.prompts, {
     maxNewTokens: options.maxNewTokens,
     temperature: 1,
@@ -252,7 +256,10 @@ async function ourStep(w: Workload, optimizer: InstanceType<Trainer['Adam']>): P
   const scalar = (reward: Rollout['reward']) => weightedSum(reward, w.weights);
   const estimated = await w.estimator.compute(groups, { rng: rng.split('estimate'), weights: w.weights, scalar });
   const advantages = estimated.rollout.flat();
+  const sampled = performance.now();
   const updated = await ourUpdate(w, optimizer, generation.tokens, generation.logprobs, advantages);
+  const rolloutMs = sampled - started;
+  const updateMs = performance.now() - sampled;
   const rollouts = groups.flat();
   return {
     actionTokens: generation.tokens,
@@ -261,6 +268,8 @@ async function ourStep(w: Workload, optimizer: InstanceType<Trainer['Adam']>): P
     scalarRewards: rollouts.map((r) => scalar(r.reward)),
     advantages,
     generatedTokens: generation.tokens.reduce((n, t) => n + t.length, 0),
+    rolloutMs,
+    updateMs,
     ...updated,
   };
 }
@@ -522,6 +531,15 @@ export async function rlStepSuite(ctx: CommandContext, options: RlStepOptions): 
         path.join(folder, 'ours.json'),
         JSON.stringify({
           episodes: warm.actionTokens.map((actionTokens, i) => ({ actionTokens, logprobs: warm.logprobs[i] })),
+          // What our step computed from them, for a reader of the folder; the peer recomputes all of it.
+          ours: {
+            rewards: warm.rewards,
+            advantages: warm.advantages,
+            scoredLogprobs: warm.scoredLogprobs,
+            loss: warm.loss,
+            gradNorm: warm.gradNorm,
+            entropy: warm.entropy,
+          },
         }),
       );
       // The peer's BLAS check runs here, before anything is timed.
@@ -589,7 +607,12 @@ export async function rlStepSuite(ctx: CommandContext, options: RlStepOptions): 
       ...about,
       ...sideReport(
         peerMs,
-        peerSteps.map((s) => ({ generatedTokens: s.generatedTokens ?? 0, trainedTokens: s.trainedTokens ?? 0 })),
+        peerSteps.map((s) => ({
+          generatedTokens: s.generatedTokens ?? 0,
+          trainedTokens: s.trainedTokens ?? 0,
+          rolloutMs: s.rolloutMs ?? Number.NaN,
+          updateMs: s.updateMs ?? Number.NaN,
+        })),
         perSecond,
       ),
     };
@@ -612,7 +635,7 @@ function pickModel(config: Policy['config']) {
 /** One side's timings and its work per step (the peer samples with its own random stream). */
 function sideReport(
   ms: readonly number[],
-  steps: readonly Pick<StepRecord, 'generatedTokens' | 'trainedTokens'>[],
+  steps: readonly Pick<StepRecord, 'generatedTokens' | 'trainedTokens' | 'rolloutMs' | 'updateMs'>[],
   perSecond: (ms: number) => number,
 ) {
   const s = summary(ms);
@@ -620,6 +643,9 @@ function sideReport(
     msPerStep: ms,
     medianMs: s.median,
     episodesPerSecond: { median: perSecond(s.median), min: perSecond(s.max), max: perSecond(s.min) },
+    /** Medians of the step's two halves: sampling, scoring and advantages; the update. */
+    medianRolloutMs: summary(steps.map((x) => x.rolloutMs)).median,
+    medianUpdateMs: summary(steps.map((x) => x.updateMs)).median,
     generatedTokens: steps.map((x) => x.generatedTokens),
     trainedTokens: steps.map((x) => x.trainedTokens),
   };
@@ -629,7 +655,7 @@ function describe(document: Record<string, unknown>, options: RlStepOptions): st
   type Side = ReturnType<typeof sideReport>;
   const ours = document.ours as Side;
   const range = (side: Side) =>
-    `median ${side.medianMs.toFixed(1)} ms, ${side.episodesPerSecond.median.toFixed(1)} episodes/s (${side.episodesPerSecond.min.toFixed(1)}-${side.episodesPerSecond.max.toFixed(1)} over ${side.msPerStep.length} repeats), ${Math.round(side.generatedTokens.reduce((a, b) => a + b, 0) / side.generatedTokens.length)} tokens generated a step`;
+    `median ${side.medianMs.toFixed(1)} ms, ${side.episodesPerSecond.median.toFixed(1)} episodes/s (${side.episodesPerSecond.min.toFixed(1)}-${side.episodesPerSecond.max.toFixed(1)} over ${side.msPerStep.length} repeats; rollouts ${side.medianRolloutMs.toFixed(1)} ms, update ${side.medianUpdateMs.toFixed(1)} ms), ${Math.round(side.generatedTokens.reduce((a, b) => a + b, 0) / side.generatedTokens.length)} tokens generated a step`;
   const lines = [
     `rl-step countdown, grpo: ${options.tasksPerStep} tasks x ${options.groupSize} rollouts, ${options.maxNewTokens} new tokens, ${String(document.start)}, on ${String(document.backend)} (${String(document.kernels)} kernels, ${String(document.threads)} thread(s))`,
     `  ours  ${range(ours)}`,
