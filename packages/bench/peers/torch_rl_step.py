@@ -325,7 +325,8 @@ def update(policy, optimizer, spec, prompts, tokens, old_logprobs, advantages, r
         removed = unclipped * blocked
         masked_mean = lambda x: (x * mask).sum() / tokens_trained
         centred = logprobs - masked_mean(logprobs)
-        metrics = [masked_mean(low), masked_mean(high), masked_mean(centred * (removed - masked_mean(removed)))]
+        share = (removed.abs() * mask).sum() / torch.clamp((unclipped.abs() * mask).sum(), min=1e-12)
+        metrics = [masked_mean(low), masked_mean(high), masked_mean(centred * (removed - masked_mean(removed))), share]
     optimizer.zero_grad()
     loss.backward()
     parameters = policy.parameters()
@@ -336,9 +337,10 @@ def update(policy, optimizer, spec, prompts, tokens, old_logprobs, advantages, r
             p.grad.mul_(scale)
     optimizer.step()
     out = {"loss": float(loss), "gradNorm": float(norm), "entropy": float(entropy), "trainedTokens": int(mask.sum())}
+    names = ("clipFractionLow", "clipFractionHigh", "clipEntropyBias", "clipCorrectionShare")
+    out.update({name: float(m) for name, m in zip(names, metrics)})
     if record:
         out["scoredLogprobs"] = (logprobs.detach() * mask).sum(1).tolist()
-        out["clipFractionLow"] = float(metrics[0])
     return out
 
 

@@ -148,7 +148,12 @@ function startFrom(trainer: Trainer, options: RlStepOptions, vocabSize: number):
     mlpRatio: (shape('layer0.w1')[1] as number) / D,
   };
   if (D % MODEL.heads !== 0) throw new UsageError(`${file}: width ${D} is not divisible by ${MODEL.heads} heads`);
-  const policy = trainer.createPolicy(checkpointConfig, Rng.seeded(0));
+  let policy: Policy;
+  try {
+    policy = trainer.createPolicy(checkpointConfig, Rng.seeded(0));
+  } catch (error) {
+    throw new UsageError(`${file}: its tensors make no model of the trainer (${(error as Error).message})`);
+  }
   const names = policy.weightNames();
   const weights: Start['weights'] = {};
   for (const name of names) {
