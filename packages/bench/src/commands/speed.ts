@@ -1,15 +1,12 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { RunError, UsageError } from '@policy-lab/core';
 import { Argument, type Command, Option } from 'commander';
 import { Bench } from 'tinybench';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
+import { machine, peerPython, runPeer } from './speed-peer.js';
+import { readRlStepOptions, rlStepOptions, rlStepSuite } from './speed-rl-step.js';
 
-const SUITES = ['train-step', 'decode', 'rollout', 'advantages'] as const;
-const PYTHON = '/usr/bin/python3';
+const SUITES = ['train-step', 'decode', 'rollout', 'advantages', 'rl-step'] as const;
 
 interface Measurement {
   kernels: string;
@@ -37,64 +34,6 @@ async function measure(
   if (result?.state !== 'completed') throw new RunError(`benchmark did not complete (${result?.state ?? 'no result'})`);
   const ms = result.latency.p50 ?? result.latency.mean;
   return { ms, tokensPerSecond: (tokens() / ms) * 1000, samples: result.latency.samplesCount, rme: result.latency.rme };
-}
-
-/** Where the peer's Python is: POLICY_LAB_PEER_PYTHON (tests point it at a stub), else Debian's. */
-const peerPython = (env: Record<string, string | undefined>) => env.POLICY_LAB_PEER_PYTHON ?? PYTHON;
-const INSTALL = 'apt-get install -y python3-torch libopenblas0-pthread';
-/** BLAS libraries that make PyTorch's matmuls fast; anything else times the peer at its worst. */
-const OPTIMISED_BLAS = ['openblas', 'blis', 'mkl'];
-
-function runPeer(
-  python: string,
-  suite: string,
-  shape: { dim: number; batch: number; tokens: number; threads: number },
-): Record<string, unknown> {
-  const { dim, batch, tokens, threads } = shape;
-  const script = fileURLToPath(
-    new URL(`../../peers/${suite === 'decode' ? 'torch_decode.py' : 'torch_train_step.py'}`, import.meta.url),
-  );
-  const args =
-    suite === 'decode'
-      ? [script, String(dim), String(batch), String(tokens), String(threads)]
-      : [script, String(dim), String(batch), String(threads)];
-  if (!existsSync(python)) throw new UsageError(`--peer torch needs ${python} with torch: ${INSTALL}`);
-  let peer: Record<string, unknown>;
-  try {
-    const output = execFileSync(python, args, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // As many threads as ours, for every pool torch may use.
-      env: {
-        ...process.env,
-        OMP_NUM_THREADS: String(threads),
-        OPENBLAS_NUM_THREADS: String(threads),
-        MKL_NUM_THREADS: String(threads),
-      },
-    });
-    peer = JSON.parse(output.trim().split('\n').pop() as string);
-  } catch (error) {
-    const text = String((error as { stderr?: string }).stderr ?? (error as Error).message);
-    if (/No module named 'torch'/.test(text)) throw new UsageError(`--peer torch: ${python} has no torch module: ${INSTALL}`);
-    throw new RunError(`the PyTorch peer failed: ${text.split('\n').slice(-3).join(' ')}`);
-  }
-  // A peer on the reference BLAS is PyTorch at its worst: a ratio to it would flatter us.
-  if (!OPTIMISED_BLAS.includes(String(peer.blas)))
-    throw new UsageError(
-      `--peer torch: its matmuls run on ${peer.blas === 'reference' ? 'the reference BLAS' : `an unrecognised BLAS (${String(peer.blas)})`} (${((peer.blasLibraries as string[] | undefined) ?? []).join(', ') || 'no BLAS library found'}), not PyTorch at its best; install an optimised one (it becomes libblas.so.3): ${INSTALL}`,
-    );
-  return peer;
-}
-
-/** The CPU's model and the vector extensions that decide matmul speed (from /proc/cpuinfo on Linux). */
-function cpuFlags(): string[] {
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '').split(/\s+/));
-    return ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_vnni', 'amx_tile'].filter((f) => flags.has(f));
-  } catch {
-    return [];
-  }
 }
 
 /** Advantage throughput of a reward-only estimator on `batch` groups of 8 random rewards. */
@@ -145,7 +84,7 @@ async function advantagesSuite(ctx: CommandContext, name: string, batch: number,
 }
 
 export function register(program: Command, io: Io): void {
-  program
+  const command = program
     .command('speed')
     .description(
       'measure the training step and decoding speed of the tensor backend (tinybench), optionally against a PyTorch peer',
@@ -162,12 +101,14 @@ export function register(program: Command, io: Io): void {
         .choices(['fast', 'stock', 'both'])
         .default('fast'),
     )
-    .option('--threads <n>', 'threads for the fast kernels (1 or 2)', '2')
+    .option('--threads <n>', 'threads for the fast kernels (1 or 2; rl-step: 1 unless given), and the peer', '2')
     .option('--peer <name>', "also run a peer implementation of the same workload: 'torch'")
-    .option('--require-hardware-gpu', 'with --backend webgpu: refuse a software adapter')
+    .option('--require-hardware-gpu', 'with --backend webgpu: refuse a software adapter');
+  for (const option of rlStepOptions()) command.addOption(option);
+  command
     .addHelpText(
       'after',
-      '\nExamples:\n  bench speed train-step --dim 64 --batch 32 --kernels both --json\n  bench speed decode --dim 64 --batch 32 --tokens 64\n  bench speed --peer torch --json\n  bench speed --backend webgpu',
+      '\nExamples:\n  bench speed train-step --dim 64 --batch 32 --kernels both --json\n  bench speed decode --dim 64 --batch 32 --tokens 64\n  bench speed --peer torch --json\n  bench speed --backend webgpu\n  bench speed rl-step --peer torch --threads 1 --repeats 5',
     )
     .action(async function (
       this: Command,
@@ -183,6 +124,7 @@ export function register(program: Command, io: Io): void {
         threads: string;
         peer?: string;
         requireHardwareGpu?: boolean;
+        [rlStep: string]: string | boolean | undefined;
       },
     ) {
       const ctx = new CommandContext(io, this);
@@ -193,11 +135,17 @@ export function register(program: Command, io: Io): void {
       // The fast wasm kernels run one or two threads per process; another count would silently become 2.
       if (!['1', '2'].includes(opts.threads))
         throw new UsageError(`bad --threads '${opts.threads}': accepted 1, 2 (threads of the fast wasm kernels)`);
-      const threads = Number(opts.threads);
+      // One thread each by default for the whole-step comparison with PyTorch (per-core figures).
+      const threads = suite === 'rl-step' && this.getOptionValueSource('threads') === 'default' ? 1 : Number(opts.threads);
       if (dim % 4 !== 0) throw new UsageError(`bad --dim '${opts.dim}': must be divisible by 4 (the heads)`);
       if (opts.peer !== undefined && opts.peer !== 'torch') throw new UsageError(`unknown --peer '${opts.peer}': accepted torch`);
       if (opts.peer !== undefined && (suite === 'rollout' || suite === 'advantages'))
-        throw new UsageError(`--peer torch exists for train-step and decode only, not ${suite}`);
+        throw new UsageError(`--peer torch exists for train-step, decode and rl-step, not ${suite}`);
+      if (suite === 'rl-step') {
+        if (opts.env !== 'countdown') throw new UsageError(`bad --env '${opts.env}' for rl-step: accepted countdown`);
+        await rlStepSuite(ctx, readRlStepOptions(opts, { dim, threads, peer: opts.peer === 'torch' }));
+        return;
+      }
       if (suite === 'advantages') {
         await advantagesSuite(ctx, opts.estimator, batch, iterations);
         return;
@@ -251,12 +199,7 @@ export function register(program: Command, io: Io): void {
         tokensPerSecond: main.tokensPerSecond,
         samples: main.samples,
         rme: main.rme,
-        machine: {
-          cpus: os.cpus().length,
-          cpuModel: os.cpus()[0]?.model ?? 'unknown',
-          cpuFlags: cpuFlags(),
-          node: process.version,
-        },
+        machine: machine(),
         ...(info?.adapter ? { adapter: info.adapter } : {}),
         ...(info?.fallback ? { fallback: info.fallback } : {}),
       };
@@ -266,7 +209,12 @@ export function register(program: Command, io: Io): void {
         document.speedupOverStock = stock.ms / main.ms;
       }
       if (opts.peer === 'torch') {
-        const peer = runPeer(peerPython(io.env), suite, { dim, batch, tokens, threads });
+        const peer = runPeer(
+          peerPython(io.env),
+          suite === 'decode' ? 'torch_decode.py' : 'torch_train_step.py',
+          suite === 'decode' ? [dim, batch, tokens, threads].map(String) : [dim, batch, threads].map(String),
+          threads,
+        );
         document.peer = peer;
         document.ratioToPeer = main.ms / Number(peer[timeKey]);
       }
@@ -289,8 +237,8 @@ export function register(program: Command, io: Io): void {
           `  torch ${Number(peer[timeKey]).toFixed(1)} ms on ${String(peer.threads)} thread(s), ${String(peer.blas)} BLAS; ours / torch = ${(document.ratioToPeer as number).toFixed(2)}`,
         );
       }
-      const machine = document.machine as { cpuModel: string; cpuFlags: string[] };
-      lines.push(`  machine: ${machine.cpuModel} (${machine.cpuFlags.join(' ') || 'no flags read'})`);
+      const host = document.machine as { cpuModel: string; cpuFlags: string[] };
+      lines.push(`  machine: ${host.cpuModel} (${host.cpuFlags.join(' ') || 'no flags read'})`);
       io.stdout(`${lines.join('\n')}\n`);
     });
 }
