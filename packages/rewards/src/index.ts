@@ -19,7 +19,11 @@ export { pavVerifier } from './models/pav-verifier.js';
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
 export type { ProgressExample } from './models/progress-model.js';
 export { ProgressModel, progressExamples, spearman } from './models/progress-model.js';
+export type { SinkhornOptions, SinkhornResult } from './models/sinkhorn.js';
+export { sinkhorn, squaredDistances } from './models/sinkhorn.js';
 export { TrajectoryDiscriminator, trajectoryText } from './models/trajectory-discriminator.js';
+export type { PreferenceTriplet, TurnEncoderOptions } from './models/turn-encoder.js';
+export { TurnEncoder } from './models/turn-encoder.js';
 export type {
   ConditionalOptions,
   CurriculumOptions,
@@ -32,6 +36,7 @@ export type {
   PotentialOptions,
   ProgressPotentialOptions,
   PrsOptions,
+  RaplOtOptions,
   SpuriousOptions,
   TbrOptions,
   VerpoOptions,
@@ -49,16 +54,20 @@ export {
   irlRewardWorldModel,
   multiFidelity,
   multifidelityReward,
+  objectsNearby,
   overlong,
   overlongPenalty,
   potential,
   progressPotential,
   prs,
+  raplOt,
   shapingTerm,
   spurious,
   stageWeights,
   tbrPartialCredit,
   traceBackCredit,
+  tripletOf,
+  userScore,
   verpo,
 } from './shapers/index.js';
 

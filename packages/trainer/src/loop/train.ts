@@ -117,6 +117,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new RunError(`environment '${env.name}' gave no ${trainTasks.length === 0 ? 'train' : 'test'} tasks`);
   const tasks = openTaskStream(plugins.taskSource, trainTasks, env);
   if (state.taskStream !== undefined) tasks.load?.(state.taskStream);
+  for (const shaper of plugins.shapers) {
+    const saved = state.shapers?.[shaper.name];
+    if (saved !== undefined) shaper.load?.(saved);
+  }
   const run: RunContext = {
     plugins,
     policy: conditioned,
@@ -220,6 +224,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (folder && (state.step % config.checkpointEvery === 0 || lastStep)) {
       const taskState = tasks.save?.();
       if (taskState !== undefined) state.taskStream = taskState;
+      const shaperStates = plugins.shapers.flatMap((s) => {
+        const saved = s.save?.();
+        return saved === undefined ? [] : [[s.name, saved] as const];
+      });
+      if (shaperStates.length) state.shapers = Object.fromEntries(shaperStates);
       const replays = rewardModels.filter((m) => m.plugin.replay);
       if (replays.length) state.rewardModelReplay = Object.fromEntries(replays.map((m) => [m.plugin.name, m.saveReplay()]));
       await folder.save(
