@@ -188,6 +188,8 @@ describe('every registered method trains two steps without NaN', () => {
     // PAV's steps are turns.
     pav: 'gridnav',
     'pav-beam': 'gridnav',
+    // RAPL's reward is an optimal transport between the turns of an episode and the demonstration's.
+    'rapl-ot': 'gridnav',
   };
   const envFor = (method: (typeof methods)[number]) =>
     (method.shapers ?? []).includes('tbr-partial-credit')
