@@ -190,6 +190,8 @@ describe('every registered method trains two steps without NaN', () => {
     'pav-beam': 'gridnav',
     // ReasonFlux-PRM's thinking steps are the turns before the answer.
     'reasonflux-prm': 'gridnav',
+    // RAPL's reward is an optimal transport between the turns of an episode and the demonstration's.
+    'rapl-ot': 'gridnav',
   };
   const envFor = (method: (typeof methods)[number]) =>
     (method.shapers ?? []).includes('tbr-partial-credit')

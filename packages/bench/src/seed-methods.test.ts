@@ -412,3 +412,37 @@ describe('reasonflux-prm', () => {
     expect(result.budget.consumed.episodes).toBe(48);
   }, 240_000);
 });
+
+describe('rapl-ot', () => {
+  it('is registered with GRPO and its shaper; refused before a run on an environment without a multi-turn expert', () => {
+    expect(registry.get('methods', 'rapl-ot')).toMatchObject({ estimator: 'grpo', shapers: ['rapl-ot'] });
+    expect(whyUnfit({ registry, method: 'rapl-ot', env: 'countdown', seed: 1 })).toMatch(
+      /shaper 'rapl-ot' needs episodes of more than one turn/,
+    );
+    expect(whyUnfit({ registry, method: 'rapl-ot', env: 'gridnav', seed: 1 })).toBeUndefined();
+  });
+
+  it('a tiny gridnav run: the user gives triplets, the encoder fits on them, the OT reward replaces the true one, all charged', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'rapl-ot-'));
+    const result = await train({
+      registry,
+      method: 'rapl-ot',
+      env: 'gridnav',
+      seed: 3,
+      budget: { episodes: 2 * 16 },
+      overrides: { ...TINY, model: { dim: 16, layers: 1, heads: 2, contextLength: 160 }, sftSteps: 16 },
+      outDir,
+    });
+    expect(result.steps).toBe(2);
+    const metrics = metricsOf(outDir);
+    const triplets = metrics.map((m) => m['shaper.rapl-ot.triplets'] as number);
+    expect(triplets[1]).toBeGreaterThan(triplets[0] as number);
+    for (const m of metrics) {
+      expect(m['shaper.rapl-ot.rewardMean']).toBeLessThan(0);
+      expect(m['reward.won']).toBe(0); // the true components are 0 in training
+    }
+    expect(metrics.some((m) => Number.isFinite(m['shaper.rapl-ot.loss']))).toBe(true);
+    expect(result.budget.consumed.auxScoredTokens).toBeGreaterThan(0);
+    expect(result.budget.consumed.auxTrainedTokens).toBeGreaterThan(0);
+  }, 600_000);
+});

@@ -622,6 +622,12 @@ export interface RewardShaper extends PluginMeta {
    * before shapers run: their scores are reward components a shaper may read.
    */
   shape(rollouts: readonly Rollout[], ctx: ShapeContext): Rollout[];
+  /**
+   * JSON state for checkpoints (a learned shaper's networks and replay), undefined before its
+   * first step; a resumed run hands it back to `load` before its next step.
+   */
+  save?(): unknown;
+  load?(state: unknown): void;
 }
 
 // ---------------------------------------------------------------------------------------

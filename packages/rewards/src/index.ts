@@ -33,7 +33,11 @@ export {
   thinkingTrace,
   trajectoryScore,
 } from './models/reasonflux-prm.js';
+export type { SinkhornOptions, SinkhornResult } from './models/sinkhorn.js';
+export { sinkhorn, squaredDistances } from './models/sinkhorn.js';
 export { TrajectoryDiscriminator, trajectoryText } from './models/trajectory-discriminator.js';
+export type { PreferenceTriplet, TurnEncoderOptions } from './models/turn-encoder.js';
+export { TurnEncoder } from './models/turn-encoder.js';
 export type {
   ConditionalOptions,
   CurriculumOptions,
@@ -46,6 +50,7 @@ export type {
   PotentialOptions,
   ProgressPotentialOptions,
   PrsOptions,
+  RaplOtOptions,
   SpuriousOptions,
   TbrOptions,
   VerpoOptions,
@@ -63,16 +68,20 @@ export {
   irlRewardWorldModel,
   multiFidelity,
   multifidelityReward,
+  objectsNearby,
   overlong,
   overlongPenalty,
   potential,
   progressPotential,
   prs,
+  raplOt,
   shapingTerm,
   spurious,
   stageWeights,
   tbrPartialCredit,
   traceBackCredit,
+  tripletOf,
+  userScore,
   verpo,
 } from './shapers/index.js';
 

@@ -248,6 +248,22 @@ function learnedRewardMethods(): Method[] {
       loss: 'ppo-clip',
       shapers: ['irl-reward-world-model'],
     }),
+    defineMethod({
+      name: 'rapl-ot',
+      summary:
+        'RAPL: GRPO against -OT_eps(phi(tau), phi(demo)), an observation encoder phi aligned from 50 simulated-user preference triplets; the true reward is kept for evaluation only',
+      paper: {
+        title: 'Maximizing Alignment with Minimal Feedback: Efficiently Learning Rewards for Visuomotor Robot Policy Alignment',
+        arxiv: '2412.04835',
+        year: 2024,
+      },
+      unverified: [
+        "adaptation: adapted (see the rapl-ot shaper). The paper fine-tunes a Diffusion Policy against its visual reward; here GRPO from the SFT start, on the trajectory's total (the per-turn rewards sum to it; a step-level estimator could read them turn by turn).",
+      ],
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      shapers: ['rapl-ot'],
+    }),
   ];
 }
 

@@ -63,6 +63,17 @@ export class CorrectionEnsemble {
     });
     return losses.reduce((a, b) => a + b, 0) / losses.length;
   }
+
+  /** Each member's weights and Adam state, for a checkpoint. */
+  save(): unknown {
+    return this.nets.map((n) => n.save());
+  }
+
+  load(state: unknown): void {
+    if (!Array.isArray(state) || state.length !== this.nets.length)
+      throw new RangeError(`saved correction ensemble: expected ${this.nets.length} members`);
+    this.nets.forEach((n, k) => n.load(state[k]));
+  }
 }
 
 /**

@@ -44,6 +44,15 @@ export class ProgressModel {
     const rows = examples.map((e) => ({ x: textFeatures(e.text, this.features), target: e.progress }));
     return this.net.fit(rows, { loss: 'logistic', ...o });
   }
+
+  /** The network's weights and Adam state, for a checkpoint. */
+  save(): unknown {
+    return this.net.save();
+  }
+
+  load(state: unknown): void {
+    this.net.load(state);
+  }
 }
 
 /** Spearman's rank correlation (average ranks for ties); NaN when either side is constant. */

@@ -36,6 +36,68 @@ export function textFeatures(text: string, size: number): Float64Array {
   return out;
 }
 
+/** A parameter vector with its Adam moments (Kingma & Ba 2014), saved and restored as one. */
+export interface AdamVectorState {
+  /** The parameters, then the first and second moments: little-endian float64, base64. */
+  params: string;
+  m: string;
+  v: string;
+  t: number;
+}
+
+function encodeFloats(values: Float64Array): string {
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function decodeFloats(text: unknown, into: Float64Array, what: string): void {
+  if (typeof text !== 'string') throw new RangeError(`saved network state: '${what}' is missing`);
+  const binary = atob(text);
+  if (binary.length !== into.byteLength)
+    throw new RangeError(
+      `saved network state: '${what}' holds ${binary.length / 8} numbers, this network has ${into.length} (another size)`,
+    );
+  const bytes = new Uint8Array(into.buffer, into.byteOffset, into.byteLength);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = binary.charCodeAt(i);
+}
+
+export class AdamVector {
+  readonly params: Float64Array;
+  private readonly m: Float64Array;
+  private readonly v: Float64Array;
+  private t = 0;
+
+  constructor(
+    count: number,
+    private readonly learningRate: number,
+  ) {
+    this.params = new Float64Array(count);
+    this.m = new Float64Array(count);
+    this.v = new Float64Array(count);
+  }
+
+  /** One Adam update with the given gradient. */
+  step(grad: Float64Array): void {
+    this.t += 1;
+    adamStep(this.params, { m: this.m, v: this.v }, grad, this.t, this.learningRate);
+  }
+
+  save(): AdamVectorState {
+    return { params: encodeFloats(this.params), m: encodeFloats(this.m), v: encodeFloats(this.v), t: this.t };
+  }
+
+  load(state: unknown): void {
+    const s = (state ?? {}) as Partial<AdamVectorState>;
+    if (!Number.isSafeInteger(s.t)) throw new RangeError("saved network state: 't' (the Adam step) is missing");
+    decodeFloats(s.params, this.params, 'params');
+    decodeFloats(s.m, this.m, 'm');
+    decodeFloats(s.v, this.v, 'v');
+    this.t = s.t as number;
+  }
+}
+
 export interface SmallNetOptions {
   inputs: number;
   hidden: number;
@@ -55,19 +117,13 @@ export class SmallNet {
   readonly inputs: number;
   readonly hidden: number;
   private readonly params: Float64Array;
-  private readonly m: Float64Array;
-  private readonly v: Float64Array;
-  private t = 0;
-  private readonly learningRate: number;
+  private readonly optimizer: AdamVector;
 
   constructor(o: SmallNetOptions) {
     this.inputs = o.inputs;
     this.hidden = o.hidden;
-    this.learningRate = o.learningRate;
-    const count = o.hidden * o.inputs + o.hidden + 1;
-    this.params = new Float64Array(count);
-    this.m = new Float64Array(count);
-    this.v = new Float64Array(count);
+    this.optimizer = new AdamVector(o.hidden * o.inputs + o.hidden + 1, o.learningRate);
+    this.params = this.optimizer.params;
     const rng = Rng.seeded(0).split(o.seed);
     const scale = 1 / Math.sqrt(o.inputs);
     for (let i = 0; i < o.hidden * o.inputs; i++) this.params[i] = rng.normal() * scale;
@@ -117,11 +173,6 @@ export class SmallNet {
     }
   }
 
-  private adam(grad: Float64Array): void {
-    this.t += 1;
-    adamStep(this.params, { m: this.m, v: this.v }, grad, this.t, this.learningRate);
-  }
-
   /**
    * Mini-batch Adam on (x, target, weight) examples, `epochs` passes in a seeded order; returns the
    * mean loss of the first pass (before most of its updates, like the trainer's reward models).
@@ -152,10 +203,19 @@ export class SmallNet {
           }
           this.backward(ex.x, (w * g) / part.length, grad);
         }
-        this.adam(grad);
+        this.optimizer.step(grad);
       }
     }
     return firstLoss / examples.length;
+  }
+
+  /** Weights and Adam state, for a checkpoint. */
+  save(): AdamVectorState {
+    return this.optimizer.save();
+  }
+
+  load(state: unknown): void {
+    this.optimizer.load(state);
   }
 }
 

@@ -41,4 +41,13 @@ export class TrajectoryDiscriminator {
     ];
     return this.net.fit(rows, { loss: 'logistic', ...o });
   }
+
+  /** The network's weights and Adam state, for a checkpoint. */
+  save(): unknown {
+    return this.net.save();
+  }
+
+  load(state: unknown): void {
+    this.net.load(state);
+  }
 }

@@ -54,17 +54,56 @@ export function requireDemonstrations(shaper: string, ctx: ShapeContext): Demons
   return ctx.demonstrations;
 }
 
+/** A plugin's run state, made fresh when a run starts; `current` and `restore` serve checkpoints. */
+export interface PerRun<S> {
+  (ctx: ShapeContext): S;
+  /** The state of the run in progress (undefined before its first step). */
+  current(): S | undefined;
+  /** Puts a checkpoint's state in place: the next step continues it instead of starting afresh. */
+  restore(state: S): void;
+}
+
 /**
  * Run state of a plugin that learns across steps: made fresh when a run starts (its first step, or
- * a step earlier than the last one seen, as when a process runs several runs with one instance).
+ * a step earlier than the last one seen, as when a process runs several runs with one instance),
+ * unless a checkpoint's state was restored.
  */
-export function perRun<S>(make: (ctx: ShapeContext) => S): (ctx: ShapeContext) => S {
+export function perRun<S>(make: (ctx: ShapeContext) => S): PerRun<S> {
   let state: S | undefined;
   let lastStep = Number.POSITIVE_INFINITY;
-  return (ctx) => {
+  const get = (ctx: ShapeContext) => {
     if (state === undefined || ctx.step < lastStep) state = make(ctx);
     lastStep = ctx.step;
     return state;
+  };
+  return Object.assign(get, {
+    current: () => state,
+    restore: (saved: S) => {
+      state = saved;
+      lastStep = Number.NEGATIVE_INFINITY;
+    },
+  });
+}
+
+/**
+ * A learned shaper's checkpoint: its run state, whose `model` saves and loads itself and whose
+ * other fields are JSON (replay buffers); `load` rebuilds the model and continues that state.
+ */
+export function checkpointed<S extends { model: { save(): unknown; load(saved: unknown): void } }>(
+  state: PerRun<S>,
+  newModel: () => S['model'],
+): { save(): unknown; load(saved: unknown): void } {
+  return {
+    save() {
+      const s = state.current();
+      return s && { ...s, model: s.model.save() };
+    },
+    load(saved) {
+      const { model: weights, ...rest } = saved as Record<string, unknown>;
+      const model = newModel();
+      model.load(weights);
+      state.restore({ ...structuredClone(rest), model } as S);
+    },
   };
 }
 
@@ -78,13 +117,10 @@ export function dopaminePbrs(options: DopaminePbrsOptions = {}): RewardShaper {
     throw new RangeError(`dopamine-pbrs: option 'gamma' must be in [0, 1], got ${o.gamma}`);
   if (!(o.learningRate > 0)) throw new RangeError(`dopamine-pbrs: option 'learningRate' must be > 0, got ${o.learningRate}`);
 
+  const newModel = () =>
+    new ProgressModel({ features: o.features, hidden: o.hidden, learningRate: o.learningRate, seed: 'dopamine-pbrs' });
   const state = perRun((ctx) => {
-    const model = new ProgressModel({
-      features: o.features,
-      hidden: o.hidden,
-      learningRate: o.learningRate,
-      seed: 'dopamine-pbrs',
-    });
+    const model = newModel();
     const demonstrations = requireDemonstrations('dopamine-pbrs', ctx);
     const states = demonstrations
       .training(o.pretrainTasks)
@@ -114,11 +150,11 @@ export function dopaminePbrs(options: DopaminePbrsOptions = {}): RewardShaper {
     math: "$\\Phi_\\theta(s) = \\sigma(f_\\theta(s)) \\in [0,1]$ fitted to $k/M$ on turn $k$ of an $M$-turn demonstration; $r'_t = r_t + \\gamma\\Phi_\\theta(s_{t+1}) - \\Phi_\\theta(s_t)$, $\\Phi(\\text{terminal}) = 0$, so $\\sum_t \\gamma^t F_t = -\\Phi_\\theta(s_0)$",
     unverified: [
       'adaptation: adapted. Vision becomes text: Phi reads the turn observation (gridnav: the egocentric view; webshop: the page), not camera views; a small network of its own, not a fine-tuned VLM.',
-      'Not checkpointed: a resumed run pre-trains the progress model again and loses its online training.',
       "The paper's GRM reads multi-view images and predicts binned hops fused over three anchors; ours reads the turn's observation text and regresses progress k/M directly (a hop is a function of two progress values: `hop`).",
       'Sizes, learning rate, pre-training tasks and the hindsight use of successful rollouts are ours, not the paper’s.',
     ],
     configure: (next) => dopaminePbrs({ ...o, ...next }),
+    ...checkpointed(state, newModel),
     shape(rollouts: readonly Rollout[], ctx: ShapeContext) {
       const { model, replay } = state(ctx);
       const gamma = o.gamma ?? ctx.gamma ?? 1;

@@ -8,6 +8,7 @@ import { multiFidelity } from './multi-fidelity.js';
 import { multifidelityReward } from './multifidelity-reward.js';
 import { overlong } from './overlong.js';
 import { potential, progressPotential } from './potential.js';
+import { raplOt } from './rapl-ot.js';
 import { spurious } from './spurious.js';
 import { tbrPartialCredit } from './tbr.js';
 import { verpo } from './verpo.js';
@@ -30,6 +31,8 @@ export type { OverlongOptions } from './overlong.js';
 export { overlong, overlongPenalty } from './overlong.js';
 export type { PotentialOptions, ProgressPotentialOptions } from './potential.js';
 export { applyHop, hop, potential, progressPotential, shapingTerm } from './potential.js';
+export type { RaplOtOptions } from './rapl-ot.js';
+export { objectsNearby, raplOt, tripletOf, userScore } from './rapl-ot.js';
 export type { SpuriousOptions } from './spurious.js';
 export { spurious } from './spurious.js';
 export type { TbrOptions } from './tbr.js';
@@ -54,5 +57,6 @@ export function builtInShapers(): RewardShaper[] {
     dopaminePbrs(),
     multifidelityReward(),
     irlRewardWorldModel(),
+    raplOt(),
   ];
 }

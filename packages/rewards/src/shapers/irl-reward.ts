@@ -9,7 +9,7 @@ import { defineShaper, type RewardShaper, type Rollout, resolveOptions, type Sha
 import { characters } from '../models/small-model.js';
 import { TrajectoryDiscriminator, trajectoryText } from '../models/trajectory-discriminator.js';
 import { reshaped } from './common.js';
-import { perRun, requireDemonstrations } from './dopamine.js';
+import { checkpointed, perRun, requireDemonstrations } from './dopamine.js';
 
 export interface IrlRewardOptions {
   epochs?: number;
@@ -41,16 +41,14 @@ export function irlRewardWorldModel(options: IrlRewardOptions = {}): RewardShape
   const o = resolveOptions<Required<IrlRewardOptions>>('irl-reward-world-model', OPTIONS, options as Record<string, unknown>);
   for (const key of ['epochs', 'replay', 'features', 'hidden'] as const)
     if (!(o[key] >= 1)) throw new RangeError(`irl-reward-world-model: option '${key}' must be >= 1, got ${o[key]}`);
-  const state = perRun(() => ({
-    model: new TrajectoryDiscriminator({
+  const newModel = () =>
+    new TrajectoryDiscriminator({
       features: o.features,
       hidden: o.hidden,
       learningRate: o.learningRate,
       seed: 'irl-reward-world-model',
-    }),
-    expert: [] as string[],
-    policy: [] as string[],
-  }));
+    });
+  const state = perRun(() => ({ model: newModel(), expert: [] as string[], policy: [] as string[] }));
   return defineShaper({
     name: 'irl-reward-world-model',
     summary:
@@ -68,9 +66,9 @@ export function irlRewardWorldModel(options: IrlRewardOptions = {}): RewardShape
     unverified: [
       "adaptation: adapted. The paper's reward world model predicts NAVSIM's sub-scores from scene and plan and is learned from logged driving; ours is a trajectory discriminator over the turn text (observations and actions), trained online against the policy's rollouts (GAIL/AIRL form), with no sub-score heads.",
       "The paper's architecture, IRL loss and PPO settings are not public; every size here is ours.",
-      'Not checkpointed: a resumed run starts the discriminator again.',
     ],
     configure: (next) => irlRewardWorldModel({ ...o, ...next }),
+    ...checkpointed(state, newModel),
     shape(rollouts: readonly Rollout[], ctx: ShapeContext) {
       const { model, expert, policy } = state(ctx);
       const texts = rollouts.map((r) => trajectoryText(r.turns));

@@ -10,7 +10,7 @@ import { defineShaper, type RewardShaper, type Rollout, resolveOptions, rolloutT
 import { CorrectionEnsemble, type LabelledItem, mostUncertain } from '../models/correction-ensemble.js';
 import { characters } from '../models/small-model.js';
 import { requireComponent, reshaped } from './common.js';
-import { perRun } from './dopamine.js';
+import { checkpointed, perRun } from './dopamine.js';
 
 export interface MultifidelityRewardOptions {
   cheap?: string;
@@ -66,16 +66,15 @@ export function multifidelityReward(options: MultifidelityRewardOptions = {}): R
     if (!(o[key] >= 1)) throw new RangeError(`multifidelity-reward: option '${key}' must be >= 1, got ${o[key]}`);
   if (!(o.warmup >= 0 && o.exactEnvSteps >= 0 && o.cheapEnvSteps >= 0))
     throw new RangeError("multifidelity-reward: 'warmup', 'exactEnvSteps' and 'cheapEnvSteps' must be >= 0");
-  const state = perRun(() => ({
-    model: new CorrectionEnsemble({
+  const newModel = () =>
+    new CorrectionEnsemble({
       members: o.members,
       features: o.features,
       hidden: o.hidden,
       learningRate: o.learningRate,
       seed: 'multifidelity-reward',
-    }),
-    labelled: [] as LabelledItem[],
-  }));
+    });
+  const state = perRun(() => ({ model: newModel(), labelled: [] as LabelledItem[] }));
   return defineShaper({
     name: 'multifidelity-reward',
     summary:
@@ -92,10 +91,10 @@ export function multifidelityReward(options: MultifidelityRewardOptions = {}): R
     math: '$\\hat r_i = r^{cheap}_i + \\bar\\delta(x_i)$ with $\\bar\\delta, \\sigma_\\delta$ the mean and spread of an ensemble fitted to $r^{exact} - r^{cheap}$ on doubly evaluated items; the $\\lceil f n \\rceil$ rollouts of largest $\\sigma_\\delta$ get $r^{exact}_i$',
     unverified: [
       "adaptation: analogue. The paper's estimator is a multi-fidelity Gaussian-process feasibility classifier over trajectory parameters with learned cross-fidelity correlation rho, three fidelities and Bayesian-optimisation acquisition; ours is two fidelities, rho fixed at 1, a bootstrap ensemble of small networks over the rollout's text as the uncertainty, and the top spreads as the acquisition rule.",
-      'Not checkpointed: a resumed run starts the correction ensemble again.',
       'Sizes, the warm-up and the fraction are ours.',
     ],
     configure: (next) => multifidelityReward({ ...o, ...next }),
+    ...checkpointed(state, newModel),
     shape(rollouts: readonly Rollout[], ctx: ShapeContext) {
       const { model, labelled } = state(ctx);
       const rng = ctx.rng.split('multifidelity-reward');

@@ -45,6 +45,8 @@ export interface RunState {
   rewardModelReplay?: Record<string, unknown>;
   /** The task source's own state (scores, pool), when it keeps one. */
   taskStream?: unknown;
+  /** Each learned shaper's state (its networks and replay), by name. */
+  shapers?: Record<string, unknown>;
   /** The entropy coefficient a step hook set (it then replaces the configured one). */
   hookEntropyCoef?: number;
   /** The last step's work of other models: the estimate of the next step's, for a budget that limits it. */

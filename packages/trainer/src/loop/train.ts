@@ -120,6 +120,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (state.taskStream !== undefined) tasks.load?.(state.taskStream);
   const pairEstimator = pairEstimatorOf(plugins.loss, config.seed);
   if (pairEstimator && state.pairEstimator) pairEstimator.load(state.pairEstimator);
+  for (const shaper of plugins.shapers) {
+    const saved = state.shapers?.[shaper.name];
+    if (saved !== undefined) shaper.load?.(saved);
+  }
   const run: RunContext = {
     plugins,
     ...(pairEstimator ? { pairEstimator } : {}),
@@ -240,6 +244,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const taskState = tasks.save?.();
       if (taskState !== undefined) state.taskStream = taskState;
       if (pairEstimator) state.pairEstimator = pairEstimator.save();
+      const shaperStates = plugins.shapers.flatMap((s) => {
+        const saved = s.save?.();
+        return saved === undefined ? [] : [[s.name, saved] as const];
+      });
+      if (shaperStates.length) state.shapers = Object.fromEntries(shaperStates);
       const replays = rewardModels.filter((m) => m.plugin.replay);
       if (replays.length) state.rewardModelReplay = Object.fromEntries(replays.map((m) => [m.plugin.name, m.saveReplay()]));
       await folder.save(
