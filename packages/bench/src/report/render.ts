@@ -8,7 +8,7 @@ import { leaderboardHtml, leaderboardMarkdown } from '../leaderboard/render.js';
 import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
 import type { BaselineComparison } from './baseline.js';
 import { type ComparisonCost, costMarkdown } from './cost.js';
-import { clipBiasSection, type StepSeries } from './diagnostics-html.js';
+import { clipBiasSection, methodDiagnosticsSection, type StepDiagnostic, type StepSeries } from './diagnostics-html.js';
 import { escapeHtml, svg } from './svg.js';
 
 /**
@@ -40,6 +40,8 @@ export interface ComparisonDocument {
   leaderboard?: Leaderboard;
   /** Where the time went (worker seconds by phase). */
   cost?: ComparisonCost;
+  /** Per-step diagnostics of the methods' own mechanisms (METHOD_STEP_DIAGNOSTICS), means over seeds. */
+  stepDiagnostics?: StepDiagnostic[];
 }
 
 type Config = Parameters<typeof describeRun>[0] & Pick<CompareConfig, 'envOptions' | 'splits' | 'evalTasksCapped'>;
@@ -456,8 +458,9 @@ export async function renderHtml(doc: ComparisonDocument, steps: readonly StepSe
       },
     } as TopLevelSpec);
     const clipBias = await clipBiasSection(env.env, steps);
+    const methodDiagnostics = await methodDiagnosticsSection(env.env, doc.stepDiagnostics ?? []);
     sections.push(
-      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}${clipBias}<ul>${verdicts(
+      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}${clipBias}${methodDiagnostics}<ul>${verdicts(
         env,
         doc.aggregates,
       )
