@@ -171,15 +171,15 @@ export const METHOD_STEP_DIAGNOSTICS = [
     name: 'preference context',
     marker: 'contextPreferenceAccuracy',
     metrics: ['contextToPreferred', 'contextToRejected', 'contextPreferenceAccuracy'],
-    title:
-      "OPPO's optimal context z*: mean distance to the preferred and to the rejected completions' contexts, and the share of the step's pairs (before the update reads them) whose preferred context is nearer",
+    title: "OPPO's optimal context z* per step",
+    note: "OPPO's optimal context z* (the soft prompt) among each step's completion contexts: its mean distance to the preferred and to the rejected ones, and the share of the step's pairs, scored before the update reads them, whose preferred context is the nearer.",
   },
   {
     name: 'ELBO terms',
     marker: 'referenceCrossEntropy',
     metrics: ['rewardMean', 'referenceTokenMatch', 'referenceCrossEntropy'],
-    title:
-      "VA-pi's ELBO terms: reconstruction (reward of the detokenised teacher-forced draws; share of drawn tokens equal to the reference's) and prior (the reference tokens' cross-entropy under teacher forcing)",
+    title: "VA-pi's ELBO terms per step",
+    note: "VA-pi's ELBO terms: reconstruction, the reward of the detokenised teacher-forced draws (rewardMean) and the share of drawn tokens equal to the reference's (referenceTokenMatch); prior, the reference tokens' cross-entropy under teacher forcing (referenceCrossEntropy).",
   },
 ] as const;
 
@@ -313,10 +313,11 @@ export async function methodDiagnosticsSection(env: string, diagnostics: readonl
       .filter((d) => d.env === env && (group.metrics as readonly string[]).includes(d.metric))
       .map((d) => ({ ...d }));
     if (!values.some((d) => d.metric === group.marker)) return '';
-    return stepPanels(`${env}: ${group.title} (per step, mean over seeds)`, values, group.metrics, {
+    const plot = await stepPanels(`${env}: ${group.title} (mean over seeds)`, values, group.metrics, {
       width: 220,
       height: 180,
     });
+    return `<p>${escapeHtml(group.note)}</p>${plot}`;
   });
   return (await Promise.all(plots)).join('');
 }
