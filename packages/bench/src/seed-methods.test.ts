@@ -2,18 +2,33 @@
  * Seed-paper methods whose mechanism lives across plugin kinds, run end to end from the installed
  * catalog on a tiny model: GARDO's gated KL with its reference-reset hook; S-GRPO's serial groups
  * (the serial-exits sampler feeding the s-grpo estimator); ROVER's uniform-policy Q targets and Q-regression loss;
- * VeriRL's trace-back partial credit and sample-balanced weights on the code environment.
+ * VeriRL's trace-back partial credit and sample-balanced weights on the code environment; VA-pi's
+ * ELBO terms and OPPO's preference context as logged per step.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Environment, Rng } from '@policy-lab/core';
 import { createRegistry } from '@policy-lab/core/node';
-import { initBackend, train, whyUnfit } from '@policy-lab/trainer';
+import { BOS, CharTokenizer, createPolicy, EOS, initBackend, SEP, train, whyUnfit } from '@policy-lab/trainer';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const { registry } = await createRegistry({ cwd: root, discoverFrom: [root] });
+const countdown = registry.get('environments', 'countdown') as Environment;
+// Countdown with one task in every split: every group of every step reads the same reference y*.
+const oneTask = countdown.tasks('train', { seed: 5, count: 1 })[0];
+registry.register(
+  {
+    name: 'one-task',
+    environments: [
+      { ...countdown, name: 'countdown-one', tasks: (_split, { count = 256 }) => Array.from({ length: count }, () => oneTask) },
+    ],
+  },
+  'test',
+);
 
 const TINY = {
   model: { dim: 16, layers: 1, heads: 2, contextLength: 48 },
@@ -242,6 +257,43 @@ describe('va-pi-tf-grpo', () => {
     // Teacher forcing draws exactly one token per reference token: generated = trained tokens, none truncated by the limit.
     expect(result.budget.consumed.generatedTokens).toBe(result.budget.consumed.trainedTokens);
   });
+
+  it('the prior term of the first step is -mean_j log pi0(y*_j | x, y*_<j) of the starting policy (computed directly); the reconstruction terms are logged', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'va-pi-elbo-'));
+    const result = await train({
+      registry,
+      method: 'va-pi-tf-grpo',
+      env: 'countdown-one',
+      seed: 6,
+      budget: { episodes: 3 * 16 },
+      overrides: TINY,
+      sft: 'none',
+      outDir,
+    });
+    const metrics = metricsOf(outDir);
+    expect(metrics).toHaveLength(3);
+    // The starting policy, as train() builds it with --sft none, and y* after the prompt.
+    const tokenizer = CharTokenizer.fromAlphabet(countdown.alphabet?.() ?? '');
+    const policy = createPolicy({ ...result.config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(6).split('init'));
+    const prompt = [BOS, ...tokenizer.encode(countdown.start(oneTask, Rng.seeded(0)).observation()), SEP];
+    const reference = [...tokenizer.encode(countdown.demonstrate?.(oneTask)[0] as string), EOS];
+    const sequence = [...prompt, ...reference];
+    const logprobs = tf.tidy(() => {
+      const inputs = tf.tensor2d([sequence.slice(0, -1)], [1, sequence.length - 1], 'int32');
+      const targets = tf.tensor2d([sequence.slice(1)], [1, sequence.length - 1], 'int32');
+      return Array.from(policy.score(inputs, targets).logprobs.dataSync());
+    });
+    const forced = logprobs.slice(prompt.length - 1);
+    expect(forced).toHaveLength(reference.length);
+    const crossEntropy = -forced.reduce((a, b) => a + b, 0) / forced.length;
+    expect(metrics[0]?.referenceCrossEntropy).toBeCloseTo(crossEntropy, 4);
+    for (const m of metrics) {
+      expect(m.referenceTokenMatch).toBeGreaterThanOrEqual(0);
+      expect(m.referenceTokenMatch).toBeLessThanOrEqual(1);
+      expect(Number.isFinite(m.rewardMean)).toBe(true);
+    }
+    policy.dispose();
+  });
 });
 
 describe('oppo-context', () => {
@@ -255,6 +307,13 @@ describe('oppo-context', () => {
     const triplet = metrics.map((m) => m.tripletLoss as number);
     expect(gap.at(-1)).toBeGreaterThan(gap[0] as number);
     expect(triplet.at(-1)).toBeLessThan(triplet[0] as number);
+    // Where z* sits among each step's contexts (the report's per-step plot), consistent with the gap.
+    for (const m of metrics) {
+      expect(m.contextToPreferred).toBeGreaterThan(0);
+      expect(m.contextPreferenceAccuracy).toBeGreaterThanOrEqual(0);
+      expect(m.contextPreferenceAccuracy).toBeLessThanOrEqual(1);
+      expect(m.distanceGap).toBeCloseTo((m.contextToRejected as number) - (m.contextToPreferred as number), 5);
+    }
     // The checkpoint's tensors: a safetensors header (8-byte length, then JSON keyed by tensor name).
     const sidecar = JSON.parse(readFileSync(path.join(outDir, 'checkpoint.json'), 'utf8')) as { weights: string };
     const bytes = readFileSync(path.join(outDir, sidecar.weights));

@@ -36,6 +36,29 @@ describe('oppo-context', () => {
     expect(scalar(value)).toBeCloseTo(0.5, 5);
   });
 
+  it('where z* sits, in closed form: z* = (0, 0); pairs E(+) = (0.3, 0.4) vs E(-) = (1, 0) and E(+) = (3, 4) vs E(-) = (0, 1)', () => {
+    const out = oppoContext().loss(
+      batch({
+        optimal: tf.tensor1d([0, 0]),
+        chosen: tf.tensor2d([
+          [0.3, 0.4],
+          [3, 4],
+        ]),
+        rejected: tf.tensor2d([
+          [1, 0],
+          [0, 1],
+        ]),
+      }),
+      tf,
+    );
+    const metric = (name: string) => scalar(out.metrics?.[name] as tf.Tensor);
+    // Distances 0.5 and 5 to the preferred contexts, 1 and 1 to the rejected: z* is nearer the preferred in the first pair only.
+    expect(metric('contextToPreferred')).toBeCloseTo((0.5 + 5) / 2, 5);
+    expect(metric('contextToRejected')).toBeCloseTo(1, 5);
+    expect(metric('contextPreferenceAccuracy')).toBe(0.5);
+    expect(metric('distanceGap')).toBeCloseTo(1 - 2.75, 5);
+  });
+
   it('the loss: imitation (per-token NLL of both completions) + 0.1 norm + 0.1 triplet + triplet, in closed form', () => {
     const out = oppoContext().loss(batch(), tf);
     const imitation = (3 / 3 + 4 / 2 + (5 / 5 + 2 / 4)) / 2;

@@ -52,6 +52,28 @@ function distance(tf: Tf, a: Tensor, b: Tensor): Tensor {
   return tf.sqrt(tf.sum(tf.square(tf.add(tf.sub(a, b), 1e-6)), -1));
 }
 
+/**
+ * Where z* sits among the step's completion contexts: its mean distance to the preferred ones'
+ * and to the rejected ones', and the share of pairs whose preferred context is the nearer (the
+ * pairs are scored before the update that reads them, so this is z*'s accuracy on pairs it has
+ * not been trained on yet). `optimal` [K], `chosen` and `rejected` [pairs, K].
+ */
+export function contextDiagnostics(
+  tf: Tf,
+  optimal: Tensor,
+  chosen: Tensor,
+  rejected: Tensor,
+): { contextToPreferred: Tensor; contextToRejected: Tensor; contextPreferenceAccuracy: Tensor } {
+  const anchor = tf.expandDims(optimal, 0);
+  const toChosen = distance(tf, anchor, chosen);
+  const toRejected = distance(tf, anchor, rejected);
+  return {
+    contextToPreferred: tf.mean(toChosen),
+    contextToRejected: tf.mean(toRejected),
+    contextPreferenceAccuracy: tf.mean(tf.cast(tf.less(toChosen, toRejected), 'float32')),
+  };
+}
+
 /** mean over pairs of max(0, |anchor - positive| - |anchor - negative| + margin). */
 export function tripletLoss(tf: Tf, anchor: Tensor, positive: Tensor, negative: Tensor, margin: number): Tensor {
   return tf.mean(tf.relu(tf.add(tf.sub(distance(tf, anchor, positive), distance(tf, anchor, negative)), margin)));
@@ -142,7 +164,7 @@ export function oppoContext(options: OppoOptions = {}): PairLoss<Tf, Tensor> {
         resolved,
         tf,
       );
-      const anchor = tf.expandDims(batch.context.optimal, 0);
+      const where = contextDiagnostics(tf, batch.context.optimal, batch.context.chosen, batch.context.rejected);
       return {
         loss: parts.loss,
         metrics: {
@@ -150,7 +172,8 @@ export function oppoContext(options: OppoOptions = {}): PairLoss<Tf, Tensor> {
           contextNorm: parts.norm,
           tripletLoss: parts.optimalPreference,
           // > 0 when z* sits closer to the preferred completions' contexts than to the rejected ones'.
-          distanceGap: tf.mean(tf.sub(distance(tf, anchor, batch.context.rejected), distance(tf, anchor, batch.context.chosen))),
+          distanceGap: tf.sub(where.contextToRejected, where.contextToPreferred),
+          ...where,
         },
       };
     },

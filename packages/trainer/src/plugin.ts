@@ -318,6 +318,7 @@ function vaPiMethod(): Method {
       "adaptation: adapted. VA-pi trains an image generator whose tokens a VQ decoder maps to pixels, rewarded by -(MSE + LPIPS) against the original image; here the detokeniser is the character tokenizer, the original is the environment's expert action, and the reward is the environment's own check of the decoded action (countdown: the equation reaches the target with the given numbers; arithmetic: the answer is right).",
       'Single-turn environments with an expert only (countdown, arithmetic, code with one attempt, next-segment, policy-judge); multi-turn ones are refused (exit 2).',
       "The released script's learning rate (1e-6, for a 1.4B model) and gradient accumulation are not carried over: the shared learning rate and batch are used, as for every method in a comparison.",
+      "Diagnostics (ours), per step in metrics.jsonl and, in a comparison, in results.json (`stepDiagnostics`) and plotted in report.html: the ELBO's reconstruction term as the reward of the detokenised teacher-forced draws (`rewardMean`) with its sequence metric, the share of drawn tokens equal to the reference's (`referenceTokenMatch`; 1/V in expectation for a uniform policy), and its prior term, the reference tokens' cross-entropy under teacher forcing (`referenceCrossEntropy`).",
     ],
     defaults: { aggregation: 'seq-mean-token-mean', temperature: 1 },
     defaultsSource:
@@ -341,6 +342,8 @@ function oppoMethod(): Method {
     unverified: [
       'adaptation: adapted. OPPO is offline preference-based control (D4RL, a Decision Transformer conditioned on z); here a trajectory is one completion and z is P = 4 soft-prompt vectors ahead of the prompt.',
       'The context size P = 4 and the encoder (bag of tokens, hidden 32) are ours; the paper does not fix them for text.',
+      "The start is ours: OPPO trains offline from scratch, here the SFT warm start trains the policy on the expert's demonstrations read under z*'s starting vectors (held fixed; its own SFT cache entry), so the first rollouts and evaluation read the input the policy was trained on (before this, every soft-prompt run started at 0% on countdown). The reference, where a divergence reads one, is that start under the same vectors.",
+      "Diagnostics (ours), per step in metrics.jsonl and, in a comparison, in results.json (`stepDiagnostics`) and plotted in report.html: z*'s mean distance to the preferred and to the rejected completions' contexts (`contextToPreferred`, `contextToRejected`) and the share of the step's pairs, scored before the update reads them, whose preferred context is the nearer (`contextPreferenceAccuracy`).",
     ],
     defaults: { softPrompt: 4 },
     defaultsSource: 'z* is the soft prompt: 4 vectors of the model width (ours)',

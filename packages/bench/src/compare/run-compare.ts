@@ -15,7 +15,7 @@ import { leaderboardMarkdown } from '../leaderboard/render.js';
 import { aggregate, type RunRecord } from '../report/aggregate.js';
 import { compareWithBaseline } from '../report/baseline.js';
 import { comparisonCost } from '../report/cost.js';
-import { readStepSeries } from '../report/diagnostics-html.js';
+import { methodStepDiagnostics, readStepSeries } from '../report/diagnostics-html.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
 import { type CompareConfig, describeRun, fingerprint, overridesFor, SFT_START, type Unit, unitsOf } from './plan.js';
 import { runOnPool, type UnitRequest } from './pool.js';
@@ -264,6 +264,8 @@ async function compareInto(
     ...(fallbacks.length ? { kernelsFallback: fallbacks } : {}),
   };
   document.cost = comparisonCost(runs);
+  const stepDiagnostics = methodStepDiagnostics(options.out, runs);
+  if (stepDiagnostics.length) document.stepDiagnostics = stepDiagnostics;
   if (config.leaderboard)
     document.leaderboard = buildLeaderboard(runs, {
       reference: config.leaderboard.reference,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planComparison } from '../compare/plan.js';
+import { planComparison, SFT_START } from '../compare/plan.js';
 import { fakeComparison, registry } from '../test-support/fake-comparison.js';
 import { aggregate } from './aggregate.js';
 import { renderMarkdown } from './render.js';
@@ -73,5 +73,30 @@ describe('aggregate: two-level intervals and Holm-adjusted verdicts', () => {
     expect(env?.methods.every((m) => m.successTwoLevel === undefined)).toBe(true);
     expect(env?.pairs.every((p) => p.resampled === 'seeds')).toBe(true);
     expect(renderMarkdown({ ...doc, aggregates: older })).toMatch(/No interval over seeds and tasks: the runs did not record/);
+  });
+
+  it("the SFT start control is a run's start without a soft prompt, whatever the order of the runs", async () => {
+    const doc = await comparison(200);
+    const plain = aggregate(doc.runs, { reps: 200 }).envs[0]?.methods.find((m) => m.method === SFT_START);
+    // A soft-prompt method's runs start elsewhere (their own SFT start): here at 0, listed last and first.
+    const prompted = doc.runs
+      .filter((r) => r.method === 'gdpo')
+      .map((r) => ({
+        ...r,
+        method: 'oppo-context',
+        config: { ...r.config, softPrompt: 4 },
+        initial: { ...r.initial, success: 0, perTask: r.initial.perTask?.map(() => 0) },
+      }));
+    for (const runs of [
+      [...doc.runs, ...prompted],
+      [...prompted, ...doc.runs],
+    ]) {
+      const start = aggregate(runs, { reps: 200 }).envs[0]?.methods.find((m) => m.method === SFT_START);
+      expect(start?.success).toEqual(plain?.success);
+      expect(start?.success.estimate).toBeGreaterThan(0);
+    }
+    // Only soft-prompt runs: their own starts.
+    const alone = aggregate(prompted, { reps: 200 }).envs[0]?.methods.find((m) => m.method === SFT_START);
+    expect(alone?.success.estimate).toBe(0);
   });
 });

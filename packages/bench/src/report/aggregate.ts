@@ -140,8 +140,13 @@ export function aggregate(
   const methods = [...new Set(runs.map((r) => r.method))];
   const envAggregates = envs.map((env): EnvAggregate => {
     const envRuns = runs.filter((r) => r.env === env);
-    // The SFT start without RL: each seed's initial evaluation (identical across methods of a seed).
-    const sftBySeed = new Map(envRuns.map((r) => [r.seed, r.initial]));
+    // The SFT start without RL: each seed's initial evaluation (identical across methods of a seed
+    // without a soft prompt; a run with one starts from an SFT trained under its vectors, read only
+    // when no run of the seed is without one).
+    const prompted = (r: RunRecord) => Number(r.config.softPrompt ?? 0) > 0;
+    const sftBySeed = new Map(
+      [...envRuns.filter(prompted), ...envRuns.filter((r) => !prompted(r))].map((r) => [r.seed, r.initial]),
+    );
     const scores = new Map<string, number[]>();
     scores.set(
       SFT_START,

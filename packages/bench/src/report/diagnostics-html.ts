@@ -161,6 +161,38 @@ export interface StepSeries {
 export const CLIP_BIAS_METRICS = ['clipEntropyBias', 'clipCorrectionShare'] as const;
 
 /**
+ * Per-step diagnostics of a method's own mechanism, drawn for the methods whose runs log the
+ * group's `marker`: OPPO's optimal context z* among the step's completion contexts (oppo-context
+ * loss), and VA-pi's two ELBO terms (the reconstruction reward of the teacher-forced draws with
+ * its sequence metric, and the prior term, the reference tokens' cross-entropy).
+ */
+export const METHOD_STEP_DIAGNOSTICS = [
+  {
+    name: 'preference context',
+    marker: 'contextPreferenceAccuracy',
+    metrics: ['contextToPreferred', 'contextToRejected', 'contextPreferenceAccuracy'],
+    title: "OPPO's optimal context z* per step",
+    note: "OPPO's optimal context z* (the soft prompt) among each step's completion contexts: its mean distance to the preferred and to the rejected ones, and the share of the step's pairs, scored before the update reads them, whose preferred context is the nearer.",
+  },
+  {
+    name: 'ELBO terms',
+    marker: 'referenceCrossEntropy',
+    metrics: ['rewardMean', 'referenceTokenMatch', 'referenceCrossEntropy'],
+    title: "VA-pi's ELBO terms per step",
+    note: "VA-pi's ELBO terms: reconstruction, the reward of the detokenised teacher-forced draws (rewardMean) and the share of drawn tokens equal to the reference's (referenceTokenMatch); prior, the reference tokens' cross-entropy under teacher forcing (referenceCrossEntropy).",
+  },
+] as const;
+
+/** One (environment, method, metric, step) of a method diagnostic, the mean over seeds (results.json `stepDiagnostics`). */
+export interface StepDiagnostic {
+  env: string;
+  method: string;
+  metric: string;
+  step: number;
+  value: number;
+}
+
+/**
  * Reads `runs/<id>/metrics.jsonl` of each run of a comparison in `out`; a run without the file
  * (results of another machine, or an older version) is left out, and a partial last line (a kill
  * during an append) is skipped.
@@ -168,6 +200,7 @@ export const CLIP_BIAS_METRICS = ['clipEntropyBias', 'clipCorrectionShare'] as c
 export function readStepSeries(
   out: string,
   runs: readonly { id: string; method: string; env: string; seed: number }[],
+  metrics: readonly string[] = CLIP_BIAS_METRICS,
 ): StepSeries[] {
   return runs.flatMap((run) => {
     const file = path.join(out, 'runs', run.id, 'metrics.jsonl');
@@ -177,7 +210,7 @@ export function readStepSeries(
       .flatMap((line) => {
         try {
           const row = JSON.parse(line) as Record<string, unknown>;
-          return CLIP_BIAS_METRICS.flatMap((metric) =>
+          return metrics.flatMap((metric) =>
             typeof row.step === 'number' && typeof row[metric] === 'number'
               ? [{ step: row.step, metric, value: row[metric] as number }]
               : [],
@@ -220,14 +253,26 @@ export async function clipBiasSection(env: string, series: readonly StepSeries[]
   const values = meanOverSeeds(mine);
   if (values.every((v) => v.value === 0))
     return `<p>${escapeHtml(`${env}: the clipping bias (clipEntropyBias, clipCorrectionShare) is 0 at every step of every run: with one epoch and one minibatch the ratio is 1 and the clip never binds.`)}</p>`;
+  return stepPanels(`${env}: clipping bias per step (mean over seeds; docs/clipping-bias.md)`, values, CLIP_BIAS_METRICS, {
+    width: 260,
+    height: 200,
+  });
+}
+
+/** A panel per metric (its own y scale), steps on x, a line per method. */
+function stepPanels(
+  title: string,
+  values: readonly { method: string; metric: string; step: number; value: number }[],
+  metrics: readonly string[],
+  size: { width: number; height: number },
+): Promise<string> {
   return svg({
-    title: `${env}: clipping bias per step (mean over seeds; docs/clipping-bias.md)`,
+    title,
     data: { values },
-    facet: { column: { field: 'metric', type: 'nominal', title: null, sort: [...CLIP_BIAS_METRICS] } },
+    facet: { column: { field: 'metric', type: 'nominal', title: null, sort: [...metrics] } },
     resolve: { scale: { y: 'independent' } },
     spec: {
-      width: 260,
-      height: 200,
+      ...size,
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'step', type: 'quantitative', axis: wholeTicks(values.map((v) => v.step)) },
@@ -236,4 +281,43 @@ export async function clipBiasSection(env: string, series: readonly StepSeries[]
       },
     },
   } as TopLevelSpec);
+}
+
+/**
+ * The method diagnostics of a comparison (METHOD_STEP_DIAGNOSTICS) from its runs' metrics.jsonl:
+ * per (environment, method) that logs a group's marker, the group's metrics per step, averaged
+ * over seeds. Empty when no method of the comparison logs one.
+ */
+export function methodStepDiagnostics(
+  out: string,
+  runs: readonly { id: string; method: string; env: string; seed: number }[],
+): StepDiagnostic[] {
+  const series = readStepSeries(out, runs, [...new Set(METHOD_STEP_DIAGNOSTICS.flatMap((g) => g.metrics))]);
+  return [...new Set(series.map((s) => s.env))].flatMap((env) => {
+    const mine = series.filter((s) => s.env === env);
+    return METHOD_STEP_DIAGNOSTICS.flatMap((group) => {
+      const methods = new Set(mine.filter((s) => s.points.some((p) => p.metric === group.marker)).map((s) => s.method));
+      const points = mine
+        .filter((s) => methods.has(s.method))
+        .map((s) => ({ ...s, points: s.points.filter((p) => (group.metrics as readonly string[]).includes(p.metric)) }));
+      return meanOverSeeds(points).map((p) => ({ env, ...p }));
+    });
+  });
+}
+
+/** One plot per method diagnostic group logged on `env` (a panel per metric, a line per method), or nothing. */
+export async function methodDiagnosticsSection(env: string, diagnostics: readonly StepDiagnostic[]): Promise<string> {
+  const plots = METHOD_STEP_DIAGNOSTICS.map(async (group) => {
+    // Copies: Vega tags the objects it is given, and these belong to the document.
+    const values = diagnostics
+      .filter((d) => d.env === env && (group.metrics as readonly string[]).includes(d.metric))
+      .map((d) => ({ ...d }));
+    if (!values.some((d) => d.metric === group.marker)) return '';
+    const plot = await stepPanels(`${env}: ${group.title} (mean over seeds)`, values, group.metrics, {
+      width: 220,
+      height: 180,
+    });
+    return `<p>${escapeHtml(group.note)}</p>${plot}`;
+  });
+  return (await Promise.all(plots)).join('');
 }

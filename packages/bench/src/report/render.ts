@@ -9,7 +9,7 @@ import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
 import type { BaselineComparison } from './baseline.js';
 import { type ComparisonCost, costMarkdown } from './cost.js';
 import { creditMapHtml, creditMapMarkdown } from './credit-map-section.js';
-import { clipBiasSection, type StepSeries } from './diagnostics-html.js';
+import { clipBiasSection, methodDiagnosticsSection, type StepDiagnostic, type StepSeries } from './diagnostics-html.js';
 import { escapeHtml, svg } from './svg.js';
 
 /**
@@ -41,6 +41,8 @@ export interface ComparisonDocument {
   leaderboard?: Leaderboard;
   /** Where the time went (worker seconds by phase). */
   cost?: ComparisonCost;
+  /** Per-step diagnostics of the methods' own mechanisms (METHOD_STEP_DIAGNOSTICS), means over seeds. */
+  stepDiagnostics?: StepDiagnostic[];
 }
 
 type Config = Parameters<typeof describeRun>[0] & Pick<CompareConfig, 'envOptions' | 'splits' | 'evalTasksCapped'>;
@@ -458,8 +460,9 @@ export async function renderHtml(doc: ComparisonDocument, steps: readonly StepSe
       },
     } as TopLevelSpec);
     const clipBias = await clipBiasSection(env.env, steps);
+    const methodDiagnostics = await methodDiagnosticsSection(env.env, doc.stepDiagnostics ?? []);
     sections.push(
-      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}${clipBias}${creditMapHtml(env.env, doc.runs)}<ul>${verdicts(
+      `<h2>${escapeHtml(env.env)}</h2>${intervals}${learning}${perComponent}${profiles}${clipBias}${methodDiagnostics}${creditMapHtml(env.env, doc.runs)}<ul>${verdicts(
         env,
         doc.aggregates,
       )

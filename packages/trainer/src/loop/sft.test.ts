@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Rng } from '@policy-lab/core';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
 import { createPolicy } from '../model/transformer.js';
@@ -90,6 +91,30 @@ describe('SFT cache integrity', () => {
     await expect(sftWarmStart(policy, tokenizer, echoEnv, config, { cacheDir, names })).rejects.toThrow(
       `${file}: checksum does not match its contents`,
     );
+    policy.dispose();
+  });
+});
+
+describe('SFT start under a soft prompt', () => {
+  it('trains under the given starting vectors, held fixed, and caches that start under a key holding their values', async () => {
+    const { config, tokenizer, policy, cacheDir, file } = setup();
+    const names = policy.weightNames();
+    const prefix = tf.tensor2d(
+      Array.from({ length: 3 * config.model.dim }, (_, i) => Math.sin(i)),
+      [3, config.model.dim],
+    );
+    const before = Array.from(prefix.dataSync());
+    const result = await sftWarmStart(policy, tokenizer, echoEnv, config, { cacheDir, names, prefix });
+    expect(result.cached).toBe(false);
+    expect(Array.from(prefix.dataSync())).toEqual(before);
+    // Its own file, not the start of a run without vectors; the same vectors find it again.
+    expect(result.file).not.toBe(file);
+    expect(existsSync(file)).toBe(false);
+    expect(path.basename(result.file as string)).toBe(`echo-${sftCacheKey(echoEnv, tokenizer, config, prefix)}.safetensors`);
+    expect((await sftWarmStart(policy, tokenizer, echoEnv, config, { cacheDir, names, prefix })).cached).toBe(true);
+    const other = tf.add(prefix, 0.5) as tf.Tensor2D;
+    expect(sftCacheKey(echoEnv, tokenizer, config, other)).not.toBe(sftCacheKey(echoEnv, tokenizer, config, prefix));
+    tf.dispose([prefix, other]);
     policy.dispose();
   });
 });

@@ -26,16 +26,21 @@ export interface SftResult {
   file?: string;
 }
 
-/** Rows of (context, expert action + eos) from replaying demonstrations on train tasks. */
+/**
+ * Rows of (context, expert action + eos) from replaying demonstrations on train tasks, cut as a
+ * rollout cuts its prompts: `contextLength` is the room the policy leaves for tokens (less than
+ * the model's when a soft prompt's vectors come first).
+ */
 export function demonstrationRows(
   env: Environment,
   tokenizer: CharTokenizer,
   tasks: readonly unknown[],
   config: TrainConfig,
   rng: Rng,
+  contextLength = config.model.contextLength,
 ): TrainingRow[] {
   if (!env.demonstrate) throw new Error(`environment '${env.name}' has no expert demonstrate(); run with --sft none`);
-  const limit = config.model.contextLength - config.maxNewTokens;
+  const limit = contextLength - config.maxNewTokens;
   const rows: TrainingRow[] = [];
   tasks.forEach((task, k) => {
     const episode = env.start(task, rng.split(`demo/${k}`));
@@ -51,7 +56,11 @@ export function demonstrationRows(
   return rows;
 }
 
-export function sftCacheKey(env: Environment, tokenizer: CharTokenizer, config: TrainConfig): string {
+/**
+ * The cache key of an SFT start. With a soft prompt the start is trained under its starting
+ * vectors, so their values enter the key (a run without one keeps the key it always had).
+ */
+export function sftCacheKey(env: Environment, tokenizer: CharTokenizer, config: TrainConfig, prefix?: tf.Tensor2D): string {
   const key = {
     version: 1,
     env: env.name,
@@ -63,6 +72,16 @@ export function sftCacheKey(env: Environment, tokenizer: CharTokenizer, config: 
     lr: config.sftLearningRate,
     batch: config.sftBatch,
     seed: config.seed,
+    ...(prefix
+      ? {
+          softPrompt: {
+            shape: prefix.shape,
+            sha256: createHash('sha256')
+              .update(new Uint8Array((prefix.dataSync() as Float32Array).buffer))
+              .digest('hex'),
+          },
+        }
+      : {}),
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 24);
 }
@@ -72,6 +91,7 @@ async function trainSft(
   rows: readonly TrainingRow[],
   { steps, learningRate, batchSize }: { steps: number; learningRate: number; batchSize: number },
   rng: Rng,
+  prefix: tf.Tensor2D | undefined,
 ): Promise<number> {
   const optimizer = new Adam(policy.variables as tf.Variable[], { learningRate });
   let last = Number.NaN;
@@ -94,7 +114,7 @@ async function trainSft(
       for (let start = 0; start < chosen.length; start += size) {
         const batch = toTensors(chosen.slice(start, start + size));
         const { value, grads } = tf.variableGrads(() => {
-          const { logprobs } = policy.score(batch.inputs, batch.targets);
+          const { logprobs } = policy.score(batch.inputs, batch.targets, prefix ? { prefix } : {});
           return tf.div(tf.neg(tf.sum(tf.mul(logprobs, batch.mask))), tokens) as tf.Scalar;
         }, policy.variables as tf.Variable[]);
         const list = policy.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
@@ -117,25 +137,33 @@ async function trainSft(
   return last;
 }
 
+/**
+ * Trains `policy`'s weights on the expert's demonstrations. `prefix`: a soft prompt's starting
+ * vectors [P, D], read ahead of every row and held fixed, so that the start is trained on the
+ * input RL and evaluation give it (prompt tuning: Lester et al. 2021, arXiv 2104.08691).
+ */
 export async function sftWarmStart(
   policy: PolicyModel,
   tokenizer: CharTokenizer,
   env: Environment,
   config: TrainConfig,
-  options: { cacheDir?: string; names: string[] },
+  options: { cacheDir?: string; names: string[]; prefix?: tf.Tensor2D },
 ): Promise<SftResult> {
   const started = performance.now();
   const rng = Rng.seeded(config.seed).split('sft');
   const steps = config.sftSteps;
   if (steps === 0) return { steps: 0, finalLoss: Number.NaN, seconds: 0, cached: false };
   const settings = { steps, learningRate: config.sftLearningRate, batchSize: config.sftBatch };
-  const rows = () => demonstrationRows(env, tokenizer, env.tasks('train', { seed: config.seed, count: 256 }), config, rng);
+  const { prefix } = options;
+  const contextLength = config.model.contextLength - (prefix?.shape[0] ?? 0);
+  const rows = () =>
+    demonstrationRows(env, tokenizer, env.tasks('train', { seed: config.seed, count: 256 }), config, rng, contextLength);
   if (!options.cacheDir) {
-    const finalLoss = await trainSft(policy, rows(), settings, rng);
+    const finalLoss = await trainSft(policy, rows(), settings, rng, prefix);
     return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false };
   }
   mkdirSync(options.cacheDir, { recursive: true });
-  const key = sftCacheKey(env, tokenizer, config);
+  const key = sftCacheKey(env, tokenizer, config, prefix);
   const file = path.join(options.cacheDir, `${env.name}-${key}.safetensors`);
   const cached = (): SftResult => {
     const { tensors, metadata } = loadSafetensors(file);
@@ -158,7 +186,7 @@ export async function sftWarmStart(
   });
   try {
     if (existsSync(file)) return cached();
-    const finalLoss = await trainSft(policy, rows(), settings, rng);
+    const finalLoss = await trainSft(policy, rows(), settings, rng, prefix);
     const weights = await readWeights(policy, options.names);
     saveSafetensors(file, weights, { finalLoss: String(finalLoss), key, dataSha256: tensorsDigest(weights) });
     return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false, file };

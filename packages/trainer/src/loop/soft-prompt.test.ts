@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isUsageError, Rng, type TrainConfig } from '@policy-lab/core';
+import { isUsageError, Rng, type StepHook, type TrainConfig } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
@@ -194,15 +194,44 @@ describe('a run with a soft prompt', () => {
     start.dispose();
   });
 
-  it('the reference stays the unconditioned policy: the divergence on the first update is > 0 with a soft prompt, 0 without', async () => {
-    const klOfFirstStep = async (softPrompt: number) => {
-      const outDir = temporaryFolder();
-      await train(options({ softPrompt, divergence: 'k2-test', divergenceCoef: 0.1 }, outDir));
-      const first = JSON.parse(readFileSync(path.join(outDir, 'metrics.jsonl'), 'utf8').split('\n')[0] as string);
-      return first.kl as number;
+  it('the reference is the start as deployed (weights and vectors): the divergence is 0 on the first update and after each reset, > 0 otherwise; a resumed run repeats it', async () => {
+    const resetEvery2: StepHook = {
+      name: 'reset-2',
+      summary: 'resets the reference after every second step',
+      async onStepEnd(ctx) {
+        if (ctx.step % 2 === 0) await ctx.resetReference();
+      },
     };
-    expect(await klOfFirstStep(0)).toBe(0);
-    expect(await klOfFirstStep(4)).toBeGreaterThan(0);
+    const overrides = { softPrompt: 4, divergence: 'k2-test', divergenceCoef: 0.1, hooks: ['reset-2'], checkpointEvery: 1 };
+    const run = (outDir: string, extra: Partial<TrainOptions> = {}) =>
+      train({
+        ...options(overrides, outDir),
+        registry: tinyRegistry({ name: 'reset', hooks: [resetEvery2] }),
+        budget: { episodes: 6 * 24 },
+        ...extra,
+      });
+    const klOf = (outDir: string) =>
+      readFileSync(path.join(outDir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).kl as number);
+    const outDir = temporaryFolder();
+    const whole = await run(outDir);
+    expect(whole.steps).toBe(6);
+    const kl = klOf(outDir);
+    expect(kl[0]).toBe(0); // the reference reads the starting vectors, as the policy does at step 0
+    // After the resets at steps 2 and 4 the reference holds the policy's weights and its trained vectors.
+    expect([kl[2], kl[4]]).toEqual([0, 0]);
+    for (const k of [kl[1], kl[3], kl[5]]) expect(k).toBeGreaterThan(0);
+    expect(Array.from(checkpointTensors(outDir)['reference.softPrompt.vectors']?.data ?? [])).toHaveLength(4 * 16);
+    // Killed after the reset of step 4 was checkpointed: the resumed run's reference reads the reset vectors.
+    const resumedDir = temporaryFolder();
+    const killAt = (p: TrainProgress) => {
+      if (p.phase === 'train' && p.step === 5) throw new Error('simulated kill');
+    };
+    await expect(run(resumedDir, { onProgress: killAt })).rejects.toThrow('simulated kill');
+    await run(resumedDir, { resume: true });
+    expect(klOf(resumedDir)).toEqual(kl);
   });
 
   for (const training of ['joint', 'prompt-only'] as const)

@@ -5,7 +5,10 @@
  * in OPPO, Kang et al. ICML 2023). The run wraps its policy once (`conditionedPolicy`), so
  * every use of the policy in a step (rollouts, samplers, estimator scoring services, the
  * update's scoring of rows, pairs and labelled completions) and evaluation read the same
- * vectors; the reference and a teacher are separate models and stay unconditioned.
+ * vectors. The SFT warm start trains the policy under the vectors as created (`start`, held
+ * fixed), so the first evaluation and the first rollouts read an input the policy was trained
+ * on; the reference is that start, weights and vectors (`conditionedReference`). A teacher is
+ * another run's policy and stays unconditioned.
  */
 import { Rng, type TrainConfig } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
@@ -29,6 +32,8 @@ export interface ContextConditioning {
 export interface SoftPrompt {
   /** [P, D], trainable. */
   readonly vectors: tf.Variable;
+  /** [P, D], the vectors as created (never trained): the SFT warm start and the reference read them. */
+  readonly start: tf.Tensor2D;
   readonly training: 'joint' | 'prompt-only';
   /** Frobenius norm of the vectors as created (a resumed run reports the run's start, not the checkpoint's). */
   readonly initialNorm: number;
@@ -55,7 +60,9 @@ export function createSoftPrompt(config: TrainConfig, dim: number): SoftPrompt |
   const values = Float32Array.from({ length: length * dim }, () => rng.normal() * INIT_STD);
   created += 1;
   return {
+    // Two buffers: the trained vectors move, their start stays.
     vectors: tf.variable(tf.tensor2d(values, [length, dim]), true, `soft-prompt${created}/vectors`),
+    start: tf.tensor2d(values, [length, dim]),
     training: config.softPromptTraining ?? 'joint',
     initialNorm: norm(values),
   };
@@ -78,33 +85,74 @@ export function conditionedPolicy(
     ...(prompt.training === 'joint' ? [...policy.variables, vectors] : [vectors]),
     ...(encoder?.variables ?? []),
   ];
+  return {
+    config,
+    variables,
+    ...(encoder ? { context: { bare: policy, encoder, optimal: vectors } } : {}),
+    ...readingVectors(policy, vectors),
+    // A frozen copy is of the policy's weights alone (the run's reference adds the vectors: conditionedReference).
+    freeze: () => policy.freeze(),
+    copyFrom: (other) => policy.copyFrom(other),
+    dispose: () => {
+      policy.dispose();
+      tf.dispose([vectors, prompt.start]);
+      encoder?.dispose();
+    },
+  };
+}
+
+/**
+ * The reference of a run with a soft prompt: the frozen starting weights read under their own
+ * copy of the vectors, the starting ones (the policy at step 0, as deployed: the KL on the first
+ * update is 0 as without a soft prompt). A reset (`copyFrom` the run's policy) copies the weights
+ * and the run's current vectors; `vectors` goes into the checkpoint after a reset.
+ */
+export function conditionedReference(
+  reference: PolicyModel,
+  prompt: SoftPrompt,
+): PolicyModel & { readonly vectors: tf.Variable } {
+  const [length, dim] = prompt.start.shape;
+  created += 1;
+  const vectors = tf.variable(
+    tf.tensor2d(prompt.start.dataSync() as Float32Array, [length, dim]),
+    false,
+    `soft-prompt${created}/reference-vectors`,
+  );
+  return {
+    config: { ...reference.config, contextLength: reference.config.contextLength - length },
+    variables: reference.variables,
+    vectors,
+    ...readingVectors(reference, vectors),
+    freeze: () => reference.freeze(),
+    copyFrom(other) {
+      reference.copyFrom(other);
+      vectors.assign(prompt.vectors as tf.Tensor2D);
+    },
+    dispose: () => {
+      reference.dispose();
+      vectors.dispose();
+    },
+  };
+}
+
+/** `model`'s scoring and decoding with `vectors` ahead of every prompt (a caller's own prefix is refused). */
+function readingVectors(model: PolicyModel, vectors: tf.Variable): Pick<PolicyModel, 'score' | 'generate' | 'beamSearch'> {
   const refuseOwn = (options: { prefix?: tf.Tensor } | undefined) => {
     if (options?.prefix)
       throw new RangeError("this policy is conditioned on the run's soft prompt; a second prefix is not supported");
   };
   return {
-    config,
-    variables,
-    ...(encoder ? { context: { bare: policy, encoder, optimal: vectors } } : {}),
     score(inputs, targets, options) {
       refuseOwn(options);
-      return policy.score(inputs, targets, { ...options, prefix: vectors });
+      return model.score(inputs, targets, { ...options, prefix: vectors });
     },
     generate(prompts, options) {
       refuseOwn(options);
-      return policy.generate(prompts, { ...options, prefix: vectors });
+      return model.generate(prompts, { ...options, prefix: vectors });
     },
     beamSearch(tokens, options) {
       refuseOwn(options);
-      return policy.beamSearch(tokens, { ...options, prefix: vectors as tf.Tensor2D });
-    },
-    // A frozen copy is of the policy's weights alone: a reference never reads the soft prompt.
-    freeze: () => policy.freeze(),
-    copyFrom: (other) => policy.copyFrom(other),
-    dispose: () => {
-      policy.dispose();
-      vectors.dispose();
-      encoder?.dispose();
+      return model.beamSearch(tokens, { ...options, prefix: vectors as tf.Tensor2D });
     },
   };
 }

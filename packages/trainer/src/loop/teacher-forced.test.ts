@@ -10,7 +10,7 @@ import { echoEnv, TINY, temporaryFolder, tinyRegistry } from '../test-support/ti
 import { CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
 import type { TrainOptions } from './api.js';
 import { rowsFromRollouts, toTensors } from './batch.js';
-import { drawPositions, teacherForcedRollouts } from './teacher-forced.js';
+import { drawPositions, referenceTokenMatch, teacherForcedRollouts } from './teacher-forced.js';
 import { train } from './train.js';
 
 beforeAll(async () => {
@@ -53,6 +53,18 @@ describe('drawing each position from its teacher-forced distribution', () => {
       ),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('the reconstruction sequence metric', () => {
+  it('is the mean over turns of the share of reference positions drawn as the reference token (hand-computed)', () => {
+    const turns = [
+      { actionTokens: [5, 6, 7, EOS], forcedTokens: [5, 9, 7, EOS] }, // 3 of 4
+      { actionTokens: [4, 4], forcedTokens: [5, 6] }, // 0 of 2
+      { actionTokens: [8] }, // not teacher-forced: left out
+    ];
+    expect(referenceTokenMatch(turns)).toBeCloseTo((3 / 4 + 0) / 2, 12);
+    expect(referenceTokenMatch([{ actionTokens: [1, 2] }])).toBeUndefined();
   });
 });
 

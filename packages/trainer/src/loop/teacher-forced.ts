@@ -25,6 +25,20 @@ export function referenceTokens(env: Environment, task: unknown, tokenizer: Char
 }
 
 /**
+ * The sequence metric of the ELBO's reconstruction term on text: over turns drawn under teacher
+ * forcing, the mean share of reference positions whose drawn token is the reference's (1 when the
+ * drawn action reproduces y*; a uniform policy over V tokens gives 1/V in expectation).
+ */
+export function referenceTokenMatch(
+  turns: readonly { actionTokens: readonly number[]; forcedTokens?: readonly number[] }[],
+): number | undefined {
+  const shares = turns.flatMap(({ actionTokens, forcedTokens }) =>
+    forcedTokens?.length ? [forcedTokens.filter((token, j) => actionTokens[j] === token).length / forcedTokens.length] : [],
+  );
+  return shares.length ? shares.reduce((a, b) => a + b, 0) / shares.length : undefined;
+}
+
+/**
  * Draws `count` tokens from each row of log-probabilities (natural log, any normalisation) at
  * temperature `temperature`; returns per draw the token and its log-probability under the
  * tempered, renormalised distribution (the behaviour log-prob of the importance ratio).

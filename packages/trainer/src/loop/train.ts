@@ -25,6 +25,7 @@ import { adaptCoefficient, adaptEntropyCoef, appliedEntropyCoef } from './schedu
 import { sftWarmStart } from './sft.js';
 import {
   conditionedPolicy,
+  conditionedReference,
   createSoftPrompt,
   encoderExtra,
   softPromptExtra,
@@ -48,7 +49,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const tokenizer = CharTokenizer.fromAlphabet(env.alphabet?.() ?? '');
   const policy = createPolicy({ ...config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(config.seed).split('init'));
   // With a soft prompt the run uses the conditioned policy everywhere (rollouts, updates,
-  // evaluation); SFT, checkpoints and the reference work on the policy's own weights.
+  // evaluation); the SFT warm start trains the policy's weights under the starting vectors and
+  // the reference reads them too; checkpoints hold the weights and the vectors apart.
   const softPrompt = createSoftPrompt(config, config.model.dim);
   // OPPO: a trajectory encoder gives each completion its own context; the soft prompt is z*.
   const encoder =
@@ -87,7 +89,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
     const cacheDir = options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft');
     state.timings.sftSeconds = (
-      await sftWarmStart(policy, tokenizer, env, config, { cacheDir, names: policy.weightNames() })
+      await sftWarmStart(policy, tokenizer, env, config, {
+        cacheDir,
+        names: policy.weightNames(),
+        ...(softPrompt ? { prefix: softPrompt.start } : {}),
+      })
     ).seconds;
   }
   // A reward model that starts as the policy (an implicit PRM) copies it here, after the SFT warm start;
@@ -95,9 +101,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!(folder && saved)) for (const m of [...rewardModels, ...untrainedRewardModels]) m.startFrom(policy);
   const frozen = await referencesOf(plugins, policy, tokenizer, folder, resumed);
   const charge = (cost: Partial<BudgetConsumption>) => meter.charge(cost);
-  const reference = frozen.reference ? chargedModel(frozen.reference, charge) : undefined;
+  // The start as the run deploys it: with a soft prompt, the starting weights under the starting vectors
+  // (a teacher run's policy stays unconditioned).
+  const startReference =
+    frozen.reference && softPrompt && !config.teacher ? conditionedReference(frozen.reference, softPrompt) : undefined;
+  const reference = frozen.reference ? chargedModel(startReference ?? frozen.reference, charge) : undefined;
   const teacher = frozen.teacher ? chargedModel(frozen.teacher, charge) : undefined;
-  const referenceExtra = reference ? [{ prefix: 'reference.', model: reference, names: policy.weightNames() }] : [];
+  const referenceExtra: ExtraModel[] = reference
+    ? [
+        { prefix: 'reference.', model: reference, names: policy.weightNames() },
+        ...(startReference
+          ? [{ prefix: 'reference.softPrompt.', model: { variables: [startReference.vectors] }, names: ['vectors'] }]
+          : []),
+      ]
+    : [];
   // A hook reset the reference before the checkpoint: the checkpoint holds that reference.
   if (folder && saved && state.referenceResetStep !== undefined) folder.restoreExtras(saved, referenceExtra);
   const dataset = options.preferences;

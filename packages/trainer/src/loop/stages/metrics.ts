@@ -6,6 +6,7 @@
 import { type Advantages, collapsedRewardVectors, signFlips } from '@policy-lab/core';
 import { collectRollouts, generatedTokens } from '../rollouts.js';
 import type { StepContext } from '../step-context.js';
+import { referenceTokenMatch } from '../teacher-forced.js';
 import type { Sampled } from './sample.js';
 import type { Updated } from './update.js';
 
@@ -41,6 +42,8 @@ export function stepMetrics(
     ),
     ...(signFlipRate !== undefined ? { signFlipRate } : {}),
   };
+  const match = referenceTokenMatch(turns);
+  if (match !== undefined) metrics.referenceTokenMatch = match;
   for (const { name } of ctx.plugins.env.rewardComponents) metrics[`reward.${name}`] = mean(all.map((r) => r.reward[name] ?? 0));
   for (const [key, value] of Object.entries(advantages.diagnostics ?? {})) metrics[`estimator.${key}`] = value;
   Object.assign(metrics, updated.metrics, ctx.logged);

@@ -133,7 +133,14 @@ function onlinePairs(ctx: StepContext, sampled: Sampled, loss: PairLoss<Tf, tf.T
     const task = sampled.requests.find((r) => r.groupId === groupId)?.task;
     return task === undefined
       ? []
-      : demonstrationRows(ctx.plugins.env, ctx.tokenizer, [task], ctx.config, ctx.rng.split(`demo/${groupId}`));
+      : demonstrationRows(
+          ctx.plugins.env,
+          ctx.tokenizer,
+          [task],
+          ctx.config,
+          ctx.rng.split(`demo/${groupId}`),
+          ctx.policy.config.contextLength,
+        );
   });
 }
 
