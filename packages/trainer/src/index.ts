@@ -71,5 +71,7 @@ export { plugin } from './plugin.js';
 export { beam, builtinSamplers, keepTopK, keepTopP, topIds, topK, topP, tree, valueGuided } from './samplers/samplers.js';
 export type { Workload } from './speed/reference.js';
 export { referenceDecode, referenceRollouts, referenceTrainStep } from './speed/reference.js';
+export type { RlStepRecord, RlStepSetup } from './speed/rl-step.js';
+export { resolveRlStep, rlStep } from './speed/rl-step.js';
 export type { TokenizerJson } from './tokenizer/char-tokenizer.js';
 export { BOS, CharTokenizer, EOS, PAD, SEP, SPECIAL_TOKENS, UNK } from './tokenizer/char-tokenizer.js';

@@ -3,7 +3,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Rng } from '@policy-lab/core';
-import { createPolicy, encodeSafetensors } from '@policy-lab/trainer';
+import { createRegistry } from '@policy-lab/core/node';
+import { createPolicy, encodeSafetensors, resolveRlStep } from '@policy-lab/trainer';
 import { describe, expect, it } from 'vitest';
 import { runCli, schemaErrors } from '../test-support/run-cli.js';
 import { summary, TOLERANCES } from './speed-rl-step.js';
@@ -25,7 +26,7 @@ const about = { blas: ${JSON.stringify(options.blas ?? 'openblas')}, blasLibrari
 if (mode === 'check') {
   const { episodes, ours } = JSON.parse(readFileSync(folder + '/ours.json', 'utf8'));
   const sampledLogprobs = episodes.map((e) => e.logprobs.reduce((a, b) => a + b, 0));
-  console.log(JSON.stringify({ ...about, sampledLogprobs, scoredLogprobs: ours.scoredLogprobs, rewards: ours.rewards,
+  console.log(JSON.stringify({ ...about, sampledLogprobs, scoredLogprobs: sampledLogprobs, rewards: ours.rewards,
     advantages: ours.advantages, loss: ours.loss + ${options.lossShift ?? 0}, gradNorm: ours.gradNorm, entropy: ours.entropy }));
 } else {
   const spec = JSON.parse(readFileSync(folder + '/spec.json', 'utf8'));
@@ -153,11 +154,15 @@ describe('bench speed rl-step against the real PyTorch peer', () => {
       !torchImportable(),
       'no torch importable by /usr/bin/python3 (apt-get install -y python3-torch libopenblas0-pthread)',
     );
-    // The defaults (8 tasks x 4, D=64, seed 0): some group's rewards differ there, so the advantages,
-    // the loss and the gradient are not all zero and the agreement is not vacuous.
-    const result = await runCli(['speed', 'rl-step', '--threads', '1', '--repeats', '1', '--peer', 'torch', '--json'], {
-      env: {},
-    });
+    // The defaults (8 tasks x 4, D=64) at seed 2: some group's rewards differ there (at seeds 0 and 1
+    // every group's are equal), so the advantages, the loss and the gradient are not all zero and the
+    // agreement is not vacuous.
+    const result = await runCli(
+      ['speed', 'rl-step', '--threads', '1', '--repeats', '1', '--peer', 'torch', '--seed', '2', '--json'],
+      {
+        env: {},
+      },
+    );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const doc = JSON.parse(result.stdout);
@@ -170,4 +175,23 @@ describe('bench speed rl-step against the real PyTorch peer', () => {
     expect(check.gradNorm).toBeGreaterThan(1e-3);
     expect(doc.peer.episodesPerSecond.median).toBeGreaterThan(0);
   }, 300_000);
+});
+
+describe('the step rl-step times', () => {
+  it("is a run's own step: grpo resolves with the run's settings; a method with more than sample, estimate and a row update is refused", async () => {
+    const { registry } = await createRegistry({ cwd: process.cwd(), plugins: [] });
+    const setup = { registry, env: 'countdown', seed: 1, tasksPerStep: 8, groupSize: 4, maxNewTokens: 12, learningRate: 3e-4 };
+    const grpo = resolveRlStep({ ...setup, method: 'grpo' });
+    expect(grpo.loss.name).toBe('ppo-clip');
+    expect(grpo.config).toMatchObject({
+      groupSize: 4,
+      tasksPerStep: 8,
+      maxNewTokens: 12,
+      learningRate: 3e-4,
+      aggregation: 'token-mean',
+    });
+    expect(() => resolveRlStep({ ...setup, method: 'dpo' })).toThrow(
+      /method 'dpo' has a pairs loss: the rl-step benchmark times/,
+    );
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * `bench speed rl-step`: one GRPO step on countdown, timed whole: sample tasksPerStep x G rollouts
  * at temperature 1 with the KV cache, score them, group-relative advantages, one PPO-clip update
- * (token-mean, global-norm clipping, Adam), each repeat from the same starting weights. With
+ * (token-mean, global-norm clipping, Adam), each repeat from the same starting weights; ours is the
+ * trainer's own step (`rlStep`: its sample stage, estimator and row update), timed here. With
  * `--peer torch` the same step runs in PyTorch (peers/torch_rl_step.py) from the same safetensors
  * checkpoint and task list, written to a temporary folder; before any timing the peer re-scores
  * our sampled rollouts, and a peer that computes something else fails the run.
@@ -9,16 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  type AdvantageEstimator,
-  DEFAULT_TRAIN_CONFIG,
-  type Environment,
-  Rng,
-  type Rollout,
-  RunError,
-  UsageError,
-  weightedSum,
-} from '@policy-lab/core';
+import { DEFAULT_TRAIN_CONFIG, Rng, type Rollout, RunError, UsageError, weightedSum } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { Option } from 'commander';
 import type { CommandContext } from '../context.js';
@@ -29,7 +21,7 @@ type Policy = ReturnType<Trainer['createPolicy']>;
 
 /** Countdown's recommended model (the shape every countdown run trains). */
 const MODEL = { layers: 2, heads: 4, contextLength: 48, mlpRatio: 4 };
-const GRPO = { std: 'sample', eps: 1e-4 } as const;
+/** The trainer's Adam defaults (optim/adam.ts), told to the peer. */
 const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 
 /**
@@ -188,25 +180,20 @@ function restore(policy: Policy, names: readonly string[], weights: Start['weigh
 
 interface Workload {
   trainer: Trainer;
-  env: Environment;
-  tokenizer: ReturnType<Trainer['CharTokenizer']['fromAlphabet']>;
-  estimator: AdvantageEstimator;
-  tasks: unknown[];
-  /** One prompt per episode: [bos] observation [sep], G per task. */
-  prompts: number[][];
-  weights: Record<string, number>;
-  options: RlStepOptions;
-  policy: Policy;
+  setup: Parameters<Trainer['rlStep']>[0];
+  resolved: Parameters<Trainer['rlStep']>[1];
+  scalar: (reward: Rollout['reward']) => number;
 }
 
 /** What a step computed; the check compares it with the peer's re-scoring of the same rollouts. */
 interface StepRecord {
+  /** Each episode's prompt (as the sample stage built it), its sampled tokens and their log-probs. */
+  promptTokens: number[][];
   actionTokens: number[][];
   logprobs: number[][];
   rewards: Record<string, number>[];
   scalarRewards: number[];
   advantages: number[];
-  scoredLogprobs: number[];
   loss: number;
   gradNorm: number;
   entropy: number;
@@ -217,157 +204,32 @@ interface StepRecord {
   updateMs: number;
 }
 
+/** The trainer's own step (sample stage rollouts, the registered estimator, the update stage's row update). */
 async function ourStep(w: Workload, optimizer: InstanceType<Trainer['Adam']>): Promise<StepRecord> {
-  const { trainer, env, tokenizer, options, policy } = w;
-  const G = options.groupSize;
-  const rng = Rng.seeded(options.seed).split('rl-step');
-  const started = performance.now();
-  const generation = await policy.generate(w.prompts, {
-    maxNewTokens: options.maxNewTokens,
-    temperature: 1,
-    stopTokens: [trainer.EOS],
-    rng: rng.split('decode'),
-  });
-  const groups: Rollout[][] = w.tasks.map((task, k) =>
-    Array.from({ length: G }, (_, i) => {
-      const index = k * G + i;
-      const actionTokens = generation.tokens[index] as number[];
-      const episode = env.start(task, rng.split(`env/${index}`));
-      const observation = episode.observation();
-      const action = tokenizer.decode(actionTokens.filter((t) => t !== trainer.EOS));
-      const result = episode.step(action);
-      const outcome = episode.outcome();
-      return {
-        id: `g${k}/${i}`,
-        groupId: `g${k}`,
-        taskId: env.taskId(task),
-        turns: [
-          {
-            observation,
-            action,
-            promptTokens: w.prompts[index] as number[],
-            actionTokens,
-            logprobs: generation.logprobs[index] as number[],
-            reward: result.reward,
-            valid: result.valid,
-            truncated: generation.truncated[index] as boolean,
-          },
-        ],
-        reward: outcome.reward,
-        success: outcome.success,
-      };
-    }),
-  );
-  const scalar = (reward: Rollout['reward']) => weightedSum(reward, w.weights);
-  const estimated = await w.estimator.compute(groups, { rng: rng.split('estimate'), weights: w.weights, scalar });
-  const advantages = estimated.rollout.flat();
-  const sampled = performance.now();
-  const updated = await ourUpdate(w, optimizer, generation.tokens, generation.logprobs, advantages);
-  const rolloutMs = sampled - started;
-  const updateMs = performance.now() - sampled;
-  const rollouts = groups.flat();
+  const step = await w.trainer.rlStep(w.setup, w.resolved, optimizer);
+  const rollouts = step.groups.flat();
+  const turn = (r: Rollout) => r.turns[0] as Rollout['turns'][number];
+  const metric = (name: string) => {
+    const value = step.metrics[name];
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new RunError(`our step produced no finite '${name}' (${String(value)})`);
+    return value;
+  };
   return {
-    actionTokens: generation.tokens,
-    logprobs: generation.logprobs,
+    promptTokens: rollouts.map((r) => [...turn(r).promptTokens]),
+    actionTokens: rollouts.map((r) => [...turn(r).actionTokens]),
+    logprobs: rollouts.map((r) => [...turn(r).logprobs]),
     rewards: rollouts.map((r) => ({ ...r.reward })),
-    scalarRewards: rollouts.map((r) => scalar(r.reward)),
-    advantages,
-    generatedTokens: generation.tokens.reduce((n, t) => n + t.length, 0),
-    rolloutMs,
-    updateMs,
-    ...updated,
+    scalarRewards: rollouts.map((r) => w.scalar(r.reward)),
+    advantages: step.advantages.rollout.flat(),
+    loss: metric('loss'),
+    gradNorm: metric('gradNorm'),
+    entropy: metric('entropy'),
+    generatedTokens: rollouts.reduce((n, r) => n + turn(r).actionTokens.length, 0),
+    trainedTokens: metric('trainedTokens'),
+    rolloutMs: step.rolloutMs,
+    updateMs: step.updateMs,
   };
-}
-
-/** The trainer's update on rows prompt + action: PPO clip, token-mean, entropy as its metric, clip, Adam. */
-async function ourUpdate(
-  w: Workload,
-  optimizer: InstanceType<Trainer['Adam']>,
-  actions: readonly number[][],
-  oldLogprobs: readonly number[][],
-  advantages: readonly number[],
-): Promise<Pick<StepRecord, 'loss' | 'gradNorm' | 'entropy' | 'scoredLogprobs' | 'trainedTokens'>> {
-  const { trainer, policy, options } = w;
-  const rows = w.prompts.map((prompt, r) => [...prompt, ...(actions[r] as number[])]);
-  const R = rows.length;
-  const T = Math.max(...rows.map((row) => row.length)) - 1;
-  const inputs = new Int32Array(R * T).fill(trainer.PAD);
-  const targets = new Int32Array(R * T).fill(trainer.PAD);
-  const mask = new Float32Array(R * T);
-  const old = new Float32Array(R * T);
-  const adv = new Float32Array(R * T);
-  let trainedTokens = 0;
-  rows.forEach((row, r) => {
-    const actionStart = (w.prompts[r] as number[]).length;
-    for (let t = 0; t < row.length - 1; t++) {
-      inputs[r * T + t] = row[t] as number;
-      targets[r * T + t] = row[t + 1] as number;
-      const j = t + 1 - actionStart;
-      if (j < 0) continue;
-      mask[r * T + t] = 1;
-      old[r * T + t] = (oldLogprobs[r] as number[])[j] as number;
-      adv[r * T + t] = advantages[r] as number;
-      trainedTokens += 1;
-    }
-  });
-  const batch = {
-    inputs: tf.tensor2d(inputs, [R, T], 'int32'),
-    targets: tf.tensor2d(targets, [R, T], 'int32'),
-    mask: tf.tensor2d(mask, [R, T]),
-    old: tf.tensor2d(old, [R, T]),
-    advantages: tf.tensor2d(adv, [R, T]),
-    weights: tf.ones([R]),
-  };
-  const loss = trainer.ppoClip({ clipLow: DEFAULT_TRAIN_CONFIG.clipLow, clipHigh: DEFAULT_TRAIN_CONFIG.clipHigh });
-  const kept: tf.Tensor[] = [];
-  let entropy: tf.Scalar | undefined;
-  let scored: tf.Tensor | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    const out = policy.score(batch.inputs, batch.targets, { entropy: true });
-    const result = loss.loss(
-      {
-        logprobs: out.logprobs,
-        oldLogprobs: batch.old,
-        entropy: out.entropy as tf.Tensor2D,
-        advantages: batch.advantages,
-        mask: batch.mask,
-        weights: batch.weights,
-        aggregation: 'token-mean',
-        normLength: options.maxNewTokens,
-      },
-      tf,
-    );
-    const count = tf.maximum(tf.sum(batch.mask), 1);
-    entropy = tf.keep(tf.div(tf.sum(tf.mul(out.entropy as tf.Tensor, batch.mask)), count) as tf.Scalar);
-    scored = tf.keep(tf.sum(tf.mul(out.logprobs, batch.mask), 1));
-    for (const metric of Object.values(result.metrics ?? {})) kept.push(tf.keep(metric as tf.Tensor));
-    return result.loss as tf.Scalar;
-  }, policy.variables);
-  const gradients = policy.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-  const { clipped, norm } = trainer.clipByGlobalNorm(gradients, DEFAULT_TRAIN_CONFIG.gradClip);
-  optimizer.apply(clipped, options.learningRate);
-  // The trainer reads every metric of the update; so does this step.
-  for (const metric of kept) await metric.data();
-  const record = {
-    loss: (await value.data())[0] as number,
-    gradNorm: (await norm.data())[0] as number,
-    entropy: (await (entropy as tf.Scalar).data())[0] as number,
-    scoredLogprobs: Array.from(await (scored as tf.Tensor).data()),
-    trainedTokens,
-  };
-  tf.dispose([
-    value,
-    norm,
-    ...clipped,
-    ...gradients,
-    ...kept,
-    entropy as tf.Scalar,
-    scored as tf.Tensor,
-    ...Object.values(batch),
-  ]);
-  if (!Number.isFinite(record.loss) || !Number.isFinite(record.gradNorm))
-    throw new RunError(`our step produced a non-finite loss (${record.loss}) or gradient norm (${record.gradNorm})`);
-  return record;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,7 +257,8 @@ export function compareWithPeer(ours: StepRecord, peer: Record<string, unknown>)
   const sums = ours.logprobs.map((l) => l.reduce((s, x) => s + x, 0));
   const fields: Record<keyof typeof TOLERANCES, CheckField> = {
     sampledLogprobs: { maxDifference: maxAbs(sums, list('sampledLogprobs')), tolerance: TOLERANCES.sampledLogprobs },
-    scoredLogprobs: { maxDifference: maxAbs(ours.scoredLogprobs, list('scoredLogprobs')), tolerance: TOLERANCES.scoredLogprobs },
+    // Ours are the sampler's: at the step's one update the training pass reads the same weights.
+    scoredLogprobs: { maxDifference: maxAbs(sums, list('scoredLogprobs')), tolerance: TOLERANCES.scoredLogprobs },
     advantages: { maxDifference: maxAbs(ours.advantages, list('advantages')), tolerance: TOLERANCES.advantages },
     loss: { maxDifference: relative(ours.loss, peer.loss), tolerance: TOLERANCES.loss },
     gradNorm: { maxDifference: relative(ours.gradNorm, peer.gradNorm), tolerance: TOLERANCES.gradNorm },
@@ -455,7 +318,6 @@ export function summary(values: readonly number[]) {
 export async function rlStepSuite(ctx: CommandContext, options: RlStepOptions): Promise<void> {
   const { registry } = await ctx.registry();
   const env = registry.get('environments', 'countdown');
-  const estimator = registry.get('estimators', 'grpo').configure?.(GRPO) ?? registry.get('estimators', 'grpo');
   const trainer = await import('@policy-lab/trainer');
   const backendName = ctx.options.backend ?? 'wasm';
   const info = await trainer.initBackend({
@@ -470,31 +332,19 @@ export async function rlStepSuite(ctx: CommandContext, options: RlStepOptions): 
   const tasks = env.tasks('train', { seed: options.seed, count: options.tasksPerStep });
   if (tasks.length < options.tasksPerStep)
     throw new UsageError(`bad --tasks-per-step '${options.tasksPerStep}': countdown has ${tasks.length} train tasks`);
-  const limit = policy.config.contextLength - options.maxNewTokens;
-  const taskPrompts = tasks.map((task) => [
-    trainer.BOS,
-    ...tokenizer.encode(env.start(task, Rng.seeded(0)).observation()),
-    trainer.SEP,
-  ]);
-  const longest = Math.max(...taskPrompts.map((p) => p.length));
-  if (longest > limit)
+  const longest = Math.max(...tasks.map((task) => tokenizer.encode(env.start(task, Rng.seeded(0)).observation()).length + 2));
+  if (longest > policy.config.contextLength - options.maxNewTokens)
     throw new UsageError(
       `bad --max-new-tokens '${options.maxNewTokens}': prompts of ${longest} tokens leave ${policy.config.contextLength - longest} of the context ${policy.config.contextLength}`,
     );
+  const setup = { registry, method: 'grpo', env: 'countdown', ...options, policy, tokenizer, tasks };
+  const resolved = trainer.resolveRlStep(setup);
+  const { config } = resolved;
   const weights = Object.fromEntries(env.rewardComponents.map((c) => [c.name, c.weight]));
-  const w: Workload = {
-    trainer,
-    env,
-    tokenizer,
-    estimator,
-    tasks,
-    prompts: taskPrompts.flatMap((p) => Array.from({ length: options.groupSize }, () => p)),
-    weights,
-    options,
-    policy,
-  };
+  const w: Workload = { trainer, setup, resolved, scalar: (reward) => weightedSum(reward, weights) };
   const episodes = options.tasksPerStep * options.groupSize;
-  const newOptimizer = () => new trainer.Adam(policy.variables, { learningRate: options.learningRate, ...ADAM });
+  // The optimizer a run makes (the trainer's Adam with its defaults).
+  const newOptimizer = () => new trainer.Adam(policy.variables, { learningRate: config.learningRate });
   const folder = options.peer ? mkdtempSync(path.join(os.tmpdir(), 'policy-lab-rl-step-')) : undefined;
   const python = peerPython(ctx.io.env);
   const ours: StepRecord[] = [];
@@ -516,17 +366,15 @@ export async function rlStepSuite(ctx: CommandContext, options: RlStepOptions): 
           model: { ...MODEL, ...pickModel(policy.config) },
           vocabulary: tokenizer.vocabulary(),
           specials: { pad: trainer.PAD, bos: trainer.BOS, eos: trainer.EOS, sep: trainer.SEP, unk: trainer.UNK },
-          tasks: tasks.map((task, k) => ({ ...(task as object), prompt: taskPrompts[k] })),
+          // Each task's prompt as the sample stage built it (the first episode of its group).
+          tasks: tasks.map((task, k) => ({ ...(task as object), prompt: warm.promptTokens[k * options.groupSize] })),
           groupSize: options.groupSize,
           maxNewTokens: options.maxNewTokens,
           rewardWeights: weights,
-          grpo: GRPO,
-          loss: {
-            clipLow: DEFAULT_TRAIN_CONFIG.clipLow,
-            clipHigh: DEFAULT_TRAIN_CONFIG.clipHigh,
-            aggregation: 'token-mean',
-          },
-          optimizer: { learningRate: options.learningRate, ...ADAM, gradClip: DEFAULT_TRAIN_CONFIG.gradClip },
+          grpo: (({ std, eps }) => ({ std, eps }))((resolved.estimator.resolved ?? {}) as { std?: string; eps?: number }),
+          // The resolved run's settings, so the peer computes what the trainer's step computes.
+          loss: { clipLow: config.clipLow, clipHigh: config.clipHigh, aggregation: config.aggregation },
+          optimizer: { learningRate: config.learningRate, ...ADAM, gradClip: config.gradClip },
           seed: options.seed,
           steps: 1,
         }),
@@ -540,7 +388,6 @@ export async function rlStepSuite(ctx: CommandContext, options: RlStepOptions): 
           ours: {
             rewards: warm.rewards,
             advantages: warm.advantages,
-            scoredLogprobs: warm.scoredLogprobs,
             loss: warm.loss,
             gradNorm: warm.gradNorm,
             entropy: warm.entropy,
