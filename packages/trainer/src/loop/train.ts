@@ -189,7 +189,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // Seconds, the other models' work and the episodes a stage draws beyond the sampled groups
   // (PAV's prefix rollouts, ReasonFlux-PRM's template episodes) cannot be bounded before a step:
   // the last step's stand in, added to the sampled worst case.
-  const lastStepCost = () => {
+  const nextStepCost = () => {
     const extraEpisodes = state.lastStepAux?.extraEpisodes ?? 0;
     return {
       seconds: state.timings.lastStepSeconds ?? 0,
@@ -199,7 +199,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       generatedTokens: worstCase.generatedTokens + extraEpisodes * env.maxTurns * config.maxNewTokens,
     };
   };
-  while (meter.canAfford({ ...worstCase, ...lastStepCost() })) {
+  while (meter.canAfford(nextStepCost())) {
     const before = meter.consumed;
     state.step += 1;
     const coefficients = {
@@ -245,7 +245,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     for (const [key, value] of Object.entries(metrics)) state.sums[key] = (state.sums[key] ?? 0) + value;
     folder?.appendMetrics(state.step, metrics, meter.consumed);
     folder?.appendTiming(state.step, timing, meter.consumed.seconds);
-    const lastStep = !meter.canAfford({ ...worstCase, ...lastStepCost() });
+    const lastStep = !meter.canAfford(nextStepCost());
     if (state.step % config.evalEvery === 0 || lastStep) {
       const result = await evaluateAt(state.step);
       if (lastStep) finalEval = result;
