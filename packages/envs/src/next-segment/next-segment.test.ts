@@ -131,3 +131,67 @@ describe('next-segment environment', () => {
     expect(() => nextSegment({ threshold: 0 })).toThrow(/'threshold' must be in \(0, 1\], got 0/);
   });
 });
+
+describe("next-segment's middle-segment task (RLPT's MSR)", () => {
+  const plain = nextSegment();
+  const middle = nextSegment({ task: 'middle' });
+  const both = nextSegment({ task: 'both' });
+  const pairKey = (t: NextSegmentTask) => `${t.prefix}\n${t.segment}`;
+
+  it('shows the segments before the gap, the gap mark and the segment after it; the expert fills every test gap', () => {
+    const test = middle.tasks('test', { seed: 0 });
+    expect(test.length).toBeGreaterThanOrEqual(200);
+    for (const task of test) {
+      expect(task.suffix).toBeDefined();
+      const episode = middle.start(task, Rng.seeded(0));
+      expect(episode.observation()).toBe(`${task.prefix} | ${task.suffix}`);
+      expect(answer(middle, task, middle.demonstrate?.(task)[0] ?? '').outcome.success).toBe(true);
+      // the segment after the gap is not the answer
+      expect(answer(middle, task, task.suffix ?? '').outcome.reward.match).toBe(task.suffix === task.segment ? 1 : 0);
+    }
+  });
+
+  it('leaves the next-segment task as it was: same tasks, same alphabet without the gap mark', () => {
+    expect(plain.alphabet?.()).not.toContain('|');
+    expect(middle.alphabet?.()).toContain('|');
+    expect(plain.tasks('test', { seed: 3, count: 50 }).every((t) => t.suffix === undefined)).toBe(true);
+    const both = nextSegment({ task: 'both' });
+    const nextOnly = both.tasks('train', { seed: 1, count: 100_000 }).filter((t) => t.suffix === undefined);
+    expect(new Set(nextOnly.map(plain.taskId))).toEqual(
+      new Set(plain.tasks('train', { seed: 1, count: 100_000 }).map(plain.taskId)),
+    );
+  });
+
+  it('poses both kinds with "both", and never trains on a test answer after its prefix, whatever the kind', () => {
+    const train = both.tasks('train', { seed: 1, count: 100_000 });
+    const test = both.tasks('test', { seed: 1, count: 100_000 });
+    const middleShare = train.filter((t) => t.suffix !== undefined).length / train.length;
+    expect(middleShare).toBeGreaterThan(0.3);
+    expect(middleShare).toBeLessThan(0.7);
+    const testPairs = new Set(test.map(pairKey));
+    expect(train.filter((t) => testPairs.has(pairKey(t)))).toEqual([]);
+    const trainIds = new Set(train.map(both.taskId));
+    expect(test.filter((t) => trainIds.has(both.taskId(t)))).toEqual([]);
+    const alphabet = new Set(both.alphabet?.());
+    const longest = Math.max(...[...train, ...test].map((t) => `${t.prefix} | ${t.suffix ?? ''}`.length + t.segment.length));
+    expect(longest).toBeLessThan(both.recommended?.contextLength ?? 0);
+    for (const t of test.slice(0, 300))
+      for (const ch of `${t.prefix} | ${t.suffix ?? ''}${t.segment}`) expect(alphabet.has(ch)).toBe(true);
+  });
+
+  it('never throws on arbitrary actions and scores them in [0, 1] (fast-check)', () => {
+    const tasks = middle.tasks('train', { seed: 2, count: 20 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: tasks.length - 1 }), fc.string({ maxLength: 80 }), (i, action) => {
+        const { outcome } = answer(middle, tasks[i] as NextSegmentTask, action);
+        expect(outcome.reward.f1).toBeGreaterThanOrEqual(0);
+        expect(outcome.reward.f1).toBeLessThanOrEqual(1);
+        expect(outcome.success).toBe(outcome.reward.match === 1);
+      }),
+    );
+  });
+
+  it('refuses an unknown task kind by name', () => {
+    expect(() => nextSegment({ task: 'last' as never })).toThrow(/'task' must be one of next, middle, both, got "last"/);
+  });
+});

@@ -1,8 +1,9 @@
 /**
  * next-segment: RLPT's next-segment reasoning task (Reinforcement Learning on Pre-Training
  * data, arXiv 2509.19249) in miniature. A task is a position in a text corpus: the policy reads
- * the segments before it and writes the next segment; a segment matcher scores the prediction
- * against the true segment. RLPT's judge is a generative reward model giving 1 for a
+ * the segments before it and writes the next segment (RLPT's ASR task), or reads the segments
+ * before and the one after a gap and writes the segment in the gap (its MSR task); a segment
+ * matcher scores the prediction against the true segment. RLPT's judge is a generative reward model giving 1 for a
  * semantically consistent segment; here it is lexical: token F1 at or above `threshold`.
  * Components: `match` (1.0, the binary reward), `f1` and `chrf` (0, logged).
  */
@@ -17,7 +18,12 @@ export interface NextSegmentTask {
   prefix: string;
   /** The true next segment. */
   segment: string;
+  /** A middle-segment task only: the segment after the gap, which the policy also reads. */
+  suffix?: string;
 }
+
+/** Which of RLPT's two tasks the environment poses. */
+export type SegmentTaskKind = 'next' | 'middle' | 'both';
 
 export interface NextSegmentOptions {
   documents?: number;
@@ -25,6 +31,7 @@ export interface NextSegmentOptions {
   context?: number;
   threshold?: number;
   maxSegmentChars?: number;
+  task?: SegmentTaskKind;
   data?: string;
 }
 
@@ -38,6 +45,12 @@ const OPTION_SPECS = {
     default: 120,
     doc: 'longer target segments are not tasks (a small policy writes short segments), 8-2000',
   },
+  task: {
+    type: 'enum',
+    values: ['next', 'middle', 'both'],
+    default: 'next',
+    doc: "RLPT's tasks: next (ASR: the segment after the prefix), middle (MSR: the segment between the prefix and the following one, shown after a '|'), or both (every task of each kind)",
+  },
   data: {
     type: 'string',
     doc: 'your own text: a file, or a folder with corpus.txt (blank lines separate documents; sentences are the segments)',
@@ -49,22 +62,37 @@ type Resolved = Required<Omit<NextSegmentOptions, 'data'>> & { data?: string };
 /** Far beyond any segment a policy writes; a longer action is invalid and unscored. */
 const MAX_ACTION_CHARS = 4096;
 const SYNTHETIC_ALPHABET = 'abcdefghijklmnopqrstuvwxyz .';
+/** Marks the gap of a middle-segment task: the policy reads `prefix | suffix`. */
+const GAP_MARK = '|';
 
-const taskKey = (task: NextSegmentTask) => `${task.prefix}\n${task.segment}`;
+const taskKey = (task: NextSegmentTask) =>
+  task.suffix === undefined ? `${task.prefix}\n${task.segment}` : `${task.prefix}\n${task.segment}\n${task.suffix}`;
 
-/** Every position after a document's first segment, deduplicated; the test split by a hash of the text. */
+const observationOf = (task: NextSegmentTask) =>
+  task.suffix === undefined ? task.prefix : `${task.prefix} ${GAP_MARK} ${task.suffix}`;
+
+/**
+ * Every position after a document's first segment (a middle task also needs one after it),
+ * deduplicated. The split hashes the (prefix, segment) pair for both kinds, so a segment that is
+ * a test answer after its prefix is never a training answer after the same prefix as a middle task.
+ */
 function allTasks(documents: readonly Document[], o: Resolved): { train: NextSegmentTask[]; test: NextSegmentTask[] } {
   const seen = new Set<string>();
   const out = { train: [] as NextSegmentTask[], test: [] as NextSegmentTask[] };
+  const add = (task: NextSegmentTask) => {
+    const key = taskKey(task);
+    if (seen.has(key)) return;
+    seen.add(key);
+    (isTestKey(taskKey({ prefix: task.prefix, segment: task.segment })) ? out.test : out.train).push(task);
+  };
   for (const document of documents) {
     for (let i = 1; i < document.length; i++) {
       const segment = document[i] as string;
       if (segment.length > o.maxSegmentChars) continue;
-      const task = { prefix: document.slice(Math.max(0, i - o.context), i).join(' '), segment };
-      const key = taskKey(task);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      (isTestKey(key) ? out.test : out.train).push(task);
+      const prefix = document.slice(Math.max(0, i - o.context), i).join(' ');
+      if (o.task !== 'middle') add({ prefix, segment });
+      const suffix = document[i + 1];
+      if (o.task !== 'next' && suffix !== undefined && suffix.length <= o.maxSegmentChars) add({ prefix, segment, suffix });
     }
   }
   return out;
@@ -103,20 +131,25 @@ export function nextSegment(options: NextSegmentOptions = {}): Environment<NextS
     );
   const segments = user ? user.documents.flat() : syntheticSentences();
   const longestSegment = Math.min(o.maxSegmentChars, Math.max(...segments.map((s) => s.length)));
-  const longestPrefix = Math.min(
-    o.context * (Math.max(...segments.map((s) => s.length)) + 1),
-    user ? Math.max(...[...splits().train, ...splits().test].map((t) => t.prefix.length)) : Number.POSITIVE_INFINITY,
+  // A middle task's observation is the prefix, the gap mark and one more segment.
+  const readSegments = o.context + (o.task === 'next' ? 0 : 1);
+  const longestObservation = Math.min(
+    readSegments * (Math.max(...segments.map((s) => s.length)) + 1) + (o.task === 'next' ? 0 : 2),
+    user ? Math.max(...[...splits().train, ...splits().test].map((t) => observationOf(t).length)) : Number.POSITIVE_INFINITY,
   );
-  const alphabet = user ? [...new Set([...segments.join(' ')])].join('') : SYNTHETIC_ALPHABET;
+  const textAlphabet = user ? [...new Set([...segments.join(' ')])].join('') : SYNTHETIC_ALPHABET;
+  // The gap mark joins the alphabet only when middle tasks are posed: plain runs keep their vocabulary.
+  const alphabet = o.task === 'next' || textAlphabet.includes(GAP_MARK) ? textAlphabet : textAlphabet + GAP_MARK;
 
   return {
     name: 'next-segment',
     summary:
-      'Predict the next sentence of a corpus from the ones before it (RLPT); components match (1.0: token F1 >= threshold), f1 and chrf (0, logged)',
+      'Predict the next sentence of a corpus from the ones before it, or a missing middle one (RLPT); components match (1.0: token F1 >= threshold), f1 and chrf (0, logged)',
     paper: { title: 'Reinforcement Learning on Pre-Training Data (RLPT)', arxiv: '2509.19249', year: 2025 },
     unverified: [
       "RLPT's judge is a generative reward model; token F1 at a threshold stands in for it",
-      'the middle-segment task (MSR) and the ASR/MSR mix are not built',
+      "the ASR/MSR mix: 'both' poses every task of each kind (about as many of each); the paper's ratio was not found",
+      'no reasoning section before the answer: the policy writes the segment directly',
     ],
     options: OPTION_SPECS,
     resolved: o,
@@ -131,7 +164,7 @@ export function nextSegment(options: NextSegmentOptions = {}): Environment<NextS
       dim: 64,
       layers: 2,
       heads: 4,
-      contextLength: longestPrefix + longestSegment + 16,
+      contextLength: longestObservation + longestSegment + 16,
       maxNewTokens: longestSegment + 8,
       // 150 steps: 0% sampled success (greedy 6.3%); the policy has to copy the animal's name from the prefix.
       sftSteps: 400,
@@ -150,7 +183,7 @@ export function nextSegment(options: NextSegmentOptions = {}): Environment<NextS
       let prediction: string | undefined;
       let done = false;
       return {
-        observation: () => task.prefix,
+        observation: () => observationOf(task),
         step(action) {
           if (done) throw new Error('next-segment: step() called after the episode ended');
           done = true;
