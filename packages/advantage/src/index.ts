@@ -74,8 +74,20 @@ export type { PasskOptions } from './estimators/verl-catalog.js';
 export { gpg, grpoPassk, opo, rlooVectorized } from './estimators/verl-catalog.js';
 export { lowerMedian, mean, medianPivot, std, zScores } from './group-math.js';
 export { builtinMethods } from './methods.js';
-export type { GrpoVpsOptions, IgpoOptions, OprlOptions, PavOptions, RoverOptions } from './model/index.js';
-export { bestOfKValue, grpoVps, igpo, modelEstimators, oprl, pav, proverAdvantage, remax, rover } from './model/index.js';
+export type { GrpoVpsOptions, IgpoOptions, OprlOptions, PairwiseAnchorOptions, PavOptions, RoverOptions } from './model/index.js';
+export {
+  bestOfKValue,
+  grpoVps,
+  igpo,
+  modelEstimators,
+  oprl,
+  pairwiseAnchor,
+  pairwiseReward,
+  pav,
+  proverAdvantage,
+  remax,
+  rover,
+} from './model/index.js';
 export type { ReferenceImplementation, WithReferences } from './reference.js';
 export { referencesOf } from './reference.js';
 

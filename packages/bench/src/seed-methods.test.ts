@@ -505,3 +505,41 @@ describe('rapl-ot', () => {
     expect(result.budget.consumed.auxTrainedTokens).toBeGreaterThan(0);
   }, 600_000);
 });
+
+describe('pairwise-rl', () => {
+  it('is registered with its anchor estimator and its pairwise judge', () => {
+    expect(registry.get('methods', 'pairwise-rl')).toMatchObject({
+      estimator: 'pairwise-anchor',
+      loss: 'ppo-clip',
+      rewardModels: ['pairwise-gen-rm'],
+    });
+  });
+
+  it('a tiny countdown run: one anchor episode per task is charged, the judge trains on swapped pairs, and the advantages are r - 1/2', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'pairwise-rl-'));
+    // 4 tasks x 4 rollouts + 4 anchors = 20 episodes a step
+    const result = await train({
+      registry,
+      method: 'pairwise-rl',
+      env: 'countdown',
+      seed: 2,
+      budget: { episodes: 60 },
+      overrides: TINY,
+      outDir,
+    });
+    expect(result.steps).toBe(3);
+    expect(result.budget.consumed.episodes).toBe(60);
+    const metrics = metricsOf(outDir);
+    for (const m of metrics) {
+      const pairReward = m['estimator.pairRewardMean'] as number;
+      expect(pairReward).toBeGreaterThanOrEqual(0);
+      expect(pairReward).toBeLessThanOrEqual(1);
+      expect(m.advantageMean).toBeCloseTo(pairReward - 0.5, 9);
+      expect(m['estimator.positionGap']).toBeGreaterThanOrEqual(0);
+      expect((m['rewardModel.pairwise-gen-rm.examples'] as number) % 2).toBe(0); // each pair in both orders
+    }
+    expect(metrics.some((m) => (m['rewardModel.pairwise-gen-rm.examples'] as number) > 0)).toBe(true);
+    expect(result.budget.consumed.auxTrainedTokens).toBeGreaterThan(0);
+    expect(result.budget.consumed.auxScoredTokens).toBeGreaterThan(0);
+  }, 600_000);
+});

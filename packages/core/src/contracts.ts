@@ -301,6 +301,11 @@ export interface AdvantageEstimator extends PluginMeta {
    */
   needsTeacher?: boolean;
   /**
+   * True when it asks the services for the frozen start (rollouts or scores of 'reference'): the
+   * trainer then keeps one even when no loss or divergence reads it.
+   */
+  needsReference?: boolean;
+  /**
    * Groups that should be thrown away and replaced (DAPO's dynamic sampling); the
    * trainer charges the discarded rollouts and samples again.
    */
@@ -807,6 +812,12 @@ export interface RewardModel extends PluginMeta {
   component: { name: string; weight: number };
   /** What a rollout is scored as (default: the first observation as context, the actions as text). */
   text?(rollout: Rollout): ScoredText;
+  /**
+   * True for a judge of two answers to one task (`pairText`: its score is the logit of "the first
+   * is better"). Its held-out accuracy then asks it about each (succeeded, failed) pair in both
+   * orders: right when the succeeded answer shown first scores above it shown second.
+   */
+  pairwise?: boolean;
   /** The examples to train on from one step's groups (already rewarded by the environment). */
   examples(groups: readonly (readonly Rollout[])[], ctx: RewardModelContext): RewardExamples;
 }

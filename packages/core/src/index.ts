@@ -98,7 +98,7 @@ export { missingRequirements } from './requirements.js';
 export type { RngState } from './rng.js';
 export { Rng } from './rng.js';
 export { SCHEMA_KINDS, SCHEMA_VERSION, schemaPath } from './schemas.js';
-export { rolloutText, stepTexts } from './scored-text.js';
+export { PAIR_JOIN, pairText, rolloutText, stepTexts } from './scored-text.js';
 export { closestNames, suggestionText } from './suggest.js';
 export type { OptionKind, TrainOption } from './train-options.js';
 export {

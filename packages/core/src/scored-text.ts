@@ -23,3 +23,20 @@ export function stepTexts(rollout: Rollout): ScoredText[] {
     return { context, text: turn.action };
   });
 }
+
+/**
+ * Where a pairwise judge's first candidate ends and its second begins: a character no
+ * environment's alphabet holds, so a character tokenizer reads it as its unknown token, which
+ * never occurs in an environment's own text.
+ */
+export const PAIR_JOIN = '\u2063';
+
+/**
+ * Two candidate answers to one task as one text for a pairwise judge (Pairwise-RL, arXiv
+ * 2504.04950): the task, the first candidate, then the second; the judge's verdict after it
+ * says whether the first is better. Swapping the candidates asks the same question the other way.
+ */
+export function pairText(first: Rollout, second: Rollout): ScoredText {
+  const a = rolloutText(first);
+  return { context: `${a.context}${PAIR_JOIN}${a.text}`, text: rolloutText(second).text };
+}

@@ -1,6 +1,7 @@
 import type { Plugin } from '@policy-lab/core';
 import { implicitPrm } from './models/implicit-prm.js';
 import { outcomeRewardModel } from './models/outcome-reward-model.js';
+import { pairwiseGenRm } from './models/pairwise-gen-rm.js';
 import { pavVerifier } from './models/pav-verifier.js';
 import { prefixValue } from './models/prefix-value.js';
 import { reasonfluxBlend } from './models/reasonflux-blend.js';
@@ -17,6 +18,8 @@ export type { ImplicitPrmOptions } from './models/implicit-prm.js';
 export { implicitPrm, trajectoryPairs } from './models/implicit-prm.js';
 export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
 export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
+export type { PairwiseGenRmOptions } from './models/pairwise-gen-rm.js';
+export { pairwiseGenRm, swappedPairPoints } from './models/pairwise-gen-rm.js';
 export { pavVerifier } from './models/pav-verifier.js';
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
 export type { ProgressExample } from './models/progress-model.js';
@@ -89,6 +92,6 @@ export {
 export const plugin: Plugin = {
   name: '@policy-lab/rewards',
   shapers: builtInShapers(),
-  rewardModels: [outcomeRewardModel(), prefixValue(), implicitPrm(), pavVerifier(), reasonfluxJudge()],
+  rewardModels: [outcomeRewardModel(), prefixValue(), implicitPrm(), pavVerifier(), reasonfluxJudge(), pairwiseGenRm()],
   estimators: [reasonfluxBlend()],
 };

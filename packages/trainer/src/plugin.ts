@@ -372,6 +372,7 @@ export const plugin: Plugin = {
     oppoMethod(),
     upoMethod(),
     reasonfluxMethod(),
+    pairwiseRlMethod(),
   ],
   hooks: [upoRounds()],
 };
@@ -451,6 +452,30 @@ function upoMethod(): Method {
       "Measured on a miniature of the paper's noisy-reward setting (packages/trainer/src/loop/upo.test.ts, 30% of the reward model's preferences flipped): drawing by 1 - BALD alone did not raise the share of correctly ordered pairs (0.66 against 0.70 for random selection of as many); with the estimator's majority-vote filter it was 1.00 against 0.71. The estimator's BALD is small (about 0.005 nats on countdown): with one dropout layer of 32 units its passes barely disagree, so the 1 - BALD draw is close to uniform.",
       'Pair construction and the noise filter follow the released code (main.py); its script subsamples 25% of the candidates at random before the estimator and keeps half of the agreed ones by 1 - BALD, where here one rate (0.25) of the agreed candidates is drawn by 1 - BALD. The hard (BALD-proportional) set and the 40% of the original labelled data the merge script mixes in are not built.',
     ],
+  });
+}
+
+/**
+ * Pairwise-RL (arXiv 2504.04950): a generative pairwise judge trained beside the policy in both
+ * orders, and each rollout rewarded by its swap-debiased win probability against a greedy anchor.
+ */
+function pairwiseRlMethod(): Method {
+  return defineMethod({
+    name: 'pairwise-rl',
+    summary:
+      "Pairwise-RL: PPO-clip on each rollout's win probability against a greedy anchor answer, judged in both orders by a generative pairwise reward model trained beside the policy",
+    paper: {
+      title: 'A Unified Pairwise Framework for RLHF: Bridging Generative Reward Modeling and Policy Optimization',
+      arxiv: '2504.04950',
+      year: 2025,
+    },
+    unverified: [
+      'Adaptation: adapted; the pairwise-anchor estimator and the pairwise-gen-rm reward model say how.',
+      "The paper's pairwise PPO has a critic in the pairwise frame; here the anchor is the baseline (no critic).",
+    ],
+    estimator: 'pairwise-anchor',
+    loss: 'ppo-clip',
+    rewardModels: ['pairwise-gen-rm'],
   });
 }
 

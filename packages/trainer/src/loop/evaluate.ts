@@ -3,7 +3,7 @@
  * the headline, since RL moves it first), greedy success, pass@k (RL can raise mean@k while
  * narrowing pass@k, so both are reported), mean reward per component, mean action length.
  */
-import type { Environment, RewardModelHandle, Rng, Rollout, Sampler } from '@policy-lab/core';
+import { type Environment, pairText, type RewardModelHandle, type Rng, type Rollout, type Sampler } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
 import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import type { EvalResult, JudgeAccuracy } from './api.js';
@@ -72,7 +72,12 @@ async function judgeAccuracies(judges: readonly Judge[], groups: readonly Rollou
     for (const won of group.filter((r) => r.success)) for (const lost of group.filter((r) => !r.success)) pairs.push([won, lost]);
   const out: Record<string, JudgeAccuracy> = {};
   for (const { trained, untrained } of judges) {
-    const texts = pairs.flatMap(([won, lost]) => [textOf(trained.plugin, won), textOf(trained.plugin, lost)]);
+    // A pairwise judge is asked about the pair both ways; a pointwise one scores each answer.
+    const texts = pairs.flatMap(([won, lost]) =>
+      trained.plugin.pairwise
+        ? [pairText(won, lost), pairText(lost, won)]
+        : [textOf(trained.plugin, won), textOf(trained.plugin, lost)],
+    );
     const correct = async (model: OwnedRewardModel) => {
       const scores = await model.evaluate(texts);
       return pairs.map((_, i) => (scores[2 * i] as number) > (scores[2 * i + 1] as number));

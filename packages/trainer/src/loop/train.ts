@@ -360,7 +360,7 @@ async function referencesOf(
   const reference =
     config.teacher && !separateTeacher
       ? loadTeacher(config.teacher, config, tokenizer)
-      : divergence || loss.needs?.reference || separateTeacher
+      : divergence || loss.needs?.reference || separateTeacher || estimator.needsReference
         ? await frozenStart(policy, folder, resumed)
         : undefined;
   return { ...(reference ? { reference } : {}), ...(teacher ? { teacher } : {}) };
