@@ -18,6 +18,8 @@ export type { HfCache, HfGenerateOptions } from './hf/model.js';
 export { disposeCache as disposeHfCache, HfCausalLM, loadHfModel } from './hf/model.js';
 export type { TinyHfKind, TinyHfOptions } from './hf/tiny-checkpoints.js';
 export { TINY_HF_DEFAULTS, TINY_HF_KINDS, tinyHfConfig, tinyHfTensors, writeTinyHfCheckpoint } from './hf/tiny-checkpoints.js';
+export type { ChatMessage } from './hf/tokenizer.js';
+export { HfTokenizer, loadHfTokenizer } from './hf/tokenizer.js';
 export type { LoadedTensors, TensorLayout, TensorSpec } from './hf/weights.js';
 export { readHfTensors, tensorSpecs } from './hf/weights.js';
 export type { FastKernelStatus } from './kernels/fast-kernels.js';
