@@ -9,7 +9,7 @@ import { Adam } from '../optim/adam.js';
 import { temporaryFolder } from '../test-support/tiny.js';
 import { parseHfConfig, rotaryFrequencies } from './config.js';
 import { disposeCache, HfCausalLM } from './model.js';
-import { TINY_HF_KINDS, type TinyHfKind, tinyHfConfig, writeTinyHfCheckpoint } from './tiny-checkpoints.js';
+import { TINY_HF_KINDS, type TinyHfKind, tinyHfConfig, tinyHfTensors, writeTinyHfCheckpoint } from './tiny-checkpoints.js';
 
 beforeAll(async () => {
   await initBackend({ name: 'wasm', kernels: 'stock' });
@@ -154,6 +154,23 @@ describe('HF checkpoints: files', () => {
     expect(Array.from(await logitsOf(sharded))).toEqual(Array.from(await logitsOf(single)));
     sharded.dispose();
     single.dispose();
+  });
+
+  it('builds from tensors in memory the model the files hold, and names a missing one', async () => {
+    for (const kind of ['gpt2', 'llama'] as const) {
+      const config = tinyHfConfig(kind);
+      const fromFile = HfCausalLM.load(tiny(kind, { sharded: false, dtype: 'F32' }));
+      const inMemory = HfCausalLM.fromTensors(config, tinyHfTensors(config));
+      expect(Array.from(await logitsOf(inMemory))).toEqual(Array.from(await logitsOf(fromFile)));
+      fromFile.dispose();
+      inMemory.dispose();
+    }
+    const config = tinyHfConfig('qwen2');
+    const tensors = tinyHfTensors(config);
+    delete tensors['model.layers.0.self_attn.k_proj.bias'];
+    expect(() => HfCausalLM.fromTensors(config, tensors)).toThrow(
+      "tensor 'model.layers.0.self_attn.k_proj.bias' is missing (qwen2 with this config needs it)",
+    );
   });
 
   it('reads bf16 and f16 weights as the float32 values they hold', async () => {

@@ -106,19 +106,27 @@ export class HfCausalLM {
     return new HfCausalLM(architecture, config as Record<string, unknown>, tensorSpecs(architecture), tensors, prefix, folder);
   }
 
-  /** A model from tensors by spec name (stored layout), as a checkpoint would hold them. */
-  static fromTensors(config: Record<string, unknown>, tensors: Map<string, NamedTensor>): HfCausalLM {
+  /**
+   * A model from a config.json object and tensors under their transformers names and stored
+   * layout, as a checkpoint file holds them (GPT-2's with or without the `transformer.` prefix).
+   */
+  static fromTensors(config: Record<string, unknown>, tensors: Readonly<Record<string, NamedTensor>>): HfCausalLM {
     const architecture = parseHfConfig(config);
     const specs = tensorSpecs(architecture);
+    const bare = architecture.family === 'gpt2' && !('transformer.wte.weight' in tensors) && 'wte.weight' in tensors;
+    const prefix = architecture.family === 'gpt2' && !bare ? 'transformer.' : '';
+    const bySpec = new Map<string, NamedTensor>();
     for (const spec of specs) {
-      const tensor = tensors.get(spec.name);
-      if (!tensor) throw new UsageError(`tensor '${spec.name}' is missing`);
+      const name = storedName(spec, prefix);
+      const tensor = tensors[name];
+      if (!tensor) throw new UsageError(`tensor '${name}' is missing (${architecture.modelType} with this config needs it)`);
       if (tensor.shape.join(',') !== spec.shape.join(','))
         throw new UsageError(
-          `tensor '${spec.name}' has shape [${tensor.shape.join(', ')}], the config implies [${spec.shape.join(', ')}]`,
+          `tensor '${name}' has shape [${tensor.shape.join(', ')}], the config implies [${spec.shape.join(', ')}]`,
         );
+      bySpec.set(spec.name, tensor);
     }
-    return new HfCausalLM(architecture, config, specs, tensors, architecture.family === 'gpt2' ? 'transformer.' : '');
+    return new HfCausalLM(architecture, config, specs, bySpec, prefix);
   }
 
   /** The weights under their transformers names, in the stored layout (nn.Linear back to [out, in]). */
