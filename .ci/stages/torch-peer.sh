@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Hugging Face checkpoints against an independent implementation: install Debian's python3-torch,
 # then packages/trainer/src/hf/*.torch.test.ts writes tiny random Llama-family (GQA, untied, llama3
-# rope scaling; sharded BF16), Qwen2 (q/k/v bias, sharded), Qwen3 (q/k norms, BF16) and GPT-2 (F32,
-# F16) checkpoints and requires our logits to equal packages/bench/peers/torch_hf_forward.py's to 1e-4.
+# rope scaling; sharded BF16; attention and MLP bias; Mistral), Qwen2 (q/k/v bias, sharded), Qwen3
+# (q/k norms, BF16) and GPT-2 (F32, F16) checkpoints and requires our logits to equal packages/bench/peers/torch_hf_forward.py's to 1e-4.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 started=$(date +%s)

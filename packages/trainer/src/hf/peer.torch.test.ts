@@ -21,7 +21,8 @@ const IDS = [
   [1, 3, 3, 63, 20, 7, 31, 0, 25, 14, 14, 9, 50, 41, 36, 2],
 ];
 
-// Each kind in its default files (llama one F32 file, qwen2 sharded, qwen3 BF16, gpt2 F32) and two more layouts.
+// Each kind in its default files (llama one F32 file, qwen2 sharded, qwen3 BF16, gpt2 F32), two more
+// layouts, Llama's attention and MLP biases, and Mistral without grouped-query attention.
 const CASES: [TinyHfKind, TinyHfOptions][] = [
   ['llama', {}],
   ['qwen2', {}],
@@ -29,6 +30,8 @@ const CASES: [TinyHfKind, TinyHfOptions][] = [
   ['gpt2', {}],
   ['llama', { sharded: true, dtype: 'BF16' }],
   ['gpt2', { dtype: 'F16' }],
+  ['llama', { config: { attention_bias: true, mlp_bias: true, tie_word_embeddings: true } }],
+  ['llama', { config: { model_type: 'mistral', num_key_value_heads: 4, rope_scaling: null, sliding_window: null } }],
 ];
 
 beforeAll(async () => {

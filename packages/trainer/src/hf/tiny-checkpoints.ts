@@ -19,6 +19,8 @@ export interface TinyHfOptions {
   /** Split the tensors over two files listed by model.safetensors.index.json. */
   sharded?: boolean;
   dtype?: FloatDtype;
+  /** Keys merged over the kind's config.json (another model_type of the family, a flag). */
+  config?: Record<string, unknown>;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface TinyHfOptions {
  * scaling; qwen3: q/k norms and an explicit head_dim unequal to hidden/heads; gpt2: learned
  * positions, LayerNorm, GELU-new, Conv1D layout, tied embeddings.
  */
-export const TINY_HF_DEFAULTS: Readonly<Record<TinyHfKind, Required<Omit<TinyHfOptions, 'seed'>>>> = {
+export const TINY_HF_DEFAULTS: Readonly<Record<TinyHfKind, Required<Omit<TinyHfOptions, 'seed' | 'config'>>>> = {
   llama: { sharded: false, dtype: 'F32' },
   qwen2: { sharded: true, dtype: 'F32' },
   qwen3: { sharded: false, dtype: 'BF16' },
@@ -134,7 +136,7 @@ export function tinyHfTensors(config: Record<string, unknown>, seed = 1): Record
 /** Writes a tiny checkpoint of `kind` into `folder` (created); returns the files written. */
 export function writeTinyHfCheckpoint(folder: string, kind: TinyHfKind, options: TinyHfOptions = {}): string[] {
   const { sharded, dtype } = { ...TINY_HF_DEFAULTS[kind], ...options };
-  const config = tinyHfConfig(kind, dtype);
+  const config = { ...tinyHfConfig(kind, dtype), ...options.config };
   const tensors = tinyHfTensors(config, options.seed ?? 1);
   mkdirSync(folder, { recursive: true });
   writeFileAtomic(path.join(folder, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
