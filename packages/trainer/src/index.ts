@@ -14,9 +14,11 @@ export type { WebgpuAdapterInfo, WebgpuHandle, WebgpuOptions } from './gpu/webgp
 export { initWebgpu } from './gpu/webgpu.js';
 export type { HfArchitecture, RopeScaling } from './hf/config.js';
 export { ACCEPTED_MODEL_TYPES, HF_MODEL_TYPES, parseHfConfig, ROPE_SCALING_TYPES, rotaryFrequencies } from './hf/config.js';
+export type { LoraOptions } from './hf/lora.js';
+export { ADAPTER_CONFIG, ADAPTER_WEIGHTS, LORA_TARGETS, LoraAdapters } from './hf/lora.js';
 export type { HfMemoryEstimate, HfMemoryPlan } from './hf/memory.js';
 export { estimateHfMemory, parameterCount, WASM_HEAP_BYTES, whyItDoesNotFit } from './hf/memory.js';
-export type { HfCache, HfGenerateOptions } from './hf/model.js';
+export type { HfCache, HfGenerateOptions, LowRankAdapters } from './hf/model.js';
 export { disposeCache as disposeHfCache, HfCausalLM, loadHfModel } from './hf/model.js';
 export type { TinyHfKind, TinyHfOptions } from './hf/tiny-checkpoints.js';
 export { TINY_HF_DEFAULTS, TINY_HF_KINDS, tinyHfConfig, tinyHfTensors, writeTinyHfCheckpoint } from './hf/tiny-checkpoints.js';

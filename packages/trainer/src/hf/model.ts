@@ -23,6 +23,14 @@ import { INDEX_FILE, readHfTensors, SINGLE_FILE, storedName, type TensorSpec, te
 
 const NEG_INF = -1e9;
 
+/** What the model asks of attached LoRA adapters (lora.ts). */
+export interface LowRankAdapters {
+  readonly variables: readonly tf.Variable[];
+  /** The low-rank update of projection `name` (a tensor spec name without `.weight`) on x, if adapted. */
+  update(x: tf.Tensor2D, name: string): tf.Tensor2D | undefined;
+  dispose(): void;
+}
+
 /** Files of a model folder that are not weights, copied beside a saved checkpoint. */
 const COMPANION_FILES = [
   'tokenizer.json',
@@ -58,8 +66,9 @@ export interface HfGenerateOptions {
 let modelCounter = 0;
 
 export class HfCausalLM {
-  /** Trainable weights in tensorSpecs order. */
-  readonly variables: tf.Variable[];
+  /** The model's own weights in tensorSpecs order (frozen while LoRA adapters are attached). */
+  readonly baseVariables: tf.Variable[];
+  private adapters?: LowRankAdapters;
   private readonly weights: Map<string, tf.Variable>;
   private readonly rotate?: tf.Tensor2D;
   private readonly frequencies?: Float64Array;
@@ -77,7 +86,7 @@ export class HfCausalLM {
   ) {
     const id = modelCounter++;
     this.weights = new Map();
-    this.variables = specs.map((spec) => {
+    this.baseVariables = specs.map((spec) => {
       const tensor = tensors.get(spec.name) as NamedTensor;
       const variable = tf.tidy(() => {
         const stored = tf.tensor(tensor.data, tensor.shape);
@@ -163,8 +172,31 @@ export class HfCausalLM {
     }
   }
 
+  /** What the optimizer trains: the attached adapters' weights, else every weight of the model. */
+  get variables(): tf.Variable[] {
+    return this.adapters ? [...this.adapters.variables] : this.baseVariables;
+  }
+
+  /** The tensor specs, in baseVariables order. */
+  get tensorSpecs(): readonly TensorSpec[] {
+    return this.specs;
+  }
+
+  /** The `transformer.` prefix GPT-2's names carry in this model's files ('' when they carry none, and for the Llama family). */
+  get namePrefix(): string {
+    return this.prefix;
+  }
+
+  /** Adds `adapters`' low-rank updates to their projections and freezes the base weights. */
+  attachAdapters(adapters: LowRankAdapters): void {
+    if (this.adapters) throw new UsageError('this model already has LoRA adapters attached');
+    this.adapters = adapters;
+    for (const variable of this.baseVariables) variable.trainable = false;
+  }
+
   dispose(): void {
-    tf.dispose(this.variables);
+    tf.dispose(this.baseVariables);
+    this.adapters?.dispose();
     this.rotate?.dispose();
   }
 
@@ -336,7 +368,7 @@ export class HfCausalLM {
       for (let l = 0; l < a.layers; l++) {
         const p = `h.${l}`;
         const h = this.layerNorm(x, `${p}.ln_1`);
-        const qkv = tf.add(tf.matMul(h, this.weight(`${p}.attn.c_attn.weight`)), this.weight(`${p}.attn.c_attn.bias`));
+        const qkv = this.linear(h, `${p}.attn.c_attn`, true);
         const D = a.hiddenSize;
         const part = (i: number) => tf.slice(qkv, [0, i * D], [rows * S, D]) as tf.Tensor2D;
         const attended = this.attend(part(0), part(1), part(2), rows, S, mask, l, past, keys, values);
@@ -372,7 +404,9 @@ export class HfCausalLM {
   }
 
   private linear(x: tf.Tensor2D, name: string, bias: boolean): tf.Tensor2D {
-    const y = tf.matMul(x, this.weight(`${name}.weight`)) as tf.Tensor2D;
+    let y = tf.matMul(x, this.weight(`${name}.weight`)) as tf.Tensor2D;
+    const update = this.adapters?.update(x, name);
+    if (update) y = tf.add(y, update);
     return bias ? (tf.add(y, this.weight(`${name}.bias`)) as tf.Tensor2D) : y;
   }
 
