@@ -35,8 +35,9 @@ export default defineConfig({
           name: `@policy-lab/${name}`,
           root: `${packagesDir}/${name}`,
           include: ['src/**/*.test.ts'],
-          // WebGPU parity tests need a Vulkan driver and the BullMQ tests a Redis: their CI stages run them.
-          exclude: ['src/**/*.gpu.test.ts', 'src/**/*.redis.test.ts'],
+          // WebGPU parity tests need a Vulkan driver, the BullMQ tests a Redis and the PyTorch
+          // cross-checks python3-torch: their CI stages run them.
+          exclude: ['src/**/*.gpu.test.ts', 'src/**/*.redis.test.ts', 'src/**/*.torch.test.ts'],
           pool: 'forks',
           testTimeout: 60_000,
         },

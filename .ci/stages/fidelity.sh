@@ -7,13 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 started=$(date +%s)
 
-# Debian's interpreter, not a pyenv or venv one: python3-torch installs into /usr/lib/python3.
-python=/usr/bin/python3
-if ! "$python" -c 'import torch' >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch >/dev/null
-fi
-echo "python3-torch $("$python" -c 'import torch; print(torch.__version__)') ready in $(( $(date +%s) - started )) s"
+python="$(bash .ci/python3-torch.sh)"
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

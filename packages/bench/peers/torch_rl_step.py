@@ -21,42 +21,27 @@ Prints one JSON line.
 import json
 import math
 import re
-import struct
 import sys
 import time
 
-import numpy
 import torch
 import torch.nn.functional as F
 
 from blas_check import blas_in_use
+from safetensors_file import read_safetensors as read_safetensors_file
 
 NEG_INF = -1e9
 
 
 def read_safetensors(path):
-    """name -> float32 tensor. The format: u64 little-endian header length, a JSON header, raw data."""
+    """name -> float32 tensor (the safetensors package when installed, else our reader)."""
     try:
         from safetensors.torch import load_file
 
         return load_file(path)
     except ImportError:
         pass
-    with open(path, "rb") as handle:
-        data = handle.read()
-    (length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + length].decode("utf8"))
-    start = 8 + length
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        if entry["dtype"] != "F32":
-            raise SystemExit(f"{path}: tensor {name} has dtype {entry['dtype']}; this peer reads F32 only")
-        begin, end = entry["data_offsets"]
-        values = numpy.frombuffer(data, dtype="<f4", count=(end - begin) // 4, offset=start + begin)
-        tensors[name] = torch.from_numpy(values.astype(numpy.float32)).reshape(entry["shape"])
-    return tensors
+    return read_safetensors_file(path)
 
 
 # ---------------------------------------------------------------------------------------------

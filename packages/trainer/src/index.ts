@@ -1,15 +1,31 @@
 export type { BackendInfo, BackendName, BackendOptions, KernelChoice } from './backend/select-backend.js';
 export { BACKENDS, backendInfo, initBackend, KERNELS } from './backend/select-backend.js';
-export type { NamedTensor } from './checkpoint/safetensors.js';
+export type { DecodeOptions, FloatDtype, NamedTensor } from './checkpoint/safetensors.js';
 export {
   decodeSafetensors,
   encodeSafetensors,
+  FLOAT_DTYPES,
   loadSafetensors,
+  safetensorsNames,
   saveSafetensors,
   writeFileAtomic,
 } from './checkpoint/safetensors.js';
 export type { WebgpuAdapterInfo, WebgpuHandle, WebgpuOptions } from './gpu/webgpu.js';
 export { initWebgpu } from './gpu/webgpu.js';
+export type { HfArchitecture, RopeScaling } from './hf/config.js';
+export { ACCEPTED_MODEL_TYPES, HF_MODEL_TYPES, parseHfConfig, ROPE_SCALING_TYPES, rotaryFrequencies } from './hf/config.js';
+export type { LoraOptions } from './hf/lora.js';
+export { ADAPTER_CONFIG, ADAPTER_WEIGHTS, LORA_TARGETS, LoraAdapters } from './hf/lora.js';
+export type { HfMemoryEstimate, HfMemoryPlan } from './hf/memory.js';
+export { estimateHfMemory, parameterCount, WASM_HEAP_BYTES, whyItDoesNotFit } from './hf/memory.js';
+export type { HfCache, HfGenerateOptions, LowRankAdapters } from './hf/model.js';
+export { disposeCache as disposeHfCache, HfCausalLM, loadHfModel } from './hf/model.js';
+export type { TinyHfKind, TinyHfOptions } from './hf/tiny-checkpoints.js';
+export { TINY_HF_DEFAULTS, TINY_HF_KINDS, tinyHfConfig, tinyHfTensors, writeTinyHfCheckpoint } from './hf/tiny-checkpoints.js';
+export type { ChatMessage } from './hf/tokenizer.js';
+export { HfTokenizer, loadHfTokenizer } from './hf/tokenizer.js';
+export type { LoadedTensors, TensorLayout, TensorSpec } from './hf/weights.js';
+export { readHfTensors, tensorSpecs } from './hf/weights.js';
 export type { FastKernelStatus } from './kernels/fast-kernels.js';
 export { installFastKernels, restoreStockKernels } from './kernels/fast-kernels.js';
 export type { ThreadedWasmSetup } from './kernels/threaded-wasm.js';

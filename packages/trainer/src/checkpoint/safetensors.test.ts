@@ -65,4 +65,54 @@ describe('safetensors', () => {
     // A corrupt input file is bad input: exit 2, like any other.
     expect(() => loadSafetensors(file)).toThrow(expect.objectContaining({ exitCode: 2 }));
   });
+
+  it('reads F16 and BF16 tensors (hand-built bits) into float32, and skips tensors not asked for', () => {
+    // 1.0, -2.0, 65504 (largest half), 2^-24 (smallest subnormal) as F16; 1.0, -2.0, 3.140625 as BF16.
+    const half = [0x3c00, 0xc000, 0x7bff, 0x0001];
+    const brain = [0x3f80, 0xc000, 0x4049];
+    const header = JSON.stringify({
+      h: { dtype: 'F16', shape: [4], data_offsets: [0, 8] },
+      b: { dtype: 'BF16', shape: [3], data_offsets: [8, 14] },
+      i: { dtype: 'I64', shape: [1], data_offsets: [14, 22] },
+    });
+    const bytes = new Uint8Array(8 + header.length + 22);
+    const view = new DataView(bytes.buffer);
+    view.setUint32(0, header.length, true);
+    bytes.set(Buffer.from(header), 8);
+    [...half, ...brain].forEach((bits, i) => view.setUint16(8 + header.length + 2 * i, bits, true));
+    const { tensors } = decodeSafetensors(bytes, 'hand.safetensors', { names: (name) => name !== 'i' });
+    expect(Array.from(tensors.h?.data ?? [])).toEqual([1, -2, 65504, 2 ** -24]);
+    expect(Array.from(tensors.b?.data ?? [])).toEqual([1, -2, 3.140625]);
+    expect(tensors.i).toBeUndefined();
+    expect(() => decodeSafetensors(bytes, 'hand.safetensors')).toThrow(
+      "hand.safetensors: not a valid safetensors file (tensor 'i' has dtype I64; accepted: F32, F16, BF16)",
+    );
+  });
+
+  it('writes BF16 and F16 rounding to nearest even, and reads back values they represent exactly', () => {
+    const values = new Float32Array([1, -2, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 0.1, 70000, -0]);
+    const read = (dtype: 'BF16' | 'F16') =>
+      Array.from(
+        decodeSafetensors(encodeSafetensors({ x: { shape: [values.length], data: values } }, {}, dtype)).tensors.x?.data ?? [],
+      );
+    // bf16 keeps 8 significant bits: 1 + 2^-8 is a tie that rounds to even (1), 1 + 3*2^-8 rounds up.
+    expect(read('BF16')).toEqual([1, -2, 1, 1 + 2 ** -6, 0.10009765625, 70144, -0]);
+    expect(read('F16')).toEqual([1, -2, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 0.0999755859375, Number.POSITIVE_INFINITY, -0]);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffff }), (bits) => {
+        const isNan = (bits & 0x7c00) === 0x7c00 && (bits & 0x3ff) !== 0;
+        fc.pre(!isNan);
+        const bytes = new Uint8Array(2);
+        new DataView(bytes.buffer).setUint16(0, bits, true);
+        const header = '{"x":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}}';
+        const file = new Uint8Array(8 + header.length + 2);
+        new DataView(file.buffer).setUint32(0, header.length, true);
+        file.set(Buffer.from(header), 8);
+        file.set(bytes, 8 + header.length);
+        const value = decodeSafetensors(file).tensors.x?.data ?? new Float32Array();
+        const again = encodeSafetensors({ x: { shape: [1], data: value } }, {}, 'F16');
+        expect(new DataView(again.buffer).getUint16(again.length - 2, true)).toBe(bits);
+      }),
+    );
+  });
 });

@@ -1,0 +1,173 @@
+/**
+ * Tiny random Hugging Face checkpoints (config.json + safetensors, transformers' names and
+ * layouts) for testing the loading path without downloading a model: each kind exercises one
+ * part of the architectures a real model folder may need. Weights are seeded draws from our
+ * Rng, one stream per tensor name, so a file is the same on every machine.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Rng } from '@policy-lab/core';
+import { encodeSafetensors, type FloatDtype, type NamedTensor, writeFileAtomic } from '../checkpoint/safetensors.js';
+import { parseHfConfig } from './config.js';
+import { INDEX_FILE, SINGLE_FILE, storedName, tensorSpecs } from './weights.js';
+
+export const TINY_HF_KINDS = ['llama', 'qwen2', 'qwen3', 'gpt2'] as const;
+export type TinyHfKind = (typeof TINY_HF_KINDS)[number];
+
+export interface TinyHfOptions {
+  seed?: number;
+  /** Split the tensors over two files listed by model.safetensors.index.json. */
+  sharded?: boolean;
+  dtype?: FloatDtype;
+  /** Keys merged over the kind's config.json (another model_type of the family, a flag). */
+  config?: Record<string, unknown>;
+}
+
+/**
+ * What each kind exercises: llama: grouped-query attention (4 query heads over 2 key/value
+ * heads), untied lm_head, llama3 rope scaling; qwen2: q/k/v bias, tied embeddings, linear rope
+ * scaling; qwen3: q/k norms and an explicit head_dim unequal to hidden/heads; gpt2: learned
+ * positions, LayerNorm, GELU-new, Conv1D layout, tied embeddings.
+ */
+export const TINY_HF_DEFAULTS: Readonly<Record<TinyHfKind, Required<Omit<TinyHfOptions, 'seed' | 'config'>>>> = {
+  llama: { sharded: false, dtype: 'F32' },
+  qwen2: { sharded: true, dtype: 'F32' },
+  qwen3: { sharded: false, dtype: 'BF16' },
+  gpt2: { sharded: false, dtype: 'F32' },
+};
+
+const TORCH_DTYPE: Record<FloatDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+
+/** The config.json of a tiny checkpoint of `kind`. */
+export function tinyHfConfig(kind: TinyHfKind, dtype: FloatDtype = 'F32'): Record<string, unknown> {
+  const torchDtype = TORCH_DTYPE[dtype];
+  if (kind === 'gpt2')
+    return {
+      architectures: ['GPT2LMHeadModel'],
+      model_type: 'gpt2',
+      vocab_size: 64,
+      n_embd: 32,
+      n_layer: 2,
+      n_head: 4,
+      n_inner: null,
+      n_positions: 64,
+      activation_function: 'gelu_new',
+      layer_norm_epsilon: 1e-5,
+      tie_word_embeddings: true,
+      bos_token_id: 1,
+      eos_token_id: 2,
+      torch_dtype: torchDtype,
+    };
+  const common = {
+    vocab_size: 64,
+    hidden_size: 32,
+    intermediate_size: 48,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 64,
+    hidden_act: 'silu',
+    rms_norm_eps: 1e-6,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: torchDtype,
+  };
+  if (kind === 'llama')
+    return {
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      ...common,
+      rope_theta: 500000,
+      // Llama 3.1's scheme on a short original context, so the smoothing band covers some frequencies.
+      rope_scaling: {
+        rope_type: 'llama3',
+        factor: 8,
+        low_freq_factor: 1,
+        high_freq_factor: 4,
+        original_max_position_embeddings: 16,
+      },
+      attention_bias: false,
+      mlp_bias: false,
+      tie_word_embeddings: false,
+    };
+  if (kind === 'qwen2')
+    return {
+      architectures: ['Qwen2ForCausalLM'],
+      model_type: 'qwen2',
+      ...common,
+      rope_theta: 1000000,
+      rope_scaling: { type: 'linear', factor: 2 },
+      use_sliding_window: false,
+      sliding_window: 32,
+      tie_word_embeddings: true,
+    };
+  return {
+    architectures: ['Qwen3ForCausalLM'],
+    model_type: 'qwen3',
+    ...common,
+    head_dim: 12,
+    rope_theta: 1000000,
+    rope_scaling: null,
+    attention_bias: false,
+    tie_word_embeddings: false,
+  };
+}
+
+/** The tensors of a tiny checkpoint, under their stored names and layouts. */
+export function tinyHfTensors(config: Record<string, unknown>, seed = 1): Record<string, NamedTensor> {
+  const architecture = parseHfConfig(config);
+  const rng = Rng.seeded(seed);
+  const prefix = architecture.family === 'gpt2' ? 'transformer.' : '';
+  const out: Record<string, NamedTensor> = {};
+  for (const spec of tensorSpecs(architecture)) {
+    const name = storedName(spec, prefix);
+    const stream = rng.split(name);
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    // Norm gains near 1, everything else wide enough that every part moves the logits.
+    const isNorm = /(norm|ln_\d|ln_f)\.weight$/.test(name);
+    const std = isNorm ? 0.1 : spec.shape.length === 1 ? 0.1 : 0.3;
+    for (let i = 0; i < size; i++) data[i] = (isNorm ? 1 : 0) + stream.normal() * std;
+    out[name] = { shape: spec.shape, data };
+  }
+  return out;
+}
+
+/** Writes a tiny checkpoint of `kind` into `folder` (created); returns the files written. */
+export function writeTinyHfCheckpoint(folder: string, kind: TinyHfKind, options: TinyHfOptions = {}): string[] {
+  const { sharded, dtype } = { ...TINY_HF_DEFAULTS[kind], ...options };
+  const config = { ...tinyHfConfig(kind, dtype), ...options.config };
+  const tensors = tinyHfTensors(config, options.seed ?? 1);
+  mkdirSync(folder, { recursive: true });
+  writeFileAtomic(path.join(folder, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const metadata = { format: 'pt' };
+  if (!sharded) {
+    writeFileAtomic(path.join(folder, SINGLE_FILE), encodeSafetensors(tensors, metadata, dtype));
+    return ['config.json', SINGLE_FILE];
+  }
+  const names = Object.keys(tensors);
+  const half = Math.ceil(names.length / 2);
+  const shards = [names.slice(0, half), names.slice(half)];
+  const weightMap: Record<string, string> = {};
+  const files: string[] = ['config.json'];
+  let totalSize = 0;
+  shards.forEach((part, i) => {
+    const file = `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+    const bytes = encodeSafetensors(
+      Object.fromEntries(part.map((name) => [name, tensors[name] as NamedTensor])),
+      metadata,
+      dtype,
+    );
+    writeFileAtomic(path.join(folder, file), bytes);
+    for (const name of part) {
+      weightMap[name] = file;
+      totalSize += (tensors[name] as NamedTensor).data.length * (dtype === 'F32' ? 4 : 2);
+    }
+    files.push(file);
+  });
+  writeFileAtomic(
+    path.join(folder, INDEX_FILE),
+    `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)}\n`,
+  );
+  return [...files, INDEX_FILE];
+}
