@@ -372,6 +372,7 @@ export const plugin: Plugin = {
     oppoMethod(),
     upoMethod(),
     reasonfluxMethod(),
+    cooperMethod(),
   ],
   hooks: [upoRounds()],
 };
@@ -477,5 +478,30 @@ function reasonfluxMethod(): Method {
     estimator: 'reasonflux-prm',
     loss: 'ppo-clip',
     rewardModels: ['reasonflux-prm'],
+  });
+}
+
+/**
+ * Cooper (arXiv 2508.05613): GRPO on sigma(s) of a reference-based reward model (the `cooper`
+ * estimator), the reward model `cooper-coevolving-rm` updated after each step on the first
+ * rule-verified positive per prompt against a rule-checked corruption of it.
+ */
+function cooperMethod(): Method {
+  return defineMethod({
+    name: 'cooper',
+    summary:
+      'Cooper: GRPO against a co-evolving reference-based reward model (reward sigma(s)), updated each step on rule-verified positives against rule-checked corruptions of them',
+    paper: {
+      title: 'Cooper: Co-Optimizing Policy and Reward Models in Reinforcement Learning for Large Language Models',
+      arxiv: '2508.05613',
+      year: 2025,
+    },
+    unverified: [
+      'Adaptation: adapted; the reward model’s and the estimator’s items say how.',
+      "The released recipe's policy settings (n = 16, learning rate 1e-6 with 20 warmup steps, KL loss 0.001 low_var_kl) are not carried over: the shared group size and learning rate are kept and, like the grpo Method, no KL term, as for every method in a comparison.",
+    ],
+    estimator: 'cooper',
+    loss: 'ppo-clip',
+    rewardModels: ['cooper-coevolving-rm'],
   });
 }
