@@ -523,22 +523,22 @@ const COOPER_EPISODES = 640;
 
 describe('cooper', () => {
   const rm = registry.get('rewardModels', 'cooper-coevolving-rm') as RewardModel;
-  /** Countdown's verdict on an answer to a task. */
-  const verdict = (task: unknown, answer: string) => {
-    const episode = countdown.start(task, Rng.seeded(0));
+  /** The environment's verdict on an answer to a task. */
+  const verdict = (task: unknown, answer: string, env: Environment = countdown) => {
+    const episode = env.start(task, Rng.seeded(0));
     episode.step(answer);
     return episode.outcome().success;
   };
-  /** A one-turn rollout of a countdown task answered with its expert equation, as the trainer records one. */
-  const solvedRollout = (task: unknown, g: number): Rollout => {
+  /** A one-turn rollout of a task answered with its expert answer, as the trainer records one. */
+  const solvedRollout = (task: unknown, g: number, env: Environment = countdown): Rollout => {
     const answer = (task as { solution: string }).solution;
     return {
       id: `${g}/0`,
       groupId: `${g}`,
-      taskId: countdown.taskId(task),
+      taskId: env.taskId(task),
       turns: [
         {
-          observation: countdown.start(task, Rng.seeded(0)).observation(),
+          observation: env.start(task, Rng.seeded(0)).observation(),
           action: answer,
           promptTokens: [],
           actionTokens: [],
@@ -549,7 +549,7 @@ describe('cooper', () => {
         },
       ],
       reward: {},
-      success: verdict(task, answer),
+      success: verdict(task, answer, env),
     };
   };
 
@@ -560,34 +560,38 @@ describe('cooper', () => {
       rewardModels: ['cooper-coevolving-rm'],
     });
     expect(whyUnfit({ registry, method: 'cooper', env: 'countdown', seed: 1 })).toBeUndefined();
+    expect(whyUnfit({ registry, method: 'cooper', env: 'arithmetic', seed: 1 })).toBeUndefined();
     expect(whyUnfit({ registry, method: 'cooper', env: 'gridnav', seed: 1 })).toMatch(
-      /reward model 'cooper-coevolving-rm' needs single-turn episodes and a corruption rule for negatives \(rules exist for: countdown\)/,
+      /reward model 'cooper-coevolving-rm' needs single-turn episodes and a corruption rule for negatives \(rules exist for: countdown, arithmetic\)/,
     );
   });
 
-  it("every negative it trains on is wrong by countdown's own verifier, and nearly every positive gets one (fast-check over tasks and seeds)", () => {
-    const bound = rm.bind?.(countdown, { seed: 1 }) as RewardModel;
-    const tasks = [...countdown.tasks('test', { seed: 0, count: 60 }), ...countdown.tasks('train', { seed: 1, count: 60 })] as {
-      solution: string;
-    }[];
-    let pairs = 0;
-    fc.assert(
-      fc.property(fc.subarray(tasks, { minLength: 1, maxLength: 12 }), fc.integer({ min: 0, max: 1e6 }), (chosen, seed) => {
-        const groups = chosen.map((task, g) => [solvedRollout(task, g)]);
-        const examples = bound.examples(groups, { step: 0, rng: Rng.seeded(seed), scalar: () => 0 }).pairs ?? [];
-        expect(examples.length).toBeGreaterThanOrEqual(chosen.length - 1);
-        for (const [k, pair] of examples.entries()) {
-          const task = chosen.find((t) => pair.chosen === t.solution && pair.context.endsWith(` ${t.solution}`));
-          expect(task, `pair ${k}`).toBeDefined();
-          expect(verdict(task, pair.chosen)).toBe(true);
-          expect(verdict(task, pair.rejected)).toBe(false);
-          pairs++;
-        }
-      }),
-      { numRuns: 60 },
-    );
-    expect(pairs).toBeGreaterThan(200);
-  });
+  for (const name of ['countdown', 'arithmetic']) {
+    it(`every negative it trains on is wrong by ${name}'s own verifier, and nearly every positive gets one (fast-check over tasks and seeds)`, () => {
+      const env = registry.get('environments', name) as Environment;
+      const bound = rm.bind?.(env, { seed: 1 }) as RewardModel;
+      const tasks = [...env.tasks('test', { seed: 0, count: 60 }), ...env.tasks('train', { seed: 1, count: 60 })] as {
+        solution: string;
+      }[];
+      let pairs = 0;
+      fc.assert(
+        fc.property(fc.subarray(tasks, { minLength: 1, maxLength: 12 }), fc.integer({ min: 0, max: 1e6 }), (chosen, seed) => {
+          const groups = chosen.map((task, g) => [solvedRollout(task, g, env)]);
+          const examples = bound.examples(groups, { step: 0, rng: Rng.seeded(seed), scalar: () => 0 }).pairs ?? [];
+          expect(examples.length).toBeGreaterThanOrEqual(chosen.length - 1);
+          for (const [k, pair] of examples.entries()) {
+            const task = chosen.find((t) => pair.chosen === t.solution && pair.context.endsWith(` ${t.solution}`));
+            expect(task, `pair ${k}`).toBeDefined();
+            expect(verdict(task, pair.chosen, env)).toBe(true);
+            expect(verdict(task, pair.rejected, env)).toBe(false);
+            pairs++;
+          }
+        }),
+        { numRuns: 60 },
+      );
+      expect(pairs).toBeGreaterThan(200);
+    });
+  }
 
   /** P(X >= k) for X ~ Binomial(n, 1/2): the exact one-sided sign test. */
   const signTest = (k: number, n: number) => {

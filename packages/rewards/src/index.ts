@@ -23,7 +23,7 @@ export {
   cooperText,
 } from './models/cooper.js';
 export type { Corruption } from './models/cooper-negatives.js';
-export { CORRUPTIONS, corruptEquation, negativeOf } from './models/cooper-negatives.js';
+export { CORRUPTIONS, corruptEquation, corruptFinalNumber, negativeOf } from './models/cooper-negatives.js';
 export type { CorrectionEnsembleOptions, LabelledItem } from './models/correction-ensemble.js';
 export { CorrectionEnsemble, mostUncertain } from './models/correction-ensemble.js';
 export type { ImplicitPrmOptions } from './models/implicit-prm.js';

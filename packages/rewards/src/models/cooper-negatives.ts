@@ -38,9 +38,25 @@ export const corruptEquation: Corruption = (answer, rng) => {
   return out.join('');
 };
 
+/**
+ * Arithmetic word problems: change the final answer (the last number of the response, GSM8K's
+ * `#### n`) to another non-negative number near it, the wrong conclusion of an otherwise copied
+ * solution.
+ */
+export const corruptFinalNumber: Corruption = (answer, rng) => {
+  const numbers = [...answer.matchAll(/[0-9]+/g)];
+  const last = numbers.at(-1);
+  if (!last || last.index === undefined) return undefined;
+  const value = Number(last[0]);
+  const shift = rng.int(1, 9);
+  const changed = value - shift >= 0 && rng.next() < 0.5 ? value - shift : value + shift;
+  return `${answer.slice(0, last.index)}${changed}${answer.slice(last.index + last[0].length)}`;
+};
+
 /** The corruption rule of each environment that has one, by environment name. */
 export const CORRUPTIONS: Readonly<Record<string, Corruption>> = {
   countdown: corruptEquation,
+  arithmetic: corruptFinalNumber,
 };
 
 /**

@@ -2,7 +2,7 @@ import { Rng, type Rollout } from '@policy-lab/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { COOPER_COMPONENT, type CooperRules, cooperEstimator, cooperPairLoss, cooperPairs, cooperText } from './cooper.js';
-import { corruptEquation, negativeOf } from './cooper-negatives.js';
+import { corruptEquation, corruptFinalNumber, negativeOf } from './cooper-negatives.js';
 import { sigmoid } from './small-model.js';
 import { turnOf } from './test-support.js';
 
@@ -128,5 +128,28 @@ describe('cooper estimator', () => {
     expect(() => cooperEstimator().compute([[bare]], { rng: Rng.seeded(1), weights: {}, scalar: () => 0 })).toThrow(
       /--set rewardModels=cooper-coevolving-rm/,
     );
+  });
+});
+
+describe('cooper corruption rules', () => {
+  it('countdown: one operand or one operator changes, the rest of the equation stays', () => {
+    for (let seed = 0; seed < 50; seed++) {
+      const out = corruptEquation('(12+34)*2', Rng.seeded(seed)) as string;
+      expect(out).not.toBe('(12+34)*2');
+      const pieces = (text: string) => text.match(/[0-9]+|[+\-*/]|[()]/g) as string[];
+      const changed = pieces(out).filter((p, i) => p !== pieces('(12+34)*2')[i]);
+      expect(pieces(out)).toHaveLength(pieces('(12+34)*2').length);
+      expect(changed).toHaveLength(1);
+    }
+  });
+
+  it('arithmetic: the final answer changes to another non-negative number, the worked steps stay', () => {
+    for (let seed = 0; seed < 50; seed++) {
+      const out = corruptFinalNumber('3+4=7 #### 7', Rng.seeded(seed)) as string;
+      const final = Number(/#### ([0-9]+)$/.exec(out)?.[1]);
+      expect(out.startsWith('3+4=7 #### ')).toBe(true);
+      expect(final).not.toBe(7);
+      expect(final).toBeGreaterThanOrEqual(0);
+    }
   });
 });

@@ -167,7 +167,7 @@ const OPTIONS = {
 
 const UNVERIFIED = [
   'adaptation: adapted. The reward model is a small transformer trained from scratch in the run (the paper starts VerifyRM from a pretrained 1.5B model trained on 65K reference-based pairs).',
-  'Negatives are deterministic corruptions of the positive checked by the environment’s verifier (countdown: one operand or one operator changed), not an assistant LLM’s wrong rewrite; only countdown has a rule, other environments are refused with exit 2.',
+  'Negatives are deterministic corruptions of the positive checked by the environment’s verifier (countdown: one operand or one operator changed; arithmetic: the final answer changed), not an assistant LLM’s wrong rewrite; environments without a rule (translate, code, and every multi-turn one) are refused with exit 2.',
   'The reference answer is the environment’s expert answer of the task (countdown: the equation the task was drawn from; for a task written during the run and read back from its text, the exhaustive solver’s).',
   'Each step’s pairs go into a replay buffer and the model takes several Adam steps on pairs drawn from it (the released code takes one pass over the step’s pairs at learning rate 1e-5): a model trained from scratch needs more than one pass over about eight pairs a step.',
 ];
@@ -250,6 +250,8 @@ export function cooperEstimator(options: CooperEstimatorOptions = {}): Advantage
     paper: COOPER_PAPER,
     options: ESTIMATOR_OPTIONS,
     resolved: o,
+    // Its reward is a learned reward model's score, which only a run inside the trainer has.
+    needsModel: true,
     unverified: [
       'The rule reward does not enter the policy’s reward, as in the released code (its reward manager returns the reward model’s scores whenever there are any); the rule verifier picks the reward model’s positives and is what evaluation reports.',
     ],
