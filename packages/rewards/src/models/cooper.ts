@@ -169,7 +169,7 @@ const UNVERIFIED = [
   'adaptation: adapted. The reward model is a small transformer trained from scratch in the run (the paper starts VerifyRM from a pretrained 1.5B model trained on 65K reference-based pairs).',
   'Negatives are deterministic corruptions of the positive checked by the environment’s verifier (countdown: one operand or one operator changed; arithmetic: the final answer changed), not an assistant LLM’s wrong rewrite; environments without a rule (translate, code, and every multi-turn one) are refused with exit 2.',
   'The reference answer is the environment’s expert answer of the task (countdown: the equation the task was drawn from; for a task written during the run and read back from its text, the exhaustive solver’s).',
-  'Each step’s pairs go into a replay buffer and the model takes several Adam steps on pairs drawn from it (the released code takes one pass over the step’s pairs at learning rate 1e-5): a model trained from scratch needs more than one pass over about eight pairs a step.',
+  'Each step’s pairs go into a replay buffer and the model takes several Adam steps on pairs drawn from it (the released code takes one pass over the step’s pairs at learning rate 1e-5): a model trained from scratch needs more than one pass over a few pairs a step (2.6 on average on countdown with 8 prompts of 4 rollouts).',
 ];
 
 export function cooperCoevolvingRm(options: CooperRewardModelOptions = {}): RewardModel {
