@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { missingRequirements } from '@policy-lab/core';
 import { createRegistry } from '@policy-lab/core/node';
+import { CORRUPTIONS } from '@policy-lab/rewards';
 import { initBackend, train } from '@policy-lab/trainer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, schemaErrors } from './test-support/run-cli.js';
@@ -274,7 +275,9 @@ describe('every estimator and shaper trains two steps on every environment it su
               plugin.requires,
               env,
               env.rewardComponents.map((c) => c.name),
-            ).length === 0;
+            ).length === 0 &&
+            // Cooper's estimator rewards its reward model's score; that model binds to environments with a corruption rule only.
+            (plugin.name !== 'cooper' || env.name in CORRUPTIONS);
           return [
             `${kind === 'estimators' ? 'estimator' : 'shaper'} ${plugin.name} on ${env.name}`,
             kind,
@@ -318,6 +321,7 @@ describe('every estimator and shaper trains two steps on every environment it su
         ...(plugin.name === 'pav' ? { rewardModels: ['pav-verifier'] } : {}),
         // ReasonFlux-PRM judges step quality with its reward model.
         ...(plugin.name === 'reasonflux-prm' ? { rewardModels: ['reasonflux-prm'] } : {}),
+        ...(plugin.name === 'cooper' ? { rewardModels: ['cooper-coevolving-rm'] } : {}),
         ...(readsTeacher(plugin) ? { teacher: await teacherOfSmall() } : {}),
       },
       sft: 'none' as const,
@@ -325,7 +329,11 @@ describe('every estimator and shaper trains two steps on every environment it su
     if (!supported) {
       await expect(train(options)).rejects.toMatchObject({
         exitCode: 2,
-        message: expect.stringMatching(new RegExp(`'${plugin.name}' needs .* which environment '${env}' does not have`)),
+        message: expect.stringMatching(
+          new RegExp(
+            `'${plugin.name === 'cooper' ? 'cooper-coevolving-rm' : plugin.name}' needs .* which environment '${env}' does not have`,
+          ),
+        ),
       });
       return;
     }

@@ -820,6 +820,14 @@ export interface RewardModel extends PluginMeta {
   pairwise?: boolean;
   /** The examples to train on from one step's groups (already rewarded by the environment). */
   examples(groups: readonly (readonly Rollout[])[], ctx: RewardModelContext): RewardExamples;
+  /**
+   * A reward model that reads the environment's rules (a reference-based judge reads each task's
+   * expert answer and checks its negatives with the environment's verifier) is bound to the run's
+   * environment when the run is resolved, and the bound model is used from then on; a UsageError
+   * refuses the run (exit 2) naming what the environment lacks. `seed` is the run's: the training
+   * split it draws is `env.tasks('train', { seed })`.
+   */
+  bind?(env: Environment, run: { seed: number }): RewardModel;
 }
 
 // ---------------------------------------------------------------------------------------

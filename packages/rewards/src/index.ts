@@ -1,4 +1,5 @@
 import type { Plugin } from '@policy-lab/core';
+import { cooperCoevolvingRm, cooperEstimator } from './models/cooper.js';
 import { implicitPrm } from './models/implicit-prm.js';
 import { outcomeRewardModel } from './models/outcome-reward-model.js';
 import { pairwiseGenRm } from './models/pairwise-gen-rm.js';
@@ -12,6 +13,18 @@ export type { ComposeOptions, MissingRule } from './compose.js';
 export { compose } from './compose.js';
 export type { BleuOptions, BleuResult, ChrfOptions, ChrfResult, Smoothing, Tokenizer } from './metrics/index.js';
 export { corpusBleu, corpusChrf, pySplit, sentenceBleu, sentenceChrf, tokenize13a, tokenSetRatio } from './metrics/index.js';
+export type { CooperEstimatorOptions, CooperRewardModelOptions, CooperRules } from './models/cooper.js';
+export {
+  COOPER_COMPONENT,
+  cooperCoevolvingRm,
+  cooperEstimator,
+  cooperPairLoss,
+  cooperPairs,
+  cooperRulesOf,
+  cooperText,
+} from './models/cooper.js';
+export type { Corruption } from './models/cooper-negatives.js';
+export { CORRUPTIONS, corruptEquation, corruptFinalNumber, negativeOf } from './models/cooper-negatives.js';
 export type { CorrectionEnsembleOptions, LabelledItem } from './models/correction-ensemble.js';
 export { CorrectionEnsemble, mostUncertain } from './models/correction-ensemble.js';
 export type { ImplicitPrmOptions } from './models/implicit-prm.js';
@@ -92,6 +105,14 @@ export {
 export const plugin: Plugin = {
   name: '@policy-lab/rewards',
   shapers: builtInShapers(),
-  rewardModels: [outcomeRewardModel(), prefixValue(), implicitPrm(), pavVerifier(), reasonfluxJudge(), pairwiseGenRm()],
-  estimators: [reasonfluxBlend()],
+  rewardModels: [
+    outcomeRewardModel(),
+    prefixValue(),
+    implicitPrm(),
+    pavVerifier(),
+    reasonfluxJudge(),
+    pairwiseGenRm(),
+    cooperCoevolvingRm(),
+  ],
+  estimators: [reasonfluxBlend(), cooperEstimator()],
 };

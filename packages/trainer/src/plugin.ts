@@ -373,6 +373,7 @@ export const plugin: Plugin = {
     upoMethod(),
     reasonfluxMethod(),
     pairwiseRlMethod(),
+    cooperMethod(),
   ],
   hooks: [upoRounds()],
 };
@@ -502,5 +503,32 @@ function reasonfluxMethod(): Method {
     estimator: 'reasonflux-prm',
     loss: 'ppo-clip',
     rewardModels: ['reasonflux-prm'],
+  });
+}
+
+/**
+ * Cooper (arXiv 2508.05613): GRPO on sigma(s) of a reference-based reward model (the `cooper`
+ * estimator), the reward model `cooper-coevolving-rm` updated after each step on the first
+ * rule-verified positive per prompt against a rule-checked corruption of it.
+ */
+function cooperMethod(): Method {
+  return defineMethod({
+    name: 'cooper',
+    summary:
+      'Cooper: GRPO against a co-evolving reference-based reward model (reward sigma(s)), updated each step on rule-verified positives against rule-checked corruptions of them',
+    paper: {
+      title: 'Cooper: Co-Optimizing Policy and Reward Models in Reinforcement Learning for Large Language Models',
+      arxiv: '2508.05613',
+      year: 2025,
+    },
+    unverified: [
+      'Adaptation: adapted; the reward model’s and the estimator’s items say how.',
+      "The released recipe's policy settings (n = 16, learning rate 1e-6 with 20 warmup steps, KL loss 0.001 low_var_kl) are not carried over: the shared group size and learning rate are kept and, like the grpo Method, no KL term, as for every method in a comparison.",
+      'Measured on countdown (docs/extensions.md, "Co-evolving reward models: Cooper"): after 640 episodes the reward model ranks held-out (correct, corrupted) pairs better than its untrained self (61.6% against 42.4%, sign test p = 1.0e-4), but not the policy\'s own (succeeded, failed) samples, and the policy, rewarded by it alone, loses sampled success: a reward model trained from scratch is hacked where the paper starts from a pretrained one.',
+      "The paper's hacking experiment (a static reward model against the moving one, hack rate) is not built.",
+    ],
+    estimator: 'cooper',
+    loss: 'ppo-clip',
+    rewardModels: ['cooper-coevolving-rm'],
   });
 }

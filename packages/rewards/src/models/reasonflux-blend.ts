@@ -87,7 +87,7 @@ function mean(values: readonly number[]): number {
 }
 
 /** GRPO's group z-score (sample std, eps added; a constant group gives zeros). */
-function groupZScores(values: readonly number[], eps: number): number[] {
+export function groupZScores(values: readonly number[], eps: number): number[] {
   const m = mean(values);
   const n = values.length;
   const s = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / (n - 1)) : 0;

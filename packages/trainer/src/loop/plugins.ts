@@ -102,6 +102,8 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
     config,
   };
   checkRequirements(resolved, registry);
+  // Reward models that read the environment's rules are bound to it here (a UsageError: exit 2).
+  resolved.rewardModels = resolved.rewardModels.map((model) => model.bind?.(resolved.env, { seed: config.seed }) ?? model);
   // Serial groups need a single-turn environment whose answer follows the exit marker: refused here, before a run starts.
   if (resolved.sampler?.strategy === 'serial') {
     const problem = serialUnfit(resolved.env, resolved.sampler.exitText);
