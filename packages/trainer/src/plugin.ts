@@ -372,6 +372,7 @@ export const plugin: Plugin = {
     oppoMethod(),
     upoMethod(),
     reasonfluxMethod(),
+    sparkMethod(),
   ],
   hooks: [upoRounds()],
 };
@@ -477,5 +478,27 @@ function reasonfluxMethod(): Method {
     estimator: 'reasonflux-prm',
     loss: 'ppo-clip',
     rewardModels: ['reasonflux-prm'],
+  });
+}
+
+/**
+ * SPARK (arXiv 2509.22624): GRPO whose verified rollouts become pointwise, pairwise and reflection
+ * tasks for the same policy (the `spark-self-judge` task source), mixed into the next draw and
+ * charged as episodes; the policy judges itself at evaluation (held-out pair accuracy, self-rerank).
+ */
+function sparkMethod(): Method {
+  return defineMethod({
+    name: 'spark',
+    summary:
+      'SPARK: GRPO on the task and on auxiliary tasks built from its own verified rollouts (pointwise and pairwise judging, reflection on a failed attempt); the policy is its own judge and reranks its answers at test time',
+    paper: { title: 'SPARK: Synergistic Policy And Reward Co-Evolving Framework', arxiv: '2509.22624', year: 2025 },
+    estimator: 'grpo',
+    loss: 'ppo-clip',
+    taskSource: 'spark-self-judge',
+    unverified: [
+      "adaptation: adapted (see the spark-self-judge task source). The routing and the caps are the released code's; the SFT warm start also trains on judge items built from the expert and from corrupted answers, because SPARK starts from an instruction-tuned model and our small character model's plain SFT start never writes a verdict.",
+      "SPARK's training settings (n = 8, temperature 1.0, learning rate 5e-7, k3 KL at 0.001, rollout batch 64, for 7B models) are not taken: the shared hyperparameters apply, so that the comparison is at equal settings; auxiliary tasks take a share of each step's tasks, so at an equal episode budget SPARK sees fewer of the environment's tasks (the paper's equal-budget setting).",
+      'Single-turn environments with a verifier and an expert only; others are refused before a run (exit 2).',
+    ],
   });
 }

@@ -104,7 +104,6 @@ export function withJudgeTasks<Task>(
     throw new UsageError(`judge tasks: environment '${env.name}' already has a reward component '${JUDGE_COMPONENT}'`);
   const words = judgeWords(env.alphabet?.(), options);
   const zeros: RewardVector = Object.fromEntries(env.rewardComponents.map((c) => [c.name, 0]));
-  const withZero = (reward: RewardVector): RewardVector => ({ ...reward, [JUDGE_COMPONENT]: 0 });
   const verdict = (label: boolean) => (label ? words.yes : words.no);
   const { configure, demonstrate } = env;
   const wrapped: Environment<Task | JudgeTask> = {
@@ -112,28 +111,31 @@ export function withJudgeTasks<Task>(
     rewardComponents: [...env.rewardComponents, { name: JUDGE_COMPONENT, weight: options.weight ?? 1 }],
     tasks: (split, o) => env.tasks(split, o),
     taskId: (task) => (isJudgeTask(task) ? `judge/${task.judgeTask.origin}` : env.taskId(task)),
-    start(task, rng): Episode {
-      if (isJudgeTask(task)) return judgeEpisode(task.judgeTask, words, zeros);
-      const episode = env.start(task, rng);
-      return {
-        observation: () => episode.observation(),
-        step: (action): StepResult => {
-          const result = episode.step(action);
-          return { ...result, reward: withZero(result.reward) };
-        },
-        outcome: () => {
-          const outcome = episode.outcome();
-          return { ...outcome, reward: withZero(outcome.reward) };
-        },
-        ...(episode.snapshot && episode.restore
-          ? { snapshot: () => episode.snapshot?.(), restore: (state: unknown) => episode.restore?.(state) }
-          : {}),
-      };
-    },
+    start: (task, rng): Episode =>
+      isJudgeTask(task) ? judgeEpisode(task.judgeTask, words, zeros) : withJudgeZero(env.start(task as Task, rng)),
   };
   if (configure) wrapped.configure = (next) => withJudgeTasks(configure(next), options);
   if (demonstrate) wrapped.demonstrate = (task) => (isJudgeTask(task) ? [verdict(task.judgeTask.label)] : demonstrate(task));
   return wrapped;
+}
+
+/** An episode of the environment's own task, its reward vectors with the `judge` component at 0. */
+export function withJudgeZero(episode: Episode): Episode {
+  const withZero = (reward: RewardVector): RewardVector => ({ ...reward, [JUDGE_COMPONENT]: 0 });
+  return {
+    observation: () => episode.observation(),
+    step: (action): StepResult => {
+      const result = episode.step(action);
+      return { ...result, reward: withZero(result.reward) };
+    },
+    outcome: () => {
+      const outcome = episode.outcome();
+      return { ...outcome, reward: withZero(outcome.reward) };
+    },
+    ...(episode.snapshot && episode.restore
+      ? { snapshot: () => episode.snapshot?.(), restore: (state: unknown) => episode.restore?.(state) }
+      : {}),
+  };
 }
 
 function judgeEpisode(item: JudgeItem, words: JudgeWords, zeros: RewardVector): Episode {
@@ -252,7 +254,7 @@ export function judgeTasks(options: JudgeTasksOptions = {}): TaskSource {
 }
 
 /** Uniform draws with replacement, as the trainer draws without a source. */
-function uniformStream(tasks: readonly unknown[]): TaskStream {
+export function uniformStream(tasks: readonly unknown[]): TaskStream {
   return { draw: (count, rng) => Array.from({ length: count }, () => tasks[rng.int(0, tasks.length - 1)]) };
 }
 
