@@ -348,7 +348,7 @@ const OPTIONS = {
     default: 0.5,
     doc: 'expected share of each draw that is auxiliary tasks while any wait (stochastic rounding, seeded); SPARK adds up to 64 to a batch of 64 prompts',
   },
-  capacity: { type: 'integer', default: 64, doc: 'auxiliary items kept waiting, the newest (32 judge + 32 reflection)' },
+  capacity: { type: 'integer', default: 64, doc: 'auxiliary items kept waiting, the newest: half judge, half reflection' },
   pointwiseShare: {
     type: 'number',
     default: 0.3,
@@ -413,22 +413,35 @@ export function sparkSelfJudge(options: SparkSelfJudgeOptions = {}): TaskSource 
   });
 }
 
+/**
+ * The stream: the base draws, with a `share` of each draw (stochastic rounding) taken from the
+ * waiting items, judge and reflection items in turn (SPARK's batch holds up to 32 of each), the
+ * newest first; each item once.
+ */
 export function openSparkTasks(base: TaskStream, o: { share: number; capacity: number } & SparkRouting): TaskStream {
-  let queue: SparkItem[] = [];
+  let judging: SparkItem[] = [];
+  let reflecting: SparkItem[] = [];
   let last: Record<string, number> = {};
+  const half = Math.max(1, Math.floor(o.capacity / 2));
   return {
     draw(count, rng) {
       const expected = o.share * count;
       const whole = Math.floor(expected);
-      const k = Math.min(queue.length, whole + (rng.next() < expected - whole ? 1 : 0));
-      const aux = queue.splice(queue.length - k, k).map((spark): SparkTask => ({ spark }));
+      const k = Math.min(judging.length + reflecting.length, whole + (rng.next() < expected - whole ? 1 : 0));
+      const aux: SparkTask[] = [];
+      // Alternate, starting with a judge item; an empty queue leaves its turns to the other.
+      for (let i = 0; aux.length < k; i++) {
+        const queue = (i % 2 === 0 && judging.length) || !reflecting.length ? judging : reflecting;
+        aux.push({ spark: queue.pop() as SparkItem });
+      }
       return [...base.draw(count - k, rng), ...aux];
     },
     observe(feedback, at) {
       const own = feedback.filter((f) => !isSparkTask(f.task));
       base.observe?.(own, at);
       const { judge, reflection } = sparkItems(own, at, o);
-      queue = [...queue, ...judge, ...reflection].slice(-o.capacity);
+      judging = [...judging, ...judge].slice(-half);
+      reflecting = [...reflecting, ...reflection].slice(-half);
       const count = (items: readonly SparkItem[], kind: SparkItem['kind']) => items.filter((i) => i.kind === kind).length;
       last = {
         sparkPointwise: count(judge, 'pointwise'),
@@ -437,18 +450,17 @@ export function openSparkTasks(base: TaskStream, o: { share: number; capacity: n
       };
       for (const kind of ['pointwise', 'pairwise', 'reflection'] as const) {
         const groups = feedback.filter((f) => isSparkTask(f.task) && f.task.spark.kind === kind);
-        const rollouts = groups.reduce((a, f) => a + f.successes.length, 0);
-        const right = groups.reduce((a, f) => a + f.successes.filter(Boolean).length, 0);
-        last[`${kind}Rollouts`] = rollouts;
-        last[`${kind}Right`] = right;
+        last[`${kind}Rollouts`] = groups.reduce((a, f) => a + f.successes.length, 0);
+        last[`${kind}Right`] = groups.reduce((a, f) => a + f.successes.filter(Boolean).length, 0);
       }
     },
-    save: () => ({ base: base.save?.() ?? null, queue }),
+    save: () => ({ base: base.save?.() ?? null, judging, reflecting }),
     load(state) {
-      const s = state as { base: unknown; queue: SparkItem[] };
+      const s = state as { base: unknown; judging: SparkItem[]; reflecting: SparkItem[] };
       if (s.base !== null) base.load?.(s.base);
-      queue = [...s.queue];
+      judging = [...s.judging];
+      reflecting = [...s.reflecting];
     },
-    metrics: () => ({ ...base.metrics?.(), sparkQueued: queue.length, ...last }),
+    metrics: () => ({ ...base.metrics?.(), sparkQueued: judging.length + reflecting.length, ...last }),
   };
 }

@@ -49,50 +49,64 @@ export async function verdictScores(
   return prompts.map((_, i) => (sums[2 * i] as number) - (sums[2 * i + 1] as number));
 }
 
+/** A held-out verified pair: the judge prompts of a succeeded and a failed answer to the same test task. */
+export type JudgePair = readonly [won: string, lost: string];
+
 export interface SelfJudgeResult {
-  /** Ranking of held-out (succeeded, failed) pairs: the policy now against the policy at the start of the run. */
+  /** Ranking of the held-out pairs: the policy now against the policy at the start of the run. */
   accuracy: JudgeAccuracy;
   /** Best of each test task's samples by the policy's own verdict: its success (ties: the first sample). */
   rerank: { success: number; samples: number };
 }
 
+/** Every (succeeded, failed) pair of answers within each group (one group per test task), as judge prompts. */
+export function judgePairs(groups: readonly (readonly Rollout[])[], judge: SelfJudge): JudgePair[] {
+  const prompt = (r: Rollout) => judge.prompt(r.turns[0]?.observation ?? '', r.turns[0]?.action ?? '');
+  return groups.flatMap((group) =>
+    group
+      .filter((r) => r.success)
+      .flatMap((won) => group.filter((r) => !r.success).map((lost): JudgePair => [prompt(won), prompt(lost)])),
+  );
+}
+
 /**
- * The policy's self-judging on evaluation's sampled groups (one group per test task, single-turn
- * rollouts): pair accuracy now and at the start (one-sided exact McNemar test), and self-rerank.
+ * The policy's self-judging at an evaluation: how it ranks the fixed held-out `pairs` now and at
+ * the start of the run (a one-sided exact McNemar test: now better), and self-rerank over the
+ * evaluation's sampled groups (one group per test task, single-turn rollouts).
  */
 export async function selfJudgeEvaluation(
+  pairs: readonly JudgePair[],
   groups: readonly (readonly Rollout[])[],
   judge: SelfJudge,
   models: { now: PolicyModel; start: PolicyModel },
   tokenizer: CharTokenizer,
   limit: number,
 ): Promise<SelfJudgeResult> {
-  const all = groups.flat();
-  const prompts = all.map((r) => judge.prompt(r.turns[0]?.observation ?? '', r.turns[0]?.action ?? ''));
-  const now = await verdictScores(models.now, tokenizer, judge, prompts, limit);
-  const start = await verdictScores(models.start, tokenizer, judge, prompts, limit);
-  const index = new Map(all.map((r, i) => [r, i]));
-  const pairs: [number, number][] = [];
-  for (const group of groups)
-    for (const won of group.filter((r) => r.success))
-      for (const lost of group.filter((r) => !r.success)) pairs.push([index.get(won) as number, index.get(lost) as number]);
-  const right = (scores: readonly number[]) => pairs.map(([w, l]) => (scores[w] as number) > (scores[l] as number));
-  const a = right(now);
-  const b = right(start);
+  const texts = pairs.flat();
+  const right = async (model: PolicyModel) => {
+    const scores = await verdictScores(model, tokenizer, judge, texts, limit);
+    return pairs.map((_, i) => (scores[2 * i] as number) > (scores[2 * i + 1] as number));
+  };
+  const a = await right(models.now);
+  const b = await right(models.start);
   const onlyNow = a.filter((c, i) => c && !b[i]).length;
   const onlyStart = b.filter((c, i) => c && !a[i]).length;
+  const scores = await verdictScores(
+    models.now,
+    tokenizer,
+    judge,
+    groups.flat().map((r) => judge.prompt(r.turns[0]?.observation ?? '', r.turns[0]?.action ?? '')),
+    limit,
+  );
   let chosen = 0;
+  let k = 0;
   for (const group of groups) {
-    let best: Rollout | undefined;
-    let bestScore = Number.NEGATIVE_INFINITY;
-    for (const r of group) {
-      const score = now[index.get(r) as number] as number;
-      if (score > bestScore) {
-        best = r;
-        bestScore = score;
-      }
-    }
-    if (best?.success) chosen += 1;
+    let best = -1;
+    group.forEach((_, i) => {
+      if (best < 0 || (scores[k + i] as number) > (scores[k + best] as number)) best = i;
+    });
+    if (group[best]?.success) chosen += 1;
+    k += group.length;
   }
   return {
     accuracy: {

@@ -31,7 +31,7 @@ import { checkAlphabet } from './pairs.js';
 import { type Resolved, resolvePlugins } from './plugins.js';
 import { buildRewardModel, type OwnedRewardModel } from './reward-models.js';
 import { adaptCoefficient, adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
-import { selfJudgeEvaluation } from './self-judge.js';
+import { judgePairs, selfJudgeEvaluation } from './self-judge.js';
 import { sftWarmStart } from './sft.js';
 import {
   conditionedPolicy,
@@ -180,14 +180,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // SPARK: the policy judges its own answers at evaluation, against itself at the start of the run.
   const selfJudge = env.maxTurns === 1 ? plugins.taskSource?.selfJudge?.(env) : undefined;
   const judgeStart = selfJudge ? await frozenStart(policy, folder, resumed) : undefined;
-  const selfJudging = (sampled: readonly (readonly Rollout[])[]): Promise<Partial<EvalResult>> =>
-    selfJudgeEvaluation(
+  // Its held-out pairs are fixed at the first evaluation (the start policy's verified samples on test tasks).
+  const selfJudging = (sampled: readonly (readonly Rollout[])[]): Promise<Partial<EvalResult>> => {
+    state.selfJudgePairs ??= judgePairs(sampled, selfJudge as SelfJudge);
+    return selfJudgeEvaluation(
+      state.selfJudgePairs,
       sampled,
       selfJudge as SelfJudge,
       { now: conditioned, start: judgeStart as PolicyModel },
       tokenizer,
       config.model.contextLength - config.maxNewTokens,
     ).then(({ accuracy, rerank }) => ({ rewardModels: { [(selfJudge as SelfJudge).name]: accuracy }, selfRerank: rerank }));
+  };
   const evaluateAt = async (step: number): Promise<EvalResult> => {
     const t0 = performance.now();
     options.onProgress?.({ step, fraction: meter.progress(), phase: 'eval' });
