@@ -59,14 +59,21 @@ export interface SelfJudgeResult {
   rerank: { success: number; samples: number };
 }
 
-/** Every (succeeded, failed) pair of answers within each group (one group per test task), as judge prompts. */
+/**
+ * Every distinct (succeeded, failed) pair of answers within each group (one group per test task),
+ * as judge prompts. Distinct: a policy often repeats an answer, and repeated pairs are one pair, not
+ * independent evidence for the test.
+ */
 export function judgePairs(groups: readonly (readonly Rollout[])[], judge: SelfJudge): JudgePair[] {
   const prompt = (r: Rollout) => judge.prompt(r.turns[0]?.observation ?? '', r.turns[0]?.action ?? '');
-  return groups.flatMap((group) =>
-    group
-      .filter((r) => r.success)
-      .flatMap((won) => group.filter((r) => !r.success).map((lost): JudgePair => [prompt(won), prompt(lost)])),
-  );
+  const pairs = new Map<string, JudgePair>();
+  for (const group of groups)
+    for (const won of group.filter((r) => r.success))
+      for (const lost of group.filter((r) => !r.success)) {
+        const pair: JudgePair = [prompt(won), prompt(lost)];
+        pairs.set(JSON.stringify(pair), pair);
+      }
+  return [...pairs.values()];
 }
 
 /**
