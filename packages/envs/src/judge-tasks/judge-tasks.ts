@@ -15,7 +15,8 @@
  *   gives an item on one of its rollouts, all wrong one on a random wrong rollout, mixed one right
  *   and one wrong), keeps the newest `capacity`, and mixes them into later draws at a `share` of
  *   each draw. Its `environment` is `withJudgeTasks`, which the trainer then runs.
- * SPARK's pairwise ("which of A or B is correct?") and reflection items are not built here.
+ * SPARK's pairwise ("which of A or B is correct?") and reflection items, its exact routing and a
+ * verdict warm start are the `spark-self-judge` source's (spark.ts); this one stays pointwise.
  */
 import {
   defineTaskSource,
@@ -240,7 +241,7 @@ export function judgeTasks(options: JudgeTasksOptions = {}): TaskSource {
       'mixes judge tasks built from the step’s own rollouts ("was this answer correct?", labelled by the verifier) into the draw: the policy trains as its own judge',
     paper: { title: 'SPARK: Synergistic Policy And Reward Co-Evolving Framework', arxiv: '2509.22624', year: 2025 },
     unverified: [
-      'pointwise items only: SPARK’s pairwise and reflection items are not built',
+      'pointwise items only: SPARK’s pairwise and reflection items are built by the spark-self-judge source (the spark Method)',
       'the share of judge tasks per draw is this implementation’s knob; SPARK adds up to 32 judge items to each batch',
     ],
     options: OPTIONS,
