@@ -697,3 +697,87 @@ describe('cooper', () => {
     untrained.dispose();
   }, 240_000);
 });
+
+describe('spark', () => {
+  it('is registered with GRPO and the spark-self-judge task source; refused before a run on a multi-turn environment, naming what is missing', () => {
+    expect(registry.get('methods', 'spark')).toMatchObject({
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      taskSource: 'spark-self-judge',
+    });
+    expect(whyUnfit({ registry, method: 'spark', env: 'gridnav', seed: 1 })).toMatch(
+      /spark-self-judge needs a single-turn environment with a verifier and an expert; environment 'gridnav' lacks single-turn episodes/,
+    );
+    expect(whyUnfit({ registry, method: 'spark', env: 'countdown', seed: 1 })).toBeUndefined();
+  });
+
+  it('a tiny countdown run: auxiliary tasks take places in the draw and are charged as episodes; the SFT start adds judge rows, reported apart; self-judging and self-rerank are in the evaluation', async () => {
+    const outDir = mkdtempSync(path.join(tmpdir(), 'spark-'));
+    const result = await train({
+      registry,
+      method: 'spark',
+      env: 'countdown',
+      seed: 2,
+      budget: { episodes: 6 * 16 },
+      overrides: { ...TINY, evalTasks: 8, evalSamples: 4 },
+      outDir,
+    });
+    expect(result.steps).toBe(6);
+    // Every step draws 4 tasks x 4 rollouts, the auxiliary ones among them: no extra episodes.
+    expect(result.budget.consumed.episodes).toBe(6 * 16);
+    const metrics = metricsOf(outDir);
+    const aux = metrics.map(
+      (m) =>
+        (m['taskSource.pointwiseRollouts'] as number) +
+        (m['taskSource.pairwiseRollouts'] as number) +
+        (m['taskSource.reflectionRollouts'] as number),
+    );
+    expect(aux[0]).toBe(0); // nothing waits before the first step
+    expect(aux.slice(1).every((n) => n > 0 && n <= 8)).toBe(true); // share 0.5 of 4 tasks x 4 rollouts
+    expect(result.sftStart).toEqual({ steps: 8, rows: 256, extraRows: 256, source: 'spark-self-judge' });
+    for (const evaluation of [result.initial, result.final]) {
+      expect(evaluation.selfRerank?.samples).toBe(4);
+      expect(evaluation.rewardModels?.['spark-self-judge']).toBeDefined();
+    }
+    // The first evaluation's judge is the start's: the same verdicts on the same pairs.
+    const initial = result.initial.rewardModels?.['spark-self-judge'];
+    expect(initial?.accuracy).toBe(initial?.untrainedAccuracy);
+    expect(result.final.rewardModels?.['spark-self-judge']?.pairs).toBe(initial?.pairs);
+  }, 240_000);
+});
+
+describe('spark’s warm start', () => {
+  it('from the SFT start with judge rows, auxiliary tasks earn reward; from the plain SFT start (warmStart=false) no verdict is right', async () => {
+    const run = async (warmStart: boolean) => {
+      const outDir = mkdtempSync(path.join(tmpdir(), 'spark-warm-'));
+      await train({
+        registry,
+        method: 'spark',
+        env: 'countdown',
+        seed: 3,
+        budget: { episodes: 8 * 32 },
+        overrides: {
+          ...TINY,
+          model: { dim: 32, layers: 1, heads: 2, contextLength: 48 },
+          sftSteps: 100,
+          tasksPerStep: 8,
+          learningRate: 3e-4,
+          taskSourceOptions: { warmStart },
+        },
+        outDir,
+      });
+      const metrics = metricsOf(outDir);
+      const sum = (key: string) => metrics.reduce((a, m) => a + (m[`taskSource.${key}`] as number), 0);
+      return {
+        verdicts: sum('pointwiseRollouts') + sum('pairwiseRollouts'),
+        right: sum('pointwiseRight') + sum('pairwiseRight'),
+      };
+    };
+    const warm = await run(true);
+    const plain = await run(false);
+    expect(plain.verdicts).toBeGreaterThan(20);
+    expect(plain.right).toBe(0);
+    expect(warm.verdicts).toBeGreaterThan(20);
+    expect(warm.right / warm.verdicts).toBeGreaterThan(0.3);
+  }, 240_000);
+});

@@ -913,6 +913,26 @@ export interface TaskSource extends PluginMeta {
    * reports the wrapped environment's success.
    */
   environment?(env: Environment): Environment;
+  /**
+   * Extra tasks for the SFT warm start, played by `env` (the run's environment, this source's
+   * wrapper; its `demonstrate` gives each task's expected action) beside the expert's
+   * demonstrations on `train`: SPARK's judge items built from the expert and from corrupted
+   * answers, so that a policy whose start never writes a verdict can earn reward on judge tasks.
+   * `key` enters the SFT cache key. Like the SFT start, not charged to the RL budget; reported apart.
+   */
+  warmStart?(env: Environment, train: readonly unknown[], rng: Rng): { tasks: unknown[]; key: string };
+  /** How the policy judges one of its own single-turn answers in `env` (evaluation's self-judging and self-rerank). */
+  selfJudge?(env: Environment): SelfJudge;
+}
+
+/** A pointwise judge prompt and its two verdicts, in the environment's alphabet. */
+export interface SelfJudge {
+  /** The name results report it under (e.g. `spark-self-judge`). */
+  name: string;
+  /** What the policy reads before its verdict on `action` as an answer to the task shown by `observation`. */
+  prompt(observation: string, action: string): string;
+  yes: string;
+  no: string;
 }
 
 // ---------------------------------------------------------------------------------------

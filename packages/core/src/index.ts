@@ -54,6 +54,7 @@ export type {
   Sampler,
   ScoredText,
   ScoreRequest,
+  SelfJudge,
   ShapeContext,
   StepHook,
   StepResult,

@@ -4,6 +4,7 @@ import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
 import { gridnav } from './gridnav/gridnav.js';
 import { judgeTasks } from './judge-tasks/judge-tasks.js';
+import { sparkSelfJudge } from './judge-tasks/spark.js';
 import { nextSegment } from './next-segment/next-segment.js';
 import { policyJudge } from './policy-judge/policy-judge.js';
 import { evolvingPool } from './task-sources/evolving-pool.js';
@@ -39,6 +40,20 @@ export {
   transcriptOf,
   withJudgeTasks,
 } from './judge-tasks/judge-tasks.js';
+export type { SparkItem, SparkRouting, SparkSelfJudgeOptions, SparkTask, SparkWords } from './judge-tasks/spark.js';
+export {
+  corruptAnswer,
+  isSparkTask,
+  openSparkTasks,
+  SPARK_ROUTING,
+  sparkItems,
+  sparkPrompt,
+  sparkSelfJudge,
+  sparkUnfit,
+  sparkWords,
+  warmStartItems,
+  withSparkTasks,
+} from './judge-tasks/spark.js';
 export type { Animal, Document as TextDocument } from './next-segment/corpus.js';
 export { segmentText, syntheticCorpus } from './next-segment/corpus.js';
 export { tokenF1 } from './next-segment/match.js';
@@ -71,5 +86,5 @@ export { parseWebshopAction, webshop } from './webshop/webshop.js';
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
   environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment(), policyJudge()],
-  taskSources: [prioritized(), evolvingPool(), judgeTasks()],
+  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge()],
 };

@@ -143,6 +143,16 @@ export function register(program: Command, io: Io): void {
             ([name, j]) =>
               `reward model ${name}: ranks ${pct(j.accuracy)} of ${j.pairs} held-out (succeeded, failed) pairs right (untrained ${pct(j.untrainedAccuracy)}; one-sided exact McNemar p = ${j.pValue.toPrecision(2)})`,
           ),
+          ...(result.final.selfRerank
+            ? [
+                `self-rerank best-of-${result.final.selfRerank.samples} ${pct(result.initial.selfRerank?.success ?? 0)} -> ${pct(result.final.selfRerank.success)} (the sample the policy's own verdict prefers)`,
+              ]
+            : []),
+          ...(result.sftStart
+            ? [
+                `SFT start: ${result.sftStart.steps} steps on ${result.sftStart.rows} demonstration rows and ${result.sftStart.extraRows} rows of ${result.sftStart.source} (not charged)`,
+              ]
+            : []),
           '',
         ].join('\n'),
       );

@@ -169,6 +169,7 @@ function toRecord(unit: Unit, result: UnitResult): RunRecord {
     ...(result.sideBudget ? { sideBudget: result.sideBudget } : {}),
     ...(result.timings ? { timings: result.timings } : {}),
     ...(result.creditMap ? { creditMap: result.creditMap } : {}),
+    ...(result.sftStart ? { sftStart: result.sftStart } : {}),
   };
 }
 

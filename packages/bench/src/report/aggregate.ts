@@ -53,6 +53,8 @@ export interface RunRecord {
   timings?: Record<string, number>;
   /** The per-token credit map of the final policy against its reference, or why the run has none (From r to Q*). */
   creditMap?: RunCreditMap;
+  /** The SFT start's rows when a task source added its own (SPARK's judge items): the run started from an SFT of its own. */
+  sftStart?: { steps: number; rows: number; extraRows: number; source: string };
 }
 
 export interface MethodSummary {
@@ -141,9 +143,9 @@ export function aggregate(
   const envAggregates = envs.map((env): EnvAggregate => {
     const envRuns = runs.filter((r) => r.env === env);
     // The SFT start without RL: each seed's initial evaluation (identical across methods of a seed
-    // without a soft prompt; a run with one starts from an SFT trained under its vectors, read only
-    // when no run of the seed is without one).
-    const prompted = (r: RunRecord) => Number(r.config.softPrompt ?? 0) > 0;
+    // without a soft prompt or extra warm-start rows; a run with either starts from an SFT of its own,
+    // read only when no run of the seed is without one).
+    const prompted = (r: RunRecord) => Number(r.config.softPrompt ?? 0) > 0 || r.sftStart !== undefined;
     const sftBySeed = new Map(
       [...envRuns.filter(prompted), ...envRuns.filter((r) => !prompted(r))].map((r) => [r.seed, r.initial]),
     );

@@ -15,7 +15,8 @@
  *   gives an item on one of its rollouts, all wrong one on a random wrong rollout, mixed one right
  *   and one wrong), keeps the newest `capacity`, and mixes them into later draws at a `share` of
  *   each draw. Its `environment` is `withJudgeTasks`, which the trainer then runs.
- * SPARK's pairwise ("which of A or B is correct?") and reflection items are not built here.
+ * SPARK's pairwise ("which of A or B is correct?") and reflection items, its exact routing and a
+ * verdict warm start are the `spark-self-judge` source's (spark.ts); this one stays pointwise.
  */
 import {
   defineTaskSource,
@@ -104,7 +105,6 @@ export function withJudgeTasks<Task>(
     throw new UsageError(`judge tasks: environment '${env.name}' already has a reward component '${JUDGE_COMPONENT}'`);
   const words = judgeWords(env.alphabet?.(), options);
   const zeros: RewardVector = Object.fromEntries(env.rewardComponents.map((c) => [c.name, 0]));
-  const withZero = (reward: RewardVector): RewardVector => ({ ...reward, [JUDGE_COMPONENT]: 0 });
   const verdict = (label: boolean) => (label ? words.yes : words.no);
   const { configure, demonstrate } = env;
   const wrapped: Environment<Task | JudgeTask> = {
@@ -112,28 +112,31 @@ export function withJudgeTasks<Task>(
     rewardComponents: [...env.rewardComponents, { name: JUDGE_COMPONENT, weight: options.weight ?? 1 }],
     tasks: (split, o) => env.tasks(split, o),
     taskId: (task) => (isJudgeTask(task) ? `judge/${task.judgeTask.origin}` : env.taskId(task)),
-    start(task, rng): Episode {
-      if (isJudgeTask(task)) return judgeEpisode(task.judgeTask, words, zeros);
-      const episode = env.start(task, rng);
-      return {
-        observation: () => episode.observation(),
-        step: (action): StepResult => {
-          const result = episode.step(action);
-          return { ...result, reward: withZero(result.reward) };
-        },
-        outcome: () => {
-          const outcome = episode.outcome();
-          return { ...outcome, reward: withZero(outcome.reward) };
-        },
-        ...(episode.snapshot && episode.restore
-          ? { snapshot: () => episode.snapshot?.(), restore: (state: unknown) => episode.restore?.(state) }
-          : {}),
-      };
-    },
+    start: (task, rng): Episode =>
+      isJudgeTask(task) ? judgeEpisode(task.judgeTask, words, zeros) : withJudgeZero(env.start(task as Task, rng)),
   };
   if (configure) wrapped.configure = (next) => withJudgeTasks(configure(next), options);
   if (demonstrate) wrapped.demonstrate = (task) => (isJudgeTask(task) ? [verdict(task.judgeTask.label)] : demonstrate(task));
   return wrapped;
+}
+
+/** An episode of the environment's own task, its reward vectors with the `judge` component at 0. */
+export function withJudgeZero(episode: Episode): Episode {
+  const withZero = (reward: RewardVector): RewardVector => ({ ...reward, [JUDGE_COMPONENT]: 0 });
+  return {
+    observation: () => episode.observation(),
+    step: (action): StepResult => {
+      const result = episode.step(action);
+      return { ...result, reward: withZero(result.reward) };
+    },
+    outcome: () => {
+      const outcome = episode.outcome();
+      return { ...outcome, reward: withZero(outcome.reward) };
+    },
+    ...(episode.snapshot && episode.restore
+      ? { snapshot: () => episode.snapshot?.(), restore: (state: unknown) => episode.restore?.(state) }
+      : {}),
+  };
 }
 
 function judgeEpisode(item: JudgeItem, words: JudgeWords, zeros: RewardVector): Episode {
@@ -238,7 +241,7 @@ export function judgeTasks(options: JudgeTasksOptions = {}): TaskSource {
       'mixes judge tasks built from the step’s own rollouts ("was this answer correct?", labelled by the verifier) into the draw: the policy trains as its own judge',
     paper: { title: 'SPARK: Synergistic Policy And Reward Co-Evolving Framework', arxiv: '2509.22624', year: 2025 },
     unverified: [
-      'pointwise items only: SPARK’s pairwise and reflection items are not built',
+      'pointwise items only: SPARK’s pairwise and reflection items are built by the spark-self-judge source (the spark Method)',
       'the share of judge tasks per draw is this implementation’s knob; SPARK adds up to 32 judge items to each batch',
     ],
     options: OPTIONS,
@@ -252,7 +255,7 @@ export function judgeTasks(options: JudgeTasksOptions = {}): TaskSource {
 }
 
 /** Uniform draws with replacement, as the trainer draws without a source. */
-function uniformStream(tasks: readonly unknown[]): TaskStream {
+export function uniformStream(tasks: readonly unknown[]): TaskStream {
   return { draw: (count, rng) => Array.from({ length: count }, () => tasks[rng.int(0, tasks.length - 1)]) };
 }
 

@@ -3,6 +3,7 @@
  * `train()` in loop/train.ts implements it.
  */
 import type { BudgetConsumption, BudgetLimit, Registry, TrainConfig } from '@policy-lab/core';
+import type { SftStartReport } from './checkpoint.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
 import type { SoftPromptReport } from './soft-prompt.js';
 
@@ -70,6 +71,12 @@ export interface EvalResult {
    * (succeeded, failed) pair of its samples; the untrained model (same seed) on the same pairs.
    */
   rewardModels?: Record<string, JudgeAccuracy>;
+  /**
+   * Self-rerank (SPARK): per test task, the sample the policy's own verdict scores highest among
+   * its evalSamples; `success` is the share of tasks whose chosen sample succeeded (best-of-k by
+   * self-judging, against `success`, the mean of the samples, and `passAtK`, an oracle's choice).
+   */
+  selfRerank?: { success: number; samples: number };
 }
 
 export interface JudgeAccuracy {
@@ -119,4 +126,6 @@ export interface TrainResult {
   kernelsFallback?: string;
   /** The learned soft prompt, when the run has one (config.softPrompt > 0). */
   softPrompt?: SoftPromptReport;
+  /** The SFT warm start's steps and rows, when a task source added rows to it (SPARK's judge items; not charged to the RL budget). */
+  sftStart?: SftStartReport;
 }

@@ -55,6 +55,19 @@ export interface RunState {
   referenceResetStep?: number;
   /** UPO's pair estimator (weights and Adam moments), when the run has one. */
   pairEstimator?: EstimatorState;
+  /** The SFT warm start's work when a task source added rows to it (SPARK's judge items). */
+  sftStart?: SftStartReport;
+  /** The held-out pairs the policy's self-judging is measured on (fixed at the first evaluation). */
+  selfJudgePairs?: (readonly [string, string])[];
+}
+
+/** The SFT warm start's steps and rows: the expert's demonstrations and a task source's extra rows. */
+export interface SftStartReport {
+  steps: number;
+  rows: number;
+  extraRows: number;
+  /** The task source that added the extra rows. */
+  source: string;
 }
 
 /**

@@ -29,6 +29,8 @@ export async function evaluate(
     /** A sampler that decodes evaluation (`decodes` 'evaluation' or 'both'): the sampled success is its; greedy stays the policy's. */
     sampler?: Sampler;
     rewardModels?: Readonly<Record<string, RewardModelHandle>>;
+    /** More figures read from the sampled groups (the policy's self-judging), merged into the result. */
+    extra?: (sampled: readonly (readonly Rollout[])[]) => Promise<Partial<EvalResult>>;
   },
 ): Promise<EvalResult> {
   const requests = tasks.map((task, k) => ({ task, groupId: `eval${k}`, count: options.samples }));
@@ -63,6 +65,7 @@ export async function evaluate(
     meanLength: lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length),
     perTask: sampled.map((group) => group.filter((r) => r.success).length / group.length),
     ...(options.judges?.length ? { rewardModels: await judgeAccuracies(options.judges, sampled) } : {}),
+    ...(options.extra ? await options.extra(sampled) : {}),
   };
 }
 

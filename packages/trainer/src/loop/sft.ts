@@ -20,6 +20,9 @@ import { readWeights, writeWeights } from './weights.js';
 
 export interface SftResult {
   steps: number;
+  /** Rows trained on: the expert's demonstrations, and a task source's extra warm-start rows (SPARK's judge items). */
+  rows?: number;
+  extraRows?: number;
   finalLoss: number;
   seconds: number;
   cached: boolean;
@@ -60,7 +63,13 @@ export function demonstrationRows(
  * The cache key of an SFT start. With a soft prompt the start is trained under its starting
  * vectors, so their values enter the key (a run without one keeps the key it always had).
  */
-export function sftCacheKey(env: Environment, tokenizer: CharTokenizer, config: TrainConfig, prefix?: tf.Tensor2D): string {
+export function sftCacheKey(
+  env: Environment,
+  tokenizer: CharTokenizer,
+  config: TrainConfig,
+  prefix?: tf.Tensor2D,
+  extraKey?: string,
+): string {
   const key = {
     version: 1,
     env: env.name,
@@ -82,6 +91,7 @@ export function sftCacheKey(env: Environment, tokenizer: CharTokenizer, config: 
           },
         }
       : {}),
+    ...(extraKey !== undefined ? { extra: extraKey } : {}),
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 24);
 }
@@ -147,23 +157,37 @@ export async function sftWarmStart(
   tokenizer: CharTokenizer,
   env: Environment,
   config: TrainConfig,
-  options: { cacheDir?: string; names: string[]; prefix?: tf.Tensor2D },
+  options: { cacheDir?: string; names: string[]; prefix?: tf.Tensor2D; extra?: WarmStartExtra },
 ): Promise<SftResult> {
   const started = performance.now();
   const rng = Rng.seeded(config.seed).split('sft');
-  const steps = config.sftSteps;
-  if (steps === 0) return { steps: 0, finalLoss: Number.NaN, seconds: 0, cached: false };
-  const settings = { steps, learningRate: config.sftLearningRate, batchSize: config.sftBatch };
-  const { prefix } = options;
+  if (config.sftSteps === 0) return { steps: 0, finalLoss: Number.NaN, seconds: 0, cached: false };
+  const { prefix, extra } = options;
   const contextLength = config.model.contextLength - (prefix?.shape[0] ?? 0);
-  const rows = () =>
-    demonstrationRows(env, tokenizer, env.tasks('train', { seed: config.seed, count: 256 }), config, rng, contextLength);
+  const train = env.tasks('train', { seed: config.seed, count: 256 });
+  const demonstrations = demonstrationRows(env, tokenizer, train, config, rng, contextLength);
+  const added = extra
+    ? demonstrationRows(
+        env,
+        tokenizer,
+        extra(env, train, rng.split('extra')).tasks,
+        config,
+        rng.split('extra-rows'),
+        contextLength,
+      )
+    : [];
+  // Extra rows come with proportionally more steps, so the expert's demonstrations are seen as often as without them.
+  const steps = Math.round((config.sftSteps * (demonstrations.length + added.length)) / Math.max(1, demonstrations.length));
+  const counts = { rows: demonstrations.length, extraRows: added.length };
+  const rows = () => [...demonstrations, ...added];
+  const settings = { steps, learningRate: config.sftLearningRate, batchSize: config.sftBatch };
   if (!options.cacheDir) {
     const finalLoss = await trainSft(policy, rows(), settings, rng, prefix);
-    return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false };
+    return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false, ...counts };
   }
   mkdirSync(options.cacheDir, { recursive: true });
-  const key = sftCacheKey(env, tokenizer, config, prefix);
+  const extraKey = extra ? extra(env, train, rng.split('extra')).key : undefined;
+  const key = sftCacheKey(env, tokenizer, config, prefix, extraKey);
   const file = path.join(options.cacheDir, `${env.name}-${key}.safetensors`);
   const cached = (): SftResult => {
     const { tensors, metadata } = loadSafetensors(file);
@@ -176,7 +200,14 @@ export async function sftWarmStart(
           `${file}: tensor '${name}' holds a non-finite value (a damaged SFT cache; delete the file to rebuild it)`,
         );
     writeWeights(policy, options.names, tensors, file);
-    return { steps, finalLoss: Number(metadata.finalLoss), seconds: (performance.now() - started) / 1000, cached: true, file };
+    return {
+      steps,
+      finalLoss: Number(metadata.finalLoss),
+      seconds: (performance.now() - started) / 1000,
+      cached: true,
+      file,
+      ...counts,
+    };
   };
   if (existsSync(file)) return cached();
   // Another process may be building the same checkpoint: wait for it (saying so), unless it is dead.
@@ -189,8 +220,15 @@ export async function sftWarmStart(
     const finalLoss = await trainSft(policy, rows(), settings, rng, prefix);
     const weights = await readWeights(policy, options.names);
     saveSafetensors(file, weights, { finalLoss: String(finalLoss), key, dataSha256: tensorsDigest(weights) });
-    return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false, file };
+    return { steps, finalLoss, seconds: (performance.now() - started) / 1000, cached: false, file, ...counts };
   } finally {
     lock.release();
   }
 }
+
+/** A task source's extra warm-start tasks (TaskSource.warmStart), played by the run's environment. */
+export type WarmStartExtra = (
+  env: Environment,
+  train: readonly unknown[],
+  rng: Rng,
+) => { tasks: readonly unknown[]; key: string };

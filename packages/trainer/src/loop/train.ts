@@ -8,7 +8,16 @@
  * the budget consumed and the run state, and nothing else.
  */
 import path from 'node:path';
-import { type BudgetConsumption, BudgetMeter, type PolicyLoss, Rng, RunError, UsageError } from '@policy-lab/core';
+import {
+  type BudgetConsumption,
+  BudgetMeter,
+  type PolicyLoss,
+  Rng,
+  type Rollout,
+  RunError,
+  type SelfJudge,
+  UsageError,
+} from '@policy-lab/core';
 import { backendInfo, initBackend } from '../backend/select-backend.js';
 import type { PolicyModel } from '../model/policy.js';
 import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
@@ -22,6 +31,7 @@ import { checkAlphabet } from './pairs.js';
 import { type Resolved, resolvePlugins } from './plugins.js';
 import { buildRewardModel, type OwnedRewardModel } from './reward-models.js';
 import { adaptCoefficient, adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
+import { judgePairs, selfJudgeEvaluation } from './self-judge.js';
 import { sftWarmStart } from './sft.js';
 import {
   conditionedPolicy,
@@ -88,13 +98,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } else if (options.sft !== 'none') {
     options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
     const cacheDir = options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft');
-    state.timings.sftSeconds = (
-      await sftWarmStart(policy, tokenizer, env, config, {
-        cacheDir,
-        names: policy.weightNames(),
-        ...(softPrompt ? { prefix: softPrompt.start } : {}),
-      })
-    ).seconds;
+    const warmStart = plugins.taskSource?.warmStart?.bind(plugins.taskSource);
+    const sft = await sftWarmStart(policy, tokenizer, env, config, {
+      cacheDir,
+      names: policy.weightNames(),
+      ...(softPrompt ? { prefix: softPrompt.start } : {}),
+      ...(warmStart ? { extra: warmStart } : {}),
+    });
+    state.timings.sftSeconds = sft.seconds;
+    if (warmStart && plugins.taskSource)
+      state.sftStart = {
+        steps: sft.steps,
+        rows: sft.rows ?? 0,
+        extraRows: sft.extraRows ?? 0,
+        source: plugins.taskSource.name,
+      };
   }
   // A reward model that starts as the policy (an implicit PRM) copies it here, after the SFT warm start;
   // a resumed run restored its trained weights instead.
@@ -159,6 +177,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     plugins.sampler && plugins.sampler.decodes !== undefined && plugins.sampler.decodes !== 'training'
       ? plugins.sampler
       : undefined;
+  // SPARK: the policy judges its own answers at evaluation, against itself at the start of the run.
+  const selfJudge = env.maxTurns === 1 ? plugins.taskSource?.selfJudge?.(env) : undefined;
+  const judgeStart = selfJudge ? await frozenStart(policy, folder, resumed) : undefined;
+  // Its held-out pairs are fixed at the first evaluation (the start policy's verified samples on test tasks).
+  const selfJudging = (sampled: readonly (readonly Rollout[])[]): Promise<Partial<EvalResult>> => {
+    state.selfJudgePairs ??= judgePairs(sampled, selfJudge as SelfJudge);
+    return selfJudgeEvaluation(
+      state.selfJudgePairs,
+      sampled,
+      selfJudge as SelfJudge,
+      { now: conditioned, start: judgeStart as PolicyModel },
+      tokenizer,
+      config.model.contextLength - config.maxNewTokens,
+    ).then(({ accuracy, rerank }) => ({ rewardModels: { [(selfJudge as SelfJudge).name]: accuracy }, selfRerank: rerank }));
+  };
   const evaluateAt = async (step: number): Promise<EvalResult> => {
     const t0 = performance.now();
     options.onProgress?.({ step, fraction: meter.progress(), phase: 'eval' });
@@ -170,6 +203,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       ...(evalSampler
         ? { sampler: evalSampler, rewardModels: Object.fromEntries(rewardModels.map((m) => [m.plugin.name, m.handle])) }
         : {}),
+      ...(selfJudge ? { extra: selfJudging } : {}),
     });
     state.timings.evalSeconds = (state.timings.evalSeconds ?? 0) + (performance.now() - t0) / 1000;
     const { episodes, generatedTokens } = meter.consumed;
@@ -290,6 +324,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     config,
     ...extensionsOf(plugins),
     ...(softPrompt ? { softPrompt: await softPromptReport(softPrompt) } : {}),
+    ...(state.sftStart ? { sftStart: state.sftStart } : {}),
     budget: { limit: options.budget, consumed: meter.consumed },
     initial: state.initial,
     final: finalEval,
@@ -309,6 +344,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   for (const m of [...rewardModels, ...untrainedRewardModels]) m.dispose();
   reference?.dispose();
   teacher?.dispose();
+  judgeStart?.dispose();
   conditioned.dispose();
   return result;
 }
