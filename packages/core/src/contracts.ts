@@ -237,6 +237,14 @@ export interface ModelServices {
    * the continuation's tokens and environment steps are charged. Optional so that test doubles of
    * the services need not provide it; the trainer always does.
    */
+  /**
+   * One continuation of each prompt by the current policy (sampled at the run's temperature, at
+   * most `maxTokens` tokens, the prompt read as an observation): a policy's extra generations (URPO's
+   * referee pass). Each is charged as one episode and its tokens as generated tokens; prompts the
+   * budget cannot afford come back empty. Optional so that
+   * test doubles of the services need not provide it; the trainer always does.
+   */
+  generate?(prompts: readonly string[], options: { maxTokens: number }): Promise<string[]>;
   prefixRollouts?(request: {
     rollout: Rollout;
     turns: number;

@@ -10,6 +10,8 @@ import { policyJudge } from './policy-judge/policy-judge.js';
 import { evolvingPool } from './task-sources/evolving-pool.js';
 import { prioritized } from './task-sources/prioritized.js';
 import { translate } from './translate/translate.js';
+import { selfReferee } from './urpo/self-referee.js';
+import { urpoMix } from './urpo/urpo.js';
 import { webshop } from './webshop/webshop.js';
 
 export type { ArithmeticOptions, ArithmeticTask } from './arithmetic/arithmetic.js';
@@ -76,6 +78,20 @@ export { buildDictionary, buildLexicon } from './translate/language.js';
 export { extractTranslation, lookup as dictionaryLookup } from './translate/tool.js';
 export type { TranslateOptions, TranslateTask } from './translate/translate.js';
 export { translate } from './translate/translate.js';
+export type { PreferenceBuilder, RankedCandidates } from './urpo/ranking.js';
+export {
+  bordaPoints,
+  countdownCandidates,
+  parseRanking,
+  preferenceBuilder,
+  rankingAgreement,
+  rankMarker,
+  rankPrompt,
+} from './urpo/ranking.js';
+export type { SelfRefereeOptions } from './urpo/self-referee.js';
+export { selfReferee, selfScores } from './urpo/self-referee.js';
+export type { OpenTask, RankItem, RankTask, UrpoMixOptions, UrpoTaskOptions } from './urpo/urpo.js';
+export { isOpenTask, isRankTask, rankItem, urpoMix, withUrpoTasks } from './urpo/urpo.js';
 export type { CatalogProduct, WebshopTask } from './webshop/catalog.js';
 export type { WebshopGoal, WebshopProduct, WebshopRewardInput, WebshopRewardResult } from './webshop/reward.js';
 export { normalizeColor, optionReward, webshopReward } from './webshop/reward.js';
@@ -86,5 +102,6 @@ export { parseWebshopAction, webshop } from './webshop/webshop.js';
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
   environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment(), policyJudge()],
-  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge()],
+  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge(), urpoMix()],
+  estimators: [selfReferee()],
 };

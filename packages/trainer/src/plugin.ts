@@ -1,4 +1,4 @@
-import { type Aggregation, defineMethod, type Method, type Plugin } from '@policy-lab/core';
+import { type Aggregation, defineMethod, type Method, type ModelConfig, type Plugin } from '@policy-lab/core';
 import { upoRounds } from './loop/upo-rounds.js';
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
@@ -375,6 +375,7 @@ export const plugin: Plugin = {
     pairwiseRlMethod(),
     cooperMethod(),
     sparkMethod(),
+    urpoMethod(),
   ],
   hooks: [upoRounds()],
 };
@@ -555,5 +556,38 @@ function sparkMethod(): Method {
       "Measured on countdown (2026-12-05): from the verdict warm start judge tasks earn reward (about 5 of 6.5 pointwise verdicts right per step; the plain SFT start gets none), but the policy's held-out judge accuracy did not rise over runs of 640 to 8,000 episodes (184 distinct held-out pairs: 54.3% at the start, 48.4-53.8% after; one-sided McNemar p 0.68-0.97), and self-rerank best-of-k chose no better than a random sample (quick comparison: 18.1% against 21.7% sampled success, means over 5 seeds). The issue's acting claim (the judge beats its untrained self, p < 0.01) is not met at this model size.",
       'The SFT start with judge rows takes 2 x sftSteps (measured 166-254 s per seed against 74-99 s for the plain start in the quick comparison, on a shared machine); it is not charged to the RL budget and is reported as sftStart.',
     ],
+  });
+}
+
+/**
+ * URPO (arXiv 2507.17515): one model as player and referee in one GRPO loop. The `urpo-mix` task
+ * source mixes verifiable tasks, ranking tasks (preference data from the environment's ground
+ * truth) and open-ended tasks; the `urpo-self-referee` estimator rewards open-ended groups by the
+ * policy's own ranking of them. The warm start also learns the ranking format.
+ */
+function urpoMethod(): Method {
+  return defineMethod({
+    name: 'urpo',
+    summary:
+      "URPO: one policy as player and referee; GRPO over mixed batches of verifiable tasks, N-way ranking tasks rewarded by agreement with the true order, and open-ended tasks rewarded by the policy's own ranking of its group",
+    paper: {
+      title: 'URPO: A Unified Reward & Policy Optimization Framework for Large Language Models',
+      arxiv: '2507.17515',
+      year: 2025,
+    },
+    unverified: [
+      "Adaptation: adapted. The paper trains Qwen2.5-7B on human preference triples, reasoning problems and open-ended instructions; here the three kinds are built from one environment with a verifier (countdown): its own tasks, ranking tasks whose candidates (the expert equation, a well-formed wrong variant, a malformed one) are ordered by the environment's own reward, and its tasks with the verifier hidden (open-ended, their true reward logged at weight 0 against the self-scores). Environments without a preference-data builder are refused (exit 2).",
+      "The ranking reward (the fraction of correctly ordered pairs), the mixing shares (0.5 / 0.25 / 0.25), K = 4 referee samples and the self-score scale (mean Borda points) are ours: the paper's values were not found in what we could read (no released code).",
+      "Warm start (ours): our SFT start never writes a ranking, so the warm start adds ranking items built from training tasks (a quarter as many as the environment's demonstrations) with their true order: the paper starts from an instruction-tuned model that can already judge, ours learns the referee format and a first judgement here. It is cached apart from the plain start and reported like it (`--set taskSourceOptions.warmStartLabels=format` demonstrates random orders: the format only).",
+      "Measured (countdown, default model): from the format-only start the referee stayed at chance on 240 held-out pairs after 37 GRPO steps of ranking tasks alone (forced choice 47.5% -> 50.0%); from a start demonstrating the true order it began at 80.8% and stayed there (79.6% after 25 steps). The issue's acting test (held-out accuracy rising above the untrained referee's, sign test p < 0.01) is not met by the tiny model.",
+      'The context is 64 tokens (countdown recommends 48) so that a statement and three candidates fit before the answer room.',
+    ],
+    estimator: 'urpo-self-referee',
+    loss: 'ppo-clip',
+    taskSource: 'urpo-mix',
+    // A partial model: the config resolver applies only the keys given.
+    defaults: { model: { contextLength: 64 } as ModelConfig },
+    defaultsSource:
+      'context 64 (ours): the ranking prompt (statement, marker, three candidates) needs more room than countdown’s 48',
   });
 }

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { modelEstimators } from './index.js';
 
 describe('modelEstimators', () => {
-  it('lists six estimators with unique kebab-case names, one-sentence summaries, papers and unverified parts', () => {
+  it('lists seven estimators with unique kebab-case names, one-sentence summaries, papers and unverified parts', () => {
     const estimators = modelEstimators();
-    expect(estimators.map((e) => e.name)).toEqual(['remax', 'igpo', 'oprl', 'rover', 'grpo-vps', 'pav']);
+    expect(estimators.map((e) => e.name)).toEqual(['remax', 'igpo', 'oprl', 'rover', 'grpo-vps', 'pav', 'pairwise-anchor']);
     for (const e of estimators) {
       expect(e.name).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
       expect(e.summary.length).toBeGreaterThan(10);
@@ -13,7 +13,7 @@ describe('modelEstimators', () => {
       expect(e.unverified?.length).toBeGreaterThan(0);
     }
     // ROVER's estimator half needs no model: its bootstrap vanishes at theta = theta_old
-    expect(estimators.filter((e) => e.needsModel).map((e) => e.name)).toEqual(['remax', 'igpo', 'oprl', 'grpo-vps', 'pav']);
+    expect(estimators.filter((e) => e.needsModel).map((e) => e.name)).toEqual(['remax', 'igpo', 'oprl', 'grpo-vps', 'pav', 'pairwise-anchor']);
   });
 
   it('configure rebuilds with new options and keeps the others; unknown options name the accepted ones', () => {

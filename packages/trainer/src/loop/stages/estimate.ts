@@ -4,9 +4,10 @@
  * context: scoring texts under the current or reference policy, and extra rollouts of a
  * group's task, which are charged like any other.
  */
-import { type Advantages, type EstimatorContext, type Rollout, RunError } from '@policy-lab/core';
+import { type Advantages, type EstimatorContext, type Rng, type Rollout, RunError } from '@policy-lab/core';
+import { BOS, EOS } from '../../tokenizer/char-tokenizer.js';
 import { episodeRng, prefixRollouts } from '../prefix-rollouts.js';
-import { collectRollouts, type RolloutRequest } from '../rollouts.js';
+import { collectRollouts, promptFor, type RolloutRequest } from '../rollouts.js';
 import { scoreTexts, textDistributions, turnValues } from '../scoring.js';
 import type { StepContext } from '../step-context.js';
 import { chargeRollouts, type Sampled } from './sample.js';
@@ -17,6 +18,7 @@ export async function estimatorContext(
   groups: readonly Rollout[][],
 ): Promise<EstimatorContext> {
   const { plugins, config, policy, reference, tokenizer } = ctx;
+  let generations = 0;
   return {
     rng: ctx.rng.split('estimator'),
     weights: ctx.weights,
@@ -60,6 +62,7 @@ export async function estimatorContext(
         chargeRollouts(ctx, extra);
         return extra;
       },
+      generate: (prompts, { maxTokens }) => generateCharged(ctx, prompts, maxTokens, ctx.rng.split(`generate/${generations++}`)),
       prefixRollouts: async ({ rollout, turns, count, greedy, policy: which }) => {
         const request = requests.find((r) => r.groupId === rollout.groupId);
         if (!request) throw new RunError(`estimator asked for prefix rollouts of unknown group '${rollout.groupId}'`);
@@ -82,6 +85,28 @@ export async function estimatorContext(
       },
     },
   };
+}
+
+/** The current policy continues each prompt once (while the budget affords it); each continuation is charged as an episode and its tokens as generated. */
+async function generateCharged(ctx: StepContext, prompts: readonly string[], maxTokens: number, rng: Rng): Promise<string[]> {
+  const { config, tokenizer } = ctx;
+  const limit = Math.min(maxTokens, config.model.contextLength - 2);
+  // Only what the budget still affords is generated (a run never exceeds it); the rest come back empty.
+  let affordable = 0;
+  while (
+    affordable < prompts.length &&
+    ctx.meter.canAfford({ episodes: affordable + 1, generatedTokens: (affordable + 1) * limit })
+  )
+    affordable++;
+  if (affordable === 0 || !(limit > 0)) return prompts.map(() => '');
+  const generation = await ctx.policy.generate(
+    prompts.slice(0, affordable).map((prompt) => promptFor([BOS], tokenizer.encode(prompt), config.model.contextLength - limit)),
+    { maxNewTokens: limit, temperature: config.temperature, stopTokens: [EOS], greedy: false, rng },
+  );
+  const outputs = generation.tokens.map((t) => t.slice(0, limit));
+  ctx.charge({ episodes: outputs.length, generatedTokens: outputs.reduce((a, t) => a + t.length, 0) });
+  const texts = outputs.map((t) => tokenizer.decode(t.filter((token) => token !== EOS)));
+  return prompts.map((_, i) => texts[i] ?? '');
 }
 
 export async function estimate(ctx: StepContext, sampled: Sampled): Promise<Advantages> {
