@@ -13,7 +13,14 @@ describe('modelEstimators', () => {
       expect(e.unverified?.length).toBeGreaterThan(0);
     }
     // ROVER's estimator half needs no model: its bootstrap vanishes at theta = theta_old
-    expect(estimators.filter((e) => e.needsModel).map((e) => e.name)).toEqual(['remax', 'igpo', 'oprl', 'grpo-vps', 'pav', 'pairwise-anchor']);
+    expect(estimators.filter((e) => e.needsModel).map((e) => e.name)).toEqual([
+      'remax',
+      'igpo',
+      'oprl',
+      'grpo-vps',
+      'pav',
+      'pairwise-anchor',
+    ]);
   });
 
   it('configure rebuilds with new options and keeps the others; unknown options name the accepted ones', () => {
