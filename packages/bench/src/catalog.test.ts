@@ -322,6 +322,8 @@ describe('every estimator and shaper trains two steps on every environment it su
         // ReasonFlux-PRM judges step quality with its reward model.
         ...(plugin.name === 'reasonflux-prm' ? { rewardModels: ['reasonflux-prm'] } : {}),
         ...(plugin.name === 'cooper' ? { rewardModels: ['cooper-coevolving-rm'] } : {}),
+        // Pairwise-RL asks its pairwise judge about each rollout against the anchor.
+        ...(plugin.name === 'pairwise-anchor' ? { rewardModels: ['pairwise-gen-rm'] } : {}),
         ...(readsTeacher(plugin) ? { teacher: await teacherOfSmall() } : {}),
       },
       sft: 'none' as const,
