@@ -172,4 +172,31 @@ describe('pav', () => {
     expect(metrics.every((m) => (m['estimator.verifierPoints'] as number) > 0)).toBe(true);
     expect(result.budget.consumed.auxTrainedTokens).toBeGreaterThan(0);
   }, 120_000);
+
+  it('prover=reference keeps the frozen start by itself: no divergence is needed to run it', async () => {
+    const { registry } = await createRegistry({ cwd: root, discoverFrom: [root] });
+    const outDir = mkdtempSync(path.join(tmpdir(), 'pav-ref-'));
+    const result = await train({
+      registry,
+      method: 'pav',
+      env: 'gridnav',
+      seed: 2,
+      budget: { episodes: 20 },
+      overrides: {
+        model: { dim: 16, layers: 1, heads: 2 },
+        sftSteps: 2,
+        tasksPerStep: 2,
+        groupSize: 4,
+        evalTasks: 2,
+        evalSamples: 1,
+        evalEvery: 100,
+        signFlipEvery: 0,
+        estimatorOptions: { share: 0.5, prefixes: 1, mc: 3, prover: 'reference' },
+      },
+      outDir,
+    });
+    expect(result.config.divergence).toBeUndefined();
+    expect(result.steps).toBeGreaterThan(0);
+    expect(result.budget.consumed.episodes).toBeGreaterThan(result.steps * 8);
+  }, 120_000);
 });

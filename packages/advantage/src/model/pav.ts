@@ -69,7 +69,7 @@ const OPTIONS = {
     type: 'enum',
     values: ['current', 'reference'],
     default: 'current',
-    doc: "the policy whose Best-of-K is the prover: the current policy, or the frozen start ('reference': the run must keep one, e.g. --set divergence=kl --set divergenceCoef=0)",
+    doc: "the policy whose Best-of-K is the prover: the current policy, or the frozen start ('reference': the run keeps it as its reference policy)",
   },
   progress: {
     type: 'enum',
@@ -157,6 +157,8 @@ export function pav(options: PavOptions = {}): AdvantageEstimator {
     options: OPTIONS,
     resolved,
     needsModel: true,
+    // A frozen prover is the run's reference policy: keep one even without a divergence.
+    needsReference: resolved.prover === 'reference',
     requires: { multiTurn: true },
     unverified: [
       'adaptation: direct (the mechanism as the paper states it, on our small policies and environments)',

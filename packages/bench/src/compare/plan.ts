@@ -28,14 +28,14 @@ export const PRESETS = {
     envs: ['countdown'],
     budget: 'episodes=8000',
     overrides: { evalTasks: 200, evalEvery: 25, signFlipEvery: 10 },
-    note: 'standard: 10 seeds and 8000 episodes per run, 200 test tasks; where conclusions start (1-2 minutes per method on 2 cores)',
+    note: '10 seeds and 8000 episodes per run, 200 test tasks; where conclusions start (1-2 minutes per method on 2 cores)',
   },
   paper: {
     seeds: 20,
     envs: ['countdown'],
     budget: 'episodes=20000',
     overrides: { evalTasks: 256, evalEvery: 50, signFlipEvery: 20 },
-    note: 'paper: 20 seeds and 20000 episodes per run, 256 test tasks (about 6 minutes per method on 2 cores)',
+    note: '20 seeds and 20000 episodes per run, 256 test tasks (about 6 minutes per method on 2 cores)',
   },
   leaderboard: {
     seeds: 3,
@@ -43,7 +43,7 @@ export const PRESETS = {
     envs: ['countdown'],
     budget: 'episodes=800',
     overrides: { evalTasks: 200, evalEvery: 1000, signFlipEvery: 1000 },
-    note: 'leaderboard: with --all, every method on every environment, 3 seeds and 800 episodes per run, 200 test tasks (smoke-level per pair; the aggregate across environments is the point)',
+    note: 'with --all, every method on every environment, 3 seeds and 800 episodes per run, 200 test tasks (smoke-level per pair; the aggregate across environments is the point)',
   },
 } as const;
 export type PresetName = keyof typeof PRESETS;
