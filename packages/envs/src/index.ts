@@ -2,6 +2,7 @@ import type { Plugin } from '@policy-lab/core';
 import { arithmetic } from './arithmetic/arithmetic.js';
 import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
+import { flowboostElites, flowboostMask, flowboostMethod } from './flowboost/flowboost.js';
 import { gridPacking } from './grid-packing/grid-packing.js';
 import { gridnav } from './gridnav/gridnav.js';
 import { judgeTasks } from './judge-tasks/judge-tasks.js';
@@ -28,8 +29,18 @@ export { countdown, scoreCountdown } from './countdown/countdown.js';
 export type { ParsedExpression } from './countdown/expression.js';
 export { parseExpression } from './countdown/expression.js';
 export { solveCountdown } from './countdown/solve.js';
-export type { GridPackingOptions, PackingTask } from './grid-packing/grid-packing.js';
-export { gridPacking, scorePacking } from './grid-packing/grid-packing.js';
+export type { FlowboostElitesOptions } from './flowboost/flowboost.js';
+export {
+  eliteDiagnostics,
+  extremalOf,
+  flowboostElites,
+  flowboostMask,
+  flowboostMethod,
+  maskRows,
+  openFlowboostElites,
+} from './flowboost/flowboost.js';
+export type { ExtremalStructure, GridPackingOptions, PackingTask } from './grid-packing/grid-packing.js';
+export { gridPacking, packingStructure, scorePacking } from './grid-packing/grid-packing.js';
 export type { GridnavOptions, GridnavPreset, GridnavTask } from './gridnav/gridnav.js';
 export { gridnav, parseGridnavAction } from './gridnav/gridnav.js';
 export type { ActionId as GridnavActionId, GridLayout, GridObject, Pose } from './gridnav/world.js';
@@ -115,6 +126,8 @@ export const plugin: Plugin = {
     policyJudge(),
     gridPacking(),
   ],
-  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge(), urpoMix()],
+  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge(), urpoMix(), flowboostElites()],
+  samplers: [flowboostMask()],
+  methods: [flowboostMethod()],
   estimators: [selfReferee()],
 };
