@@ -57,7 +57,8 @@ describe('flowboost on grid-packing', () => {
     for (const m of steps) {
       expect(m['taskSource.refined']).toBe(2);
       expect(m['taskSource.localSearchEvaluations']).toBe(100);
-      expect(m['taskSource.supervisedTokens']).toBeGreaterThan(0);
+      expect(m['taskSource.trainedTokens']).toBeGreaterThan(0);
+      expect(m['taskSource.supervisedLoss']).toBeGreaterThan(0);
       expect(m['taskSource.eliteSize']).toBeGreaterThan(0);
       // Local search never hands back worse than the policy's best answer.
       expect(m['taskSource.refinedRatio']).toBeGreaterThanOrEqual(m['taskSource.policyRatio'] as number);

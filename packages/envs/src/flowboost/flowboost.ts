@@ -240,9 +240,9 @@ export function openFlowboostElites(
       if (o.every === 0 || ctx.step % o.every !== 0 || elites.size === 0 || !ctx.train) return;
       const pool = [...elites.values()].sort((a, b) => a.id.localeCompare(b.id));
       const batch = Array.from({ length: Math.min(o.batch, pool.length) }, () => pool[ctx.rng.int(0, pool.length - 1)] as Elite);
-      const { loss, trainedTokens } = await ctx.train(batch.map((e) => ({ task: e.task, action: e.answer })));
+      // Its tokens are logged by the trainer as taskSource.trainedTokens.
+      const { loss } = await ctx.train(batch.map((e) => ({ task: e.task, action: e.answer })));
       add('supervisedLoss', loss);
-      add('supervisedTokens', trainedTokens);
       totals.supervisedSteps = (totals.supervisedSteps ?? 0) + 1;
     },
     save: (): ElitesState => ({ elites: [...elites.values()], totals: { ...totals } }),
