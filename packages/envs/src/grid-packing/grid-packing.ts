@@ -6,6 +6,7 @@
  * squared distance over the optimum) and `format` (a valid placement).
  */
 import { type Environment, type Episode, type Rng, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
+import { oneAnswerEpisode } from '../shared/one-answer.js';
 import { drawSplit, isTestKey, TEST_SPLIT_SIZE } from '../shared/split.js';
 import {
   type Cell,
@@ -174,20 +175,12 @@ export function gridPacking(options: GridPackingOptions = {}): Environment<Packi
     demonstrate: (task) => [task.solution],
     alphabet: () => `pack in no x${COLUMNS}0123456789`,
     extremal: packingStructure,
-    start(task): Episode {
-      let answer: string | undefined;
-      return {
-        observation: () => observation(task),
-        step(action) {
-          answer = action;
-          const reward = scorePacking(task, action);
-          return { reward, done: true, valid: reward.format === 1, stateKey: taskKey(task) };
-        },
-        outcome() {
-          const reward = answer === undefined ? { optimal: 0, ratio: 0, format: 0 } : scorePacking(task, answer);
-          return { reward, success: reward.optimal === 1 };
-        },
-      };
-    },
+    start: (task): Episode =>
+      oneAnswerEpisode(observation(task), (answer) => scorePacking(task, answer), {
+        empty: { optimal: 0, ratio: 0, format: 0 },
+        success: (reward) => reward.optimal === 1,
+        valid: (reward) => reward.format === 1,
+        stateKey: taskKey(task),
+      }),
   };
 }
