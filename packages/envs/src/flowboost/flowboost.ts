@@ -315,6 +315,7 @@ export function flowboostMethod(): Method {
       'Adaptation: analogue (no flow matching): the generator is the policy language model, feasibility projection is a grammar mask (flowboost-mask), the refined-data training is cross-entropy on an elite buffer (flowboost-elites), the reward-guided optimisation is GRPO.',
       'Environments with an extremal structure only (grid-packing); others are refused before a run (exit 2).',
       'FlowBoost’s consistency regulariser is not built; its settings were not available in code; ours are listed on the sampler’s and the task source’s pages.',
+      'Measured (quick comparison on grid-packing, 5 seeds, 2026-12-05): no difference from grpo (success IQM 42.2% against 53.4%, paired -11.2% [-20.8%, +2.6%], Holm p 0.387) or from the SFT start (46.4%); local search lifted the policy’s best answers from 0.909 to 0.981 of the optimum, but the policy did not learn it in 1,600 episodes. Masking training rollouts only lets probability move to the characters the mask hides (the mask alone, seed 1: plain-sampled format 0.695 -> 0.398); docs/extensions.md has the numbers.',
     ],
     estimator: 'grpo',
     loss: 'ppo-clip',
