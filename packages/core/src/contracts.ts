@@ -661,6 +661,8 @@ export interface LogitsRequest {
   texts?: readonly ScoredText[];
   /** The text a token id adds to an action ('' for the special tokens). */
   tokenText?(id: number): string;
+  /** The id of the token that ends an action (a grammar mask allows it where an answer may end). */
+  stopToken?: number;
   /** The run's reward models by name (a value model is one): their scoring is charged to the budget. */
   rewardModels?: Readonly<Record<string, RewardModelHandle>>;
 }
@@ -881,6 +883,18 @@ export interface ProposeContext {
   /** The first observation of a task (what the policy reads when it plays it). */
   observation(task: unknown): string;
   taskId(task: unknown): string;
+  /**
+   * Charges work the stream does for the run, such as a local search's objective evaluations
+   * (environment steps), to the budget. Optional so that test doubles of the context need not.
+   */
+  charge?(cost: Partial<BudgetConsumption>): void;
+  /**
+   * One supervised step of the current policy on `examples`: token-mean cross-entropy of each
+   * action after its task's first observation (as the SFT warm start trains), through the run's
+   * optimizer at the step's learning rate; the tokens are charged as trained tokens. FlowBoost
+   * trains its generator on an elite buffer this way. Returns the loss per token and the tokens.
+   */
+  train?(examples: readonly { task: unknown; action: string }[]): Promise<{ loss: number; trainedTokens: number }>;
 }
 
 /** A run's stream of training tasks, opened by a TaskSource. */

@@ -2,6 +2,8 @@ import type { Plugin } from '@policy-lab/core';
 import { arithmetic } from './arithmetic/arithmetic.js';
 import { code } from './code/code.js';
 import { countdown } from './countdown/countdown.js';
+import { flowboostElites, flowboostMask, flowboostMethod } from './flowboost/flowboost.js';
+import { gridPacking } from './grid-packing/grid-packing.js';
 import { gridnav } from './gridnav/gridnav.js';
 import { judgeTasks } from './judge-tasks/judge-tasks.js';
 import { sparkSelfJudge } from './judge-tasks/spark.js';
@@ -27,6 +29,18 @@ export { countdown, scoreCountdown } from './countdown/countdown.js';
 export type { ParsedExpression } from './countdown/expression.js';
 export { parseExpression } from './countdown/expression.js';
 export { solveCountdown } from './countdown/solve.js';
+export type { FlowboostElitesOptions } from './flowboost/flowboost.js';
+export {
+  eliteDiagnostics,
+  extremalOf,
+  flowboostElites,
+  flowboostMask,
+  flowboostMethod,
+  maskRows,
+  openFlowboostElites,
+} from './flowboost/flowboost.js';
+export type { ExtremalStructure, GridPackingOptions, PackingTask } from './grid-packing/grid-packing.js';
+export { gridPacking, packingStructure, scorePacking } from './grid-packing/grid-packing.js';
 export type { GridnavOptions, GridnavPreset, GridnavTask } from './gridnav/gridnav.js';
 export { gridnav, parseGridnavAction } from './gridnav/gridnav.js';
 export type { ActionId as GridnavActionId, GridLayout, GridObject, Pose } from './gridnav/world.js';
@@ -101,7 +115,19 @@ export { parseWebshopAction, webshop } from './webshop/webshop.js';
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
-  environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment(), policyJudge()],
-  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge(), urpoMix()],
+  environments: [
+    countdown(),
+    arithmetic(),
+    gridnav(),
+    translate(),
+    code(),
+    webshop(),
+    nextSegment(),
+    policyJudge(),
+    gridPacking(),
+  ],
+  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge(), urpoMix(), flowboostElites()],
+  samplers: [flowboostMask()],
+  methods: [flowboostMethod()],
   estimators: [selfReferee()],
 };

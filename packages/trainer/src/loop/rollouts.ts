@@ -160,6 +160,7 @@ function logitsHook(
         }));
       },
       tokenText,
+      stopToken: EOS,
       ...(options.rewardModels ? { rewardModels: options.rewardModels } : {}),
     });
 }

@@ -96,6 +96,46 @@ export function sftCacheKey(
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 24);
 }
 
+/**
+ * One optimizer step of token-mean cross-entropy over `rows`' action tokens, accumulated over
+ * micro-batches that fit the wasm heap (long contexts): each chunk divides by the batch's token
+ * count. Returns the loss (per token; NaN-free 0 when `readLoss` is false) and the tokens trained on.
+ */
+export async function crossEntropyStep(
+  policy: PolicyModel,
+  optimizer: Adam,
+  rows: readonly TrainingRow[],
+  options: { prefix?: tf.Tensor2D; batchCap: number; learningRate?: number; readLoss?: boolean },
+): Promise<{ loss: number; tokens: number }> {
+  const tokens = Math.max(
+    1,
+    rows.reduce((n, row) => n + row.tokens.length - row.actionStart, 0),
+  );
+  const size = microBatchSize(rows, policy.config.heads, options.batchCap);
+  let gradSums: tf.Tensor[] | undefined;
+  let loss = 0;
+  for (let start = 0; start < rows.length; start += size) {
+    const batch = toTensors(rows.slice(start, start + size));
+    const { value, grads } = tf.variableGrads(() => {
+      const { logprobs } = policy.score(batch.inputs, batch.targets, options.prefix ? { prefix: options.prefix } : {});
+      return tf.div(tf.neg(tf.sum(tf.mul(logprobs, batch.mask))), tokens) as tf.Scalar;
+    }, policy.variables as tf.Variable[]);
+    const list = policy.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+    if (gradSums) {
+      const previous = gradSums;
+      gradSums = previous.map((g, i) => tf.add(g, list[i] as tf.Tensor));
+      tf.dispose([...previous, ...list]);
+    } else gradSums = list;
+    // Reading the loss waits for the backend: the SFT warm start reads it at its last step only.
+    if (options.readLoss !== false) loss += (await value.data())[0] as number;
+    value.dispose();
+    disposeBatch(batch);
+  }
+  optimizer.apply(gradSums ?? [], options.learningRate);
+  tf.dispose(gradSums ?? []);
+  return { loss, tokens };
+}
+
 async function trainSft(
   policy: PolicyModel,
   rows: readonly TrainingRow[],
@@ -112,34 +152,13 @@ async function trainSft(
         { length: Math.min(batchSize, rows.length) },
         () => rows[stepRng.int(0, rows.length - 1)] as TrainingRow,
       );
-      // Token-mean cross-entropy over the whole batch, accumulated over micro-batches that fit
-      // the wasm heap (long contexts): each chunk divides by the batch's token count.
-      const tokens = Math.max(
-        1,
-        chosen.reduce((n, row) => n + row.tokens.length - row.actionStart, 0),
-      );
-      const size = microBatchSize(chosen, policy.config.heads, batchSize);
-      let gradSums: tf.Tensor[] | undefined;
-      let loss = 0;
-      for (let start = 0; start < chosen.length; start += size) {
-        const batch = toTensors(chosen.slice(start, start + size));
-        const { value, grads } = tf.variableGrads(() => {
-          const { logprobs } = policy.score(batch.inputs, batch.targets, prefix ? { prefix } : {});
-          return tf.div(tf.neg(tf.sum(tf.mul(logprobs, batch.mask))), tokens) as tf.Scalar;
-        }, policy.variables as tf.Variable[]);
-        const list = policy.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-        if (gradSums) {
-          const previous = gradSums;
-          gradSums = previous.map((g, i) => tf.add(g, list[i] as tf.Tensor));
-          tf.dispose([...previous, ...list]);
-        } else gradSums = list;
-        if (step === steps - 1) loss += (await value.data())[0] as number;
-        value.dispose();
-        disposeBatch(batch);
-      }
-      optimizer.apply(gradSums ?? []);
+      const lastStep = step === steps - 1;
+      const { loss } = await crossEntropyStep(policy, optimizer, chosen, {
+        ...(prefix ? { prefix } : {}),
+        batchCap: batchSize,
+        readLoss: lastStep,
+      });
       if (step === steps - 1) last = loss;
-      tf.dispose(gradSums ?? []);
     }
   } finally {
     optimizer.dispose();

@@ -6,7 +6,10 @@
  */
 import type { Environment, ProposeContext, Rng, Rollout, TaskFeedback, TaskSource, TaskStream } from '@policy-lab/core';
 import { BOS, EOS } from '../tokenizer/char-tokenizer.js';
+import type { TrainingRow } from './batch.js';
 import { promptFor, type RolloutRequest } from './rollouts.js';
+import { crossEntropyStep } from './sft.js';
+import { stepLearningRate } from './stages/update.js';
 import type { StepContext } from './step-context.js';
 
 export function openTaskStream(source: TaskSource | undefined, tasks: readonly unknown[], env: Environment): TaskStream {
@@ -99,6 +102,23 @@ export function proposeContext(ctx: StepContext): ProposeContext {
       : {}),
     observation: (task) => env.start(task, rng.split('observation')).observation(),
     taskId: (task) => env.taskId(task),
+    charge: (cost) => ctx.charge(cost),
+    async train(examples) {
+      if (examples.length === 0) return { loss: 0, trainedTokens: 0 };
+      const rows: TrainingRow[] = examples.map(({ task, action }) => {
+        const observation = env.start(task, rng.split('supervise')).observation();
+        const prompt = promptFor([BOS], ctx.tokenizer.encode(observation), config.model.contextLength - config.maxNewTokens);
+        const actionTokens = [...ctx.tokenizer.encode(action), EOS].slice(0, config.maxNewTokens);
+        return { tokens: [...prompt, ...actionTokens], actionStart: prompt.length, oldLogprobs: [], advantage: 1, weight: 1 };
+      });
+      const { loss, tokens } = await crossEntropyStep(ctx.policy, ctx.optimizer, rows, {
+        batchCap: config.sftBatch,
+        learningRate: stepLearningRate(ctx),
+      });
+      ctx.charge({ trainedTokens: tokens });
+      ctx.log('taskSource.trainedTokens', tokens);
+      return { loss, trainedTokens: tokens };
+    },
   };
 }
 
