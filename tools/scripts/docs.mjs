@@ -223,8 +223,9 @@ function extensionSection(kind, item) {
     return [
       '## The model',
       '',
-      `A ${a.kind} (dim ${a.dim}, ${a.layers} layer${a.layers === 1 ? '' : 's'}, ${a.heads} heads) with a scalar head, built and owned by the trainer (seeded by the run's seed and this name), trained online with the \`${item.objective}\` objective at learning rate ${item.learningRate}, ${item.updatesPerStep ?? 1} update${(item.updatesPerStep ?? 1) === 1 ? '' : 's'} per step, after each step's rollouts are scored. Saved and restored with the run's checkpoints.`,
+      `A ${a.kind} (dim ${a.dim}, ${a.layers} layer${a.layers === 1 ? '' : 's'}, ${a.heads} heads) with a scalar head, built and owned by the trainer (seeded by the run's seed and this name), ${item.pretraining ? `trained with the \`${item.objective}\` objective at learning rate ${item.learningRate} in its pre-training phase (below); during RL it trains only on the examples its plugin takes from each step (none: it stays frozen, when they are empty).` : `trained online with the \`${item.objective}\` objective at learning rate ${item.learningRate}, ${item.updatesPerStep ?? 1} update${(item.updatesPerStep ?? 1) === 1 ? '' : 's'} per step, after each step's rollouts are scored.`} Saved and restored with the run's checkpoints.`,
       '',
+      ...(item.pretraining ? pretrainingLines(item.pretraining) : []),
       `Its score of every rollout is the reward component \`${item.component.name}\` (default weight ${item.component.weight}). Its compute is charged as \`auxScoredTokens\` and \`auxTrainedTokens\`; each evaluation reports its accuracy on held-out (succeeded, failed) pairs against the untrained model's.`,
       '',
       `Try it: \`npx bench train grpo --env countdown --set rewardModels=${item.name} --budget episodes=256\`.`,
@@ -346,4 +347,19 @@ if (check) {
   }
   for (const [file, text] of READMES) writeFileSync(file, text);
   console.log(`wrote ${pages.size} pages to docs/methods and ${READMES.size} package READMEs`);
+}
+
+/** A reward model's pre-training phase on a policy zoo (POLAR), as the trainer runs it. */
+function pretrainingLines(p) {
+  const zoo = p.zoo.map((z) =>
+    z.kind === 'expert'
+      ? 'the expert (demonstrations)'
+      : z.kind === 'run'
+        ? `run ${z.folder} at T ${z.temperature}`
+        : `${z.kind === 'start' ? 'the policy as RL starts' : "the seed's weights before the SFT warm start"} at T ${z.temperature}`,
+  );
+  return [
+    `Before RL (after the SFT warm start, not on resume) it is pre-trained on a policy zoo: ${zoo.join('; ')}. Each answers ${p.prompts} training tasks ${p.samplesPerPolicy} times; ${Math.round(p.heldOut * 100)}% of the prompts are held out; ${p.updates} updates of ${p.batch} pairs${p.finetune ? `, then ${p.finetuneUpdates} fine-tuning updates` : ''}. This phase is charged to its own report (\`rewardModelPretraining\`: episodes, generated, scored and trained tokens, held-out pair accuracy against the untrained model), like the SFT start, not to the RL budget.`,
+    '',
+  ];
 }

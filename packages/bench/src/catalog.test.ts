@@ -277,7 +277,9 @@ describe('every estimator and shaper trains two steps on every environment it su
               env.rewardComponents.map((c) => c.name),
             ).length === 0 &&
             // Cooper's estimator rewards its reward model's score; that model binds to environments with a corruption rule only.
-            (plugin.name !== 'cooper' || env.name in CORRUPTIONS);
+            (plugin.name !== 'cooper' || env.name in CORRUPTIONS) &&
+            // POLAR's estimator rewards its discriminator's score against the expert's single-turn answer.
+            (plugin.name !== 'polar' || (env.maxTurns === 1 && typeof env.demonstrate === 'function'));
           return [
             `${kind === 'estimators' ? 'estimator' : 'shaper'} ${plugin.name} on ${env.name}`,
             kind,
@@ -322,6 +324,25 @@ describe('every estimator and shaper trains two steps on every environment it su
         // ReasonFlux-PRM judges step quality with its reward model.
         ...(plugin.name === 'reasonflux-prm' ? { rewardModels: ['reasonflux-prm'] } : {}),
         ...(plugin.name === 'cooper' ? { rewardModels: ['cooper-coevolving-rm'] } : {}),
+        // POLAR's discriminator, with the smallest zoo and pre-training.
+        ...(plugin.name === 'polar'
+          ? {
+              rewardModels: ['polar'],
+              rewardModelOptions: {
+                polar: {
+                  dim: 16,
+                  layers: 1,
+                  heads: 2,
+                  prompts: 4,
+                  updates: 2,
+                  batch: 4,
+                  temperatures: [1],
+                  init: false,
+                  preferencePairs: 0,
+                },
+              },
+            }
+          : {}),
         // Pairwise-RL asks its pairwise judge about each rollout against the anchor.
         ...(plugin.name === 'pairwise-anchor' ? { rewardModels: ['pairwise-gen-rm'] } : {}),
         ...(readsTeacher(plugin) ? { teacher: await teacherOfSmall() } : {}),

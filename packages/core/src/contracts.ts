@@ -828,6 +828,8 @@ export interface RewardModel extends PluginMeta {
    * orders: right when the succeeded answer shown first scores above it shown second.
    */
   pairwise?: boolean;
+  /** A pre-training phase on a policy zoo before RL starts (POLAR), charged to a side budget. */
+  pretraining?: RewardModelPretraining;
   /** The examples to train on from one step's groups (already rewarded by the environment). */
   examples(groups: readonly (readonly Rollout[])[], ctx: RewardModelContext): RewardExamples;
   /**
@@ -838,6 +840,60 @@ export interface RewardModel extends PluginMeta {
    * split it draws is `env.tasks('train', { seed })`.
    */
   bind?(env: Environment, run: { seed: number }): RewardModel;
+}
+
+/**
+ * A policy of a reward model's pre-training zoo (POLAR's policy discriminative learning): 'start',
+ * the policy as RL starts (after the SFT warm start); 'init', the same seed's weights before the
+ * SFT warm start; 'expert', the environment's demonstrations (a deterministic policy: its samples
+ * repeat); 'run', a finished run's last checkpoint (a `bench train --out` folder on the same
+ * environment and model). A sampled policy at another temperature is another policy.
+ */
+export type ZooPolicy =
+  | { kind: 'start'; temperature: number }
+  | { kind: 'init'; temperature: number }
+  | { kind: 'expert' }
+  | { kind: 'run'; folder: string; temperature: number };
+
+/** One zoo policy's answer to a prompt, and whether the environment accepted it. */
+export interface ZooSample {
+  text: string;
+  success: boolean;
+}
+
+/** A prompt of the pre-training phase with every zoo policy's samples. */
+export interface ZooPrompt {
+  taskId: string;
+  /** The task as the policy reads it (its first observation). */
+  context: string;
+  /** The environment's expert answer (its demonstration as text), when it has one. */
+  reference?: string;
+  /** Per zoo policy, in the zoo's order, its samples (`samplesPerPolicy` each). */
+  samples: readonly (readonly ZooSample[])[];
+}
+
+/**
+ * A pre-training phase run once before RL starts (after the SFT warm start; not on resume): the
+ * trainer samples every zoo policy on `prompts` training tasks, holds out a share of the prompts,
+ * trains the reward model `updates` times on `batch` of `examples` drawn from the rest, then
+ * `finetuneUpdates` times on `finetune`'s, and measures on the held-out prompts how often each
+ * pair's chosen text scores above its rejected one. Its sampling and training go to a side budget
+ * reported like the SFT start (`TrainResult.rewardModelPretraining`), never to the RL budget.
+ */
+export interface RewardModelPretraining {
+  zoo: readonly ZooPolicy[];
+  /** Training tasks sampled (the test split is never read). */
+  prompts: number;
+  samplesPerPolicy: number;
+  /** Share of the prompts held out for the accuracy measurement, in [0, 1). */
+  heldOut: number;
+  updates: number;
+  batch: number;
+  /** The pre-training pairs from the prompts' zoo samples. */
+  examples(prompts: readonly ZooPrompt[], rng: Rng): RewardExamples;
+  /** Pairs of a second, supervised stage (POLAR's fine-tuning on preference triplets), when there is one. */
+  finetune?(prompts: readonly ZooPrompt[], rng: Rng): RewardExamples;
+  finetuneUpdates?: number;
 }
 
 // ---------------------------------------------------------------------------------------

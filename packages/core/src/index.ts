@@ -45,6 +45,7 @@ export type {
   RewardModelContext,
   RewardModelHandle,
   RewardModelObjective,
+  RewardModelPretraining,
   RewardShaper,
   RewardVector,
   Rollout,
@@ -67,6 +68,9 @@ export type {
   TurnText,
   UncertaintySelection,
   UnpairedBatch,
+  ZooPolicy,
+  ZooPrompt,
+  ZooSample,
 } from './contracts.js';
 export {
   AGGREGATIONS,

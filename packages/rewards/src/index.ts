@@ -4,6 +4,7 @@ import { implicitPrm } from './models/implicit-prm.js';
 import { outcomeRewardModel } from './models/outcome-reward-model.js';
 import { pairwiseGenRm } from './models/pairwise-gen-rm.js';
 import { pavVerifier } from './models/pav-verifier.js';
+import { polar, polarEstimator } from './models/polar.js';
 import { prefixValue } from './models/prefix-value.js';
 import { reasonfluxBlend } from './models/reasonflux-blend.js';
 import { reasonfluxJudge } from './models/reasonflux-prm.js';
@@ -34,6 +35,17 @@ export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.
 export type { PairwiseGenRmOptions } from './models/pairwise-gen-rm.js';
 export { pairwiseGenRm, swappedPairPoints } from './models/pairwise-gen-rm.js';
 export { pavVerifier } from './models/pav-verifier.js';
+export type { PolarEstimatorOptions, PolarOptions } from './models/polar.js';
+export {
+  expertAnswers,
+  POLAR_COMPONENT,
+  POLAR_PAPER,
+  polar,
+  polarEstimator,
+  polarPairs,
+  polarPreferencePairs,
+  polarText,
+} from './models/polar.js';
 export { prefixPoints, prefixValue, turnContext } from './models/prefix-value.js';
 export type { ProgressExample } from './models/progress-model.js';
 export { ProgressModel, progressExamples, spearman } from './models/progress-model.js';
@@ -113,6 +125,7 @@ export const plugin: Plugin = {
     reasonfluxJudge(),
     pairwiseGenRm(),
     cooperCoevolvingRm(),
+    polar(),
   ],
-  estimators: [reasonfluxBlend(), cooperEstimator()],
+  estimators: [reasonfluxBlend(), cooperEstimator(), polarEstimator()],
 };

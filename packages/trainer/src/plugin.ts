@@ -374,6 +374,7 @@ export const plugin: Plugin = {
     reasonfluxMethod(),
     pairwiseRlMethod(),
     cooperMethod(),
+    polarMethod(),
     sparkMethod(),
     urpoMethod(),
   ],
@@ -532,6 +533,29 @@ function cooperMethod(): Method {
     estimator: 'cooper',
     loss: 'ppo-clip',
     rewardModels: ['cooper-coevolving-rm'],
+  });
+}
+
+/**
+ * POLAR (arXiv 2507.05197): GRPO on the score of a policy discriminator pre-trained before RL on a
+ * policy zoo (two samples of one policy against one of another, reference-conditioned), fine-tuned
+ * on verifier-ordered triplets, and frozen; the reference is the expert's answer.
+ */
+function polarMethod(): Method {
+  return defineMethod({
+    name: 'polar-rl',
+    summary:
+      "POLAR: GRPO on a frozen policy discriminator's score of each answer against the expert's reference answer, the discriminator pre-trained before RL on a zoo of this and earlier runs' policies (side budget)",
+    paper: { title: 'Pre-Trained Policy Discriminators are General Reward Models', arxiv: '2507.05197', year: 2025 },
+    unverified: [
+      'Adaptation: direct in mechanism; the polar reward model and estimator say what differs (a small discriminator pre-trained in each run on our own policy zoo; GRPO in place of PPO with a critic).',
+      'The released PPO settings (actor learning rate 1e-6, critic 1e-5, one rollout per prompt, batch 1024, no KL) are not carried over: the shared group size and learning rate are kept, as for every method in a comparison.',
+      "The pre-training phase (zoo sampling and the discriminator's updates) is not charged to the RL budget; it is reported per run as rewardModelPretraining, like the SFT start.",
+      'Measured on countdown (docs/extensions.md, "Policy discriminators: POLAR"; quick comparison, 5 seeds): the pre-trained discriminator ranks 64-69% of held-out policy-discriminative pairs right (untrained 44-60%), but the policy it rewards falls below its SFT start (7.6% against 19.8% sampled success; grpo 23.4%): a small discriminator pre-trained on a small zoo is hacked once RL leaves the zoo.',
+    ],
+    estimator: 'polar',
+    loss: 'ppo-clip',
+    rewardModels: ['polar'],
   });
 }
 

@@ -148,6 +148,10 @@ export function register(program: Command, io: Io): void {
                 `self-rerank best-of-${result.final.selfRerank.samples} ${pct(result.initial.selfRerank?.success ?? 0)} -> ${pct(result.final.selfRerank.success)} (the sample the policy's own verdict prefers)`,
               ]
             : []),
+          ...Object.entries(result.rewardModelPretraining ?? {}).map(
+            ([name, r]) =>
+              `reward model ${name} pre-trained on a zoo of ${r.policies.length} policies (${r.policies.join(', ')}): ${r.episodes} episodes, ${r.pairs} + ${r.finetunePairs} pairs, ${r.updates} updates (not charged); held-out pairs ranked right ${pct(r.heldOut.accuracy)} of ${r.heldOut.pairs} (untrained ${pct(r.heldOut.untrainedAccuracy)}, p = ${r.heldOut.pValue.toPrecision(2)})`,
+          ),
           ...(result.sftStart
             ? [
                 `SFT start: ${result.sftStart.steps} steps on ${result.sftStart.rows} demonstration rows and ${result.sftStart.extraRows} rows of ${result.sftStart.source} (not charged)`,

@@ -170,6 +170,7 @@ function toRecord(unit: Unit, result: UnitResult): RunRecord {
     ...(result.timings ? { timings: result.timings } : {}),
     ...(result.creditMap ? { creditMap: result.creditMap } : {}),
     ...(result.sftStart ? { sftStart: result.sftStart } : {}),
+    ...(result.rewardModelPretraining ? { rewardModelPretraining: result.rewardModelPretraining } : {}),
   };
 }
 

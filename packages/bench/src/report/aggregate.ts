@@ -55,6 +55,11 @@ export interface RunRecord {
   creditMap?: RunCreditMap;
   /** The SFT start's rows when a task source added its own (SPARK's judge items): the run started from an SFT of its own. */
   sftStart?: { steps: number; rows: number; extraRows: number; source: string };
+  /** A reward model's pre-training on a policy zoo (POLAR), by name: its own side budget, outside the RL budget. */
+  rewardModelPretraining?: Record<
+    string,
+    { episodes: number; generatedTokens: number; auxTrainedTokens: number; seconds: number }
+  >;
 }
 
 export interface MethodSummary {

@@ -5,6 +5,7 @@
 import type { BudgetConsumption, BudgetLimit, Registry, TrainConfig } from '@policy-lab/core';
 import type { SftStartReport } from './checkpoint.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
+import type { PretrainingReport } from './reward-pretraining.js';
 import type { SoftPromptReport } from './soft-prompt.js';
 
 export interface TrainOptions {
@@ -48,7 +49,7 @@ export interface TrainProgress {
   step: number;
   /** Fraction of the tightest budget limit consumed, 0..1. */
   fraction: number;
-  phase: 'sft' | 'eval' | 'train' | 'done';
+  phase: 'sft' | 'pretrain' | 'eval' | 'train' | 'done';
   success?: number;
 }
 
@@ -128,4 +129,6 @@ export interface TrainResult {
   softPrompt?: SoftPromptReport;
   /** The SFT warm start's steps and rows, when a task source added rows to it (SPARK's judge items; not charged to the RL budget). */
   sftStart?: SftStartReport;
+  /** Each reward model's pre-training phase on a policy zoo (POLAR), by name; not charged to the RL budget. */
+  rewardModelPretraining?: Record<string, PretrainingReport>;
 }

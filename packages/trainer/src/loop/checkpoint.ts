@@ -20,6 +20,7 @@ import type { TransformerPolicy } from '../model/transformer.js';
 import type { Adam, AdamState } from '../optim/adam.js';
 import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import type { CurvePoint, EvalResult } from './api.js';
+import type { PretrainingReport } from './reward-pretraining.js';
 import type { EntropyState } from './schedules.js';
 import type { SideBudget } from './step-context.js';
 import type { EstimatorState } from './upo-estimator.js';
@@ -57,6 +58,8 @@ export interface RunState {
   pairEstimator?: EstimatorState;
   /** The SFT warm start's work when a task source added rows to it (SPARK's judge items). */
   sftStart?: SftStartReport;
+  /** Each pre-trained reward model's pre-training phase (POLAR's policy zoo), by name: a side budget. */
+  rewardModelPretraining?: Record<string, PretrainingReport>;
   /** The held-out pairs the policy's self-judging is measured on (fixed at the first evaluation). */
   selfJudgePairs?: (readonly [string, string])[];
 }

@@ -30,6 +30,7 @@ import { evaluate } from './evaluate.js';
 import { checkAlphabet } from './pairs.js';
 import { type Resolved, resolvePlugins } from './plugins.js';
 import { buildRewardModel, type OwnedRewardModel } from './reward-models.js';
+import { pretrainRewardModel } from './reward-pretraining.js';
 import { adaptCoefficient, adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
 import { judgePairs, selfJudgeEvaluation } from './self-judge.js';
 import { sftWarmStart } from './sft.js';
@@ -74,8 +75,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const trained = softPrompt ? trainedVariables(policy.weightNames(), policy, softPrompt, encoder) : undefined;
   const optimizer = new Adam(conditioned.variables, { learningRate: config.learningRate, weightDecay: config.weightDecay });
   const meter = new BudgetMeter(options.budget);
+  // A reward model's pre-training phase sends its charges to its own report (a side budget), not the meter.
+  let rewardModelSink: ((cost: Partial<BudgetConsumption>) => void) | undefined;
   const rewardModels = plugins.rewardModels.map((p) =>
-    buildRewardModel(p, config, tokenizer, (cost) => meter.charge(cost), policy),
+    buildRewardModel(p, config, tokenizer, (cost) => (rewardModelSink ? rewardModelSink(cost) : meter.charge(cost)), policy),
   );
   // The same models before any training, for evaluation's "better than untrained?" (never trained, never charged).
   const untrainedRewardModels = plugins.rewardModels.map((p) => buildRewardModel(p, config, tokenizer, () => {}, policy));
@@ -117,6 +120,26 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // A reward model that starts as the policy (an implicit PRM) copies it here, after the SFT warm start;
   // a resumed run restored its trained weights instead.
   if (!(folder && saved)) for (const m of [...rewardModels, ...untrainedRewardModels]) m.startFrom(policy);
+  // POLAR: a reward model pre-trained on a policy zoo before RL (a resumed run restored its weights and report).
+  if (!(folder && saved))
+    for (const [i, m] of rewardModels.entries()) {
+      if (!m.plugin.pretraining) continue;
+      options.onProgress?.({ step: 0, fraction: 0, phase: 'pretrain' });
+      const report = await pretrainRewardModel({
+        owned: m,
+        untrained: untrainedRewardModels[i] as OwnedRewardModel,
+        spec: m.plugin.pretraining,
+        start: conditioned,
+        env,
+        config,
+        tokenizer,
+        route: (sink) => {
+          rewardModelSink = sink;
+        },
+      });
+      state.rewardModelPretraining = { ...state.rewardModelPretraining, [m.plugin.name]: report };
+      state.timings.pretrainSeconds = (state.timings.pretrainSeconds ?? 0) + report.seconds;
+    }
   const frozen = await referencesOf(plugins, policy, tokenizer, folder, resumed);
   const charge = (cost: Partial<BudgetConsumption>) => meter.charge(cost);
   // The start as the run deploys it: with a soft prompt, the starting weights under the starting vectors
@@ -325,6 +348,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ...extensionsOf(plugins),
     ...(softPrompt ? { softPrompt: await softPromptReport(softPrompt) } : {}),
     ...(state.sftStart ? { sftStart: state.sftStart } : {}),
+    ...(state.rewardModelPretraining ? { rewardModelPretraining: state.rewardModelPretraining } : {}),
     budget: { limit: options.budget, consumed: meter.consumed },
     initial: state.initial,
     final: finalEval,
