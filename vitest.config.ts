@@ -39,6 +39,10 @@ export default defineConfig({
           // cross-checks python3-torch: their CI stages run them.
           exclude: ['src/**/*.gpu.test.ts', 'src/**/*.redis.test.ts', 'src/**/*.torch.test.ts'],
           pool: 'forks',
+          // A fresh process per test file costs about 4 s of imports (tfjs, wasm, the registry) and
+          // was most of the suite's time; files share a worker instead. The trainer's tests choose,
+          // replace and fail tfjs backends on purpose, which only a fresh process allows.
+          isolate: name === 'trainer',
           testTimeout: 60_000,
         },
       })),
