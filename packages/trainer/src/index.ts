@@ -20,6 +20,7 @@ export type { HfMemoryEstimate, HfMemoryPlan } from './hf/memory.js';
 export { estimateHfMemory, parameterCount, WASM_HEAP_BYTES, whyItDoesNotFit } from './hf/memory.js';
 export type { HfCache, HfGenerateOptions, LowRankAdapters } from './hf/model.js';
 export { disposeCache as disposeHfCache, HfCausalLM, loadHfModel } from './hf/model.js';
+export { HfPolicy } from './hf/policy.js';
 export type { TinyHfKind, TinyHfOptions } from './hf/tiny-checkpoints.js';
 export { TINY_HF_DEFAULTS, TINY_HF_KINDS, tinyHfConfig, tinyHfTensors, writeTinyHfCheckpoint } from './hf/tiny-checkpoints.js';
 export type { ChatMessage } from './hf/tokenizer.js';
