@@ -5,7 +5,6 @@
  * the current policy as a writer (`propose`).
  */
 import type { Environment, ProposeContext, Rng, Rollout, TaskFeedback, TaskSource, TaskStream } from '@policy-lab/core';
-import { BOS, EOS } from '../tokenizer/char-tokenizer.js';
 import { promptFor, type RolloutRequest } from './rollouts.js';
 import type { StepContext } from './step-context.js';
 
@@ -70,13 +69,18 @@ export function proposeContext(ctx: StepContext): ProposeContext {
       // Stop before writing what the budget cannot afford: each continuation may use `limit` tokens.
       const affordable = affordableCount(ctx, limit, count);
       if (affordable === 0) return [];
-      const tokens = promptFor([BOS], ctx.tokenizer.encode(prompt), config.model.contextLength - limit);
+      const tokens = promptFor(
+        [ctx.tokenizer.specials.bos],
+        ctx.tokenizer.encode(prompt),
+        config.model.contextLength - limit,
+        ctx.tokenizer,
+      );
       const generation = await ctx.policy.generate(
         Array.from({ length: affordable }, () => tokens),
         {
           maxNewTokens: limit,
           temperature: config.temperature,
-          stopTokens: [EOS],
+          stopTokens: [ctx.tokenizer.specials.eos],
           greedy: false,
           rng: rng.split(`generate/${calls++}`),
         },
@@ -86,7 +90,7 @@ export function proposeContext(ctx: StepContext): ProposeContext {
       ctx.charge({ generatedTokens: spent });
       generated += spent;
       ctx.log('taskSource.generatedTokens', generated);
-      return outputs.map((t) => ctx.tokenizer.decode(t.filter((token) => token !== EOS)));
+      return outputs.map((t) => ctx.tokenizer.decode(t.filter((token) => token !== ctx.tokenizer.specials.eos)));
     },
     ...(parseTask
       ? {
