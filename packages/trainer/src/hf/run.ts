@@ -88,11 +88,12 @@ function readConfig(folder: string): Record<string, unknown> {
 }
 
 /**
- * Opens the model of a run: refuses what it cannot do, checks memory against `backend`, loads
+ * Opens the model of a run: refuses what it cannot do, checks memory against `backend` (for the
+ * SFT start's batch too when `sft`), loads
  * weights and tokenizer, attaches LoRA adapters when asked (seeded by the run's seed), and sets
  * `config.model` to the model's sizes (the context length stays the run's).
  */
-export function openHfRun(option: HfModelOption, plugins: Resolved, backend: string): HfRun {
+export function openHfRun(option: HfModelOption, plugins: Resolved, backend: string, sft: boolean): HfRun {
   const { config } = plugins;
   refuseUnsupported({ plugins, config });
   const folder = option.folder;
@@ -102,7 +103,8 @@ export function openHfRun(option: HfModelOption, plugins: Resolved, backend: str
     ...option.lora,
     targets: option.lora.targets ?? (architecture.family === 'gpt2' ? ['c_attn'] : ['q_proj', 'v_proj']),
   };
-  const rows = config.tasksPerStep * rolloutsPerGroup({ plugins, config });
+  // The larger batch the run trains on: a step's rollouts, or the SFT start's batch when it has one.
+  const rows = Math.max(config.tasksPerStep * rolloutsPerGroup({ plugins, config }), sft ? config.sftBatch : 0);
   const plan = {
     rows,
     sequenceLength: config.model.contextLength,
@@ -113,7 +115,7 @@ export function openHfRun(option: HfModelOption, plugins: Resolved, backend: str
   const problem = whyItDoesNotFit(architecture, plan, limit);
   if (problem)
     throw new UsageError(
-      `--model ${folder} does not fit the ${backend} backend's memory: ${problem} (rows: tasksPerStep x rollouts per group; sequences: model.contextLength)`,
+      `--model ${folder} does not fit the ${backend} backend's memory: ${problem} (rows: tasksPerStep x rollouts per group${sft ? ', or sftBatch' : ''}; sequences: model.contextLength)`,
     );
   const model = HfCausalLM.load(folder);
   try {

@@ -59,7 +59,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const backend = await startBackend(options.backend);
   const started = performance.now();
   // A user's Hugging Face model (--model) brings its own tokenizer; else the character transformer over the environment's alphabet.
-  const hf = options.model ? openHfRun(options.model, plugins, backend.name) : undefined;
+  const sftMode = options.sft ?? (options.model ? 'none' : 'cache');
+  const hf = options.model ? openHfRun(options.model, plugins, backend.name, sftMode !== 'none') : undefined;
   const tokenizer: PolicyTokenizer = hf?.tokenizer ?? CharTokenizer.fromAlphabet(env.alphabet?.() ?? '');
   const policy: NamedPolicy =
     hf?.policy ?? createPolicy({ ...config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(config.seed).split('init'));
@@ -100,7 +101,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (folder && saved) {
     state = folder.restore(saved, policy, optimizer, meter, modelExtras, trained);
     for (const m of rewardModels) m.loadReplay(state.rewardModelReplay?.[m.plugin.name]);
-  } else if ((options.sft ?? (hf ? 'none' : 'cache')) !== 'none') {
+  } else if (sftMode !== 'none') {
     options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
     // A pretrained model's warm start runs in the run, uncached (the cache is keyed by the character model's settings).
     const cacheDir = hf ? undefined : (options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft'));
