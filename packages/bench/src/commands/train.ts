@@ -5,6 +5,7 @@ import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
 import { progressBar } from '../progress.js';
 import { dataOption } from './data-option.js';
+import { modelOption } from './model-option.js';
 
 export function parseSeed(text: string, flag = '--seed'): number {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
@@ -24,8 +25,15 @@ export function register(program: Command, io: Io): void {
     .option('--resume', 'continue the run in --out from its last checkpoint (the same run: only the budget may grow)')
     .option('--force', 'start afresh in --out, discarding the run it holds (without it, a folder holding a run is refused)')
     .addOption(
-      new Option('--sft <mode>', 'SFT warm start: cache (shared, default) or none').choices(['cache', 'none']).default('cache'),
+      new Option(
+        '--sft <mode>',
+        'SFT warm start: cache (shared, default) or none (the default with --model: the pretrained weights are the start; cache then runs it uncached)',
+      )
+        .choices(['cache', 'none'])
+        .default('cache'),
     )
+    .option('--model <folder>', 'train a Hugging Face model folder (config.json, *.safetensors, tokenizer.json; docs/models.md)')
+    .option('--lora [spec]', 'with --model: train LoRA adapters, rank=8,alpha=16,targets=q_proj,v_proj (the defaults)')
     .addOption(new Option('--kernels <kind>', 'wasm kernels: fast (default) or stock').choices(['fast', 'stock']).default('fast'))
     .option('--threads <n>', 'threads for the fast wasm kernels (1 or 2)', '2')
     .option('--require-hardware-gpu', 'with --backend webgpu: refuse a software (CPU) adapter')
@@ -37,7 +45,7 @@ export function register(program: Command, io: Io): void {
       'after',
       () =>
         `\nOptions for --set key=value (docs/training.md):\n${optionsHelp(DEFAULT_TRAIN_CONFIG)}\n` +
-        '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume\n  bench train dpo --env countdown --data prefs.jsonl\n  bench train grpo --env countdown --set loss=kto --data labelled.jsonl\n  bench train grpo --env countdown --set loss=gopd --set teacher=runs/a\n  bench train grpo --env translate --data ./my-corpus',
+        '\nExamples:\n  bench train grpo --env countdown --seed 1 --budget episodes=480\n  bench train grpo --env countdown --model ./my-model --lora rank=8,alpha=16,targets=q_proj,v_proj\n  bench train mc-grpo --env countdown --out runs/a --json\n  bench train grpo --env countdown --out runs/a --resume\n  bench train dpo --env countdown --data prefs.jsonl\n  bench train grpo --env countdown --set loss=kto --data labelled.jsonl\n  bench train grpo --env countdown --set loss=gopd --set teacher=runs/a\n  bench train grpo --env translate --data ./my-corpus',
     )
     .action(async function (
       this: Command,
@@ -54,6 +62,8 @@ export function register(program: Command, io: Io): void {
         threads: string;
         requireHardwareGpu?: boolean;
         data?: string;
+        model?: string;
+        lora?: string | true;
       },
     ) {
       const ctx = new CommandContext(io, this);
@@ -66,6 +76,7 @@ export function register(program: Command, io: Io): void {
       registry.get('methods', method);
       registry.get('environments', opts.env);
       const overrides = await ctx.overrides();
+      const model = modelOption(io.cwd, opts.model, opts.lora);
       const preferences = opts.data === undefined ? undefined : await dataOption(opts.data, overrides);
       const trainer = await import('@policy-lab/trainer');
       if (!['1', '2'].includes(opts.threads)) throw new UsageError(`bad --threads '${opts.threads}': accepted 1, 2`);
@@ -93,7 +104,9 @@ export function register(program: Command, io: Io): void {
           force: Boolean(opts.force),
           onNotice: (message) => io.stderr(`note: ${message}\n`),
           ...(ctx.options.backend ? { backend: ctx.options.backend } : {}),
-          sft: opts.sft,
+          // With --model the start is the pretrained model unless --sft is given.
+          ...(model && this.getOptionValueSource('sft') === 'default' ? {} : { sft: opts.sft }),
+          ...(model ? { model } : {}),
           ...(preferences ? { preferences } : {}),
           onProgress: (p) =>
             bar.update(
@@ -128,6 +141,11 @@ export function register(program: Command, io: Io): void {
         [
           `${result.method} on ${result.env}, seed ${result.seed}, backend ${result.backend}${info?.kernels === 'fast' ? ' (fast kernels)' : ''}`,
           `budget ${budgetWords(result.budget.limit)}${envOptions ? `; environment options ${JSON.stringify(envOptions)}` : ''}`,
+          ...(result.model
+            ? [
+                `model ${result.model.folder} (${result.model.modelType}, ${result.model.parameters} parameters; trained ${result.model.trainedParameters}${result.model.lora ? ` through LoRA rank ${result.model.lora.rank}, alpha ${result.model.lora.alpha} on ${result.model.lora.targets.join(', ')}` : ''})${result.model.saved ? `; saved to ${result.model.saved}` : ''}`,
+              ]
+            : []),
           ...extensionsLine(result.extensions ?? {}),
           ...taskSourceLine(result.diagnostics),
           `steps ${result.steps}; consumed ${result.budget.consumed.episodes} episodes, ${result.budget.consumed.generatedTokens} generated tokens, ${result.budget.consumed.trainedTokens} trained tokens, ${result.budget.consumed.seconds.toFixed(1)} s${auxWork(result.budget.consumed)}`,

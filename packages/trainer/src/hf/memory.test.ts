@@ -58,7 +58,15 @@ describe('Hugging Face model memory', () => {
     expect(full).toMatch(
       /^494032768 parameters need about \d+\.\d\d GiB \(weights 1\.84 GiB, gradients 1\.84 GiB, Adam moments 3\.68 GiB/,
     );
-    expect(full).toMatch(/more than the 4\.00 GiB available; would fit: generation only \(no full fine-tuning\)$/);
+    expect(full).toMatch(/more than the 4\.00 GiB available; would fit: generation only \(no fine-tuning\)$/);
+    // Shorter sequences: LoRA on q_proj and v_proj (24 layers x rank 8 x (896 + 896 + 896 + 128)) with fewer rows fits.
+    const short = whyItDoesNotFit(qwen, { rows: 8, sequenceLength: 64, training: true }, WASM_HEAP_BYTES) as string;
+    const lora =
+      /LoRA \(--lora rank=8,alpha=16,targets=q_proj,v_proj: 540672 trained parameters\) with (\d+) rows at a time/.exec(short);
+    expect(lora).not.toBeNull();
+    const loraPlan = { rows: Number(lora?.[1]), sequenceLength: 64, training: true, trainedParameters: 540_672 };
+    expect(whyItDoesNotFit(qwen, loraPlan, WASM_HEAP_BYTES)).toBeUndefined();
+    expect(whyItDoesNotFit(qwen, { ...loraPlan, rows: loraPlan.rows + 1 }, WASM_HEAP_BYTES)).toBeDefined();
 
     const smol = parseHfConfig(SMOLLM2_135M);
     const plan = { rows: 8, sequenceLength: 256, training: true };

@@ -17,8 +17,10 @@ export interface HfMemoryPlan {
   rows: number;
   /** Tokens per sequence (prompt + generated). */
   sequenceLength: number;
-  /** Full fine-tuning with Adam (gradients and two moments per weight); false: generation only. */
+  /** Training with Adam (gradients and two moments per trained weight); false: generation only. */
   training: boolean;
+  /** Parameters trained (LoRA's adapters); every parameter of the model when absent (full fine-tuning). */
+  trainedParameters?: number;
 }
 
 export interface HfMemoryEstimate {
@@ -58,12 +60,13 @@ export function estimateHfMemory(architecture: HfArchitecture, plan: HfMemoryPla
   // c_fc and GELU-new's pieces are about as many), and the attention scores, masked scores and
   // probabilities (3 heads x T).
   const perTokenLayer = 6 * D + 4 * queryWidth + 4 * kvWidth + 5 * F + 3 * a.heads * T;
-  // Per token outside the layers: the one-hot embedding input and the logits, log-softmax and
-  // one-hot targets of the loss (4 V).
-  const perToken = a.layers * perTokenLayer + 4 * V + 2 * D;
+  // Per token outside the layers: the logits, log-softmax and one-hot targets of the loss (3 V;
+  // the embedding is a gather).
+  const perToken = a.layers * perTokenLayer + 3 * V + 2 * D;
   const activations = training ? rows * T * perToken * FLOAT : rows * T * (perTokenLayer + 2 * D) * FLOAT;
-  const gradients = training ? weights : 0;
-  const optimizer = training ? 2 * weights : 0;
+  const trained = (plan.trainedParameters ?? parameters) * FLOAT;
+  const gradients = training ? trained : 0;
+  const optimizer = training ? 2 * trained : 0;
   return {
     parameters,
     bytes: {
@@ -75,6 +78,27 @@ export function estimateHfMemory(architecture: HfArchitecture, plan: HfMemoryPla
       total: weights + gradients + optimizer + Math.max(kvCache, activations),
     },
   };
+}
+
+/** The adapters' parameters on the chosen targets: rank x (in + out) per adapted projection. */
+export function loraParameters(architecture: HfArchitecture, lora: { rank: number; targets: readonly string[] }): number {
+  const { hiddenSize: D, heads, kvHeads, headDim, intermediateSize: F, layers } = architecture;
+  const q = heads * headDim;
+  const kv = kvHeads * headDim;
+  // (in + out) of each module a target names in one layer (GPT-2's c_proj: the attention's and the MLP's).
+  const widths: Record<string, number> = {
+    q_proj: D + q,
+    k_proj: D + kv,
+    v_proj: D + kv,
+    o_proj: q + D,
+    gate_proj: D + F,
+    up_proj: D + F,
+    down_proj: F + D,
+    c_attn: D + 3 * D,
+    c_proj: D + D + F + D,
+    c_fc: D + F,
+  };
+  return lora.targets.reduce((total, target) => total + layers * lora.rank * (widths[target] ?? 0), 0);
 }
 
 const GiB = 1024 ** 3;
@@ -103,7 +127,17 @@ export function whyItDoesNotFit(architecture: HfArchitecture, plan: HfMemoryPlan
   let length = plan.sequenceLength - 1;
   while (length >= 1 && !fits({ sequenceLength: length })) length = Math.floor(length * 0.9);
   if (length >= 1) options.push(`sequences of at most ${length} tokens`);
-  if (plan.training && fits({ training: false })) options.push('generation only (no full fine-tuning)');
+  const targets = architecture.family === 'gpt2' ? ['c_attn'] : ['q_proj', 'v_proj'];
+  const lora = loraParameters(architecture, { rank: 8, targets });
+  if (plan.training && plan.trainedParameters === undefined) {
+    let loraRows = plan.rows;
+    while (loraRows >= 1 && !fits({ trainedParameters: lora, rows: loraRows })) loraRows -= 1;
+    if (loraRows >= 1)
+      options.push(
+        `LoRA (--lora rank=8,alpha=16,targets=${targets.join(',')}: ${lora} trained parameters)${loraRows < plan.rows ? ` with ${loraRows} rows at a time` : ''}`,
+      );
+  }
+  if (plan.training && fits({ training: false })) options.push('generation only (no fine-tuning)');
   if (options.length === 0) options.push('a smaller model, or a backend with more memory');
   return `${estimate.parameters} parameters need about ${gib(bytes.total)} (${parts.join(', ')}), more than the ${gib(limitBytes)} available; would fit: ${options.join('; ')}`;
 }

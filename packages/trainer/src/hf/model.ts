@@ -8,16 +8,19 @@
  * floor(h / (heads / kvHeads))); GELU-new's tanh approximation.
  *
  * Written for tfjs-wasm's fast paths: nn.Linear weights held transposed ([in, out]) so each
- * projection is a plain matMul; the training forward embeds through a one-hot matMul (gather's
- * gradient has no wasm kernel); rotate_half is a matMul by a fixed signed permutation (tf.split is
+ * projection is a plain matMul; embeddings are a gather whose gradient is a scatter-add
+ * (gather's own gradient, UnsortedSegmentSum, has no wasm kernel, and a one-hot matMul would be
+ * [tokens, vocab] wide: 150k columns for Qwen); rotate_half is a matMul by a fixed signed permutation (tf.split is
  * slow); grouped-query attention folds the query heads of a group into the row axis instead of
  * copying keys and values.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type Rng, UsageError } from '@policy-lab/core';
+import { Rng, UsageError } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { encodeSafetensors, type NamedTensor, writeFileAtomic } from '../checkpoint/safetensors.js';
+import type { GenerateOptions, Generation } from '../model/policy.js';
+import { drawTokens } from '../model/sampling.js';
 import { type HfArchitecture, parseHfConfig, rotaryFrequencies } from './config.js';
 import { INDEX_FILE, readHfTensors, SINGLE_FILE, storedName, type TensorSpec, tensorSpecs } from './weights.js';
 
@@ -68,7 +71,7 @@ let modelCounter = 0;
 export class HfCausalLM {
   /** The model's own weights in tensorSpecs order (frozen while LoRA adapters are attached). */
   readonly baseVariables: tf.Variable[];
-  private adapters?: LowRankAdapters;
+  private adapters: LowRankAdapters | undefined;
   private readonly weights: Map<string, tf.Variable>;
   private readonly rotate?: tf.Tensor2D;
   private readonly frequencies?: Float64Array;
@@ -78,7 +81,8 @@ export class HfCausalLM {
     /** config.json as read (saved back with the weights). */
     readonly config: Record<string, unknown>,
     private readonly specs: TensorSpec[],
-    tensors: Map<string, NamedTensor>,
+    /** Stored tensors (transposed here where nn.Linear), or another model's variables to copy as they are. */
+    tensors: Map<string, NamedTensor | tf.Tensor>,
     /** GPT-2's trunk prefix in the source file ('transformer.' or ''), kept on save. */
     private readonly prefix: string,
     /** The folder loaded from, whose tokenizer files a save copies. */
@@ -87,7 +91,12 @@ export class HfCausalLM {
     const id = modelCounter++;
     this.weights = new Map();
     this.baseVariables = specs.map((spec) => {
-      const tensor = tensors.get(spec.name) as NamedTensor;
+      const tensor = tensors.get(spec.name) as NamedTensor | tf.Tensor;
+      if (tensor instanceof tf.Tensor) {
+        const variable = tf.variable(tensor, true, `hf${id}/${spec.name}`);
+        this.weights.set(spec.name, variable);
+        return variable;
+      }
       const variable = tf.tidy(() => {
         const stored = tf.tensor(tensor.data, tensor.shape);
         return tf.variable(spec.layout === 'linear' ? tf.transpose(stored) : stored, true, `hf${id}/${spec.name}`);
@@ -187,6 +196,29 @@ export class HfCausalLM {
     return this.prefix;
   }
 
+  /** The attached LoRA adapters, if any. */
+  get attachedAdapters(): LowRankAdapters | undefined {
+    return this.adapters;
+  }
+
+  /**
+   * The model without its adapters, on the same weight variables (nothing copied): under LoRA the
+   * frozen base, which is the reference policy for free. Disposing the model disposes it too.
+   */
+  baseView(): HfCausalLM {
+    const view = Object.create(this) as HfCausalLM;
+    view.adapters = undefined;
+    return view;
+  }
+
+  /** A copy of the base weights (adapters left out) as new variables, not trainable: a frozen reference. */
+  frozenCopy(): HfCausalLM {
+    const copies = new Map<string, tf.Tensor>(this.specs.map((spec) => [spec.name, this.weight(spec.name)]));
+    const copy = new HfCausalLM(this.architecture, this.config, this.specs, copies, this.prefix, this.source);
+    for (const variable of copy.baseVariables) variable.trainable = false;
+    return copy;
+  }
+
   /** Adds `adapters`' low-rank updates to their projections and freezes the base weights. */
   attachAdapters(adapters: LowRankAdapters): void {
     if (this.adapters) throw new UsageError('this model already has LoRA adapters attached');
@@ -211,7 +243,7 @@ export class HfCausalLM {
     return tf.tidy(() => {
       const [rows, T] = ids.shape;
       const V = this.architecture.vocabSize;
-      const embedded = tf.matMul(tf.oneHot(tf.reshape(ids, [-1]), V), this.weight(this.embeddingName()));
+      const embedded = embedRows(this.weight(this.embeddingName()), tf.reshape(ids, [-1]) as tf.Tensor1D);
       const positions = Array.from({ length: rows }, () => Array.from({ length: T }, (_, t) => t));
       const mask = this.attentionMask(T, T, [0], 0);
       const { hidden } = this.trunk(embedded as tf.Tensor2D, rows, T, positions, mask);
@@ -245,7 +277,7 @@ export class HfCausalLM {
         [rows, longest],
         'int32',
       );
-      const embedded = tf.gather(this.weight(this.embeddingName()), tf.reshape(ids, [-1])) as tf.Tensor2D;
+      const embedded = embedRows(this.weight(this.embeddingName()), tf.reshape(ids, [-1]) as tf.Tensor1D);
       const positions = pads.map((pad) => Array.from({ length: longest }, (_, s) => Math.max(0, s - pad)));
       const mask = this.attentionMask(longest, longest, pads, 0);
       const { hidden, keys, values } = this.trunk(embedded, rows, longest, positions, mask);
@@ -260,7 +292,7 @@ export class HfCausalLM {
     if (rows !== cache.pads.length) throw new RangeError(`decode: ${rows} tokens for a cache of ${cache.pads.length} rows`);
     const length = cache.length + 1;
     return tf.tidy(() => {
-      const embedded = tf.gather(this.weight(this.embeddingName()), tf.tensor1d(tokens as number[], 'int32')) as tf.Tensor2D;
+      const embedded = embedRows(this.weight(this.embeddingName()), tf.tensor1d(tokens as number[], 'int32'));
       const positions = cache.pads.map((pad) => [cache.length - pad]);
       const mask = this.attentionMask(1, length, cache.pads, cache.length);
       const { hidden, keys, values } = this.trunk(embedded, rows, 1, positions, mask, cache);
@@ -270,37 +302,34 @@ export class HfCausalLM {
 
   /** Greedy or sampled continuations through the KV cache, each ending at a stop token or the limit. */
   async generate(prompts: readonly (readonly number[])[], options: HfGenerateOptions): Promise<number[][]> {
-    const stop = new Set(options.stopTokens ?? []);
-    const out: number[][] = prompts.map(() => []);
-    const done = prompts.map(() => false);
     if (!options.greedy && !options.rng) throw new RangeError('generate: sampling needs an rng (or greedy: true)');
+    const { tokens } = await this.draw(prompts, {
+      maxNewTokens: options.maxNewTokens,
+      stopTokens: options.stopTokens ?? [],
+      greedy: options.greedy ?? false,
+      temperature: options.temperature ?? 1,
+      rng: options.rng ?? Rng.seeded(0),
+    });
+    return tokens;
+  }
+
+  /** The policy's sampling (samplers' hooks, top-k, top-p, recorded log-probabilities) through the KV cache. */
+  async draw(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation> {
+    if (prompts.length === 0) return { tokens: [], logprobs: [], truncated: [] };
     let cache = this.prefill(prompts);
     try {
-      for (let step = 0; step < options.maxNewTokens; step++) {
-        const scaled = tf.tidy(() =>
-          options.greedy ? tf.clone(cache.logits) : tf.softmax(tf.div(cache.logits, options.temperature ?? 1)),
-        );
-        const values = (await scaled.data()) as Float32Array;
-        scaled.dispose();
-        const V = this.architecture.vocabSize;
-        const next = prompts.map((_, r) => {
-          const row = values.subarray(r * V, (r + 1) * V);
-          return options.greedy ? argmax(row) : (options.rng as Rng).categorical(row);
-        });
-        next.forEach((token, r) => {
-          if (done[r]) return;
-          out[r]?.push(token);
-          if (stop.has(token)) done[r] = true;
-        });
-        if (done.every(Boolean) || step === options.maxNewTokens - 1) break;
-        const advanced = this.decode(cache, next);
-        disposeCache(cache);
-        cache = advanced;
-      }
+      return await drawTokens(prompts, options, this.architecture.vocabSize, options.maxNewTokens, {
+        first: cache.logits,
+        advance: (next) => {
+          const advanced = this.decode(cache, next);
+          disposeCache(cache);
+          cache = advanced;
+          return cache.logits;
+        },
+      });
     } finally {
       disposeCache(cache);
     }
-    return out;
   }
 
   // -------------------------------------------------------------------------------------
@@ -490,6 +519,21 @@ export class HfCausalLM {
   }
 }
 
+/**
+ * Rows `ids` [N] of `table` [V, D]. The gradient is a scatter-add of the rows' gradients into a
+ * [V, D] table (ScatterNd sums repeated ids), which every backend has.
+ */
+function embedRows(table: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
+  const lookup = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([ids]);
+    return {
+      value: tf.gather(t, ids),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(tf.expandDims(saved[0] as tf.Tensor, 1), dy, t.shape),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return lookup(table) as tf.Tensor2D;
+}
+
 /** R with (x R) = rotate_half(x) = concat(-x[half:], x[:half]). */
 function rotateHalfMatrix(dh: number): tf.Tensor2D {
   const half = dh / 2;
@@ -505,12 +549,6 @@ function rotateHalfMatrix(dh: number): tf.Tensor2D {
 function geluNew(x: tf.Tensor2D): tf.Tensor2D {
   const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
-}
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if ((values[i] as number) > (values[best] as number)) best = i;
-  return best;
 }
 
 export function disposeCache(cache: HfCache): void {

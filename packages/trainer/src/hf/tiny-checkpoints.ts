@@ -4,11 +4,12 @@
  * part of the architectures a real model folder may need. Weights are seeded draws from our
  * Rng, one stream per tensor name, so a file is the same on every machine.
  */
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Rng } from '@policy-lab/core';
 import { encodeSafetensors, type FloatDtype, type NamedTensor, writeFileAtomic } from '../checkpoint/safetensors.js';
 import { parseHfConfig } from './config.js';
+import { HfTokenizer } from './tokenizer.js';
 import { INDEX_FILE, SINGLE_FILE, storedName, tensorSpecs } from './weights.js';
 
 export const TINY_HF_KINDS = ['llama', 'qwen2', 'qwen3', 'gpt2'] as const;
@@ -21,6 +22,12 @@ export interface TinyHfOptions {
   dtype?: FloatDtype;
   /** Keys merged over the kind's config.json (another model_type of the family, a flag). */
   config?: Record<string, unknown>;
+  /**
+   * A folder whose tokenizer.json (and tokenizer_config.json) are copied beside the weights, the
+   * vocabulary sized to the tokenizer's ids and its eos (and bos) ids written into config.json,
+   * so that the checkpoint can be trained on an environment (`bench train --model`).
+   */
+  tokenizerFrom?: string;
 }
 
 /**
@@ -29,12 +36,13 @@ export interface TinyHfOptions {
  * scaling; qwen3: q/k norms and an explicit head_dim unequal to hidden/heads; gpt2: learned
  * positions, LayerNorm, GELU-new, Conv1D layout, tied embeddings.
  */
-export const TINY_HF_DEFAULTS: Readonly<Record<TinyHfKind, Required<Omit<TinyHfOptions, 'seed' | 'config'>>>> = {
-  llama: { sharded: false, dtype: 'F32' },
-  qwen2: { sharded: true, dtype: 'F32' },
-  qwen3: { sharded: false, dtype: 'BF16' },
-  gpt2: { sharded: false, dtype: 'F32' },
-};
+export const TINY_HF_DEFAULTS: Readonly<Record<TinyHfKind, Required<Omit<TinyHfOptions, 'seed' | 'config' | 'tokenizerFrom'>>>> =
+  {
+    llama: { sharded: false, dtype: 'F32' },
+    qwen2: { sharded: true, dtype: 'F32' },
+    qwen3: { sharded: false, dtype: 'BF16' },
+    gpt2: { sharded: false, dtype: 'F32' },
+  };
 
 const TORCH_DTYPE: Record<FloatDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
@@ -136,14 +144,27 @@ export function tinyHfTensors(config: Record<string, unknown>, seed = 1): Record
 /** Writes a tiny checkpoint of `kind` into `folder` (created); returns the files written. */
 export function writeTinyHfCheckpoint(folder: string, kind: TinyHfKind, options: TinyHfOptions = {}): string[] {
   const { sharded, dtype } = { ...TINY_HF_DEFAULTS[kind], ...options };
-  const config = { ...tinyHfConfig(kind, dtype), ...options.config };
+  const tokenizer = options.tokenizerFrom === undefined ? undefined : HfTokenizer.load(options.tokenizerFrom);
+  const eos = tokenizer?.eosTokenId;
+  const bos = tokenizer?.bosToken === undefined ? eos : tokenizer.tokenId(tokenizer.bosToken);
+  const config = {
+    ...tinyHfConfig(kind, dtype),
+    ...(tokenizer ? { vocab_size: tokenizer.vocabSize, bos_token_id: bos ?? null, eos_token_id: eos ?? null } : {}),
+    ...options.config,
+  };
   const tensors = tinyHfTensors(config, options.seed ?? 1);
   mkdirSync(folder, { recursive: true });
   writeFileAtomic(path.join(folder, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const copied = ['tokenizer.json', 'tokenizer_config.json'].filter((name) => {
+    const from = path.join(options.tokenizerFrom ?? '', name);
+    if (options.tokenizerFrom === undefined || !existsSync(from)) return false;
+    copyFileSync(from, path.join(folder, name));
+    return true;
+  });
   const metadata = { format: 'pt' };
   if (!sharded) {
     writeFileAtomic(path.join(folder, SINGLE_FILE), encodeSafetensors(tensors, metadata, dtype));
-    return ['config.json', SINGLE_FILE];
+    return ['config.json', SINGLE_FILE, ...copied];
   }
   const names = Object.keys(tensors);
   const half = Math.ceil(names.length / 2);
@@ -169,5 +190,5 @@ export function writeTinyHfCheckpoint(folder: string, kind: TinyHfKind, options:
     path.join(folder, INDEX_FILE),
     `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)}\n`,
   );
-  return [...files, INDEX_FILE];
+  return [...files, INDEX_FILE, ...copied];
 }

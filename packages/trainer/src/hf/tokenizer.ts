@@ -118,6 +118,12 @@ export class HfTokenizer {
     return this.eosToken === undefined ? undefined : this.tokenId(this.eosToken);
   }
 
+  /** The id of tokenizer_config.json's pad_token, if it names one the vocabulary has. */
+  get padTokenId(): number | undefined {
+    const pad = tokenText(this.config.pad_token);
+    return pad === undefined ? undefined : this.tokenId(pad);
+  }
+
   get hasChatTemplate(): boolean {
     return this.template !== undefined;
   }

@@ -3,6 +3,7 @@
  * `train()` in loop/train.ts implements it.
  */
 import type { BudgetConsumption, BudgetLimit, Registry, TrainConfig } from '@policy-lab/core';
+import type { HfModelOption, HfModelReport } from '../hf/run.js';
 import type { SftStartReport } from './checkpoint.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
 import type { PretrainingReport } from './reward-pretraining.js';
@@ -30,8 +31,14 @@ export interface TrainOptions {
   onNotice?(message: string): void;
   /** Tensor backend name ('wasm' default, 'cpu', 'tensorflow', 'webgpu'). */
   backend?: string;
-  /** 'cache' (default): SFT warm start shared through sftCacheDir; 'none': start from random weights. */
+  /**
+   * 'cache' (the default without `model`): SFT warm start shared through sftCacheDir; 'none' (the
+   * default with `model`): start from the random weights, or from the pretrained model as it is.
+   * With `model`, 'cache' runs the warm start inside the run, not cached.
+   */
   sft?: 'cache' | 'none';
+  /** Train a Hugging Face model folder (optionally through LoRA adapters) instead of the character transformer. */
+  model?: HfModelOption;
   sftCacheDir?: string;
   /**
    * Offline preference training from a JSONL dataset (`bench train --data file.jsonl`): pairs
@@ -131,4 +138,6 @@ export interface TrainResult {
   sftStart?: SftStartReport;
   /** Each reward model's pre-training phase on a policy zoo (POLAR), by name; not charged to the RL budget. */
   rewardModelPretraining?: Record<string, PretrainingReport>;
+  /** The Hugging Face model trained, when the run had one (--model), and where the result was saved. */
+  model?: HfModelReport;
 }

@@ -16,15 +16,18 @@ import {
   saveSafetensors,
   writeFileAtomic,
 } from '../checkpoint/safetensors.js';
-import type { TransformerPolicy } from '../model/transformer.js';
+import type { PolicyModel } from '../model/policy.js';
 import type { Adam, AdamState } from '../optim/adam.js';
-import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import type { CurvePoint, EvalResult } from './api.js';
 import type { PretrainingReport } from './reward-pretraining.js';
 import type { EntropyState } from './schedules.js';
 import type { SideBudget } from './step-context.js';
 import type { EstimatorState } from './upo-estimator.js';
 import { readWeights, type Weighted, writeWeights } from './weights.js';
+
+/** A policy whose variables have names (checkpoints key them): the character transformer, a Hugging Face policy. */
+export type NamedPolicy = PolicyModel & { readonly variables: tf.Variable[]; weightNames(): string[] };
 
 export const SIDECAR_VERSION = 2;
 /** The files a run writes in its folder (what --force may remove). */
@@ -180,12 +183,12 @@ export class RunFolder {
   }
 
   async save(
-    policy: TransformerPolicy,
+    policy: NamedPolicy,
     optimizer: Adam,
     meter: BudgetMeter,
     state: RunState,
     config: TrainConfig,
-    tokenizer: CharTokenizer,
+    tokenizer: PolicyTokenizer,
     extras: readonly ExtraModel[] = [],
     trained: TrainedVariables = { names: policy.weightNames(), variables: policy.variables },
   ): Promise<void> {
@@ -227,7 +230,7 @@ export class RunFolder {
   }
 
   /** Reads and checks the sidecar: version, fingerprint against this run's configuration, tokenizer. */
-  readSidecar(config: TrainConfig, tokenizer: CharTokenizer): Sidecar {
+  readSidecar(config: TrainConfig, tokenizer: PolicyTokenizer): Sidecar {
     let saved: Sidecar;
     try {
       saved = JSON.parse(readFileSync(this.sidecar, 'utf8')) as Sidecar;
@@ -262,7 +265,7 @@ export class RunFolder {
   /** Restores weights, Adam moments and the budget consumed; cuts the logs back to the checkpoint's step. */
   restore(
     saved: Sidecar,
-    policy: TransformerPolicy,
+    policy: NamedPolicy,
     optimizer: Adam,
     meter: BudgetMeter,
     extras: readonly ExtraModel[] = [],
@@ -376,11 +379,7 @@ function sha256(bytes: Uint8Array): string {
  * The run folder keeps it (reference.safetensors) so that a resumed run regularises toward the
  * same policy, not toward the one it resumed from.
  */
-export async function frozenStart(
-  policy: TransformerPolicy,
-  folder: RunFolder | undefined,
-  resumed: boolean,
-): Promise<ReturnType<TransformerPolicy['freeze']>> {
+export async function frozenStart(policy: NamedPolicy, folder: RunFolder | undefined, resumed: boolean): Promise<PolicyModel> {
   const frozen = policy.freeze();
   if (!folder) return frozen;
   const names = policy.weightNames();

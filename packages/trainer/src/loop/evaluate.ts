@@ -5,7 +5,7 @@
  */
 import { type Environment, pairText, type RewardModelHandle, type Rng, type Rollout, type Sampler } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
-import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import type { EvalResult, JudgeAccuracy } from './api.js';
 import { type OwnedRewardModel, textOf } from './reward-models.js';
 import { collectRollouts } from './rollouts.js';
@@ -18,7 +18,7 @@ export interface Judge {
 
 export async function evaluate(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   env: Environment,
   tasks: readonly unknown[],
   options: {

@@ -4,7 +4,7 @@
  * training rows of its turns.
  */
 import { type Rollout, type TrainConfig, UsageError } from '@policy-lab/core';
-import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import type { TrainingRow } from './batch.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
 import { promptFor } from './rollouts.js';
@@ -22,7 +22,7 @@ export interface TokenPair {
 /** Checks that every character of the dataset is one the tokenizer knows, naming the first that is not. */
 export function checkAlphabet(
   records: readonly (PreferencePair | UnpairedExample)[],
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   file: string,
   env: string,
 ): void {
@@ -41,12 +41,12 @@ export function checkAlphabet(
 }
 
 /** A dataset pair as rows: the prompt as the environment's first observation would be, the completion + eos. */
-export function pairRows(pair: PreferencePair, tokenizer: CharTokenizer, config: TrainConfig): TokenPair {
+export function pairRows(pair: PreferencePair, tokenizer: PolicyTokenizer, config: TrainConfig): TokenPair {
   // A soft prompt's vectors take positions of the policy's context too.
   const limit = config.model.contextLength - (config.softPrompt ?? 0) - config.maxNewTokens;
-  const prompt = promptFor([1], tokenizer.encode(pair.prompt), limit);
+  const prompt = promptFor([tokenizer.specials.bos], tokenizer.encode(pair.prompt), limit, tokenizer);
   const row = (text: string): TrainingRow => {
-    const action = [...tokenizer.encode(text), EOS].slice(0, config.maxNewTokens);
+    const action = [...tokenizer.encode(text), tokenizer.specials.eos].slice(0, config.maxNewTokens);
     return { tokens: [...prompt, ...action], actionStart: prompt.length, oldLogprobs: [], advantage: 0, weight: 1 };
   };
   return {

@@ -7,7 +7,7 @@
  */
 import { type BudgetConsumption, type Environment, type Rng, type Rollout, RunError } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
-import { BOS, type CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import { finish, type RolloutRequest, type Running, runEpisodes } from './rollouts.js';
 
 export interface PrefixRequest {
@@ -26,7 +26,7 @@ export function episodeRng(stepRng: Rng, rollout: Rollout): Rng {
 
 export async function prefixRollouts(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   env: Environment,
   request: RolloutRequest,
   prefix: PrefixRequest,
@@ -58,7 +58,7 @@ export async function prefixRollouts(
       request: { ...request, groupId: `${rollout.id}@${t}`, count },
       index: i,
       episode,
-      history: previous ? [...previous.promptTokens, ...previous.actionTokens] : [BOS],
+      history: previous ? [...previous.promptTokens, ...previous.actionTokens] : [tokenizer.specials.bos],
       turns: [...kept],
       done: false,
       envKey: `prefix/${rollout.id}/${t}`,

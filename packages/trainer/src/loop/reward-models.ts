@@ -22,7 +22,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { PolicyModel } from '../model/policy.js';
 import { createPolicy } from '../model/transformer.js';
 import { Adam } from '../optim/adam.js';
-import { BOS, type CharTokenizer, EOS, SEP, UNK } from '../tokenizer/char-tokenizer.js';
+import { SEP, UNK } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import type { Weighted } from './weights.js';
 
 export interface OwnedRewardModel {
@@ -76,7 +77,7 @@ interface Network {
 export function buildRewardModel(
   plugin: RewardModel,
   config: TrainConfig,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   charge: (cost: Partial<BudgetConsumption>) => void,
   trunk?: PolicyModel,
 ): OwnedRewardModel {
@@ -98,9 +99,10 @@ export function buildRewardModel(
   const limit = config.model.contextLength;
   const encode = (item: ScoredText): number[] => {
     const context = tokenizer.encode(item.context);
-    const text = [...tokenizer.encode(item.text), EOS];
-    const full = [BOS, ...context, SEP, ...text];
-    return full.length <= limit ? full : [BOS, ...full.slice(full.length - (limit - 1))];
+    const { bos, eos, sep } = tokenizer.specials;
+    const text = [...tokenizer.encode(item.text), eos];
+    const full = [bos, ...context, sep, ...text];
+    return full.length <= limit ? full : [bos, ...full.slice(full.length - (limit - 1))];
   };
   const batchOf = (items: readonly ScoredText[]) => {
     const rows = items.map(encode);
@@ -242,7 +244,7 @@ export function buildRewardModel(
 function buildNetwork(
   plugin: RewardModel,
   config: TrainConfig,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   rng: Rng,
   trunk: PolicyModel | undefined,
 ): Network {

@@ -25,7 +25,7 @@ import {
 } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
 import { createPolicy } from '../model/transformer.js';
-import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import { binomialUpperTail } from './evaluate.js';
 import type { OwnedRewardModel } from './reward-models.js';
 import { collectRollouts, generatedTokens } from './rollouts.js';
@@ -87,7 +87,7 @@ export interface PretrainInputs {
   start: PolicyModel;
   env: Environment;
   config: TrainConfig;
-  tokenizer: CharTokenizer;
+  tokenizer: PolicyTokenizer;
   /** Sends the reward model's charges to the given sink while the phase runs (undefined: back to the RL budget). */
   route(sink: ((cost: Partial<BudgetConsumption>) => void) | undefined): void;
 }

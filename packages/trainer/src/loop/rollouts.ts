@@ -10,7 +10,7 @@
  */
 import type { Environment, Episode, LogitsRequest, RewardModelHandle, Rng, Rollout, Sampler, Turn } from '@policy-lab/core';
 import type { GenerateOptions, PolicyModel } from '../model/policy.js';
-import { BOS, type CharTokenizer, EOS, SEP } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 
 export interface RolloutRequest {
   task: unknown;
@@ -48,20 +48,34 @@ export interface Running {
   envKey: string;
 }
 
-export function promptFor(history: readonly number[], observation: number[], limit: number): number[] {
-  const full = [...history, ...observation, SEP];
+/** The context before an action: `history` (the tokenizer's bos at the start), the observation, sep; the oldest tokens dropped past `limit` (the bos stays). */
+export function promptFor(
+  history: readonly number[],
+  observation: number[],
+  limit: number,
+  tokenizer: PolicyTokenizer,
+): number[] {
+  const { bos, sep } = tokenizer.specials;
+  const full = [...history, ...observation, sep];
   if (full.length <= limit) return full;
-  return [BOS, ...full.slice(full.length - (limit - 1))];
+  return [bos, ...full.slice(full.length - (limit - 1))];
 }
 
 /** A fresh episode of a request's task. */
-export function startRunning(env: Environment, request: RolloutRequest, index: number, rng: Rng, keep: boolean): Running {
+export function startRunning(
+  env: Environment,
+  request: RolloutRequest,
+  index: number,
+  rng: Rng,
+  keep: boolean,
+  tokenizer: PolicyTokenizer,
+): Running {
   const envKey = `env/${request.groupId}/${index}`;
   return {
     request,
     index,
     episode: env.start(request.task, rng.split(envKey)),
-    history: [BOS],
+    history: [tokenizer.specials.bos],
     turns: [],
     done: false,
     envKey,
@@ -72,13 +86,13 @@ export function startRunning(env: Environment, request: RolloutRequest, index: n
 /** Runs every requested episode to the end; returns rollouts grouped as requested. */
 export async function collectRollouts(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   env: Environment,
   requests: readonly RolloutRequest[],
   options: RolloutOptions,
 ): Promise<Rollout[][]> {
   const running = requests.map((request) =>
-    Array.from({ length: request.count }, (_, i) => startRunning(env, request, i, options.rng, false)),
+    Array.from({ length: request.count }, (_, i) => startRunning(env, request, i, options.rng, false, tokenizer)),
   );
   await runEpisodes(policy, tokenizer, env, running.flat(), options, '');
   return running.map((group) => group.map((r) => finish(env, r)));
@@ -90,7 +104,7 @@ export async function collectRollouts(
  */
 export async function runEpisodes(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   env: Environment,
   items: readonly Running[],
   options: RolloutOptions,
@@ -101,13 +115,13 @@ export async function runEpisodes(
     const active = items.filter((r) => !r.done);
     if (active.length === 0) break;
     const observations = active.map((r) => shown(r));
-    const prompts = active.map((r, i) => promptFor(r.history, tokenizer.encode(observations[i] as string), limit));
+    const prompts = active.map((r, i) => promptFor(r.history, tokenizer.encode(observations[i] as string), limit, tokenizer));
     for (const r of active) r.snapshots?.push(r.episode.snapshot?.());
     const hook = logitsHook(options, tokenizer, prompts);
-    const actions = await decodeActions(policy, active, prompts, options, `${tag}turn${turn}`, hook);
+    const actions = await decodeActions(policy, active, prompts, options, `${tag}turn${turn}`, hook, tokenizer.specials.eos);
     active.forEach((r, i) => {
       const { tokens: actionTokens, logprobs, truncated } = actions[i] as DecodedAction;
-      const text = tokenizer.decode(actionTokens.filter((t) => t !== EOS));
+      const text = tokenizer.decode(actionTokens.filter((t) => t !== tokenizer.specials.eos));
       const result = r.episode.step(text);
       r.turns.push({
         observation: observations[i] as string,
@@ -139,7 +153,7 @@ interface DecodedAction {
  */
 function logitsHook(
   options: RolloutOptions,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   prompts: readonly number[][],
 ): GenerateOptions['logits'] | undefined {
   const sampler = options.sampler;
@@ -160,7 +174,7 @@ function logitsHook(
         }));
       },
       tokenText,
-      stopToken: EOS,
+      stopToken: tokenizer.specials.eos,
       ...(options.rewardModels ? { rewardModels: options.rewardModels } : {}),
     });
 }
@@ -173,8 +187,9 @@ async function decodeActions(
   options: RolloutOptions,
   key: string,
   logits: GenerateOptions['logits'] | undefined,
+  eos: number,
 ): Promise<DecodedAction[]> {
-  if (options.sampler?.strategy === 'beam' && !options.greedy) return beamActions(policy, active, prompts, options);
+  if (options.sampler?.strategy === 'beam' && !options.greedy) return beamActions(policy, active, prompts, options, eos);
   const forcedLength = (r: Running) => r.forced?.tokens.length ?? 0;
   const shortest = Math.min(...active.map(forcedLength));
   const generation = await policy.generate(
@@ -182,7 +197,7 @@ async function decodeActions(
     {
       maxNewTokens: options.maxNewTokens - shortest,
       temperature: options.temperature,
-      stopTokens: [EOS],
+      stopTokens: [eos],
       greedy: options.greedy ?? false,
       rng: options.rng.split(`decode/${key}`),
       ...(logits && options.sampler ? { logits, behaviour: options.sampler.behaviour } : {}),
@@ -192,7 +207,7 @@ async function decodeActions(
     // A row with a longer forced prefix has less room: its continuation is cut at the action's limit.
     const room = options.maxNewTokens - forcedLength(r);
     const tokens = (generation.tokens[i] as number[]).slice(0, room);
-    const stopped = tokens.includes(EOS);
+    const stopped = tokens.includes(eos);
     return {
       tokens: [...(r.forced?.tokens ?? []), ...tokens],
       logprobs: [...(r.forced?.logprobs ?? []), ...(generation.logprobs[i] as number[]).slice(0, room)],
@@ -212,6 +227,7 @@ async function beamActions(
   active: readonly Running[],
   prompts: readonly number[][],
   options: RolloutOptions,
+  eos: number,
 ): Promise<DecodedAction[]> {
   const clusters = new Map<string, number[]>();
   active.forEach((r, i) => {
@@ -226,7 +242,7 @@ async function beamActions(
       width,
       count,
       maxNewTokens: options.maxNewTokens,
-      stopTokens: [EOS],
+      stopTokens: [eos],
     });
     members.forEach((member, k) => {
       const h = Math.min(k, found.tokens.length - 1);

@@ -10,7 +10,7 @@
 import type { BudgetConsumption, Environment, Rng, Rollout } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
 import { serialRollouts } from '../samplers/serial-exits.js';
-import { BOS, type CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import {
   collectRollouts,
   distinct,
@@ -35,7 +35,7 @@ export interface SampledGroups {
 
 export async function sampleGroups(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   env: Environment,
   requests: readonly RolloutRequest[],
   options: RolloutOptions,
@@ -62,7 +62,7 @@ export async function sampleGroups(
  */
 async function treeRollouts(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   env: Environment,
   requests: readonly RolloutRequest[],
   options: RolloutOptions,
@@ -71,7 +71,7 @@ async function treeRollouts(
   const sampler = options.sampler;
   const groups: Running[][] = requests.map((request) =>
     Array.from({ length: Math.min(request.count, Math.max(1, sampler?.roots ?? 1)) }, (_, i) =>
-      startRunning(env, request, i, options.rng, true),
+      startRunning(env, request, i, options.rng, true, tokenizer),
     ),
   );
   await runEpisodes(policy, tokenizer, env, groups.flat(), options, '');
@@ -80,7 +80,7 @@ async function treeRollouts(
     if (growing.length === 0) break;
     const branches = growing.map((group) => {
       const rng = options.rng.split(`branch/${(group[0] as Running).request.groupId}/${round}`);
-      return branchFrom(env, group, rng, options.rng, sampler?.branchFrom ?? 'best', scalar);
+      return branchFrom(env, group, rng, options.rng, sampler?.branchFrom ?? 'best', scalar, tokenizer.specials.bos);
     });
     await runEpisodes(policy, tokenizer, env, branches, options, `b${round}/`);
     growing.forEach((group, k) => group.push(branches[k] as Running));
@@ -97,6 +97,7 @@ function branchFrom(
   runRng: Rng,
   rule: 'best' | 'uniform',
   scalar: (rollout: Rollout) => number,
+  bos: number,
 ): Running {
   const scores = group.map((r) => scalar(finish(env, r)));
   const parent = (
@@ -117,7 +118,7 @@ function branchFrom(
     request: parent.request,
     index: group.length,
     episode,
-    history: previous ? [...previous.promptTokens, ...previous.actionTokens] : [BOS],
+    history: previous ? [...previous.promptTokens, ...previous.actionTokens] : [bos],
     turns: parent.turns.slice(0, t),
     done: false,
     forced: { tokens: cut.actionTokens.slice(0, j), logprobs: cut.logprobs.slice(0, j) },

@@ -8,7 +8,7 @@ import { scoreTexts, scoringSequence, textDistributions } from './scoring.js';
 
 describe('scoringSequence', () => {
   it('keeps short contexts whole: [bos] context continuation', () => {
-    expect(scoringSequence([5, 6], [7, 8], 16)).toEqual({ sequence: [BOS, 5, 6, 7, 8], contextTokens: 3 });
+    expect(scoringSequence([5, 6], [7, 8], 16, BOS)).toEqual({ sequence: [BOS, 5, 6, 7, 8], contextTokens: 3 });
   });
 
   it('drops the oldest context tokens (the bos stays) so a long transcript fits the model, as rollouts do', () => {
@@ -18,7 +18,7 @@ describe('scoringSequence', () => {
         fc.array(fc.integer({ min: 5, max: 40 }), { minLength: 1, maxLength: 20 }),
         fc.integer({ min: 24, max: 128 }),
         (context, continuation, contextLength) => {
-          const { sequence, contextTokens } = scoringSequence(context, continuation, contextLength);
+          const { sequence, contextTokens } = scoringSequence(context, continuation, contextLength, BOS);
           expect(sequence.length).toBeLessThanOrEqual(contextLength);
           expect(sequence[0]).toBe(BOS);
           expect(sequence.slice(contextTokens)).toEqual(continuation);
@@ -31,7 +31,7 @@ describe('scoringSequence', () => {
   });
 
   it('refuses a continuation the model cannot hold, with the sizes', () => {
-    expect(() => scoringSequence([], Array(64).fill(5), 64)).toThrow(
+    expect(() => scoringSequence([], Array(64).fill(5), 64, BOS)).toThrow(
       /continuation of 64 tokens with a context length of 64 \(at most 63\)/,
     );
   });

@@ -5,7 +5,7 @@
 import { type Divergence, type Rollout, RunError, type ScoreRequest } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { PolicyModel } from '../model/policy.js';
-import { BOS, type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import { microBatches } from './minibatches.js';
 
@@ -20,21 +20,22 @@ export function scoringSequence(
   context: readonly number[],
   continuation: readonly number[],
   contextLength: number,
+  bos: number,
 ): { sequence: number[]; contextTokens: number } {
   if (continuation.length > contextLength - 1)
     throw new RunError(
       `cannot score a continuation of ${continuation.length} tokens with a context length of ${contextLength} (at most ${contextLength - 1})`,
     );
   const room = contextLength - continuation.length;
-  const full = [BOS, ...context];
-  const kept = full.length <= room ? full : [BOS, ...full.slice(full.length - (room - 1))];
+  const full = [bos, ...context];
+  const kept = full.length <= room ? full : [bos, ...full.slice(full.length - (room - 1))];
   return { sequence: [...kept, ...continuation], contextTokens: kept.length };
 }
 
 /** Per-token log-probabilities of each continuation after its context (teacher forcing). */
 export async function scoreTexts(
   policy: Scorer,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   requests: readonly ScoreRequest[],
 ): Promise<number[][]> {
   return teacherForced(policy, tokenizer, requests, false, async ({ logprobs }, from) =>
@@ -48,7 +49,7 @@ export async function scoreTexts(
  */
 export async function textDistributions(
   policy: Scorer,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   requests: readonly ScoreRequest[],
 ): Promise<number[][][]> {
   return teacherForced(policy, tokenizer, requests, true, async ({ distributions }, from) => {
@@ -60,7 +61,7 @@ export async function textDistributions(
 /** One teacher-forced pass per request; `read` takes what it needs from the continuation's positions on. */
 async function teacherForced<T>(
   policy: Scorer,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   requests: readonly ScoreRequest[],
   distributions: boolean,
   read: (scored: ReturnType<Scorer['score']>, from: number) => Promise<T>,
@@ -76,6 +77,7 @@ async function teacherForced<T>(
       tokenizer.encode(request.context),
       continuation,
       policy.config.contextLength,
+      tokenizer.specials.bos,
     );
     const inputs = tf.tensor2d([sequence.slice(0, -1)], [1, sequence.length - 1], 'int32');
     const targets = tf.tensor2d([sequence.slice(1)], [1, sequence.length - 1], 'int32');
@@ -119,13 +121,14 @@ export async function sequenceDivergence(
 export async function turnValues(
   policy: Pick<PolicyModel, 'score'> & { config: { heads: number } },
   rollouts: readonly Rollout[],
+  eos: number,
 ): Promise<Map<string, number[]>> {
   const rows: TrainingRow[] = [];
   const owners: { id: string; turn: number }[] = [];
   for (const rollout of rollouts)
     rollout.turns.forEach((turn, t) => {
       rows.push({
-        tokens: [...turn.promptTokens, ...(turn.actionTokens.length ? turn.actionTokens : [EOS])],
+        tokens: [...turn.promptTokens, ...(turn.actionTokens.length ? turn.actionTokens : [eos])],
         actionStart: turn.promptTokens.length,
         oldLogprobs: [],
         advantage: 0,

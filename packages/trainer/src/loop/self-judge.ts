@@ -8,7 +8,7 @@
 import type { Rollout, SelfJudge } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { PolicyModel } from '../model/policy.js';
-import { BOS, type CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import type { JudgeAccuracy } from './api.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import { binomialUpperTail } from './evaluate.js';
@@ -17,7 +17,7 @@ import { promptFor } from './rollouts.js';
 /** log pi(yes) - log pi(no) after each prompt (read as a rollout reads an observation, within `limit` tokens). */
 export async function verdictScores(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   judge: Pick<SelfJudge, 'yes' | 'no'>,
   prompts: readonly string[],
   limit: number,
@@ -25,7 +25,7 @@ export async function verdictScores(
   const yes = tokenizer.encode(judge.yes);
   const no = tokenizer.encode(judge.no);
   const rows: TrainingRow[] = prompts.flatMap((prompt) => {
-    const tokens = promptFor([BOS], tokenizer.encode(prompt), limit);
+    const tokens = promptFor([tokenizer.specials.bos], tokenizer.encode(prompt), limit, tokenizer);
     return [yes, no].map((verdict) => ({
       tokens: [...tokens, ...verdict],
       actionStart: tokens.length,
@@ -86,7 +86,7 @@ export async function selfJudgeEvaluation(
   groups: readonly (readonly Rollout[])[],
   judge: SelfJudge,
   models: { now: PolicyModel; start: PolicyModel },
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   limit: number,
 ): Promise<SelfJudgeResult> {
   const texts = pairs.flat();

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadSafetensors, saveSafetensors, tensorsDigest } from '../checkpoint/safetensors.js';
 import type { PolicyModel } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
-import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import { promptFor } from './rollouts.js';
 import { describeOwner, waitForLock } from './run-lock.js';
@@ -36,7 +36,7 @@ export interface SftResult {
  */
 export function demonstrationRows(
   env: Environment,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   tasks: readonly unknown[],
   config: TrainConfig,
   rng: Rng,
@@ -49,8 +49,8 @@ export function demonstrationRows(
     const episode = env.start(task, rng.split(`demo/${k}`));
     let history = [1];
     for (const action of env.demonstrate?.(task) ?? []) {
-      const prompt = promptFor(history, tokenizer.encode(episode.observation()), limit);
-      const actionTokens = [...tokenizer.encode(action), EOS].slice(0, config.maxNewTokens);
+      const prompt = promptFor(history, tokenizer.encode(episode.observation()), limit, tokenizer);
+      const actionTokens = [...tokenizer.encode(action), tokenizer.specials.eos].slice(0, config.maxNewTokens);
       rows.push({ tokens: [...prompt, ...actionTokens], actionStart: prompt.length, oldLogprobs: [], advantage: 1, weight: 1 });
       history = [...prompt, ...actionTokens];
       if (episode.step(action).done) break;
@@ -65,7 +65,7 @@ export function demonstrationRows(
  */
 export function sftCacheKey(
   env: Environment,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   config: TrainConfig,
   prefix?: tf.Tensor2D,
   extraKey?: string,
@@ -173,7 +173,7 @@ async function trainSft(
  */
 export async function sftWarmStart(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   env: Environment,
   config: TrainConfig,
   options: { cacheDir?: string; names: string[]; prefix?: tf.Tensor2D; extra?: WarmStartExtra },

@@ -11,7 +11,7 @@
  */
 import { type BudgetConsumption, type Environment, type Episode, type Rollout, UsageError } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
-import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import { distinct, finish, promptFor, type RolloutOptions, type RolloutRequest, type Running, startRunning } from './rollouts.js';
 
 interface Beam {
@@ -36,7 +36,7 @@ function copyEpisode(env: Environment, parent: Running, options: RolloutOptions)
 
 export async function stepBeamRollouts(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   env: Environment,
   requests: readonly RolloutRequest[],
   options: RolloutOptions,
@@ -56,7 +56,7 @@ export async function stepBeamRollouts(
   let extraSteps = 0;
   for (const request of requests) {
     const width = Math.max(sampler?.width ?? 1, request.count);
-    let beams: Beam[] = [{ running: startRunning(env, request, 0, options.rng, false), q: undefined, score: 0 }];
+    let beams: Beam[] = [{ running: startRunning(env, request, 0, options.rng, false, tokenizer), q: undefined, score: 0 }];
     let made = 1;
     for (let turn = 0; turn < env.maxTurns && beams.some((b) => !b.running.done); turn++) {
       const children: Beam[] = [];
@@ -75,12 +75,12 @@ export async function stepBeamRollouts(
           r.turns.length === 0 && request.instruction
             ? `${request.instruction} ${r.episode.observation()}`
             : r.episode.observation();
-        const prompt = promptFor(r.history, tokenizer.encode(observation), limit);
+        const prompt = promptFor(r.history, tokenizer.encode(observation), limit, tokenizer);
         const found = await policy.beamSearch(prompt, {
           width: expand,
           count: expand,
           maxNewTokens: options.maxNewTokens,
-          stopTokens: [EOS],
+          stopTokens: [tokenizer.specials.eos],
         });
         found.tokens.forEach((tokens, k) =>
           proposals.push({
@@ -93,7 +93,10 @@ export async function stepBeamRollouts(
           }),
         );
       }
-      const texts = proposals.map((p) => ({ context: p.observation, text: tokenizer.decode(p.tokens.filter((t) => t !== EOS)) }));
+      const texts = proposals.map((p) => ({
+        context: p.observation,
+        text: tokenizer.decode(p.tokens.filter((t) => t !== tokenizer.specials.eos)),
+      }));
       const qs = await verifier.score(texts);
       proposals.forEach((p, k) => {
         const parent = p.parent.running;

@@ -14,7 +14,7 @@ import {
 import type * as tf from '@tensorflow/tfjs-core';
 import type { PolicyModel } from '../model/policy.js';
 import type { Adam } from '../optim/adam.js';
-import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import { componentWeights, type Resolved } from './plugins.js';
 import type { OwnedRewardModel } from './reward-models.js';
 import type { PairEstimator } from './upo-estimator.js';
@@ -34,7 +34,7 @@ export interface RunContext {
   reference?: PolicyModel;
   /** The teacher read apart from the reference (G-OPD). */
   teacher?: PolicyModel;
-  tokenizer: CharTokenizer;
+  tokenizer: PolicyTokenizer;
   optimizer: Adam;
   meter: BudgetMeter;
   /** The stream of training tasks (the task source's, or uniform draws). */

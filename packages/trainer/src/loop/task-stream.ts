@@ -5,7 +5,6 @@
  * the current policy as a writer (`propose`).
  */
 import type { Environment, ProposeContext, Rng, Rollout, TaskFeedback, TaskSource, TaskStream } from '@policy-lab/core';
-import { BOS, EOS } from '../tokenizer/char-tokenizer.js';
 import type { TrainingRow } from './batch.js';
 import { promptFor, type RolloutRequest } from './rollouts.js';
 import { crossEntropyStep } from './sft.js';
@@ -73,13 +72,18 @@ export function proposeContext(ctx: StepContext): ProposeContext {
       // Stop before writing what the budget cannot afford: each continuation may use `limit` tokens.
       const affordable = affordableCount(ctx, limit, count);
       if (affordable === 0) return [];
-      const tokens = promptFor([BOS], ctx.tokenizer.encode(prompt), config.model.contextLength - limit);
+      const tokens = promptFor(
+        [ctx.tokenizer.specials.bos],
+        ctx.tokenizer.encode(prompt),
+        config.model.contextLength - limit,
+        ctx.tokenizer,
+      );
       const generation = await ctx.policy.generate(
         Array.from({ length: affordable }, () => tokens),
         {
           maxNewTokens: limit,
           temperature: config.temperature,
-          stopTokens: [EOS],
+          stopTokens: [ctx.tokenizer.specials.eos],
           greedy: false,
           rng: rng.split(`generate/${calls++}`),
         },
@@ -89,7 +93,7 @@ export function proposeContext(ctx: StepContext): ProposeContext {
       ctx.charge({ generatedTokens: spent });
       generated += spent;
       ctx.log('taskSource.generatedTokens', generated);
-      return outputs.map((t) => ctx.tokenizer.decode(t.filter((token) => token !== EOS)));
+      return outputs.map((t) => ctx.tokenizer.decode(t.filter((token) => token !== ctx.tokenizer.specials.eos)));
     },
     ...(parseTask
       ? {
@@ -107,8 +111,14 @@ export function proposeContext(ctx: StepContext): ProposeContext {
       if (examples.length === 0) return { loss: 0, trainedTokens: 0 };
       const rows: TrainingRow[] = examples.map(({ task, action }) => {
         const observation = env.start(task, rng.split('supervise')).observation();
-        const prompt = promptFor([BOS], ctx.tokenizer.encode(observation), config.model.contextLength - config.maxNewTokens);
-        const actionTokens = [...ctx.tokenizer.encode(action), EOS].slice(0, config.maxNewTokens);
+        const { bos, eos } = ctx.tokenizer.specials;
+        const prompt = promptFor(
+          [bos],
+          ctx.tokenizer.encode(observation),
+          config.model.contextLength - config.maxNewTokens,
+          ctx.tokenizer,
+        );
+        const actionTokens = [...ctx.tokenizer.encode(action), eos].slice(0, config.maxNewTokens);
         return { tokens: [...prompt, ...actionTokens], actionStart: prompt.length, oldLogprobs: [], advantage: 1, weight: 1 };
       });
       const { loss, tokens } = await crossEntropyStep(ctx.policy, ctx.optimizer, rows, {

@@ -11,17 +11,17 @@
 import { type Environment, type Rollout, RunError } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { PolicyModel } from '../model/policy.js';
-import { BOS, type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import { finish, promptFor, type RolloutOptions, type RolloutRequest, startRunning } from './rollouts.js';
 
 /** The reference action's tokens: the expert's single action, its stop token, cut to the action limit. */
-export function referenceTokens(env: Environment, task: unknown, tokenizer: CharTokenizer, maxNewTokens: number): number[] {
+export function referenceTokens(env: Environment, task: unknown, tokenizer: PolicyTokenizer, maxNewTokens: number): number[] {
   const actions = env.demonstrate?.(task);
   if (!actions || actions.length !== 1)
     throw new RunError(
       `teacher forcing needs one expert action per task; environment '${env.name}' gave ${actions ? actions.length : 'no demonstration'}`,
     );
-  return [...tokenizer.encode(actions[0] as string), EOS].slice(0, maxNewTokens);
+  return [...tokenizer.encode(actions[0] as string), tokenizer.specials.eos].slice(0, maxNewTokens);
 }
 
 /**
@@ -70,7 +70,7 @@ export function drawPositions(
 /** Groups of teacher-forced rollouts, one teacher-forced pass per task. */
 export async function teacherForcedRollouts(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   env: Environment,
   requests: readonly RolloutRequest[],
   options: RolloutOptions,
@@ -80,7 +80,7 @@ export async function teacherForcedRollouts(
   const limit = policy.config.contextLength - options.maxNewTokens;
   const groups: Rollout[][] = [];
   for (const request of requests) {
-    const running = Array.from({ length: request.count }, (_, i) => startRunning(env, request, i, options.rng, false));
+    const running = Array.from({ length: request.count }, (_, i) => startRunning(env, request, i, options.rng, false, tokenizer));
     const first = running[0];
     if (!first) {
       groups.push([]);
@@ -88,7 +88,7 @@ export async function teacherForcedRollouts(
     }
     const shownText = (observation: string) => (request.instruction ? `${request.instruction} ${observation}` : observation);
     const observation = shownText(first.episode.observation());
-    const prompt = promptFor([BOS], tokenizer.encode(observation), limit);
+    const prompt = promptFor([tokenizer.specials.bos], tokenizer.encode(observation), limit, tokenizer);
     const reference = referenceTokens(env, request.task, tokenizer, options.maxNewTokens);
     const rows = distributionsAfter(policy, prompt, reference);
     const rng = options.rng.split(`teacher-forced/${request.groupId}`);
@@ -96,7 +96,7 @@ export async function teacherForcedRollouts(
     groups.push(
       running.map((r, i) => {
         const actionTokens = drawn.tokens[i] as number[];
-        const stop = actionTokens.indexOf(EOS);
+        const stop = actionTokens.indexOf(tokenizer.specials.eos);
         const text = tokenizer.decode(stop < 0 ? actionTokens : actionTokens.slice(0, stop));
         const result = r.episode.step(text);
         r.turns.push({

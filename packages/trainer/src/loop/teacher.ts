@@ -4,13 +4,13 @@ import path from 'node:path';
 import { Rng, type TrainConfig, UsageError } from '@policy-lab/core';
 import { loadSafetensors } from '../checkpoint/safetensors.js';
 import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
-import type { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import { writeWeights } from './weights.js';
 
 export function loadTeacher(
   folder: string,
   config: TrainConfig,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
 ): ReturnType<TransformerPolicy['freeze']> {
   const sidecar = path.join(folder, 'checkpoint.json');
   let saved: { weights?: unknown; config?: { model?: Partial<TrainConfig['model']> }; tokenizer?: unknown };

@@ -19,13 +19,15 @@ import {
   UsageError,
 } from '@policy-lab/core';
 import { backendInfo, initBackend } from '../backend/select-backend.js';
+import { openHfRun } from '../hf/run.js';
 import type { PolicyModel } from '../model/policy.js';
-import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
+import { createPolicy } from '../model/transformer.js';
 import { Adam } from '../optim/adam.js';
 import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import type { EvalResult, RunExtensions, TrainOptions, TrainResult } from './api.js';
 import { chargedModel } from './charged-model.js';
-import { type ExtraModel, frozenStart, RunFolder, type RunState } from './checkpoint.js';
+import { type ExtraModel, frozenStart, type NamedPolicy, RunFolder, type RunState } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
 import { checkAlphabet } from './pairs.js';
 import { type Resolved, resolvePlugins } from './plugins.js';
@@ -57,8 +59,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { env, config } = plugins;
   const backend = await startBackend(options.backend);
   const started = performance.now();
-  const tokenizer = CharTokenizer.fromAlphabet(env.alphabet?.() ?? '');
-  const policy = createPolicy({ ...config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(config.seed).split('init'));
+  // A user's Hugging Face model (--model) brings its own tokenizer; else the character transformer over the environment's alphabet.
+  const sftMode = options.sft ?? (options.model ? 'none' : 'cache');
+  const hf = options.model ? openHfRun(options.model, plugins, backend.name, sftMode !== 'none') : undefined;
+  const tokenizer: PolicyTokenizer = hf?.tokenizer ?? CharTokenizer.fromAlphabet(env.alphabet?.() ?? '');
+  const policy: NamedPolicy =
+    hf?.policy ?? createPolicy({ ...config.model, vocabSize: tokenizer.vocabSize }, Rng.seeded(config.seed).split('init'));
   // With a soft prompt the run uses the conditioned policy everywhere (rollouts, updates,
   // evaluation); the SFT warm start trains the policy's weights under the starting vectors and
   // the reference reads them too; checkpoints hold the weights and the vectors apart.
@@ -98,9 +104,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (folder && saved) {
     state = folder.restore(saved, policy, optimizer, meter, modelExtras, trained);
     for (const m of rewardModels) m.loadReplay(state.rewardModelReplay?.[m.plugin.name]);
-  } else if (options.sft !== 'none') {
+  } else if (sftMode !== 'none') {
     options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
-    const cacheDir = options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft');
+    // A pretrained model's warm start runs in the run, uncached (the cache is keyed by the character model's settings).
+    const cacheDir = hf ? undefined : (options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft'));
     const warmStart = plugins.taskSource?.warmStart?.bind(plugins.taskSource);
     const sft = await sftWarmStart(policy, tokenizer, env, config, {
       cacheDir,
@@ -338,6 +345,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   }
   finalEval ??= state.lastEval?.step === state.step ? state.lastEval.result : await evaluateAt(state.step);
+  if (hf && options.outDir) await hf.save(options.outDir);
   options.onProgress?.({ step: state.step, fraction: 1, phase: 'done', success: finalEval.success });
   const result: TrainResult = {
     method: plugins.method.name,
@@ -349,6 +357,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ...(softPrompt ? { softPrompt: await softPromptReport(softPrompt) } : {}),
     ...(state.sftStart ? { sftStart: state.sftStart } : {}),
     ...(state.rewardModelPretraining ? { rewardModelPretraining: state.rewardModelPretraining } : {}),
+    ...(hf ? { model: hf.report } : {}),
     budget: { limit: options.budget, consumed: meter.consumed },
     initial: state.initial,
     final: finalEval,
@@ -410,8 +419,8 @@ function freshState(divergenceCoef: number, entropyCoef: number): RunState {
  */
 async function referencesOf(
   { loss, divergence, estimator, config }: Resolved,
-  policy: TransformerPolicy,
-  tokenizer: CharTokenizer,
+  policy: NamedPolicy,
+  tokenizer: PolicyTokenizer,
   folder: RunFolder | undefined,
   resumed: boolean,
 ): Promise<{ reference?: PolicyModel; teacher?: PolicyModel }> {

@@ -8,7 +8,7 @@
 import { type LabelledLoss, type Rollout, RunError, type TrainConfig, type UnpairedBatch } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Adam } from '../optim/adam.js';
-import { type CharTokenizer, EOS } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
 import { type Completion, rolloutRows } from './pairs.js';
@@ -32,11 +32,11 @@ export function unpair(pairs: readonly PreferencePair[]): UnpairedExample[] {
 }
 
 /** A dataset example as one row: the prompt as the environment's first observation, the completion + eos. */
-export function exampleRows(example: UnpairedExample, tokenizer: CharTokenizer, config: TrainConfig): LabelledCompletion {
+export function exampleRows(example: UnpairedExample, tokenizer: PolicyTokenizer, config: TrainConfig): LabelledCompletion {
   // A soft prompt's vectors take positions of the policy's context too.
   const limit = config.model.contextLength - (config.softPrompt ?? 0) - config.maxNewTokens;
-  const prompt = promptFor([1], tokenizer.encode(example.prompt), limit);
-  const action = [...tokenizer.encode(example.completion), EOS].slice(0, config.maxNewTokens);
+  const prompt = promptFor([tokenizer.specials.bos], tokenizer.encode(example.prompt), limit, tokenizer);
+  const action = [...tokenizer.encode(example.completion), tokenizer.specials.eos].slice(0, config.maxNewTokens);
   return {
     rows: [{ tokens: [...prompt, ...action], actionStart: prompt.length, oldLogprobs: [], advantage: 0, weight: 1 }],
     desirable: example.desirable,

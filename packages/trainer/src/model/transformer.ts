@@ -17,6 +17,7 @@ import type {
   ScoredTokens,
   ScoreOptions,
 } from './policy.js';
+import { drawTokens } from './sampling.js';
 
 const NEG_INF = -1e9;
 
@@ -279,10 +280,7 @@ export class TransformerPolicy implements PolicyModel {
 
   async generate(prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation> {
     const rows = prompts.length;
-    const tokens: number[][] = prompts.map(() => []);
-    const logprobs: number[][] = prompts.map(() => []);
-    const finished = prompts.map(() => false);
-    if (rows === 0) return { tokens, logprobs, truncated: [] };
+    if (rows === 0) return { tokens: [], logprobs: [], truncated: [] };
     const longest = Math.max(...prompts.map((p) => p.length));
     if (longest === 0) throw new RangeError('generate: every prompt needs at least one token');
     const P = this.prefixLength(options.prefix, rows, 'generate');
@@ -291,7 +289,6 @@ export class TransformerPolicy implements PolicyModel {
       throw new RangeError(
         `generate: ${P > 0 ? `a prefix of ${P} vectors and ` : ''}prompts of ${longest} tokens leave no room in a context of ${this.config.contextLength}`,
       );
-    const stop = new Set(options.stopTokens);
     // Left-pad to a common length; each row's positions start at 0 on its first real token
     // (its first prefix vector when there is a prefix: pads, vectors, then the prompt).
     const pads = prompts.map((p) => longest - p.length);
@@ -314,65 +311,20 @@ export class TransformerPolicy implements PolicyModel {
     } finally {
       vectors?.dispose();
     }
-    let last = cache.logits;
-    const V = this.config.vocabSize;
     try {
-      for (let step = 0; step < maxNew; step++) {
-        const probabilities = tf.tidy(() => this.samplingDistribution(last, options));
-        const probs = (await probabilities.data()) as Float32Array;
-        probabilities.dispose();
-        const rowsOf = (values: Float32Array) => Array.from({ length: rows }, (_, r) => values.subarray(r * V, (r + 1) * V));
-        const policyRows = rowsOf(probs);
-        const drawRows = options.logits ? await this.hooked(policyRows, prompts, tokens, step, options) : policyRows;
-        const next: number[] = [];
-        for (let r = 0; r < rows; r++) {
-          const row = drawRows[r] as Float32Array;
-          const token = options.greedy ? argmax(row) : options.rng.categorical(row);
-          next.push(token);
-          if (!finished[r]) {
-            const recorded = options.behaviour === 'policy' ? (policyRows[r] as Float32Array) : row;
-            tokens[r]?.push(token);
-            logprobs[r]?.push(Math.log(recorded[token] as number));
-            if (stop.has(token)) finished[r] = true;
-          }
-        }
-        if (finished.every(Boolean) || step === maxNew - 1) break;
-        const position = P + longest + step;
-        const advanced = this.decodeStep(cache, next, pads, position, padMask);
-        disposeCache(cache);
-        cache = advanced;
-        last = cache.logits;
-      }
+      return await drawTokens(prompts, options, this.config.vocabSize, maxNew, {
+        first: cache.logits,
+        advance: (next, step) => {
+          const advanced = this.decodeStep(cache, [...next], pads, P + longest + step, padMask);
+          disposeCache(cache);
+          cache = advanced;
+          return cache.logits;
+        },
+      });
     } finally {
       disposeCache(cache);
       padMask.dispose();
     }
-    return { tokens, logprobs, truncated: finished.map((done) => !done) };
-  }
-
-  /** The distribution a sampler's logits hook returns, normalised per row. */
-  private async hooked(
-    policyRows: readonly Float32Array[],
-    prompts: readonly (readonly number[])[],
-    tokens: readonly number[][],
-    position: number,
-    options: GenerateOptions,
-  ): Promise<Float32Array[]> {
-    const hook = options.logits as NonNullable<GenerateOptions['logits']>;
-    const weights = await hook({
-      logprobs: policyRows.map((row) => row.map((p) => Math.log(p))),
-      contexts: prompts.map((p, r) => [...p, ...(tokens[r] as number[])]),
-      position,
-    });
-    if (weights.length !== policyRows.length)
-      throw new RangeError(`the sampler's logits hook returned ${weights.length} rows for ${policyRows.length}`);
-    return weights.map((row, r) => {
-      if (row.length !== this.config.vocabSize)
-        throw new RangeError(
-          `the sampler's logits hook returned ${row.length} values in row ${r}, expected ${this.config.vocabSize}`,
-        );
-      return normalisedFromLogs(row, r);
-    });
   }
 
   async beamSearch(prompt: readonly number[], options: BeamOptions): Promise<Generation & { scores: number[] }> {
@@ -454,31 +406,6 @@ export class TransformerPolicy implements PolicyModel {
       truncated: ranked.map((h) => h.truncated),
       scores: ranked.map((h) => h.score),
     };
-  }
-
-  /** Probabilities [rows, V] of the distribution actually sampled from (temperature, top-k, top-p). */
-  private samplingDistribution(logits: tf.Tensor2D, options: GenerateOptions): tf.Tensor2D {
-    if (options.greedy) return tf.softmax(logits);
-    const temperature = options.temperature;
-    if (!(temperature > 0)) throw new RangeError(`temperature must be > 0, got ${temperature}`);
-    let scaled = temperature === 1 ? logits : tf.div(logits, temperature);
-    const V = this.config.vocabSize;
-    if (options.topK !== undefined && options.topK > 0 && options.topK < V) {
-      const { values } = tf.topk(scaled, options.topK);
-      const threshold = tf.slice(values, [0, options.topK - 1], [-1, 1]);
-      scaled = tf.where(tf.less(scaled, threshold), tf.fill(scaled.shape, NEG_INF), scaled);
-    }
-    let probs = tf.softmax(scaled) as tf.Tensor2D;
-    if (options.topP !== undefined && options.topP < 1) {
-      // Keep the smallest set of most likely tokens whose mass reaches topP (always at least one).
-      const { values } = tf.topk(probs, V);
-      const cumulative = tf.cumsum(values, 1);
-      const keep = tf.sum(tf.cast(tf.less(tf.sub(cumulative, values), options.topP), 'int32'), 1, true);
-      const cutoff = tf.gather(values, tf.sub(keep, 1), 1, 1);
-      const kept = tf.where(tf.less(probs, cutoff), tf.zerosLike(probs), probs);
-      probs = tf.div(kept, tf.sum(kept, 1, true));
-    }
-    return probs;
   }
 
   /**
@@ -625,23 +552,6 @@ function reorderCache(cache: Cache, parents: readonly number[]): Cache {
   }) as unknown as Cache;
 }
 
-/** Probabilities from per-row log-weights (any scale; -Infinity removes a token). */
-function normalisedFromLogs(row: Float32Array, index: number): Float32Array {
-  let max = Number.NEGATIVE_INFINITY;
-  for (const x of row) if (x > max) max = x;
-  if (!(max > Number.NEGATIVE_INFINITY) || Number.isNaN(max))
-    throw new RangeError(`the sampler's logits hook left no token with a finite weight in row ${index}`);
-  const out = new Float32Array(row.length);
-  let total = 0;
-  for (let v = 0; v < row.length; v++) {
-    const w = Math.exp((row[v] as number) - max);
-    out[v] = w;
-    total += w;
-  }
-  for (let v = 0; v < row.length; v++) out[v] = (out[v] as number) / total;
-  return out;
-}
-
 function disposeCache(cache: Cache): void {
   tf.dispose([...cache.keys, ...cache.values, cache.logits]);
 }
@@ -664,12 +574,6 @@ function layerNorm(x: tf.Tensor2D, gain: tf.Tensor, bias: tf.Tensor): tf.Tensor2
   if (fused) return fused as tf.Tensor2D;
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gain), bias);
-}
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if ((values[i] as number) > (values[best] as number)) best = i;
-  return best;
 }
 
 function collect(weights: Weights): tf.Variable[] {

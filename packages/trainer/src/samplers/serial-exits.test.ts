@@ -136,7 +136,7 @@ describe('serial-exits', () => {
         (tokens, count, maxNewTokens, seed) => {
           const rng = Rng.seeded(seed);
           const marker = [7, 7];
-          const chosen = exitPositions([...tokens, EOS], marker, 3, maxNewTokens, count, (a, b) => rng.int(a, b));
+          const chosen = exitPositions([...tokens, EOS], marker, 3, maxNewTokens, count, (a, b) => rng.int(a, b), EOS);
           let end = tokens.findIndex((t, i) => t === 7 && tokens[i + 1] === 7);
           if (end < 0) end = tokens.length;
           const limit = Math.min(end - 1, maxNewTokens - 4);

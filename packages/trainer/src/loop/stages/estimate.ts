@@ -5,7 +5,6 @@
  * group's task, which are charged like any other.
  */
 import { type Advantages, type EstimatorContext, type Rng, type Rollout, RunError } from '@policy-lab/core';
-import { BOS, EOS } from '../../tokenizer/char-tokenizer.js';
 import { episodeRng, prefixRollouts } from '../prefix-rollouts.js';
 import { collectRollouts, promptFor, type RolloutRequest } from '../rollouts.js';
 import { scoreTexts, textDistributions, turnValues } from '../scoring.js';
@@ -27,7 +26,7 @@ export async function estimatorContext(
     ...(ctx.rewardModels.length
       ? { rewardModels: Object.fromEntries(ctx.rewardModels.map((m) => [m.plugin.name, m.handle])) }
       : {}),
-    ...(plugins.estimator.needsCritic ? { values: await turnValues(policy, groups.flat()) } : {}),
+    ...(plugins.estimator.needsCritic ? { values: await turnValues(policy, groups.flat(), tokenizer.specials.eos) } : {}),
     services: {
       score: async (texts, which) => {
         if (which === 'teacher' && !ctx.teacher)
@@ -39,7 +38,10 @@ export async function estimatorContext(
       },
       distributions: async (texts, which) =>
         textDistributions(which === 'reference' && reference ? reference : policy, tokenizer, texts),
-      vocabulary: tokenizer.vocabulary(),
+      // Built when an estimator reads it (a Hugging Face vocabulary is decoded id by id).
+      get vocabulary() {
+        return tokenizer.vocabulary();
+      },
       rollouts: async ({ groupId, count, greedy, policy: which }) => {
         const request = requests.find((r) => r.groupId === groupId);
         if (!request) throw new RunError(`estimator asked for rollouts of unknown group '${groupId}'`);
@@ -100,12 +102,16 @@ async function generateCharged(ctx: StepContext, prompts: readonly string[], max
     affordable++;
   if (affordable === 0 || !(limit > 0)) return prompts.map(() => '');
   const generation = await ctx.policy.generate(
-    prompts.slice(0, affordable).map((prompt) => promptFor([BOS], tokenizer.encode(prompt), config.model.contextLength - limit)),
-    { maxNewTokens: limit, temperature: config.temperature, stopTokens: [EOS], greedy: false, rng },
+    prompts
+      .slice(0, affordable)
+      .map((prompt) =>
+        promptFor([tokenizer.specials.bos], tokenizer.encode(prompt), config.model.contextLength - limit, tokenizer),
+      ),
+    { maxNewTokens: limit, temperature: config.temperature, stopTokens: [tokenizer.specials.eos], greedy: false, rng },
   );
   const outputs = generation.tokens.map((t) => t.slice(0, limit));
   ctx.charge({ episodes: outputs.length, generatedTokens: outputs.reduce((a, t) => a + t.length, 0) });
-  const texts = outputs.map((t) => tokenizer.decode(t.filter((token) => token !== EOS)));
+  const texts = outputs.map((t) => tokenizer.decode(t.filter((token) => token !== tokenizer.specials.eos)));
   return prompts.map((_, i) => texts[i] ?? '');
 }
 
