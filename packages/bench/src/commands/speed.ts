@@ -82,12 +82,13 @@ function modelShape(
 
 /** The profile as text: time inside and outside kernels, the kernels and the input shapes that cost most. */
 function profileLines(profile: import('@policy-lab/trainer').WorkloadProfile): string[] {
-  const row = (k: { name: string; calls: number; ms: number }) =>
-    `    ${k.ms.toFixed(2).padStart(8)} ms ${(k.calls.toFixed(0) + ' calls').padStart(11)}  ${((100 * k.ms) / profile.medianMs).toFixed(1).padStart(5)}%  ${k.name}`;
+  const row = (k: { name: string; calls: number; ms: number; minMs: number }) =>
+    `    ${k.ms.toFixed(2).padStart(8)} ms ${k.minMs.toFixed(2).padStart(8)} ms ${`${k.calls.toFixed(0)} calls`.padStart(11)}  ${((100 * k.ms) / profile.medianMs).toFixed(1).padStart(5)}%  ${k.name}`;
   return [
     `  profile (${profile.runs} runs, every kernel timed): ${profile.medianMs.toFixed(1)} ms a run (median), ${profile.calls.toFixed(0)} kernel calls, ${profile.kernelMs.toFixed(1)} ms inside kernels, ${profile.outsideMs.toFixed(1)} ms outside (dispatch, tape, JS)`,
-    '  by kernel:',
-    ...profile.kernels.filter((k) => k.ms >= 0.05).map(row),
+    `  fastest calls: ${profile.kernelMinMs.toFixed(1)} ms inside kernels (each shape's fastest call times its calls), ${profile.outsideMinMs.toFixed(1)} ms outside (the least of the runs)`,
+    '  by kernel (ms a run: the median, the fastest calls; calls a run; the median as a share of the run):',
+    ...profile.kernels.filter((k) => k.ms >= 0.05 || k.minMs >= 0.05).map(row),
     '  by kernel and input shapes (the 25 slowest):',
     ...profile.shapes.slice(0, 25).map(row),
   ];

@@ -15,6 +15,11 @@ export interface KernelTime {
    * machine a preempted run inflates a mean, much less a median).
    */
   ms: number;
+  /**
+   * Calls a run times the fastest call of each input shape (summed over the shapes for a kernel
+   * name): about the cost on a core of its own, when other processes preempt some calls.
+   */
+  minMs: number;
 }
 
 export interface WorkloadProfile {
@@ -29,9 +34,13 @@ export interface WorkloadProfile {
   kernelMs: number;
   /** Median over the runs of the run's time minus its time in kernels: dispatch, tape and JS. */
   outsideMs: number;
-  /** By kernel name, the slowest first. */
+  /** The sum of the kernels' minMs. */
+  kernelMinMs: number;
+  /** The least, over the runs, of the run's time minus its time in kernels. */
+  outsideMinMs: number;
+  /** By kernel name, the slowest first (by minMs). */
   kernels: KernelTime[];
-  /** By kernel name and input shapes, the slowest first. */
+  /** By kernel name and input shapes, the slowest first (by minMs). */
   shapes: KernelTime[];
 }
 
@@ -63,14 +72,15 @@ export async function profileWorkload(
   for (let i = 0; i < (options.warmup ?? 2); i++) await workload.run();
   const configs = tf.getKernelsForBackend(backendName);
   // Per key, calls and each run's time.
-  const byName = new Map<string, { calls: number; ms: number[] }>();
-  const byShape = new Map<string, { calls: number; ms: number[] }>();
+  const byName = new Map<string, { calls: number; ms: number[]; fastest: number }>();
+  const byShape = new Map<string, { calls: number; ms: number[]; fastest: number }>();
   const kernelRunMs: number[] = [];
   let run = 0;
   const add = (map: typeof byName, key: string, ms: number) => {
-    const entry = map.get(key) ?? { calls: 0, ms: new Array<number>(runs).fill(0) };
+    const entry = map.get(key) ?? { calls: 0, ms: new Array<number>(runs).fill(0), fastest: Number.POSITIVE_INFINITY };
     entry.calls += 1;
     entry.ms[run] = (entry.ms[run] as number) + ms;
+    entry.fastest = Math.min(entry.fastest, ms);
     map.set(key, entry);
   };
   let timing = false;
@@ -102,20 +112,29 @@ export async function profileWorkload(
     timing = false;
     swap((config) => config.kernelFunc);
   }
-  const table = (map: typeof byName): KernelTime[] =>
-    [...map.entries()]
-      .map(([name, { calls, ms }]) => ({ name, calls: calls / runs, ms: median(ms) }))
-      .sort((a, b) => b.ms - a.ms);
-  const kernels = table(byName);
+  const shapes: KernelTime[] = [...byShape.entries()]
+    .map(([name, { calls, ms, fastest }]) => ({ name, calls: calls / runs, ms: median(ms), minMs: (calls / runs) * fastest }))
+    .sort((a, b) => b.minMs - a.minMs);
+  const kernels: KernelTime[] = [...byName.entries()]
+    .map(([name, { calls, ms }]) => ({
+      name,
+      calls: calls / runs,
+      ms: median(ms),
+      minMs: shapes.filter((k) => k.name.startsWith(`${name} `)).reduce((sum, k) => sum + k.minMs, 0),
+    }))
+    .sort((a, b) => b.minMs - a.minMs);
   const inside = runMs.map((_, i) => kernelRunMs[i] ?? 0);
+  const outside = runMs.map((ms, i) => ms - (inside[i] as number));
   return {
     runs,
     runMs,
     medianMs: median(runMs),
     calls: kernels.reduce((sum, k) => sum + k.calls, 0),
     kernelMs: median(inside),
-    outsideMs: median(runMs.map((ms, i) => ms - (inside[i] as number))),
+    outsideMs: median(outside),
+    kernelMinMs: kernels.reduce((sum, k) => sum + k.minMs, 0),
+    outsideMinMs: Math.min(...outside),
     kernels,
-    shapes: table(byShape),
+    shapes,
   };
 }
