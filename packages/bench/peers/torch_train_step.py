@@ -82,11 +82,13 @@ def step():
 
 for _ in range(2):
     step()
-samples = []
+samples, cpu = [], []
 for _ in range(10):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     step()
     samples.append((time.perf_counter() - t0) * 1000)
+    cpu.append((time.process_time() - c0) * 1000)
 samples.sort()
+cpu.sort()
 ms = samples[len(samples) // 2]
-print(json.dumps({**blas_in_use(), "torch": torch.__version__, "threads": threads, "dim": dim, "batch": batch, "layers": layers, "context": length, "msPerStep": ms, "tokensPerSecond": batch * length / ms * 1000}))
+print(json.dumps({**blas_in_use(), "torch": torch.__version__, "threads": threads, "dim": dim, "batch": batch, "layers": layers, "context": length, "msPerStep": ms, "cpuMsPerStep": cpu[len(cpu) // 2], "tokensPerSecond": batch * length / ms * 1000}))

@@ -11,7 +11,15 @@ function loggingPeer(ms: number): { python: string; log: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'stub-peer-'));
   const log = path.join(dir, 'args.log');
   const python = path.join(dir, 'python3');
-  const json = JSON.stringify({ blas: 'openblas', blasLibraries: ['libopenblas.so'], threads: 1, msPerStep: ms, msPerCall: ms });
+  const json = JSON.stringify({
+    blas: 'openblas',
+    blasLibraries: ['libopenblas.so'],
+    threads: 1,
+    msPerStep: ms,
+    msPerCall: ms,
+    cpuMsPerStep: ms / 2,
+    cpuMsPerCall: ms / 2,
+  });
   writeFileSync(python, `#!/bin/sh\nshift\necho "$*" >> ${log}\ncat <<'EOF'\n${json}\nEOF\n`);
   chmodSync(python, 0o755);
   return { python, log };
@@ -34,10 +42,17 @@ describe('bench speed: model shape, repeats and profile', () => {
     expect(doc.peer.msPerRepeat).toEqual([4, 4, 4]);
     expect(doc.ratioPerRepeat.values).toEqual(doc.ours.values.map((ms: number) => ms / 4));
     expect(doc.ratioToPeer).toBeCloseTo(doc.ours.median / 4, 9);
+    // CPU time of our process a step, beside the peer's (2 ms here).
+    expect(doc.oursCpu.values).toHaveLength(3);
+    expect(doc.cpuMsPerStep).toBe(doc.oursCpu.median);
+    expect(doc.cpuMsPerStep).toBeGreaterThan(0);
+    expect(doc.cpuRatioPerRepeat.values).toEqual(doc.oursCpu.values.map((ms: number) => ms / 2));
+    expect(doc.cpuRatioToPeer).toBeCloseTo(doc.oursCpu.median / 2, 9);
     expect(doc.loadAverage.before).toHaveLength(3);
     const text = await runCli([...args, '--repeats', '2'], { env: { POLICY_LAB_PEER_PYTHON: python } });
     expect(text.stdout).toMatch(/train-step D=16 batch=2 layers=3 context=8/);
     expect(text.stdout).toMatch(/ours \/ torch per repeat: median [\d.]+ \([\d.]+-[\d.]+\)/);
+    expect(text.stdout).toMatch(/CPU time a step: ours [\d.]+ ms, torch 2\.0 ms; ours \/ torch = [\d.]+/);
   });
 
   it('decodes after a prompt that fills the context, and tells the peer', async () => {

@@ -12,6 +12,8 @@ const SUITES = ['train-step', 'decode', 'rollout', 'advantages', 'rl-step'] as c
 interface Measurement {
   kernels: string;
   ms: number;
+  /** Median CPU time of the process a measured iteration (user + system): what preemption by other processes does not inflate. */
+  cpuMs: number;
   tokensPerSecond: number;
   samples: number;
   rme: number;
@@ -29,12 +31,24 @@ async function measure(
   iterations: number,
 ): Promise<Omit<Measurement, 'kernels'>> {
   const bench = new Bench({ time: 0, iterations, warmup: true, warmupIterations: 2, warmupTime: 0 });
-  bench.add('workload', run);
+  const cpu: number[] = [];
+  bench.add('workload', async () => {
+    const start = process.cpuUsage();
+    await run();
+    const used = process.cpuUsage(start);
+    cpu.push((used.user + used.system) / 1000);
+  });
   await bench.run();
   const result = bench.tasks[0]?.result;
   if (result?.state !== 'completed') throw new RunError(`benchmark did not complete (${result?.state ?? 'no result'})`);
   const ms = result.latency.p50 ?? result.latency.mean;
-  return { ms, tokensPerSecond: (tokens() / ms) * 1000, samples: result.latency.samplesCount, rme: result.latency.rme };
+  return {
+    ms,
+    cpuMs: median(cpu.slice(-iterations)),
+    tokensPerSecond: (tokens() / ms) * 1000,
+    samples: result.latency.samplesCount,
+    rme: result.latency.rme,
+  };
 }
 
 interface Spread {
@@ -230,6 +244,7 @@ export function register(program: Command, io: Io): void {
       const backendName = ctx.options.backend ?? 'wasm';
       const kernelsWanted = backendName === 'wasm' ? (opts.kernels === 'both' ? ['stock', 'fast'] : [opts.kernels]) : ['stock'];
       const timeKey = suite === 'train-step' ? 'msPerStep' : 'msPerCall';
+      const cpuKey = suite === 'train-step' ? 'cpuMsPerStep' : 'cpuMsPerCall';
       const repeatsOf: Measurement[][] = [];
       const peers: Record<string, unknown>[] = [];
       let info: Awaited<ReturnType<typeof trainer.initBackend>> | undefined;
@@ -289,6 +304,7 @@ export function register(program: Command, io: Io): void {
       const measurements = repeatsOf[repeatsOf.length - 1] as Measurement[];
       const main = measurements[measurements.length - 1] as Measurement;
       const oursMs = repeatsOf.map((m) => (m[m.length - 1] as Measurement).ms);
+      const oursCpu = repeatsOf.map((m) => (m[m.length - 1] as Measurement).cpuMs);
       const document: Record<string, unknown> = {
         suite,
         backend: info?.name ?? backendName,
@@ -302,6 +318,7 @@ export function register(program: Command, io: Io): void {
         ...(suite === 'decode' ? { tokens } : {}),
         ...(suite === 'rollout' ? { env: opts.env, episodesPerSecond: (batch / main.ms) * 1000 } : {}),
         [timeKey]: median(oursMs),
+        [cpuKey]: median(oursCpu),
         tokensPerSecond: repeats === 1 ? main.tokensPerSecond : (main.tokensPerSecond * main.ms) / median(oursMs),
         samples: main.samples,
         rme: main.rme,
@@ -316,15 +333,26 @@ export function register(program: Command, io: Io): void {
       }
       const peer: Record<string, unknown> | undefined =
         peers.length > 0 ? { ...peers[peers.length - 1], [timeKey]: median(peers.map((p) => Number(p[timeKey]))) } : undefined;
+      // CPU time: peers that report it (ours measure it always).
+      const peerCpu = peers.length > 0 && peers.every((p) => typeof p[cpuKey] === 'number');
       if (peer) {
         document.peer = peer;
         document.ratioToPeer = (document[timeKey] as number) / Number(peer[timeKey]);
+        if (peerCpu) {
+          peer[cpuKey] = median(peers.map((p) => Number(p[cpuKey])));
+          document.cpuRatioToPeer = (document[cpuKey] as number) / Number(peer[cpuKey]);
+        }
       }
       if (repeats > 1) {
         document.repeats = repeats;
         document.ours = spread(oursMs);
+        document.oursCpu = spread(oursCpu);
         if (peer) {
           peer.msPerRepeat = peers.map((p) => Number(p[timeKey]));
+          if (peerCpu) {
+            peer.cpuMsPerRepeat = peers.map((p) => Number(p[cpuKey]));
+            document.cpuRatioPerRepeat = spread(peers.map((p, i) => (oursCpu[i] as number) / Number(p[cpuKey])));
+          }
           document.ratioPerRepeat = spread(peers.map((p, i) => (oursMs[i] as number) / Number(p[timeKey])));
         }
       }
@@ -348,6 +376,10 @@ export function register(program: Command, io: Io): void {
         lines.push(
           `  torch ${Number(peer[timeKey]).toFixed(1)} ms on ${String(peer.threads)} thread(s), ${String(peer.blas)} BLAS; ours / torch = ${(document.ratioToPeer as number).toFixed(2)}`,
         );
+        if (peerCpu)
+          lines.push(
+            `  CPU time a ${suite === 'train-step' ? 'step' : 'call'}: ours ${(document[cpuKey] as number).toFixed(1)} ms, torch ${Number(peer[cpuKey]).toFixed(1)} ms; ours / torch = ${(document.cpuRatioToPeer as number).toFixed(2)}`,
+          );
       }
       if (repeats > 1) {
         const range = (x: Spread, digits: number) =>
@@ -356,6 +388,10 @@ export function register(program: Command, io: Io): void {
         if (peer) {
           lines.push(`  ${repeats} repeats: torch ${range(spread(peer.msPerRepeat as number[]), 1)} ms`);
           lines.push(`  ours / torch per repeat: ${range(document.ratioPerRepeat as Spread, 2)}`);
+          if (peerCpu)
+            lines.push(
+              `  CPU time per repeat: ours ${range(document.oursCpu as Spread, 1)} ms, torch ${range(spread(peer.cpuMsPerRepeat as number[]), 1)} ms; ours / torch ${range(document.cpuRatioPerRepeat as Spread, 2)}`,
+            );
         }
       }
       if (profile) lines.push(...profileLines(profile));
