@@ -14,7 +14,6 @@
 import { readFileSync } from 'node:fs';
 import type * as tf from '@tensorflow/tfjs-core';
 import { fusedKernels, type KernelExports, type Kernels } from './fused-kernels.js';
-import { installSumGradient } from './fused-ops.js';
 import { KernelHelper, type MatmulArgs } from './kernel-helper.js';
 import type { KernelArgs, KernelFunc, TensorInfo, WasmBackend } from './wasm-types.js';
 
@@ -117,7 +116,6 @@ export function installFastKernels(tfjs: typeof tf, options: { threads?: number 
     fusedNote = `fused kernels unavailable (${(error as Error).message.split('\n')[0]}); layer norm and attention use stock ops`;
   }
   swapKernels(tfjs, fast);
-  if (!fusedNote) installSumGradient();
   const reason = [threadNote, fusedNote].filter(Boolean).join('; ');
   const status: FastKernelStatus = {
     kernels: 'fast',

@@ -165,31 +165,3 @@ export function fusedAdamUpdate(
   };
   return run(ADAM_UPDATE, { p, m, v, g }, attrs) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
-
-const SUM_GRADIENT = Symbol('policy-lab sum gradient');
-
-/**
- * Sum's gradient broadcasts dy back to x's shape. tfjs multiplies by a ones tensor of x's shape,
- * which it fills in JS and copies to the heap at every call (131K floats for the log-prob gather
- * of a D=64 batch). With our kernels registered a broadcast copy (Tile) does it instead: the same
- * values, since x * 1 = x. Other backends keep tfjs's gradient. Installed once, after tfjs's
- * gradients are registered.
- */
-export function installSumGradient(): void {
-  const original = tf.getGradient('Sum');
-  if (!original || (original as unknown as Record<symbol, boolean>)[SUM_GRADIENT]) return;
-  const config: tf.GradConfig & Record<symbol, boolean> = {
-    ...original,
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved as tf.Tensor[];
-      if (!registered(LAYER_NORM) || !x || Array.isArray(dy)) return original.gradFunc(dy, saved, attrs);
-      const axis = (attrs as { axis?: number | number[] | null }).axis;
-      const axes = axis === null || axis === undefined ? x.shape.map((_, i) => i) : Array.isArray(axis) ? axis : [axis];
-      const expanded = x.shape.slice();
-      for (const a of axes) expanded[a < 0 ? a + x.rank : a] = 1;
-      return { x: () => tf.broadcastTo(tf.reshape(dy, expanded), x.shape) };
-    },
-    [SUM_GRADIENT]: true,
-  };
-  tf.registerGradient(config);
-}
