@@ -1,9 +1,9 @@
 """PyTorch peer of `bench speed train-step`: the same model and step as policy-lab's wasm trainer.
 
-Model: decoder-only transformer, V=64, L=2, H=4, T=64, pre-LayerNorm blocks, q/k/v/o without
+Model: decoder-only transformer, V=64, H=4, L=2 and T=64 unless given, pre-LayerNorm blocks, q/k/v/o without
 bias, ReLU MLP of width 4D with biases, learned positions, final LayerNorm, untied output.
 Step: forward, PPO-clip loss on the taken tokens' log-probs, backward, Adam.
-Usage: python3 torch_train_step.py DIM BATCH [THREADS]; prints one JSON line.
+Usage: python3 torch_train_step.py DIM BATCH [THREADS] [LAYERS] [LENGTH]; prints one JSON line.
 """
 import json
 import math
@@ -17,7 +17,9 @@ from blas_check import blas_in_use
 dim = int(sys.argv[1]) if len(sys.argv) > 1 else 64
 batch = int(sys.argv[2]) if len(sys.argv) > 2 else 32
 threads = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-vocab, layers, heads, length = 64, 2, 4, 64
+layers = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+length = int(sys.argv[5]) if len(sys.argv) > 5 else 64
+vocab, heads = 64, 4
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -80,11 +82,13 @@ def step():
 
 for _ in range(2):
     step()
-samples = []
+samples, cpu = [], []
 for _ in range(10):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     step()
     samples.append((time.perf_counter() - t0) * 1000)
+    cpu.append((time.process_time() - c0) * 1000)
 samples.sort()
+cpu.sort()
 ms = samples[len(samples) // 2]
-print(json.dumps({**blas_in_use(), "torch": torch.__version__, "threads": threads, "dim": dim, "batch": batch, "msPerStep": ms, "tokensPerSecond": batch * length / ms * 1000}))
+print(json.dumps({**blas_in_use(), "torch": torch.__version__, "threads": threads, "dim": dim, "batch": batch, "layers": layers, "context": length, "msPerStep": ms, "cpuMsPerStep": cpu[len(cpu) // 2], "tokensPerSecond": batch * length / ms * 1000}))

@@ -48,7 +48,7 @@ export function expRange(x: usize, y: usize, start: i32, end: i32): void {
   }
   for (; i < end; i++) {
     const o = <usize>i << 2;
-    store<f32>(y + o, f32x4.extract_lane(exp4(f32x4.splat(load<f32>(x + o))), 0));
+    store<f32>(y + o, f32x4.extract_lane(exp4(v128.load32_splat(x + o)), 0));
   }
 }
 
@@ -181,7 +181,7 @@ export function layerNormBackward(
       const xr = x + <usize>r * rowBytes;
       const dyr = dy + <usize>r * rowBytes;
       const dxr = dx + <usize>r * rowBytes;
-      const mv = f32x4.splat(load<f32>(stats + (<usize>r << 3)));
+      const mv = v128.load32_splat(stats + (<usize>r << 3));
       const rstd = load<f32>(stats + (<usize>r << 3), 4);
       const rv = f32x4.splat(rstd);
       let a = f32x4.splat(0);
@@ -270,10 +270,10 @@ function rows4TimesT(a: usize, aStride: usize, bt: usize, out: usize, jEnd: i32,
       const eo = <usize>e << 2;
       const b0 = v128.load(bp);
       const b1 = v128.load(bp, 16);
-      const x0 = f32x4.splat(load<f32>(a + eo));
-      const x1 = f32x4.splat(load<f32>(a1 + eo));
-      const x2 = f32x4.splat(load<f32>(a2 + eo));
-      const x3 = f32x4.splat(load<f32>(a3 + eo));
+      const x0 = v128.load32_splat(a + eo);
+      const x1 = v128.load32_splat(a1 + eo);
+      const x2 = v128.load32_splat(a2 + eo);
+      const x3 = v128.load32_splat(a3 + eo);
       c00 = f32x4.add(c00, f32x4.mul(x0, b0));
       c01 = f32x4.add(c01, f32x4.mul(x0, b1));
       c10 = f32x4.add(c10, f32x4.mul(x1, b0));
@@ -300,10 +300,10 @@ function rows4TimesT(a: usize, aStride: usize, bt: usize, out: usize, jEnd: i32,
     for (let e = 0; e < dh; e++) {
       const eo = <usize>e << 2;
       const b0 = v128.load(bp);
-      c0 = f32x4.add(c0, f32x4.mul(f32x4.splat(load<f32>(a + eo)), b0));
-      c1 = f32x4.add(c1, f32x4.mul(f32x4.splat(load<f32>(a1 + eo)), b0));
-      c2 = f32x4.add(c2, f32x4.mul(f32x4.splat(load<f32>(a2 + eo)), b0));
-      c3 = f32x4.add(c3, f32x4.mul(f32x4.splat(load<f32>(a3 + eo)), b0));
+      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(a + eo), b0));
+      c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(a1 + eo), b0));
+      c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(a2 + eo), b0));
+      c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(a3 + eo), b0));
       bp += colBytes;
     }
     const o = out + (<usize>j0 << 2);
@@ -321,7 +321,7 @@ function row1TimesT(a: usize, bt: usize, out: usize, jEnd: i32, dh: i32, tPad: i
     let c = f32x4.splat(0);
     let bp = bt + (<usize>j0 << 2);
     for (let e = 0; e < dh; e++) {
-      c = f32x4.add(c, f32x4.mul(f32x4.splat(load<f32>(a + (<usize>e << 2))), v128.load(bp)));
+      c = f32x4.add(c, f32x4.mul(v128.load32_splat(a + (<usize>e << 2)), v128.load(bp)));
       bp += colBytes;
     }
     v128.store(out + (<usize>j0 << 2), c);
@@ -348,10 +348,10 @@ function coeffTimesRows(c: usize, cStride: usize, nr: i32, src: usize, out: usiz
         const jo = <usize>j << 2;
         const s = v128.load(sp);
         const t = v128.load(sp, 16);
-        const x0 = f32x4.splat(load<f32>(c + jo));
-        const x1 = f32x4.splat(load<f32>(c1 + jo));
-        const x2 = f32x4.splat(load<f32>(c2 + jo));
-        const x3 = f32x4.splat(load<f32>(c3 + jo));
+        const x0 = v128.load32_splat(c + jo);
+        const x1 = v128.load32_splat(c1 + jo);
+        const x2 = v128.load32_splat(c2 + jo);
+        const x3 = v128.load32_splat(c3 + jo);
         a0 = f32x4.add(a0, f32x4.mul(x0, s));
         b0 = f32x4.add(b0, f32x4.mul(x0, t));
         a1 = f32x4.add(a1, f32x4.mul(x1, s));
@@ -380,10 +380,10 @@ function coeffTimesRows(c: usize, cStride: usize, nr: i32, src: usize, out: usiz
       for (let j = 0; j < jEnd; j++) {
         const jo = <usize>j << 2;
         const s = v128.load(sp);
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(c + jo)), s));
-        a1 = f32x4.add(a1, f32x4.mul(f32x4.splat(load<f32>(c1 + jo)), s));
-        a2 = f32x4.add(a2, f32x4.mul(f32x4.splat(load<f32>(c2 + jo)), s));
-        a3 = f32x4.add(a3, f32x4.mul(f32x4.splat(load<f32>(c3 + jo)), s));
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(c + jo), s));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(c1 + jo), s));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(c2 + jo), s));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(c3 + jo), s));
         sp += ts;
       }
       v128.store(out + eo, a0);
@@ -393,7 +393,7 @@ function coeffTimesRows(c: usize, cStride: usize, nr: i32, src: usize, out: usiz
     } else {
       let a0 = f32x4.splat(0);
       for (let j = 0; j < jEnd; j++) {
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(c + (<usize>j << 2))), v128.load(sp)));
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(c + (<usize>j << 2)), v128.load(sp)));
         sp += ts;
       }
       v128.store(out + eo, a0);
@@ -421,10 +421,10 @@ function rankUpdate(c: usize, cStride: usize, nr: i32, src: usize, dst: usize, t
       const y3 = v128.load(src + 3 * ts + eo, 16);
       for (let j = 0; j < jEnd; j++) {
         const jo = <usize>j << 2;
-        const k0 = f32x4.splat(load<f32>(c + jo));
-        const k1 = f32x4.splat(load<f32>(c1 + jo));
-        const k2 = f32x4.splat(load<f32>(c2 + jo));
-        const k3 = f32x4.splat(load<f32>(c3 + jo));
+        const k0 = v128.load32_splat(c + jo);
+        const k1 = v128.load32_splat(c1 + jo);
+        const k2 = v128.load32_splat(c2 + jo);
+        const k3 = v128.load32_splat(c3 + jo);
         let d = v128.load(dp);
         let g = v128.load(dp, 16);
         d = f32x4.add(d, f32x4.mul(k0, x0));
@@ -452,17 +452,17 @@ function rankUpdate(c: usize, cStride: usize, nr: i32, src: usize, dst: usize, t
       for (let j = 0; j < jEnd; j++) {
         const jo = <usize>j << 2;
         let d = v128.load(dp);
-        d = f32x4.add(d, f32x4.mul(f32x4.splat(load<f32>(c + jo)), x0));
-        d = f32x4.add(d, f32x4.mul(f32x4.splat(load<f32>(c1 + jo)), x1));
-        d = f32x4.add(d, f32x4.mul(f32x4.splat(load<f32>(c2 + jo)), x2));
-        d = f32x4.add(d, f32x4.mul(f32x4.splat(load<f32>(c3 + jo)), x3));
+        d = f32x4.add(d, f32x4.mul(v128.load32_splat(c + jo), x0));
+        d = f32x4.add(d, f32x4.mul(v128.load32_splat(c1 + jo), x1));
+        d = f32x4.add(d, f32x4.mul(v128.load32_splat(c2 + jo), x2));
+        d = f32x4.add(d, f32x4.mul(v128.load32_splat(c3 + jo), x3));
         v128.store(dp, d);
         dp += ts;
       }
     } else {
       const x0 = v128.load(src + eo);
       for (let j = 0; j < jEnd; j++) {
-        v128.store(dp, f32x4.add(v128.load(dp), f32x4.mul(f32x4.splat(load<f32>(c + (<usize>j << 2))), x0)));
+        v128.store(dp, f32x4.add(v128.load(dp), f32x4.mul(v128.load32_splat(c + (<usize>j << 2)), x0)));
         dp += ts;
       }
     }
@@ -489,7 +489,16 @@ function softmaxRow(s: usize, prow: usize, i: i32, jEnd: i32, t: i32, scale: f32
   let sum = f32x4.splat(0);
   for (let j0 = 0; j0 < jEnd; j0 += 4) {
     const o = <usize>j0 << 2;
-    const e = exp4(f32x4.sub(v128.load(s + o), mm));
+    const x = f32x4.sub(v128.load(s + o), mm);
+    let e: v128;
+    if (j0 + 4 <= i + 1) e = exp4(x);
+    else {
+      // Keys after the query are masked: exp of 0 there, then zeroed. exp4(-Infinity) would give
+      // the same 0, but through a subnormal product, which x86 assists in microcode (~100x slower;
+      // it was most of the forward pass).
+      const valid = i32x4.le_s(i32x4.add(i32x4.splat(j0), i32x4(0, 1, 2, 3)), i32x4.splat(i));
+      e = v128.and(exp4(v128.and(x, valid)), valid);
+    }
     v128.store(s + o, e);
     sum = f32x4.add(sum, e);
   }

@@ -8,7 +8,7 @@
 //   C element (i, j) at c + 4 * (t * m * n + i * n + j)              (row-major [m, n])
 
 @inline function splatA(a: usize, offset: usize): v128 {
-  return f32x4.splat(load<f32>(a + offset));
+  return v128.load32_splat(a + offset);
 }
 
 /** Four rows of A times B, eight columns at a time: 8 accumulators stay in registers. */

@@ -58,7 +58,10 @@ export function rlStepOptions(): Option[] {
     new Option('--group-size <n>', 'rl-step: rollouts per task (G, at least 2)').default(String(DEFAULT_TRAIN_CONFIG.groupSize)),
     new Option('--max-new-tokens <n>', 'rl-step: action token limit').default(String(DEFAULT_TRAIN_CONFIG.maxNewTokens)),
     new Option('--learning-rate <x>', "rl-step: Adam's learning rate").default(String(DEFAULT_TRAIN_CONFIG.learningRate)),
-    new Option('--repeats <n>', 'rl-step: timed steps per side (ours and the peer alternate)').default('5'),
+    new Option(
+      '--repeats <n>',
+      'timed repeats per side, ours and the peer alternating (rl-step: steps, default 5; train-step and decode: measurements of --iterations each, default 1)',
+    ).default('5'),
     new Option('--seed <n>', 'rl-step: tasks, random init and sampling seed').default('0'),
     new Option(
       '--checkpoint <file>',

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { RunError, UsageError } from '@policy-lab/core';
 import { Argument, type Command, Option } from 'commander';
 import { Bench } from 'tinybench';
@@ -11,6 +12,8 @@ const SUITES = ['train-step', 'decode', 'rollout', 'advantages', 'rl-step'] as c
 interface Measurement {
   kernels: string;
   ms: number;
+  /** Median CPU time of the process a measured iteration (user + system): what preemption by other processes does not inflate. */
+  cpuMs: number;
   tokensPerSecond: number;
   samples: number;
   rme: number;
@@ -28,12 +31,81 @@ async function measure(
   iterations: number,
 ): Promise<Omit<Measurement, 'kernels'>> {
   const bench = new Bench({ time: 0, iterations, warmup: true, warmupIterations: 2, warmupTime: 0 });
-  bench.add('workload', run);
+  const cpu: number[] = [];
+  bench.add('workload', async () => {
+    const start = process.cpuUsage();
+    await run();
+    const used = process.cpuUsage(start);
+    cpu.push((used.user + used.system) / 1000);
+  });
   await bench.run();
   const result = bench.tasks[0]?.result;
   if (result?.state !== 'completed') throw new RunError(`benchmark did not complete (${result?.state ?? 'no result'})`);
   const ms = result.latency.p50 ?? result.latency.mean;
-  return { ms, tokensPerSecond: (tokens() / ms) * 1000, samples: result.latency.samplesCount, rme: result.latency.rme };
+  return {
+    ms,
+    cpuMs: median(cpu.slice(-iterations)),
+    tokensPerSecond: (tokens() / ms) * 1000,
+    samples: result.latency.samplesCount,
+    rme: result.latency.rme,
+  };
+}
+
+interface Spread {
+  values: number[];
+  median: number;
+  min: number;
+  max: number;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+const spread = (values: number[]): Spread => ({
+  values,
+  median: median(values),
+  min: Math.min(...values),
+  max: Math.max(...values),
+});
+
+/** --layers and --context, which only train-step and decode take. */
+function modelShape(
+  suite: string,
+  command: Command,
+  opts: { layers: string; context?: string },
+  tokens: number,
+): { layers: number; context?: number } {
+  const given = (name: string) => command.getOptionValueSource(name) !== 'default' && command.getOptionValue(name) !== undefined;
+  if (suite !== 'train-step' && suite !== 'decode') {
+    for (const name of ['layers', 'context'])
+      if (given(name)) throw new UsageError(`--${name} exists for train-step and decode, not ${suite}`);
+    return { layers: 2 };
+  }
+  const layers = positive('--layers', opts.layers);
+  if (opts.context === undefined) return { layers };
+  const context = positive('--context', opts.context);
+  if (suite === 'decode' && context < tokens + 1)
+    throw new UsageError(
+      `bad --context '${opts.context}': decode needs at least --tokens + 1 = ${tokens + 1} (a prompt token and the new ones)`,
+    );
+  return { layers, context };
+}
+
+/** The profile as text: time inside and outside kernels, the kernels and the input shapes that cost most. */
+function profileLines(profile: import('@policy-lab/trainer').WorkloadProfile): string[] {
+  const row = (k: { name: string; calls: number; ms: number; minMs: number }) =>
+    `    ${k.ms.toFixed(2).padStart(8)} ms ${k.minMs.toFixed(2).padStart(8)} ms ${`${k.calls.toFixed(0)} calls`.padStart(11)}  ${((100 * k.ms) / profile.medianMs).toFixed(1).padStart(5)}%  ${k.name}`;
+  return [
+    `  profile (${profile.runs} runs, every kernel timed): ${profile.medianMs.toFixed(1)} ms a run (median), ${profile.calls.toFixed(0)} kernel calls, ${profile.kernelMs.toFixed(1)} ms inside kernels, ${profile.outsideMs.toFixed(1)} ms outside (dispatch, tape, JS)`,
+    `  fastest calls: ${profile.kernelMinMs.toFixed(1)} ms inside kernels (each shape's fastest call times its calls), ${profile.outsideMinMs.toFixed(1)} ms outside (the least of the runs)`,
+    '  by kernel (ms a run: the median, the fastest calls; calls a run; the median as a share of the run):',
+    ...profile.kernels.filter((k) => k.ms >= 0.05 || k.minMs >= 0.05).map(row),
+    '  by kernel and input shapes (the 25 slowest):',
+    ...profile.shapes.slice(0, 25).map(row),
+  ];
 }
 
 /** Advantage throughput of a reward-only estimator on `batch` groups of 8 random rewards. */
@@ -93,6 +165,15 @@ export function register(program: Command, io: Io): void {
     .option('--dim <n>', 'model width D', '64')
     .option('--batch <n>', 'sequences per step (train-step) or rows decoded together (decode)', '32')
     .option('--tokens <n>', 'new tokens per decode call', '64')
+    .option('--layers <n>', 'train-step and decode: transformer blocks', '2')
+    .option(
+      '--context <n>',
+      'train-step: sequence length T (default 64); decode: the model context, the prompt filling what the new tokens leave (default tokens + 1)',
+    )
+    .option(
+      '--profile',
+      'train-step and decode: also time every kernel of our runs (calls and wall time by kernel and by input shapes)',
+    )
     .option('--env <name>', 'rollout suite: the environment', 'countdown')
     .option('--estimator <name>', 'advantages suite: a reward-only estimator', 'grpo')
     .option('--iterations <n>', 'measured iterations (after 2 warm-up ones)', '10')
@@ -108,7 +189,7 @@ export function register(program: Command, io: Io): void {
   command
     .addHelpText(
       'after',
-      '\nExamples:\n  bench speed train-step --dim 64 --batch 32 --kernels both --json\n  bench speed decode --dim 64 --batch 32 --tokens 64\n  bench speed --peer torch --json\n  bench speed --backend webgpu\n  bench speed rl-step --peer torch --threads 1 --repeats 5',
+      '\nExamples:\n  bench speed train-step --dim 64 --batch 32 --kernels both --json\n  bench speed decode --dim 64 --batch 32 --tokens 64\n  bench speed --peer torch --json\n  bench speed --backend webgpu\n  bench speed rl-step --peer torch --threads 1 --repeats 5\n  bench speed train-step --threads 1 --peer torch --repeats 5 --dim 256 --layers 6 --context 128\n  bench speed train-step --threads 1 --profile',
     )
     .action(async function (
       this: Command,
@@ -117,6 +198,9 @@ export function register(program: Command, io: Io): void {
         dim: string;
         batch: string;
         tokens: string;
+        layers: string;
+        context?: string;
+        profile?: boolean;
         env: string;
         estimator: string;
         iterations: string;
@@ -141,6 +225,8 @@ export function register(program: Command, io: Io): void {
       if (opts.peer !== undefined && opts.peer !== 'torch') throw new UsageError(`unknown --peer '${opts.peer}': accepted torch`);
       if (opts.peer !== undefined && (suite === 'rollout' || suite === 'advantages'))
         throw new UsageError(`--peer torch exists for train-step, decode and rl-step, not ${suite}`);
+      const model = modelShape(suite, this, opts, tokens);
+      const loadBefore = os.loadavg();
       if (suite === 'rl-step') {
         if (opts.env !== 'countdown') throw new UsageError(`bad --env '${opts.env}' for rl-step: accepted countdown`);
         await rlStepSuite(ctx, readRlStepOptions(opts, { dim, threads, peer: opts.peer === 'torch' }));
@@ -150,42 +236,75 @@ export function register(program: Command, io: Io): void {
         await advantagesSuite(ctx, opts.estimator, batch, iterations);
         return;
       }
+      // Ours and the peer alternate, one repeat each in turn, so a change of load hits both alike.
+      const repeats = this.getOptionValueSource('repeats') === 'default' ? 1 : positive('--repeats', String(opts.repeats));
       const { registry } = suite === 'rollout' ? await ctx.registry() : { registry: undefined };
       const env = registry?.get('environments', opts.env);
       const trainer = await import('@policy-lab/trainer');
       const backendName = ctx.options.backend ?? 'wasm';
       const kernelsWanted = backendName === 'wasm' ? (opts.kernels === 'both' ? ['stock', 'fast'] : [opts.kernels]) : ['stock'];
-      const measurements: Measurement[] = [];
+      const timeKey = suite === 'train-step' ? 'msPerStep' : 'msPerCall';
+      const cpuKey = suite === 'train-step' ? 'cpuMsPerStep' : 'cpuMsPerCall';
+      const repeatsOf: Measurement[][] = [];
+      const peers: Record<string, unknown>[] = [];
       let info: Awaited<ReturnType<typeof trainer.initBackend>> | undefined;
-      for (const kernels of kernelsWanted) {
-        info = await trainer.initBackend({
-          name: backendName,
-          kernels,
-          threads,
-          ...(opts.requireHardwareGpu ? { requireHardwareGpu: true } : {}),
-          warn: (line) => io.stderr(`${line}\n`),
-        });
-        const workload =
-          suite === 'decode'
-            ? trainer.referenceDecode({ dim, batch, tokens })
-            : suite === 'rollout'
-              ? trainer.referenceRollouts({ env: env as NonNullable<typeof env>, batch })
-              : trainer.referenceTrainStep({ dim, batch });
-        try {
-          measurements.push({
-            kernels: info.kernels,
-            ...(await measure(
-              () => workload.run(),
-              () => workload.tokens,
-              iterations,
-            )),
+      let profile: Awaited<ReturnType<typeof trainer.profileWorkload>> | undefined;
+      const workloadFor = () =>
+        suite === 'decode'
+          ? trainer.referenceDecode({ dim, batch, tokens, ...model })
+          : suite === 'rollout'
+            ? trainer.referenceRollouts({ env: env as NonNullable<typeof env>, batch })
+            : trainer.referenceTrainStep({ dim, batch, ...model });
+      for (let repeat = 0; repeat < repeats; repeat++) {
+        const measurements: Measurement[] = [];
+        for (const kernels of kernelsWanted) {
+          info = await trainer.initBackend({
+            name: backendName,
+            kernels,
+            threads,
+            ...(opts.requireHardwareGpu ? { requireHardwareGpu: true } : {}),
+            warn: (line) => io.stderr(`${line}\n`),
           });
+          const workload = workloadFor();
+          try {
+            measurements.push({
+              kernels: info.kernels,
+              ...(await measure(
+                () => workload.run(),
+                () => workload.tokens,
+                iterations,
+              )),
+            });
+          } finally {
+            workload.dispose();
+          }
+        }
+        repeatsOf.push(measurements);
+        if (opts.peer === 'torch') {
+          const layersAndContext = [model.layers, model.context ?? (suite === 'decode' ? tokens + 1 : 64)].map(String);
+          peers.push(
+            runPeer(
+              peerPython(io.env),
+              suite === 'decode' ? 'torch_decode.py' : 'torch_train_step.py',
+              [...(suite === 'decode' ? [dim, batch, tokens, threads] : [dim, batch, threads]).map(String), ...layersAndContext],
+              threads,
+            ),
+          );
+        }
+      }
+      if (opts.profile) {
+        // The last kernels measured are still installed: profile a fresh workload on them.
+        const workload = workloadFor();
+        try {
+          profile = await trainer.profileWorkload(workload, { runs: iterations });
         } finally {
           workload.dispose();
         }
       }
+      const measurements = repeatsOf[repeatsOf.length - 1] as Measurement[];
       const main = measurements[measurements.length - 1] as Measurement;
-      const timeKey = suite === 'train-step' ? 'msPerStep' : 'msPerCall';
+      const oursMs = repeatsOf.map((m) => (m[m.length - 1] as Measurement).ms);
+      const oursCpu = repeatsOf.map((m) => (m[m.length - 1] as Measurement).cpuMs);
       const document: Record<string, unknown> = {
         suite,
         backend: info?.name ?? backendName,
@@ -193,10 +312,14 @@ export function register(program: Command, io: Io): void {
         threads: info?.threads ?? 1,
         dim,
         batch,
+        ...(suite === 'rollout'
+          ? {}
+          : { layers: model.layers, context: model.context ?? (suite === 'decode' ? tokens + 1 : 64) }),
         ...(suite === 'decode' ? { tokens } : {}),
         ...(suite === 'rollout' ? { env: opts.env, episodesPerSecond: (batch / main.ms) * 1000 } : {}),
-        [timeKey]: main.ms,
-        tokensPerSecond: main.tokensPerSecond,
+        [timeKey]: median(oursMs),
+        [cpuKey]: median(oursCpu),
+        tokensPerSecond: repeats === 1 ? main.tokensPerSecond : (main.tokensPerSecond * main.ms) / median(oursMs),
         samples: main.samples,
         rme: main.rme,
         machine: machine(),
@@ -208,22 +331,40 @@ export function register(program: Command, io: Io): void {
         document.stock = { [timeKey]: stock.ms, tokensPerSecond: stock.tokensPerSecond, samples: stock.samples, rme: stock.rme };
         document.speedupOverStock = stock.ms / main.ms;
       }
-      if (opts.peer === 'torch') {
-        const peer = runPeer(
-          peerPython(io.env),
-          suite === 'decode' ? 'torch_decode.py' : 'torch_train_step.py',
-          suite === 'decode' ? [dim, batch, tokens, threads].map(String) : [dim, batch, threads].map(String),
-          threads,
-        );
+      const peer: Record<string, unknown> | undefined =
+        peers.length > 0 ? { ...peers[peers.length - 1], [timeKey]: median(peers.map((p) => Number(p[timeKey]))) } : undefined;
+      // CPU time: peers that report it (ours measure it always).
+      const peerCpu = peers.length > 0 && peers.every((p) => typeof p[cpuKey] === 'number');
+      if (peer) {
         document.peer = peer;
-        document.ratioToPeer = main.ms / Number(peer[timeKey]);
+        document.ratioToPeer = (document[timeKey] as number) / Number(peer[timeKey]);
+        if (peerCpu) {
+          peer[cpuKey] = median(peers.map((p) => Number(p[cpuKey])));
+          document.cpuRatioToPeer = (document[cpuKey] as number) / Number(peer[cpuKey]);
+        }
       }
+      if (repeats > 1) {
+        document.repeats = repeats;
+        document.ours = spread(oursMs);
+        document.oursCpu = spread(oursCpu);
+        if (peer) {
+          peer.msPerRepeat = peers.map((p) => Number(p[timeKey]));
+          if (peerCpu) {
+            peer.cpuMsPerRepeat = peers.map((p) => Number(p[cpuKey]));
+            document.cpuRatioPerRepeat = spread(peers.map((p, i) => (oursCpu[i] as number) / Number(p[cpuKey])));
+          }
+          document.ratioPerRepeat = spread(peers.map((p, i) => (oursMs[i] as number) / Number(p[timeKey])));
+        }
+      }
+      if (profile) document.profile = profile;
+      document.loadAverage = { before: loadBefore, after: os.loadavg() };
       if (ctx.options.json) {
         ctx.printJson('speed', document);
         return;
       }
+      const shape = suite === 'rollout' ? '' : ` layers=${model.layers} context=${String(document.context)}`;
       const lines = [
-        `${suite === 'rollout' ? `rollout ${opts.env} (its recommended model)` : `${suite} D=${dim}`} batch=${batch}${suite === 'decode' ? ` tokens=${tokens}` : ''} on ${document.backend} (${main.kernels} kernels, ${String(document.threads)} thread(s))`,
+        `${suite === 'rollout' ? `rollout ${opts.env} (its recommended model)` : `${suite} D=${dim}`} batch=${batch}${suite === 'decode' ? ` tokens=${tokens}` : ''}${shape} on ${document.backend} (${main.kernels} kernels, ${String(document.threads)} thread(s))`,
       ];
       for (const m of measurements)
         lines.push(
@@ -231,12 +372,33 @@ export function register(program: Command, io: Io): void {
         );
       if (document.speedupOverStock)
         lines.push(`  fast kernels: ${(document.speedupOverStock as number).toFixed(2)}x the stock step`);
-      if (document.peer) {
-        const peer = document.peer as Record<string, unknown>;
+      if (peer) {
         lines.push(
           `  torch ${Number(peer[timeKey]).toFixed(1)} ms on ${String(peer.threads)} thread(s), ${String(peer.blas)} BLAS; ours / torch = ${(document.ratioToPeer as number).toFixed(2)}`,
         );
+        if (peerCpu)
+          lines.push(
+            `  CPU time a ${suite === 'train-step' ? 'step' : 'call'}: ours ${(document[cpuKey] as number).toFixed(1)} ms, torch ${Number(peer[cpuKey]).toFixed(1)} ms; ours / torch = ${(document.cpuRatioToPeer as number).toFixed(2)}`,
+          );
       }
+      if (repeats > 1) {
+        const range = (x: Spread, digits: number) =>
+          `median ${x.median.toFixed(digits)} (${x.min.toFixed(digits)}-${x.max.toFixed(digits)})`;
+        lines.push(`  ${repeats} repeats: ours ${range(document.ours as Spread, 1)} ms (the line above is the last repeat)`);
+        if (peer) {
+          lines.push(`  ${repeats} repeats: torch ${range(spread(peer.msPerRepeat as number[]), 1)} ms`);
+          lines.push(`  ours / torch per repeat: ${range(document.ratioPerRepeat as Spread, 2)}`);
+          if (peerCpu)
+            lines.push(
+              `  CPU time per repeat: ours ${range(document.oursCpu as Spread, 1)} ms, torch ${range(spread(peer.cpuMsPerRepeat as number[]), 1)} ms; ours / torch ${range(document.cpuRatioPerRepeat as Spread, 2)}`,
+            );
+        }
+      }
+      if (profile) lines.push(...profileLines(profile));
+      const load = document.loadAverage as { before: number[]; after: number[] };
+      lines.push(
+        `  load average (1, 5, 15 min): ${load.before.map((x) => x.toFixed(2)).join(' ')} before, ${load.after.map((x) => x.toFixed(2)).join(' ')} after`,
+      );
       const host = document.machine as { cpuModel: string; cpuFlags: string[] };
       lines.push(`  machine: ${host.cpuModel} (${host.cpuFlags.join(' ') || 'no flags read'})`);
       io.stdout(`${lines.join('\n')}\n`);

@@ -1,5 +1,6 @@
 /**
- * The reference workloads of `bench speed` (docs/performance.md): V=64, L=2, H=4, T=64, the
+ * The reference workloads of `bench speed` (docs/performance.md): V=64, H=4, L=2 and T=64 unless
+ * given, the
  * trainer's own transformer (pre-LN, bias-free q/k/v/o, ReLU MLP 4D, learned positions,
  * untied output), a PPO-clip step with our Adam, and KV-cache decoding.
  */
@@ -12,6 +13,7 @@ import { Adam } from '../optim/adam.js';
 import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 
 const VOCAB = 64;
+const LAYERS = 2;
 const LENGTH = 64;
 
 export interface Workload {
@@ -21,22 +23,32 @@ export interface Workload {
   tokens: number;
 }
 
-export function referenceTrainStep(options: { dim: number; batch: number; seed?: number }): Workload {
+export interface ModelShape {
+  dim: number;
+  /** Transformer blocks (default 2). */
+  layers?: number;
+  /** Train step: the sequence length T; decode: the context the cache may fill (default 64). */
+  context?: number;
+}
+
+export function referenceTrainStep(options: ModelShape & { batch: number; seed?: number }): Workload {
   const { dim, batch } = options;
+  const layers = options.layers ?? LAYERS;
+  const length = options.context ?? LENGTH;
   const rng = Rng.seeded(options.seed ?? 0);
   const policy = createPolicy(
-    { vocabSize: VOCAB, dim, layers: 2, heads: 4, contextLength: LENGTH, mlpRatio: 4, valueHead: false },
+    { vocabSize: VOCAB, dim, layers, heads: 4, contextLength: length, mlpRatio: 4, valueHead: false },
     rng.split('init'),
   );
   const data = rng.split('data');
   const ids = tf.tensor2d(
-    Array.from({ length: batch * LENGTH }, () => data.int(0, VOCAB - 1)),
-    [batch, LENGTH],
+    Array.from({ length: batch * length }, () => data.int(0, VOCAB - 1)),
+    [batch, length],
     'int32',
   );
   const targets = tf.tensor2d(
-    Array.from({ length: batch * LENGTH }, () => data.int(0, VOCAB - 1)),
-    [batch, LENGTH],
+    Array.from({ length: batch * length }, () => data.int(0, VOCAB - 1)),
+    [batch, length],
     'int32',
   );
   const advantages = tf.tile(
@@ -44,20 +56,20 @@ export function referenceTrainStep(options: { dim: number; batch: number; seed?:
       Array.from({ length: batch }, () => data.normal()),
       [batch, 1],
     ),
-    [1, LENGTH],
+    [1, length],
   );
-  const old = tf.zeros([batch, LENGTH]);
-  const mask = tf.ones([batch, LENGTH]);
+  const old = tf.zeros([batch, length]);
+  const mask = tf.ones([batch, length]);
   const weights = tf.ones([batch]);
   const loss = ppoClip();
   const optimizer = new Adam(policy.variables, { learningRate: 1e-3 });
   return {
-    tokens: batch * LENGTH,
+    tokens: batch * length,
     async run() {
       const { value, grads } = tf.variableGrads(() => {
         const { logprobs } = policy.score(ids as tf.Tensor2D, targets as tf.Tensor2D);
         const result = loss.loss(
-          { logprobs, oldLogprobs: old, advantages, mask, weights, aggregation: 'token-mean', normLength: LENGTH },
+          { logprobs, oldLogprobs: old, advantages, mask, weights, aggregation: 'token-mean', normLength: length },
           tf,
         );
         tf.dispose(Object.values(result.metrics ?? {}));
@@ -75,18 +87,30 @@ export function referenceTrainStep(options: { dim: number; batch: number; seed?:
   };
 }
 
-export function referenceDecode(options: { dim: number; batch: number; tokens: number; seed?: number }): Workload {
+/**
+ * KV-cache decoding of `tokens` new tokens for `batch` rows. The model's context is `context`
+ * (default tokens + 1) and each row's prompt fills what the new tokens leave of it (one token by
+ * default), so the cache ends full.
+ */
+export function referenceDecode(options: ModelShape & { batch: number; tokens: number; seed?: number }): Workload {
   const { dim, batch, tokens } = options;
+  const context = options.context ?? tokens + 1;
+  if (tokens + 1 > context)
+    throw new RangeError(`decode: ${tokens} new tokens and a prompt of at least one token exceed the context ${context}`);
   const rng = Rng.seeded(options.seed ?? 0);
   const policy = createPolicy(
-    { vocabSize: VOCAB, dim, layers: 2, heads: 4, contextLength: tokens + 1, mlpRatio: 4, valueHead: false },
+    { vocabSize: VOCAB, dim, layers: options.layers ?? LAYERS, heads: 4, contextLength: context, mlpRatio: 4, valueHead: false },
     rng.split('init'),
+  );
+  const promptRng = rng.split('prompts');
+  // The default one-token prompt is token 1 (as before --context existed).
+  const prompts = Array.from({ length: batch }, () =>
+    context === tokens + 1 ? [1] : Array.from({ length: context - tokens }, () => promptRng.int(0, VOCAB - 1)),
   );
   let call = 0;
   return {
     tokens: batch * tokens,
     async run() {
-      const prompts = Array.from({ length: batch }, () => [1]);
       await policy.generate(prompts, {
         maxNewTokens: tokens,
         temperature: 1,
