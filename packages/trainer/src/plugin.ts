@@ -264,6 +264,22 @@ function learnedRewardMethods(): Method[] {
       loss: 'ppo-clip',
       shapers: ['rapl-ot'],
     }),
+    defineMethod({
+      name: 'mpo-evolving-rubric',
+      summary:
+        "MPO: GRPO against a rubric judge's score; every 10 steps a meta step scales down the criteria recent samples show gamed (the rubric's version in checkpoints)",
+      paper: {
+        title: 'Toward Evaluative Thinking: Meta Policy Optimization with Evolving Reward Models',
+        arxiv: '2504.20157',
+        year: 2025,
+      },
+      unverified: [
+        'adaptation: adapted (see the mpo-evolving-rubric shaper): a rule rubric and a rule meta step in place of LLM judges; GRPO in place of PPO with a value model.',
+      ],
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      shapers: ['mpo-evolving-rubric'],
+    }),
   ];
 }
 

@@ -4,6 +4,7 @@ import { dopaminePbrs } from './dopamine.js';
 import { format } from './format.js';
 import { conditional, prs } from './gates.js';
 import { irlRewardWorldModel } from './irl-reward.js';
+import { mpoEvolvingRubric } from './mpo-rubric.js';
 import { multiFidelity } from './multi-fidelity.js';
 import { multifidelityReward } from './multifidelity-reward.js';
 import { overlong } from './overlong.js';
@@ -23,6 +24,8 @@ export type { ConditionalOptions, PrsOptions } from './gates.js';
 export { conditional, prs, stageWeights } from './gates.js';
 export type { IrlRewardOptions } from './irl-reward.js';
 export { irlRewardWorldModel } from './irl-reward.js';
+export type { MetaStepOptions, MpoRubricOptions, Rubric, RubricSample } from './mpo-rubric.js';
+export { gamedCriteria, judgeScore, metaStep, mpoEvolvingRubric, rubricCriteria } from './mpo-rubric.js';
 export type { MultiFidelityOptions } from './multi-fidelity.js';
 export { multiFidelity } from './multi-fidelity.js';
 export type { MultifidelityRewardOptions } from './multifidelity-reward.js';
@@ -58,5 +61,6 @@ export function builtInShapers(): RewardShaper[] {
     multifidelityReward(),
     irlRewardWorldModel(),
     raplOt(),
+    mpoEvolvingRubric(),
   ];
 }
