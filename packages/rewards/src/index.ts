@@ -29,6 +29,8 @@ export type { CorrectionEnsembleOptions, LabelledItem } from './models/correctio
 export { CorrectionEnsemble, mostUncertain } from './models/correction-ensemble.js';
 export type { ImplicitPrmOptions } from './models/implicit-prm.js';
 export { implicitPrm, trajectoryPairs } from './models/implicit-prm.js';
+export type { LrmJudgeOptions, StateTrace } from './models/lrm-judge.js';
+export { LrmJudge, stateTrace, turnState } from './models/lrm-judge.js';
 export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
 export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
 export type { PairwiseGenRmOptions } from './models/pairwise-gen-rm.js';
@@ -60,6 +62,7 @@ export type {
   DopaminePbrsOptions,
   FormatOptions,
   IrlRewardOptions,
+  LrmTripleOptions,
   MetaStepOptions,
   MpoRubricOptions,
   MultiFidelityOptions,
@@ -88,6 +91,10 @@ export {
   hop,
   irlRewardWorldModel,
   judgeScore,
+  judgeTurns,
+  LRM_COMPONENTS,
+  lrmTriple,
+  lrmTurnReward,
   metaStep,
   mpoEvolvingRubric,
   multiFidelity,

@@ -280,6 +280,22 @@ function learnedRewardMethods(): Method[] {
       loss: 'ppo-clip',
       shapers: ['mpo-evolving-rubric'],
     }),
+    defineMethod({
+      name: 'lrm-triple',
+      summary:
+        'Large Reward Models: GiGPO on per-turn rewards from a judge pre-trained on demonstrations (contrastive, progress and completion terms); the true reward is kept for evaluation only',
+      paper: {
+        title: 'Large Reward Models: Generalizable Online Robot Reward Generation with Vision-Language Models',
+        arxiv: '2603.16065',
+        year: 2026,
+      },
+      unverified: [
+        'adaptation: adapted (see the lrm-triple shaper): a small text judge trained on the environment’s demonstrations in place of a VLM trained on many sources; GiGPO (turn-level advantages) from the SFT start (the imitation policy) is our choice of RL recipe.',
+      ],
+      estimator: 'gigpo',
+      loss: 'ppo-clip',
+      shapers: ['lrm-triple'],
+    }),
   ];
 }
 
