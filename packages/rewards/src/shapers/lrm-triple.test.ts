@@ -65,7 +65,8 @@ describe('lrm-triple', () => {
     const fresh = lrmTriple({ pretrainTasks: 16, pretrainEpochs: 20, hidden: 8, features: 256 });
     fresh.shape(rollouts, ctx());
     const judge = new LrmJudge({ features: 256, hidden: 8, learningRate: 0.01, seed: 'lrm-triple' });
-    judge.load((fresh.save?.() as { model: unknown }).model);
+    const saved = fresh.save?.() as { model: unknown } | undefined;
+    judge.load(saved?.model);
     let read = 0;
     shaped.forEach((r, i) => {
       const expected = judgeTurns(judge, (rollouts[i] as Rollout).turns);
