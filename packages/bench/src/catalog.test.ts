@@ -193,6 +193,8 @@ describe('every registered method trains two steps without NaN', () => {
     'reasonflux-prm': 'gridnav',
     // RAPL's reward is an optimal transport between the turns of an episode and the demonstration's.
     'rapl-ot': 'gridnav',
+    // Large Reward Models judge the turns of a multi-turn episode.
+    'lrm-triple': 'gridnav',
   };
   const envFor = (method: (typeof methods)[number]) =>
     (method.shapers ?? []).includes('tbr-partial-credit')

@@ -30,6 +30,8 @@ export type { CorrectionEnsembleOptions, LabelledItem } from './models/correctio
 export { CorrectionEnsemble, mostUncertain } from './models/correction-ensemble.js';
 export type { ImplicitPrmOptions } from './models/implicit-prm.js';
 export { implicitPrm, trajectoryPairs } from './models/implicit-prm.js';
+export type { LrmJudgeOptions, StateTrace } from './models/lrm-judge.js';
+export { LrmJudge, stateTrace, turnState } from './models/lrm-judge.js';
 export type { OutcomeRewardModelOptions } from './models/outcome-reward-model.js';
 export { outcomePairs, outcomeRewardModel } from './models/outcome-reward-model.js';
 export type { PairwiseGenRmOptions } from './models/pairwise-gen-rm.js';
@@ -72,6 +74,9 @@ export type {
   DopaminePbrsOptions,
   FormatOptions,
   IrlRewardOptions,
+  LrmTripleOptions,
+  MetaStepOptions,
+  MpoRubricOptions,
   MultiFidelityOptions,
   MultifidelityRewardOptions,
   OverlongOptions,
@@ -79,6 +84,8 @@ export type {
   ProgressPotentialOptions,
   PrsOptions,
   RaplOtOptions,
+  Rubric,
+  RubricSample,
   SpuriousOptions,
   TbrOptions,
   VerpoOptions,
@@ -92,8 +99,16 @@ export {
   difficultyWeights,
   dopaminePbrs,
   format,
+  gamedCriteria,
   hop,
   irlRewardWorldModel,
+  judgeScore,
+  judgeTurns,
+  LRM_COMPONENTS,
+  lrmTriple,
+  lrmTurnReward,
+  metaStep,
+  mpoEvolvingRubric,
   multiFidelity,
   multifidelityReward,
   objectsNearby,
@@ -103,6 +118,7 @@ export {
   progressPotential,
   prs,
   raplOt,
+  rubricCriteria,
   shapingTerm,
   spurious,
   stageWeights,

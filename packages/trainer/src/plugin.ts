@@ -264,6 +264,38 @@ function learnedRewardMethods(): Method[] {
       loss: 'ppo-clip',
       shapers: ['rapl-ot'],
     }),
+    defineMethod({
+      name: 'mpo-evolving-rubric',
+      summary:
+        "MPO: GRPO against a rubric judge's score; every 10 steps a meta step scales down the criteria recent samples show gamed (the rubric's version in checkpoints)",
+      paper: {
+        title: 'Toward Evaluative Thinking: Meta Policy Optimization with Evolving Reward Models',
+        arxiv: '2504.20157',
+        year: 2025,
+      },
+      unverified: [
+        'adaptation: adapted (see the mpo-evolving-rubric shaper): a rule rubric and a rule meta step in place of LLM judges; GRPO in place of PPO with a value model.',
+      ],
+      estimator: 'grpo',
+      loss: 'ppo-clip',
+      shapers: ['mpo-evolving-rubric'],
+    }),
+    defineMethod({
+      name: 'lrm-triple',
+      summary:
+        'Large Reward Models: GiGPO on per-turn rewards from a judge pre-trained on demonstrations (contrastive, progress and completion terms); the true reward is kept for evaluation only',
+      paper: {
+        title: 'Large Reward Models: Generalizable Online Robot Reward Generation with Vision-Language Models',
+        arxiv: '2603.16065',
+        year: 2026,
+      },
+      unverified: [
+        'adaptation: adapted (see the lrm-triple shaper): a small text judge trained on the environment’s demonstrations in place of a VLM trained on many sources; GiGPO (turn-level advantages) from the SFT start (the imitation policy) is our choice of RL recipe.',
+      ],
+      estimator: 'gigpo',
+      loss: 'ppo-clip',
+      shapers: ['lrm-triple'],
+    }),
   ];
 }
 

@@ -4,6 +4,8 @@ import { dopaminePbrs } from './dopamine.js';
 import { format } from './format.js';
 import { conditional, prs } from './gates.js';
 import { irlRewardWorldModel } from './irl-reward.js';
+import { lrmTriple } from './lrm-triple.js';
+import { mpoEvolvingRubric } from './mpo-rubric.js';
 import { multiFidelity } from './multi-fidelity.js';
 import { multifidelityReward } from './multifidelity-reward.js';
 import { overlong } from './overlong.js';
@@ -23,6 +25,10 @@ export type { ConditionalOptions, PrsOptions } from './gates.js';
 export { conditional, prs, stageWeights } from './gates.js';
 export type { IrlRewardOptions } from './irl-reward.js';
 export { irlRewardWorldModel } from './irl-reward.js';
+export type { LrmTripleOptions } from './lrm-triple.js';
+export { judgeTurns, LRM_COMPONENTS, lrmTriple, lrmTurnReward } from './lrm-triple.js';
+export type { MetaStepOptions, MpoRubricOptions, Rubric, RubricSample } from './mpo-rubric.js';
+export { gamedCriteria, judgeScore, metaStep, mpoEvolvingRubric, rubricCriteria } from './mpo-rubric.js';
 export type { MultiFidelityOptions } from './multi-fidelity.js';
 export { multiFidelity } from './multi-fidelity.js';
 export type { MultifidelityRewardOptions } from './multifidelity-reward.js';
@@ -58,5 +64,7 @@ export function builtInShapers(): RewardShaper[] {
     multifidelityReward(),
     irlRewardWorldModel(),
     raplOt(),
+    mpoEvolvingRubric(),
+    lrmTriple(),
   ];
 }
