@@ -7,6 +7,7 @@ import { pavVerifier } from './models/pav-verifier.js';
 import { prefixValue } from './models/prefix-value.js';
 import { reasonfluxBlend } from './models/reasonflux-blend.js';
 import { reasonfluxJudge } from './models/reasonflux-prm.js';
+import { restMctsValue } from './models/restmcts-value.js';
 import { builtInShapers } from './shapers/index.js';
 
 export type { ComposeOptions, MissingRule } from './compose.js';
@@ -49,6 +50,7 @@ export {
   thinkingTrace,
   trajectoryScore,
 } from './models/reasonflux-prm.js';
+export { restMctsValue, searchTargets } from './models/restmcts-value.js';
 export type { SinkhornOptions, SinkhornResult } from './models/sinkhorn.js';
 export { sinkhorn, squaredDistances } from './models/sinkhorn.js';
 export { TrajectoryDiscriminator, trajectoryText } from './models/trajectory-discriminator.js';
@@ -113,6 +115,7 @@ export const plugin: Plugin = {
     reasonfluxJudge(),
     pairwiseGenRm(),
     cooperCoevolvingRm(),
+    restMctsValue(),
   ],
   estimators: [reasonfluxBlend(), cooperEstimator()],
 };

@@ -4,6 +4,7 @@ import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
 import { roverLoss } from './losses/rover.js';
 import { beamLikelihood } from './samplers/beam-likelihood.js';
+import { REST_MCTS_PAPER, restMcts, restMctsEstimator } from './samplers/rest-mcts.js';
 import { builtinSamplers } from './samplers/samplers.js';
 import { serialExits } from './samplers/serial-exits.js';
 import { teacherForced, VA_PI_PAPER } from './samplers/teacher-forced.js';
@@ -350,12 +351,36 @@ function oppoMethod(): Method {
   });
 }
 
+/**
+ * ReST-MCTS* (arXiv 2406.03816) as a Method: MCTS* over the steps of an action guided by the
+ * restmcts-value model, which trains on the values the finished trees infer; the policy
+ * fine-tunes on the correct traces of high value, every step one self-training round.
+ */
+function restMctsMethod(): Method {
+  return defineMethod({
+    name: 'rest-mcts',
+    summary:
+      "ReST-MCTS*: MCTS* over reasoning steps guided by a process value model; traces kept by value fine-tune the policy, the tree's inferred values train the value model, every step",
+    paper: REST_MCTS_PAPER,
+    estimator: 'rest-mcts',
+    loss: 'reinforce',
+    sampler: 'rest-mcts',
+    rewardModels: ['restmcts-value'],
+    unverified: [
+      "adaptation: direct in mechanism, adapted in scale (see the rest-mcts sampler): the paper's self-training iterations each search its whole training set, then fine-tune the policy (supervised, on the kept traces) and the value model (on the inferred targets); here every training step is one such round over the step's tasks, the policy's fine-tuning one reinforce update with advantage 1 on the kept traces (supervised learning on them), the value model's a few updates on a replay of the trees' targets.",
+      "The paper's policy fine-tuning restarts from the base model each iteration in ReST-EM; whether ReST-MCTS* restarts or continues is not stated in what we read: ours continues.",
+    ],
+    defaultsSource:
+      'released code (THUDM/ReST-MCTS): branch 3, exploration 0.4, inf 0.8, alpha 0.5, value_threshold 0.2; 12 iterations per task (ours, for cost)',
+  });
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses(), roverLoss()],
-  samplers: [...builtinSamplers(), serialExits(), vas(), beamLikelihood(), teacherForced()],
-  estimators: [frozenPolicy()],
+  samplers: [...builtinSamplers(), serialExits(), vas(), beamLikelihood(), teacherForced(), restMcts()],
+  estimators: [frozenPolicy(), restMctsEstimator()],
   methods: [
     ...trlLossTypes(),
     gspoTokenMethod(),
@@ -370,6 +395,7 @@ export const plugin: Plugin = {
     ...pavMethods(),
     vaPiMethod(),
     oppoMethod(),
+    restMctsMethod(),
     upoMethod(),
     reasonfluxMethod(),
     pairwiseRlMethod(),
