@@ -187,7 +187,7 @@ describe('rest-mcts sampler (MCTS* over the steps of an action)', () => {
     expect(searchedAs).toBeGreaterThan(plainAs);
   });
 
-  it('the estimator keeps correct traces whose value reaches the threshold, as supervised targets', () => {
+  it('the estimator keeps correct traces whose value reaches the threshold, as supervised targets', async () => {
     const trace = (success: boolean, value: number) => ({
       id: 'g/0',
       groupId: 'g',
@@ -197,7 +197,7 @@ describe('rest-mcts sampler (MCTS* over the steps of an action)', () => {
       success,
       meta: { restMcts: { value, traces: 3 } },
     });
-    const out = restMctsEstimator().compute([[trace(true, 0.5), trace(true, 0.1), trace(false, 0.9)]], {
+    const out = await restMctsEstimator().compute([[trace(true, 0.5), trace(true, 0.1), trace(false, 0.9)]], {
       rng: Rng.seeded(1),
       weights: {},
       scalar: () => 0,
