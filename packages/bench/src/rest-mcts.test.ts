@@ -7,14 +7,23 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { plugin as advantage } from '@policy-lab/advantage';
 import type { AdvantageEstimator, Environment, Method, RewardModel } from '@policy-lab/core';
 import { createRegistry } from '@policy-lab/core/node';
-import { initBackend, train, whyUnfit } from '@policy-lab/trainer';
+import { plugin as divergences } from '@policy-lab/divergences';
+import { plugin as envs } from '@policy-lab/envs';
+import { plugin as rewards } from '@policy-lab/rewards';
+import { initBackend, train, plugin as trainer, whyUnfit } from '@policy-lab/trainer';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const { registry } = await createRegistry({ cwd: root, discoverFrom: [root] });
+// The workspace's plugins from their sources (discovery would load the built dist/ folders).
+const { registry } = await createRegistry({
+  cwd: root,
+  discover: false,
+  extra: [advantage, divergences, envs, rewards, trainer].map((plugin) => ({ plugin, source: plugin.name })),
+});
 const countdown = registry.get('environments', 'countdown') as Environment;
 /** One turn: an answer succeeds when it holds the letter a (a random tiny policy does about half the time). */
 const letters: Environment = {
@@ -105,6 +114,22 @@ const metricsOf = (dir: string) =>
     .split('\n')
     .map((line) => JSON.parse(line) as Record<string, number> & { consumed: Record<string, number> });
 
+/** A short run of a method on the letters environment from a random tiny policy (seed 3, 160 episodes). */
+async function lettersRun(method: string) {
+  const outDir = mkdtempSync(path.join(tmpdir(), `${method}-`));
+  const result = await train({
+    registry,
+    method,
+    env: 'letters',
+    seed: 3,
+    budget: { episodes: 160 },
+    overrides: { ...TINY, evalTasks: 8, evalSamples: 8, evalEvery: 100, learningRate: 0.03, samplerOptions: { simulations: 6 } },
+    sft: 'none',
+    outDir,
+  });
+  return { result, metrics: metricsOf(outDir) };
+}
+
 describe('rest-mcts', () => {
   it('is registered with its search, its trace selection, supervised updates and its value model', () => {
     expect(registry.get('methods', 'rest-mcts')).toMatchObject({
@@ -116,25 +141,7 @@ describe('rest-mcts', () => {
   });
 
   it('a tiny run: success rises; every trace charged as an episode, the value model trains on the trees, the policy only on kept traces', async () => {
-    const outDir = mkdtempSync(path.join(tmpdir(), 'rest-mcts-'));
-    const result = await train({
-      registry,
-      method: 'rest-mcts',
-      env: 'letters',
-      seed: 3,
-      budget: { episodes: 160 },
-      overrides: {
-        ...TINY,
-        evalTasks: 8,
-        evalSamples: 8,
-        evalEvery: 100,
-        learningRate: 0.03,
-        samplerOptions: { simulations: 6 },
-      },
-      sft: 'none',
-      outDir,
-    });
-    const metrics = metricsOf(outDir);
+    const { result, metrics } = await lettersRun('rest-mcts');
     expect(metrics).toHaveLength(result.steps);
     expect(result.steps).toBeGreaterThanOrEqual(5);
     // It acts: the policy fine-tuned on its kept traces answers with an a more often (64 test samples each).
@@ -196,5 +203,30 @@ describe('rest-mcts', () => {
       /sampler 'rest-mcts' searches the steps of one action: .*gridnav.*single-turn environment/,
     );
     expect(whyUnfit({ registry, method: 'rest-mcts', env: 'countdown', seed: 1 })).toBeUndefined();
+  });
+});
+
+describe('o1-recipe', () => {
+  it("is registered with the roadmap's parts: ReST-MCTS*'s search and value model, outcome + process advantages, PPO", () => {
+    expect(registry.get('methods', 'o1-recipe')).toMatchObject({
+      estimator: 'o1-recipe',
+      loss: 'ppo-clip',
+      sampler: 'rest-mcts',
+      rewardModels: ['restmcts-value'],
+    });
+    expect(whyUnfit({ registry, method: 'o1-recipe', env: 'gridnav', seed: 1 })).toMatch(/single-turn environment/);
+  });
+
+  it('a tiny run: success rises; every trace is trained, with the process reward in its tokens; the search is charged', async () => {
+    const { result, metrics } = await lettersRun('o1-recipe');
+    expect(result.steps).toBeGreaterThanOrEqual(5);
+    expect(result.final.success).toBeGreaterThan(result.initial.success + 0.2);
+    // The value model's steps differ, so the process reward moves the token advantages.
+    expect(metrics.some((m) => m['estimator.processRewardAbsMean'] > 0)).toBe(true);
+    for (const m of metrics) expect(m['estimator.stepsPerTrace']).toBeGreaterThanOrEqual(1);
+    const last = metrics[metrics.length - 1]?.consumed as Record<string, number>;
+    expect(last.trainedTokens).toBeGreaterThan(0);
+    expect(last.auxScoredTokens).toBeGreaterThan(0);
+    expect(last.auxTrainedTokens).toBeGreaterThan(0);
   });
 });

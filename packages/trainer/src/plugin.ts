@@ -375,6 +375,31 @@ function restMctsMethod(): Method {
   });
 }
 
+/**
+ * The o1 roadmap (Zeng et al., arXiv 2412.14135) as one Method: its four parts on the trainer's
+ * pieces, the search and the value model being ReST-MCTS*'s.
+ */
+function o1RecipeMethod(): Method {
+  return defineMethod({
+    name: 'o1-recipe',
+    summary:
+      "the o1 roadmap's recipe: SFT start, outcome + process reward (a process value model trained on the search trees), MCTS* search, PPO on the search's traces",
+    paper: {
+      title: 'Scaling of Search and Learning: A Roadmap to Reproduce o1 from Reinforcement Learning Perspective',
+      arxiv: '2412.14135',
+      year: 2024,
+    },
+    estimator: 'o1-recipe',
+    loss: 'ppo-clip',
+    sampler: 'rest-mcts',
+    rewardModels: ['restmcts-value'],
+    unverified: [
+      "adaptation: adapted. The roadmap describes four components, not one algorithm. Policy initialisation: the trainer's SFT warm start on the environment's expert demonstrations (every run has it; its cost is reported apart). Reward design: the environment's outcome reward plus a process reward, potential-based shaping by the restmcts-value model (V at the end of each step minus V at the end of the previous one). Search: the rest-mcts sampler (MCTS* over the steps of an action, guided by the same value model). Learning: PPO-clip on every trace the search finished and kept, each step's tokens with the outcome z-score plus the step's process reward; the value model learns from the values the finished trees infer (as in ReST-MCTS*).",
+      'Which search (tree or beam), which process reward and which learning rule (behaviour cloning, PPO, DPO) the roadmap leaves open; these choices are ours. The search sizes and process weight (1) are not tuned.',
+    ],
+  });
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
@@ -396,6 +421,7 @@ export const plugin: Plugin = {
     vaPiMethod(),
     oppoMethod(),
     restMctsMethod(),
+    o1RecipeMethod(),
     upoMethod(),
     reasonfluxMethod(),
     pairwiseRlMethod(),

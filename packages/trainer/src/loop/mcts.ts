@@ -30,6 +30,8 @@ export interface MctsNode {
   prefix: number[];
   prefixLogprobs: number[];
   children: number[];
+  /** The value model's prediction when the node was made (the search then moves `value`). */
+  prior: number;
   value: number;
   visits: number;
   expanded: boolean;
@@ -142,6 +144,13 @@ function isTerminal(prefix: readonly number[], maxNewTokens: number): boolean {
   return prefix[prefix.length - 1] === EOS || prefix.length >= maxNewTokens;
 }
 
+/** The nodes from the root's child down to `node`. */
+function pathTo(nodes: readonly MctsNode[], node: number): number[] {
+  const out: number[] = [];
+  for (let k = node; k > 0; k = (nodes[k] as MctsNode).parent) out.unshift(k);
+  return out;
+}
+
 /** UCT with the value model's values; a child never visited gets V + the unvisited bonus. Ties: the earliest child. */
 function bestChild(nodes: readonly MctsNode[], parent: MctsNode, settings: MctsSettings): number {
   let best = -1;
@@ -205,6 +214,7 @@ export async function searchTree(
       prefix: [],
       prefixLogprobs: [],
       children: [],
+      prior: 0,
       value: 0,
       visits: 0,
       expanded: false,
@@ -231,6 +241,7 @@ export async function searchTree(
           prefix,
           prefixLogprobs: [...leaf.prefixLogprobs, ...step.logprobs],
           children: [],
+          prior: 0,
           value: 0,
           visits: 0,
           expanded: false,
@@ -242,6 +253,7 @@ export async function searchTree(
       const values = await value(fresh.map((c) => (nodes[c] as MctsNode).prefix));
       fresh.forEach((c, k) => {
         (nodes[c] as MctsNode).value = values[k] as number;
+        (nodes[c] as MctsNode).prior = values[k] as number;
       });
       leaf.expanded = true;
       if (settings.rollForwardSteps > 0 && leaf.children.length > 0) {
@@ -293,6 +305,7 @@ export async function mctsRollouts(
     );
   const limit = policy.config.contextLength - options.maxNewTokens;
   const work: Work = { generatedTokens: 0 };
+  const decode = (prefix: readonly number[]) => tokenizer.decode(prefix.filter((t) => t !== EOS));
   const groups: Rollout[][] = [];
   let episodes = 0;
   for (const request of requests) {
@@ -322,7 +335,7 @@ export async function mctsRollouts(
           rng: options.rng.split(`mcts-complete/${request.groupId}`),
         },
       );
-      chosen.forEach(({ n, i }, k) => {
+      const completed = chosen.map(({ n, i }, k) => {
         const room = options.maxNewTokens - n.prefix.length;
         const tokens = (generation.tokens[k] as number[]).slice(0, room);
         const logprobs = (generation.logprobs[k] as number[]).slice(0, room);
@@ -336,17 +349,28 @@ export async function mctsRollouts(
           prefix: [...n.prefix, ...tokens],
           prefixLogprobs: [...n.prefixLogprobs, ...logprobs],
           children: [],
+          prior: n.value,
           value: n.value,
           visits: 0,
           expanded: false,
           terminal: true,
         });
+        return nodes[nodes.length - 1] as MctsNode;
+      });
+      // The finished actions are valued like every node (charged by the model's handle).
+      const model = options.rewardModels?.[settings.valueModel];
+      const values = model
+        ? await model.score(completed.map((n) => ({ context: observation, text: decode(n.prefix) })))
+        : completed.map((n) => n.value);
+      completed.forEach((n, k) => {
+        n.prior = values[k] as number;
+        n.value = values[k] as number;
       });
     }
     const traces = nodes.map((n, i) => (n.terminal ? i : -1)).filter((i) => i >= 0);
     const scored = traces.map((i, k) => {
       const node = nodes[i] as MctsNode;
-      const action = tokenizer.decode(node.prefix.filter((t) => t !== EOS));
+      const action = decode(node.prefix);
       const episode = env.start(request.task, options.rng.split(envKey));
       const result = episode.step(action);
       const outcome = episode.outcome();
@@ -380,9 +404,7 @@ export async function mctsRollouts(
       nodes.map((_, i) => scored.find((s) => s.node === i)?.rollout.success ?? false),
     );
     const valueTargets = nodes.flatMap((n, i) =>
-      i > 0 && targets[i] !== undefined
-        ? [{ context: observation, text: tokenizer.decode(n.prefix.filter((t) => t !== EOS)), target: targets[i] as number }]
-        : [],
+      i > 0 && targets[i] !== undefined ? [{ context: observation, text: decode(n.prefix), target: targets[i] as number }] : [],
     );
     // Traces kept by value: the `count` of highest search value (ties: the earlier trace).
     const kept = scored
@@ -394,7 +416,16 @@ export async function mctsRollouts(
         id: `${request.groupId}/${k}`,
         meta: {
           ...(s.rollout.meta ?? {}),
-          restMcts: { value: (nodes[s.node] as MctsNode).value, target: targets[s.node], traces: scored.length },
+          restMcts: {
+            value: (nodes[s.node] as MctsNode).value,
+            target: targets[s.node],
+            traces: scored.length,
+            // The trace's steps: where each ends (action tokens) and the value model's V there.
+            steps: pathTo(nodes, s.node).map((k) => ({
+              end: (nodes[k] as MctsNode).prefix.length,
+              value: (nodes[k] as MctsNode).prior,
+            })),
+          },
           // The whole tree's targets travel with the group's first trace (the value model reads them once).
           ...(k === 0 ? { valueTargets } : {}),
         },
