@@ -203,6 +203,12 @@ function extensionSection(kind, item) {
       sample: 'every action is drawn token by token',
       beam: 'each distinct context gets its best distinct actions by beam search (a group is its distinct rollouts)',
       tree: "a group's first rollouts are sampled from the task; each further one restarts from a node of an earlier one (a group is its distinct rollouts)",
+      'step-beam':
+        'a beam search over steps (turns): each kept partial episode proposes its most likely next actions, a verifier scores them, the best are kept',
+      serial:
+        'one path per task, then early exits cut from it (its prefix, the exit text, a sampled answer); the group is the exits, then the path',
+      'teacher-forced': "every action token is drawn given the prompt and the expert's reference before that position",
+      mcts: 'a Monte Carlo tree search over the steps of one action (UCT selection, sampled expansions valued by a value model, greedy roll-forward, backed-up means); the group is the finished traces of highest value',
     }[item.strategy];
     const behaviour =
       item.behaviour === 'policy'

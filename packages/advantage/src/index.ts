@@ -7,6 +7,7 @@ import { gardo } from './estimators/gardo.js';
 import { gdpo } from './estimators/gdpo.js';
 import { drGrpo, grpo, rloo } from './estimators/grpo.js';
 import { grpoPlusOne, mcGrpo } from './estimators/mc-grpo.js';
+import { o1Recipe } from './estimators/o1-recipe.js';
 import { pfPpo } from './estimators/pf-ppo.js';
 import { ppoGae } from './estimators/ppo-gae.js';
 import { reinforcePp, reinforcePpBaseline } from './estimators/reinforce-pp.js';
@@ -59,6 +60,8 @@ export {
   madZeroWarning,
   mcGrpo,
 } from './estimators/mc-grpo.js';
+export type { O1RecipeOptions } from './estimators/o1-recipe.js';
+export { o1Recipe, stepAdvantages } from './estimators/o1-recipe.js';
 export type { PfPpoOptions, PfStrategy } from './estimators/pf-ppo.js';
 export { pfPpo } from './estimators/pf-ppo.js';
 export type { PpoGaeOptions } from './estimators/ppo-gae.js';
@@ -115,6 +118,7 @@ export const plugin: Plugin = {
     sGrpo(),
     gardo(),
     pfPpo(),
+    o1Recipe(),
     ...catalogEstimators(),
     ...modelEstimators(),
     dpoImplicitDense(),

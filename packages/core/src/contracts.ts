@@ -686,8 +686,12 @@ export interface Sampler extends PluginMeta {
    * 'teacher-forced': every action token is drawn given the prompt and the environment's reference
    * output before that position (VA-pi), one teacher-forced pass per task; single-turn environments
    * with an expert demonstration only.
+   * 'mcts': a Monte Carlo tree search over the steps of one action (segments ending at a
+   * delimiter), guided by a value model of partial actions (ReST-MCTS*); single-turn environments.
    */
-  strategy: 'sample' | 'beam' | 'tree' | 'serial' | 'step-beam' | 'teacher-forced';
+  strategy: 'sample' | 'beam' | 'tree' | 'serial' | 'step-beam' | 'teacher-forced' | 'mcts';
+  /** mcts: the search's sizes and constants (see the `rest-mcts` sampler). */
+  mcts?: MctsSettings;
   /** serial: the answer-inducing text inserted at each exit (its trimmed form marks where a path's thoughts end). */
   exitText?: string;
   /** beam: hypotheses kept per context (at least the number of actions asked of it); step-beam: partial episodes kept per task. */
@@ -724,6 +728,29 @@ export interface Sampler extends PluginMeta {
    * is judged on the latter), or 'both'.
    */
   decodes?: 'training' | 'evaluation' | 'both';
+}
+
+/** What an 'mcts' sampler asks of the trainer's tree search. */
+export interface MctsSettings {
+  /** The run's reward model that values partial actions, V(s) in [0, 1]. */
+  valueModel: string;
+  /** Search iterations (selection, expansion, roll-forward, backpropagation) per task. */
+  simulations: number;
+  /** Next steps sampled when a node is expanded. */
+  branch: number;
+  /** UCT's exploration constant c in V + c sqrt(2 ln N_parent / N_child). */
+  exploration: number;
+  /** Added to the value of a child never visited (the search's prior for unvisited nodes). */
+  unvisitedBonus: number;
+  /** Greedy roll-forward: steps taken from the best new child, each the best of `rollBranch` samples by value. */
+  rollForwardSteps: number;
+  rollBranch: number;
+  /** Weight of the roll-forward's best value mixed into the rolled node's value. */
+  alpha: number;
+  /** Characters that end a step (the step keeps its delimiter). */
+  delimiters: string;
+  /** Longest step in tokens (a step also ends at the stop token). */
+  maxStepTokens: number;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ export type {
   LossBatch,
   LossKind,
   LossResult,
+  MctsSettings,
   Method,
   ModelConfig,
   ModelServices,

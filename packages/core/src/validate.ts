@@ -31,7 +31,7 @@ const REQUIRED: Record<PluginKind, Record<string, Check>> = {
     start: isFunction,
   },
   samplers: {
-    strategy: oneOf('sample', 'beam', 'tree', 'serial', 'step-beam', 'teacher-forced'),
+    strategy: oneOf('sample', 'beam', 'tree', 'serial', 'step-beam', 'teacher-forced', 'mcts'),
     behaviour: oneOf('proposal', 'policy'),
   },
   rewardModels: {

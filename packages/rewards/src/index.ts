@@ -8,6 +8,7 @@ import { polar, polarEstimator } from './models/polar.js';
 import { prefixValue } from './models/prefix-value.js';
 import { reasonfluxBlend } from './models/reasonflux-blend.js';
 import { reasonfluxJudge } from './models/reasonflux-prm.js';
+import { restMctsValue } from './models/restmcts-value.js';
 import { builtInShapers } from './shapers/index.js';
 
 export type { ComposeOptions, MissingRule } from './compose.js';
@@ -63,6 +64,7 @@ export {
   thinkingTrace,
   trajectoryScore,
 } from './models/reasonflux-prm.js';
+export { restMctsValue, searchTargets } from './models/restmcts-value.js';
 export type { SinkhornOptions, SinkhornResult } from './models/sinkhorn.js';
 export { sinkhorn, squaredDistances } from './models/sinkhorn.js';
 export { TrajectoryDiscriminator, trajectoryText } from './models/trajectory-discriminator.js';
@@ -142,6 +144,7 @@ export const plugin: Plugin = {
     pairwiseGenRm(),
     cooperCoevolvingRm(),
     polar(),
+    restMctsValue(),
   ],
   estimators: [reasonfluxBlend(), cooperEstimator(), polarEstimator()],
 };

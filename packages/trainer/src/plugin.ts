@@ -4,6 +4,7 @@ import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
 import { roverLoss } from './losses/rover.js';
 import { beamLikelihood } from './samplers/beam-likelihood.js';
+import { REST_MCTS_PAPER, restMcts, restMctsEstimator } from './samplers/rest-mcts.js';
 import { builtinSamplers } from './samplers/samplers.js';
 import { serialExits } from './samplers/serial-exits.js';
 import { teacherForced, VA_PI_PAPER } from './samplers/teacher-forced.js';
@@ -382,12 +383,61 @@ function oppoMethod(): Method {
   });
 }
 
+/**
+ * ReST-MCTS* (arXiv 2406.03816) as a Method: MCTS* over the steps of an action guided by the
+ * restmcts-value model, which trains on the values the finished trees infer; the policy
+ * fine-tunes on the correct traces of high value, every step one self-training round.
+ */
+function restMctsMethod(): Method {
+  return defineMethod({
+    name: 'rest-mcts',
+    summary:
+      "ReST-MCTS*: MCTS* over reasoning steps guided by a process value model; traces kept by value fine-tune the policy, the tree's inferred values train the value model, every step",
+    paper: REST_MCTS_PAPER,
+    estimator: 'rest-mcts',
+    loss: 'reinforce',
+    sampler: 'rest-mcts',
+    rewardModels: ['restmcts-value'],
+    unverified: [
+      "adaptation: direct in mechanism, adapted in scale (see the rest-mcts sampler): the paper's self-training iterations each search its whole training set, then fine-tune the policy (supervised, on the kept traces) and the value model (on the inferred targets); here every training step is one such round over the step's tasks, the policy's fine-tuning one reinforce update with advantage 1 on the kept traces (supervised learning on them), the value model's a few updates on a replay of the trees' targets.",
+      "The paper's policy fine-tuning restarts from the base model each iteration in ReST-EM; whether ReST-MCTS* restarts or continues is not stated in what we read: ours continues.",
+    ],
+    defaultsSource:
+      'released code (THUDM/ReST-MCTS): branch 3, exploration 0.4, inf 0.8, alpha 0.5, value_threshold 0.2; 12 iterations per task (ours, for cost)',
+  });
+}
+
+/**
+ * The o1 roadmap (Zeng et al., arXiv 2412.14135) as one Method: its four parts on the trainer's
+ * pieces, the search and the value model being ReST-MCTS*'s.
+ */
+function o1RecipeMethod(): Method {
+  return defineMethod({
+    name: 'o1-recipe',
+    summary:
+      "the o1 roadmap's recipe: SFT start, outcome + process reward (a process value model trained on the search trees), MCTS* search, PPO on the search's traces",
+    paper: {
+      title: 'Scaling of Search and Learning: A Roadmap to Reproduce o1 from Reinforcement Learning Perspective',
+      arxiv: '2412.14135',
+      year: 2024,
+    },
+    estimator: 'o1-recipe',
+    loss: 'ppo-clip',
+    sampler: 'rest-mcts',
+    rewardModels: ['restmcts-value'],
+    unverified: [
+      "adaptation: adapted. The roadmap describes four components, not one algorithm. Policy initialisation: the trainer's SFT warm start on the environment's expert demonstrations (every run has it; its cost is reported apart). Reward design: the environment's outcome reward plus a process reward, potential-based shaping by the restmcts-value model (V at the end of each step minus V at the end of the previous one). Search: the rest-mcts sampler (MCTS* over the steps of an action, guided by the same value model). Learning: PPO-clip on every trace the search finished and kept, each step's tokens with the outcome z-score plus the step's process reward; the value model learns from the values the finished trees infer (as in ReST-MCTS*).",
+      'Which search (tree or beam), which process reward and which learning rule (behaviour cloning, PPO, DPO) the roadmap leaves open; these choices are ours. The search sizes and process weight (1) are not tuned.',
+    ],
+  });
+}
+
 /** The trainer's built-in plugins (losses, samplers, TRL's loss types, GSPO-token), registered by discovery like any other package. */
 export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses(), roverLoss()],
-  samplers: [...builtinSamplers(), serialExits(), vas(), beamLikelihood(), teacherForced()],
-  estimators: [frozenPolicy()],
+  samplers: [...builtinSamplers(), serialExits(), vas(), beamLikelihood(), teacherForced(), restMcts()],
+  estimators: [frozenPolicy(), restMctsEstimator()],
   methods: [
     ...trlLossTypes(),
     gspoTokenMethod(),
@@ -402,6 +452,8 @@ export const plugin: Plugin = {
     ...pavMethods(),
     vaPiMethod(),
     oppoMethod(),
+    restMctsMethod(),
+    o1RecipeMethod(),
     upoMethod(),
     reasonfluxMethod(),
     pairwiseRlMethod(),

@@ -26,8 +26,19 @@ export interface PrefixValueOptions extends Partial<ModelSizeOptions> {
   prefixes?: number;
 }
 
+/** Its model's sizes and optimiser (shared with other value models of partial actions). */
+export const PREFIX_VALUE_SIZES = {
+  dim: 32,
+  layers: 1,
+  heads: 4,
+  learningRate: 2e-3,
+  updatesPerStep: 4,
+  replay: 4096,
+  batch: 64,
+};
+
 const OPTIONS = {
-  ...modelOptionSpecs({ dim: 32, layers: 1, heads: 4, learningRate: 2e-3, updatesPerStep: 4, replay: 4096, batch: 64 }),
+  ...modelOptionSpecs(PREFIX_VALUE_SIZES),
   prefixes: { type: 'integer', default: 4, doc: "prefixes taken from each turn's action" },
 } as const;
 

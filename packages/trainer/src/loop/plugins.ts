@@ -109,6 +109,10 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
     const problem = serialUnfit(resolved.env, resolved.sampler.exitText);
     if (problem) throw new UsageError(problem);
   }
+  if (resolved.sampler?.strategy === 'mcts' && resolved.env.maxTurns !== 1)
+    throw new UsageError(
+      `sampler '${resolved.sampler.name}' searches the steps of one action: environment '${resolved.env.name}' has episodes of up to ${resolved.env.maxTurns} turns; it needs a single-turn environment (countdown, arithmetic)`,
+    );
   if (checks.readers !== false) checkOptionReaders(resolved, new Set(Object.keys(overrides)), registry);
   checkData(resolved, options);
   checkTeacherForcing(resolved, registry);

@@ -11,6 +11,7 @@ import type { BudgetConsumption, Environment, Rng, Rollout } from '@policy-lab/c
 import type { PolicyModel } from '../model/policy.js';
 import { serialRollouts } from '../samplers/serial-exits.js';
 import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
+import { mctsRollouts } from './mcts.js';
 import {
   collectRollouts,
   distinct,
@@ -43,6 +44,7 @@ export async function sampleGroups(
 ): Promise<SampledGroups> {
   const strategy = options.sampler?.strategy ?? 'sample';
   if (strategy === 'step-beam') return stepBeamRollouts(policy, tokenizer, env, requests, options);
+  if (strategy === 'mcts') return mctsRollouts(policy, tokenizer, env, requests, options);
   if (strategy === 'tree') return treeRollouts(policy, tokenizer, env, requests, options, scalar);
   if (strategy === 'serial') return serialRollouts(policy, tokenizer, env, requests, options);
   if (strategy === 'teacher-forced' && !options.greedy) {
