@@ -881,6 +881,20 @@ export interface ProposeContext {
   /** The first observation of a task (what the policy reads when it plays it). */
   observation(task: unknown): string;
   taskId(task: unknown): string;
+  /**
+   * Plays each task `count` times (default 1) with the current policy, `instruction` shown ahead
+   * of the first observation as in training rollouts, sampled at the run's temperature: the
+   * verification rollouts of a stream that tests candidate instructions (INSPO). Every episode,
+   * environment step and generated token is charged; fewer tasks (possibly none) are played when
+   * the budget cannot afford them. Each played task's scalar rewards and successes, in order.
+   */
+  play?(tasks: readonly unknown[], options?: { instruction?: string; count?: number }): Promise<PlayedTask[]>;
+}
+
+/** What one task earned when a stream's `propose` played it. */
+export interface PlayedTask {
+  rewards: number[];
+  successes: boolean[];
 }
 
 /** A run's stream of training tasks, opened by a TaskSource. */

@@ -32,6 +32,7 @@ export type {
   PairLoss,
   PairLossNeeds,
   PaperRef,
+  PlayedTask,
   Plugin,
   PluginKind,
   PluginMeta,

@@ -8,6 +8,7 @@ import { sparkSelfJudge } from './judge-tasks/spark.js';
 import { nextSegment } from './next-segment/next-segment.js';
 import { policyJudge } from './policy-judge/policy-judge.js';
 import { evolvingPool } from './task-sources/evolving-pool.js';
+import { inspo } from './task-sources/inspo.js';
 import { prioritized } from './task-sources/prioritized.js';
 import { translate } from './translate/translate.js';
 import { selfReferee } from './urpo/self-referee.js';
@@ -69,6 +70,15 @@ export type { SplitSizes } from './shared/split.js';
 export { splitSizes, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from './shared/split.js';
 export type { EvolvingPoolOptions } from './task-sources/evolving-pool.js';
 export { evolvingPool, openEvolvingPool } from './task-sources/evolving-pool.js';
+export type { InspoOptions, InstructionStats } from './task-sources/inspo.js';
+export {
+  inspo,
+  inspoPopulation,
+  instructionProbabilities,
+  instructionWeights,
+  mergePopulation,
+  openInspo,
+} from './task-sources/inspo.js';
 export type { PrioritizedOptions, PriorityScore } from './task-sources/prioritized.js';
 export { prioritized, priorityOf } from './task-sources/prioritized.js';
 export type { TranslationData } from './translate/data.js';
@@ -102,6 +112,6 @@ export { parseWebshopAction, webshop } from './webshop/webshop.js';
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
   environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment(), policyJudge()],
-  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge(), urpoMix()],
+  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge(), urpoMix(), inspo()],
   estimators: [selfReferee()],
 };

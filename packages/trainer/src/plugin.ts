@@ -376,6 +376,7 @@ export const plugin: Plugin = {
     cooperMethod(),
     sparkMethod(),
     urpoMethod(),
+    inspoMethod(),
   ],
   hooks: [upoRounds()],
 };
@@ -589,5 +590,27 @@ function urpoMethod(): Method {
     defaults: { model: { contextLength: 64 } as ModelConfig },
     defaultsSource:
       'context 64 (ours): the ranking prompt (statement, marker, three candidates) needs more room than countdown’s 48',
+  });
+}
+
+/**
+ * INSPO (arXiv 2512.01945): GRPO over (task, instruction) rollouts, the instructions drawn from a
+ * population that co-evolves with the policy (the `inspo` task source: per-instruction reward
+ * statistics, candidates written from failures, verification rollouts charged, the weakest retired).
+ */
+function inspoMethod(): Method {
+  return defineMethod({
+    name: 'inspo',
+    summary:
+      'INSPO: GRPO with a co-evolving population of instructions ahead of the task; instructions drawn by softmax of their mean reward, new ones written by the policy from failures and verified on held-out tasks, the weakest retired',
+    paper: { title: 'Agentic Policy Optimization via Instruction-Policy Co-Evolution', arxiv: '2512.01945', year: 2025 },
+    estimator: 'grpo',
+    loss: 'ppo-clip',
+    taskSource: 'inspo',
+    unverified: [
+      'adaptation: adapted (see the inspo task source): the optimiser LLM that reflects on failures is the policy itself continuing a failed transcript, so instructions are short strings in the environment’s alphabet.',
+      'The paper trains on multi-turn retrieval QA (Search-R1 style) with large models; the population settings (N = 4, tau = 0.1, a round every 5 steps) are ours, and the shared hyperparameters apply so that the comparison is at equal settings. Verification rollouts are charged as episodes, so at an equal episode budget INSPO trains on fewer tasks.',
+      'Diagnostics (ours), per step in metrics.jsonl and, in a comparison, in results.json (`stepDiagnostics`) and plotted in report.html: the population size, the best and the worst instruction weight, and the expected weight of the drawn instruction.',
+    ],
   });
 }

@@ -6,7 +6,8 @@
  */
 import type { Environment, ProposeContext, Rng, Rollout, TaskFeedback, TaskSource, TaskStream } from '@policy-lab/core';
 import { BOS, EOS } from '../tokenizer/char-tokenizer.js';
-import { promptFor, type RolloutRequest } from './rollouts.js';
+import { collectRollouts, promptFor, type RolloutRequest } from './rollouts.js';
+import { chargeRollouts } from './stages/sample.js';
 import type { StepContext } from './step-context.js';
 
 export function openTaskStream(source: TaskSource | undefined, tasks: readonly unknown[], env: Environment): TaskStream {
@@ -60,6 +61,8 @@ export function proposeContext(ctx: StepContext): ProposeContext {
   const rng = ctx.rng.split('propose');
   let calls = 0;
   let generated = 0;
+  let plays = 0;
+  let played = 0;
   const parseTask = env.parseTask;
   return {
     step: ctx.step,
@@ -99,6 +102,38 @@ export function proposeContext(ctx: StepContext): ProposeContext {
       : {}),
     observation: (task) => env.start(task, rng.split('observation')).observation(),
     taskId: (task) => env.taskId(task),
+    async play(tasks, options = {}) {
+      const count = options.count ?? 1;
+      if (!(Number.isInteger(count) && count > 0)) return [];
+      // Each task is played only when its `count` episodes at their longest are affordable.
+      const episodeTokens = env.maxTurns * config.maxNewTokens;
+      let affordable = 0;
+      while (
+        affordable < tasks.length &&
+        ctx.meter.canAfford({
+          episodes: (affordable + 1) * count,
+          generatedTokens: (affordable + 1) * count * episodeTokens,
+          seconds: 0,
+        })
+      )
+        affordable++;
+      if (affordable === 0) return [];
+      const requests: RolloutRequest[] = tasks.slice(0, affordable).map((task, k) => ({
+        task,
+        groupId: `play${plays}g${k}`,
+        count,
+        ...(options.instruction !== undefined ? { instruction: options.instruction } : {}),
+      }));
+      const groups = await collectRollouts(ctx.policy, ctx.tokenizer, env, requests, {
+        maxNewTokens: config.maxNewTokens,
+        temperature: config.temperature,
+        rng: rng.split(`play/${plays++}`),
+      });
+      chargeRollouts(ctx, groups.flat());
+      played += groups.flat().length;
+      ctx.log('taskSource.playedEpisodes', played);
+      return groups.map((g) => ({ rewards: g.map((r) => ctx.envScalar(r.reward)), successes: g.map((r) => r.success) }));
+    },
   };
 }
 
