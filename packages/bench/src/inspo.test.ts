@@ -3,31 +3,20 @@
  * it: the population evolves (candidates written by the policy join, their verification rollouts
  * and writing are charged), and every charged episode is accounted for.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRegistry } from '@policy-lab/core/node';
-import { initBackend, train } from '@policy-lab/trainer';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { methodDiagnosticsSection, methodStepDiagnostics } from './report/diagnostics-html.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const { registry } = await createRegistry({ cwd: root, discoverFrom: [root] });
-
-beforeAll(async () => {
-  await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
-});
+import { registry, shortRun } from './test-support/short-run.js';
 
 describe('inspo on countdown', () => {
   it('grows its population from failures, charging verification rollouts and writing to the run', async () => {
-    const outDir = mkdtempSync(path.join(tmpdir(), 'inspo-'));
-    const result = await train({
-      registry,
+    const { result, steps } = await shortRun({
       method: 'inspo',
       env: 'countdown',
       seed: 5,
-      budget: { episodes: 96 },
+      episodes: 96,
       overrides: {
         model: { dim: 16, layers: 1, heads: 2, contextLength: 48 },
         tasksPerStep: 2,
@@ -38,13 +27,7 @@ describe('inspo on countdown', () => {
         signFlipEvery: 0,
         taskSourceOptions: { every: 2, verifyTasks: 4, candidates: 2, size: 3, minTrials: 4 },
       },
-      sft: 'none',
-      outDir,
     });
-    const steps = readFileSync(path.join(outDir, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, number>);
     const total = (key: string) => steps.reduce((a, m) => a + (m[key] ?? 0), 0);
     const verification = total('taskSource.verificationEpisodes');
     // Verification rollouts are charged as episodes beside the training groups (8 per step).

@@ -1001,10 +1001,24 @@ export interface Method extends PluginMeta {
   taskSource?: PluginRef;
   /** Called at the start and end of every step. */
   hooks?: readonly PluginRef[];
+  /**
+   * Earlier training stages, in order: each trains with its own loss until the budget's progress
+   * (the share consumed, in [0, 1]) reaches `until`; then the Method's `loss` trains to the end
+   * (EVA's SFT -> KTO -> GRPO: a KTO stage before GRPO). Sampling, the estimator and the budget
+   * are the run's throughout; only the update's objective changes.
+   */
+  stages?: readonly MethodStage[];
   /** Per-method deviations from the shared hyperparameters, with the reason. */
   defaults?: Partial<TrainConfig>;
   /** Why `defaults` deviate (shown in compare reports). */
   defaultsSource?: string;
+}
+
+/** One earlier stage of a Method's run: its loss, and the budget share it trains until. */
+export interface MethodStage {
+  loss: PluginRef;
+  /** Budget progress in (0, 1) at which the next stage (or the Method's loss) takes over. */
+  until: number;
 }
 
 /** What a package exports as `plugin`. */

@@ -25,6 +25,7 @@ export type {
   LossKind,
   LossResult,
   Method,
+  MethodStage,
   ModelConfig,
   ModelServices,
   OptionSpec,

@@ -5,6 +5,7 @@ import { countdown } from './countdown/countdown.js';
 import { gridnav } from './gridnav/gridnav.js';
 import { judgeTasks } from './judge-tasks/judge-tasks.js';
 import { sparkSelfJudge } from './judge-tasks/spark.js';
+import { longDocReader } from './long-doc/long-doc.js';
 import { nextSegment } from './next-segment/next-segment.js';
 import { policyJudge } from './policy-judge/policy-judge.js';
 import { evolvingPool } from './task-sources/evolving-pool.js';
@@ -57,6 +58,8 @@ export {
   warmStartItems,
   withSparkTasks,
 } from './judge-tasks/spark.js';
+export type { LongDocAction, LongDocOptions, LongDocTask } from './long-doc/long-doc.js';
+export { longDocReader, parseLongDocAction } from './long-doc/long-doc.js';
 export type { Animal, Document as TextDocument } from './next-segment/corpus.js';
 export { segmentText, syntheticCorpus } from './next-segment/corpus.js';
 export { tokenF1 } from './next-segment/match.js';
@@ -111,7 +114,17 @@ export { parseWebshopAction, webshop } from './webshop/webshop.js';
 /** Registered by discovery like any third-party plugin package. */
 export const plugin: Plugin = {
   name: '@policy-lab/envs',
-  environments: [countdown(), arithmetic(), gridnav(), translate(), code(), webshop(), nextSegment(), policyJudge()],
+  environments: [
+    countdown(),
+    arithmetic(),
+    gridnav(),
+    translate(),
+    code(),
+    webshop(),
+    nextSegment(),
+    policyJudge(),
+    longDocReader(),
+  ],
   taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge(), urpoMix(), inspo()],
   estimators: [selfReferee()],
 };
