@@ -48,6 +48,17 @@ describe('long-doc-reader', () => {
     expect(idle.outcome).toMatchObject({ success: false, reward: { correct: 0, viewed: 8 } });
   });
 
+  it('gated cost: only a right answer pays for what was viewed, at most the penalty', () => {
+    const gated = longDocReader({ cost: 'gated' });
+    const right = play(TASK, ['skim 0 7', 'read 4', 'answer 14'], gated);
+    expect(right.steps.map((s) => s.reward.view)).toEqual([0, 0, -0.5 * (12 / 32)]);
+    expect(right.outcome.reward).toEqual({ correct: 1, view: -0.5 * (12 / 32), viewed: 12 });
+    const wrong = play(TASK, ['read 0 7', 'answer 15'], gated);
+    expect(wrong.outcome.reward).toEqual({ correct: 0, view: 0, viewed: 32 });
+    const greedy = play(TASK, ['read 0 7', 'read 0 7', 'answer 14'], gated);
+    expect(greedy.outcome.reward.view).toBe(-0.5);
+  });
+
   it('sums the per-turn rewards to the outcome (fast-check over arbitrary actions)', () => {
     const word = fc.oneof(
       fc.constantFrom('skim 0 7', 'read 4', 'answer 14', 'read 0 7', 'skim 2', 'answer 1'),
@@ -55,9 +66,12 @@ describe('long-doc-reader', () => {
     );
     fc.assert(
       fc.property(fc.array(word, { minLength: 1, maxLength: 6 }), (actions) => {
+        for (const e of [env, longDocReader({ cost: 'gated' })]) {
+          const { steps, outcome } = play(TASK, actions, e);
+          for (const key of ['view', 'viewed'] as const)
+            expect(steps.reduce((a, s) => a + (s.reward[key] ?? 0), 0)).toBeCloseTo(outcome.reward[key] ?? Number.NaN, 12);
+        }
         const { steps, outcome } = play(TASK, actions);
-        for (const key of ['view', 'viewed'] as const)
-          expect(steps.reduce((a, s) => a + (s.reward[key] ?? 0), 0)).toBeCloseTo(outcome.reward[key] ?? Number.NaN, 12);
         expect(steps.length).toBeLessThanOrEqual(env.maxTurns);
         expect(outcome.reward.viewed).toBeGreaterThanOrEqual(0);
         expect(outcome.reward.view).toBeGreaterThanOrEqual(-env.maxTurns * 0.5);

@@ -13,7 +13,7 @@
  * EVA's tool call (start, end, nframes, resize) becomes a section range and a granularity; its
  * visual-token count becomes the units viewed. Reward: `correct` (1) and `view` = -penalty x
  * units / (4 x sections), so reading the whole document finely costs `penalty`; `viewed` (weight
- * 0) logs the units. The expert skims everything, reads the one section and answers.
+ * 0) logs the units. With `cost: 'gated'` only a right answer pays (at most `penalty`). The expert skims everything, reads the one section and answers.
  */
 import { type Environment, type Episode, resolveOptions, Rng as SeededRng, UsageError } from '@policy-lab/core';
 import { drawSplit, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from '../shared/split.js';
@@ -34,6 +34,8 @@ export interface LongDocOptions {
   penalty?: number;
   /** Turns before the episode ends unanswered. */
   maxTurns?: number;
+  /** 'additive': every unit viewed costs reward; 'gated': only a right answer pays for what was viewed. */
+  cost?: 'additive' | 'gated';
 }
 
 const OPTION_SPECS = {
@@ -44,6 +46,12 @@ const OPTION_SPECS = {
     doc: 'view reward = -penalty x units viewed / (4 x sections): reading everything finely costs this much',
   },
   maxTurns: { type: 'integer', default: 4, doc: 'turns before an unanswered episode ends (the expert needs 3)' },
+  cost: {
+    type: 'enum',
+    values: ['additive', 'gated'],
+    default: 'additive',
+    doc: "'additive': each unit viewed costs reward when viewed; 'gated': a right answer pays for everything viewed (at most the penalty), a wrong one pays nothing, so viewing nothing is never better than answering right",
+  },
 } as const;
 
 /** Keys: letters that never start an action word. */
@@ -135,9 +143,11 @@ export function longDocReader(options: LongDocOptions = {}): Environment<LongDoc
       let answered: string | undefined;
       let done = false;
       const right = task.values[task.keys.indexOf(task.question)];
+      const gated = o.cost === 'gated';
+      const gatedCost = () => (answered === right ? -o.penalty * Math.min(1, viewed / fullCost) : 0);
       const reward = () => ({
         correct: answered === right ? 1 : 0,
-        view: -(o.penalty * viewed) / fullCost,
+        view: gated ? gatedCost() : -(o.penalty * viewed) / fullCost,
         viewed,
       });
       const snapshot = () => ({ turn, viewed, shown, answered: answered ?? null, done });
@@ -158,8 +168,10 @@ export function longDocReader(options: LongDocOptions = {}): Environment<LongDoc
           }
           if (turn >= o.maxTurns) done = true;
           const units = viewed - before;
+          // Gated: the whole cost is paid on the last turn, so the turns still sum to the outcome.
+          const cost = gated ? (done ? gatedCost() : 0) : -(o.penalty * units) / fullCost;
           return {
-            reward: { correct: answered === right && done ? 1 : 0, view: -(o.penalty * units) / fullCost, viewed: units },
+            reward: { correct: answered === right && done ? 1 : 0, view: cost, viewed: units },
             done,
             valid: parsed !== undefined,
             stateKey: `${taskKey(task)}#${turn}:${viewed}`,
