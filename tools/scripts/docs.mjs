@@ -52,6 +52,11 @@ function page(entry) {
     `- paper: ${paperLine(method.paper)}`,
     `- estimator: \`${estimatorName}\`${refOptions(method.estimator)}${estimator ? ` (${estimator.summary})` : ' (not installed)'}`,
     `- loss: \`${lossName}\`${refOptions(method.loss)}${loss ? ` (${loss.summary})` : ' (not installed)'}`,
+    ...(method.stages?.length
+      ? [
+          `- earlier stages: ${method.stages.map((st) => `\`${refName(st.loss)}\` until ${Math.round(st.until * 100)}% of the budget`).join(', then ')}, then the loss above`,
+        ]
+      : []),
     ...(divergence ? [`- divergence: \`${divergence}\`${refOptions(method.divergence)}`] : []),
     ...(method.shapers?.length ? [`- shapers: ${method.shapers.map((s) => `\`${refName(s)}\``).join(', ')}`] : []),
     ...(method.sampler ? [`- sampler: [\`${refName(method.sampler)}\`](samplers/${refName(method.sampler)}.md)`] : []),

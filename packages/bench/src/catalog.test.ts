@@ -122,11 +122,46 @@ describe('every registered loss trains without NaN', () => {
   });
 });
 
+/** Estimators that learn from the traces of a tree search (the rest-mcts sampler) rather than from rewards alone. */
+const SEARCH_ESTIMATORS = new Set(['rest-mcts', 'o1-recipe']);
+
+/** What a run of a grpo step with a given estimator needs besides it: the reward model or sampler it reads. */
+const RUNS_WITH: Record<string, Record<string, unknown>> = {
+  // OPRL reads the step rewards of its implicit PRM, a reward model of the run.
+  oprl: { rewardModels: ['implicit-prm'] },
+  // PAV's progress comes from its verifier, trained on the Monte Carlo restarts.
+  pav: { rewardModels: ['pav-verifier'] },
+  // ReasonFlux-PRM judges step quality with its reward model.
+  'reasonflux-prm': { rewardModels: ['reasonflux-prm'] },
+  cooper: { rewardModels: ['cooper-coevolving-rm'] },
+  // POLAR's discriminator, with the smallest zoo and pre-training.
+  polar: {
+    rewardModels: ['polar'],
+    rewardModelOptions: {
+      polar: {
+        dim: 16,
+        layers: 1,
+        heads: 2,
+        prompts: 4,
+        updates: 2,
+        batch: 4,
+        temperatures: [1],
+        init: false,
+        preferencePairs: 0,
+      },
+    },
+  },
+  // Pairwise-RL asks its pairwise judge about each rollout against the anchor.
+  'pairwise-anchor': { rewardModels: ['pairwise-gen-rm'] },
+  // ReST-MCTS* and the o1 recipe learn from the search's traces, valued by its process value model.
+  ...Object.fromEntries([...SEARCH_ESTIMATORS].map((name) => [name, { sampler: 'rest-mcts', rewardModels: ['restmcts-value'] }])),
+};
+
 describe('every reward-only estimator answers bench advantages', () => {
   const estimators = registry
     .list('estimators')
     .map((e) => e.item)
-    .filter((e) => !e.needsModel && !e.needsCritic);
+    .filter((e) => !e.needsModel && !e.needsCritic && !SEARCH_ESTIMATORS.has(e.name));
   // Step-level estimators need turns: they read multi-turn rollouts (with state keys and a step reward).
   const STEP_LEVEL = new Set(['gigpo', 'srgpo']);
   const dir = mkdtempSync(path.join(tmpdir(), 'catalog-'));
@@ -143,6 +178,15 @@ describe('every reward-only estimator answers bench advantages', () => {
         })),
       ),
     ),
+  );
+
+  it.each([...SEARCH_ESTIMATORS])(
+    '%s reads search traces, and without them says which sampler makes them (exit 2)',
+    async (name) => {
+      const result = await runCli(['advantages', name, '--groups', '[[1,0,0,1,0.5]]', '--json']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/sampler=rest-mcts/);
+    },
   );
 
   it.each(estimators.map((e) => [e.name]))('%s', async (name) => {
@@ -281,7 +325,9 @@ describe('every estimator and shaper trains two steps on every environment it su
             // Cooper's estimator rewards its reward model's score; that model binds to environments with a corruption rule only.
             (plugin.name !== 'cooper' || env.name in CORRUPTIONS) &&
             // POLAR's estimator rewards its discriminator's score against the expert's single-turn answer.
-            (plugin.name !== 'polar' || (env.maxTurns === 1 && typeof env.demonstrate === 'function'));
+            (plugin.name !== 'polar' || (env.maxTurns === 1 && typeof env.demonstrate === 'function')) &&
+            // The tree search runs over the steps of one action.
+            (!SEARCH_ESTIMATORS.has(plugin.name) || env.maxTurns === 1);
           return [
             `${kind === 'estimators' ? 'estimator' : 'shaper'} ${plugin.name} on ${env.name}`,
             kind,
@@ -319,34 +365,7 @@ describe('every estimator and shaper trains two steps on every environment it su
         ...SMALL,
         ...(ENV_OPTIONS[env] ? { envOptions: ENV_OPTIONS[env] } : {}),
         ...(kind === 'estimators' ? { estimator: plugin.name } : { shapers: plugin.name }),
-        // OPRL reads the step rewards of its implicit PRM, a reward model of the run.
-        ...(plugin.name === 'oprl' ? { rewardModels: ['implicit-prm'] } : {}),
-        // PAV's progress comes from its verifier, trained on the Monte Carlo restarts.
-        ...(plugin.name === 'pav' ? { rewardModels: ['pav-verifier'] } : {}),
-        // ReasonFlux-PRM judges step quality with its reward model.
-        ...(plugin.name === 'reasonflux-prm' ? { rewardModels: ['reasonflux-prm'] } : {}),
-        ...(plugin.name === 'cooper' ? { rewardModels: ['cooper-coevolving-rm'] } : {}),
-        // POLAR's discriminator, with the smallest zoo and pre-training.
-        ...(plugin.name === 'polar'
-          ? {
-              rewardModels: ['polar'],
-              rewardModelOptions: {
-                polar: {
-                  dim: 16,
-                  layers: 1,
-                  heads: 2,
-                  prompts: 4,
-                  updates: 2,
-                  batch: 4,
-                  temperatures: [1],
-                  init: false,
-                  preferencePairs: 0,
-                },
-              },
-            }
-          : {}),
-        // Pairwise-RL asks its pairwise judge about each rollout against the anchor.
-        ...(plugin.name === 'pairwise-anchor' ? { rewardModels: ['pairwise-gen-rm'] } : {}),
+        ...(RUNS_WITH[plugin.name] ?? {}),
         ...(readsTeacher(plugin) ? { teacher: await teacherOfSmall() } : {}),
       },
       sft: 'none' as const,
@@ -355,9 +374,11 @@ describe('every estimator and shaper trains two steps on every environment it su
       await expect(train(options)).rejects.toMatchObject({
         exitCode: 2,
         message: expect.stringMatching(
-          new RegExp(
-            `'${plugin.name === 'cooper' ? 'cooper-coevolving-rm' : plugin.name}' needs .* which environment '${env}' does not have`,
-          ),
+          SEARCH_ESTIMATORS.has(plugin.name)
+            ? new RegExp(`searches the steps of one action: environment '${env}' has episodes of up to`)
+            : new RegExp(
+                `'${plugin.name === 'cooper' ? 'cooper-coevolving-rm' : plugin.name}' needs .* which environment '${env}' does not have`,
+              ),
         ),
       });
       return;

@@ -978,6 +978,20 @@ export interface ProposeContext {
    * trains its generator on an elite buffer this way. Returns the loss per token and the tokens.
    */
   train?(examples: readonly { task: unknown; action: string }[]): Promise<{ loss: number; trainedTokens: number }>;
+  /**
+   * Plays each task `count` times (default 1) with the current policy, `instruction` shown ahead
+   * of the first observation as in training rollouts, sampled at the run's temperature: the
+   * verification rollouts of a stream that tests candidate instructions (INSPO). Every episode,
+   * environment step and generated token is charged; fewer tasks (possibly none) are played when
+   * the budget cannot afford them. Each played task's scalar rewards and successes, in order.
+   */
+  play?(tasks: readonly unknown[], options?: { instruction?: string; count?: number }): Promise<PlayedTask[]>;
+}
+
+/** What one task earned when a stream's `propose` played it. */
+export interface PlayedTask {
+  rewards: number[];
+  successes: boolean[];
 }
 
 /** A run's stream of training tasks, opened by a TaskSource. */
@@ -1084,10 +1098,24 @@ export interface Method extends PluginMeta {
   taskSource?: PluginRef;
   /** Called at the start and end of every step. */
   hooks?: readonly PluginRef[];
+  /**
+   * Earlier training stages, in order: each trains with its own loss until the budget's progress
+   * (the share consumed, in [0, 1]) reaches `until`; then the Method's `loss` trains to the end
+   * (EVA's SFT -> KTO -> GRPO: a KTO stage before GRPO). Sampling, the estimator and the budget
+   * are the run's throughout; only the update's objective changes.
+   */
+  stages?: readonly MethodStage[];
   /** Per-method deviations from the shared hyperparameters, with the reason. */
   defaults?: Partial<TrainConfig>;
   /** Why `defaults` deviate (shown in compare reports). */
   defaultsSource?: string;
+}
+
+/** One earlier stage of a Method's run: its loss, and the budget share it trains until. */
+export interface MethodStage {
+  loss: PluginRef;
+  /** Budget progress in (0, 1) at which the next stage (or the Method's loss) takes over. */
+  until: number;
 }
 
 /** What a package exports as `plugin`. */

@@ -7,9 +7,11 @@ import { gridPacking } from './grid-packing/grid-packing.js';
 import { gridnav } from './gridnav/gridnav.js';
 import { judgeTasks } from './judge-tasks/judge-tasks.js';
 import { sparkSelfJudge } from './judge-tasks/spark.js';
+import { longDocReader } from './long-doc/long-doc.js';
 import { nextSegment } from './next-segment/next-segment.js';
 import { policyJudge } from './policy-judge/policy-judge.js';
 import { evolvingPool } from './task-sources/evolving-pool.js';
+import { inspo } from './task-sources/inspo.js';
 import { prioritized } from './task-sources/prioritized.js';
 import { translate } from './translate/translate.js';
 import { selfReferee } from './urpo/self-referee.js';
@@ -70,6 +72,8 @@ export {
   warmStartItems,
   withSparkTasks,
 } from './judge-tasks/spark.js';
+export type { LongDocAction, LongDocOptions, LongDocTask } from './long-doc/long-doc.js';
+export { longDocReader, parseLongDocAction } from './long-doc/long-doc.js';
 export type { Animal, Document as TextDocument } from './next-segment/corpus.js';
 export { segmentText, syntheticCorpus } from './next-segment/corpus.js';
 export { tokenF1 } from './next-segment/match.js';
@@ -83,6 +87,15 @@ export type { SplitSizes } from './shared/split.js';
 export { splitSizes, TEST_SPLIT_SIZE, TRAIN_POOL_SIZE } from './shared/split.js';
 export type { EvolvingPoolOptions } from './task-sources/evolving-pool.js';
 export { evolvingPool, openEvolvingPool } from './task-sources/evolving-pool.js';
+export type { InspoOptions, InstructionStats } from './task-sources/inspo.js';
+export {
+  inspo,
+  inspoPopulation,
+  instructionProbabilities,
+  instructionWeights,
+  mergePopulation,
+  openInspo,
+} from './task-sources/inspo.js';
 export type { PrioritizedOptions, PriorityScore } from './task-sources/prioritized.js';
 export { prioritized, priorityOf } from './task-sources/prioritized.js';
 export type { TranslationData } from './translate/data.js';
@@ -125,8 +138,9 @@ export const plugin: Plugin = {
     nextSegment(),
     policyJudge(),
     gridPacking(),
+    longDocReader(),
   ],
-  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge(), urpoMix(), flowboostElites()],
+  taskSources: [prioritized(), evolvingPool(), judgeTasks(), sparkSelfJudge(), urpoMix(), flowboostElites(), inspo()],
   samplers: [flowboostMask()],
   methods: [flowboostMethod()],
   estimators: [selfReferee()],

@@ -461,6 +461,8 @@ export const plugin: Plugin = {
     polarMethod(),
     sparkMethod(),
     urpoMethod(),
+    inspoMethod(),
+    evaMethod(),
   ],
   hooks: [upoRounds()],
 };
@@ -697,5 +699,49 @@ function urpoMethod(): Method {
     defaults: { model: { contextLength: 64 } as ModelConfig },
     defaultsSource:
       'context 64 (ours): the ranking prompt (statement, marker, three candidates) needs more room than countdown’s 48',
+  });
+}
+
+/**
+ * INSPO (arXiv 2512.01945): GRPO over (task, instruction) rollouts, the instructions drawn from a
+ * population that co-evolves with the policy (the `inspo` task source: per-instruction reward
+ * statistics, candidates written from failures, verification rollouts charged, the weakest retired).
+ */
+function inspoMethod(): Method {
+  return defineMethod({
+    name: 'inspo',
+    summary:
+      'INSPO: GRPO with a co-evolving population of instructions ahead of the task; instructions drawn by softmax of their mean reward, new ones written by the policy from failures and verified on held-out tasks, the weakest retired',
+    paper: { title: 'Agentic Policy Optimization via Instruction-Policy Co-Evolution', arxiv: '2512.01945', year: 2025 },
+    estimator: 'grpo',
+    loss: 'ppo-clip',
+    taskSource: 'inspo',
+    unverified: [
+      'adaptation: adapted (see the inspo task source): the optimiser LLM that reflects on failures is the policy itself continuing a failed transcript, so instructions are short strings in the environment’s alphabet.',
+      'The paper trains on multi-turn retrieval QA (Search-R1 style) with large models; the population settings (N = 4, tau = 0.1, a round every 5 steps) are ours, and the shared hyperparameters apply so that the comparison is at equal settings. Verification rollouts are charged as episodes, so at an equal episode budget INSPO trains on fewer tasks.',
+      'Diagnostics (ours), per step in metrics.jsonl and, in a comparison, in results.json (`stepDiagnostics`) and plotted in report.html: the population size, the best and the worst instruction weight, and the expected weight of the drawn instruction.',
+    ],
+  });
+}
+
+/**
+ * EVA (arXiv 2603.22918): after the SFT cold start, a KTO stage on the policy's own unpaired
+ * rollouts, then GRPO, on the same rollout budget; the planning-before-perceiving setting is the
+ * `long-doc-reader` environment (observations charged in the reward).
+ */
+function evaMethod(): Method {
+  return defineMethod({
+    name: 'eva',
+    summary:
+      "EVA: SFT cold start, then KTO on the policy's own unpaired good and bad rollouts for the first quarter of the budget, then GRPO; meant for long-doc-reader, where what the policy views is charged",
+    paper: { title: 'EVA: Efficient Reinforcement Learning for End-to-End Video Agent', arxiv: '2603.22918', year: 2026 },
+    estimator: 'grpo',
+    loss: 'ppo-clip',
+    stages: [{ loss: 'kto', until: 0.25 }],
+    unverified: [
+      'adaptation: analogue (see the long-doc-reader environment): a video becomes a keyed document, frames and resolution become section ranges skimmed or read, visual tokens become units viewed, charged in the reward.',
+      "The KTO stage's share (the first 25% of the rollout budget) is ours; the paper's training hyperparameters are not released (only its evaluation code is). The paper's KTO data are a curated set of successful and failed trajectories; here they are the stage's own rollouts, labelled desirable above their group's mean reward and undesirable below it (the trainer's online KTO), so the three stages share one rollout budget (the reference note's equal-budget experiment).",
+      'The quality part of the paper’s GRPO reward is the view cost of the environment (correct minus a penalty per unit viewed); the format reward is not separate (a malformed action is a wasted turn).',
+    ],
   });
 }

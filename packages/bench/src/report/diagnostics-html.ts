@@ -163,8 +163,9 @@ export const CLIP_BIAS_METRICS = ['clipEntropyBias', 'clipCorrectionShare'] as c
 /**
  * Per-step diagnostics of a method's own mechanism, drawn for the methods whose runs log the
  * group's `marker`: OPPO's optimal context z* among the step's completion contexts (oppo-context
- * loss), and VA-pi's two ELBO terms (the reconstruction reward of the teacher-forced draws with
- * its sequence metric, and the prior term, the reference tokens' cross-entropy).
+ * loss), VA-pi's two ELBO terms (the reconstruction reward of the teacher-forced draws with
+ * its sequence metric, and the prior term, the reference tokens' cross-entropy), and INSPO's
+ * instruction population (the inspo task source).
  */
 export const METHOD_STEP_DIAGNOSTICS = [
   {
@@ -180,6 +181,18 @@ export const METHOD_STEP_DIAGNOSTICS = [
     metrics: ['rewardMean', 'referenceTokenMatch', 'referenceCrossEntropy'],
     title: "VA-pi's ELBO terms per step",
     note: "VA-pi's ELBO terms: reconstruction, the reward of the detokenised teacher-forced draws (rewardMean) and the share of drawn tokens equal to the reference's (referenceTokenMatch); prior, the reference tokens' cross-entropy under teacher forcing (referenceCrossEntropy).",
+  },
+  {
+    name: 'instruction population',
+    marker: 'taskSource.instructionWeightDrawn',
+    metrics: [
+      'taskSource.populationSize',
+      'taskSource.instructionWeightBest',
+      'taskSource.instructionWeightWorst',
+      'taskSource.instructionWeightDrawn',
+    ],
+    title: "INSPO's instruction population per step",
+    note: "INSPO's instruction population after each step: its size, the best and the worst instruction weight (the mean reward of every rollout played under an instruction), and the expected weight of the instruction drawn for a task (softmax(w / tau) over the population).",
   },
 ] as const;
 

@@ -43,6 +43,8 @@ export interface Resolved {
   taskSource?: TaskSource;
   hooks: StepHook[];
   config: TrainConfig;
+  /** The Method's earlier stages: each loss trains until the budget's progress reaches `until`. */
+  stages?: { loss: PolicyLoss<Tf, tf.Tensor>; until: number }[];
 }
 
 export function resolvePlugins(options: TrainOptions, checks: { readers?: boolean } = {}): Resolved {
@@ -89,6 +91,14 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
   if (divergence && !divergence.penalty)
     throw new UsageError(`divergence '${divergence.name}' has no tensor penalty; it cannot be used as the trainer's penalty`);
   const shapers = [...(method.shapers ?? []), ...(config.shapers ?? [])].map((ref) => registry.resolve('shapers', ref));
+  const stages = (method.stages ?? []).map((stage, k, all) => {
+    const previous = k === 0 ? 0 : (all[k - 1]?.until as number);
+    if (!(stage.until > previous && stage.until < 1))
+      throw new UsageError(
+        `method '${method.name}': stage ${k + 1} ends at budget share ${stage.until}; shares must increase within (0, 1)`,
+      );
+    return { loss: registry.resolve('losses', stage.loss) as PolicyLoss<Tf, tf.Tensor>, until: stage.until };
+  });
   const extensions = resolveExtensions(registry, method, config);
   const resolved: Resolved = {
     method,
@@ -100,6 +110,7 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
     shapers,
     ...extensions,
     config,
+    ...(stages.length ? { stages } : {}),
   };
   checkRequirements(resolved, registry);
   // Reward models that read the environment's rules are bound to it here (a UsageError: exit 2).
@@ -128,7 +139,11 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
     throw new UsageError(
       `estimator '${resolved.estimator.name}' scores under a teacher: name one with --set teacher=<run folder> (a finished bench train --out folder on the same environment)`,
     );
-  const keepsReference = divergence !== undefined || Boolean(loss.needs?.reference) || Boolean(config.teacher);
+  const keepsReference =
+    divergence !== undefined ||
+    Boolean(loss.needs?.reference) ||
+    stages.some((stage) => stage.loss.needs?.reference) ||
+    Boolean(config.teacher);
   for (const hook of resolved.hooks)
     if (hook.needs?.reference && !keepsReference)
       throw new UsageError(

@@ -76,9 +76,15 @@ export function stepContext(
   const weights = componentWeights(run.plugins.env, config, run.plugins.shapers, run.plugins.rewardModels);
   const envWeights = Object.fromEntries(run.plugins.env.rewardComponents.map((c) => [c.name, weights[c.name] as number]));
   const logged: Record<string, number> = {};
+  // A Method's earlier stages (EVA's KTO before GRPO): the step's loss is the stage's at the budget's progress.
+  const stages = run.plugins.stages ?? [];
+  const progress = stages.length ? run.meter.progress() : 1;
+  const stage = stages.findIndex((s) => progress < s.until);
+  if (stages.length) logged.lossStage = stage < 0 ? stages.length : stage;
+  const loss = stage < 0 ? run.plugins.loss : (stages[stage]?.loss ?? run.plugins.loss);
   return {
     ...run,
-    plugins: { ...run.plugins, config },
+    plugins: { ...run.plugins, config, loss },
     step,
     rng: Rng.seeded(config.seed).split(`step/${step}`),
     config,

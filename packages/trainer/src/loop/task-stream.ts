@@ -6,8 +6,9 @@
  */
 import type { Environment, ProposeContext, Rng, Rollout, TaskFeedback, TaskSource, TaskStream } from '@policy-lab/core';
 import type { TrainingRow } from './batch.js';
-import { promptFor, type RolloutRequest } from './rollouts.js';
+import { collectRollouts, promptFor, type RolloutRequest } from './rollouts.js';
 import { crossEntropyStep } from './sft.js';
+import { chargeRollouts } from './stages/sample.js';
 import { stepLearningRate } from './stages/update.js';
 import type { StepContext } from './step-context.js';
 
@@ -62,6 +63,8 @@ export function proposeContext(ctx: StepContext): ProposeContext {
   const rng = ctx.rng.split('propose');
   let calls = 0;
   let generated = 0;
+  let plays = 0;
+  let played = 0;
   const parseTask = env.parseTask;
   return {
     step: ctx.step,
@@ -128,6 +131,38 @@ export function proposeContext(ctx: StepContext): ProposeContext {
       ctx.charge({ trainedTokens: tokens });
       ctx.log('taskSource.trainedTokens', tokens);
       return { loss, trainedTokens: tokens };
+    },
+    async play(tasks, options = {}) {
+      const count = options.count ?? 1;
+      if (!(Number.isInteger(count) && count > 0)) return [];
+      // Each task is played only when its `count` episodes at their longest are affordable.
+      const episodeTokens = env.maxTurns * config.maxNewTokens;
+      let affordable = 0;
+      while (
+        affordable < tasks.length &&
+        ctx.meter.canAfford({
+          episodes: (affordable + 1) * count,
+          generatedTokens: (affordable + 1) * count * episodeTokens,
+          seconds: 0,
+        })
+      )
+        affordable++;
+      if (affordable === 0) return [];
+      const requests: RolloutRequest[] = tasks.slice(0, affordable).map((task, k) => ({
+        task,
+        groupId: `play${plays}g${k}`,
+        count,
+        ...(options.instruction !== undefined ? { instruction: options.instruction } : {}),
+      }));
+      const groups = await collectRollouts(ctx.policy, ctx.tokenizer, env, requests, {
+        maxNewTokens: config.maxNewTokens,
+        temperature: config.temperature,
+        rng: rng.split(`play/${plays++}`),
+      });
+      chargeRollouts(ctx, groups.flat());
+      played += groups.flat().length;
+      ctx.log('taskSource.playedEpisodes', played);
+      return groups.map((g) => ({ rewards: g.map((r) => ctx.envScalar(r.reward)), successes: g.map((r) => r.success) }));
     },
   };
 }

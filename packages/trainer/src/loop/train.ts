@@ -418,7 +418,7 @@ function freshState(divergenceCoef: number, entropyCoef: number): RunState {
  * apart from the reference (G-OPD) gets both.
  */
 async function referencesOf(
-  { loss, divergence, estimator, config }: Resolved,
+  { loss, divergence, estimator, config, stages }: Resolved,
   policy: NamedPolicy,
   tokenizer: PolicyTokenizer,
   folder: RunFolder | undefined,
@@ -429,7 +429,11 @@ async function referencesOf(
   const reference =
     config.teacher && !separateTeacher
       ? loadTeacher(config.teacher, config, tokenizer)
-      : divergence || loss.needs?.reference || separateTeacher || estimator.needsReference
+      : divergence ||
+          loss.needs?.reference ||
+          stages?.some((stage) => stage.loss.needs?.reference) ||
+          separateTeacher ||
+          estimator.needsReference
         ? await frozenStart(policy, folder, resumed)
         : undefined;
   return { ...(reference ? { reference } : {}), ...(teacher ? { teacher } : {}) };

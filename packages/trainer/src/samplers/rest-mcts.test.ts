@@ -133,7 +133,7 @@ describe('rest-mcts sampler (MCTS* over the steps of an action)', () => {
           searchOptions(restMcts({ branch: 1, simulations: MAX_NEW, rollForwardSteps }), value, seed),
           () => 0,
         );
-        const prompt = promptFor([BOS], tokenizer.encode('say:'), 24 - MAX_NEW);
+        const prompt = promptFor([BOS], tokenizer.encode('say:'), 24 - MAX_NEW, tokenizer);
         const plain = await policy.generate([prompt], {
           maxNewTokens: MAX_NEW,
           temperature: 1,
