@@ -15,7 +15,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const ENVIRONMENTS = ['countdown', 'arithmetic', 'gridnav', 'code', 'translate', 'webshop', 'next-segment', 'grid-packing', 'long-doc-reader'];
+const ENVIRONMENTS = [
+  'countdown',
+  'arithmetic',
+  'gridnav',
+  'code',
+  'translate',
+  'webshop',
+  'next-segment',
+  'grid-packing',
+  'long-doc-reader',
+];
 const bin = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'bench.js');
 
 const { values } = parseArgs({

@@ -42,7 +42,7 @@ describe('polar pairs', () => {
         const seen = new Set<string>();
         for (const pair of pairs) {
           const [task, reference] = pair.context.split(PAIR_JOIN) as [string, string];
-          expect(pair.text).toBe(pair.chosen);
+          expect((pair as { text?: string }).text).toBe(pair.chosen);
           const ref = originOf(reference);
           const chosen = originOf(pair.chosen);
           const rejected = originOf(pair.rejected);
