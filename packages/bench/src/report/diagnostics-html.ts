@@ -164,8 +164,8 @@ export const CLIP_BIAS_METRICS = ['clipEntropyBias', 'clipCorrectionShare'] as c
  * Per-step diagnostics of a method's own mechanism, drawn for the methods whose runs log the
  * group's `marker`: OPPO's optimal context z* among the step's completion contexts (oppo-context
  * loss), VA-pi's two ELBO terms (the reconstruction reward of the teacher-forced draws with
- * its sequence metric, and the prior term, the reference tokens' cross-entropy), and INSPO's
- * instruction population (the inspo task source).
+ * its sequence metric, and the prior term, the reference tokens' cross-entropy), INSPO's
+ * instruction population (the inspo task source) and FlowBoost's elite buffer (flowboost-elites).
  */
 export const METHOD_STEP_DIAGNOSTICS = [
   {
@@ -193,6 +193,13 @@ export const METHOD_STEP_DIAGNOSTICS = [
     ],
     title: "INSPO's instruction population per step",
     note: "INSPO's instruction population after each step: its size, the best and the worst instruction weight (the mean reward of every rollout played under an instruction), and the expected weight of the instruction drawn for a task (softmax(w / tau) over the population).",
+  },
+  {
+    name: 'elite buffer',
+    marker: 'taskSource.eliteRatio',
+    metrics: ['taskSource.policyRatio', 'taskSource.refinedRatio', 'taskSource.eliteRatio', 'taskSource.eliteOptimal'],
+    title: "FlowBoost's search and elite buffer per step",
+    note: "FlowBoost after each step, as fractions of each task's exact optimum: the policy's best masked answer in a group (policyRatio), the same answer after local search (refinedRatio), the elite buffer's mean (eliteRatio) and the share of elites at the optimum (eliteOptimal).",
   },
 ] as const;
 

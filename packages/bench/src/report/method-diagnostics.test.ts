@@ -74,6 +74,31 @@ describe('method diagnostics per step', () => {
     expect(await methodDiagnosticsSection('gridnav', both)).toBe('');
   });
 
+  it("FlowBoost's elite buffer: the four ratios averaged over seeds (hand-computed) and drawn in one plot", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'method-diag-flowboost-'));
+    const row = (step: number, policy: number, elite: number) => ({
+      step,
+      'taskSource.policyRatio': policy,
+      'taskSource.refinedRatio': 1,
+      'taskSource.eliteRatio': elite,
+      'taskSource.eliteOptimal': elite === 1 ? 1 : 0.5,
+    });
+    writeRun(out, 'f1', [row(1, 0.8, 0.9), row(2, 0.9, 1)]);
+    writeRun(out, 'f2', [row(1, 0.6, 0.95), row(2, 0.7, 1)]);
+    const found = methodStepDiagnostics(out, [
+      { id: 'f1', method: 'flowboost', env: 'grid-packing', seed: 1 },
+      { id: 'f2', method: 'flowboost', env: 'grid-packing', seed: 2 },
+    ]);
+    const at = (metric: string, step: number) => found.find((d) => d.metric === metric && d.step === step)?.value;
+    expect(at('taskSource.policyRatio', 1)).toBeCloseTo(0.7, 12);
+    expect(at('taskSource.eliteRatio', 1)).toBeCloseTo(0.925, 12);
+    expect(at('taskSource.eliteOptimal', 2)).toBe(1);
+    expect(found).toHaveLength(2 * 4);
+    const html = await methodDiagnosticsSection('grid-packing', found);
+    expect((html.match(/<svg/g) ?? []).length).toBe(1);
+    expect(html).toContain('elite buffer');
+  });
+
   it('a comparison writes them to results.json (valid against its schema) and plots them in report.html', async () => {
     const config = planComparison(registry, {
       methods: ['grpo', 'gdpo'],
