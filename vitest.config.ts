@@ -22,6 +22,27 @@ const tools = {
   },
 };
 
+/** The tests of one package folder (or a part of them), as a vitest project. */
+function packageProject(folder: string, name: string, include: string[], exclude: string[]) {
+  return {
+    extends: true,
+    test: {
+      name,
+      root: `${packagesDir}/${folder}`,
+      include,
+      // WebGPU parity tests need a Vulkan driver, the BullMQ tests a Redis and the PyTorch
+      // cross-checks python3-torch: their CI stages run them.
+      exclude: ['src/**/*.gpu.test.ts', 'src/**/*.redis.test.ts', 'src/**/*.torch.test.ts', ...exclude],
+      pool: 'forks' as const,
+      // A fresh process per test file costs about 4 s of imports (tfjs, wasm, the registry) and
+      // was most of the suite's time; a project's files share a worker instead. The trainer's tests
+      // choose, replace and fail tfjs backends on purpose, which only a fresh process allows.
+      isolate: folder === 'trainer',
+      testTimeout: 60_000,
+    },
+  };
+}
+
 export default defineConfig({
   root,
   resolve: { conditions: ['@policy-lab/source'] },
@@ -29,23 +50,16 @@ export default defineConfig({
   test: {
     projects: [
       tools,
-      ...packages.map((name) => ({
-        extends: true,
-        test: {
-          name: `@policy-lab/${name}`,
-          root: `${packagesDir}/${name}`,
-          include: ['src/**/*.test.ts'],
-          // WebGPU parity tests need a Vulkan driver, the BullMQ tests a Redis and the PyTorch
-          // cross-checks python3-torch: their CI stages run them.
-          exclude: ['src/**/*.gpu.test.ts', 'src/**/*.redis.test.ts', 'src/**/*.torch.test.ts'],
-          pool: 'forks',
-          // A fresh process per test file costs about 4 s of imports (tfjs, wasm, the registry) and
-          // was most of the suite's time; files share a worker instead. The trainer's tests choose,
-          // replace and fail tfjs backends on purpose, which only a fresh process allows.
-          isolate: name === 'trainer',
-          testTimeout: 60_000,
-        },
-      })),
+      ...packages.flatMap((name) =>
+        // The bench catalog (every plugin trained on every environment) is a project of its own,
+        // so its files run beside the rest of bench's instead of after them in the same worker.
+        name === 'bench'
+          ? [
+              packageProject(name, `@policy-lab/${name}`, ['src/**/*.test.ts'], ['src/catalog*.test.ts']),
+              packageProject(name, `@policy-lab/${name}-catalog`, ['src/catalog*.test.ts'], []),
+            ]
+          : [packageProject(name, `@policy-lab/${name}`, ['src/**/*.test.ts'], [])],
+      ),
     ],
   },
 });

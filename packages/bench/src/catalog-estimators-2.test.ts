@@ -1,0 +1,4 @@
+/** Part of the catalog test (see test-support/catalog.ts): split so the test workers share it. */
+import { describePluginRuns } from './test-support/catalog.js';
+
+describePluginRuns('estimators', { index: 1, of: 2 });
