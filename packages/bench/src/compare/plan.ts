@@ -28,14 +28,14 @@ export const PRESETS = {
     envs: ['countdown'],
     budget: 'episodes=8000',
     overrides: { evalTasks: 200, evalEvery: 25, signFlipEvery: 10 },
-    note: '10 seeds and 8000 episodes per run, 200 test tasks; where conclusions start (1-2 minutes per method on 2 cores)',
+    note: '10 seeds and 8000 episodes per run, 200 test tasks; where conclusions start (a countdown run took about 9 minutes on one core of 2, SFT start included: see docs/performance.md)',
   },
   paper: {
     seeds: 20,
     envs: ['countdown'],
     budget: 'episodes=20000',
     overrides: { evalTasks: 256, evalEvery: 50, signFlipEvery: 20 },
-    note: '20 seeds and 20000 episodes per run, 256 test tasks (about 6 minutes per method on 2 cores)',
+    note: '20 seeds and 20000 episodes per run, 256 test tasks',
   },
   leaderboard: {
     seeds: 3,
