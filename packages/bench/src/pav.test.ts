@@ -78,6 +78,19 @@ const config = {
   model: { dim: 32, layers: 1, heads: 4, contextLength: 40, mlpRatio: 2, valueHead: false },
 };
 
+/** A tiny gridnav run's settings: two groups of four a step, one restarted prefix of three episodes. */
+const tinyOverrides = (estimatorOptions: Record<string, unknown>) => ({
+  model: { dim: 16, layers: 1, heads: 2 },
+  sftSteps: 2,
+  tasksPerStep: 2,
+  groupSize: 4,
+  evalTasks: 2,
+  evalSamples: 1,
+  evalEvery: 100,
+  signFlipEvery: 0,
+  estimatorOptions: { share: 0.5, prefixes: 1, mc: 3, ...estimatorOptions },
+});
+
 describe('pav', () => {
   it('the verifier trained on restarts at step prefixes orders expert above corrupted steps on held-out tasks', async () => {
     const meter = new BudgetMeter({ episodes: 1 });
@@ -148,17 +161,7 @@ describe('pav', () => {
       env: 'gridnav',
       seed: 2,
       budget: { episodes: 40 },
-      overrides: {
-        model: { dim: 16, layers: 1, heads: 2 },
-        sftSteps: 2,
-        tasksPerStep: 2,
-        groupSize: 4,
-        evalTasks: 2,
-        evalSamples: 1,
-        evalEvery: 100,
-        signFlipEvery: 0,
-        estimatorOptions: { share: 0.5, prefixes: 1, mc: 3 },
-      },
+      overrides: tinyOverrides({}),
       outDir,
     });
     const metrics = readFileSync(path.join(outDir, 'metrics.jsonl'), 'utf8')
@@ -182,17 +185,7 @@ describe('pav', () => {
       env: 'gridnav',
       seed: 2,
       budget: { episodes: 20 },
-      overrides: {
-        model: { dim: 16, layers: 1, heads: 2 },
-        sftSteps: 2,
-        tasksPerStep: 2,
-        groupSize: 4,
-        evalTasks: 2,
-        evalSamples: 1,
-        evalEvery: 100,
-        signFlipEvery: 0,
-        estimatorOptions: { share: 0.5, prefixes: 1, mc: 3, prover: 'reference' },
-      },
+      overrides: tinyOverrides({ prover: 'reference' }),
       outDir,
     });
     expect(result.config.divergence).toBeUndefined();
