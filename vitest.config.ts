@@ -1,4 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -48,6 +49,9 @@ export default defineConfig({
   resolve: { conditions: ['@policy-lab/source'] },
   ssr: { resolve: { conditions: ['@policy-lab/source'], externalConditions: ['@policy-lab/source'] } },
   test: {
+    // vitest's default is one worker fewer than the cores (one worker on this project's 2-core CI
+    // machine), which left a core idle for the whole suite; the main process mostly waits.
+    maxWorkers: availableParallelism(),
     projects: [
       tools,
       ...packages.flatMap((name) =>
