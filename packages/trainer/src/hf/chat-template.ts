@@ -75,8 +75,8 @@ export class HfChatPrompts implements ChatPrompts {
 
   /**
    * The ids before the next action; the oldest exchanges (an observation and its action) are
-   * dropped until they fit `limit`. When the last observation alone
-   * does not fit, the run is refused, naming the sizes (a template's turn cannot be cut in half).
+   * dropped until they fit `limit`. When the last observation alone does not fit, the run is
+   * refused, naming the sizes (a template's turn cannot be cut in half).
    */
   prompt(turns: readonly ChatTurn[], observation: string, limit: number): number[] {
     let ids: number[] = [];
