@@ -12,6 +12,7 @@ export {
 } from './checkpoint/safetensors.js';
 export type { WebgpuAdapterInfo, WebgpuHandle, WebgpuOptions } from './gpu/webgpu.js';
 export { initWebgpu } from './gpu/webgpu.js';
+export type { ChatTemplateMode } from './hf/chat-template.js';
 export type { HfArchitecture, RopeScaling } from './hf/config.js';
 export { ACCEPTED_MODEL_TYPES, HF_MODEL_TYPES, parseHfConfig, ROPE_SCALING_TYPES, rotaryFrequencies } from './hf/config.js';
 export type { LoraOptions } from './hf/lora.js';
@@ -25,7 +26,14 @@ export { HfPolicyTokenizer } from './hf/policy-tokenizer.js';
 export type { HfModelOption, HfModelReport, HfRun } from './hf/run.js';
 export { backendMemory, openHfRun } from './hf/run.js';
 export type { TinyHfKind, TinyHfOptions } from './hf/tiny-checkpoints.js';
-export { TINY_HF_DEFAULTS, TINY_HF_KINDS, tinyHfConfig, tinyHfTensors, writeTinyHfCheckpoint } from './hf/tiny-checkpoints.js';
+export {
+  CHATML_TEMPLATE,
+  TINY_HF_DEFAULTS,
+  TINY_HF_KINDS,
+  tinyHfConfig,
+  tinyHfTensors,
+  writeTinyHfCheckpoint,
+} from './hf/tiny-checkpoints.js';
 export type { ChatMessage } from './hf/tokenizer.js';
 export { HfTokenizer, loadHfTokenizer } from './hf/tokenizer.js';
 export type { LoadedTensors, TensorLayout, TensorSpec } from './hf/weights.js';

@@ -34,6 +34,10 @@ export function register(program: Command, io: Io): void {
     )
     .option('--model <folder>', 'train a Hugging Face model folder (config.json, *.safetensors, tokenizer.json; docs/models.md)')
     .option('--lora [spec]', 'with --model: train LoRA adapters, rank=8,alpha=16,targets=q_proj,v_proj (the defaults)')
+    .option(
+      '--chat-template <mode>',
+      "with --model: auto (the default) prompts through the folder's chat template when it has one; off: plain-text prompts",
+    )
     .addOption(new Option('--kernels <kind>', 'wasm kernels: fast (default) or stock').choices(['fast', 'stock']).default('fast'))
     .option('--threads <n>', 'threads for the fast wasm kernels (1 or 2)', '2')
     .option('--require-hardware-gpu', 'with --backend webgpu: refuse a software (CPU) adapter')
@@ -64,6 +68,7 @@ export function register(program: Command, io: Io): void {
         data?: string;
         model?: string;
         lora?: string | true;
+        chatTemplate?: string;
       },
     ) {
       const ctx = new CommandContext(io, this);
@@ -76,7 +81,7 @@ export function register(program: Command, io: Io): void {
       registry.get('methods', method);
       registry.get('environments', opts.env);
       const overrides = await ctx.overrides();
-      const model = modelOption(io.cwd, opts.model, opts.lora);
+      const model = modelOption(io.cwd, opts.model, opts.lora, opts.chatTemplate);
       const preferences = opts.data === undefined ? undefined : await dataOption(opts.data, overrides);
       const trainer = await import('@policy-lab/trainer');
       if (!['1', '2'].includes(opts.threads)) throw new UsageError(`bad --threads '${opts.threads}': accepted 1, 2`);
@@ -143,7 +148,7 @@ export function register(program: Command, io: Io): void {
           `budget ${budgetWords(result.budget.limit)}${envOptions ? `; environment options ${JSON.stringify(envOptions)}` : ''}`,
           ...(result.model
             ? [
-                `model ${result.model.folder} (${result.model.modelType}, ${result.model.parameters} parameters; trained ${result.model.trainedParameters}${result.model.lora ? ` through LoRA rank ${result.model.lora.rank}, alpha ${result.model.lora.alpha} on ${result.model.lora.targets.join(', ')}` : ''})${result.model.saved ? `; saved to ${result.model.saved}` : ''}`,
+                `model ${result.model.folder} (${result.model.modelType}, ${result.model.parameters} parameters; trained ${result.model.trainedParameters}${result.model.lora ? ` through LoRA rank ${result.model.lora.rank}, alpha ${result.model.lora.alpha} on ${result.model.lora.targets.join(', ')}` : ''})${result.model.chatTemplate ? `; prompted through the chat template of ${result.model.chatTemplate}` : ''}${result.model.saved ? `; saved to ${result.model.saved}` : ''}`,
               ]
             : []),
           ...extensionsLine(result.extensions ?? {}),

@@ -6,10 +6,13 @@
  * tokenizers have no bos); sep is the single token of a newline, which separates a prompt from
  * its answer in plain-text prompting; rows are padded with pad_token, else eos (masked anyway).
  * Environments' observations and actions are text, so they need nothing else from it.
+ * With a chat template (and `chatTemplate` not 'off') prompts are the template's conversation
+ * (hf/chat-template.ts) and eos is the template's end-of-turn token.
  */
 import path from 'node:path';
 import { UsageError } from '@policy-lab/core';
 import type { PolicyTokenizer, SpecialIds } from '../tokenizer/policy-tokenizer.js';
+import { type ChatTemplateMode, HfChatPrompts } from './chat-template.js';
 import type { HfTokenizer } from './tokenizer.js';
 
 /** Separator candidates, in order: the first that is one token of the vocabulary is used. */
@@ -18,16 +21,19 @@ const SEPARATORS = ['\n', ' =', ':'];
 export class HfPolicyTokenizer implements PolicyTokenizer {
   readonly kind = 'hf';
   readonly specials: SpecialIds;
+  readonly chat?: HfChatPrompts;
   private words?: string[];
 
   /**
    * `tokenizer` of a model whose vocabulary has `vocabSize` rows (at least the tokenizer's ids;
-   * Qwen pads it); `config` is the model's config.json for its bos/eos ids.
+   * Qwen pads it); `config` is the model's config.json for its bos/eos ids; `chatTemplate`
+   * 'auto' uses the folder's chat template when it has one.
    */
   constructor(
     readonly tokenizer: HfTokenizer,
     readonly vocabSize: number,
     config: Record<string, unknown>,
+    chatTemplate: ChatTemplateMode = 'off',
   ) {
     const source = tokenizer.source;
     if (tokenizer.vocabSize > vocabSize)
@@ -51,7 +57,8 @@ export class HfPolicyTokenizer implements PolicyTokenizer {
       throw new UsageError(
         `${source}: none of ${SEPARATORS.map((s) => JSON.stringify(s)).join(', ')} is a single token of this tokenizer (the loop separates a prompt from its answer with one)`,
       );
-    this.specials = { pad: tokenizer.padTokenId ?? eos, bos, eos, sep: separator };
+    if (chatTemplate === 'auto' && tokenizer.hasChatTemplate) this.chat = new HfChatPrompts(tokenizer, eos);
+    this.specials = { pad: tokenizer.padTokenId ?? eos, bos, eos: this.chat?.endOfTurn ?? eos, sep: separator };
   }
 
   encode(text: string): number[] {
@@ -77,6 +84,13 @@ export class HfPolicyTokenizer implements PolicyTokenizer {
   }
 
   toJSON(): unknown {
-    return { kind: 'hf', source: path.resolve(this.tokenizer.source), vocabSize: this.vocabSize, specials: this.specials };
+    return {
+      kind: 'hf',
+      source: path.resolve(this.tokenizer.source),
+      vocabSize: this.vocabSize,
+      specials: this.specials,
+      // A run with its chat template reads other prompts: its checkpoints and SFT start are not a plain run's.
+      ...(this.chat ? { chatTemplate: this.chat.file } : {}),
+    };
   }
 }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Rng, type TrainConfig, UsageError } from '@policy-lab/core';
 import type { Resolved } from '../loop/plugins.js';
 import { rolloutsPerGroup } from '../loop/stages/sample.js';
+import type { ChatTemplateMode } from './chat-template.js';
 import { parseHfConfig } from './config.js';
 import { LoraAdapters, type LoraOptions } from './lora.js';
 import { loraParameters, parameterCount, WASM_HEAP_BYTES, whyItDoesNotFit } from './memory.js';
@@ -25,6 +26,8 @@ export interface HfModelOption {
   folder: string;
   /** LoRA's rank, alpha and targets; without targets, the query and value projections (GPT-2: c_attn). */
   lora?: Omit<LoraOptions, 'targets'> & { targets?: readonly string[] };
+  /** 'auto' (the default): prompts through the folder's chat template when it has one; 'off': plain-text prompts. */
+  chatTemplate?: ChatTemplateMode;
 }
 
 /** What a run's result says about the model it trained. */
@@ -35,6 +38,8 @@ export interface HfModelReport {
   /** Parameters the optimizer trained (the adapters' under LoRA). */
   trainedParameters: number;
   lora?: LoraOptions;
+  /** The file whose chat template prompts the run (absent: plain-text prompts). */
+  chatTemplate?: string;
   /** Where the trained model (full fine-tuning) or the adapters (LoRA) were saved, inside the run folder. */
   saved?: string;
 }
@@ -119,7 +124,12 @@ export function openHfRun(option: HfModelOption, plugins: Resolved, backend: str
     );
   const model = HfCausalLM.load(folder);
   try {
-    const tokenizer = new HfPolicyTokenizer(HfTokenizer.load(folder), architecture.vocabSize, json);
+    const tokenizer = new HfPolicyTokenizer(
+      HfTokenizer.load(folder),
+      architecture.vocabSize,
+      json,
+      option.chatTemplate ?? 'auto',
+    );
     const adapters = lora ? LoraAdapters.attach(model, lora, Rng.seeded(config.seed).split('lora')) : undefined;
     const policy = HfPolicy.create(model, config.model.contextLength, adapters);
     config.model = {
@@ -136,6 +146,7 @@ export function openHfRun(option: HfModelOption, plugins: Resolved, backend: str
       parameters: parameterCount(architecture),
       trainedParameters: policy.variables.reduce((total, v) => total + v.size, 0),
       ...(lora ? { lora } : {}),
+      ...(tokenizer.chat ? { chatTemplate: tokenizer.chat.file } : {}),
     };
     return {
       policy,

@@ -4,9 +4,9 @@
  * part of the architectures a real model folder may need. Weights are seeded draws from our
  * Rng, one stream per tensor name, so a file is the same on every machine.
  */
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Rng } from '@policy-lab/core';
+import { Rng, UsageError } from '@policy-lab/core';
 import { encodeSafetensors, type FloatDtype, type NamedTensor, writeFileAtomic } from '../checkpoint/safetensors.js';
 import { parseHfConfig } from './config.js';
 import { HfTokenizer } from './tokenizer.js';
@@ -28,7 +28,24 @@ export interface TinyHfOptions {
    * so that the checkpoint can be trained on an environment (`bench train --model`).
    */
   tokenizerFrom?: string;
+  /**
+   * With `tokenizerFrom`: 'chatml' adds ChatML's <|im_start|> and <|im_end|> as special tokens of
+   * the copied tokenizer.json and writes Qwen2-Instruct's chat template (CHATML_TEMPLATE) into
+   * its tokenizer_config.json, so the checkpoint is prompted as a chat model.
+   */
+  chatTemplate?: 'chatml';
 }
+
+/**
+ * Qwen2-Instruct's chat template (ChatML; Qwen/Qwen2-0.5B-Instruct's tokenizer_config.json): a
+ * default system message when the conversation has none, each message between <|im_start|>role
+ * and <|im_end|>, and an open assistant turn for generation.
+ */
+export const CHATML_TEMPLATE =
+  "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+/** ChatML's markers, as special added tokens after the copied vocabulary's ids. */
+const CHATML_TOKENS = ['<|im_start|>', '<|im_end|>'];
 
 /**
  * What each kind exercises: llama: grouped-query attention (4 query heads over 2 key/value
@@ -36,13 +53,14 @@ export interface TinyHfOptions {
  * scaling; qwen3: q/k norms and an explicit head_dim unequal to hidden/heads; gpt2: learned
  * positions, LayerNorm, GELU-new, Conv1D layout, tied embeddings.
  */
-export const TINY_HF_DEFAULTS: Readonly<Record<TinyHfKind, Required<Omit<TinyHfOptions, 'seed' | 'config' | 'tokenizerFrom'>>>> =
-  {
-    llama: { sharded: false, dtype: 'F32' },
-    qwen2: { sharded: true, dtype: 'F32' },
-    qwen3: { sharded: false, dtype: 'BF16' },
-    gpt2: { sharded: false, dtype: 'F32' },
-  };
+export const TINY_HF_DEFAULTS: Readonly<
+  Record<TinyHfKind, Required<Omit<TinyHfOptions, 'seed' | 'config' | 'tokenizerFrom' | 'chatTemplate'>>>
+> = {
+  llama: { sharded: false, dtype: 'F32' },
+  qwen2: { sharded: true, dtype: 'F32' },
+  qwen3: { sharded: false, dtype: 'BF16' },
+  gpt2: { sharded: false, dtype: 'F32' },
+};
 
 const TORCH_DTYPE: Record<FloatDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
@@ -144,7 +162,20 @@ export function tinyHfTensors(config: Record<string, unknown>, seed = 1): Record
 /** Writes a tiny checkpoint of `kind` into `folder` (created); returns the files written. */
 export function writeTinyHfCheckpoint(folder: string, kind: TinyHfKind, options: TinyHfOptions = {}): string[] {
   const { sharded, dtype } = { ...TINY_HF_DEFAULTS[kind], ...options };
-  const tokenizer = options.tokenizerFrom === undefined ? undefined : HfTokenizer.load(options.tokenizerFrom);
+  if (options.chatTemplate !== undefined && options.tokenizerFrom === undefined)
+    throw new UsageError('a chat template needs tokenizerFrom (a folder holding tokenizer.json)');
+  mkdirSync(folder, { recursive: true });
+  const copied = ['tokenizer.json', 'tokenizer_config.json'].filter((name) => {
+    const from = path.join(options.tokenizerFrom ?? '', name);
+    if (options.tokenizerFrom === undefined || !existsSync(from)) return false;
+    copyFileSync(from, path.join(folder, name));
+    return true;
+  });
+  if (options.chatTemplate === 'chatml') {
+    addChatml(folder);
+    if (!copied.includes('tokenizer_config.json')) copied.push('tokenizer_config.json');
+  }
+  const tokenizer = options.tokenizerFrom === undefined ? undefined : HfTokenizer.load(folder);
   const eos = tokenizer?.eosTokenId;
   const bos = tokenizer?.bosToken === undefined ? eos : tokenizer.tokenId(tokenizer.bosToken);
   const config = {
@@ -153,14 +184,7 @@ export function writeTinyHfCheckpoint(folder: string, kind: TinyHfKind, options:
     ...options.config,
   };
   const tensors = tinyHfTensors(config, options.seed ?? 1);
-  mkdirSync(folder, { recursive: true });
   writeFileAtomic(path.join(folder, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  const copied = ['tokenizer.json', 'tokenizer_config.json'].filter((name) => {
-    const from = path.join(options.tokenizerFrom ?? '', name);
-    if (options.tokenizerFrom === undefined || !existsSync(from)) return false;
-    copyFileSync(from, path.join(folder, name));
-    return true;
-  });
   const metadata = { format: 'pt' };
   if (!sharded) {
     writeFileAtomic(path.join(folder, SINGLE_FILE), encodeSafetensors(tensors, metadata, dtype));
@@ -191,4 +215,26 @@ export function writeTinyHfCheckpoint(folder: string, kind: TinyHfKind, options:
     `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)}\n`,
   );
   return [...files, INDEX_FILE, ...copied];
+}
+
+/** Adds ChatML's tokens to the folder's tokenizer.json (after its largest id) and its template to tokenizer_config.json. */
+function addChatml(folder: string): void {
+  const file = path.join(folder, 'tokenizer.json');
+  const json = JSON.parse(readFileSync(file, 'utf8')) as {
+    model?: { vocab?: Record<string, number> | unknown[] };
+    added_tokens?: { id: number; content: string; [key: string]: unknown }[];
+  };
+  const added = json.added_tokens ?? [];
+  // A Unigram vocabulary is a list (ids are positions); BPE's and WordPiece's map tokens to ids.
+  const vocab = json.model?.vocab ?? {};
+  const ids = [...(Array.isArray(vocab) ? [vocab.length - 1] : Object.values(vocab)), ...added.map((token) => token.id)];
+  let next = ids.reduce((a, b) => Math.max(a, b), -1) + 1;
+  for (const content of CHATML_TOKENS)
+    if (!added.some((token) => token.content === content))
+      added.push({ id: next++, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  json.added_tokens = added;
+  writeFileAtomic(file, `${JSON.stringify(json)}\n`);
+  const configFile = path.join(folder, 'tokenizer_config.json');
+  const config = existsSync(configFile) ? (JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>) : {};
+  writeFileAtomic(configFile, `${JSON.stringify({ ...config, chat_template: CHATML_TEMPLATE }, null, 2)}\n`);
 }

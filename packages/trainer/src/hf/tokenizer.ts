@@ -52,6 +52,8 @@ export class HfTokenizer {
     template: string | undefined,
     /** Where it was read from, for errors. */
     readonly source: string,
+    /** The file the chat template was read from, for errors. */
+    readonly chatTemplateFile?: string,
   ) {
     try {
       this.tokenizer = new Tokenizer(json, config);
@@ -62,7 +64,7 @@ export class HfTokenizer {
       try {
         this.template = new Template(template);
       } catch (error) {
-        throw new UsageError(`${source}: the chat template does not parse (${(error as Error).message})`);
+        throw new UsageError(`${chatTemplateFile ?? source}: the chat template does not parse (${(error as Error).message})`);
       }
     }
     const model = (json.model ?? {}) as Json;
@@ -91,8 +93,9 @@ export class HfTokenizer {
     const configFile = path.join(folder, 'tokenizer_config.json');
     const config = existsSync(configFile) ? readJson(configFile, 'tokenizer config') : {};
     const jinjaFile = path.join(folder, 'chat_template.jinja');
-    const template = existsSync(jinjaFile) ? readFileSync(jinjaFile, 'utf8') : chatTemplateOf(config, configFile);
-    return new HfTokenizer(json, config, template, folder);
+    const fromJinja = existsSync(jinjaFile);
+    const template = fromJinja ? readFileSync(jinjaFile, 'utf8') : chatTemplateOf(config, configFile);
+    return new HfTokenizer(json, config, template, folder, fromJinja ? jinjaFile : configFile);
   }
 
   /** From parsed files (no folder): `source` names them in errors. */

@@ -18,7 +18,7 @@ import type { BudgetConsumption, Environment, MctsSettings, Rollout } from '@pol
 import { UsageError } from '@policy-lab/core';
 import type { PolicyModel } from '../model/policy.js';
 import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
-import { promptFor, type RolloutOptions, type RolloutRequest } from './rollouts.js';
+import { firstPrompt, type RolloutOptions, type RolloutRequest } from './rollouts.js';
 
 export interface MctsNode {
   /** Index of the parent node (-1: the root, the empty action). */
@@ -306,7 +306,7 @@ export async function mctsRollouts(
     );
   const limit = policy.config.contextLength - options.maxNewTokens;
   const work: Work = { generatedTokens: 0 };
-  const { bos, eos } = tokenizer.specials;
+  const { eos } = tokenizer.specials;
   const decode = (prefix: readonly number[]) => tokenizer.decode(prefix.filter((t) => t !== eos));
   const groups: Rollout[][] = [];
   let episodes = 0;
@@ -314,7 +314,7 @@ export async function mctsRollouts(
     const envKey = `env/${request.groupId}/0`;
     const first = env.start(request.task, options.rng.split(envKey)).observation();
     const observation = request.instruction ? `${request.instruction} ${first}` : first;
-    const prompt = promptFor([bos], tokenizer.encode(observation), limit, tokenizer);
+    const prompt = firstPrompt(observation, limit, tokenizer);
     const streams = {
       expand: options.rng.split(`mcts/${request.groupId}`),
       roll: options.rng.split(`mcts-roll/${request.groupId}`),

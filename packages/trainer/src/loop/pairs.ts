@@ -7,7 +7,7 @@ import { type Rollout, type TrainConfig, UsageError } from '@policy-lab/core';
 import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import type { TrainingRow } from './batch.js';
 import type { PreferencePair, UnpairedExample } from './data.js';
-import { promptFor } from './rollouts.js';
+import { firstPrompt } from './rollouts.js';
 
 /** One completion as training rows (one per turn); its log-probability is the sum over them. */
 export type Completion = readonly TrainingRow[];
@@ -44,7 +44,7 @@ export function checkAlphabet(
 export function pairRows(pair: PreferencePair, tokenizer: PolicyTokenizer, config: TrainConfig): TokenPair {
   // A soft prompt's vectors take positions of the policy's context too.
   const limit = config.model.contextLength - (config.softPrompt ?? 0) - config.maxNewTokens;
-  const prompt = promptFor([tokenizer.specials.bos], tokenizer.encode(pair.prompt), limit, tokenizer);
+  const prompt = firstPrompt(pair.prompt, limit, tokenizer);
   const row = (text: string): TrainingRow => {
     const action = [...tokenizer.encode(text), tokenizer.specials.eos].slice(0, config.maxNewTokens);
     return { tokens: [...prompt, ...action], actionStart: prompt.length, oldLogprobs: [], advantage: 0, weight: 1 };

@@ -2,6 +2,7 @@
  * The rollout engine: multi-turn episodes against any Environment, decoded together.
  * Context rule: [bos] obs_1 [sep] action_1 [eos] obs_2 [sep] ... obs_t [sep]; when that is
  * longer than contextLength - maxNewTokens, the oldest tokens are dropped (the bos stays).
+ * A chat model's tokenizer (`tokenizer.chat`) replaces that rule by its template's conversation.
  *
  * How each action is decoded is the sampler's choice (samplers.ts): token-by-token sampling
  * (optionally through a logits hook), beam search per distinct context, or a tree of restarts;
@@ -61,6 +62,31 @@ export function promptFor(
   return [bos, ...full.slice(full.length - (limit - 1))];
 }
 
+/**
+ * The context before an action: a chat model's conversation (the earlier `turns`, then the
+ * observation) when the tokenizer has a chat template, else promptFor's plain rule on `history`.
+ */
+export function turnPrompt(
+  history: readonly number[],
+  turns: readonly { observation: string; action: string }[],
+  observation: string,
+  limit: number,
+  tokenizer: PolicyTokenizer,
+): number[] {
+  if (tokenizer.chat) return tokenizer.chat.prompt(turns, observation, limit);
+  return promptFor(history, tokenizer.encode(observation), limit, tokenizer);
+}
+
+/** The context of a single-turn prompt (a task's text, a pair's prompt): turnPrompt from the start. */
+export function firstPrompt(text: string, limit: number, tokenizer: PolicyTokenizer): number[] {
+  return turnPrompt([tokenizer.specials.bos], [], text, limit, tokenizer);
+}
+
+/** The ids that end an action: eos, and a chat model's other stops. */
+export function actionStops(tokenizer: PolicyTokenizer): number[] {
+  return [tokenizer.specials.eos, ...(tokenizer.chat?.stops ?? [])];
+}
+
 /** A fresh episode of a request's task. */
 export function startRunning(
   env: Environment,
@@ -115,10 +141,10 @@ export async function runEpisodes(
     const active = items.filter((r) => !r.done);
     if (active.length === 0) break;
     const observations = active.map((r) => shown(r));
-    const prompts = active.map((r, i) => promptFor(r.history, tokenizer.encode(observations[i] as string), limit, tokenizer));
+    const prompts = active.map((r, i) => turnPrompt(r.history, r.turns, observations[i] as string, limit, tokenizer));
     for (const r of active) r.snapshots?.push(r.episode.snapshot?.());
     const hook = logitsHook(options, tokenizer, prompts);
-    const actions = await decodeActions(policy, active, prompts, options, `${tag}turn${turn}`, hook, tokenizer.specials.eos);
+    const actions = await decodeActions(policy, active, prompts, options, `${tag}turn${turn}`, hook, actionStops(tokenizer));
     active.forEach((r, i) => {
       const { tokens: actionTokens, logprobs, truncated } = actions[i] as DecodedAction;
       const text = tokenizer.decode(actionTokens.filter((t) => t !== tokenizer.specials.eos));
@@ -187,9 +213,9 @@ async function decodeActions(
   options: RolloutOptions,
   key: string,
   logits: GenerateOptions['logits'] | undefined,
-  eos: number,
+  stops: readonly number[],
 ): Promise<DecodedAction[]> {
-  if (options.sampler?.strategy === 'beam' && !options.greedy) return beamActions(policy, active, prompts, options, eos);
+  if (options.sampler?.strategy === 'beam' && !options.greedy) return beamActions(policy, active, prompts, options, stops);
   const forcedLength = (r: Running) => r.forced?.tokens.length ?? 0;
   const shortest = Math.min(...active.map(forcedLength));
   const generation = await policy.generate(
@@ -197,7 +223,7 @@ async function decodeActions(
     {
       maxNewTokens: options.maxNewTokens - shortest,
       temperature: options.temperature,
-      stopTokens: [eos],
+      stopTokens: [...stops],
       greedy: options.greedy ?? false,
       rng: options.rng.split(`decode/${key}`),
       ...(logits && options.sampler ? { logits, behaviour: options.sampler.behaviour } : {}),
@@ -207,7 +233,7 @@ async function decodeActions(
     // A row with a longer forced prefix has less room: its continuation is cut at the action's limit.
     const room = options.maxNewTokens - forcedLength(r);
     const tokens = (generation.tokens[i] as number[]).slice(0, room);
-    const stopped = tokens.includes(eos);
+    const stopped = tokens.some((t) => stops.includes(t));
     return {
       tokens: [...(r.forced?.tokens ?? []), ...tokens],
       logprobs: [...(r.forced?.logprobs ?? []), ...(generation.logprobs[i] as number[]).slice(0, room)],
@@ -227,7 +253,7 @@ async function beamActions(
   active: readonly Running[],
   prompts: readonly number[][],
   options: RolloutOptions,
-  eos: number,
+  stops: readonly number[],
 ): Promise<DecodedAction[]> {
   const clusters = new Map<string, number[]>();
   active.forEach((r, i) => {
@@ -242,7 +268,7 @@ async function beamActions(
       width,
       count,
       maxNewTokens: options.maxNewTokens,
-      stopTokens: [eos],
+      stopTokens: [...stops],
     });
     members.forEach((member, k) => {
       const h = Math.min(k, found.tokens.length - 1);

@@ -14,7 +14,7 @@ import type { PolicyModel } from '../model/policy.js';
 import { Adam } from '../optim/adam.js';
 import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
-import { promptFor } from './rollouts.js';
+import { turnPrompt } from './rollouts.js';
 import { describeOwner, waitForLock } from './run-lock.js';
 import { readWeights, writeWeights } from './weights.js';
 
@@ -48,11 +48,14 @@ export function demonstrationRows(
   tasks.forEach((task, k) => {
     const episode = env.start(task, rng.split(`demo/${k}`));
     let history = [1];
+    const turns: { observation: string; action: string }[] = [];
     for (const action of env.demonstrate?.(task) ?? []) {
-      const prompt = promptFor(history, tokenizer.encode(episode.observation()), limit, tokenizer);
+      const observation = episode.observation();
+      const prompt = turnPrompt(history, turns, observation, limit, tokenizer);
       const actionTokens = [...tokenizer.encode(action), tokenizer.specials.eos].slice(0, config.maxNewTokens);
       rows.push({ tokens: [...prompt, ...actionTokens], actionStart: prompt.length, oldLogprobs: [], advantage: 1, weight: 1 });
       history = [...prompt, ...actionTokens];
+      turns.push({ observation, action });
       if (episode.step(action).done) break;
     }
   });

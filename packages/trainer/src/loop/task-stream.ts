@@ -6,7 +6,7 @@
  */
 import type { Environment, ProposeContext, Rng, Rollout, TaskFeedback, TaskSource, TaskStream } from '@policy-lab/core';
 import type { TrainingRow } from './batch.js';
-import { collectRollouts, promptFor, type RolloutRequest } from './rollouts.js';
+import { actionStops, collectRollouts, firstPrompt, type RolloutRequest } from './rollouts.js';
 import { crossEntropyStep } from './sft.js';
 import { chargeRollouts } from './stages/sample.js';
 import { stepLearningRate } from './stages/update.js';
@@ -75,18 +75,13 @@ export function proposeContext(ctx: StepContext): ProposeContext {
       // Stop before writing what the budget cannot afford: each continuation may use `limit` tokens.
       const affordable = affordableCount(ctx, limit, count);
       if (affordable === 0) return [];
-      const tokens = promptFor(
-        [ctx.tokenizer.specials.bos],
-        ctx.tokenizer.encode(prompt),
-        config.model.contextLength - limit,
-        ctx.tokenizer,
-      );
+      const tokens = firstPrompt(prompt, config.model.contextLength - limit, ctx.tokenizer);
       const generation = await ctx.policy.generate(
         Array.from({ length: affordable }, () => tokens),
         {
           maxNewTokens: limit,
           temperature: config.temperature,
-          stopTokens: [ctx.tokenizer.specials.eos],
+          stopTokens: actionStops(ctx.tokenizer),
           greedy: false,
           rng: rng.split(`generate/${calls++}`),
         },
@@ -114,13 +109,8 @@ export function proposeContext(ctx: StepContext): ProposeContext {
       if (examples.length === 0) return { loss: 0, trainedTokens: 0 };
       const rows: TrainingRow[] = examples.map(({ task, action }) => {
         const observation = env.start(task, rng.split('supervise')).observation();
-        const { bos, eos } = ctx.tokenizer.specials;
-        const prompt = promptFor(
-          [bos],
-          ctx.tokenizer.encode(observation),
-          config.model.contextLength - config.maxNewTokens,
-          ctx.tokenizer,
-        );
+        const { eos } = ctx.tokenizer.specials;
+        const prompt = firstPrompt(observation, config.model.contextLength - config.maxNewTokens, ctx.tokenizer);
         const actionTokens = [...ctx.tokenizer.encode(action), eos].slice(0, config.maxNewTokens);
         return { tokens: [...prompt, ...actionTokens], actionStart: prompt.length, oldLogprobs: [], advantage: 1, weight: 1 };
       });

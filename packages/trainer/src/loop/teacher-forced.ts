@@ -12,7 +12,7 @@ import { type Environment, type Rollout, RunError } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { PolicyModel } from '../model/policy.js';
 import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
-import { finish, promptFor, type RolloutOptions, type RolloutRequest, startRunning } from './rollouts.js';
+import { finish, firstPrompt, type RolloutOptions, type RolloutRequest, startRunning } from './rollouts.js';
 
 /** The reference action's tokens: the expert's single action, its stop token, cut to the action limit. */
 export function referenceTokens(env: Environment, task: unknown, tokenizer: PolicyTokenizer, maxNewTokens: number): number[] {
@@ -88,7 +88,7 @@ export async function teacherForcedRollouts(
     }
     const shownText = (observation: string) => (request.instruction ? `${request.instruction} ${observation}` : observation);
     const observation = shownText(first.episode.observation());
-    const prompt = promptFor([tokenizer.specials.bos], tokenizer.encode(observation), limit, tokenizer);
+    const prompt = firstPrompt(observation, limit, tokenizer);
     const reference = referenceTokens(env, request.task, tokenizer, options.maxNewTokens);
     const rows = distributionsAfter(policy, prompt, reference);
     const rng = options.rng.split(`teacher-forced/${request.groupId}`);

@@ -13,7 +13,7 @@ import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './bat
 import type { PreferencePair, UnpairedExample } from './data.js';
 import { type Completion, rolloutRows } from './pairs.js';
 import { chunksOf } from './preference.js';
-import { promptFor } from './rollouts.js';
+import { firstPrompt } from './rollouts.js';
 import { accumulateAndApply, type ChunkGradients, chunksByCount } from './update/accumulate.js';
 
 export interface LabelledCompletion {
@@ -35,7 +35,7 @@ export function unpair(pairs: readonly PreferencePair[]): UnpairedExample[] {
 export function exampleRows(example: UnpairedExample, tokenizer: PolicyTokenizer, config: TrainConfig): LabelledCompletion {
   // A soft prompt's vectors take positions of the policy's context too.
   const limit = config.model.contextLength - (config.softPrompt ?? 0) - config.maxNewTokens;
-  const prompt = promptFor([tokenizer.specials.bos], tokenizer.encode(example.prompt), limit, tokenizer);
+  const prompt = firstPrompt(example.prompt, limit, tokenizer);
   const action = [...tokenizer.encode(example.completion), tokenizer.specials.eos].slice(0, config.maxNewTokens);
   return {
     rows: [{ tokens: [...prompt, ...action], actionStart: prompt.length, oldLogprobs: [], advantage: 0, weight: 1 }],

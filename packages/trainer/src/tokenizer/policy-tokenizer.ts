@@ -12,6 +12,24 @@ export interface SpecialIds {
   sep: number;
 }
 
+/** An earlier turn of an episode, as text. */
+export interface ChatTurn {
+  observation: string;
+  action: string;
+}
+
+/**
+ * A chat model's prompts (hf/chat-template.ts): the episode as a conversation its chat template
+ * renders, instead of the plain [bos] obs [sep] action [eos] rule; `specials.eos` is then the
+ * template's end-of-turn token.
+ */
+export interface ChatPrompts {
+  /** The ids before the next action: the earlier turns, then `observation`, fitted into `limit` tokens. */
+  prompt(turns: readonly ChatTurn[], observation: string, limit: number): number[];
+  /** Other ids that end an action too (the model's end-of-sequence when it is not the end-of-turn token). */
+  readonly stops: readonly number[];
+}
+
 export interface PolicyTokenizer {
   /** 'char' or 'hf' (checkpoints and the SFT cache key record it through toJSON). */
   readonly kind: string;
@@ -25,6 +43,8 @@ export interface PolicyTokenizer {
   vocabulary(): string[];
   /** True when the text encodes without an unknown token. */
   has(text: string): boolean;
+  /** Present when prompts are a chat template's conversation; absent, the plain context rule. */
+  readonly chat?: ChatPrompts;
   /** What identifies the tokenizer in a checkpoint (a resumed run must read the same). */
   toJSON(): unknown;
 }

@@ -6,7 +6,7 @@
  */
 import { type Advantages, type EstimatorContext, type Rng, type Rollout, RunError } from '@policy-lab/core';
 import { episodeRng, prefixRollouts } from '../prefix-rollouts.js';
-import { collectRollouts, promptFor, type RolloutRequest } from '../rollouts.js';
+import { actionStops, collectRollouts, firstPrompt, type RolloutRequest } from '../rollouts.js';
 import { scoreTexts, textDistributions, turnValues } from '../scoring.js';
 import type { StepContext } from '../step-context.js';
 import { chargeRollouts, type Sampled } from './sample.js';
@@ -102,12 +102,8 @@ async function generateCharged(ctx: StepContext, prompts: readonly string[], max
     affordable++;
   if (affordable === 0 || !(limit > 0)) return prompts.map(() => '');
   const generation = await ctx.policy.generate(
-    prompts
-      .slice(0, affordable)
-      .map((prompt) =>
-        promptFor([tokenizer.specials.bos], tokenizer.encode(prompt), config.model.contextLength - limit, tokenizer),
-      ),
-    { maxNewTokens: limit, temperature: config.temperature, stopTokens: [tokenizer.specials.eos], greedy: false, rng },
+    prompts.slice(0, affordable).map((prompt) => firstPrompt(prompt, config.model.contextLength - limit, tokenizer)),
+    { maxNewTokens: limit, temperature: config.temperature, stopTokens: actionStops(tokenizer), greedy: false, rng },
   );
   const outputs = generation.tokens.map((t) => t.slice(0, limit));
   ctx.charge({ episodes: outputs.length, generatedTokens: outputs.reduce((a, t) => a + t.length, 0) });
