@@ -47,7 +47,7 @@ export function demonstrationRows(
   const rows: TrainingRow[] = [];
   tasks.forEach((task, k) => {
     const episode = env.start(task, rng.split(`demo/${k}`));
-    let history = [1];
+    let history = [tokenizer.specials.bos];
     const turns: { observation: string; action: string }[] = [];
     for (const action of env.demonstrate?.(task) ?? []) {
       const observation = episode.observation();
