@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initBackend, train } from '@policy-lab/trainer';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registry, SEARCH_ESTIMATORS, TINY } from './test-support/catalog.js';
+import { RUNS_WITH, registry, SEARCH_ESTIMATORS, TINY } from './test-support/catalog.js';
 import { runCli, schemaErrors } from './test-support/run-cli.js';
 
 /** A finished tiny run: the teacher of the distillation losses. */
@@ -213,6 +213,8 @@ describe('every registered method trains two steps without NaN', () => {
           : {}),
         // Dense implicit rewards score under a finished run (a DPO run in use; any run here).
         ...(name === 'dpo-dense' ? { teacher: teacherDir } : {}),
+        // POLAR's default zoo pre-training took 23 s of this case alone; the estimator cases' smallest zoo is enough here.
+        ...(name === 'polar-rl' ? { rewardModelOptions: RUNS_WITH.polar?.rewardModelOptions } : {}),
       },
       sft: 'none',
     });

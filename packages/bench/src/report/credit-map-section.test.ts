@@ -66,7 +66,11 @@ describe('the credit-map section (fixtures)', () => {
             'chosen',
           ),
         );
-        if (credits.every((c) => c === 0)) return expect(where).toBeUndefined();
+        // fast-check fails a property that returns false, so the all-zero case asserts and returns nothing.
+        if (credits.every((c) => c === 0)) {
+          expect(where).toBeUndefined();
+          return;
+        }
         expect(where?.share).toBeGreaterThanOrEqual(1 / credits.length - 1e-12);
         expect(where?.share).toBeLessThanOrEqual(1 + 1e-12);
         expect(where?.position).toBeGreaterThanOrEqual(0);
