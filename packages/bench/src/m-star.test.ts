@@ -3,13 +3,14 @@
  * are charged, the round samples at the temperature it chose, the self-evolving rounds never read
  * the test split, and a short run from a random policy learns.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AdvantageEstimator, Environment, Method, Plugin, Rollout, StepHook } from '@policy-lab/core';
 import { initBackend, train } from '@policy-lab/trainer';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { methodDiagnosticsSection, methodStepDiagnostics } from './report/diagnostics-html.js';
 import { letters } from './test-support/letters-env.js';
 import { sourceRegistry } from './test-support/source-registry.js';
 import { metricsOf, tinyRun } from './test-support/tiny-runs.js';
@@ -209,4 +210,37 @@ describe('m-star', () => {
       { numRuns: 2 },
     );
   }, 30_000);
+
+  it('report.html plots the exploration monitor: its metrics averaged over seeds (hand-computed), one plot', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'm-star-report-'));
+    const K = 'hook.mstar-temp-balancer.';
+    const rows = (chosen: number, low: number) => [
+      { step: 1, [`${K}temperature`]: chosen, [`${K}rewardPass@2.T0.5`]: low, [`${K}rewardPass@2.T1.1`]: 0.5 },
+      { step: 2, [`${K}temperature`]: chosen },
+    ];
+    for (const [id, chosen, low] of [
+      ['s1', 0.5, 0.75],
+      ['s2', 1.1, 0.25],
+    ] as const) {
+      mkdirSync(path.join(out, 'runs', id), { recursive: true });
+      writeFileSync(
+        path.join(out, 'runs', id, 'metrics.jsonl'),
+        `${rows(chosen, low)
+          .map((r) => JSON.stringify(r))
+          .join('\n')}\n`,
+      );
+    }
+    const found = methodStepDiagnostics(out, [
+      { id: 's1', method: 'm-star', env: 'countdown', seed: 1 },
+      { id: 's2', method: 'm-star', env: 'countdown', seed: 2 },
+    ]);
+    const at = (metric: string, step: number) =>
+      found.filter((d) => d.metric === `${K}${metric}` && d.step === step).map((d) => d.value);
+    expect(at('temperature', 2)).toEqual([0.8]);
+    expect(at('rewardPass@2.T0.5', 1)).toEqual([0.5]);
+    expect(at('rewardPass@2.T1.1', 1)).toEqual([0.5]);
+    const html = await methodDiagnosticsSection('countdown', found);
+    expect((html.match(/<svg/g) ?? []).length).toBe(1);
+    expect(html).toContain('exploration monitor');
+  });
 });
