@@ -6,47 +6,15 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { plugin as advantage } from '@policy-lab/advantage';
 import type { AdvantageEstimator, Environment, Method, RewardModel } from '@policy-lab/core';
-import { createRegistry } from '@policy-lab/core/node';
-import { plugin as divergences } from '@policy-lab/divergences';
-import { plugin as envs } from '@policy-lab/envs';
-import { plugin as rewards } from '@policy-lab/rewards';
-import { initBackend, train, plugin as trainer, whyUnfit } from '@policy-lab/trainer';
+import { initBackend, train, whyUnfit } from '@policy-lab/trainer';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { letters } from './test-support/letters-env.js';
+import { sourceRegistry } from './test-support/source-registry.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-// The workspace's plugins from their sources (discovery would load the built dist/ folders).
-const { registry } = await createRegistry({
-  cwd: root,
-  discover: false,
-  extra: [advantage, divergences, envs, rewards, trainer].map((plugin) => ({ plugin, source: plugin.name })),
-});
+const registry = await sourceRegistry();
 const countdown = registry.get('environments', 'countdown') as Environment;
-/** One turn: an answer succeeds when it holds the letter a (a random tiny policy does about half the time). */
-const letters: Environment = {
-  name: 'letters',
-  summary: 'say something with an a',
-  rewardComponents: [{ name: 'correct', weight: 1 }],
-  maxTurns: 1,
-  recommended: { maxNewTokens: 6 },
-  alphabet: () => 'abcd +',
-  tasks: (split, { count = 8 }) => Array.from({ length: count }, (_, i) => `${split}${i % 4}`),
-  taskId: (task) => String(task),
-  start: (task) => {
-    let said = '';
-    return {
-      observation: () => `say ${String(task).endsWith('0') ? 'a' : 'b'}:`.replace(/[^abcd +]/g, ' '),
-      step: (action) => {
-        said = action;
-        return { reward: { correct: said.includes('a') ? 1 : 0 }, done: true, valid: true };
-      },
-      outcome: () => ({ reward: { correct: said.includes('a') ? 1 : 0 }, success: said.includes('a') }),
-    };
-  },
-};
 
 // Spies: the value model's examples and the estimator's groups, as the trainer hands them over.
 const seen = { contexts: [] as string[], taskIds: [] as string[] };

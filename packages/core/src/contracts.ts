@@ -1064,12 +1064,32 @@ export interface HookContext {
   rng: Rng;
   /** The step's metrics (onStepEnd only). */
   metrics?: Readonly<Record<string, number>>;
-  /** The divergence and entropy coefficients; setting them applies from now on (saved with checkpoints). */
-  coefficients: { divergenceCoef: number; entropyCoef: number };
+  /**
+   * The divergence and entropy coefficients, and the sampling temperature of the step's training
+   * rollouts and generations (evaluation always samples at 1); setting one applies from now on
+   * (saved with checkpoints). `temperature` is optional so that test doubles need not give it; the
+   * trainer always does.
+   */
+  coefficients: { divergenceCoef: number; entropyCoef: number; temperature?: number };
   /** Copies the current policy into the reference (GARDO's reset); an error when the run has no reference. */
   resetReference(): Promise<void>;
   /** Fraction of the run's budget consumed, in [0, 1] (for hooks that act per share of the run). */
   progress?: number;
+  /**
+   * `count` tasks of the training split drawn uniformly with this call's randomness (never the test
+   * split): a probe set for `sample`. Optional so that test doubles need not give it; the trainer does.
+   */
+  drawTasks?(count: number): readonly unknown[];
+  /**
+   * One group of `count` episodes per task, decoded by the current policy by plain sampling at
+   * `temperature` (no sampler, no shaper), each scored by the run's reward models (a score as its
+   * component; no model trains on them). Charged like the step's rollouts: episodes, environment
+   * steps and generated tokens, the reward models' scoring as auxScoredTokens. Returns [] when the
+   * budget cannot afford them beside the step's own rollouts. The trainer always provides it.
+   */
+  sample?(tasks: readonly unknown[], options: { count: number; temperature: number }): Promise<Rollout[][]>;
+  /** A number for this step's metrics, logged as `hook.<hook name>.<key>`. */
+  log?(key: string, value: number): void;
 }
 
 export interface StepHook extends PluginMeta {

@@ -1,4 +1,5 @@
 import { type Aggregation, defineMethod, type Method, type ModelConfig, type Plugin } from '@policy-lab/core';
+import { mstarEstimator, mstarMethod, mstarTempBalancer } from './loop/m-star.js';
 import { upoRounds } from './loop/upo-rounds.js';
 import { catalogLosses } from './losses/catalog.js';
 import { ppoClip, reinforce } from './losses/ppo-clip.js';
@@ -437,7 +438,7 @@ export const plugin: Plugin = {
   name: '@policy-lab/trainer',
   losses: [ppoClip(), reinforce(), ...catalogLosses(), roverLoss()],
   samplers: [...builtinSamplers(), serialExits(), vas(), beamLikelihood(), teacherForced(), restMcts()],
-  estimators: [frozenPolicy(), restMctsEstimator()],
+  estimators: [frozenPolicy(), restMctsEstimator(), mstarEstimator()],
   methods: [
     ...trlLossTypes(),
     gspoTokenMethod(),
@@ -463,8 +464,9 @@ export const plugin: Plugin = {
     urpoMethod(),
     inspoMethod(),
     evaMethod(),
+    mstarMethod(),
   ],
-  hooks: [upoRounds()],
+  hooks: [upoRounds(), mstarTempBalancer()],
 };
 
 /**

@@ -201,6 +201,20 @@ export const METHOD_STEP_DIAGNOSTICS = [
     title: "FlowBoost's search and elite buffer per step",
     note: "FlowBoost after each step, as fractions of each task's exact optimum: the policy's best masked answer in a group (policyRatio), the same answer after local search (refinedRatio), the elite buffer's mean (eliteRatio) and the share of elites at the optimum (eliteOptimal).",
   },
+  {
+    name: 'exploration monitor',
+    marker: 'hook.mstar-temp-balancer.temperature',
+    metrics: [
+      'hook.mstar-temp-balancer.temperature',
+      'hook.mstar-temp-balancer.rewardPass@2',
+      'hook.mstar-temp-balancer.rewardPass@2.T0.5',
+      'hook.mstar-temp-balancer.rewardPass@2.T0.7',
+      'hook.mstar-temp-balancer.rewardPass@2.T0.9',
+      'hook.mstar-temp-balancer.rewardPass@2.T1.1',
+    ],
+    title: "M-STAR's exploration monitor per round",
+    note: "M-STAR's exploration monitor: the sampling temperature of each step (temperature) and, at each round's start, Reward-Pass@2 on the probe set at each temperature of the default grid (rewardPass@2.T0.5 ... T1.1; the share of probe queries whose top 2 responses by the reward model hold a correct one) and at the one chosen (rewardPass@2).",
+  },
 ] as const;
 
 /** One (environment, method, metric, step) of a method diagnostic, the mean over seeds (results.json `stepDiagnostics`). */

@@ -59,6 +59,8 @@ export const RUNS_WITH: Record<string, Record<string, unknown>> = {
   },
   // Pairwise-RL asks its pairwise judge about each rollout against the anchor.
   'pairwise-anchor': { rewardModels: ['pairwise-gen-rm'] },
+  // M-STAR reranks the correct responses by the outcome reward model's score.
+  'm-star': { rewardModels: ['bt-outcome'] },
   // ReST-MCTS* and the o1 recipe learn from the search's traces, valued by its process value model.
   // (a small search: every finished trace is charged as an episode).
   ...Object.fromEntries(

@@ -53,6 +53,8 @@ export interface RunState {
   shapers?: Record<string, unknown>;
   /** The entropy coefficient a step hook set (it then replaces the configured one). */
   hookEntropyCoef?: number;
+  /** The sampling temperature a step hook set (it then replaces the configured one for training rollouts). */
+  hookTemperature?: number;
   /** The last step's work of other models: the estimate of the next step's, for a budget that limits it. */
   lastStepAux?: { auxScoredTokens: number; auxTrainedTokens: number; extraEpisodes?: number };
   /** The step at which a hook last copied the policy into the reference (the checkpoint then holds the reference). */

@@ -70,9 +70,13 @@ export interface StepContext extends RunContext {
 export function stepContext(
   run: RunContext,
   step: number,
-  coefficients: { divergenceCoef: number; entropyCoef: number },
+  coefficients: { divergenceCoef: number; entropyCoef: number; temperature?: number },
 ): StepContext {
-  const config = { ...run.plugins.config, entropyCoef: coefficients.entropyCoef };
+  const config = {
+    ...run.plugins.config,
+    entropyCoef: coefficients.entropyCoef,
+    temperature: coefficients.temperature ?? run.plugins.config.temperature,
+  };
   const weights = componentWeights(run.plugins.env, config, run.plugins.shapers, run.plugins.rewardModels);
   const envWeights = Object.fromEntries(run.plugins.env.rewardComponents.map((c) => [c.name, weights[c.name] as number]));
   const logged: Record<string, number> = {};

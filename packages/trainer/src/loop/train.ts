@@ -29,6 +29,7 @@ import type { EvalResult, RunExtensions, TrainOptions, TrainResult } from './api
 import { chargedModel } from './charged-model.js';
 import { type ExtraModel, frozenStart, type NamedPolicy, RunFolder, type RunState } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
+import { hookServices } from './hook-services.js';
 import { checkAlphabet } from './pairs.js';
 import { type Resolved, resolvePlugins } from './plugins.js';
 import { buildRewardModel, type OwnedRewardModel } from './reward-models.js';
@@ -269,7 +270,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const coefficients = {
       divergenceCoef: state.divergenceCoef,
       entropyCoef: state.hookEntropyCoef ?? appliedEntropyCoef(config, state.entropy),
+      temperature: state.hookTemperature ?? config.temperature,
     };
+    const hookLogged: Record<string, number> = {};
     const hooks = stepHooks(
       plugins.hooks,
       state,
@@ -286,11 +289,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         },
       },
       () => meter.progress(),
+      hookServices(run, trainTasks, worstCase, (key, value) => {
+        hookLogged[key] = value;
+      }),
     );
     await hooks.run('onStepStart');
     const ctx = stepContext(run, state.step, coefficients);
     const { metrics, timing } = dataset ? await runOfflineStep(ctx, dataset) : await runStep(ctx);
     await hooks.run('onStepEnd', metrics);
+    Object.assign(metrics, hookLogged);
     if (config.entropyTarget !== undefined) {
       metrics.entropyCoef = ctx.config.entropyCoef;
       state.entropy = adaptEntropyCoef(state.entropy, metrics.entropy, config);

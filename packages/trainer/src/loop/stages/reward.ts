@@ -75,7 +75,7 @@ function demonstrationsOf(ctx: StepContext, requests: readonly RolloutRequest[])
 }
 
 /** Each reward model's score of each rollout, added as its component. */
-async function scoreWithRewardModels(ctx: StepContext, groups: Rollout[][]): Promise<Rollout[][]> {
+export async function scoreWithRewardModels(ctx: Pick<StepContext, 'rewardModels'>, groups: Rollout[][]): Promise<Rollout[][]> {
   let out = groups;
   for (const owned of ctx.rewardModels) {
     const flat = out.flat();
