@@ -14,6 +14,8 @@ export type { WebgpuAdapterInfo, WebgpuHandle, WebgpuOptions } from './gpu/webgp
 export { initWebgpu } from './gpu/webgpu.js';
 export type { HfArchitecture, RopeScaling } from './hf/config.js';
 export { ACCEPTED_MODEL_TYPES, HF_MODEL_TYPES, parseHfConfig, ROPE_SCALING_TYPES, rotaryFrequencies } from './hf/config.js';
+export type { ModelFingerprint } from './hf/fingerprint.js';
+export { changedModelFiles, fileSha256, modelFingerprint } from './hf/fingerprint.js';
 export type { LoraOptions } from './hf/lora.js';
 export { ADAPTER_CONFIG, ADAPTER_WEIGHTS, LORA_TARGETS, LoraAdapters } from './hf/lora.js';
 export type { HfMemoryEstimate, HfMemoryPlan } from './hf/memory.js';
@@ -23,7 +25,7 @@ export { disposeCache as disposeHfCache, HfCausalLM, loadHfModel } from './hf/mo
 export { HfPolicy } from './hf/policy.js';
 export { HfPolicyTokenizer } from './hf/policy-tokenizer.js';
 export type { HfModelOption, HfModelReport, HfRun } from './hf/run.js';
-export { backendMemory, openHfRun } from './hf/run.js';
+export { backendMemory, checkHfRun, openHfRun } from './hf/run.js';
 export type { TinyHfKind, TinyHfOptions } from './hf/tiny-checkpoints.js';
 export { TINY_HF_DEFAULTS, TINY_HF_KINDS, tinyHfConfig, tinyHfTensors, writeTinyHfCheckpoint } from './hf/tiny-checkpoints.js';
 export type { ChatMessage } from './hf/tokenizer.js';
