@@ -7,6 +7,7 @@ import {
   type CompareModel,
   describeRun,
   evalTasksWarnings,
+  hfOptions,
   isSkipped,
   overridesFor,
   PRESETS,
@@ -127,8 +128,7 @@ function checkModelUnits(
           seed: config.seeds[0] ?? 1,
           budget: config.budget,
           overrides: overridesFor(config, method, env),
-          model: { folder: model.folder, ...(model.lora ? { lora: model.lora } : {}) },
-          sft: model.sft,
+          ...hfOptions(model),
         },
         config.backend,
       );
@@ -210,6 +210,18 @@ export function register(program: Command, io: Io): void {
         throw new UsageError('name at least one method (bench list --kind methods), or --all for a leaderboard of every method');
       if (!opts.all && this.getOptionValueSource('reference') === 'cli')
         throw new UsageError('--reference is the leaderboard reference: it needs --all');
+      const model = await compareModel(io.cwd, opts);
+      // A leaderboard on a model leaves out, as skipped, the pairs bench train --model refuses.
+      const modelUnfit = (pair: { method: string; env: string; overrides: Record<string, unknown> }) => {
+        if (!model) return undefined;
+        try {
+          checkHfRun({ registry, ...pair, seed: 1, budget: { episodes: 1 }, ...hfOptions(model) }, ctx.options.backend ?? 'wasm');
+          return undefined;
+        } catch (error) {
+          if (error instanceof UsageError) return error.message;
+          throw error;
+        }
+      };
       const selection = opts.all
         ? selectLeaderboard(registry, {
             methods,
@@ -218,14 +230,13 @@ export function register(program: Command, io: Io): void {
               .map((e) => e.trim())
               .filter(Boolean),
             overrides,
-            whyUnfit: (pair) => whyUnfit({ registry, ...pair, seed: 1 }),
+            whyUnfit: (pair) => whyUnfit({ registry, ...pair, seed: 1 }) ?? modelUnfit(pair),
           })
         : undefined;
       if (selection && !selection.methods.includes(opts.reference))
         throw new UsageError(
           `--reference '${opts.reference}' is not among the leaderboard's methods that train (${selection.methods.join(', ')})`,
         );
-      const model = await compareModel(io.cwd, opts);
       const config = planComparison(registry, {
         methods: selection ? selection.methods : methods,
         ...(selection

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { acceptJob } from '../queue/job.js';
 import { runCli, schemaErrors } from '../test-support/run-cli.js';
 import { TINY_MODEL_RUN, tinyLlama } from '../test-support/tiny-hf.js';
 
@@ -94,4 +95,34 @@ describe('bench compare --model', () => {
     expect(lora.code).toBe(2);
     expect(lora.stderr).toMatch(/--lora needs --model/);
   }, 60_000);
+
+  it("carries the model to a queue worker: a folder inside the worker's folder with its file hashes; others refused by field", () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'worker-folder-'));
+    const setup = { cwd: '/project', folder, plugins: [] };
+    const model = {
+      folder: path.join(folder, 'my-model'),
+      name: 'my-model',
+      modelType: 'llama',
+      parameters: 1000,
+      lora: { rank: 2, alpha: 4, targets: ['q_proj', 'v_proj'] },
+      sft: 'none',
+      files: { 'config.json': 'a'.repeat(64) },
+    };
+    const job = (extra: Record<string, unknown>) => ({
+      unit: { id: 'grpo__countdown__s1', method: 'grpo', env: 'countdown', seed: 1 },
+      fingerprint: '0123456789abcdef',
+      backend: 'wasm',
+      kernels: 'fast',
+      threads: 1,
+      budget: { episodes: 8 },
+      overrides: {},
+      ...extra,
+    });
+    expect(acceptJob(job({ model }), setup).model).toEqual(model);
+    expect(() => acceptJob(job({ model: { ...model, folder: '/etc' } }), setup)).toThrow(/model\.folder .* outside/);
+    expect(() => acceptJob(job({ model: { ...model, files: { 'config.json': 'x' } } }), setup)).toThrow(
+      /model\.files\.config\.json/,
+    );
+    expect(() => acceptJob(job({ model: { ...model, sft: 'maybe' } }), setup)).toThrow(/model\.sft .*accepted cache, none/);
+  });
 });

@@ -121,6 +121,12 @@ export function modelWords(model: CompareModel): string {
   return `${model.name} (${model.modelType}, ${model.parameters} parameters; ${training}; ${model.sft === 'cache' ? 'SFT warm start shared per seed' : 'the pretrained weights as the start, no SFT'})`;
 }
 
+/** What the trainer is given for a comparison's model: the folder and LoRA settings, and the start. */
+export const hfOptions = (model: CompareModel) => ({
+  model: { folder: model.folder, ...(model.lora ? { lora: model.lora } : {}) },
+  sft: model.sft,
+});
+
 export interface PreferencesRef {
   /** Absolute path; workers on other machines need the same file at the same path. */
   file: string;

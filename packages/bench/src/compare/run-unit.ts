@@ -8,7 +8,7 @@ import { UsageError } from '@policy-lab/core';
 import { createRegistry } from '@policy-lab/core/node';
 import type { TrainProgress, TrainResult } from '@policy-lab/trainer';
 import { type RunCreditMap, runCreditMap } from '../diagnostics/credit-map.js';
-import type { CompareModel, PreferencesRef } from './plan.js';
+import { type CompareModel, hfOptions, type PreferencesRef } from './plan.js';
 import type { UnitRequest } from './pool.js';
 
 /** A unit's result: the run's, and the comparison's diagnostics of its final policy. */
@@ -43,12 +43,7 @@ export async function runUnit(
       sftCacheDir: where.sftCacheDir,
       onProgress: where.onProgress,
       ...(preferences ? { preferences } : {}),
-      ...(request.model
-        ? {
-            model: { folder: request.model.folder, ...(request.model.lora ? { lora: request.model.lora } : {}) },
-            sft: request.model.sft,
-          }
-        : {}),
+      ...(request.model ? hfOptions(request.model) : {}),
     });
     // A diagnostic of the finished policy, on a side cost: never part of the run's budget or trajectory.
     return { ...result, creditMap: await runCreditMap(where.outDir, registry, trainer.creditMapOfRun) };
