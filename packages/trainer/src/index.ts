@@ -15,6 +15,8 @@ export { initWebgpu } from './gpu/webgpu.js';
 export type { ChatTemplateMode } from './hf/chat-template.js';
 export type { HfArchitecture, RopeScaling } from './hf/config.js';
 export { ACCEPTED_MODEL_TYPES, HF_MODEL_TYPES, parseHfConfig, ROPE_SCALING_TYPES, rotaryFrequencies } from './hf/config.js';
+export type { ModelFingerprint } from './hf/fingerprint.js';
+export { changedModelFiles, fileSha256, modelFingerprint } from './hf/fingerprint.js';
 export type { LoraOptions } from './hf/lora.js';
 export { ADAPTER_CONFIG, ADAPTER_WEIGHTS, LORA_TARGETS, LoraAdapters } from './hf/lora.js';
 export type { HfMemoryEstimate, HfMemoryPlan } from './hf/memory.js';
@@ -24,7 +26,7 @@ export { disposeCache as disposeHfCache, HfCausalLM, loadHfModel } from './hf/mo
 export { HfPolicy } from './hf/policy.js';
 export { HfPolicyTokenizer } from './hf/policy-tokenizer.js';
 export type { HfModelOption, HfModelReport, HfRun } from './hf/run.js';
-export { backendMemory, openHfRun } from './hf/run.js';
+export { backendMemory, checkHfRun, openHfRun } from './hf/run.js';
 export type { TinyHfKind, TinyHfOptions } from './hf/tiny-checkpoints.js';
 export {
   CHATML_TEMPLATE,

@@ -4,8 +4,12 @@ import { RegressionError, UsageError } from '@policy-lab/core';
 import { type Command, Option } from 'commander';
 import {
   budgetWords,
+  type CompareModel,
   describeRun,
   evalTasksWarnings,
+  hfOptions,
+  isSkipped,
+  overridesFor,
   PRESETS,
   type PreferencesRef,
   planComparison,
@@ -19,6 +23,7 @@ import { progressBar } from '../progress.js';
 import { baselineDifferences, loadBaseline } from '../report/baseline.js';
 import { diagnosticWarnings, renderTable } from '../report/render.js';
 import { dataOption } from './data-option.js';
+import { modelOption } from './model-option.js';
 
 interface CompareOptions {
   env?: string;
@@ -38,6 +43,10 @@ interface CompareOptions {
   failOnRegression?: boolean;
   all?: boolean;
   reference: string;
+  model?: string;
+  lora?: string | true;
+  sft?: 'cache' | 'none';
+  chatTemplate?: string;
 }
 
 /** --reps, for compare and report alike: an integer of at least 100 resamples. */
@@ -52,6 +61,80 @@ export function parseReps(text: string): number {
 async function preferencesRef(file: string, overrides: Record<string, unknown>): Promise<PreferencesRef | undefined> {
   const dataset = await dataOption(file, overrides);
   return dataset && { file, sha256: dataset.sha256 };
+}
+
+/**
+ * --model, --lora and --sft as the comparison's model: the folder's architecture and size, and
+ * the sha256 of its files (the comparison's fingerprint covers the model's content).
+ */
+async function compareModel(cwd: string, opts: CompareOptions): Promise<CompareModel | undefined> {
+  const option = modelOption(cwd, opts.model, opts.lora, opts.chatTemplate);
+  if (!option) {
+    if (opts.sft !== undefined)
+      throw new UsageError(
+        '--sft needs --model <folder>: a comparison of the character transformer always starts from the shared SFT start',
+      );
+    return undefined;
+  }
+  const trainer = await import('@policy-lab/trainer');
+  // As bench train checks it, before anything is hashed: a folder with a readable config of a known model_type.
+  const { existsSync, readFileSync, statSync } = await import('node:fs');
+  const configFile = path.join(option.folder, 'config.json');
+  if (!existsSync(option.folder) || !statSync(option.folder).isDirectory() || !existsSync(configFile))
+    throw new UsageError(
+      `--model ${option.folder}: ${existsSync(option.folder) ? 'no config.json' : 'not a folder'} (accepted: a Hugging Face model folder with config.json, *.safetensors, tokenizer.json)`,
+    );
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`${configFile}: cannot read the model's config (${(error as Error).message})`);
+  }
+  const architecture = trainer.parseHfConfig(json, configFile);
+  const { files } = trainer.modelFingerprint(option.folder);
+  const lora = option.lora && {
+    rank: option.lora.rank,
+    alpha: option.lora.alpha,
+    targets: [...(option.lora.targets ?? (architecture.family === 'gpt2' ? ['c_attn'] : ['q_proj', 'v_proj']))],
+  };
+  return {
+    folder: option.folder,
+    name: path.basename(option.folder),
+    modelType: architecture.modelType,
+    parameters: trainer.parameterCount(architecture),
+    ...(lora ? { lora } : {}),
+    sft: opts.sft ?? 'none',
+    ...(option.chatTemplate === 'off' ? { chatTemplate: 'off' as const } : {}),
+    files,
+  };
+}
+
+/**
+ * Every (method, environment) of the comparison through the trainer's checks of a model run
+ * (what bench train --model refuses, by the same message; the memory need), before any run starts.
+ */
+function checkModelUnits(
+  config: ReturnType<typeof planComparison>,
+  model: CompareModel,
+  registry: Parameters<typeof planComparison>[0],
+  checkHfRun: typeof import('@policy-lab/trainer').checkHfRun,
+): void {
+  for (const env of config.envs)
+    for (const method of [...config.methods, ...config.controls]) {
+      if (isSkipped(config.skipped, method, env)) continue;
+      checkHfRun(
+        {
+          registry,
+          method,
+          env,
+          seed: config.seeds[0] ?? 1,
+          budget: config.budget,
+          overrides: overridesFor(config, method, env),
+          ...hfOptions(model),
+        },
+        config.backend,
+      );
+    }
 }
 
 export function register(program: Command, io: Io): void {
@@ -102,9 +185,24 @@ export function register(program: Command, io: Io): void {
       'a leaderboard: every registered method (or the methods named) on every environment (or --env), ranked across environments by normalised IQM with performance profiles; pairs a method cannot train (a teacher, a --data file, a missing reward component) are listed as skipped',
     )
     .option('--reference <method>', 'with --all: the method every other is compared with', 'grpo')
+    .option(
+      '--model <folder>',
+      'every run trains this Hugging Face model folder (config.json, *.safetensors, tokenizer.json; docs/models.md) instead of the character transformer',
+    )
+    .option('--lora [spec]', 'with --model: train LoRA adapters, rank=8,alpha=16,targets=q_proj,v_proj (the defaults)')
+    .option(
+      '--chat-template <mode>',
+      "with --model: auto (the default) prompts through the folder's chat template when it has one; off: plain-text prompts",
+    )
+    .addOption(
+      new Option(
+        '--sft <mode>',
+        "with --model: none (default: the pretrained weights are every run's start) or cache (an SFT warm start shared by the methods per environment and seed)",
+      ).choices(['cache', 'none']),
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  bench compare grpo mc-grpo gdpo                 quick preset (smoke level, minutes)\n  bench compare grpo gdpo --preset standard --out results/std\n  bench compare grpo mc-grpo --out results/std --resume   continue after a crash\n  bench compare dpo --set loss=dpo-ipo --data prefs.jsonl   offline preference objectives\n  bench compare grpo --preset standard --baseline results/std/results.json --fail-on-regression\n  bench compare --all --out results/board      leaderboard preset: every method on every environment\n  bench compare grpo gdpo rloo --all --env countdown,gridnav --preset quick\n\nControls added automatically: sft-start (the SFT checkpoint without RL) and, with mc-grpo, grpo-plus-one.\nEvery run of a comparison gets the same budget; everything generated is charged (docs/benchmark-protocol.md).',
+      '\nExamples:\n  bench compare grpo mc-grpo gdpo                 quick preset (smoke level, minutes)\n  bench compare grpo gdpo --preset standard --out results/std\n  bench compare grpo mc-grpo --out results/std --resume   continue after a crash\n  bench compare dpo --set loss=dpo-ipo --data prefs.jsonl   offline preference objectives\n  bench compare grpo --preset standard --baseline results/std/results.json --fail-on-regression\n  bench compare --all --out results/board      leaderboard preset: every method on every environment\n  bench compare grpo gdpo rloo --all --env countdown,gridnav --preset quick\n  bench compare grpo rloo --model ./my-model --lora   every run trains your Hugging Face model (docs/models.md)\n\nControls added automatically: sft-start (the SFT checkpoint without RL) and, with mc-grpo, grpo-plus-one.\nEvery run of a comparison gets the same budget; everything generated is charged (docs/benchmark-protocol.md).',
     )
     .action(async function (this: Command, methods: string[], opts: CompareOptions) {
       const ctx = new CommandContext(io, this);
@@ -112,12 +210,24 @@ export function register(program: Command, io: Io): void {
       const overrides = await ctx.overrides();
       const preferences = opts.data === undefined ? undefined : await preferencesRef(path.resolve(io.cwd, opts.data), overrides);
       // Every unit's configuration is resolved now, so that bad input fails before --out exists.
-      const { readersOf, resolveTrainConfig, unreadOptions, whyUnfit } = await import('@policy-lab/trainer');
+      const { checkHfRun, readersOf, resolveTrainConfig, unreadOptions, whyUnfit } = await import('@policy-lab/trainer');
       const preset = opts.all && this.getOptionValueSource('preset') === 'default' ? 'leaderboard' : opts.preset;
       if (!opts.all && methods.length === 0)
         throw new UsageError('name at least one method (bench list --kind methods), or --all for a leaderboard of every method');
       if (!opts.all && this.getOptionValueSource('reference') === 'cli')
         throw new UsageError('--reference is the leaderboard reference: it needs --all');
+      const model = await compareModel(io.cwd, opts);
+      // A leaderboard on a model leaves out, as skipped, the pairs bench train --model refuses.
+      const modelUnfit = (pair: { method: string; env: string; overrides: Record<string, unknown> }) => {
+        if (!model) return undefined;
+        try {
+          checkHfRun({ registry, ...pair, seed: 1, budget: { episodes: 1 }, ...hfOptions(model) }, ctx.options.backend ?? 'wasm');
+          return undefined;
+        } catch (error) {
+          if (error instanceof UsageError) return error.message;
+          throw error;
+        }
+      };
       const selection = opts.all
         ? selectLeaderboard(registry, {
             methods,
@@ -126,7 +236,7 @@ export function register(program: Command, io: Io): void {
               .map((e) => e.trim())
               .filter(Boolean),
             overrides,
-            whyUnfit: (pair) => whyUnfit({ registry, ...pair, seed: 1 }),
+            whyUnfit: (pair) => whyUnfit({ registry, ...pair, seed: 1 }) ?? modelUnfit(pair),
           })
         : undefined;
       if (selection && !selection.methods.includes(opts.reference))
@@ -146,10 +256,12 @@ export function register(program: Command, io: Io): void {
         backend: ctx.options.backend ?? 'wasm',
         kernels: opts.kernels,
         ...(preferences ? { preferences } : {}),
+        ...(model ? { model } : {}),
         resolveTrainConfig,
         unreadOptions: (unit) => unreadOptions({ registry, ...unit, seed: 1 }),
         readersOf: (key) => readersOf(key, registry),
       });
+      if (model) checkModelUnits(config, model, registry, checkHfRun);
       if (opts.failOnRegression && !opts.baseline)
         throw new UsageError('--fail-on-regression needs --baseline <results.json> (the comparison to guard against)');
       const baselineFile = opts.baseline === undefined ? undefined : path.resolve(io.cwd, opts.baseline);

@@ -93,7 +93,45 @@ export interface CompareConfig {
    * method never resumes a run made with the old one.
    */
   definitions?: string;
+  /** A user's Hugging Face model every unit trains (--model), instead of the character transformer. */
+  model?: CompareModel;
 }
+
+/** The model of a comparison on a user's Hugging Face model (bench compare --model). */
+export interface CompareModel {
+  /** Absolute path; workers on other machines need the same folder at the same path. */
+  folder: string;
+  /** The folder's name, for the report. */
+  name: string;
+  modelType: string;
+  parameters: number;
+  /** LoRA adapters trained on the frozen base (--lora); full fine-tuning without. */
+  lora?: { rank: number; alpha: number; targets: string[] };
+  /** The start: 'none' (the pretrained weights, the default) or 'cache' (an SFT warm start shared per (environment, seed)). */
+  sft: 'cache' | 'none';
+  /** --chat-template off: plain-text prompts although the folder has a template (absent: auto). */
+  chatTemplate?: 'off';
+  /** sha256 of each model file (config.json, safetensors, tokenizer files), by name: part of the fingerprint. */
+  files: Record<string, string>;
+}
+
+/** The model in words: "llama (my-model, 3231968 parameters; LoRA rank 4, alpha 8 on q_proj, v_proj; pretrained start)". */
+export function modelWords(model: CompareModel): string {
+  const training = model.lora
+    ? `LoRA rank ${model.lora.rank}, alpha ${model.lora.alpha} on ${model.lora.targets.join(', ')}`
+    : 'full fine-tuning';
+  return `${model.name} (${model.modelType}, ${model.parameters} parameters; ${training}; ${model.sft === 'cache' ? 'SFT warm start shared per seed' : 'the pretrained weights as the start, no SFT'}${model.chatTemplate === 'off' ? '; plain-text prompts (--chat-template off)' : ''})`;
+}
+
+/** What the trainer is given for a comparison's model: the folder and LoRA settings, and the start. */
+export const hfOptions = (model: CompareModel) => ({
+  model: {
+    folder: model.folder,
+    ...(model.lora ? { lora: model.lora } : {}),
+    ...(model.chatTemplate ? { chatTemplate: model.chatTemplate } : {}),
+  },
+  sft: model.sft,
+});
 
 export interface PreferencesRef {
   /** Absolute path; workers on other machines need the same file at the same path. */
@@ -120,6 +158,7 @@ export function planComparison(
     backend: string;
     kernels: string;
     preferences?: PreferencesRef;
+    model?: CompareModel;
     leaderboard?: { reference: string };
     /** A leaderboard's pairs that do not train (selectLeaderboard), left out of the units. */
     skipped?: { method: string; env: string; reason: string }[];
@@ -217,6 +256,7 @@ export function planComparison(
     backend: input.backend,
     kernels: input.kernels,
     ...(input.preferences ? { preferences: input.preferences } : {}),
+    ...(input.model ? { model: input.model } : {}),
     envOptions,
     splits,
     ...(evalTasksCapped ? { evalTasksCapped } : {}),
@@ -388,9 +428,11 @@ export function runLevel(config: Pick<CompareConfig, 'seeds' | 'budget'>): { smo
 }
 
 /** The one-line description of what ran: "quick preset with overrides: seeds 3, episodes 3200; smoke-level: ...". */
-export function describeRun(config: Pick<CompareConfig, 'preset' | 'seeds' | 'envs' | 'budget' | 'overrides'>): string {
+export function describeRun(
+  config: Pick<CompareConfig, 'preset' | 'seeds' | 'envs' | 'budget' | 'overrides'> & { model?: CompareModel },
+): string {
   const deviations = presetDeviations(config);
-  return `${config.preset} preset${deviations.length ? ` with overrides: ${deviations.join(', ')}` : ''}; ${runLevel(config).text}`;
+  return `${config.preset} preset${deviations.length ? ` with overrides: ${deviations.join(', ')}` : ''}; ${runLevel(config).text}${config.model ? `; model ${modelWords(config.model)}` : ''}`;
 }
 
 export function unitsOf(config: CompareConfig): Unit[] {
@@ -406,11 +448,22 @@ export function unitsOf(config: CompareConfig): Unit[] {
 
 /** Same fingerprint = same comparison (what --resume may continue). */
 export function fingerprint(config: CompareConfig): string {
-  const { methods, controls, envs, seeds, budget, overrides, backend, definitions, preferences, skipped } = config;
+  const { methods, controls, envs, seeds, budget, overrides, backend, definitions, preferences, skipped, model } = config;
   // Without --data (or a leaderboard's skips) the fingerprint is the one earlier versions computed (old runs still resume).
   const data = {
     ...(preferences ? { preferences: preferences.sha256 } : {}),
     ...(skipped?.length ? { skipped: skipped.map((s) => `${s.method}@${s.env}`) } : {}),
+    // The model's content (not its path: a moved folder is the same comparison), its LoRA settings and start.
+    ...(model
+      ? {
+          model: {
+            files: model.files,
+            lora: model.lora ?? null,
+            sft: model.sft,
+            ...(model.chatTemplate ? { chatTemplate: model.chatTemplate } : {}),
+          },
+        }
+      : {}),
   };
   return createHash('sha256')
     .update(

@@ -6,7 +6,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BudgetLimit } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
-import type { PreferencesRef, Unit } from './plan.js';
+import type { CompareModel, PreferencesRef, Unit } from './plan.js';
 
 export interface UnitRequest {
   unit: Unit;
@@ -22,6 +22,8 @@ export interface UnitRequest {
   sftCacheDir: string;
   /** Offline preference data (bench compare --data file.jsonl): read and checked by each unit. */
   preferences?: PreferencesRef;
+  /** The comparison's Hugging Face model (bench compare --model): each unit checks the folder's files against it. */
+  model?: CompareModel;
 }
 
 export type WorkerMessage =

@@ -17,7 +17,16 @@ import { compareWithBaseline } from '../report/baseline.js';
 import { comparisonCost } from '../report/cost.js';
 import { methodStepDiagnostics, readStepSeries } from '../report/diagnostics-html.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
-import { type CompareConfig, describeRun, fingerprint, overridesFor, SFT_START, type Unit, unitsOf } from './plan.js';
+import {
+  type CompareConfig,
+  type CompareModel,
+  describeRun,
+  fingerprint,
+  overridesFor,
+  SFT_START,
+  type Unit,
+  unitsOf,
+} from './plan.js';
 import { runOnPool, type UnitRequest } from './pool.js';
 import type { UnitResult } from './run-unit.js';
 
@@ -125,6 +134,11 @@ function claimOut(out: string, config: CompareConfig, options: CompareRunOptions
         `${marker}: fingerprint must be a string, got ${showValue(previous?.fingerprint)}; pass --force to start afresh`,
       );
     if (previous.fingerprint !== id) {
+      const changed = modelChanged(previous as { config?: { model?: CompareModel } }, config);
+      if (changed)
+        throw new UsageError(
+          `--out ${out} holds this comparison on another content of the model folder: ${changed}; resume with the model it started from, or pass --force`,
+        );
       throw new UsageError(
         `--out ${out} holds a different comparison (fingerprint ${previous.fingerprint}, this one ${id}); choose another --out or pass --force`,
       );
@@ -141,6 +155,20 @@ function claimOut(out: string, config: CompareConfig, options: CompareRunOptions
   } catch (error) {
     throw new UsageError(`--out ${out} is not writable (${(error as Error).message})`);
   }
+}
+
+/** The model files that changed since the comparison in --out planned (previous config's model), in words; undefined if none did. */
+function modelChanged(previous: { config?: { model?: CompareModel } }, config: CompareConfig): string | undefined {
+  const before = previous.config?.model?.files;
+  const now = config.model?.files;
+  if (!before || !now) return undefined;
+  const names = [...new Set([...Object.keys(before), ...Object.keys(now)])].sort();
+  const changed = names.filter((name) => before[name] !== now[name]);
+  return changed.length
+    ? changed
+        .map((name) => `${name} (${before[name] === undefined ? 'added' : now[name] === undefined ? 'removed' : 'changed'})`)
+        .join(', ')
+    : undefined;
 }
 
 /** Deletes what a comparison wrote into `out`, after checking that no unit of it is still being trained. */
@@ -216,6 +244,7 @@ async function compareInto(
     budget: config.budget,
     overrides: overridesFor(config, unit.method, unit.env),
     ...(config.preferences ? { preferences: config.preferences } : {}),
+    ...(config.model ? { model: config.model } : {}),
     outDir: path.join(options.out, 'runs', unit.id),
     // One SFT checkpoint per (environment, seed), shared by every method of the comparison.
     sftCacheDir: path.join(options.out, 'sft-cache'),

@@ -8,7 +8,7 @@ import { UsageError } from '@policy-lab/core';
 import { createRegistry } from '@policy-lab/core/node';
 import type { TrainProgress, TrainResult } from '@policy-lab/trainer';
 import { type RunCreditMap, runCreditMap } from '../diagnostics/credit-map.js';
-import type { PreferencesRef } from './plan.js';
+import { type CompareModel, hfOptions, type PreferencesRef } from './plan.js';
 import type { UnitRequest } from './pool.js';
 
 /** A unit's result: the run's, and the comparison's diagnostics of its final policy. */
@@ -25,6 +25,7 @@ export async function runUnit(
   });
   const trainer = await import('@policy-lab/trainer');
   const preferences = request.preferences && readPreferences(request.preferences, trainer.parsePreferenceData);
+  if (request.model) checkModelFiles(request.model, trainer);
   await trainer.initBackend({ name: request.backend, kernels: request.kernels, threads: request.threads });
   // One writer per run folder: a unit still trained by an orphaned worker is refused, not interleaved.
   const hold = trainer.holdFolder(where.outDir, `bench compare unit ${request.unit.id}`);
@@ -42,12 +43,23 @@ export async function runUnit(
       sftCacheDir: where.sftCacheDir,
       onProgress: where.onProgress,
       ...(preferences ? { preferences } : {}),
+      ...(request.model ? hfOptions(request.model) : {}),
     });
     // A diagnostic of the finished policy, on a side cost: never part of the run's budget or trajectory.
     return { ...result, creditMap: await runCreditMap(where.outDir, registry, trainer.creditMapOfRun) };
   } finally {
     hold.release();
   }
+}
+
+/** The model folder on this worker, refused when its files are not those the comparison planned with. */
+function checkModelFiles(
+  model: CompareModel,
+  trainer: Pick<typeof import('@policy-lab/trainer'), 'modelFingerprint' | 'changedModelFiles'>,
+): void {
+  const changed = trainer.changedModelFiles({ files: model.files }, trainer.modelFingerprint(model.folder));
+  if (changed.length)
+    throw new UsageError(`--model ${model.folder}: the folder changed since the comparison started: ${changed.join(', ')}`);
 }
 
 /** The comparison's preference file, refused when its content is not what the comparison planned with. */

@@ -9,7 +9,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { BudgetLimit } from '@policy-lab/core';
 import { UnrecoverableError } from 'bullmq';
-import type { PreferencesRef, Unit } from '../compare/plan.js';
+import type { CompareModel, PreferencesRef, Unit } from '../compare/plan.js';
 import type { UnitRequest } from '../compare/pool.js';
 import { showValue } from '../io.js';
 
@@ -23,6 +23,8 @@ export interface UnitJob {
   budget: BudgetLimit;
   overrides: Record<string, unknown>;
   preferences?: PreferencesRef;
+  /** The comparison's Hugging Face model: its folder must be inside the worker's folder, with the same files. */
+  model?: CompareModel;
 }
 
 /** What `bench worker` was started with: the only source of plugins and the only folder jobs may touch. */
@@ -104,6 +106,7 @@ export function acceptJob(data: unknown, setup: WorkerSetup): UnitRequest {
     if (typeof ref.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(ref.sha256)) refuse('preferences.sha256', 'is not a sha256');
     preferences = { file: inside('preferences.file', ref.file), sha256: ref.sha256 as string };
   }
+  const model = data.model === undefined ? undefined : acceptModel(data.model, inside, refuse);
   // Checkpoints and the SFT cache live on this machine; a unit restarted elsewhere starts over
   // (deterministically, so its result is the same).
   const scratch = path.join(path.resolve(setup.folder), fingerprint as string);
@@ -118,7 +121,48 @@ export function acceptJob(data: unknown, setup: WorkerSetup): UnitRequest {
     budget: data.budget as BudgetLimit,
     overrides: checkedOverrides,
     ...(preferences ? { preferences } : {}),
+    ...(model ? { model } : {}),
     outDir: path.join(scratch, id),
     sftCacheDir: path.join(scratch, 'sft-cache'),
+  };
+}
+
+/** A job's model: a folder inside the worker's folder, sha256 digests of its files, LoRA settings, the start. */
+function acceptModel(
+  value: unknown,
+  inside: (field: string, value: unknown) => string,
+  refuse: (field: string, why: string) => never,
+): CompareModel {
+  const model = isObject(value) ? value : refuse('model', 'must be an object {folder, files, sft, ...}');
+  const files = isObject(model.files) ? model.files : refuse('model.files', 'must be an object of sha256 digests');
+  for (const [name, sha] of Object.entries(files))
+    if (!NAME.test(name) || typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha))
+      refuse(`model.files.${name}`, `${showValue(sha)} is not a file name with its sha256`);
+  if (model.sft !== 'cache' && model.sft !== 'none') refuse('model.sft', `${showValue(model.sft)}: accepted cache, none`);
+  if (model.chatTemplate !== undefined && model.chatTemplate !== 'off')
+    refuse('model.chatTemplate', `${showValue(model.chatTemplate)}: accepted off (or absent: auto)`);
+  for (const key of ['name', 'modelType'])
+    if (typeof model[key] !== 'string') refuse(`model.${key}`, `${showValue(model[key])} must be a string`);
+  if (!Number.isSafeInteger(model.parameters)) refuse('model.parameters', `${showValue(model.parameters)} must be an integer`);
+  let lora: CompareModel['lora'];
+  if (model.lora !== undefined) {
+    const given = isObject(model.lora) ? model.lora : refuse('model.lora', 'must be an object {rank, alpha, targets}');
+    if (!Number.isSafeInteger(given.rank) || (given.rank as number) < 1)
+      refuse('model.lora.rank', `${showValue(given.rank)} must be a positive integer`);
+    if (typeof given.alpha !== 'number' || !(given.alpha > 0))
+      refuse('model.lora.alpha', `${showValue(given.alpha)} must be a positive number`);
+    if (!Array.isArray(given.targets) || !given.targets.every((t) => typeof t === 'string' && NAME.test(t)))
+      refuse('model.lora.targets', `${showValue(given.targets)} must be projection names`);
+    lora = { rank: given.rank as number, alpha: given.alpha as number, targets: given.targets as string[] };
+  }
+  return {
+    folder: inside('model.folder', model.folder),
+    name: model.name as string,
+    modelType: model.modelType as string,
+    parameters: model.parameters as number,
+    ...(lora ? { lora } : {}),
+    sft: model.sft,
+    ...(model.chatTemplate === 'off' ? { chatTemplate: 'off' as const } : {}),
+    files: files as Record<string, string>,
   };
 }

@@ -63,6 +63,7 @@ export function queueRunner(connection: QueueConnection, fingerprint: string) {
               budget: request.budget,
               overrides: request.overrides,
               ...(request.preferences ? { preferences: request.preferences } : {}),
+              ...(request.model ? { model: request.model } : {}),
             };
             const job = await queue.add('unit', data, { jobId, attempts: 2, removeOnComplete: false, removeOnFail: false });
             // Already finished earlier (a resumed coordinator): take its stored result.

@@ -2,7 +2,7 @@
 import { madZeroWarning } from '@policy-lab/advantage';
 import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
-import { budgetWords, type CompareConfig, describeRun, presetDeviations } from '../compare/plan.js';
+import { budgetWords, type CompareConfig, describeRun, modelWords, presetDeviations } from '../compare/plan.js';
 import type { Leaderboard } from '../leaderboard/board.js';
 import { leaderboardHtml, leaderboardMarkdown } from '../leaderboard/render.js';
 import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
@@ -110,6 +110,23 @@ function trainingDrawsLine(env: string, split: { trainDistinct: number } | undef
       ? `the pool is ${ratio.toFixed(1)}x the draws (at least ${POOL_PER_DRAW}x)`
       : `the pool is only ${ratio.toFixed(1)}x the draws (below ${POOL_PER_DRAW}x), so tasks repeat`;
   return `Training tasks on ${env}: a run draws up to ${draws} (steps x tasksPerStep) from a pool of ${pool} distinct tasks; ${verdict}: each task is drawn ${perTask.toFixed(2)} times on average and about ${(100 * repeatFraction).toFixed(0)}% of a run's draws repeat a task it drew before${sources.length ? ` (if drawn uniformly with replacement; these runs drew through the task source ${sources.join(', ')})` : ' (uniform draws with replacement)'}.`;
+}
+
+/** The sft-start control in words: the SFT checkpoint, or a pretrained model's weights when it had no SFT start. */
+const startControl = (config: Config) =>
+  config.model?.sft === 'none'
+    ? `sft-start (the pretrained model ${config.model.name} without RL: no SFT start)`
+    : 'sft-start (the SFT checkpoint without RL)';
+
+/** Which model every run trained, when a comparison ran on a user's Hugging Face model. */
+function modelLine(config: Config): string[] {
+  const { model } = config;
+  if (!model) return [];
+  return [
+    `Model: ${modelWords(model)}, from ${model.folder} (files ${Object.entries(model.files)
+      .map(([name, sha]) => `${name} sha256 ${sha.slice(0, 12)}`)
+      .join(', ')}).`,
+  ];
 }
 
 /** The header every report starts with: what ran, what differs from the preset, what was evaluated. */
@@ -250,7 +267,8 @@ export function renderMarkdown(doc: ComparisonDocument): string {
     '',
     ...headerLines(doc),
     '',
-    `Methods: ${doc.config.methods.join(', ')}; controls: ${['sft-start (the SFT checkpoint without RL)', ...doc.config.controls].join(', ')}.`,
+    `Methods: ${doc.config.methods.join(', ')}; controls: ${[startControl(configOf(doc)), ...doc.config.controls].join(', ')}.`,
+    ...modelLine(configOf(doc)),
     `Backend ${doc.backend}; ${String(doc.machine.cpus)} x ${String(doc.machine.cpuModel)}; git ${doc.gitDescribe ?? 'unknown'}.`,
     `Statistics: IQM over seeds with ${doc.aggregates.bootstrap.reps}-sample 95% bootstrap CIs (seeded): over seeds (stratified, as rliable) and, where the runs recorded per-task outcomes, over seeds and test tasks (two-level). Overlapping IQM intervals are reported as no difference detected. Each pair also has its paired difference (the same seed and task draws for both methods) with a two-sided bootstrap p-value, and a verdict Holm-adjusted across ${plural(doc.aggregates.multipleComparisons?.pairs ?? 0, 'pair')} of the comparison at ${doc.aggregates.multipleComparisons?.alpha ?? 0.05}; probability of improvement with CI.`,
     '',

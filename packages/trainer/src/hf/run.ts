@@ -10,10 +10,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import path from 'node:path';
 import { Rng, type TrainConfig, UsageError } from '@policy-lab/core';
-import type { Resolved } from '../loop/plugins.js';
+import type { TrainOptions } from '../loop/api.js';
+import { type Resolved, resolvePlugins } from '../loop/plugins.js';
 import { rolloutsPerGroup } from '../loop/stages/sample.js';
 import type { ChatTemplateMode } from './chat-template.js';
 import { parseHfConfig } from './config.js';
+import { type ModelFingerprint, modelFingerprint } from './fingerprint.js';
 import { LoraAdapters, type LoraOptions } from './lora.js';
 import { loraParameters, parameterCount, WASM_HEAP_BYTES, whyItDoesNotFit } from './memory.js';
 import { HfCausalLM } from './model.js';
@@ -50,6 +52,13 @@ export interface HfRun {
   report: HfModelReport;
   /** Writes the trained model (a model folder) or the adapters (PEFT layout) under `outDir`; returns the folder. */
   save(outDir: string): Promise<string>;
+  /** What a checkpoint of this run must match to resume: the folder's content hashes and the LoRA settings (hashed once, on first call). */
+  fingerprint(): RunModelFingerprint;
+}
+
+/** The model part of a run's checkpoint fingerprint. */
+export interface RunModelFingerprint extends ModelFingerprint {
+  lora: LoraOptions | null;
 }
 
 /** Memory the backend offers: the wasm32 heap on wasm; the host's memory otherwise (WebGPU does not report a device's). */
@@ -93,12 +102,11 @@ function readConfig(folder: string): Record<string, unknown> {
 }
 
 /**
- * Opens the model of a run: refuses what it cannot do, checks memory against `backend` (for the
- * SFT start's batch too when `sft`), loads
- * weights and tokenizer, attaches LoRA adapters when asked (seeded by the run's seed), and sets
- * `config.model` to the model's sizes (the context length stays the run's).
+ * What a run of `option` must pass before any weight is loaded: the method's parts the loop
+ * offers only for the character transformer are refused, the config is parsed, and the memory
+ * need is checked against `backend`.
  */
-export function openHfRun(option: HfModelOption, plugins: Resolved, backend: string, sft: boolean): HfRun {
+function checkedHfRun(option: HfModelOption, plugins: Resolved, backend: string, sft: boolean) {
   const { config } = plugins;
   refuseUnsupported({ plugins, config });
   const folder = option.folder;
@@ -122,6 +130,27 @@ export function openHfRun(option: HfModelOption, plugins: Resolved, backend: str
     throw new UsageError(
       `--model ${folder} does not fit the ${backend} backend's memory: ${problem} (rows: tasksPerStep x rollouts per group${sft ? ', or sftBatch' : ''}; sequences: model.contextLength)`,
     );
+  return { folder, json, architecture, lora };
+}
+
+/**
+ * The checks of `openHfRun` for one (method, environment) of a comparison, without loading the
+ * model: bench compare refuses there, before any run starts, what bench train would refuse.
+ */
+export function checkHfRun(options: TrainOptions & { model: HfModelOption }, backend: string): void {
+  const plugins = resolvePlugins(options, { readers: false });
+  checkedHfRun(options.model, plugins, backend, (options.sft ?? 'none') !== 'none');
+}
+
+/**
+ * Opens the model of a run: refuses what it cannot do, checks memory against `backend` (for the
+ * SFT start's batch too when `sft`), loads
+ * weights and tokenizer, attaches LoRA adapters when asked (seeded by the run's seed), and sets
+ * `config.model` to the model's sizes (the context length stays the run's).
+ */
+export function openHfRun(option: HfModelOption, plugins: Resolved, backend: string, sft: boolean): HfRun {
+  const { config } = plugins;
+  const { folder, json, architecture, lora } = checkedHfRun(option, plugins, backend, sft);
   const model = HfCausalLM.load(folder);
   try {
     const tokenizer = new HfPolicyTokenizer(
@@ -148,10 +177,15 @@ export function openHfRun(option: HfModelOption, plugins: Resolved, backend: str
       ...(lora ? { lora } : {}),
       ...(tokenizer.chat ? { chatTemplate: tokenizer.chat.file } : {}),
     };
+    let fingerprint: RunModelFingerprint | undefined;
     return {
       policy,
       tokenizer,
       report,
+      fingerprint() {
+        fingerprint ??= { ...modelFingerprint(folder), lora: lora ?? null };
+        return fingerprint;
+      },
       async save(outDir: string) {
         const target = path.join(outDir, adapters ? 'adapter' : 'model');
         if (adapters) await adapters.save(target, report.folder);

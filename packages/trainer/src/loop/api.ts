@@ -34,7 +34,8 @@ export interface TrainOptions {
   /**
    * 'cache' (the default without `model`): SFT warm start shared through sftCacheDir; 'none' (the
    * default with `model`): start from the random weights, or from the pretrained model as it is.
-   * With `model`, 'cache' runs the warm start inside the run, not cached.
+   * With `model`, 'cache' caches the warm start in sftCacheDir when one is given (keyed by the
+   * model's content and LoRA settings), and runs it inside the run otherwise.
    */
   sft?: 'cache' | 'none';
   /** Train a Hugging Face model folder (optionally through LoRA adapters) instead of the character transformer. */

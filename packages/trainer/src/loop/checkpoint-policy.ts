@@ -9,6 +9,7 @@ import { type Environment, Rng, type TrainConfig, UsageError } from '@policy-lab
 import { loadSafetensors } from '../checkpoint/safetensors.js';
 import { createPolicy } from '../model/transformer.js';
 import { CharTokenizer, type TokenizerJson } from '../tokenizer/char-tokenizer.js';
+import { refuseHfRun } from './checkpoint.js';
 import { collectRollouts } from './rollouts.js';
 import { conditionedPolicy, createSoftPrompt, softPromptExtra } from './soft-prompt.js';
 import { writeWeights } from './weights.js';
@@ -34,6 +35,7 @@ export function loadCheckpointPolicy(folder: string): CheckpointPolicy {
     const reason = error instanceof SyntaxError ? 'not JSON' : ((error as NodeJS.ErrnoException).code ?? 'unreadable');
     throw new UsageError(`run ${folder}: cannot read ${sidecar} (${reason}); give the --out folder of a finished bench train`);
   }
+  refuseHfRun(saved, folder, 'a policy loaded back from its checkpoint');
   const { config } = saved;
   if (typeof saved.weights !== 'string' || typeof saved.step !== 'number' || !config?.model || !saved.tokenizer)
     throw new UsageError(

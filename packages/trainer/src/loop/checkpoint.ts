@@ -16,6 +16,8 @@ import {
   saveSafetensors,
   writeFileAtomic,
 } from '../checkpoint/safetensors.js';
+import { changedModelFiles } from '../hf/fingerprint.js';
+import type { RunModelFingerprint } from '../hf/run.js';
 import type { PolicyModel } from '../model/policy.js';
 import type { Adam, AdamState } from '../optim/adam.js';
 import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
@@ -117,12 +119,26 @@ export interface Sidecar {
   tokenizer: unknown;
 }
 
-/** The configuration without the budget: a resumed run may be given more budget, nothing else. */
-export type RunFingerprint = Omit<TrainConfig, 'budget'>;
+/**
+ * The configuration without the budget: a resumed run may be given more budget, nothing else.
+ * A run of a Hugging Face model adds the model: its files' content hashes and the LoRA settings.
+ */
+export type RunFingerprint = Omit<TrainConfig, 'budget'> & { hfModel?: RunModelFingerprint };
 
-export function fingerprintOf(config: TrainConfig): RunFingerprint {
+export function fingerprintOf(config: TrainConfig, model?: RunModelFingerprint): RunFingerprint {
   const { budget: _budget, ...rest } = config;
-  return JSON.parse(JSON.stringify(rest)) as RunFingerprint;
+  return JSON.parse(JSON.stringify(model ? { ...rest, hfModel: model } : rest)) as RunFingerprint;
+}
+
+/**
+ * Refuses, by name, a run of a Hugging Face model (its checkpoint's tokenizer is the model's,
+ * kind 'hf') where `reader` rebuilds the character transformer from a run folder.
+ */
+export function refuseHfRun(saved: { tokenizer?: unknown }, folder: string, reader: string): void {
+  if ((saved.tokenizer as { kind?: unknown } | undefined)?.kind === 'hf')
+    throw new UsageError(
+      `run ${folder} trained a Hugging Face model (--model); ${reader} reads runs of the character transformer only (accepted: a bench train --out folder without --model)`,
+    );
 }
 
 /** The first key path where two JSON values differ, with both values; undefined when equal. */
@@ -152,7 +168,11 @@ export class RunFolder {
   readonly timings: string;
   readonly reference: string;
 
-  constructor(readonly dir: string) {
+  /** `model`: the Hugging Face model a run trains (its checkpoints carry its fingerprint). */
+  constructor(
+    readonly dir: string,
+    private readonly model?: () => RunModelFingerprint,
+  ) {
     this.sidecar = path.join(dir, 'checkpoint.json');
     this.metrics = path.join(dir, 'metrics.jsonl');
     this.timings = path.join(dir, 'timings.jsonl');
@@ -215,7 +235,7 @@ export class RunFolder {
     writeFileAtomic(file, bytes);
     const sidecar: Sidecar = {
       version: SIDECAR_VERSION,
-      fingerprint: fingerprintOf(config),
+      fingerprint: fingerprintOf(config, this.model?.()),
       step: state.step,
       weights,
       weightsSha256: sha256(bytes),
@@ -252,7 +272,9 @@ export class RunFolder {
       ['state', typeof saved.state === 'object' && saved.state !== null],
     ] as const)
       if (!ok) throw new UsageError(`${this.sidecar}: field '${field}' is missing or malformed (a damaged checkpoint)`);
-    const difference = firstDifference(saved.fingerprint, fingerprintOf(config));
+    const model = this.model?.();
+    this.checkModel(saved.fingerprint?.hfModel, model);
+    const difference = firstDifference(saved.fingerprint, fingerprintOf(config, model));
     if (difference)
       throw new UsageError(
         `--resume: ${this.dir} holds another run: ${difference.key} was ${JSON.stringify(difference.saved)}, now ${JSON.stringify(difference.now)} (resume with the same settings, or start afresh with --force)`,
@@ -262,6 +284,21 @@ export class RunFolder {
         `${this.sidecar}: this checkpoint was made with another alphabet (the environment changed); continue it with the same environment, or start afresh with --force`,
       );
     return saved;
+  }
+
+  /** A checkpoint of another model, or of a changed model folder, is refused naming what differs. */
+  private checkModel(saved: RunModelFingerprint | undefined, now: RunModelFingerprint | undefined): void {
+    const files = (f: RunModelFingerprint | undefined) => typeof f?.files === 'object' && f.files !== null;
+    if (!files(saved) && !files(now)) return;
+    if (!files(saved) || !files(now))
+      throw new UsageError(
+        `--resume: ${this.dir} holds a run of ${files(saved) ? 'a Hugging Face model (--model)' : 'the character transformer (no --model)'}, and this run ${files(now) ? 'gives --model' : 'gives no --model'} (resume with the same model, or start afresh with --force)`,
+      );
+    const changed = changedModelFiles(saved as RunModelFingerprint, now as RunModelFingerprint);
+    if (changed.length)
+      throw new UsageError(
+        `--resume: the model folder changed since ${this.dir} was checkpointed: ${changed.join(', ')} (resume with the model the run started from, or start afresh with --force)`,
+      );
   }
 
   /** Restores weights, Adam moments and the budget consumed; cuts the logs back to the checkpoint's step. */

@@ -29,6 +29,7 @@ import type { PolicyModel } from '../model/policy.js';
 import { createPolicy } from '../model/transformer.js';
 import { CharTokenizer, type TokenizerJson } from '../tokenizer/char-tokenizer.js';
 import { chargedModel } from './charged-model.js';
+import { refuseHfRun } from './checkpoint.js';
 import { collectRollouts, generatedTokens } from './rollouts.js';
 import { writeWeights } from './weights.js';
 
@@ -127,6 +128,7 @@ export async function creditMapOfRun(
   } catch {
     throw new UsageError(`run ${folder}: cannot read ${sidecar}; give the --out folder of a finished bench train`);
   }
+  refuseHfRun(saved, folder, 'the credit map');
   const { config } = saved;
   if (typeof saved.weights !== 'string' || typeof saved.step !== 'number' || !config?.model || !saved.tokenizer)
     throw new UsageError(

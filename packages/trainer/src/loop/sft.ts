@@ -72,6 +72,7 @@ export function sftCacheKey(
   config: TrainConfig,
   prefix?: tf.Tensor2D,
   extraKey?: string,
+  modelKey?: string,
 ): string {
   const key = {
     version: 1,
@@ -95,6 +96,7 @@ export function sftCacheKey(
         }
       : {}),
     ...(extraKey !== undefined ? { extra: extraKey } : {}),
+    ...(modelKey !== undefined ? { hfModel: modelKey } : {}),
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 24);
 }
@@ -179,7 +181,14 @@ export async function sftWarmStart(
   tokenizer: PolicyTokenizer,
   env: Environment,
   config: TrainConfig,
-  options: { cacheDir?: string; names: string[]; prefix?: tf.Tensor2D; extra?: WarmStartExtra },
+  options: {
+    cacheDir?: string;
+    names: string[];
+    prefix?: tf.Tensor2D;
+    extra?: WarmStartExtra;
+    /** A Hugging Face model's start: its fingerprint (files and LoRA settings), part of the cache key. */
+    modelKey?: string;
+  },
 ): Promise<SftResult> {
   const started = performance.now();
   const rng = Rng.seeded(config.seed).split('sft');
@@ -209,7 +218,7 @@ export async function sftWarmStart(
   }
   mkdirSync(options.cacheDir, { recursive: true });
   const extraKey = extra ? extra(env, train, rng.split('extra')).key : undefined;
-  const key = sftCacheKey(env, tokenizer, config, prefix, extraKey);
+  const key = sftCacheKey(env, tokenizer, config, prefix, extraKey, options.modelKey);
   const file = path.join(options.cacheDir, `${env.name}-${key}.safetensors`);
   const cached = (): SftResult => {
     const { tensors, metadata } = loadSafetensors(file);

@@ -5,6 +5,7 @@ import { Rng, type TrainConfig, UsageError } from '@policy-lab/core';
 import { loadSafetensors } from '../checkpoint/safetensors.js';
 import { createPolicy, type TransformerPolicy } from '../model/transformer.js';
 import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
+import { refuseHfRun } from './checkpoint.js';
 import { writeWeights } from './weights.js';
 
 export function loadTeacher(
@@ -21,6 +22,7 @@ export function loadTeacher(
       `teacher ${folder}: cannot read ${sidecar} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); train the teacher with --out first`,
     );
   }
+  refuseHfRun(saved, folder, 'a teacher');
   const model = saved.config?.model;
   if (typeof saved.weights !== 'string' || !model)
     throw new UsageError(`teacher ${folder}: ${sidecar} has no 'weights' or 'config.model' field (not a finished run)`);

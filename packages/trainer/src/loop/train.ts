@@ -97,7 +97,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }));
   if (softPrompt) modelExtras.push(softPromptExtra(softPrompt)); // its vectors; their Adam moments sit with the policy's
   if (encoder) modelExtras.push(encoderExtra(encoder));
-  const folder = options.outDir ? new RunFolder(options.outDir) : undefined;
+  const folder = options.outDir ? new RunFolder(options.outDir, hf && (() => hf.fingerprint())) : undefined;
   const notice = (message: string) => options.onNotice?.(message);
   const resumed = folder?.prepare({ resume: Boolean(options.resume), force: Boolean(options.force) }, notice) ?? false;
   let state = freshState(config.divergenceCoef, config.entropyCoef);
@@ -107,14 +107,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     for (const m of rewardModels) m.loadReplay(state.rewardModelReplay?.[m.plugin.name]);
   } else if (sftMode !== 'none') {
     options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
-    // A pretrained model's warm start runs in the run, uncached (the cache is keyed by the character model's settings).
-    const cacheDir = hf ? undefined : (options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft'));
+    // A pretrained model's warm start is cached only where a cache folder is given (a comparison's, shared
+    // by its methods per seed), keyed by the model's content and LoRA settings; else it runs in the run.
+    const cacheDir = hf ? options.sftCacheDir : (options.sftCacheDir ?? path.join(process.cwd(), '.cache', 'policy-lab', 'sft'));
     const warmStart = plugins.taskSource?.warmStart?.bind(plugins.taskSource);
     const sft = await sftWarmStart(policy, tokenizer, env, config, {
       cacheDir,
       names: policy.weightNames(),
       ...(softPrompt ? { prefix: softPrompt.start } : {}),
       ...(warmStart ? { extra: warmStart } : {}),
+      ...(hf && cacheDir ? { modelKey: JSON.stringify(hf.fingerprint()) } : {}),
     });
     state.timings.sftSeconds = sft.seconds;
     if (warmStart && plugins.taskSource)
