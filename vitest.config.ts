@@ -32,8 +32,14 @@ function packageProject(folder: string, name: string, include: string[], exclude
       root: `${packagesDir}/${folder}`,
       include,
       // WebGPU parity tests need a Vulkan driver, the BullMQ tests a Redis and the PyTorch
-      // cross-checks python3-torch: their CI stages run them.
-      exclude: ['src/**/*.gpu.test.ts', 'src/**/*.redis.test.ts', 'src/**/*.torch.test.ts', ...exclude],
+      // cross-checks python3-torch, the acting tests minutes of training: their CI stages run them.
+      exclude: [
+        'src/**/*.gpu.test.ts',
+        'src/**/*.redis.test.ts',
+        'src/**/*.torch.test.ts',
+        'src/**/*.acting.test.ts',
+        ...exclude,
+      ],
       pool: 'forks' as const,
       // A fresh process per test file costs about 4 s of imports (tfjs, wasm, the registry) and
       // was most of the suite's time; a project's files share a worker instead. The trainer's tests

@@ -27,7 +27,11 @@ const OPTIONS = {
     default: 4,
     doc: 'referee samples K per open-ended group; each answer’s self-score is its mean Borda points',
   },
-  rankSize: { type: 'integer', default: 3, doc: 'largest number of distinct answers one referee sample ranks' },
+  rankSize: {
+    type: 'integer',
+    default: 2,
+    doc: 'largest number of distinct answers one referee sample ranks (2: pairwise, the ranking tasks’ default)',
+  },
   std: {
     type: 'enum',
     values: ['sample', 'population'],
@@ -129,7 +133,7 @@ export function selfReferee(options: SelfRefereeOptions = {}): AdvantageEstimato
       'URPO: GRPO advantages where open-ended groups are rewarded by the policy’s own ranking of them (K referee samples, mean Borda points); other groups by the environment',
     paper: URPO_PAPER,
     unverified: [
-      'K (4), the subset size (3) and the score scale (mean Borda points in [0, 1]) are ours; the paper does not give them in what we could read.',
+      'K (4), the subset size (2: pairwise, as the ranking tasks) and the score scale (mean Borda points in [0, 1]) are ours; the paper does not give them in what we could read.',
       'The referee ranks its own group in the ranking tasks’ format (the paper’s figure speaks of self-assessed ranking rewards); distinct answers are ranked once each, identical answers share a score.',
     ],
     options: OPTIONS,

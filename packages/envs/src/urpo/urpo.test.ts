@@ -181,7 +181,7 @@ describe('urpo-self-referee', () => {
   });
 
   it('ranks each open group in the ranking format, charges K samples through generate, logs the self-reward variance; the hidden truth never moves an advantage', async () => {
-    // A referee that puts the shortest answer first: its scores are a function of the answers alone.
+    // A referee that puts the shortest answer first: its scores are a function of the answers alone (each sample ranks all three).
     const shortestFirst = (prompt: string) => {
       const shown = prompt.split(' ask ')[1]?.split(' ') ?? [];
       return shown
@@ -192,8 +192,14 @@ describe('urpo-self-referee', () => {
     };
     const answers = ['3+5', '35', '3*55', '3+5'];
     const seen: string[] = [];
-    const one = await selfReferee({ samples: 6 }).compute([openGroup(answers, [1, 0, 0, 1])], context(shortestFirst, seen));
-    const other = await selfReferee({ samples: 6 }).compute([openGroup(answers, [0, 1, 1, 0])], context(shortestFirst));
+    const one = await selfReferee({ samples: 6, rankSize: 3 }).compute(
+      [openGroup(answers, [1, 0, 0, 1])],
+      context(shortestFirst, seen),
+    );
+    const other = await selfReferee({ samples: 6, rankSize: 3 }).compute(
+      [openGroup(answers, [0, 1, 1, 0])],
+      context(shortestFirst),
+    );
     expect(seen).toHaveLength(6);
     for (const prompt of seen) expect(prompt.startsWith(`use 3 5 make 8${rankMarker(env.alphabet?.())} `)).toBe(true);
     expect(one.rollout).toEqual(other.rollout);

@@ -90,7 +90,7 @@ export function withUrpoTasks(env: Environment, options: UrpoTaskOptions = {}): 
       throw new UsageError(`urpo: environment '${env.name}' already has a reward component '${name}'`);
   preferenceBuilder(env);
   const marker = rankMarker(env.alphabet?.(), options.marker);
-  const rankSize = options.rankSize ?? 3;
+  const rankSize = options.rankSize ?? 2;
   const share = options.warmStartShare ?? 0.25;
   const labels = options.warmStartLabels ?? 'truth';
   const zeros: RewardVector = Object.fromEntries(env.rewardComponents.map((c) => [c.name, 0]));
@@ -165,7 +165,11 @@ const OPTIONS = {
     doc: 'share that is ranking tasks (preference data from the environment’s ground truth)',
   },
   open: { type: 'number', default: 0.25, doc: 'share that is open-ended tasks (verifier hidden; rewarded by the self-referee)' },
-  rankSize: { type: 'integer', default: 3, doc: 'largest ranking size N; each ranking task draws N from 2..rankSize' },
+  rankSize: {
+    type: 'integer',
+    default: 2,
+    doc: 'largest ranking size N; each ranking task draws N from 2..rankSize (2: pairwise, the format the held-out accuracy is measured in and where invalid rankings are rare)',
+  },
   warmStartShare: {
     type: 'number',
     default: 0.25,
