@@ -202,6 +202,36 @@ describe('the warm start’s judge items', () => {
   });
 });
 
+describe('the warm start with coin verdicts (the judge format only)', () => {
+  it('shows the same items as the verifier’s warm start, but its verdicts are a fair coin: about half disagree with the verifier, on right and on wrong answers alike', () => {
+    const many = base.tasks('train', { seed: 1, count: 400 });
+    const truthful = warmStartItems(env, many, Rng.seeded(4));
+    const coin = warmStartItems(env, many, Rng.seeded(4), 'coin');
+    const strip = (item: SparkItem) => ({ ...item, label: undefined });
+    expect(coin.map(strip)).toEqual(truthful.map(strip));
+    const judged = coin.flatMap((item, k) => (item.kind === 'reflection' ? [] : [{ item, truth: truthful[k] as SparkItem }]));
+    const disagree = judged.filter(({ item, truth }) => item.label !== (truth as typeof item).label);
+    // A fair coin: within 4 standard deviations of half.
+    const n = judged.length;
+    expect(n).toBeGreaterThan(100);
+    expect(Math.abs(disagree.length - n / 2)).toBeLessThan(4 * Math.sqrt(n / 4));
+    // Right answers are called wrong and wrong answers right.
+    const said = (answerRight: boolean, verdict: boolean) =>
+      judged.some(
+        ({ item, truth }) =>
+          item.kind === 'pointwise' && truth.kind === 'pointwise' && truth.label === answerRight && item.label === verdict,
+      );
+    for (const right of [true, false]) for (const verdict of [true, false]) expect(said(right, verdict)).toBe(true);
+    // A different warm start: its own SFT cache key.
+    const keyOf = (verdicts: 'verifier' | 'coin') =>
+      sparkSelfJudge({ warmVerdicts: verdicts }).warmStart?.(env, train, Rng.seeded(4)).key;
+    expect(keyOf('coin')).not.toBe(keyOf('verifier'));
+    expect(() => sparkSelfJudge({ warmVerdicts: 'maybe' as 'coin' })).toThrow(
+      /option 'warmVerdicts' must be one of verifier, coin, got "maybe"/,
+    );
+  });
+});
+
 describe('the spark-self-judge stream', () => {
   it('takes a share of each draw from the waiting items, judge and reflection in turn, each once; keeps them in checkpoints', () => {
     const stream = openSparkTasks(

@@ -297,7 +297,12 @@ export function corruptAnswer(env: Environment, task: unknown, answer: string, r
  * on a corruption of it, a pairwise item (expert and corruption, random order) and a reflection
  * item (the corruption shown, the expert's answer expected). One item per task.
  */
-export function warmStartItems(env: Environment, train: readonly unknown[], rng: Rng): SparkItem[] {
+export function warmStartItems(
+  env: Environment,
+  train: readonly unknown[],
+  rng: Rng,
+  verdicts: WarmVerdicts = 'verifier',
+): SparkItem[] {
   const demonstrate = env.demonstrate;
   if (!demonstrate) return [];
   const items: SparkItem[] = [];
@@ -309,16 +314,19 @@ export function warmStartItems(env: Environment, train: readonly unknown[], rng:
     const wrong = corruptAnswer(env, task, expert, r);
     const origin = `warm/${k}`;
     const kind = k % 4;
+    // 'coin': the verdict taught is a fair coin, independent of the answer (the format, not the judging).
+    const coin = r.split('coin').next() < 0.5;
+    const said = (truth: boolean) => (verdicts === 'coin' ? coin : truth);
     if (kind === 0 || wrong === undefined)
-      items.push({ kind: 'pointwise', observation, answer: expert, label: true, origin, rollout: 0 });
-    else if (kind === 1) items.push({ kind: 'pointwise', observation, answer: wrong, label: false, origin, rollout: 1 });
+      items.push({ kind: 'pointwise', observation, answer: expert, label: said(true), origin, rollout: 0 });
+    else if (kind === 1) items.push({ kind: 'pointwise', observation, answer: wrong, label: said(false), origin, rollout: 1 });
     else if (kind === 2) {
       const label = r.next() < 0.5 ? 0 : 1;
       items.push({
         kind: 'pairwise',
         observation,
         answers: label === 0 ? [expert, wrong] : [wrong, expert],
-        label,
+        label: verdicts === 'coin' ? (coin ? 0 : 1) : label,
         origin,
         positive: 0,
         negative: 1,
@@ -327,6 +335,13 @@ export function warmStartItems(env: Environment, train: readonly unknown[], rng:
   });
   return items;
 }
+
+/**
+ * The verdicts the warm start teaches: the verifier's (a judge trained before the run) or a fair
+ * coin per item (the judge format only, as an instruction-tuned model brings it; judging is then
+ * learnt in the run from the verified rollouts).
+ */
+export type WarmVerdicts = 'verifier' | 'coin';
 
 export interface SparkSelfJudgeOptions {
   /** Expected share of each draw that is auxiliary tasks while any wait. */
@@ -338,6 +353,8 @@ export interface SparkSelfJudgeOptions {
   reflectionCap?: number;
   /** Judge items in the SFT warm start (off: the plain SFT start, which never writes a verdict). */
   warmStart?: boolean;
+  /** What the warm start's verdicts say: the verifier's bit, or a coin (the format only). */
+  warmVerdicts?: WarmVerdicts;
   /** Weight of the `judge` reward component. */
   weight?: number;
 }
@@ -361,6 +378,12 @@ const OPTIONS = {
     default: true,
     doc: 'add judge items built from the expert and from corrupted answers to the SFT warm start (ours, see the page)',
   },
+  warmVerdicts: {
+    type: 'enum',
+    default: 'verifier',
+    values: ['verifier', 'coin'],
+    doc: "the warm start's verdicts: the verifier's bit (a judge before the run), or a fair coin per item (the format only: judging is learnt in the run)",
+  },
   weight: { type: 'number', default: 1, doc: 'weight of the judge reward component (1 on an auxiliary task answered right)' },
 } as const;
 
@@ -383,7 +406,8 @@ export function sparkSelfJudge(options: SparkSelfJudgeOptions = {}): TaskSource 
       'adaptation: adapted. The routing (all right: pointwise on rollout 0; all wrong: pointwise on a random wrong rollout; mixed: pointwise with probability 0.3 on a random side, else pairwise; reflection from every group with a failure; 32 + 32 per step) is the released code’s. SPARK’s many prompt templates (yes/no and A/B wordings) become one prompt per kind in the environment’s alphabet (countdown: `<task> <answer> ask` -> 1/0; `<task> <a> <b> see` -> 1/2; `<task> <failed answer> make` -> an equation).',
       'Reflection items are scored by the environment’s verifier (any correct answer earns 1), where SPARK compares with the gold answer; SPARK’s half of reflection items with the chain of thought has no counterpart (our answers are the whole action).',
       'Auxiliary items enter the next step’s draw (a share of its tasks, so they count against the episode budget); SPARK appends them to the batch of the step that made them.',
-      'The SFT warm start adds judge items built from the expert’s answers and one-character corruptions the verifier fails (one item per training task, four kinds in turn), with proportionally more SFT steps; SPARK starts from an instruction-tuned model that can already answer in the judge format. Pairwise prompts longer than the model’s context lose the task’s first characters (the trainer’s truncation rule).',
+      'The SFT warm start adds judge items built from the expert’s answers and one-character corruptions the verifier fails (one item per training task, four kinds in turn), with proportionally more SFT steps; SPARK starts from an instruction-tuned model that can already answer in the judge format. Pairwise prompts longer than the model’s context lose the task’s first characters (the trainer’s truncation rule). `warmVerdicts=coin` teaches the format only (a fair coin per verdict), so that all judging is learnt in the run.',
+      'Measured 2026-12-05 (docs/extensions.md): on countdown with numbers up to 30 and 32 tasks a step, the policy’s held-out pair accuracy rose over 3,200 episodes on seed 1 (42.0% -> 44.7% -> 48.4%, 219 distinct pairs, one-sided exact McNemar p = 1.3e-3 against the start) and fell on seed 2 (52.9% -> 50.8%, p 0.88): both toward 50%, so RL does not yet teach this judge; on the default countdown it did not rise (54.3% -> 48.4-53.8%, p 0.68-0.97). The verdicts are learnable at this size: cross-entropy on exactly the judge items this routing builds from the start policy’s own samples reaches 59.6% on held-out pairs (start 45.5%, p 1.5e-3), 74% when the prompt shows the answer’s value; a run draws far fewer verdicts (8 judge items a step of up to 32 built, one reward bit per sample).',
     ],
     options: OPTIONS,
     resolved,
@@ -393,8 +417,13 @@ export function sparkSelfJudge(options: SparkSelfJudgeOptions = {}): TaskSource 
     ...(resolved.warmStart
       ? {
           warmStart: (env: Environment, train: readonly unknown[], rng: Rng) => {
-            const items = warmStartItems(env, train, rng);
-            const key = JSON.stringify({ spark: 1, words: sparkWords(env.alphabet?.()), items: items.length });
+            const items = warmStartItems(env, train, rng, resolved.warmVerdicts);
+            const key = JSON.stringify({
+              spark: 1,
+              words: sparkWords(env.alphabet?.()),
+              items: items.length,
+              ...(resolved.warmVerdicts === 'verifier' ? {} : { verdicts: resolved.warmVerdicts }),
+            });
             return { tasks: items.map((spark): SparkTask => ({ spark })), key };
           },
         }
