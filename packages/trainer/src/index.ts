@@ -26,7 +26,7 @@ export { disposeCache as disposeHfCache, HfCausalLM, loadHfModel } from './hf/mo
 export { HfPolicy } from './hf/policy.js';
 export { HfPolicyTokenizer } from './hf/policy-tokenizer.js';
 export type { HfModelOption, HfModelReport, HfRun } from './hf/run.js';
-export { backendMemory, checkHfRun, openHfRun } from './hf/run.js';
+export { backendMemory, checkHfRun, openHfRun, openHfSpeedPolicy } from './hf/run.js';
 export type { TinyHfKind, TinyHfOptions } from './hf/tiny-checkpoints.js';
 export {
   CHATML_TEMPLATE,

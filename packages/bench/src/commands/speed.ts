@@ -4,6 +4,7 @@ import { Argument, type Command, Option } from 'commander';
 import { Bench } from 'tinybench';
 import { CommandContext } from '../context.js';
 import type { Io } from '../io.js';
+import { modelOption } from './model-option.js';
 import { machine, peerPython, runPeer } from './speed-peer.js';
 import { readRlStepOptions, rlStepOptions, rlStepSuite } from './speed-rl-step.js';
 
@@ -184,12 +185,17 @@ export function register(program: Command, io: Io): void {
     )
     .option('--threads <n>', 'threads for the fast kernels (1 or 2; rl-step: 1 unless given), and the peer', '2')
     .option('--peer <name>', "also run a peer implementation of the same workload: 'torch'")
+    .option(
+      '--model <folder>',
+      'train-step and decode: time a Hugging Face model folder (docs/models.md) instead of the reference transformer; its config sets D, layers and vocabulary, --batch and --context the shape, after the memory check a run makes',
+    )
+    .option('--lora [spec]', 'with --model: train-step trains LoRA adapters only, rank=8,alpha=16,targets=q_proj,v_proj')
     .option('--require-hardware-gpu', 'with --backend webgpu: refuse a software adapter');
   for (const option of rlStepOptions()) command.addOption(option);
   command
     .addHelpText(
       'after',
-      '\nExamples:\n  bench speed train-step --dim 64 --batch 32 --kernels both --json\n  bench speed decode --dim 64 --batch 32 --tokens 64\n  bench speed --peer torch --json\n  bench speed --backend webgpu\n  bench speed rl-step --peer torch --threads 1 --repeats 5\n  bench speed train-step --threads 1 --peer torch --repeats 5 --dim 256 --layers 6 --context 128\n  bench speed train-step --threads 1 --profile',
+      '\nExamples:\n  bench speed train-step --dim 64 --batch 32 --kernels both --json\n  bench speed decode --dim 64 --batch 32 --tokens 64\n  bench speed --peer torch --json\n  bench speed --backend webgpu\n  bench speed rl-step --peer torch --threads 1 --repeats 5\n  bench speed train-step --threads 1 --peer torch --repeats 5 --dim 256 --layers 6 --context 128\n  bench speed train-step --threads 1 --profile\n  bench speed train-step --model ./my-model --lora --batch 8 --context 256 --backend webgpu   your own model (docs/models.md)',
     )
     .action(async function (
       this: Command,
@@ -208,6 +214,8 @@ export function register(program: Command, io: Io): void {
         threads: string;
         peer?: string;
         requireHardwareGpu?: boolean;
+        model?: string;
+        lora?: string | true;
         [rlStep: string]: string | boolean | undefined;
       },
     ) {
@@ -226,6 +234,18 @@ export function register(program: Command, io: Io): void {
       if (opts.peer !== undefined && (suite === 'rollout' || suite === 'advantages'))
         throw new UsageError(`--peer torch exists for train-step, decode and rl-step, not ${suite}`);
       const model = modelShape(suite, this, opts, tokens);
+      const hfModel = modelOption(io.cwd, opts.model, opts.lora);
+      if (hfModel) {
+        if (suite !== 'train-step' && suite !== 'decode')
+          throw new UsageError(`--model times train-step and decode, not ${suite} (accepted: train-step, decode)`);
+        if (opts.peer !== undefined)
+          throw new UsageError(
+            '--peer torch implements the reference transformer; with --model only ours is timed (drop --peer, or drop --model)',
+          );
+        for (const flag of ['dim', 'layers'])
+          if (this.getOptionValueSource(flag) === 'cli')
+            throw new UsageError(`--${flag} comes from the model's config.json with --model: drop --${flag}`);
+      }
       const loadBefore = os.loadavg();
       if (suite === 'rl-step') {
         if (opts.env !== 'countdown') throw new UsageError(`bad --env '${opts.env}' for rl-step: accepted countdown`);
@@ -249,12 +269,36 @@ export function register(program: Command, io: Io): void {
       const peers: Record<string, unknown>[] = [];
       let info: Awaited<ReturnType<typeof trainer.initBackend>> | undefined;
       let profile: Awaited<ReturnType<typeof trainer.profileWorkload>> | undefined;
-      const workloadFor = () =>
-        suite === 'decode'
-          ? trainer.referenceDecode({ dim, batch, tokens, ...model })
+      const context = model.context ?? (suite === 'decode' ? tokens + 1 : 64);
+      // A model folder is loaded for each workload (the memory check first), on the backend just chosen.
+      const givenPolicy = () =>
+        hfModel
+          ? {
+              policy: trainer.openHfSpeedPolicy(
+                hfModel,
+                { rows: batch, sequenceLength: context, training: suite === 'train-step' },
+                backendName,
+              ),
+            }
+          : {};
+      let modelSizes: { dim: number; layers: number; vocabSize: number; trainedParameters: number } | undefined;
+      const workloadFor = () => {
+        const given = givenPolicy();
+        if (given.policy) {
+          const { config, variables } = given.policy;
+          modelSizes = {
+            dim: config.dim,
+            layers: config.layers,
+            vocabSize: config.vocabSize,
+            trainedParameters: variables.reduce((total, v) => total + v.size, 0),
+          };
+        }
+        return suite === 'decode'
+          ? trainer.referenceDecode({ dim, batch, tokens, ...model, ...given })
           : suite === 'rollout'
             ? trainer.referenceRollouts({ env: env as NonNullable<typeof env>, batch })
-            : trainer.referenceTrainStep({ dim, batch, ...model });
+            : trainer.referenceTrainStep({ dim, batch, ...model, ...given });
+      };
       for (let repeat = 0; repeat < repeats; repeat++) {
         const measurements: Measurement[] = [];
         for (const kernels of kernelsWanted) {
@@ -310,11 +354,19 @@ export function register(program: Command, io: Io): void {
         backend: info?.name ?? backendName,
         kernels: main.kernels,
         threads: info?.threads ?? 1,
-        dim,
+        dim: modelSizes?.dim ?? dim,
         batch,
-        ...(suite === 'rollout'
-          ? {}
-          : { layers: model.layers, context: model.context ?? (suite === 'decode' ? tokens + 1 : 64) }),
+        ...(suite === 'rollout' ? {} : { layers: modelSizes?.layers ?? model.layers, context }),
+        ...(hfModel && modelSizes
+          ? {
+              model: {
+                folder: hfModel.folder,
+                vocabSize: modelSizes.vocabSize,
+                trainedParameters: modelSizes.trainedParameters,
+                ...(hfModel.lora ? { lora: hfModel.lora } : {}),
+              },
+            }
+          : {}),
         ...(suite === 'decode' ? { tokens } : {}),
         ...(suite === 'rollout' ? { env: opts.env, episodesPerSecond: (batch / main.ms) * 1000 } : {}),
         [timeKey]: median(oursMs),
@@ -362,9 +414,12 @@ export function register(program: Command, io: Io): void {
         ctx.printJson('speed', document);
         return;
       }
-      const shape = suite === 'rollout' ? '' : ` layers=${model.layers} context=${String(document.context)}`;
+      const shape = suite === 'rollout' ? '' : ` layers=${String(document.layers)} context=${String(document.context)}`;
+      const what = hfModel
+        ? `${suite} model ${hfModel.folder} D=${String(document.dim)} V=${modelSizes?.vocabSize}${hfModel.lora ? ` (LoRA rank ${hfModel.lora.rank})` : ''}`
+        : `${suite} D=${dim}`;
       const lines = [
-        `${suite === 'rollout' ? `rollout ${opts.env} (its recommended model)` : `${suite} D=${dim}`} batch=${batch}${suite === 'decode' ? ` tokens=${tokens}` : ''}${shape} on ${document.backend} (${main.kernels} kernels, ${String(document.threads)} thread(s))`,
+        `${suite === 'rollout' ? `rollout ${opts.env} (its recommended model)` : what} batch=${batch}${suite === 'decode' ? ` tokens=${tokens}` : ''}${shape} on ${document.backend} (${main.kernels} kernels, ${String(document.threads)} thread(s))`,
       ];
       for (const m of measurements)
         lines.push(

@@ -199,3 +199,38 @@ export function openHfRun(option: HfModelOption, plugins: Resolved, backend: str
     throw error;
   }
 }
+
+/**
+ * A model folder as the policy of a `bench speed` workload: the memory check of a run (for
+ * `rows` sequences of `sequenceLength` tokens, trained or only decoded) against `backend`, then
+ * the weights and, when asked, LoRA adapters (seed 0). The caller disposes the policy.
+ */
+export function openHfSpeedPolicy(
+  option: Pick<HfModelOption, 'folder' | 'lora'>,
+  plan: { rows: number; sequenceLength: number; training: boolean },
+  backend: string,
+): HfPolicy {
+  const json = readConfig(option.folder);
+  const architecture = parseHfConfig(json, path.join(option.folder, 'config.json'));
+  const lora: LoraOptions | undefined = option.lora && {
+    ...option.lora,
+    targets: option.lora.targets ?? (architecture.family === 'gpt2' ? ['c_attn'] : ['q_proj', 'v_proj']),
+  };
+  const problem = whyItDoesNotFit(
+    architecture,
+    { ...plan, ...(lora && plan.training ? { trainedParameters: loraParameters(architecture, lora) } : {}) },
+    backendMemory(backend),
+  );
+  if (problem)
+    throw new UsageError(
+      `--model ${option.folder} does not fit the ${backend} backend's memory: ${problem} (rows: --batch; sequences: --context)`,
+    );
+  const model = HfCausalLM.load(option.folder);
+  try {
+    const adapters = lora ? LoraAdapters.attach(model, lora, Rng.seeded(0).split('lora')) : undefined;
+    return HfPolicy.create(model, plan.sequenceLength, adapters);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}

@@ -8,6 +8,7 @@ import { Rng } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { collectRollouts, generatedTokens } from '../loop/rollouts.js';
 import { ppoClip } from '../losses/ppo-clip.js';
+import type { PolicyModel } from '../model/policy.js';
 import { createPolicy } from '../model/transformer.js';
 import { Adam } from '../optim/adam.js';
 import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
@@ -29,6 +30,12 @@ export interface ModelShape {
   layers?: number;
   /** Train step: the sequence length T; decode: the context the cache may fill (default 64). */
   context?: number;
+  /**
+   * A policy to time instead of the reference transformer (`bench speed --model`: a Hugging Face
+   * model folder's), made for `context` tokens; its vocabulary replaces V and its sizes dim and
+   * layers. The workload disposes it.
+   */
+  policy?: PolicyModel;
 }
 
 export function referenceTrainStep(options: ModelShape & { batch: number; seed?: number }): Workload {
@@ -36,18 +43,21 @@ export function referenceTrainStep(options: ModelShape & { batch: number; seed?:
   const layers = options.layers ?? LAYERS;
   const length = options.context ?? LENGTH;
   const rng = Rng.seeded(options.seed ?? 0);
-  const policy = createPolicy(
-    { vocabSize: VOCAB, dim, layers, heads: 4, contextLength: length, mlpRatio: 4, valueHead: false },
-    rng.split('init'),
-  );
+  const policy =
+    options.policy ??
+    createPolicy(
+      { vocabSize: VOCAB, dim, layers, heads: 4, contextLength: length, mlpRatio: 4, valueHead: false },
+      rng.split('init'),
+    );
+  const vocab = policy.config.vocabSize;
   const data = rng.split('data');
   const ids = tf.tensor2d(
-    Array.from({ length: batch * length }, () => data.int(0, VOCAB - 1)),
+    Array.from({ length: batch * length }, () => data.int(0, vocab - 1)),
     [batch, length],
     'int32',
   );
   const targets = tf.tensor2d(
-    Array.from({ length: batch * length }, () => data.int(0, VOCAB - 1)),
+    Array.from({ length: batch * length }, () => data.int(0, vocab - 1)),
     [batch, length],
     'int32',
   );
@@ -74,7 +84,7 @@ export function referenceTrainStep(options: ModelShape & { batch: number; seed?:
         );
         tf.dispose(Object.values(result.metrics ?? {}));
         return result.loss as tf.Scalar;
-      }, policy.variables);
+      }, [...policy.variables]);
       optimizer.apply(policy.variables.map((v) => grads[v.name] as tf.Tensor));
       await value.data();
       tf.dispose([value, ...Object.values(grads)]);
@@ -98,14 +108,25 @@ export function referenceDecode(options: ModelShape & { batch: number; tokens: n
   if (tokens + 1 > context)
     throw new RangeError(`decode: ${tokens} new tokens and a prompt of at least one token exceed the context ${context}`);
   const rng = Rng.seeded(options.seed ?? 0);
-  const policy = createPolicy(
-    { vocabSize: VOCAB, dim, layers: options.layers ?? LAYERS, heads: 4, contextLength: context, mlpRatio: 4, valueHead: false },
-    rng.split('init'),
-  );
+  const policy =
+    options.policy ??
+    createPolicy(
+      {
+        vocabSize: VOCAB,
+        dim,
+        layers: options.layers ?? LAYERS,
+        heads: 4,
+        contextLength: context,
+        mlpRatio: 4,
+        valueHead: false,
+      },
+      rng.split('init'),
+    );
+  const vocab = policy.config.vocabSize;
   const promptRng = rng.split('prompts');
   // The default one-token prompt is token 1 (as before --context existed).
   const prompts = Array.from({ length: batch }, () =>
-    context === tokens + 1 ? [1] : Array.from({ length: context - tokens }, () => promptRng.int(0, VOCAB - 1)),
+    context === tokens + 1 ? [1] : Array.from({ length: context - tokens }, () => promptRng.int(0, vocab - 1)),
   );
   let call = 0;
   return {
