@@ -28,7 +28,7 @@ export const PRESETS = {
     envs: ['countdown'],
     budget: 'episodes=8000',
     overrides: { evalTasks: 200, evalEvery: 25, signFlipEvery: 10 },
-    note: '10 seeds and 8000 episodes per run, 200 test tasks; where conclusions start (a countdown run took about 9 minutes on one core of 2, SFT start included: see docs/performance.md)',
+    note: '10 seeds and 8000 episodes per run, 200 test tasks; where conclusions start (grpo mc-grpo gdpo with its controls, 40 runs and 10 SFT starts: 7 minutes on 2 idle cores; docs/performance.md)',
   },
   paper: {
     seeds: 20,
