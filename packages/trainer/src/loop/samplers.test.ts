@@ -243,6 +243,25 @@ describe('tree search', () => {
   });
 });
 
+describe('tree search on a policy that repeats itself', () => {
+  it('keeps a group whose rollouts are all identical at its drawn size (a group of one has no contrast for any group-relative estimator)', async () => {
+    const policy = tinyPolicy(5);
+    // A near-zero temperature: every branch samples the most likely tokens, so all four rollouts are equal.
+    const { groups, drawn } = await sampleGroups(
+      policy,
+      tokenizer,
+      echoLike(),
+      [{ task: 'a', groupId: 'g', count: 4 }],
+      { maxNewTokens: 2, temperature: 1e-4, rng: Rng.seeded(1), sampler: tree({ roots: 1 }) },
+      () => 0,
+    );
+    policy.dispose();
+    expect(drawn).toHaveLength(4);
+    expect(new Set(drawn.map((r) => r.turns[0]?.actionTokens.join(','))).size).toBe(1);
+    expect(groups[0]).toHaveLength(4);
+  });
+});
+
 describe('a method that names a sampler', () => {
   it('has it applied: the sample stage decodes each group by beam search', async () => {
     const registry = tinyRegistry({

@@ -3,7 +3,8 @@
  * with or without a logits hook) is today's behaviour: G independent episodes per task. Beam
  * search gives each context its best distinct actions. Tree search draws `roots` episodes per
  * task, then restarts each further one from a node of an earlier one. Under beam and tree search
- * a group is its distinct rollouts (duplicates removed, so a group may be smaller than asked);
+ * a group is its distinct rollouts (duplicates removed, so a group may be smaller than asked),
+ * unless all are identical: then it keeps them all, since a group of one has no contrast;
  * teacher forcing draws every action token given the reference output before it (VA-pi);
  * every rollout drawn is returned apart so that it is charged.
  */
@@ -52,7 +53,7 @@ export async function sampleGroups(
     return { groups: forced, drawn: forced.flat() };
   }
   const groups = await collectRollouts(policy, tokenizer, env, requests, options);
-  return { groups: strategy === 'beam' ? groups.map(distinct) : groups, drawn: groups.flat() };
+  return { groups: strategy === 'beam' ? groups.map(distinctUnlessAlike) : groups, drawn: groups.flat() };
 }
 
 /**
@@ -88,7 +89,17 @@ async function treeRollouts(
     growing.forEach((group, k) => group.push(branches[k] as Running));
   }
   const finished = groups.map((group) => group.map((r) => finish(env, r)));
-  return { groups: finished.map(distinct), drawn: finished.flat() };
+  return { groups: finished.map(distinctUnlessAlike), drawn: finished.flat() };
+}
+
+/**
+ * A group's distinct rollouts; when every rollout is the same, all of them. A group-relative
+ * estimator needs at least two (GRPO, RLOO), and identical rollouts earn it zero advantage, as
+ * they would from plain sampling, where a confident policy draws the same answer G times.
+ */
+function distinctUnlessAlike(group: readonly Rollout[]): Rollout[] {
+  const kept = distinct(group);
+  return kept.length === 1 ? [...group] : kept;
 }
 
 /** A new episode restarted from a node of a rollout of the group. */
