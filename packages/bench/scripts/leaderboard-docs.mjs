@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { budgetsWords } from '../dist/compare/plan.js';
 import { leaderboardFigures, leaderboardMarkdown } from '../dist/leaderboard/render.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -48,6 +49,13 @@ const assets = path.join(values.docs, 'assets');
 mkdirSync(assets, { recursive: true });
 writeFileSync(path.join(assets, 'leaderboard-intervals.svg'), intervals);
 writeFileSync(path.join(assets, 'leaderboard-profiles.svg'), profiles);
+/** evalTasks per environment, as the runs had it (the preset's, an environment's own, a split's cap). */
+function evalTasksWords(config) {
+  const of = (env) => config.evalTasksCapped?.[env] ?? config.envOverrides?.[env]?.evalTasks ?? config.overrides.evalTasks;
+  const byCount = new Map();
+  for (const env of config.envs) byCount.set(of(env), [...(byCount.get(of(env)) ?? []), env]);
+  return [...byCount].map(([count, envs]) => `${count} (${envs.join(', ')})`).join('; ');
+}
 const page = [
   '# Leaderboard',
   '',
@@ -57,6 +65,10 @@ const page = [
   '',
   `- Command: \`${values.command}\``,
   `- Preset: ${config.preset} (${config.note})`,
+  `- Budget: ${budgetsWords(config)}; test tasks evaluated: ${evalTasksWords(config)}`,
+  ...(config.leaderboard?.leftOut ?? []).map(
+    ({ env, reason }) => `- Left out by the preset: ${env}: ${reason} (\`--env\` adds it)`,
+  ),
   `- Ran: ${finished} runs, ${config.methods.length} methods x ${config.envs.length} environments x ${config.seeds.length} seeds, less the skipped pairs; ${hours} hours wall time on ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${document.backend}`,
   `- Commit: ${document.gitDescribe ?? 'unknown'}; date: ${new Date().toISOString().slice(0, 10)}`,
   '',

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { RegressionError, UsageError } from '@policy-lab/core';
 import { type Command, Option } from 'commander';
 import {
-  budgetWords,
+  budgetOf,
+  budgetsWords,
   type CompareModel,
   describeRun,
   evalTasksWarnings,
@@ -12,6 +13,7 @@ import {
   overridesFor,
   PRESETS,
   type PreferencesRef,
+  type PresetName,
   planComparison,
   seedWords,
 } from '../compare/plan.js';
@@ -128,7 +130,7 @@ function checkModelUnits(
           method,
           env,
           seed: config.seeds[0] ?? 1,
-          budget: config.budget,
+          budget: budgetOf(config, env),
           overrides: overridesFor(config, method, env),
           ...hfOptions(model),
         },
@@ -228,13 +230,19 @@ export function register(program: Command, io: Io): void {
           throw error;
         }
       };
+      // The leaderboard preset leaves out environments too costly for its time limit, unless --env names them.
+      const leftOut = opts.all && !opts.env ? Object.entries(PRESETS[preset as PresetName]?.leavesOut ?? {}) : [];
       const selection = opts.all
         ? selectLeaderboard(registry, {
             methods,
-            envs: opts.env
-              ?.split(',')
-              .map((e) => e.trim())
-              .filter(Boolean),
+            envs:
+              opts.env
+                ?.split(',')
+                .map((e) => e.trim())
+                .filter(Boolean) ??
+              (leftOut.length
+                ? registry.names('environments').filter((env) => !leftOut.some(([out]) => out === env))
+                : undefined),
             overrides,
             whyUnfit: (pair) => whyUnfit({ registry, ...pair, seed: 1 }) ?? modelUnfit(pair),
           })
@@ -246,7 +254,14 @@ export function register(program: Command, io: Io): void {
       const config = planComparison(registry, {
         methods: selection ? selection.methods : methods,
         ...(selection
-          ? { envs: selection.envs.join(','), skipped: selection.skipped, leaderboard: { reference: opts.reference } }
+          ? {
+              envs: selection.envs.join(','),
+              skipped: selection.skipped,
+              leaderboard: {
+                reference: opts.reference,
+                ...(leftOut.length ? { leftOut: leftOut.map(([env, reason]) => ({ env, reason })) } : {}),
+              },
+            }
           : {}),
         ...(opts.env && !selection ? { envs: opts.env } : {}),
         ...(opts.seeds !== undefined ? { seeds: opts.seeds } : {}),
@@ -278,11 +293,13 @@ export function register(program: Command, io: Io): void {
       const out = path.resolve(io.cwd, opts.out ?? path.join('bench-results', new Date().toISOString().replace(/[:.]/g, '-')));
       if (!ctx.options.json) {
         io.stderr(
-          `bench compare: ${[...config.methods, ...config.controls].join(', ')} on ${config.envs.join(', ')}; ${config.seeds.length} seeds${seedWords(config.seeds) === String(config.seeds.length) ? '' : ` (${seedWords(config.seeds)})`}; budget ${budgetWords(config.budget)} per run; ${workers} worker(s)\n`,
+          `bench compare: ${[...config.methods, ...config.controls].join(', ')} on ${config.envs.join(', ')}; ${config.seeds.length} seeds${seedWords(config.seeds) === String(config.seeds.length) ? '' : ` (${seedWords(config.seeds)})`}; budget ${budgetsWords(config)}; ${workers} worker(s)\n`,
         );
         io.stderr(`${describeRun(config)}\n`);
         for (const [key, methods] of Object.entries(config.partialOptions ?? {}))
           io.stderr(`--set ${key} applies to ${methods.join(', ')} (the other methods do not read it)\n`);
+        for (const [env, reason] of leftOut.filter(([env]) => registry.has('environments', env)))
+          io.stderr(`left out: ${env}: ${reason} (--env adds it)\n`);
         for (const s of config.skipped ?? [])
           io.stderr(`skipped: ${s.method}${s.env === '*' ? '' : ` on ${s.env}`}: ${s.reason}\n`);
         if (baselineFile && differences.length) io.stderr(`--baseline ${baselineFile} differs in: ${differences.join('; ')}\n`);

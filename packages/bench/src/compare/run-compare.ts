@@ -18,6 +18,7 @@ import { comparisonCost } from '../report/cost.js';
 import { methodStepDiagnostics, readStepSeries } from '../report/diagnostics-html.js';
 import { type ComparisonDocument, renderCsv, renderHtml, renderMarkdown } from '../report/render.js';
 import {
+  budgetOf,
   type CompareConfig,
   type CompareModel,
   describeRun,
@@ -241,7 +242,7 @@ async function compareInto(
     backend: config.backend,
     kernels: config.kernels,
     threads: options.threads,
-    budget: config.budget,
+    budget: budgetOf(config, unit.env),
     overrides: overridesFor(config, unit.method, unit.env),
     ...(config.preferences ? { preferences: config.preferences } : {}),
     ...(config.model ? { model: config.model } : {}),

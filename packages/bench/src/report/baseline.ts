@@ -63,6 +63,10 @@ export function loadBaseline(file: string): ComparisonDocument {
 
 const json = (value: unknown) => JSON.stringify(value ?? null);
 
+/** An environment's own budgets (a preset's per-environment sizes) as text, for comparing protocols. */
+const budgetsByEnv = (budgets: CompareConfig['envBudgets']) =>
+  budgets && Object.fromEntries(Object.entries(budgets).map(([env, budget]) => [env, formatBudget(budget)]));
+
 /**
  * Checks that a baseline ran the same protocol: the same budget per run, the same evaluation
  * (evalTasks, evalSamples) and the same environment options are required (else its numbers
@@ -74,6 +78,8 @@ export function baselineDifferences(config: CompareConfig, baseline: ComparisonD
   const thenOverrides = (then.overrides ?? {}) as Record<string, unknown>;
   const required: [string, unknown, unknown][] = [
     ['budget', formatBudget(config.budget), then.budget ? formatBudget(then.budget as CompareConfig['budget']) : undefined],
+    ['envBudgets', budgetsByEnv(config.envBudgets), budgetsByEnv(then.envBudgets)],
+    ['envOverrides', config.envOverrides, then.envOverrides],
     ['evalTasks', config.overrides.evalTasks, thenOverrides.evalTasks],
     ['evalSamples', config.overrides.evalSamples, thenOverrides.evalSamples],
     ['envOptions', config.overrides.envOptions, thenOverrides.envOptions],
@@ -81,7 +87,7 @@ export function baselineDifferences(config: CompareConfig, baseline: ComparisonD
   for (const [name, now, before] of required) {
     if (json(now) !== json(before))
       throw new UsageError(
-        `--baseline ${file} ran another protocol: ${name} ${json(before)} there, ${json(now)} here (the budget, evalTasks, evalSamples and envOptions must match)`,
+        `--baseline ${file} ran another protocol: ${name} ${json(before)} there, ${json(now)} here (the budgets, evalTasks, evalSamples and envOptions must match)`,
       );
   }
   const common = (config.envs ?? []).filter((env) => (then.envs ?? []).includes(env));

@@ -2,7 +2,7 @@
 import { madZeroWarning } from '@policy-lab/advantage';
 import Table from 'cli-table3';
 import type { TopLevelSpec } from 'vega-lite';
-import { budgetWords, type CompareConfig, describeRun, modelWords, presetDeviations } from '../compare/plan.js';
+import { budgetsWords, type CompareConfig, describeRun, modelWords, presetDeviations } from '../compare/plan.js';
 import type { Leaderboard } from '../leaderboard/board.js';
 import { leaderboardHtml, leaderboardMarkdown } from '../leaderboard/render.js';
 import type { Aggregates, EnvAggregate, RunRecord } from './aggregate.js';
@@ -135,7 +135,7 @@ function headerLines(doc: ComparisonDocument): string[] {
   const deviations = presetDeviations(config);
   const lines = [
     `What ran: ${describeRun(config)}.`,
-    `Environments ${config.envs.join(', ')}; ${config.seeds.length} seeds (${config.seeds.join(', ')}); budget ${budgetWords(config.budget)} per run.`,
+    `Environments ${config.envs.join(', ')}; ${config.seeds.length} seeds (${config.seeds.join(', ')}); budget ${budgetsWords(config)}.`,
     deviations.length
       ? `Differs from the ${config.preset} preset: ${deviations.join(', ')}.`
       : `Nothing differs from the ${config.preset} preset.`,

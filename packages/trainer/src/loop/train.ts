@@ -47,6 +47,7 @@ import {
   trainedVariables,
 } from './soft-prompt.js';
 import { rolloutsPerGroup } from './stages/sample.js';
+import { readStartEval, startEvalKey, writeStartEval } from './start-eval-cache.js';
 import { runOfflineStep, runStep, worstCaseStep } from './step.js';
 import { type RunContext, stepContext } from './step-context.js';
 import { stepHooks } from './step-hooks.js';
@@ -239,11 +240,32 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       ...(selfJudge ? { extra: selfJudging } : {}),
     });
     state.timings.evalSeconds = (state.timings.evalSeconds ?? 0) + (performance.now() - t0) / 1000;
+    return recordEval(step, result);
+  };
+  const recordEval = (step: number, result: EvalResult): EvalResult => {
     const { episodes, generatedTokens } = meter.consumed;
     state.curve.push({ step, episodes, generatedTokens, success: result.success, reward: result.reward });
     state.lastEval = { step, result };
     return result;
   };
+  // A comparison's runs share the start's evaluation where evaluation is the plain policy's (start-eval-cache.ts).
+  const shareStart =
+    options.sftCacheDir !== undefined && !hf && !softPrompt && !evalSampler && !selfJudge && rewardModels.length === 0;
+  if (!state.initial && shareStart) {
+    const dir = options.sftCacheDir as string;
+    const key = startEvalKey({
+      policy,
+      env,
+      taskIds: testTasks.map((task) => env.taskId(task)),
+      seed: config.seed,
+      evalSamples: config.evalSamples,
+      maxNewTokens: config.maxNewTokens,
+      backend: { name: backend.name, kernels: backend.kernels, threads: backend.threads },
+    });
+    const stored = readStartEval(dir, key);
+    state.initial = stored ? recordEval(0, stored) : await evaluateAt(0);
+    if (!stored) writeStartEval(dir, key, state.initial);
+  }
   state.initial ??= await evaluateAt(0);
 
   // The RL loop: stop before a step that could exceed the budget.
