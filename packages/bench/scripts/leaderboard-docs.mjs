@@ -13,8 +13,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { budgetsWords } from '../dist/compare/plan.js';
+import { budgetsWords, describeRun } from '../dist/compare/plan.js';
 import { leaderboardFigures, leaderboardMarkdown } from '../dist/leaderboard/render.js';
+import { failedLines } from '../dist/report/render.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const { values, positionals } = parseArgs({
@@ -64,7 +65,7 @@ const page = [
   `Every method on every environment on equal budgets, ranked across environments the rliable way (normalised scores, interquartile mean, stratified bootstrap intervals, performance profiles). How it is computed: [benchmark-protocol.md](benchmark-protocol.md#leaderboard-bench-compare---all).`,
   '',
   `- Command: \`${values.command}\``,
-  `- Preset: ${config.preset} (${config.note})`,
+  `- Preset: ${config.preset} (${describeRun(config)})`,
   `- Budget: ${budgetsWords(config)}; test tasks evaluated: ${evalTasksWords(config)}`,
   ...(config.leaderboard?.leftOut ?? []).map(
     ({ env, reason }) => `- Left out by the preset: ${env}: ${reason} (\`--env\` adds it)`,
@@ -78,6 +79,7 @@ const page = [
   '![performance profiles](assets/leaderboard-profiles.svg)',
   '',
   leaderboardMarkdown(board).replace(/^## Leaderboard\n\n/, ''),
+  ...(document.failed?.length ? ['', ...failedLines(document.failed), ''] : []),
 ].join('\n');
 writeFileSync(path.join(values.docs, 'leaderboard.md'), page);
 process.stdout.write(`wrote ${path.join(values.docs, 'leaderboard.md')} and 2 figures in ${assets}\n`);

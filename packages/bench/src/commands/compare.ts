@@ -335,6 +335,7 @@ export function register(program: Command, io: Io): void {
           const partial = [...running.values()].reduce((a, b) => a + b, 0);
           bar.update((done + partial) / total, `${done}/${total} runs done, ${running.size} running`);
         },
+        onFailure: (id, message) => io.stderr(`\nfailed: ${id}: ${message} (the leaderboard goes on; --resume retries it)\n`),
       }).finally(() => bar.stop());
       // Workers start their own backends; one line here instead of one per worker.
       for (const reason of document.kernelsFallback ?? []) io.stderr(`warning: ${reason}\n`);

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { formatBudget, parseBudget } from '@policy-lab/core';
 import { createRegistry } from '@policy-lab/core/node';
 import { describe, expect, it } from 'vitest';
-import { budgetOf, budgetsWords, fingerprint, overridesFor, PRESETS, planComparison } from './plan.js';
+import { budgetOf, budgetsWords, fingerprint, overridesFor, PRESETS, planComparison, presetDeviations } from './plan.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const { registry } = await createRegistry({ cwd: root, discoverFrom: [root] });
@@ -43,5 +43,27 @@ describe("the leaderboard preset's per-environment sizes", () => {
     const flat = planComparison(registry, { ...input, envs: apart, budget: PRESETS.leaderboard.budget });
     expect(formatBudget(flat.budget)).toBe(formatBudget(sized.budget));
     expect(fingerprint(sized)).not.toBe(fingerprint(flat));
+  });
+});
+
+describe('the environments a leaderboard runs', () => {
+  it('the preset leaves out only environments it names, each with a reason', () => {
+    const leftOut = Object.entries(PRESETS.leaderboard.leavesOut ?? {});
+    for (const [env, reason] of leftOut) {
+      expect(registry.names('environments')).toContain(env);
+      expect(reason.length).toBeGreaterThan(20);
+    }
+  });
+
+  it('its own set (every environment but those left out) is no deviation from the preset; a named --env set is', () => {
+    const envs = registry.names('environments').filter((env) => !(env in (PRESETS.leaderboard.leavesOut ?? {})));
+    const board = (leftOut?: { env: string; reason: string }[]) =>
+      planComparison(registry, {
+        ...input,
+        envs: envs.join(','),
+        leaderboard: { reference: 'grpo', ...(leftOut ? { leftOut } : {}) },
+      });
+    expect(presetDeviations(board([{ env: 'webshop', reason: 'too slow' }]))).toEqual([]);
+    expect(presetDeviations(board())).toEqual([`environments ${envs.join(', ')}`]);
   });
 });

@@ -478,12 +478,16 @@ export const seedWords = (seeds: readonly number[]): string =>
 export const budgetWords = (budget: BudgetLimit): string => formatBudget(budget).replace(/=/g, ' ').replace(/,/g, ', ');
 
 /** What the configuration of a comparison changes from its preset ("seeds 3", "episodes 3200", "envOptions.numbers 3"). */
-export function presetDeviations(config: Pick<CompareConfig, 'preset' | 'seeds' | 'envs' | 'budget' | 'overrides'>): string[] {
+export function presetDeviations(
+  config: Pick<CompareConfig, 'preset' | 'seeds' | 'envs' | 'budget' | 'overrides' | 'leaderboard'>,
+): string[] {
   const preset = PRESETS[config.preset];
   const deviations: string[] = [];
   if (seedWords(config.seeds) !== String(preset.seeds)) deviations.push(`seeds ${seedWords(config.seeds)}`);
   if (formatBudget(config.budget) !== formatBudget(parseBudget(preset.budget))) deviations.push(budgetWords(config.budget));
-  if (config.envs.join(',') !== preset.envs.join(',')) deviations.push(`environments ${config.envs.join(', ')}`);
+  // A leaderboard that left environments out ran the preset's own set (every installed one but those).
+  const presetEnvs = config.leaderboard?.leftOut !== undefined;
+  if (!presetEnvs && config.envs.join(',') !== preset.envs.join(',')) deviations.push(`environments ${config.envs.join(', ')}`);
   const presetOverrides = preset.overrides as Record<string, unknown>;
   for (const [key, value] of Object.entries(config.overrides)) {
     if (JSON.stringify(value) === JSON.stringify(presetOverrides[key])) continue;
@@ -519,7 +523,7 @@ export function runLevel(config: Pick<CompareConfig, 'seeds' | 'budget'>): { smo
 
 /** The one-line description of what ran: "quick preset with overrides: seeds 3, episodes 3200; smoke-level: ...". */
 export function describeRun(
-  config: Pick<CompareConfig, 'preset' | 'seeds' | 'envs' | 'budget' | 'overrides'> & { model?: CompareModel },
+  config: Pick<CompareConfig, 'preset' | 'seeds' | 'envs' | 'budget' | 'overrides' | 'leaderboard'> & { model?: CompareModel },
 ): string {
   const deviations = presetDeviations(config);
   return `${config.preset} preset${deviations.length ? ` with overrides: ${deviations.join(', ')}` : ''}; ${runLevel(config).text}${config.model ? `; model ${modelWords(config.model)}` : ''}`;

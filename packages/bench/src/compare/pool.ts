@@ -44,26 +44,48 @@ export class UnitFailure extends Error {
   }
 }
 
-/** Runs requests on `size` worker processes; resolves with every result, in request order. */
-export async function runOnPool(
-  requests: readonly UnitRequest[],
-  size: number,
-  events: { onProgress(id: string, fraction: number, phase: string): void; onDone(id: string, result: TrainResult): void },
-): Promise<void> {
+export interface PoolEvents {
+  onProgress(id: string, fraction: number, phase: string): void;
+  onDone(id: string, result: TrainResult): void;
+  /**
+   * A unit failed (its error, or its worker process died). Given, the pool goes on with the other
+   * units on a fresh worker process (a leaderboard); absent, the first failure stops the pool
+   * and is thrown.
+   */
+  onFailed?(failure: UnitFailure): void;
+}
+
+/** Runs requests on `size` worker processes; resolves when every request is done (or failed, with onFailed). */
+export async function runOnPool(requests: readonly UnitRequest[], size: number, events: PoolEvents): Promise<void> {
   const script = fileURLToPath(new URL('./unit-worker.js', import.meta.url));
   const queue = [...requests];
   const workers: ChildProcess[] = [];
   let failure: UnitFailure | undefined;
+  const failed = (unitFailure: UnitFailure) => {
+    if (events.onFailed) events.onFailed(unitFailure);
+    else failure ??= unitFailure;
+  };
+  // One worker process at a time in this slot; a failed unit's process is replaced (its wasm heap may be gone).
+  const runSlot = async (): Promise<void> => {
+    while (!failure && queue.length > 0) if (!(await runWorker())) break;
+  };
+  /** Resolves true when its process was retired after a failure (the slot starts another), false when the queue ran dry. */
   const runWorker = () =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<boolean>((resolve, reject) => {
       const child = fork(script, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       workers.push(child);
       let current: UnitRequest | undefined;
+      let settled = false;
+      const settle = (retired: boolean) => {
+        if (settled) return;
+        settled = true;
+        resolve(retired);
+      };
       const next = () => {
         current = failure ? undefined : queue.shift();
         if (!current) {
           child.kill();
-          resolve();
+          settle(false);
           return;
         }
         child.send(current);
@@ -75,19 +97,26 @@ export async function runOnPool(
           events.onDone(message.id, message.result);
           next();
         } else {
-          failure ??= new UnitFailure(message.id, message.message, message.usage);
+          current = undefined;
+          failed(new UnitFailure(message.id, message.message, message.usage));
           child.kill();
-          resolve();
+          settle(true);
         }
       });
       child.on('exit', (code, signal) => {
-        if (current && !failure && code !== 0 && signal !== 'SIGTERM') {
-          failure = new UnitFailure(current.unit.id, `worker process exited (${signal ?? code})`, false);
+        if (current && code !== 0 && signal !== 'SIGTERM') {
+          const unit = current.unit.id;
+          current = undefined;
+          failed(new UnitFailure(unit, `worker process exited (${signal ?? code})`, false));
+          settle(true);
         }
-        resolve();
+        settle(false);
       });
       child.on('error', reject);
     });
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(size, requests.length)) }, runWorker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(size, requests.length)) }, runSlot));
   if (failure) throw failure;
+  // Worker processes that died before taking a unit (a missing script, no memory) must not drop units silently.
+  if (queue.length > 0)
+    throw new Error(`the worker processes exited before training ${queue.length} unit(s) (${queue[0]?.unit.id}, ...)`);
 }

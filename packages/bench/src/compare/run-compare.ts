@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SCHEMA_VERSION, UsageError } from '@policy-lab/core';
+import { RunError, SCHEMA_VERSION, UsageError } from '@policy-lab/core';
 import type { TrainResult } from '@policy-lab/trainer';
 import { showValue } from '../io.js';
 import { buildLeaderboard } from '../leaderboard/board.js';
@@ -28,7 +28,7 @@ import {
   type Unit,
   unitsOf,
 } from './plan.js';
-import { runOnPool, type UnitRequest } from './pool.js';
+import { runOnPool, type UnitFailure, type UnitRequest } from './pool.js';
 import type { UnitResult } from './run-unit.js';
 
 export interface CompareRunOptions {
@@ -46,6 +46,17 @@ export interface CompareRunOptions {
   /** Runs units somewhere else (tests, the BullMQ queue); default: the local process pool. */
   runUnits?: (requests: UnitRequest[], events: Parameters<typeof runOnPool>[2]) => Promise<void>;
   onProgress?(done: number, total: number, running: Map<string, number>): void;
+  /** A leaderboard's unit failed; the others go on. */
+  onFailure?(id: string, message: string): void;
+}
+
+/** A leaderboard's unit that failed (results.json `failed`); --resume trains it again. */
+export interface FailedUnit {
+  id: string;
+  method: string;
+  env: string;
+  seed: number;
+  message: string;
 }
 
 function writeAtomic(file: string, text: string): void {
@@ -252,7 +263,18 @@ async function compareInto(
   }));
   const running = new Map<string, number>();
   options.onProgress?.(finished.size, units.length, running);
+  // A leaderboard goes on past a failed unit (hundreds of them; one method's failure is a result to
+  // report, not a reason to lose the others); a comparison stops at the first, since every unit matters.
+  const failures: FailedUnit[] = [];
+  const onFailed = (failure: UnitFailure) => {
+    const unit = units.find((u) => u.id === failure.unitId) as Unit;
+    const message = failure.message.replace(/^run \S+ failed: /, '');
+    failures.push({ id: unit.id, method: unit.method, env: unit.env, seed: unit.seed, message });
+    running.delete(unit.id);
+    options.onFailure?.(unit.id, message);
+  };
   const events = {
+    ...(config.leaderboard ? { onFailed } : {}),
     onProgress(id: string, fraction: number) {
       running.set(id, fraction);
       options.onProgress?.(finished.size, units.length, running);
@@ -267,7 +289,12 @@ async function compareInto(
     },
   };
   if (requests.length) await (options.runUnits ?? ((r, e) => runOnPool(r, options.workers, e)))(requests, events);
-  const runs = units.map((unit) => toRecord(unit, finished.get(unit.id) as TrainResult));
+  const lost = units.filter((u) => !finished.has(u.id) && !failures.some((f) => f.id === u.id));
+  if (lost.length) throw new RunError(`${lost.length} run(s) neither finished nor failed (${lost[0]?.id}, ...); --resume trains them`);
+  const runs = units.flatMap((unit) => {
+    const result = finished.get(unit.id);
+    return result ? [toRecord(unit, result)] : [];
+  });
   const fallbacks = [...new Set([...finished.values()].flatMap((r) => (r.kernelsFallback ? [r.kernelsFallback] : [])))];
   const document: ComparisonDocument = {
     schemaVersion: SCHEMA_VERSION,
@@ -294,6 +321,7 @@ async function compareInto(
       ...(config.leaderboard ? { pairsAgainst: [config.leaderboard.reference, SFT_START] } : {}),
     }),
     ...(fallbacks.length ? { kernelsFallback: fallbacks } : {}),
+    ...(failures.length ? { failed: failures } : {}),
   };
   document.cost = comparisonCost(runs);
   const stepDiagnostics = methodStepDiagnostics(options.out, runs);
@@ -309,6 +337,10 @@ async function compareInto(
     document.baseline = compareWithBaseline(document, earlier, file, differences, document.aggregates.bootstrap);
   }
   await writeOutputs(options.out, document);
+  if (failures.length)
+    throw new RunError(
+      `${failures.length} of ${units.length} runs failed (${failures.map((f) => f.id).join(', ')}); results.json and the reports cover the others and list these; --resume retries them`,
+    );
   return document;
 }
 

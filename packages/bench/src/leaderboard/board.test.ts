@@ -133,3 +133,20 @@ describe('selectLeaderboard', () => {
     );
   });
 });
+
+describe('the SFT start a leaderboard normalises by', () => {
+  it('is the start most runs of a seed share, not the last run’s (a method with its own start or decoding)', () => {
+    // vas decodes evaluation by its own sampler and token-dpo-beam by beam search: their initial
+    // evaluations differ from the plain start that grpo and rloo share, and they come last in run order.
+    const runs = [
+      run('grpo', 'a', 1, 0.2, 0.4),
+      run('rloo', 'a', 1, 0.2, 0.3),
+      run('vas', 'a', 1, 0.6, 0.6),
+      run('grpo', 'a', 2, 0.3, 0.4),
+      run('rloo', 'a', 2, 0.3, 0.5),
+      run('vas', 'a', 2, 0.7, 0.7),
+    ];
+    const board = buildLeaderboard(runs, { reference: 'grpo', bootstrap: { reps: 50 } });
+    expect(board.envs[0]?.start).toBeCloseTo(0.25, 12);
+  });
+});

@@ -12,7 +12,7 @@
  * and how good their SFT start is; this puts them on one scale.
  */
 import { SFT_START } from '../compare/plan.js';
-import type { RunRecord } from '../report/aggregate.js';
+import { type RunRecord, sftStartBySeed } from '../report/aggregate.js';
 import {
   type BootstrapOptions,
   type Interval,
@@ -80,8 +80,8 @@ export function buildLeaderboard(
   };
   const envNames = [...new Set(runs.map((r) => r.env))];
   const envs: EnvNormaliser[] = envNames.map((env) => {
-    // One SFT start per seed (identical across the methods of a seed).
-    const starts = [...new Map(runs.filter((r) => r.env === env).map((r) => [r.seed, r.initial.success])).values()];
+    // One SFT start per seed: the one most of the seed's runs share.
+    const starts = [...sftStartBySeed(runs.filter((r) => r.env === env)).values()].map((e) => e.success);
     const start = mean(starts);
     return start >= 1
       ? { env, start, excluded: 'its SFT start already solves every test task (no headroom to normalise by)' }

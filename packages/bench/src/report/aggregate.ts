@@ -147,13 +147,8 @@ export function aggregate(
   const methods = [...new Set(runs.map((r) => r.method))];
   const envAggregates = envs.map((env): EnvAggregate => {
     const envRuns = runs.filter((r) => r.env === env);
-    // The SFT start without RL: each seed's initial evaluation (identical across methods of a seed
-    // without a soft prompt or extra warm-start rows; a run with either starts from an SFT of its own,
-    // read only when no run of the seed is without one).
-    const prompted = (r: RunRecord) => Number(r.config.softPrompt ?? 0) > 0 || r.sftStart !== undefined;
-    const sftBySeed = new Map(
-      [...envRuns.filter(prompted), ...envRuns.filter((r) => !prompted(r))].map((r) => [r.seed, r.initial]),
-    );
+    // The SFT start without RL: each seed's initial evaluation, as most of the seed's runs share it.
+    const sftBySeed = sftStartBySeed(envRuns);
     const scores = new Map<string, number[]>();
     scores.set(
       SFT_START,
@@ -292,10 +287,42 @@ export function aggregate(
 const verdictOf = (difference: Interval): 'x' | 'y' | 'none' =>
   difference.estimate > 0 ? 'x' : difference.estimate < 0 ? 'y' : 'none';
 
-/** The evaluation a (method, seed) contributes: the SFT start's is every run's initial evaluation of that seed. */
+/**
+ * Each seed's SFT start in one environment: the initial evaluation most of the seed's runs share.
+ * Every method that starts from the shared SFT checkpoint and evaluates it plainly has the same
+ * one; a run with a start of its own (a soft prompt, extra warm-start rows) or a decoding of its
+ * own (VAS, beam search) has another, whatever its place in the run order. Ties go to a run
+ * without a start of its own. Seeds in the order the runs first give them.
+ */
+export function sftStartBySeed(envRuns: readonly RunRecord[]): Map<number, Evaluation> {
+  const ownStart = (r: RunRecord) => Number(r.config.softPrompt ?? 0) > 0 || r.sftStart !== undefined;
+  const bySeed = new Map<number, Map<string, { evaluation: Evaluation; count: number; plain: boolean }>>();
+  for (const r of envRuns) {
+    const groups = bySeed.get(r.seed) ?? new Map<string, { evaluation: Evaluation; count: number; plain: boolean }>();
+    bySeed.set(r.seed, groups);
+    const { success, greedySuccess, passAtK, perTask } = r.initial;
+    const key = JSON.stringify([success, greedySuccess, passAtK, perTask ?? null]);
+    const group = groups.get(key) ?? { evaluation: r.initial, count: 0, plain: false };
+    group.count += 1;
+    group.plain ||= !ownStart(r);
+    groups.set(key, group);
+  }
+  return new Map(
+    [...bySeed].map(([seed, groups]) => {
+      const [first, ...rest] = [...groups.values()];
+      const best = rest.reduce(
+        (a, b) => (b.count > a.count || (b.count === a.count && b.plain && !a.plain) ? b : a),
+        first as { evaluation: Evaluation; count: number; plain: boolean },
+      );
+      return [seed, best.evaluation];
+    }),
+  );
+}
+
+/** The evaluation a (method, seed) contributes: the SFT start's is the seed's shared initial evaluation. */
 function evaluationOf(envRuns: readonly RunRecord[], method: string, seed: number): Evaluation | undefined {
   return method === SFT_START
-    ? envRuns.find((r) => r.seed === seed)?.initial
+    ? sftStartBySeed(envRuns.filter((r) => r.seed === seed)).get(seed)
     : envRuns.find((r) => r.method === method && r.seed === seed)?.final;
 }
 

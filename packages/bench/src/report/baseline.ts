@@ -14,7 +14,7 @@ import { type CompareConfig, SFT_START } from '../compare/plan.js';
 import { holmAdjust } from '../stats/holm.js';
 import type { Interval } from '../stats/rliable.js';
 import { pairedDifference, replicateIntervals, twoLevelReplicates } from '../stats/two-level.js';
-import { ALPHA, type Evaluation, type RunRecord } from './aggregate.js';
+import { ALPHA, type Evaluation, type RunRecord, sftStartBySeed } from './aggregate.js';
 import type { ComparisonDocument } from './render.js';
 
 export interface BaselineVerdict {
@@ -112,7 +112,7 @@ export function baselineDifferences(config: CompareConfig, baseline: ComparisonD
 function evaluations(runs: readonly RunRecord[], env: string, method: string): { seed: number; evaluation: Evaluation }[] {
   const envRuns = runs.filter((r) => r.env === env).sort((a, b) => a.seed - b.seed);
   if (method !== SFT_START) return envRuns.filter((r) => r.method === method).map((r) => ({ seed: r.seed, evaluation: r.final }));
-  return [...new Map(envRuns.map((r) => [r.seed, r.initial])).entries()].map(([seed, evaluation]) => ({ seed, evaluation }));
+  return [...sftStartBySeed(envRuns).entries()].map(([seed, evaluation]) => ({ seed, evaluation }));
 }
 
 const sameSeeds = (a: readonly { seed: number }[], b: readonly { seed: number }[]) =>

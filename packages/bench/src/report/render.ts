@@ -39,6 +39,8 @@ export interface ComparisonDocument {
   baseline?: BaselineComparison;
   /** Every method ranked across environments (bench compare --all). */
   leaderboard?: Leaderboard;
+  /** A leaderboard's units that failed (the others went on); absent when none did. */
+  failed?: { id: string; method: string; env: string; seed: number; message: string }[];
   /** Where the time went (worker seconds by phase). */
   cost?: ComparisonCost;
   /** Per-step diagnostics of the methods' own mechanisms (METHOD_STEP_DIAGNOSTICS), means over seeds. */
@@ -261,6 +263,15 @@ export function renderCsv(doc: ComparisonDocument): string {
   return `${rows.join('\n')}\n`;
 }
 
+/** A leaderboard's failed runs, one line each (they are left out of every figure above). */
+export function failedLines(failed: NonNullable<ComparisonDocument['failed']>): string[] {
+  return [
+    `Failed runs (${failed.length}; left out of every figure above; \`--resume\` trains them again):`,
+    '',
+    ...failed.map((f) => `- ${f.method} on ${f.env}, seed ${f.seed}: ${f.message}`),
+  ];
+}
+
 export function renderMarkdown(doc: ComparisonDocument): string {
   const lines = [
     '# policy-lab comparison',
@@ -373,6 +384,7 @@ export function renderMarkdown(doc: ComparisonDocument): string {
   lines.push('');
   if (doc.cost) lines.push('', ...costMarkdown(doc.cost, doc.runs.length));
   if (doc.leaderboard) lines.push('', leaderboardMarkdown(doc.leaderboard).trimEnd());
+  if (doc.failed?.length) lines.push('', ...failedLines(doc.failed));
   return `${lines.join('\n')}\n`;
 }
 

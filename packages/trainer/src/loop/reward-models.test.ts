@@ -1,4 +1,5 @@
 import { BudgetMeter, type RewardModel, type ScoredText } from '@policy-lab/core';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/select-backend.js';
 import { createPolicy } from '../model/transformer.js';
@@ -147,6 +148,29 @@ describe('learned reward models', () => {
     expect(await c.handle.score(texts)).not.toEqual(scores);
     expect(new Set(scores).size).toBe(3);
     for (const m of [a, b, c]) m.dispose();
+  });
+
+  it('scores more texts than one pass may hold in several passes: every text scored, as it scores alone', async () => {
+    // VAS scored 16,000 texts in one pass on arithmetic and the wasm heap aborted the process; a pass
+    // now holds at most 65,536 padded tokens, 2,048 rows at this contextLength of 32.
+    const rm = buildRewardModel(model('pointwise'), config, tokenizer, () => {});
+    const texts = Array.from({ length: 4100 }, (_, k) => (k % 2 ? good(k) : bad(k)));
+    const before = tf.memory().numTensors;
+    let all: number[] = [];
+    // The peak memory of a pass is that of one pass's worth of rows, not of all the texts.
+    const peak = async (f: () => Promise<unknown>) => (await tf.profile(f)).peakBytes;
+    const onePass = await peak(() => rm.handle.score(texts.slice(0, 2048)));
+    const twoPasses = await peak(async () => {
+      all = await rm.handle.score(texts);
+    });
+    expect(twoPasses).toBeLessThan(1.3 * onePass);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(all).toHaveLength(texts.length);
+    for (const k of [0, 1, 2047, 2048, 2049, 4095, 4099]) {
+      const [alone] = await rm.handle.score([texts[k] as ScoredText]);
+      expect(all[k]).toBeCloseTo(alone as number, 5);
+    }
+    rm.dispose();
   });
 
   it('is saved with the checkpoint and restored with its Adam state: the next update is the same', async () => {

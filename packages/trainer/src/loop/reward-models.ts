@@ -26,6 +26,8 @@ import { SEP, UNK } from '../tokenizer/char-tokenizer.js';
 import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
 import type { Weighted } from './weights.js';
 
+/** The most padded tokens (rows x contextLength) one scoring pass of a reward model reads. */
+const SCORE_CHUNK_TOKENS = 1 << 16;
 export interface OwnedRewardModel {
   plugin: RewardModel;
   /** The weights it trains and checkpoints save (a transformer's, or the head's alone), by name. */
@@ -168,16 +170,23 @@ export function buildRewardModel(
     const scores = tf.reshape(tf.matMul(atLast, head), [rows.length]) as tf.Tensor1D;
     return { scores, tokens: rows.length * T };
   };
+  // One forward pass over every text at once can outgrow the wasm heap and abort the process (VAS
+  // scores 20 candidates for each of an evaluation's 800 rows at every position: 16,000 texts);
+  // passes of at most SCORE_CHUNK_TOKENS padded tokens (rows x contextLength) keep it bounded.
+  const chunkRows = Math.max(1, Math.floor(SCORE_CHUNK_TOKENS / limit));
   const scoreTexts = async (texts: readonly ScoredText[]): Promise<{ values: number[]; tokens: number }> => {
-    if (texts.length === 0) return { values: [], tokens: 0 };
+    const values: number[] = [];
     let tokens = 0;
-    const scores = tf.tidy(() => {
-      const out = forward(texts);
-      tokens = out.tokens + (out.scoredTokens ?? 0);
-      return out.scores;
-    });
-    const values = Array.from(await scores.data());
-    scores.dispose();
+    for (let start = 0; start < texts.length; start += chunkRows) {
+      const chunk = texts.slice(start, start + chunkRows);
+      const scores = tf.tidy(() => {
+        const out = forward(chunk);
+        tokens += out.tokens + (out.scoredTokens ?? 0);
+        return out.scores;
+      });
+      values.push(...(await scores.data()));
+      scores.dispose();
+    }
     return { values, tokens };
   };
   const replay: ReplayBuffer = { pairs: [], points: [], trajectories: [], updates: 0 };
