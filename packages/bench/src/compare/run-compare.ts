@@ -290,7 +290,8 @@ async function compareInto(
   };
   if (requests.length) await (options.runUnits ?? ((r, e) => runOnPool(r, options.workers, e)))(requests, events);
   const lost = units.filter((u) => !finished.has(u.id) && !failures.some((f) => f.id === u.id));
-  if (lost.length) throw new RunError(`${lost.length} run(s) neither finished nor failed (${lost[0]?.id}, ...); --resume trains them`);
+  if (lost.length)
+    throw new RunError(`${lost.length} run(s) neither finished nor failed (${lost[0]?.id}, ...); --resume trains them`);
   const runs = units.flatMap((unit) => {
     const result = finished.get(unit.id);
     return result ? [toRecord(unit, result)] : [];

@@ -158,7 +158,7 @@ describe('learned reward models', () => {
     const before = tf.memory().numTensors;
     let all: number[] = [];
     // The peak memory of a pass is that of one pass's worth of rows, not of all the texts.
-    const peak = async (f: () => Promise<unknown>) => (await tf.profile(f)).peakBytes;
+    const peak = async (f: () => Promise<unknown>) => (await tf.profile(async () => void (await f()))).peakBytes;
     const onePass = await peak(() => rm.handle.score(texts.slice(0, 2048)));
     const twoPasses = await peak(async () => {
       all = await rm.handle.score(texts);
