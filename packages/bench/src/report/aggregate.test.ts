@@ -100,3 +100,15 @@ describe('aggregate: two-level intervals and Holm-adjusted verdicts', () => {
     expect(alone?.success.estimate).toBe(0);
   });
 });
+
+describe('aggregate: a method that has no run on an environment', () => {
+  it('is left out of that environment (a leaderboard pair skipped, or every seed of it failed) and kept on the others', async () => {
+    const doc = await comparison(200);
+    // gdpo on a second environment only through a copy of countdown's runs, less gdpo's.
+    const other = doc.runs.filter((r) => r.method !== 'gdpo').map((r) => ({ ...r, env: 'other', id: `${r.id}-other` }));
+    const aggregates = aggregate([...doc.runs, ...other], { reps: 200 });
+    const methodsOf = (env: string) => aggregates.envs.find((e) => e.env === env)?.methods.map((m) => m.method);
+    expect(methodsOf('countdown')).toContain('gdpo');
+    expect(methodsOf('other')).toEqual(['sft-start', 'grpo', 'mc-grpo', 'grpo-plus-one']);
+  });
+});

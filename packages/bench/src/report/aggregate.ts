@@ -149,12 +149,14 @@ export function aggregate(
     const envRuns = runs.filter((r) => r.env === env);
     // The SFT start without RL: each seed's initial evaluation, as most of the seed's runs share it.
     const sftBySeed = sftStartBySeed(envRuns);
+    // A method without a run here (a leaderboard's skipped pair, or every seed of it failed) is not in this environment.
+    const envMethods = methods.filter((m) => envRuns.some((r) => r.method === m));
     const scores = new Map<string, number[]>();
     scores.set(
       SFT_START,
       [...sftBySeed.values()].map((e) => e.success),
     );
-    for (const method of methods)
+    for (const method of envMethods)
       scores.set(
         method,
         envRuns.filter((r) => r.method === method).map((r) => r.final.success),
@@ -170,7 +172,7 @@ export function aggregate(
         diagnostics: {},
         consumed: {},
       },
-      ...methods.map((method) => {
+      ...envMethods.map((method) => {
         const mine = envRuns.filter((r) => r.method === method);
         return {
           method,
@@ -218,7 +220,7 @@ export function aggregate(
         });
       }
     }
-    const curves: CurveSummary[] = methods.map((method) => {
+    const curves: CurveSummary[] = envMethods.map((method) => {
       const mine = envRuns.filter((r) => r.method === method);
       const length = Math.min(...mine.map((r) => r.curve.length));
       return {
@@ -259,7 +261,7 @@ export function aggregate(
       .map((e) => {
         const envRuns = runs.filter((r) => r.env === e.env);
         return method === SFT_START
-          ? [...new Map(envRuns.map((r) => [r.seed, r.initial.success])).values()]
+          ? [...sftStartBySeed(envRuns).values()].map((e) => e.success)
           : envRuns.filter((r) => r.method === method).map((r) => r.final.success);
       })
       .filter((s) => s.length > 0);
