@@ -791,6 +791,9 @@ describe('urpo', () => {
       estimator: 'urpo-self-referee',
       loss: 'ppo-clip',
       taskSource: 'urpo-mix',
+      // GRPO's KL term keeps the referee from collapsing onto one order (docs/extensions.md).
+      divergence: { name: 'kl', options: { estimator: 'k3' } },
+      defaults: { divergenceCoef: 0.04 },
     });
     expect(whyUnfit({ registry, method: 'urpo', env: 'gridnav', seed: 1 })).toMatch(
       /environment 'gridnav' has no preference-data builder .*accepted: countdown/,
@@ -828,8 +831,12 @@ describe('urpo', () => {
       expect(m['reward.rank']).toBeGreaterThanOrEqual(0);
       expect(m['reward.rank']).toBeLessThanOrEqual(1);
       expect(m['reward.openTruth']).toBeGreaterThanOrEqual(0);
+      expect(m.divergenceCoef).toBe(0.04);
     });
     expect(result.budget.consumed.episodes).toBeLessThanOrEqual(budget);
     expect(result.budget.consumed.episodes).toBe(before);
+    // Its warm start also learnt the ranking format (64 ranking rows beside the 256 demonstrations):
+    // a start of its own, which a comparison must not take for the shared SFT start.
+    expect(result.sftStart).toEqual({ steps: 4, rows: 256, extraRows: 64, source: 'urpo-mix' });
   }, 600_000);
 });

@@ -3,9 +3,26 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type CountdownTask, countdown } from '../countdown/countdown.js';
 import { gridnav } from '../gridnav/gridnav.js';
-import { bordaPoints, countdownCandidates, parseRanking, rankingAgreement, rankMarker, rankPrompt } from './ranking.js';
+import {
+  bordaPoints,
+  countdownCandidates,
+  parseRanking,
+  rankingAgreement,
+  rankMarker,
+  rankPrompt,
+  shownCandidate,
+} from './ranking.js';
 import { selfReferee, selfScores } from './self-referee.js';
-import { isOpenTask, isRankTask, OPEN_TRUTH_COMPONENT, RANK_COMPONENT, urpoMix, withUrpoTasks } from './urpo.js';
+import {
+  isOpenTask,
+  isRankTask,
+  OPEN_TRUTH_COMPONENT,
+  permuted,
+  RANK_COMPONENT,
+  type RankTask,
+  urpoMix,
+  withUrpoTasks,
+} from './urpo.js';
 
 const env = countdown();
 const trainTasks = env.tasks('train', { seed: 1, count: 64 }) as CountdownTask[];
@@ -92,6 +109,69 @@ describe('withUrpoTasks', () => {
   it('refuses an environment without a preference-data builder, naming what is missing and what is accepted', () => {
     expect(() => withUrpoTasks(gridnav())).toThrow(UsageError);
     expect(() => withUrpoTasks(gridnav())).toThrow(/no preference-data builder.*accepted: countdown/);
+  });
+});
+
+describe('per-rollout candidate order', () => {
+  it('a permutation keeps the true order of the candidates themselves (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 5 }).chain((n) => fc.tuple(permutation(n), permutation(n))),
+        ([order, shuffle]) => {
+          const texts = order.map((_, i) => `c${i}`);
+          const moved = permuted({ texts, order }, shuffle);
+          expect(moved.order.map((i) => moved.texts[i])).toEqual(order.map((i) => texts[i]));
+        },
+      ),
+    );
+  });
+
+  const wrapped = withUrpoTasks(env);
+  const ranked = countdownCandidates(trainTasks[1] as CountdownTask, Rng.seeded(4), 2) as NonNullable<
+    ReturnType<typeof countdownCandidates>
+  >;
+  const item = { ...ranked, statement: 'use 1 2 make 3', label: ranked.order, origin: 't' };
+  /** Eight rollouts of one ranking task, each started with its own random stream, as the trainer starts a group. */
+  const group = (task: RankTask, answer: (prompt: string) => string) =>
+    Array.from({ length: 8 }, (_, i) => {
+      const episode = wrapped.start(task, Rng.seeded(9).split(`env/g/${i}`));
+      const prompt = episode.observation();
+      return { prompt, reward: episode.step(answer(prompt)).reward[RANK_COMPONENT] as number };
+    });
+
+  it('a referee that writes one order whatever it reads: with one order per group its rewards are all equal (no advantage, the collapse); shown per rollout they differ', () => {
+    const fixed = group({ rankTask: item }, () => '01');
+    expect(new Set(fixed.map((r) => r.prompt)).size).toBe(1);
+    expect(new Set(fixed.map((r) => r.reward)).size).toBe(1);
+    const reordered = group({ rankTask: { ...item, reorder: true } }, () => '01');
+    expect(new Set(reordered.map((r) => r.prompt)).size).toBe(2);
+    expect(new Set(reordered.map((r) => r.reward))).toEqual(new Set([0, 1]));
+  });
+
+  it('a referee that reads the candidates earns 1 on every rollout in either presentation', () => {
+    const truthOf = (prompt: string) => {
+      const shown = prompt.split(rankMarker(env.alphabet?.()))[1]?.trim().split(' ') ?? [];
+      const best = shown.indexOf(shownCandidate(ranked.texts[ranked.order[0] as number] as string));
+      return best === 0 ? '01' : '10';
+    };
+    for (const reorder of [false, true])
+      expect(group({ rankTask: { ...item, reorder } }, truthOf).every((r) => r.reward === 1)).toBe(true);
+  });
+
+  it('urpo-mix marks its ranking draws per-rollout by default, never the warm start’s items (their demonstration is one order)', () => {
+    const drawnWith = (options: Parameters<typeof urpoMix>[0]) => {
+      const source = urpoMix(options);
+      source.environment?.(env);
+      return source
+        .open(trainTasks, { taskId: (t) => env.taskId(t as CountdownTask) })
+        .draw(64, Rng.seeded(3))
+        .filter(isRankTask);
+    };
+    expect(drawnWith({}).length).toBeGreaterThan(0);
+    expect(drawnWith({}).every((t) => t.rankTask.reorder === true)).toBe(true);
+    expect(drawnWith({ rankOrder: 'fixed' }).every((t) => t.rankTask.reorder === undefined)).toBe(true);
+    const warm = wrapped.tasks('train', { seed: 1, count: 64 }).filter(isRankTask);
+    expect(warm.every((t) => t.rankTask.reorder === undefined)).toBe(true);
   });
 });
 

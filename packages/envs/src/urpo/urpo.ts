@@ -42,6 +42,8 @@ export interface RankItem extends RankedCandidates {
   /** What the warm start demonstrates: the true order, or a random one (format only). */
   label: number[];
   origin: string;
+  /** Each rollout shows the candidates in its own random order (training draws; see `rankOrder`). */
+  reorder?: boolean;
 }
 export interface RankTask {
   rankTask: RankItem;
@@ -120,7 +122,7 @@ export function withUrpoTasks(env: Environment, options: UrpoTaskOptions = {}): 
           ? `${OPEN_PREFIX}${env.taskId(task.openTask)}`
           : env.taskId(task),
     start(task, rng): Episode {
-      if (isRankTask(task)) return rankEpisode(task.rankTask, marker, zeros);
+      if (isRankTask(task)) return rankEpisode(task.rankTask, marker, zeros, rng);
       const open = isOpenTask(task);
       const episode = env.start(open ? task.openTask : task, rng);
       return withMappedRewards(episode, (reward) =>
@@ -136,7 +138,21 @@ export function withUrpoTasks(env: Environment, options: UrpoTaskOptions = {}): 
   return wrapped;
 }
 
-function rankEpisode(item: RankItem, marker: string, zeros: RewardVector): Episode {
+/**
+ * The candidates in another order: `permutation[i]` is the position in `texts` of the one shown
+ * i-th, and the true order is rewritten in the new positions.
+ */
+export function permuted(candidates: RankedCandidates, permutation: readonly number[]): RankedCandidates {
+  return {
+    texts: permutation.map((i) => candidates.texts[i] as string),
+    order: candidates.order.map((i) => permutation.indexOf(i)),
+  };
+}
+
+function rankEpisode(source: RankItem, marker: string, zeros: RewardVector, rng: Rng): Episode {
+  const item = source.reorder
+    ? { ...source, ...permuted(source, rng.split('order').shuffle(source.texts.map((_, i) => i))) }
+    : source;
   let agreement = 0;
   const reward = (): RewardVector => ({ ...zeros, [RANK_COMPONENT]: agreement, [OPEN_TRUTH_COMPONENT]: 0 });
   return {
@@ -155,6 +171,8 @@ export interface UrpoMixOptions extends UrpoTaskOptions {
   verifiable?: number;
   ranking?: number;
   open?: number;
+  /** Candidate order of a ranking task's rollouts: each its own ('per-rollout') or the drawn one ('fixed'). */
+  rankOrder?: 'per-rollout' | 'fixed';
 }
 
 const OPTIONS = {
@@ -180,6 +198,12 @@ const OPTIONS = {
     values: ['format', 'truth'],
     default: 'truth',
     doc: "what the warm start's ranking items demonstrate: 'truth' the true order (a referee that judges from the start), 'format' a random order (the format only)",
+  },
+  rankOrder: {
+    type: 'enum',
+    values: ['per-rollout', 'fixed'],
+    default: 'per-rollout',
+    doc: "how a ranking task's rollouts show its candidates: 'per-rollout' each in its own random order (a referee that writes one order whatever it reads then earns its group's mean and no advantage), 'fixed' all in the order drawn",
   },
   marker: {
     type: 'string',
@@ -207,6 +231,7 @@ export function urpoMix(options: UrpoMixOptions = {}): TaskSource {
     paper: URPO_PAPER,
     unverified: [
       'The mixing shares (0.5 verifiable, 0.25 ranking, 0.25 open-ended) are ours: the paper does not state its ratios in what we could read.',
+      'Each rollout of a ranking task shows the candidates in its own random order (ours, `rankOrder` per-rollout): a referee that writes one order whatever it reads then earns its group’s mean reward and no advantage; with one order for the whole group, such a referee’s groups all agree and GRPO stops teaching it (measured: the referee collapsed onto one order on 2 of 2 seeds).',
       'Preference data is synthesised from the environment’s ground truth (countdown: the expert equation and its operator variants ranked by the distance of their value to the target) instead of human preference triples.',
     ],
     options: OPTIONS,
@@ -229,7 +254,7 @@ export function urpoMix(options: UrpoMixOptions = {}): TaskSource {
               if (item) {
                 built++;
                 drawn[1]++;
-                return { rankTask: item } satisfies RankTask;
+                return { rankTask: resolved.rankOrder === 'per-rollout' ? { ...item, reorder: true } : item } satisfies RankTask;
               }
             }
             if (kind === 2) {

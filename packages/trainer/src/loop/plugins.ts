@@ -32,6 +32,8 @@ type Tf = typeof tf;
 export interface Resolved {
   method: Method;
   env: Environment;
+  /** The environment before a task source wrapped it (the same object when none did). */
+  baseEnv: Environment;
   estimator: AdvantageEstimator;
   loss: PolicyLoss<Tf, tf.Tensor>;
   divergence?: Divergence<Tf, tf.Tensor>;
@@ -104,6 +106,7 @@ export function resolvePlugins(options: TrainOptions, checks: { readers?: boolea
     method,
     // A source that draws tasks of its own kind (judge tasks) trains and evaluates in its wrapper of the environment.
     env: extensions.taskSource?.environment?.(env) ?? env,
+    baseEnv: env,
     estimator,
     loss,
     ...(divergence ? { divergence } : {}),

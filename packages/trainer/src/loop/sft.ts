@@ -34,6 +34,9 @@ export interface SftResult {
  * rollout cuts its prompts: `contextLength` is the room the policy leaves for tokens (less than
  * the model's when a soft prompt's vectors come first).
  */
+/** Training tasks the SFT warm start demonstrates (the first of the seeded training split). */
+export const SFT_TASKS = 256;
+
 export function demonstrationRows(
   env: Environment,
   tokenizer: PolicyTokenizer,
@@ -195,7 +198,7 @@ export async function sftWarmStart(
   if (config.sftSteps === 0) return { steps: 0, finalLoss: Number.NaN, seconds: 0, cached: false };
   const { prefix, extra } = options;
   const contextLength = config.model.contextLength - (prefix?.shape[0] ?? 0);
-  const train = env.tasks('train', { seed: config.seed, count: 256 });
+  const train = env.tasks('train', { seed: config.seed, count: SFT_TASKS });
   const demonstrations = demonstrationRows(env, tokenizer, train, config, rng, contextLength);
   const added = extra
     ? demonstrationRows(
