@@ -615,7 +615,7 @@ function cooperMethod(): Method {
     unverified: [
       'Adaptation: adapted; the reward model’s and the estimator’s items say how.',
       "The released recipe's policy settings (n = 16, learning rate 1e-6 with 20 warmup steps, KL loss 0.001 low_var_kl) are not carried over: the shared group size and learning rate are kept and, like the grpo Method, no KL term, as for every method in a comparison.",
-      'Measured on countdown (docs/extensions.md, "Co-evolving reward models: Cooper"): after 640 episodes the reward model ranks held-out (correct, corrupted) pairs better than its untrained self (61.6% against 42.4%, sign test p = 1.0e-4), but not the policy\'s own (succeeded, failed) samples, and the policy, rewarded by it alone, loses sampled success: a reward model trained from scratch is hacked where the paper starts from a pretrained one.',
+      'Measured on countdown (docs/extensions.md, "Co-evolving reward models: Cooper"): the reward model ranks held-out (correct, corrupted) pairs better than its untrained self as the run goes on (42.4% untrained, 61.6% after 640 episodes, 67.2% after 1,280; sign test p = 1.5e-7), but not the policy\'s own (succeeded, failed) samples, and the policy, rewarded by it alone, loses sampled success: a reward model trained from scratch is hacked where the paper starts from a pretrained one.',
       "The paper's hacking experiment (a static reward model against the moving one, hack rate) is not built.",
     ],
     estimator: 'cooper',
