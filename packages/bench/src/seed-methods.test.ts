@@ -848,5 +848,12 @@ describe('urpo', () => {
     // Its warm start also learnt the ranking format (64 ranking rows beside the 256 demonstrations):
     // a start of its own, which a comparison must not take for the shared SFT start.
     expect(result.sftStart).toEqual({ steps: 4, rows: 256, extraRows: 64, source: 'urpo-mix' });
+    // Every diagnostic is its mean over the steps that logged it (the referee's agreement is absent from steps without a separable pair).
+    for (const [key, mean] of Object.entries(result.diagnostics)) {
+      const logged = metrics.flatMap((m) => (typeof m[key] === 'number' ? [m[key] as number] : []));
+      expect(mean, key).toBeCloseTo(logged.reduce((a, b) => a + b, 0) / logged.length, 9);
+    }
+    const sparse = Object.keys(result.diagnostics).filter((key) => metrics.some((m) => typeof m[key] !== 'number'));
+    expect(sparse).toContain('estimator.selfRewardTruthAgreement');
   }, 600_000);
 });

@@ -125,7 +125,7 @@ export interface TrainResult {
   final: EvalResult;
   steps: number;
   curve: CurvePoint[];
-  /** Means over the run of the per-step diagnostics (zeroAdvantageFraction, clipFraction, kl, entropy, ...). */
+  /** Means of the per-step diagnostics (zeroAdvantageFraction, clipFraction, kl, entropy, ...), each over the steps that logged it. */
   diagnostics: Record<string, number>;
   /** Wall-clock figures (not deterministic). */
   timings: Record<string, number>;

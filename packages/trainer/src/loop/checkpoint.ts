@@ -46,6 +46,8 @@ export interface RunState {
   curve: CurvePoint[];
   initial?: EvalResult;
   sums: Record<string, number>;
+  /** Steps that logged each key of `sums` (a checkpoint written before it had none: every step counts). */
+  counts?: Record<string, number>;
   timings: Record<string, number>;
   /** Each reward model's replay buffer, by name, when it keeps one. */
   rewardModelReplay?: Record<string, unknown>;

@@ -5,7 +5,7 @@ import { initBackend } from '../backend/select-backend.js';
 import { TINY, temporaryFolder, tinyRegistry } from '../test-support/tiny.js';
 import type { TrainProgress, TrainResult } from './api.js';
 import { adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
-import { train } from './train.js';
+import { diagnosticMeans, train } from './train.js';
 import { linearQuantile } from './update/rows.js';
 
 beforeAll(async () => {
@@ -368,5 +368,15 @@ describe('schedules, divergence placement, adaptive coefficient and the critic',
     });
     expect(result.config.model.valueHead).toBe(true);
     expect(result.diagnostics.valueLoss).toBeGreaterThan(0);
+  });
+});
+
+describe('run diagnostics', () => {
+  it('each key is the mean over the steps that logged it, not over every step; a checkpoint without counts counts every step', () => {
+    // Three steps; `agreement` was logged on one of them only (a step without a pair to judge leaves it out).
+    const sums = { kl: 0.6, agreement: 0.9 };
+    expect(diagnosticMeans({ sums, counts: { kl: 3, agreement: 1 }, step: 3 })).toEqual({ kl: 0.6 / 3, agreement: 0.9 });
+    expect(diagnosticMeans({ sums, step: 3 })).toEqual({ kl: 0.6 / 3, agreement: 0.3 });
+    expect(diagnosticMeans({ sums: {}, counts: {}, step: 0 })).toEqual({});
   });
 });

@@ -106,6 +106,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const saved = folder && resumed ? folder.readSidecar(config, tokenizer) : undefined;
   if (folder && saved) {
     state = folder.restore(saved, policy, optimizer, meter, modelExtras, trained);
+    // Written before counts were kept: every key so far was logged by every step.
+    state.counts ??= Object.fromEntries(Object.keys(state.sums).map((key) => [key, state.step]));
     for (const m of rewardModels) m.loadReplay(state.rewardModelReplay?.[m.plugin.name]);
   } else if (sftMode !== 'none') {
     options.onProgress?.({ step: 0, fraction: 0, phase: 'sft' });
@@ -346,7 +348,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       auxTrainedTokens: meter.consumed.auxTrainedTokens - before.auxTrainedTokens,
       extraEpisodes: Math.max(0, meter.consumed.episodes - before.episodes - worstCase.episodes),
     };
-    for (const [key, value] of Object.entries(metrics)) state.sums[key] = (state.sums[key] ?? 0) + value;
+    state.counts ??= {};
+    const counts = state.counts;
+    for (const [key, value] of Object.entries(metrics)) {
+      state.sums[key] = (state.sums[key] ?? 0) + value;
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
     folder?.appendMetrics(state.step, metrics, meter.consumed);
     folder?.appendTiming(state.step, timing, meter.consumed.seconds);
     const lastStep = !meter.canAfford(nextStepCost());
@@ -403,7 +410,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     final: finalEval,
     steps: state.step,
     curve: state.curve,
-    diagnostics: Object.fromEntries(Object.entries(state.sums).map(([k, v]) => [k, state.step > 0 ? v / state.step : 0])),
+    diagnostics: diagnosticMeans(state),
     sideBudget: state.side,
     timings: {
       ...state.timings,
@@ -440,6 +447,20 @@ async function startBackend(name: string | undefined) {
   return running ?? (await initBackend({ name: name ?? 'wasm' }));
 }
 
+/**
+ * Each diagnostic's mean over the steps that logged it: a key some steps leave out (a self-referee's
+ * agreement on a step without a pair to judge) is not averaged with zeros.
+ */
+export function diagnosticMeans(state: Pick<RunState, 'sums' | 'counts' | 'step'>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(state.sums).map(([key, sum]) => {
+      // A checkpoint from before counts were kept: every step logged every key.
+      const steps = state.counts?.[key] ?? state.step;
+      return [key, steps > 0 ? sum / steps : 0];
+    }),
+  );
+}
+
 function freshState(divergenceCoef: number, entropyCoef: number): RunState {
   return {
     step: 0,
@@ -448,6 +469,7 @@ function freshState(divergenceCoef: number, entropyCoef: number): RunState {
     entropy: { coef: entropyCoef, last: null },
     curve: [],
     sums: {},
+    counts: {},
     timings: { sftSeconds: 0, evalSeconds: 0, trainSeconds: 0 },
   };
 }
