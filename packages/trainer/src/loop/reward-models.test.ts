@@ -9,7 +9,7 @@ import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import { RunFolder } from './checkpoint.js';
 import { resolveTrainConfig } from './config.js';
 import { binomialUpperTail } from './evaluate.js';
-import { buildRewardModel } from './reward-models.js';
+import { buildRewardModel, exampleChunks } from './reward-models.js';
 
 beforeAll(async () => {
   await initBackend({ name: 'wasm', kernels: 'fast', threads: 1 });
@@ -171,6 +171,46 @@ describe('learned reward models', () => {
       expect(all[k]).toBeCloseTo(alone as number, 5);
     }
     rm.dispose();
+  });
+
+  it('trains on more examples than one pass may hold in several passes: the update is the whole batch’s, the peak memory one pass’s', async () => {
+    // OPRL's implicit PRM trained on every step of 8 gridnav trajectory pairs at once and the wasm heap
+    // aborted the process; an update now takes passes of at most 16,384 padded tokens (512 rows here)
+    // and adds their gradients, each weighted by its share of the batch.
+    const points = Array.from({ length: 1100 }, (_, k) => ({ ...(k % 2 ? good(k) : bad(k)), target: k % 2 }));
+    const probe = [good(7), bad(8), good(2000)];
+    const once = buildRewardModel(model('pointwise'), config, tokenizer, () => {});
+    const twice = buildRewardModel(model('pointwise'), config, tokenizer, () => {});
+    const single = buildRewardModel(model('pointwise'), config, tokenizer, () => {});
+    // Every point twice is the same mean loss, so the same update, whatever passes each batch is cut into.
+    const a = await once.handle.train({ points });
+    const b = await twice.handle.train({ points: [...points, ...points] });
+    expect(a.loss).toBeCloseTo(b.loss, 5);
+    const [sa, sb] = [await once.handle.score(probe), await twice.handle.score(probe)];
+    sa.forEach((x, i) => expect(x).toBeCloseTo(sb[i] as number, 4));
+    const before = tf.memory().numTensors;
+    const peak = async (f: () => Promise<unknown>) => (await tf.profile(async () => void (await f()))).peakBytes;
+    const onePass = await peak(() => single.handle.train({ points: points.slice(0, 512) }));
+    const threePasses = await peak(() => single.handle.train({ points }));
+    expect(threePasses).toBeLessThan(1.3 * onePass);
+    expect(tf.memory().numTensors).toBe(before);
+    for (const m of [once, twice, single]) m.dispose();
+  });
+
+  it('cuts a batch into passes by whole examples: a trajectory pair stays in one pass, every example in exactly one', () => {
+    const step = (k: number): ScoredText => ({ context: `s${k}`, text: 'a' });
+    const long = { chosen: [step(1), step(2), step(3)], rejected: [step(4)] }; // 4 rows
+    const trajectories = [long, { chosen: [step(5)], rejected: [step(6)] }, long, long];
+    const chunks = exampleChunks(model('implicit-prm'), { trajectories }, 5);
+    expect(chunks.map((c) => c.examples.trajectories?.length)).toEqual([1, 1, 1, 1]);
+    expect(chunks.flatMap((c) => c.examples.trajectories ?? [])).toEqual(trajectories);
+    expect(chunks.reduce((sum, c) => sum + c.share, 0)).toBeCloseTo(1, 12);
+    // Two rows each: three pairs to a pass of 6 rows.
+    const chunked = exampleChunks(model('bradley-terry'), { pairs: [...pairs, ...pairs] }, 6);
+    expect(chunked.map((c) => c.examples.pairs?.length)).toEqual([...new Array(10).fill(3), 2]);
+    expect(chunked.map((c) => c.share)).toEqual([...new Array(10).fill(3 / 32), 2 / 32]);
+    // A single example larger than a pass has a pass of its own.
+    expect(exampleChunks(model('implicit-prm'), { trajectories: [long] }, 2).map((c) => c.share)).toEqual([1]);
   });
 
   it('is saved with the checkpoint and restored with its Adam state: the next update is the same', async () => {

@@ -28,6 +28,8 @@ import type { Weighted } from './weights.js';
 
 /** The most padded tokens (rows x contextLength) one scoring pass of a reward model reads. */
 const SCORE_CHUNK_TOKENS = 1 << 16;
+/** Padded tokens (rows x contextLength) in one training pass of a reward model. */
+const TRAIN_CHUNK_TOKENS = 1 << 14;
 export interface OwnedRewardModel {
   plugin: RewardModel;
   /** The weights it trains and checkpoints save (a transformer's, or the head's alone), by name. */
@@ -174,6 +176,8 @@ export function buildRewardModel(
   // scores 20 candidates for each of an evaluation's 800 rows at every position: 16,000 texts);
   // passes of at most SCORE_CHUNK_TOKENS padded tokens (rows x contextLength) keep it bounded.
   const chunkRows = Math.max(1, Math.floor(SCORE_CHUNK_TOKENS / limit));
+  // A training pass also keeps its activations for the gradient: a smaller one.
+  const trainChunkRows = Math.max(1, Math.floor(TRAIN_CHUNK_TOKENS / limit));
   const scoreTexts = async (texts: readonly ScoredText[]): Promise<{ values: number[]; tokens: number }> => {
     const values: number[] = [];
     let tokens = 0;
@@ -208,16 +212,25 @@ export function buildRewardModel(
         let scoredTokens = 0;
         // With replay, each update is a batch drawn from the buffer (seeded by the update's index).
         const batch = plugin.replay ? drawBatch(replay, plugin.replay.batch, rng.split(`replay/${replay.updates++}`)) : examples;
-        const { value, grads } = tf.variableGrads(() => {
-          const out = objectiveLoss(plugin, batch, forward, verdicts);
-          tokens = out.tokens;
-          scoredTokens = out.scoredTokens ?? 0;
-          return out.loss;
-        }, network.variables);
-        const ordered = network.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-        optimizer.apply(ordered);
-        const [loss] = await value.data();
-        tf.dispose([value, ...ordered]);
+        // The loss is a mean over examples: passes of whole examples, each gradient weighted by its share, sum to the batch's.
+        let summed: tf.Tensor[] | undefined;
+        let loss = 0;
+        for (const chunk of exampleChunks(plugin, batch, trainChunkRows)) {
+          const { value, grads } = tf.variableGrads(() => {
+            const out = objectiveLoss(plugin, chunk.examples, forward, verdicts);
+            tokens += out.tokens;
+            scoredTokens += out.scoredTokens ?? 0;
+            return chunk.share === 1 ? out.loss : (tf.mul(out.loss, chunk.share) as tf.Scalar);
+          }, network.variables);
+          const ordered = network.variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+          const previous = summed;
+          summed = previous ? ordered.map((g, i) => tf.add(previous[i] as tf.Tensor, g)) : ordered;
+          if (previous) tf.dispose([...previous, ...ordered]);
+          loss += (await value.data())[0] as number;
+          value.dispose();
+        }
+        optimizer.apply(summed as tf.Tensor[]);
+        tf.dispose(summed as tf.Tensor[]);
         if (!Number.isFinite(loss))
           throw new RunError(`reward model '${plugin.name}' produced a non-finite loss; lower its learningRate`);
         if (u === 0) first = loss as number;
@@ -376,6 +389,45 @@ function drawBatch(buffer: ReplayBuffer, size: number, rng: Rng): RewardExamples
 function objectiveExamples(plugin: RewardModel, examples: RewardExamples): number {
   if (plugin.objective === 'implicit-prm') return examples.trajectories?.length ?? 0;
   return plugin.objective === 'bradley-terry' ? (examples.pairs?.length ?? 0) : (examples.points?.length ?? 0);
+}
+
+/**
+ * The batch in passes of whole examples of at most `maxRows` scoring rows each (one example larger
+ * than that is a pass of its own): a pair takes two rows, a trajectory pair its steps, a point one
+ * (a generative judge's two verdicts share its row). `share`: the pass's fraction of the examples,
+ * its weight in the batch's mean loss.
+ */
+export function exampleChunks(
+  plugin: Pick<RewardModel, 'objective'>,
+  examples: RewardExamples,
+  maxRows: number,
+): { examples: RewardExamples; share: number }[] {
+  const key = plugin.objective === 'implicit-prm' ? 'trajectories' : plugin.objective === 'bradley-terry' ? 'pairs' : 'points';
+  const items = (examples[key] ?? []) as readonly unknown[];
+  const rowsOf = (item: unknown): number =>
+    key === 'trajectories'
+      ? (item as { chosen: unknown[]; rejected: unknown[] }).chosen.length +
+        (item as { chosen: unknown[]; rejected: unknown[] }).rejected.length
+      : key === 'pairs'
+        ? 2
+        : 1;
+  if (items.length === 0) return [{ examples, share: 1 }];
+  const chunks: unknown[][] = [];
+  let current: unknown[] = [];
+  let rows = 0;
+  for (const item of items) {
+    const r = rowsOf(item);
+    if (current.length > 0 && rows + r > maxRows) {
+      chunks.push(current);
+      current = [];
+      rows = 0;
+    }
+    current.push(item);
+    rows += r;
+  }
+  chunks.push(current);
+  if (chunks.length === 1) return [{ examples, share: 1 }];
+  return chunks.map((chunk) => ({ examples: { [key]: chunk }, share: chunk.length / items.length }));
 }
 
 /**
