@@ -150,3 +150,29 @@ describe('the SFT start a leaderboard normalises by', () => {
     expect(board.envs[0]?.start).toBeCloseTo(0.25, 12);
   });
 });
+
+describe('methods with a start of their own', () => {
+  it('are flagged on the environments where they started elsewhere, and the Markdown says what that means for their score', () => {
+    // spark trains its SFT start with judge rows on a, so its runs on a do not start where the board's start is.
+    const own = (r: RunRecord): RunRecord => ({
+      ...r,
+      sftStart: { steps: 8, rows: 256, extraRows: 256, source: 'spark-self-judge' },
+    });
+    const runs = [
+      run('grpo', 'a', 1, 0.2, 0.3),
+      run('grpo', 'b', 1, 0.5, 0.5),
+      own(run('spark', 'a', 1, 0.4, 0.45)),
+      run('spark', 'b', 1, 0.5, 0.5),
+      { ...run('prompted', 'a', 1, 0.1, 0.2), config: { softPrompt: 8 } },
+    ];
+    const board = buildLeaderboard(runs, { reference: 'grpo', bootstrap: { reps: 50 } });
+    const row = (method: string) => [...board.ranked, ...board.partial].find((r) => r.method === method);
+    expect(row('spark')?.ownStart).toEqual(['a']);
+    expect(row('prompted')?.ownStart).toEqual(['a']);
+    expect(row('grpo')?.ownStart).toBeUndefined();
+    const markdown = leaderboardMarkdown(board);
+    expect(markdown).toContain('| spark (own start: a) |');
+    expect(markdown).toContain('| grpo |');
+    expect(markdown).toMatch(/own start: .*normalised against the board's SFT start/);
+  });
+});

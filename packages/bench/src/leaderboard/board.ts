@@ -12,7 +12,7 @@
  * and how good their SFT start is; this puts them on one scale.
  */
 import { SFT_START } from '../compare/plan.js';
-import { type RunRecord, sftStartBySeed } from '../report/aggregate.js';
+import { hasOwnStart, type RunRecord, sftStartBySeed } from '../report/aggregate.js';
 import {
   type BootstrapOptions,
   type Interval,
@@ -47,6 +47,11 @@ export interface BoardRow {
   /** P(this method > the reference) averaged over the shared environments, with its CI. */
   improvementOverReference?: Interval;
   profile: number[];
+  /**
+   * Environments where the method's runs started from a start of their own (extra warm-start rows,
+   * a soft prompt): normalised against the board's SFT start, their score mixes that start with the RL.
+   */
+  ownStart?: string[];
 }
 
 export interface Leaderboard {
@@ -121,6 +126,8 @@ export function buildLeaderboard(
         PROFILE_THRESHOLDS,
       ),
     };
+    const ownStart = [...new Set(mine.filter(hasOwnStart).map((r) => r.env))];
+    if (ownStart.length) row.ownStart = ownStart;
     if (reference && method !== reference && shared.length)
       row.improvementOverReference = probabilityOfImprovementCI(
         shared.map((s) => s.scores),

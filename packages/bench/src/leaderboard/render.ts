@@ -27,7 +27,7 @@ function table(rows: readonly BoardRow[], board: Leaderboard, ranked: boolean): 
     lines.push(
       `| ${[
         ...(ranked ? [String(i + 1)] : []),
-        row.method,
+        row.ownStart ? `${row.method} (own start: ${row.ownStart.join(', ')})` : row.method,
         interval(row.normalised),
         ...(reference ? [poi ? `${poi.estimate.toFixed(2)} [${poi.low.toFixed(2)}, ${poi.high.toFixed(2)}]` : '-'] : []),
         ...envs.map((env) => (row.envs.includes(env) ? pct(row.success[env] ?? Number.NaN) : 'skipped')),
@@ -56,6 +56,11 @@ export function leaderboardMarkdown(board: Leaderboard): string {
       'Methods that ran on some of the environments only (their aggregate covers fewer environments, so it is not ranked with the others):',
       '',
       ...table(board.partial, board, false),
+    );
+  if ([...board.ranked, ...board.partial].some((row) => row.ownStart))
+    lines.push(
+      '',
+      "own start: the method's runs on those environments began from a start of their own (extra rows in its SFT warm start, or a soft prompt) and are normalised against the board's SFT start, so their score mixes that start with what their RL did.",
     );
   if (board.skipped.length)
     lines.push(

@@ -296,8 +296,13 @@ const verdictOf = (difference: Interval): 'x' | 'y' | 'none' =>
  * own (VAS, beam search) has another, whatever its place in the run order. Ties go to a run
  * without a start of its own. Seeds in the order the runs first give them.
  */
+/** Whether a run started from a start of its own: a soft prompt, or extra rows in its SFT warm start. */
+export function hasOwnStart(r: RunRecord): boolean {
+  return Number(r.config.softPrompt ?? 0) > 0 || r.sftStart !== undefined;
+}
+
 export function sftStartBySeed(envRuns: readonly RunRecord[]): Map<number, Evaluation> {
-  const ownStart = (r: RunRecord) => Number(r.config.softPrompt ?? 0) > 0 || r.sftStart !== undefined;
+  const ownStart = hasOwnStart;
   const bySeed = new Map<number, Map<string, { evaluation: Evaluation; count: number; plain: boolean }>>();
   for (const r of envRuns) {
     const groups = bySeed.get(r.seed) ?? new Map<string, { evaluation: Evaluation; count: number; plain: boolean }>();
