@@ -302,7 +302,6 @@ export function hasOwnStart(r: RunRecord): boolean {
 }
 
 export function sftStartBySeed(envRuns: readonly RunRecord[]): Map<number, Evaluation> {
-  const ownStart = hasOwnStart;
   const bySeed = new Map<number, Map<string, { evaluation: Evaluation; count: number; plain: boolean }>>();
   for (const r of envRuns) {
     const groups = bySeed.get(r.seed) ?? new Map<string, { evaluation: Evaluation; count: number; plain: boolean }>();
@@ -311,7 +310,7 @@ export function sftStartBySeed(envRuns: readonly RunRecord[]): Map<number, Evalu
     const key = JSON.stringify([success, greedySuccess, passAtK, perTask ?? null]);
     const group = groups.get(key) ?? { evaluation: r.initial, count: 0, plain: false };
     group.count += 1;
-    group.plain ||= !ownStart(r);
+    group.plain ||= !hasOwnStart(r);
     groups.set(key, group);
   }
   return new Map(

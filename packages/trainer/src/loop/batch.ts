@@ -67,6 +67,28 @@ export function rowsFromRollouts(
   return rows;
 }
 
+/**
+ * Consecutive groups of items, each of at most `max` rows by `rowsOf` (an item larger than that is
+ * a group of its own), filled greedily in order.
+ */
+export function packByRows<T>(items: readonly T[], rowsOf: (item: T) => number, max: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let count = 0;
+  for (const item of items) {
+    const n = rowsOf(item);
+    if (current.length > 0 && count + n > max) {
+      out.push(current);
+      current = [];
+      count = 0;
+    }
+    current.push(item);
+    count += n;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
 /** Rows per micro-batch: at most `cap`, fewer when the longest row's attention would exceed ATTENTION_FLOATS. */
 export function microBatchSize(rows: readonly TrainingRow[], heads: number, cap: number): number {
   return rowsWithinAttention(Math.max(1, ...rows.map((r) => r.tokens.length - 1)), heads, cap);

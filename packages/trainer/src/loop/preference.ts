@@ -6,7 +6,7 @@
 import { type PairLoss, type PreferenceBatch, RunError, type TrainConfig } from '@policy-lab/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Adam } from '../optim/adam.js';
-import { disposeBatch, microBatchSize, type TrainingRow, toTensors } from './batch.js';
+import { disposeBatch, microBatchSize, packByRows, type TrainingRow, toTensors } from './batch.js';
 import type { Completion, TokenPair } from './pairs.js';
 import type { ContextConditioning } from './soft-prompt.js';
 import { accumulateAndApply, type ChunkGradients, chunksByCount } from './update/accumulate.js';
@@ -100,22 +100,7 @@ export async function optimizePairs(
  * `microBatchSize`); an item larger than that is a chunk of its own.
  */
 export function chunksOf<T>(items: readonly T[], rowsOf: (item: T) => readonly TrainingRow[], heads: number, cap: number): T[][] {
-  const size = microBatchSize(items.flatMap(rowsOf), heads, cap);
-  const out: T[][] = [];
-  let current: T[] = [];
-  let count = 0;
-  for (const item of items) {
-    const n = rowsOf(item).length;
-    if (current.length > 0 && count + n > size) {
-      out.push(current);
-      current = [];
-      count = 0;
-    }
-    current.push(item);
-    count += n;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
+  return packByRows(items, (item) => rowsOf(item).length, microBatchSize(items.flatMap(rowsOf), heads, cap));
 }
 
 /** The policy's OPPO conditioning (encoder, bare policy, z*), or an error naming what the run lacks. */

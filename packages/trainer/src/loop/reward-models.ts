@@ -24,6 +24,7 @@ import { createPolicy } from '../model/transformer.js';
 import { Adam } from '../optim/adam.js';
 import { SEP, UNK } from '../tokenizer/char-tokenizer.js';
 import type { PolicyTokenizer } from '../tokenizer/policy-tokenizer.js';
+import { packByRows } from './batch.js';
 import type { Weighted } from './weights.js';
 
 /** The most padded tokens (rows x contextLength) one scoring pass of a reward model reads. */
@@ -402,32 +403,29 @@ export function exampleChunks(
   examples: RewardExamples,
   maxRows: number,
 ): { examples: RewardExamples; share: number }[] {
-  const key = plugin.objective === 'implicit-prm' ? 'trajectories' : plugin.objective === 'bradley-terry' ? 'pairs' : 'points';
-  const items = (examples[key] ?? []) as readonly unknown[];
-  const rowsOf = (item: unknown): number =>
-    key === 'trajectories'
-      ? (item as { chosen: unknown[]; rejected: unknown[] }).chosen.length +
-        (item as { chosen: unknown[]; rejected: unknown[] }).rejected.length
-      : key === 'pairs'
-        ? 2
-        : 1;
-  if (items.length === 0) return [{ examples, share: 1 }];
-  const chunks: unknown[][] = [];
-  let current: unknown[] = [];
-  let rows = 0;
-  for (const item of items) {
-    const r = rowsOf(item);
-    if (current.length > 0 && rows + r > maxRows) {
-      chunks.push(current);
-      current = [];
-      rows = 0;
-    }
-    current.push(item);
-    rows += r;
-  }
-  chunks.push(current);
-  if (chunks.length === 1) return [{ examples, share: 1 }];
-  return chunks.map((chunk) => ({ examples: { [key]: chunk }, share: chunk.length / items.length }));
+  const chunk = <T>(items: readonly T[] | undefined, rowsOf: (item: T) => number, wrap: (part: T[]) => RewardExamples) => {
+    const parts = packByRows(items ?? [], rowsOf, maxRows);
+    return parts.length <= 1
+      ? [{ examples, share: 1 }]
+      : parts.map((part) => ({ examples: wrap(part), share: part.length / (items?.length ?? 1) }));
+  };
+  if (plugin.objective === 'implicit-prm')
+    return chunk(
+      examples.trajectories,
+      (t) => t.chosen.length + t.rejected.length,
+      (trajectories) => ({ trajectories }),
+    );
+  if (plugin.objective === 'bradley-terry')
+    return chunk(
+      examples.pairs,
+      () => 2,
+      (pairs) => ({ pairs }),
+    );
+  return chunk(
+    examples.points,
+    () => 1,
+    (points) => ({ points }),
+  );
 }
 
 /**
