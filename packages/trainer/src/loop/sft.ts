@@ -189,6 +189,8 @@ export async function sftWarmStart(
     names: string[];
     prefix?: tf.Tensor2D;
     extra?: WarmStartExtra;
+    /** The environment before a task source wrapped it: tasks the wrapper adds to the split are the start's own rows too. */
+    base?: Environment;
     /** A Hugging Face model's start: its fingerprint (files and LoRA settings), part of the cache key. */
     modelKey?: string;
   },
@@ -212,7 +214,13 @@ export async function sftWarmStart(
     : [];
   // Extra rows come with proportionally more steps, so the expert's demonstrations are seen as often as without them.
   const steps = Math.round((config.sftSteps * (demonstrations.length + added.length)) / Math.max(1, demonstrations.length));
-  const counts = { rows: demonstrations.length, extraRows: added.length };
+  // Tasks a wrapping source added to the training split (URPO's ranking items) come after the environment's own.
+  const own = options.base ? options.base.tasks('train', { seed: config.seed, count: SFT_TASKS }).length : train.length;
+  const addedBySplit =
+    own < train.length
+      ? demonstrationRows(env, tokenizer, train.slice(own), config, rng.split('added'), contextLength).length
+      : 0;
+  const counts = { rows: demonstrations.length - addedBySplit, extraRows: added.length + addedBySplit };
   const rows = () => [...demonstrations, ...added];
   const settings = { steps, learningRate: config.sftLearningRate, batchSize: config.sftBatch };
   if (!options.cacheDir) {

@@ -11,7 +11,6 @@ import path from 'node:path';
 import {
   type BudgetConsumption,
   BudgetMeter,
-  type Environment,
   type PolicyLoss,
   Rng,
   type Rollout,
@@ -37,7 +36,7 @@ import { buildRewardModel, type OwnedRewardModel } from './reward-models.js';
 import { pretrainRewardModel } from './reward-pretraining.js';
 import { adaptCoefficient, adaptEntropyCoef, appliedEntropyCoef } from './schedules.js';
 import { judgePairs, selfJudgeEvaluation } from './self-judge.js';
-import { SFT_TASKS, sftWarmStart } from './sft.js';
+import { sftWarmStart } from './sft.js';
 import {
   conditionedPolicy,
   conditionedReference,
@@ -120,24 +119,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       names: policy.weightNames(),
       ...(softPrompt ? { prefix: softPrompt.start } : {}),
       ...(warmStart ? { extra: warmStart } : {}),
+      ...(plugins.env !== plugins.baseEnv ? { base: plugins.baseEnv } : {}),
       ...(hf && cacheDir ? { modelKey: JSON.stringify(hf.fingerprint()) } : {}),
     });
     state.timings.sftSeconds = sft.seconds;
-    if (warmStart && plugins.taskSource)
+    // Extra rows (a source's warm-start items, or tasks its environment adds to the split) make a start of the run's own.
+    if (plugins.taskSource && (sft.extraRows ?? 0) > 0)
       state.sftStart = {
         steps: sft.steps,
         rows: sft.rows ?? 0,
         extraRows: sft.extraRows ?? 0,
         source: plugins.taskSource.name,
       };
-    else if (plugins.taskSource && plugins.env !== plugins.baseEnv && sft.rows !== undefined) {
-      // A source whose environment adds tasks to the training split (URPO's ranking items) makes a start of its
-      // own too. Counted as one row per added task: such tasks are single-turn (a ranking is one answer).
-      const split = (e: Environment) => e.tasks('train', { seed: config.seed, count: SFT_TASKS }).length;
-      const added = split(plugins.env) - split(plugins.baseEnv);
-      if (added > 0)
-        state.sftStart = { steps: sft.steps, rows: sft.rows - added, extraRows: added, source: plugins.taskSource.name };
-    }
   }
   // A reward model that starts as the policy (an implicit PRM) copies it here, after the SFT warm start;
   // a resumed run restored its trained weights instead.
